@@ -1,0 +1,94 @@
+//! Read-only access to granted files and folders. Paths are resolved (symlinks included) before they
+//! are compared with the grants, so `..` and links cannot leave a granted folder.
+
+use super::not_granted;
+use crate::runtime::bindings::CapabilityError;
+use std::path::PathBuf;
+
+/// Largest file a plugin may read in one call.
+const MAX_READ: u64 = 512 << 20;
+
+fn resolve(
+    stage: &str,
+    grants: &[PathBuf],
+    path: &str,
+    what: &str,
+) -> Result<PathBuf, CapabilityError> {
+    if grants.is_empty() {
+        return Err(not_granted(stage, "files", &format!("to {what} `{path}`")));
+    }
+    let real = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            CapabilityError::NotFound(format!("{path}: no such file or folder"))
+        }
+        _ => CapabilityError::Other(format!("{path}: {e}")),
+    })?;
+    let allowed = grants.iter().any(|g| {
+        let g = std::fs::canonicalize(g).unwrap_or_else(|_| g.clone());
+        real == g || real.starts_with(&g)
+    });
+    if !allowed {
+        return Err(CapabilityError::Denied(format!(
+            "stage `{stage}` may not {what} `{path}`: it is outside the files and folders granted to it"
+        )));
+    }
+    Ok(real)
+}
+
+pub fn read(stage: &str, grants: &[PathBuf], path: &str) -> Result<Vec<u8>, CapabilityError> {
+    let real = resolve(stage, grants, path, "read")?;
+    let meta =
+        std::fs::metadata(&real).map_err(|e| CapabilityError::Other(format!("{path}: {e}")))?;
+    if !meta.is_file() {
+        return Err(CapabilityError::Other(format!("{path} is not a file")));
+    }
+    if meta.len() > MAX_READ {
+        return Err(CapabilityError::Other(format!(
+            "{path} is {} bytes, more than the {MAX_READ} bytes a plugin may read at once",
+            meta.len()
+        )));
+    }
+    std::fs::read(&real).map_err(|e| CapabilityError::Other(format!("{path}: {e}")))
+}
+
+pub fn list(stage: &str, grants: &[PathBuf], path: &str) -> Result<Vec<String>, CapabilityError> {
+    let real = resolve(stage, grants, path, "list")?;
+    let entries =
+        std::fs::read_dir(&real).map_err(|e| CapabilityError::Other(format!("{path}: {e}")))?;
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_refused_without_a_grant_and_outside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let inside = dir.path().join("granted");
+        std::fs::create_dir(&inside).unwrap();
+        std::fs::write(inside.join("a.txt"), b"hello").unwrap();
+        std::fs::write(dir.path().join("secret.txt"), b"no").unwrap();
+        let a = inside.join("a.txt");
+        assert!(matches!(
+            read("s", &[], a.to_str().unwrap()),
+            Err(CapabilityError::NotGranted(_))
+        ));
+        let grants = vec![inside.clone()];
+        assert_eq!(read("s", &grants, a.to_str().unwrap()).unwrap(), b"hello");
+        let escape = inside.join("../secret.txt");
+        assert!(matches!(
+            read("s", &grants, escape.to_str().unwrap()),
+            Err(CapabilityError::Denied(_))
+        ));
+        assert_eq!(
+            list("s", &grants, inside.to_str().unwrap()).unwrap(),
+            vec!["a.txt"]
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! Command-line parsing and what each command prints. Exit codes: 0 ok, 1 fatal, 2 finished with errors.
+
+use clap::{Parser, Subcommand};
+use pcapxray::pipeline::{self, PluginSource};
+use pcapxray::run::{RunError, RunOptions, RunSummary};
+use pcapxray::{builtins, runtime, stages};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "pcapxray",
+    version,
+    about = "Network forensics: a packet capture in, a network diagram and reports out"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyze a capture with a pipeline and write the reports.
+    Run {
+        /// The pipeline file (TOML), e.g. config/pipeline.toml.
+        pipeline: PathBuf,
+        /// The capture (pcap or pcapng).
+        capture: PathBuf,
+        /// Report folder [default: <capture name>-report in the current folder].
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+        /// Print plugin debug messages.
+        #[arg(short, long)]
+        verbose: bool,
+        /// No progress bar.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Check a pipeline file: every error, with line and column. Plugins are loaded and configured.
+    Validate {
+        /// The pipeline file.
+        pipeline: PathBuf,
+    },
+    /// List the built-in plugins.
+    Plugins,
+}
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run {
+            pipeline,
+            capture,
+            out,
+            verbose,
+            quiet,
+        } => run(pipeline, capture, out, verbose, quiet),
+        Command::Validate { pipeline } => validate(&pipeline),
+        Command::Plugins => plugins(),
+    }
+}
+
+fn run(
+    pipeline: PathBuf,
+    capture: PathBuf,
+    out: Option<PathBuf>,
+    verbose: bool,
+    quiet: bool,
+) -> i32 {
+    let out_dir = out.unwrap_or_else(|| default_out_dir(&capture));
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {bytes}/{total_bytes} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    });
+    let opts = RunOptions {
+        pipeline,
+        capture,
+        out_dir,
+        verbose,
+        bar: bar.clone(),
+        on_progress: None,
+    };
+    let result = pcapxray::run::run(opts);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    match result {
+        Ok(summary) => {
+            print_summary(&summary);
+            summary.exit_code()
+        }
+        Err(RunError::Pipeline(diagnostics)) => {
+            eprintln!("{diagnostics}");
+            eprintln!(
+                "error: the pipeline has {} problem(s); nothing was analyzed",
+                diagnostics.0.len()
+            );
+            1
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+fn default_out_dir(capture: &Path) -> PathBuf {
+    let stem = capture
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("capture");
+    PathBuf::from(format!("{stem}-report"))
+}
+
+fn print_summary(s: &RunSummary) {
+    println!("capture   {}", s.capture);
+    println!("packets   {} ({} bytes)", s.packets, s.bytes);
+    println!("flows     {}", s.flows);
+    println!("hosts     {}", s.hosts);
+    if s.findings_by_tag.is_empty() {
+        println!("findings  none");
+    } else {
+        println!("findings  {}", s.findings_by_tag.values().sum::<u64>());
+        for (tag, n) in &s.findings_by_tag {
+            println!("  {n:>7}  {tag}");
+        }
+    }
+    for (kind, n) in &s.decode_errors {
+        println!("skipped   {n} packets: {kind}");
+    }
+    let rate = if s.seconds > 0.0 {
+        s.packets as f64 / s.seconds
+    } else {
+        0.0
+    };
+    println!("time      {:.2} s ({:.0} packets/s)", s.seconds, rate);
+    println!("report    {}", s.out_dir.display());
+    for f in &s.files {
+        println!("  {}", f.strip_prefix(&s.out_dir).unwrap_or(f).display());
+    }
+    if !s.problems.is_empty() {
+        println!("INCOMPLETE: {} problem(s):", s.problems.len());
+        for p in &s.problems {
+            println!("  - {p}");
+        }
+    }
+}
+
+fn validate(path: &Path) -> i32 {
+    let pipeline = match pipeline::load(path, &builtins::exists) {
+        Ok(p) => p,
+        Err(d) => {
+            eprintln!("{d}");
+            eprintln!("error: {} problem(s) in {}", d.0.len(), path.display());
+            return 1;
+        }
+    };
+    let rt = match runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the WebAssembly runtime: {e}");
+            return 1;
+        }
+    };
+    let services = std::sync::Arc::new(pcapxray::caps::Services {
+        log: Default::default(),
+        hosts: Default::default(),
+    });
+    match stages::start_stages(&rt, &pipeline, &services) {
+        Ok(stages) => {
+            println!("{}: ok, {} stage(s)", path.display(), stages.len());
+            for s in &stages {
+                println!(
+                    "  {:<8} {:<12} {} {}",
+                    s.spec.kind.as_str(),
+                    s.spec.name,
+                    s.plugin.name,
+                    s.plugin.version
+                );
+            }
+            0
+        }
+        Err(d) => {
+            eprintln!("{d}");
+            eprintln!("error: {} problem(s) in {}", d.0.len(), path.display());
+            1
+        }
+    }
+}
+
+fn plugins() -> i32 {
+    let rt = match runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the WebAssembly runtime: {e}");
+            return 1;
+        }
+    };
+    let mut status = 0;
+    for (name, _) in builtins::BUILTINS {
+        match stages::load_one(&rt, &PluginSource::Builtin(name.to_string())) {
+            Ok(p) => println!(
+                "{:<12} {:<8} {:<8} {}",
+                p.name,
+                p.kind.as_str(),
+                p.version,
+                p.description
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                status = 1;
+            }
+        }
+    }
+    status
+}

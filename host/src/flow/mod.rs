@@ -1,0 +1,11 @@
+//! Packets → flows. Every IP packet joins a bidirectional flow keyed by its 5-tuple and VLANs; flows
+//! leave the table as soon as they are over (FIN, RST, idle timeout), so memory follows the number of
+//! active conversations, never the size of the capture. Host statistics are folded in when a flow
+//! leaves, so the per-packet path touches one hash table.
+
+mod hosts;
+mod table;
+mod tcp;
+
+pub use hosts::{HostEntry, HostNote, HostTable};
+pub use table::{Direction, EndReason, FinishedFlow, FlowSettings, FlowTable, Orientation};

@@ -1,0 +1,496 @@
+//! The active-flow table and its expiry queues.
+
+use super::hosts::HostTable;
+use super::tcp::StreamPrefix;
+use crate::decode::{IpPacket, Transport};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+use std::net::IpAddr;
+
+/// Flow-table settings from the pipeline's `[flows]` table.
+#[derive(Clone, Debug)]
+pub struct FlowSettings {
+    /// Payload bytes kept per direction.
+    pub payload_bytes: usize,
+    /// Seconds without a packet before a TCP flow ends.
+    pub tcp_idle_timeout: u64,
+    /// Seconds without a packet before a UDP flow ends.
+    pub udp_idle_timeout: u64,
+    /// Seconds without a packet before an ICMP or other flow ends.
+    pub other_idle_timeout: u64,
+    /// Flows per batch handed to the plugins.
+    pub batch_size: usize,
+}
+
+impl Default for FlowSettings {
+    fn default() -> Self {
+        FlowSettings {
+            payload_bytes: 4096,
+            tcp_idle_timeout: 300,
+            udp_idle_timeout: 60,
+            other_idle_timeout: 60,
+            batch_size: 1024,
+        }
+    }
+}
+
+/// Seconds a closed TCP flow lingers to absorb the last ACKs before it is handed on.
+const CLOSE_GRACE_SECS: u64 = 2;
+const NS: u64 = 1_000_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Orientation {
+    Syn,
+    FirstPacket,
+    PortHeuristic,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Fin,
+    Rst,
+    Idle,
+    CaptureEnd,
+}
+
+/// What one direction of a flow carried.
+#[derive(Debug, Default)]
+pub struct Direction {
+    pub packets: u64,
+    pub bytes: u64,
+    pub payload_bytes: u64,
+    pub first_seen: u64,
+    pub last_seen: u64,
+    pub tcp_flags: u8,
+    pub ttl: u8,
+    pub payload: Vec<u8>,
+    pub datagrams: Vec<u32>,
+    pub payload_truncated: bool,
+    pub mac: Option<u64>,
+    stream: Option<Box<StreamPrefix>>,
+    fin: bool,
+}
+
+/// A flow that has ended, ready for the plugins. Side `a` is the client.
+#[derive(Debug)]
+pub struct FinishedFlow {
+    pub id: u64,
+    pub client: (IpAddr, u16),
+    pub server: (IpAddr, u16),
+    pub ip_protocol: u8,
+    pub vlan: Vec<u16>,
+    pub orientation: Orientation,
+    pub end_reason: EndReason,
+    pub icmp_type: u8,
+    pub icmp_code: u8,
+    pub fragments: u32,
+    pub to_server: Direction,
+    pub to_client: Direction,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+struct FlowKey {
+    lo: (IpAddr, u16),
+    hi: (IpAddr, u16),
+    protocol: u8,
+    vlan: u32,
+}
+
+struct ActiveFlow {
+    id: u64,
+    /// The endpoint that sent the first packet.
+    first: (IpAddr, u16),
+    second: (IpAddr, u16),
+    /// Index into `dirs` of the client→server direction (0: first→second).
+    client_dir: usize,
+    orientation: Orientation,
+    ip_protocol: u8,
+    vlan: Vec<u16>,
+    icmp: Option<(u8, u8)>,
+    fragments: u32,
+    dirs: [Direction; 2],
+    last_seen: u64,
+    closed: Option<EndReason>,
+}
+
+/// The flow table: feed it packets, take finished flows in batches.
+pub struct FlowTable {
+    settings: FlowSettings,
+    active: FxHashMap<FlowKey, ActiveFlow>,
+    /// (deadline, key, id) per timeout class, in roughly increasing deadline order.
+    idle_queue: VecDeque<(u64, FlowKey, u64)>,
+    close_queue: VecDeque<(u64, FlowKey, u64)>,
+    ready: Vec<FinishedFlow>,
+    next_id: u64,
+    now: u64,
+    flows_total: u64,
+}
+
+impl FlowTable {
+    pub fn new(settings: FlowSettings) -> FlowTable {
+        FlowTable {
+            settings,
+            active: FxHashMap::default(),
+            idle_queue: VecDeque::new(),
+            close_queue: VecDeque::new(),
+            ready: Vec::new(),
+            next_id: 1,
+            now: 0,
+            flows_total: 0,
+        }
+    }
+
+    /// Flows created so far.
+    pub fn flows_total(&self) -> u64 {
+        self.flows_total
+    }
+
+    /// Flows still active.
+    pub fn active(&self) -> usize {
+        self.active.len()
+    }
+
+    /// Adds one packet at capture time `ts` (nanoseconds).
+    pub fn add(&mut self, ts: u64, pkt: &IpPacket<'_>) {
+        if ts > self.now {
+            self.now = ts;
+            self.expire();
+        }
+        let (sport, dport, flags) = match &pkt.transport {
+            Transport::Tcp {
+                src_port,
+                dst_port,
+                flags,
+                ..
+            } => (*src_port, *dst_port, *flags),
+            Transport::Udp {
+                src_port, dst_port, ..
+            } => (*src_port, *dst_port, 0),
+            _ => (0, 0, 0),
+        };
+        let src = (pkt.src, sport);
+        let dst = (pkt.dst, dport);
+        let key = FlowKey {
+            lo: src.min(dst),
+            hi: src.max(dst),
+            protocol: pkt.protocol,
+            vlan: pkt.vlan.iter().fold(0u32, |acc, v| {
+                acc.wrapping_mul(4099).wrapping_add(*v as u32 + 1)
+            }),
+        };
+        let is_tcp = pkt.protocol == 6;
+        let syn_only = is_tcp && flags & 0x12 == 0x02;
+        // A new SYN on a closed flow is a new connection reusing the ports.
+        if syn_only
+            && let Some(old) = self.active.get(&key)
+            && old.closed.is_some()
+        {
+            let old = self.active.remove(&key).expect("checked above");
+            let reason = old.closed.unwrap_or(EndReason::Fin);
+            self.finish(old, reason);
+        }
+        if !self.active.contains_key(&key) {
+            let flow = self.open(ts, src, dst, pkt, flags);
+            let deadline = ts + self.timeout(pkt.protocol);
+            self.idle_queue.push_back((deadline, key.clone(), flow.id));
+            self.active.insert(key.clone(), flow);
+        }
+        let limit = self.settings.payload_bytes;
+        let flow = self.active.get_mut(&key).expect("inserted above");
+        let d = usize::from(src != flow.first);
+        flow.last_seen = flow.last_seen.max(ts);
+        flow.fragments += pkt.fragments;
+        let dir = &mut flow.dirs[d];
+        dir.packets += 1;
+        dir.bytes += pkt.wire_len;
+        if dir.first_seen == 0 {
+            dir.first_seen = ts;
+            dir.ttl = pkt.ttl;
+        }
+        dir.last_seen = dir.last_seen.max(ts);
+        if dir.mac.is_none() {
+            dir.mac = pkt.src_mac.map(mac_u64);
+        }
+        let mut close = None;
+        match &pkt.transport {
+            Transport::Tcp {
+                seq,
+                flags,
+                payload,
+                ..
+            } => {
+                dir.tcp_flags |= flags;
+                dir.payload_bytes += payload.len() as u64;
+                let stream = dir.stream.get_or_insert_with(Default::default);
+                if flags & 0x02 != 0 {
+                    stream.syn(*seq);
+                }
+                if stream.segment(*seq, payload, &mut dir.payload, limit) && !payload.is_empty() {
+                    dir.payload_truncated = true;
+                }
+                if flags & 0x01 != 0 {
+                    dir.fin = true;
+                }
+                if flags & 0x04 != 0 {
+                    close = Some(EndReason::Rst);
+                } else if flow.dirs[0].fin && flow.dirs[1].fin {
+                    close = Some(EndReason::Fin);
+                }
+            }
+            Transport::Udp { payload, .. }
+            | Transport::Icmp { payload, .. }
+            | Transport::Other { payload } => {
+                dir.payload_bytes += payload.len() as u64;
+                let room = limit.saturating_sub(dir.payload.len());
+                if room > 0 && !payload.is_empty() {
+                    let take = payload.len().min(room);
+                    dir.payload.extend_from_slice(&payload[..take]);
+                    dir.datagrams.push(take as u32);
+                }
+                if payload.len() > room {
+                    dir.payload_truncated = true;
+                }
+            }
+        }
+        if let Some(reason) = close {
+            self.close(key, reason);
+        }
+    }
+
+    fn open(
+        &mut self,
+        ts: u64,
+        src: (IpAddr, u16),
+        dst: (IpAddr, u16),
+        pkt: &IpPacket<'_>,
+        flags: u8,
+    ) -> ActiveFlow {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.flows_total += 1;
+        let icmp = match &pkt.transport {
+            Transport::Icmp {
+                icmp_type,
+                icmp_code,
+                ..
+            } => Some((*icmp_type, *icmp_code)),
+            _ => None,
+        };
+        let (client_dir, orientation) = orient(pkt.protocol, src.1, dst.1, flags, icmp);
+        ActiveFlow {
+            id,
+            first: src,
+            second: dst,
+            client_dir,
+            orientation,
+            ip_protocol: pkt.protocol,
+            vlan: pkt.vlan.clone(),
+            icmp,
+            fragments: 0,
+            dirs: Default::default(),
+            last_seen: ts,
+            closed: None,
+        }
+    }
+
+    fn timeout(&self, protocol: u8) -> u64 {
+        NS * match protocol {
+            6 => self.settings.tcp_idle_timeout,
+            17 => self.settings.udp_idle_timeout,
+            _ => self.settings.other_idle_timeout,
+        }
+    }
+
+    fn close(&mut self, key: FlowKey, reason: EndReason) {
+        if let Some(flow) = self.active.get_mut(&key)
+            && flow.closed.is_none()
+        {
+            flow.closed = Some(reason);
+            self.close_queue
+                .push_back((self.now + CLOSE_GRACE_SECS * NS, key, flow.id));
+        }
+    }
+
+    /// Hands on flows whose grace period or idle timeout has passed.
+    fn expire(&mut self) {
+        let now = self.now;
+        while let Some((deadline, _, _)) = self.close_queue.front() {
+            if *deadline > now {
+                break;
+            }
+            let (_, key, id) = self.close_queue.pop_front().expect("front exists");
+            if self.active.get(&key).is_some_and(|f| f.id == id) {
+                let flow = self.active.remove(&key).expect("checked");
+                let reason = flow.closed.unwrap_or(EndReason::Fin);
+                self.finish(flow, reason);
+            }
+        }
+        while let Some((deadline, _, _)) = self.idle_queue.front() {
+            if *deadline > now {
+                break;
+            }
+            let (_, key, id) = self.idle_queue.pop_front().expect("front exists");
+            let Some(flow) = self.active.get(&key) else {
+                continue;
+            };
+            if flow.id != id {
+                continue;
+            }
+            let real = flow.last_seen + self.timeout(key.protocol);
+            if real <= now {
+                let flow = self.active.remove(&key).expect("checked");
+                let reason = flow.closed.unwrap_or(EndReason::Idle);
+                self.finish(flow, reason);
+            } else {
+                self.idle_queue.push_back((real, key, id));
+            }
+        }
+    }
+
+    fn finish(&mut self, flow: ActiveFlow, reason: EndReason) {
+        let [d0, d1] = flow.dirs;
+        let (client, server, to_server, to_client) = if flow.client_dir == 0 {
+            (flow.first, flow.second, d0, d1)
+        } else {
+            (flow.second, flow.first, d1, d0)
+        };
+        let (icmp_type, icmp_code) = flow.icmp.unwrap_or((0, 0));
+        self.ready.push(FinishedFlow {
+            id: flow.id,
+            client,
+            server,
+            ip_protocol: flow.ip_protocol,
+            vlan: flow.vlan,
+            orientation: flow.orientation,
+            end_reason: reason,
+            icmp_type,
+            icmp_code,
+            fragments: flow.fragments,
+            to_server: seal(to_server),
+            to_client: seal(to_client),
+        });
+    }
+
+    /// True when a full batch is waiting.
+    pub fn batch_ready(&self) -> bool {
+        self.ready.len() >= self.settings.batch_size
+    }
+
+    /// Takes the finished flows (at most a batch) and folds them into the host table.
+    pub fn take_batch(&mut self, hosts: &mut HostTable) -> Vec<FinishedFlow> {
+        let n = self.ready.len().min(self.settings.batch_size);
+        let batch: Vec<FinishedFlow> = self.ready.drain(..n).collect();
+        for flow in &batch {
+            hosts.add_flow(flow);
+        }
+        batch
+    }
+
+    /// The capture is over: every remaining flow ends.
+    pub fn end_capture(&mut self) {
+        let mut rest: Vec<ActiveFlow> = self.active.drain().map(|(_, f)| f).collect();
+        rest.sort_by_key(|f| f.id);
+        for flow in rest {
+            let reason = flow.closed.unwrap_or(EndReason::CaptureEnd);
+            self.finish(flow, reason);
+        }
+        self.idle_queue.clear();
+        self.close_queue.clear();
+    }
+
+    /// True when finished flows are waiting.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+}
+
+fn seal(mut d: Direction) -> Direction {
+    if let Some(stream) = d.stream.take()
+        && stream.has_gap()
+    {
+        d.payload_truncated = true;
+    }
+    d.payload.shrink_to_fit();
+    d
+}
+
+pub fn mac_u64(mac: [u8; 6]) -> u64 {
+    mac.iter().fold(0u64, |acc, b| (acc << 8) | *b as u64)
+}
+
+/// Decides which side of a new flow is the client: index 0 means the sender of the first packet.
+fn orient(
+    protocol: u8,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    icmp: Option<(u8, u8)>,
+) -> (usize, Orientation) {
+    if protocol == 6 && flags & 0x02 != 0 {
+        // SYN: client; SYN+ACK: the server answering.
+        return if flags & 0x10 == 0 {
+            (0, Orientation::Syn)
+        } else {
+            (1, Orientation::Syn)
+        };
+    }
+    if let Some((t, _)) = icmp {
+        // Echo reply (0, 129), timestamp reply (14), ... seen first: the sender is the server.
+        if matches!((protocol, t), (1, 0 | 14 | 16 | 18) | (58, 129)) {
+            return (1, Orientation::PortHeuristic);
+        }
+        return (0, Orientation::FirstPacket);
+    }
+    let s = service_rank(sport);
+    let d = service_rank(dport);
+    if s < d {
+        // The sender's port looks like the service: we joined mid-conversation or saw the answer first.
+        (1, Orientation::PortHeuristic)
+    } else if protocol == 6 && d < s {
+        (0, Orientation::PortHeuristic)
+    } else {
+        (0, Orientation::FirstPacket)
+    }
+}
+
+/// Lower means "more likely a server port".
+fn service_rank(port: u16) -> u8 {
+    match port {
+        0 => 3,
+        53 | 67 | 80 | 123 | 137 | 443 | 5353 | 5355 | 1900 => 0,
+        1..=1023 => 1,
+        1024..=49151 => 2,
+        _ => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_syn_makes_its_sender_the_client() {
+        assert_eq!(orient(6, 51000, 443, 0x02, None), (0, Orientation::Syn));
+        assert_eq!(orient(6, 443, 51000, 0x12, None), (1, Orientation::Syn));
+    }
+
+    #[test]
+    fn an_answer_seen_first_is_turned_around_by_ports() {
+        assert_eq!(
+            orient(17, 53, 40000, 0, None),
+            (1, Orientation::PortHeuristic)
+        );
+        assert_eq!(
+            orient(17, 40000, 53, 0, None),
+            (0, Orientation::FirstPacket)
+        );
+        assert_eq!(
+            orient(6, 443, 51000, 0x10, None),
+            (1, Orientation::PortHeuristic)
+        );
+        assert_eq!(
+            orient(1, 0, 0, 0, Some((0, 0))),
+            (1, Orientation::PortHeuristic)
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! pcapxray: packet capture → flow model → WebAssembly plugins → diagrams and reports.
+//!
+//! The binary (`main.rs`) only parses the command line; everything it does lives here, split by what
+//! data passes through: `decode` (bytes → packets), `flow` (packets → flows and hosts), `pipeline`
+//! (TOML → stages), `runtime` (wasmtime, limits, plugins), `caps` (what plugins may ask the host for),
+//! `output` (artifacts → files) and `run` (one capture through one pipeline).
+
+pub mod builtins;
+pub mod caps;
+pub mod decode;
+pub mod flow;
+pub mod output;
+pub mod pipeline;
+pub mod run;
+pub mod runtime;
+pub mod stages;

@@ -1,0 +1,584 @@
+//! Reads a pipeline file into [`Pipeline`], collecting every error with its position.
+
+use super::{
+    Diagnostic, Diagnostics, DnsGrant, Grants, Limits, Pipeline, PluginSource, SourceMap,
+    StageKind, StageSpec, WhoisGrant,
+};
+use crate::flow::FlowSettings;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// Loads and checks a pipeline file. `is_builtin` says whether a plugin name is built in.
+pub fn load(path: &Path, is_builtin: &dyn Fn(&str) -> bool) -> Result<Pipeline, Diagnostics> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostics(vec![Diagnostic {
+            path: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the pipeline file: {e}"),
+        }])
+    })?;
+    parse(path, &text, is_builtin)
+}
+
+/// Parses pipeline text (`path` names it in errors and anchors relative plugin and grant paths).
+pub fn parse(
+    path: &Path,
+    text: &str,
+    is_builtin: &dyn Fn(&str) -> bool,
+) -> Result<Pipeline, Diagnostics> {
+    let source = SourceMap::new(path, text);
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base
+    };
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    let mut cx = Checker {
+        source: &source,
+        errors: Vec::new(),
+        base,
+        is_builtin,
+    };
+    for e in syntax {
+        let span = e.span().unwrap_or(0..0);
+        cx.errors
+            .push(source.error(span, format!("TOML syntax: {}", e.message().trim())));
+    }
+    let root_span = root.span();
+    let root = root.into_inner();
+    let mut flows = FlowSettings::default();
+    let mut defaults = Limits::default();
+    let mut stages = Vec::new();
+    let mut raw_stages: Vec<(StageKind, &Spanned<DeValue>)> = Vec::new();
+    for (key, value) in root.iter() {
+        match key.get_ref().as_ref() {
+            "flows" => cx.flows(value, &mut flows),
+            "limits" => {
+                if let Some(t) = cx.table(value, "limits") {
+                    defaults = cx.limits(t, Limits::default(), "[limits]");
+                }
+            }
+            "analyzer" | "output" => {
+                let kind = if key.get_ref() == "analyzer" { StageKind::Analyzer } else { StageKind::Output };
+                match value.get_ref() {
+                    DeValue::Array(items) => raw_stages.extend(items.iter().map(|i| (kind, i))),
+                    _ => cx.err(
+                        value.span(),
+                        format!("`{0}` must be an array of tables: write each stage as [[{0}]]", key.get_ref()),
+                    ),
+                }
+            }
+            other => cx.err(
+                key.span(),
+                format!("unknown top-level key `{other}`; expected `flows`, `limits`, `analyzer` or `output`"),
+            ),
+        }
+    }
+    let mut names: HashMap<String, Range<usize>> = HashMap::new();
+    for (kind, value) in raw_stages {
+        if let Some(stage) = cx.stage(kind, value, defaults) {
+            if names.contains_key(&stage.name) {
+                cx.err(
+                    stage.span.clone(),
+                    format!(
+                        "stage name `{}` is used twice; give one of them `name = \"...\"`",
+                        stage.name
+                    ),
+                );
+            }
+            names.insert(stage.name.clone(), stage.span.clone());
+            stages.push(stage);
+        }
+    }
+    if cx.errors.is_empty() && !stages.iter().any(|s| s.kind == StageKind::Output) {
+        cx.err(
+            root_span.start..root_span.start,
+            "the pipeline has no [[output]] stage, so the run would write nothing",
+        );
+    }
+    if !cx.errors.is_empty() {
+        let mut errors = cx.errors;
+        errors.sort_by_key(|d| (d.line, d.column));
+        errors.dedup();
+        return Err(Diagnostics(errors));
+    }
+    Ok(Pipeline {
+        path: path.to_path_buf(),
+        source,
+        flows,
+        stages,
+    })
+}
+
+struct Checker<'a> {
+    source: &'a SourceMap,
+    errors: Vec<Diagnostic>,
+    base: PathBuf,
+    is_builtin: &'a dyn Fn(&str) -> bool,
+}
+
+impl Checker<'_> {
+    fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.errors.push(self.source.error(span, message));
+    }
+
+    fn table<'v>(
+        &mut self,
+        value: &'v Spanned<DeValue<'v>>,
+        what: &str,
+    ) -> Option<&'v DeTable<'v>> {
+        match value.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => {
+                self.err(value.span(), format!("`{what}` must be a table"));
+                None
+            }
+        }
+    }
+
+    fn uint(&mut self, value: &Spanned<DeValue>, what: &str, min: u64, max: u64) -> Option<u64> {
+        let parsed = match value.get_ref() {
+            DeValue::Integer(i) => {
+                u64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
+            }
+            _ => None,
+        };
+        match parsed {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.err(
+                    value.span(),
+                    format!("`{what}` must be a whole number from {min} to {max}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, value: &Spanned<DeValue>, what: &str) -> Option<String> {
+        match value.get_ref() {
+            DeValue::String(s) => Some(s.to_string()),
+            _ => {
+                self.err(value.span(), format!("`{what}` must be a string"));
+                None
+            }
+        }
+    }
+
+    fn flows(&mut self, value: &Spanned<DeValue>, flows: &mut FlowSettings) {
+        let Some(table) = self.table(value, "flows") else {
+            return;
+        };
+        for (key, v) in table.iter() {
+            let k = key.get_ref().as_ref();
+            let what = format!("flows.{k}");
+            match k {
+                "payload_bytes" => {
+                    if let Some(n) = self.uint(v, &what, 0, 1 << 20) {
+                        flows.payload_bytes = n as usize;
+                    }
+                }
+                "tcp_idle_timeout" => {
+                    if let Some(n) = self.uint(v, &what, 1, 86_400) {
+                        flows.tcp_idle_timeout = n;
+                    }
+                }
+                "udp_idle_timeout" => {
+                    if let Some(n) = self.uint(v, &what, 1, 86_400) {
+                        flows.udp_idle_timeout = n;
+                    }
+                }
+                "other_idle_timeout" => {
+                    if let Some(n) = self.uint(v, &what, 1, 86_400) {
+                        flows.other_idle_timeout = n;
+                    }
+                }
+                "batch_size" => {
+                    if let Some(n) = self.uint(v, &what, 1, 1 << 20) {
+                        flows.batch_size = n as usize;
+                    }
+                }
+                other => self.err(
+                    key.span(),
+                    format!(
+                        "unknown key `{other}` in [flows]; expected payload_bytes, tcp_idle_timeout, \
+                         udp_idle_timeout, other_idle_timeout or batch_size"
+                    ),
+                ),
+            }
+        }
+    }
+
+    fn limits(&mut self, table: &DeTable, mut limits: Limits, where_: &str) -> Limits {
+        for (key, v) in table.iter() {
+            match key.get_ref().as_ref() {
+                "memory_mb" => {
+                    if let Some(n) = self.uint(v, "memory_mb", 1, 16 * 1024) {
+                        limits.memory_mb = n;
+                    }
+                }
+                "call_timeout_ms" => {
+                    if let Some(n) = self.uint(v, "call_timeout_ms", 10, 24 * 3_600_000) {
+                        limits.call_timeout_ms = n;
+                    }
+                }
+                other => self.err(
+                    key.span(),
+                    format!(
+                        "unknown key `{other}` in {where_}; expected memory_mb or call_timeout_ms"
+                    ),
+                ),
+            }
+        }
+        limits
+    }
+
+    fn stage(
+        &mut self,
+        kind: StageKind,
+        value: &Spanned<DeValue>,
+        defaults: Limits,
+    ) -> Option<StageSpec> {
+        let span = value.span();
+        let DeValue::Table(table) = value.get_ref() else {
+            self.err(
+                span,
+                format!("each [[{}]] entry must be a table", kind.as_str()),
+            );
+            return None;
+        };
+        let mut plugin = None;
+        let mut name = None;
+        let mut config = (
+            serde_json::Value::Object(Default::default()),
+            HashMap::new(),
+        );
+        let mut grants = Grants::default();
+        let mut limits = defaults;
+        let label = |n: &Option<String>, p: &Option<(String, Range<usize>)>| {
+            n.clone()
+                .or_else(|| p.as_ref().map(|p| stage_name_from(&p.0)))
+                .unwrap_or_else(|| "?".into())
+        };
+        // `plugin` and `name` first, so later errors can name the stage.
+        for (key, v) in table.iter() {
+            match key.get_ref().as_ref() {
+                "plugin" => plugin = self.string(v, "plugin").map(|s| (s, v.span())),
+                "name" => name = self.string(v, "name"),
+                _ => {}
+            }
+        }
+        let stage_label = label(&name, &plugin);
+        for (key, v) in table.iter() {
+            match key.get_ref().as_ref() {
+                "plugin" | "name" => {}
+                "config" => {
+                    if let DeValue::Table(_) = v.get_ref() {
+                        let mut spans = HashMap::new();
+                        let json = to_json(v, "", &mut spans);
+                        config = (json, spans);
+                    } else {
+                        self.err(v.span(), format!("stage `{stage_label}`: `config` must be a table"));
+                    }
+                }
+                "grants" => {
+                    if let Some(t) = self.table(v, "grants") {
+                        grants = self.grants(t, &stage_label);
+                    }
+                }
+                "limits" => {
+                    if let Some(t) = self.table(v, "limits") {
+                        limits = self.limits(t, defaults, &format!("the limits of stage `{stage_label}`"));
+                    }
+                }
+                other => self.err(
+                    key.span(),
+                    format!(
+                        "stage `{stage_label}`: unknown key `{other}`; a stage has plugin, name, config, grants \
+                         and limits (plugin settings go in its `config` table)"
+                    ),
+                ),
+            }
+        }
+        let Some((plugin, plugin_span)) = plugin else {
+            self.err(
+                span,
+                format!(
+                    "a [[{}]] stage has no `plugin`: name a built-in plugin (see `pcapxray plugins`) or a .wasm file",
+                    kind.as_str()
+                ),
+            );
+            return None;
+        };
+        let source = if plugin.ends_with(".wasm") || plugin.contains('/') {
+            let path = normalize(&self.base.join(expand_home(&plugin)));
+            if !path.is_file() {
+                self.err(
+                    plugin_span,
+                    format!(
+                        "stage `{stage_label}`: plugin file {} does not exist",
+                        path.display()
+                    ),
+                );
+            }
+            PluginSource::File(path)
+        } else if (self.is_builtin)(&plugin) {
+            PluginSource::Builtin(plugin.clone())
+        } else {
+            self.err(
+                plugin_span,
+                format!(
+                    "stage `{stage_label}`: there is no built-in plugin `{plugin}` (run `pcapxray plugins` to list them; \
+                     a plugin file must end in .wasm)"
+                ),
+            );
+            return None;
+        };
+        Some(StageSpec {
+            name: name.unwrap_or_else(|| stage_name_from(&plugin)),
+            kind,
+            source,
+            config: config.0,
+            config_spans: config.1,
+            span,
+            grants,
+            limits,
+        })
+    }
+
+    fn grants(&mut self, table: &DeTable, stage: &str) -> Grants {
+        let mut grants = Grants::default();
+        for (key, v) in table.iter() {
+            match key.get_ref().as_ref() {
+                "files" => match v.get_ref() {
+                    DeValue::Array(items) => {
+                        for item in items {
+                            if let Some(p) = self.string(item, "grants.files entries") {
+                                grants.files.push(normalize(&self.base.join(expand_home(&p))));
+                            }
+                        }
+                    }
+                    _ => self.err(v.span(), format!("stage `{stage}`: `grants.files` must be an array of paths")),
+                },
+                "dns" => grants.dns = self.dns_grant(v, stage),
+                "whois" => grants.whois = self.whois_grant(v, stage),
+                other => self.err(
+                    key.span(),
+                    format!("stage `{stage}`: unknown capability `{other}`; grantable are files, dns and whois"),
+                ),
+            }
+        }
+        grants
+    }
+
+    fn dns_grant(&mut self, v: &Spanned<DeValue>, stage: &str) -> Option<DnsGrant> {
+        let mut grant = DnsGrant {
+            nameservers: Vec::new(),
+            timeout_ms: 2000,
+            concurrency: 16,
+        };
+        match v.get_ref() {
+            DeValue::Boolean(b) => return b.then_some(grant),
+            DeValue::Table(t) => {
+                for (key, v) in t.iter() {
+                    match key.get_ref().as_ref() {
+                        "nameservers" => match v.get_ref() {
+                            DeValue::Array(items) => {
+                                for item in items {
+                                    if let Some(s) = self.string(item, "grants.dns.nameservers entries") {
+                                        if s.parse::<std::net::SocketAddr>().is_err() {
+                                            self.err(item.span(), format!("stage `{stage}`: nameserver `{s}` is not ip:port"));
+                                        }
+                                        grant.nameservers.push(s);
+                                    }
+                                }
+                            }
+                            _ => self.err(v.span(), "`grants.dns.nameservers` must be an array of \"ip:port\""),
+                        },
+                        "timeout_ms" => grant.timeout_ms = self.uint(v, "timeout_ms", 1, 60_000).unwrap_or(2000),
+                        "concurrency" => grant.concurrency = self.uint(v, "concurrency", 1, 1024).unwrap_or(16) as usize,
+                        other => self.err(
+                            key.span(),
+                            format!("stage `{stage}`: unknown key `{other}` in grants.dns; expected nameservers, timeout_ms, concurrency"),
+                        ),
+                    }
+                }
+            }
+            _ => self.err(
+                v.span(),
+                format!("stage `{stage}`: `grants.dns` must be true or a table"),
+            ),
+        }
+        Some(grant)
+    }
+
+    fn whois_grant(&mut self, v: &Spanned<DeValue>, stage: &str) -> Option<WhoisGrant> {
+        let mut grant = WhoisGrant {
+            url: "https://rdap.org/".into(),
+            timeout_ms: 5000,
+            concurrency: 4,
+        };
+        match v.get_ref() {
+            DeValue::Boolean(b) => return b.then_some(grant),
+            DeValue::Table(t) => {
+                for (key, v) in t.iter() {
+                    match key.get_ref().as_ref() {
+                        "url" => grant.url = self.string(v, "grants.whois.url").unwrap_or_default(),
+                        "timeout_ms" => grant.timeout_ms = self.uint(v, "timeout_ms", 1, 120_000).unwrap_or(5000),
+                        "concurrency" => grant.concurrency = self.uint(v, "concurrency", 1, 64).unwrap_or(4) as usize,
+                        other => self.err(
+                            key.span(),
+                            format!("stage `{stage}`: unknown key `{other}` in grants.whois; expected url, timeout_ms, concurrency"),
+                        ),
+                    }
+                }
+            }
+            _ => self.err(
+                v.span(),
+                format!("stage `{stage}`: `grants.whois` must be true or a table"),
+            ),
+        }
+        Some(grant)
+    }
+}
+
+/// The default stage name for a plugin: the built-in name, or the file stem.
+fn stage_name_from(plugin: &str) -> String {
+    Path::new(plugin)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(plugin)
+        .to_string()
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+/// Makes a path absolute and removes `.` and `..` without touching the file system.
+pub fn normalize(path: &Path) -> PathBuf {
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Converts a TOML value to JSON, recording the span of every key path.
+fn to_json(
+    value: &Spanned<DeValue>,
+    path: &str,
+    spans: &mut HashMap<String, Range<usize>>,
+) -> serde_json::Value {
+    use serde_json::Value;
+    match value.get_ref() {
+        DeValue::String(s) => Value::String(s.to_string()),
+        DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix())
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(i.as_str().to_string())),
+        DeValue::Float(f) => f
+            .as_str()
+            .replace('_', "")
+            .parse::<f64>()
+            .map(Value::from)
+            .unwrap_or(Value::Null),
+        DeValue::Boolean(b) => Value::Bool(*b),
+        DeValue::Datetime(d) => Value::String(d.to_string()),
+        DeValue::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let p = format!("{path}[{i}]");
+                    spans.insert(p.clone(), item.span());
+                    to_json(item, &p, spans)
+                })
+                .collect(),
+        ),
+        DeValue::Table(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| {
+                    let p = if path.is_empty() {
+                        k.get_ref().to_string()
+                    } else {
+                        format!("{path}.{}", k.get_ref())
+                    };
+                    spans.insert(p.clone(), k.span());
+                    let j = to_json(v, &p, spans);
+                    (k.get_ref().to_string(), j)
+                })
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+    use std::path::Path;
+
+    fn builtin(name: &str) -> bool {
+        matches!(name, "web" | "json")
+    }
+
+    #[test]
+    fn a_valid_pipeline_parses_with_its_settings() {
+        let text = r#"
+[flows]
+payload_bytes = 512
+[limits]
+memory_mb = 64
+[[analyzer]]
+plugin = "web"
+config = { max_transactions = 5 }
+[[output]]
+plugin = "json"
+limits = { call_timeout_ms = 500 }
+"#;
+        let p = parse(Path::new("/tmp/p.toml"), text, &builtin).unwrap();
+        assert_eq!(p.flows.payload_bytes, 512);
+        assert_eq!(p.stages.len(), 2);
+        assert_eq!(p.stages[0].name, "web");
+        assert_eq!(p.stages[0].limits.memory_mb, 64);
+        assert_eq!(p.stages[1].limits.call_timeout_ms, 500);
+        assert_eq!(p.stages[0].config["max_transactions"], 5);
+        assert!(p.stages[0].config_spans.contains_key("max_transactions"));
+    }
+
+    #[test]
+    fn every_error_is_reported_with_line_and_column() {
+        let text = "[flows]\npayload_bytes = \"big\"\nbogus = 1\n[[analyzer]]\nplugin = \"nope\"\n[[output]]\nplugin = \"json\"\ncolour = \"red\"\n";
+        let errors = parse(Path::new("p.toml"), text, &builtin).unwrap_err().0;
+        let lines: Vec<(usize, usize)> = errors.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(lines, vec![(2, 17), (3, 1), (5, 10), (8, 1)], "{errors:?}");
+        assert!(errors[2].message.contains("no built-in plugin `nope`"));
+        assert!(errors[3].message.contains("stage `json`"));
+    }
+
+    #[test]
+    fn syntax_errors_are_positioned() {
+        let errors = parse(Path::new("p.toml"), "[flows\nx = 1\n", &builtin)
+            .unwrap_err()
+            .0;
+        assert_eq!(errors[0].line, 1, "{errors:?}");
+    }
+}

@@ -1,0 +1,109 @@
+//! The host's own flow and host records → the WIT types plugins receive.
+
+use super::bindings::wit;
+use crate::flow::{self, FinishedFlow, HostEntry};
+use std::net::IpAddr;
+
+pub fn ip_to_wit(ip: IpAddr) -> wit::IpAddress {
+    match ip {
+        IpAddr::V4(v) => wit::IpAddress::V4(u32::from(v)),
+        IpAddr::V6(v) => {
+            let bits = u128::from(v);
+            wit::IpAddress::V6(wit::Ipv6Address {
+                high: (bits >> 64) as u64,
+                low: bits as u64,
+            })
+        }
+    }
+}
+
+pub fn ip_from_wit(ip: wit::IpAddress) -> IpAddr {
+    match ip {
+        wit::IpAddress::V4(v) => IpAddr::V4(v.into()),
+        wit::IpAddress::V6(v) => IpAddr::V6((((v.high as u128) << 64) | v.low as u128).into()),
+    }
+}
+
+fn direction(d: FinishedDirection) -> wit::Direction {
+    wit::Direction {
+        packets: d.packets,
+        bytes: d.bytes,
+        payload_bytes: d.payload_bytes,
+        first_seen: d.first_seen,
+        last_seen: d.last_seen,
+        tcp_flags: d.tcp_flags,
+        ttl: d.ttl,
+        payload: d.payload,
+        datagrams: d.datagrams,
+        payload_truncated: d.payload_truncated,
+    }
+}
+
+type FinishedDirection = flow::Direction;
+
+pub fn flow_to_wit(f: FinishedFlow) -> wit::Flow {
+    let protocol = match f.ip_protocol {
+        6 => wit::Protocol::Tcp,
+        17 => wit::Protocol::Udp,
+        1 => wit::Protocol::Icmp,
+        58 => wit::Protocol::Icmpv6,
+        _ => wit::Protocol::Other,
+    };
+    wit::Flow {
+        id: f.id,
+        client: wit::Endpoint {
+            ip: ip_to_wit(f.client.0),
+            port: f.client.1,
+            mac: f.to_server.mac,
+        },
+        server: wit::Endpoint {
+            ip: ip_to_wit(f.server.0),
+            port: f.server.1,
+            mac: f.to_client.mac,
+        },
+        protocol,
+        ip_protocol: f.ip_protocol,
+        vlan: f.vlan,
+        orientation: match f.orientation {
+            flow::Orientation::Syn => wit::Orientation::Syn,
+            flow::Orientation::FirstPacket => wit::Orientation::FirstPacket,
+            flow::Orientation::PortHeuristic => wit::Orientation::PortHeuristic,
+        },
+        end_reason: match f.end_reason {
+            flow::EndReason::Fin => wit::EndReason::Fin,
+            flow::EndReason::Rst => wit::EndReason::Rst,
+            flow::EndReason::Idle => wit::EndReason::Idle,
+            flow::EndReason::CaptureEnd => wit::EndReason::CaptureEnd,
+        },
+        icmp_type: f.icmp_type,
+        icmp_code: f.icmp_code,
+        fragments: f.fragments,
+        to_server: direction(f.to_server),
+        to_client: direction(f.to_client),
+        annotations: Vec::new(),
+    }
+}
+
+pub fn host_to_wit(ip: IpAddr, h: &HostEntry) -> wit::HostInfo {
+    wit::HostInfo {
+        ip: ip_to_wit(ip),
+        macs: h.macs.clone(),
+        first_seen: h.first_seen,
+        last_seen: h.last_seen,
+        packets_sent: h.packets_sent,
+        packets_received: h.packets_received,
+        bytes_sent: h.bytes_sent,
+        bytes_received: h.bytes_received,
+        seen_in_arp: h.seen_in_arp,
+        notes: h
+            .notes
+            .iter()
+            .map(|n| wit::HostNote {
+                stage: n.stage.clone(),
+                key: n.key.clone(),
+                value: n.value.clone(),
+                observed: n.observed,
+            })
+            .collect(),
+    }
+}

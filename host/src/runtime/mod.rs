@@ -1,0 +1,15 @@
+//! wasmtime, limits and plugin loading. Each plugin is compiled once into an `InstancePre`; each stage
+//! gets its own store with a memory limit and, for every call, an epoch deadline. A plugin that traps,
+//! loops or runs out of memory is stopped and named; the rest of the pipeline carries on.
+
+pub mod bindings;
+pub mod convert;
+mod plugin;
+mod stage;
+mod state;
+
+pub use plugin::{
+    LoadedPlugin, PluginLoadError, Runtime, WIT_PACKAGE, WIT_VERSION, hex as hex_digest,
+};
+pub use stage::{Stage, StageFailure};
+pub use state::StageState;

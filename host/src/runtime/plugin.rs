@@ -1,0 +1,255 @@
+//! Compiling components and telling what they are.
+
+use super::bindings::{analyzer, output};
+use super::state::StageState;
+use crate::pipeline::{PluginSource, StageKind};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
+use wasmtime::{Config, Engine};
+
+/// The WIT package every plugin is built against.
+pub const WIT_PACKAGE: &str = "pcapxray:plugin";
+/// Its version. Plugins built for another major version (or, while 0.x, another minor) are refused.
+pub const WIT_VERSION: &str = "0.1.0";
+
+/// How often the epoch ticks: the resolution of call time limits.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PluginLoadError {
+    #[error("{source_name}: not a WebAssembly component: {reason}")]
+    NotAComponent { source_name: String, reason: String },
+    #[error(
+        "{source_name} was built for WIT package {found}, but this pcapxray speaks {WIT_PACKAGE}@{WIT_VERSION}; \
+         rebuild the plugin against {WIT_PACKAGE}@{WIT_VERSION}"
+    )]
+    IncompatibleVersion { source_name: String, found: String },
+    #[error(
+        "{source_name} exports neither {WIT_PACKAGE}/analyzer nor {WIT_PACKAGE}/output; its exports are: {exports}"
+    )]
+    NotAPlugin {
+        source_name: String,
+        exports: String,
+    },
+    #[error("{source_name} cannot be linked: {reason}")]
+    Link { source_name: String, reason: String },
+    #[error("{source_name}: `describe` failed: {reason}")]
+    Describe { source_name: String, reason: String },
+    #[error("cannot read {source_name}: {reason}")]
+    Io { source_name: String, reason: String },
+}
+
+/// A compiled plugin, ready to be instantiated by any number of stages.
+pub struct LoadedPlugin {
+    pub source: PluginSource,
+    /// SHA-256 of the component bytes.
+    pub digest: String,
+    pub kind: StageKind,
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    /// Interfaces the component imports (capabilities it may ask for).
+    pub imports: Vec<String>,
+    /// Interfaces it exports.
+    pub exports: Vec<String>,
+    pub(super) pre: PluginPre,
+}
+
+pub(super) enum PluginPre {
+    Analyzer(analyzer::AnalyzerPluginPre<StageState>),
+    Output(output::OutputPluginPre<StageState>),
+}
+
+/// The wasmtime engine, the linkers of both worlds, and the epoch ticker.
+pub struct Runtime {
+    pub(super) engine: Engine,
+    analyzer_linker: Linker<StageState>,
+    output_linker: Linker<StageState>,
+    ticking: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticking.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    pub fn new() -> Result<Runtime, String> {
+        Self::build().map_err(|e| format!("{e:#}"))
+    }
+
+    fn build() -> wasmtime::Result<Runtime> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config)?;
+        let mut analyzer_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut analyzer_linker)?;
+        analyzer::AnalyzerPlugin::add_to_linker::<_, HasSelf<_>>(&mut analyzer_linker, |s| s)?;
+        let mut output_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut output_linker)?;
+        output::OutputPlugin::add_to_linker::<_, HasSelf<_>>(&mut output_linker, |s| s)?;
+        let ticking = Arc::new(AtomicBool::new(true));
+        let (weak_engine, flag) = (engine.weak(), ticking.clone());
+        std::thread::Builder::new()
+            .name("epoch".into())
+            .spawn(move || {
+                while flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak_engine.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| wasmtime::format_err!("cannot start the epoch thread: {e}"))?;
+        Ok(Runtime {
+            engine,
+            analyzer_linker,
+            output_linker,
+            ticking,
+        })
+    }
+
+    /// Compiles a component and finds out which world it implements.
+    pub fn load(
+        &self,
+        source: PluginSource,
+        bytes: &[u8],
+    ) -> Result<LoadedPlugin, PluginLoadError> {
+        let source_name = source.to_string();
+        let digest = hex(&Sha256::digest(bytes));
+        let component =
+            Component::new(&self.engine, bytes).map_err(|e| PluginLoadError::NotAComponent {
+                source_name: source_name.clone(),
+                reason: format!("{e:#}"),
+            })?;
+        let ty = component.component_type();
+        let imports: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let kind = plugin_kind(&source_name, &exports)?;
+        let link_err = |e: wasmtime::Error| PluginLoadError::Link {
+            source_name: source_name.clone(),
+            reason: format!("{e:#}"),
+        };
+        let pre = match kind {
+            StageKind::Analyzer => {
+                let pre = self
+                    .analyzer_linker
+                    .instantiate_pre(&component)
+                    .map_err(link_err)?;
+                PluginPre::Analyzer(analyzer::AnalyzerPluginPre::new(pre).map_err(link_err)?)
+            }
+            StageKind::Output => {
+                let pre = self
+                    .output_linker
+                    .instantiate_pre(&component)
+                    .map_err(link_err)?;
+                PluginPre::Output(output::OutputPluginPre::new(pre).map_err(link_err)?)
+            }
+        };
+        let mut plugin = LoadedPlugin {
+            source,
+            digest,
+            kind,
+            name: String::new(),
+            version: String::new(),
+            description: String::new(),
+            imports,
+            exports,
+            pre,
+        };
+        let info =
+            super::stage::describe(self, &plugin).map_err(|reason| PluginLoadError::Describe {
+                source_name: source_name.clone(),
+                reason,
+            })?;
+        plugin.name = info.name;
+        plugin.version = info.version;
+        plugin.description = info.description;
+        Ok(plugin)
+    }
+}
+
+/// Reads the world from the export names: `pcapxray:plugin/analyzer@0.1.0`.
+fn plugin_kind(source_name: &str, exports: &[String]) -> Result<StageKind, PluginLoadError> {
+    for export in exports {
+        let Some(rest) = export.strip_prefix(&format!("{WIT_PACKAGE}/")) else {
+            continue;
+        };
+        let (iface, version) = rest.split_once('@').unwrap_or((rest, "?"));
+        let kind = match iface {
+            "analyzer" => StageKind::Analyzer,
+            "output" => StageKind::Output,
+            _ => continue,
+        };
+        if !compatible(version) {
+            return Err(PluginLoadError::IncompatibleVersion {
+                source_name: source_name.to_string(),
+                found: format!("{WIT_PACKAGE}@{version}"),
+            });
+        }
+        return Ok(kind);
+    }
+    Err(PluginLoadError::NotAPlugin {
+        source_name: source_name.to_string(),
+        exports: if exports.is_empty() {
+            "(none)".into()
+        } else {
+            exports.join(", ")
+        },
+    })
+}
+
+/// Semver compatibility with [`WIT_VERSION`]: same major, and while major is 0, same minor.
+pub fn compatible(version: &str) -> bool {
+    let parse = |v: &str| -> Option<(u64, u64)> {
+        let mut it = v.split('.');
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    };
+    match (parse(version), parse(WIT_VERSION)) {
+        (Some((0, a)), Some((0, b))) => a == b,
+        (Some((a, _)), Some((b, _))) => a == b,
+        _ => false,
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_compatible_within_a_minor_while_zero() {
+        assert!(compatible("0.1.0"));
+        assert!(compatible("0.1.7"));
+        assert!(!compatible("0.2.0"));
+        assert!(!compatible("1.0.0"));
+        assert!(!compatible("garbage"));
+    }
+
+    #[test]
+    fn another_wit_version_is_refused_with_both_versions_named() {
+        let err = plugin_kind("x.wasm", &["pcapxray:plugin/analyzer@1.0.0".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("pcapxray:plugin@1.0.0") && err.contains("pcapxray:plugin@0.1.0"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,255 @@
+//! One running stage: a store, an instance, and calls guarded by the stage's limits.
+
+use super::bindings::{analyzer, output, wit};
+use super::plugin::{EPOCH_TICK, LoadedPlugin, PluginPre, Runtime};
+use super::state::StageState;
+use crate::caps::Services;
+use crate::pipeline::{Grants, Limits, StageSpec};
+use std::sync::Arc;
+use wasmtime::Store;
+
+enum Instance {
+    Analyzer(analyzer::AnalyzerPlugin),
+    Output(output::OutputPlugin),
+}
+
+/// Why a stage stopped.
+#[derive(Debug, Clone)]
+pub enum StageFailure {
+    /// The stage's configuration was refused; each entry is (key path, message).
+    Config(Vec<(String, String)>),
+    /// The plugin trapped, ran out of time or memory, or returned an error.
+    Stopped(String),
+}
+
+pub struct Stage {
+    pub spec: StageSpec,
+    pub plugin: Arc<LoadedPlugin>,
+    store: Store<StageState>,
+    instance: Option<Instance>,
+    /// Set once the stage has been stopped; no further calls are made.
+    pub failure: Option<String>,
+}
+
+/// Calls `describe` in a throwaway store.
+pub(super) fn describe(rt: &Runtime, plugin: &LoadedPlugin) -> Result<wit::PluginInfo, String> {
+    let services = Arc::new(Services {
+        log: Default::default(),
+        hosts: Default::default(),
+    });
+    let mut store = new_store(
+        rt,
+        "describe",
+        Grants::default(),
+        Limits::default(),
+        services,
+    );
+    store.set_epoch_deadline(deadline_ticks(5_000));
+    match &plugin.pre {
+        PluginPre::Analyzer(pre) => {
+            let inst = pre.instantiate(&mut store).map_err(|e| format!("{e:#}"))?;
+            inst.pcapxray_plugin_analyzer()
+                .call_describe(&mut store)
+                .map_err(|e| format!("{e:#}"))
+        }
+        PluginPre::Output(pre) => {
+            let inst = pre.instantiate(&mut store).map_err(|e| format!("{e:#}"))?;
+            inst.pcapxray_plugin_output()
+                .call_describe(&mut store)
+                .map_err(|e| format!("{e:#}"))
+        }
+    }
+}
+
+fn new_store(
+    rt: &Runtime,
+    stage: &str,
+    grants: Grants,
+    limits: Limits,
+    services: Arc<Services>,
+) -> Store<StageState> {
+    let mut store = Store::new(
+        &rt.engine,
+        StageState::new(stage, grants, limits.memory_mb, services),
+    );
+    store.limiter(|s| &mut s.limits);
+    store
+}
+
+fn deadline_ticks(ms: u64) -> u64 {
+    (ms / EPOCH_TICK.as_millis() as u64).max(1) + 1
+}
+
+impl Stage {
+    /// Instantiates the plugin for a stage and hands it its configuration.
+    pub fn start(
+        rt: &Runtime,
+        spec: StageSpec,
+        plugin: Arc<LoadedPlugin>,
+        services: Arc<Services>,
+    ) -> Result<Stage, StageFailure> {
+        let mut store = new_store(rt, &spec.name, spec.grants.clone(), spec.limits, services);
+        store.set_epoch_deadline(deadline_ticks(spec.limits.call_timeout_ms));
+        let who = describe_stage(&spec, &plugin);
+        let instance = match &plugin.pre {
+            PluginPre::Analyzer(pre) => pre.instantiate(&mut store).map(Instance::Analyzer),
+            PluginPre::Output(pre) => pre.instantiate(&mut store).map(Instance::Output),
+        }
+        .map_err(|e| StageFailure::Stopped(format!("{who} could not be instantiated: {e:#}")))?;
+        let mut stage = Stage {
+            spec,
+            plugin,
+            store,
+            instance: Some(instance),
+            failure: None,
+        };
+        let config = stage.spec.config.to_string();
+        let result = stage.call("configure", |store, inst| match inst {
+            Instance::Analyzer(a) => a.pcapxray_plugin_analyzer().call_configure(store, &config),
+            Instance::Output(o) => o.pcapxray_plugin_output().call_configure(store, &config),
+        });
+        match result {
+            Ok(()) => Ok(stage),
+            Err(CallError::Config(errors)) => Err(StageFailure::Config(errors)),
+            Err(CallError::Stopped(m)) => Err(StageFailure::Stopped(m)),
+        }
+    }
+
+    /// Runs one call under the stage's limits. A trap or error stops the stage for good.
+    fn call<R>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(
+            &mut Store<StageState>,
+            &Instance,
+        ) -> wasmtime::Result<Result<R, wit::PluginError>>,
+    ) -> Result<R, CallError> {
+        let who = describe_stage(&self.spec, &self.plugin);
+        if let Some(failure) = &self.failure {
+            return Err(CallError::Stopped(failure.clone()));
+        }
+        let Some(instance) = self.instance.as_ref() else {
+            return Err(CallError::Stopped(format!("{who} is not running")));
+        };
+        self.store
+            .set_epoch_deadline(deadline_ticks(self.spec.limits.call_timeout_ms));
+        let result = f(&mut self.store, instance);
+        let message = match result {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(wit::PluginError::Config(errors))) if what == "configure" => {
+                return Err(CallError::Config(
+                    errors.into_iter().map(|e| (e.key, e.message)).collect(),
+                ));
+            }
+            Ok(Err(e)) => format!(
+                "{who} returned an error from `{what}`: {}",
+                plugin_error_text(&e)
+            ),
+            Err(trap) => self.trap_message(&who, what, &trap),
+        };
+        self.instance = None;
+        self.failure = Some(message.clone());
+        Err(CallError::Stopped(message))
+    }
+
+    fn trap_message(&self, who: &str, what: &str, trap: &wasmtime::Error) -> String {
+        let text = format!("{trap:#}");
+        if matches!(
+            trap.downcast_ref::<wasmtime::Trap>(),
+            Some(wasmtime::Trap::Interrupt)
+        ) {
+            format!(
+                "{who} was stopped: `{what}` ran longer than its limit of {} ms (limits.call_timeout_ms)",
+                self.spec.limits.call_timeout_ms
+            )
+        } else if text.contains("growing memory") || text.contains("memory size") {
+            format!(
+                "{who} was stopped: it needed more memory than its limit of {} MiB (limits.memory_mb)",
+                self.spec.limits.memory_mb
+            )
+        } else {
+            let first = text.lines().next().unwrap_or("trap").to_string();
+            format!("{who} trapped in `{what}`: {first}")
+        }
+    }
+
+    /// Hands a batch to an analyzer.
+    pub fn analyze(&mut self, flows: &[wit::Flow]) -> Result<wit::Outcome, String> {
+        self.call("analyze", |store, inst| match inst {
+            Instance::Analyzer(a) => a.pcapxray_plugin_analyzer().call_analyze(store, flows),
+            Instance::Output(_) => unreachable!("analyze is only called on analyzers"),
+        })
+        .map_err(CallError::into_message)
+    }
+
+    /// Ends an analyzer.
+    pub fn finish_analyzer(&mut self) -> Result<wit::Outcome, String> {
+        self.call("finish", |store, inst| match inst {
+            Instance::Analyzer(a) => a.pcapxray_plugin_analyzer().call_finish(store),
+            Instance::Output(_) => unreachable!("finish_analyzer is only called on analyzers"),
+        })
+        .map_err(CallError::into_message)
+    }
+
+    /// Hands a batch of annotated flows to an output.
+    pub fn consume(&mut self, flows: &[wit::Flow]) -> Result<(), String> {
+        self.call("consume", |store, inst| match inst {
+            Instance::Output(o) => o.pcapxray_plugin_output().call_consume(store, flows),
+            Instance::Analyzer(_) => unreachable!("consume is only called on outputs"),
+        })
+        .map_err(CallError::into_message)
+    }
+
+    /// Ends an output and collects its files.
+    pub fn finish_output(&mut self, report: &wit::Report) -> Result<Vec<wit::Artifact>, String> {
+        self.call("finish", |store, inst| match inst {
+            Instance::Output(o) => o.pcapxray_plugin_output().call_finish(store, report),
+            Instance::Analyzer(_) => unreachable!("finish_output is only called on outputs"),
+        })
+        .map_err(CallError::into_message)
+    }
+
+    /// True while the stage can still be called.
+    pub fn running(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+enum CallError {
+    Config(Vec<(String, String)>),
+    Stopped(String),
+}
+
+impl CallError {
+    fn into_message(self) -> String {
+        match self {
+            CallError::Config(errors) => errors
+                .into_iter()
+                .map(|(k, m)| format!("{k}: {m}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            CallError::Stopped(m) => m,
+        }
+    }
+}
+
+/// `stage `web` (plugin web 0.1.0)`
+pub fn describe_stage(spec: &StageSpec, plugin: &LoadedPlugin) -> String {
+    format!(
+        "stage `{}` (plugin {} {})",
+        spec.name, plugin.name, plugin.version
+    )
+}
+
+fn plugin_error_text(e: &wit::PluginError) -> String {
+    match e {
+        wit::PluginError::Config(errors) => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.key, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        wit::PluginError::InvalidInput(m) => format!("invalid input: {m}"),
+        wit::PluginError::Capability(m) => format!("capability: {m}"),
+        wit::PluginError::Other(m) => m.clone(),
+    }
+}

@@ -1,0 +1,137 @@
+//! Pipeline stages → running plugin instances. Shared by `run` and `validate`: both load every plugin and
+//! hand each stage its configuration, so a configuration error is found before any packet is read.
+
+use crate::builtins;
+use crate::caps::Services;
+use crate::pipeline::{Diagnostic, Diagnostics, Pipeline, PluginSource, StageSpec};
+use crate::runtime::{LoadedPlugin, Runtime, Stage, StageFailure};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Compiles every plugin the pipeline names (each once) and starts every stage.
+pub fn start_stages(
+    rt: &Runtime,
+    pipeline: &Pipeline,
+    services: &Arc<Services>,
+) -> Result<Vec<Stage>, Diagnostics> {
+    let mut errors = Vec::new();
+    let plugins = load_plugins(rt, pipeline, &mut errors);
+    let mut stages = Vec::new();
+    for spec in &pipeline.stages {
+        let Some(plugin) = plugins.get(&spec.source) else {
+            continue;
+        };
+        if plugin.kind != spec.kind {
+            errors.push(pipeline.source.error(
+                spec.span.clone(),
+                format!(
+                    "stage `{}`: {} is an {} plugin, but it is listed under [[{}]]",
+                    spec.name,
+                    spec.source,
+                    plugin.kind.as_str(),
+                    spec.kind.as_str()
+                ),
+            ));
+            continue;
+        }
+        match Stage::start(rt, spec.clone(), plugin.clone(), services.clone()) {
+            Ok(stage) => stages.push(stage),
+            Err(StageFailure::Config(problems)) => {
+                for (key, message) in problems {
+                    errors.push(config_error(pipeline, spec, &key, &message));
+                }
+            }
+            Err(StageFailure::Stopped(message)) => {
+                errors.push(pipeline.source.error(spec.span.clone(), message))
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(stages)
+    } else {
+        errors.sort_by_key(|d| (d.line, d.column));
+        Err(Diagnostics(errors))
+    }
+}
+
+fn load_plugins(
+    rt: &Runtime,
+    pipeline: &Pipeline,
+    errors: &mut Vec<Diagnostic>,
+) -> HashMap<PluginSource, Arc<LoadedPlugin>> {
+    let mut sources: Vec<(&PluginSource, &StageSpec)> = Vec::new();
+    for spec in &pipeline.stages {
+        if !sources.iter().any(|(s, _)| *s == &spec.source) {
+            sources.push((&spec.source, spec));
+        }
+    }
+    // Compiling is the slow part of start-up: compile the plugins side by side.
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sources
+            .iter()
+            .map(|(source, _)| scope.spawn(move || load_one(rt, source)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("plugin loading panicked".into()))
+            })
+            .collect()
+    });
+    let mut plugins = HashMap::new();
+    for ((source, spec), result) in sources.into_iter().zip(results) {
+        match result {
+            Ok(plugin) => {
+                plugins.insert(source.clone(), Arc::new(plugin));
+            }
+            Err(message) => errors.push(pipeline.source.error(
+                spec.span.clone(),
+                format!("stage `{}`: {message}", spec.name),
+            )),
+        }
+    }
+    plugins
+}
+
+/// Loads one plugin by source.
+pub fn load_one(rt: &Runtime, source: &PluginSource) -> Result<LoadedPlugin, String> {
+    let bytes: Vec<u8> = match source {
+        PluginSource::Builtin(name) => builtins::get(name)
+            .ok_or_else(|| format!("no built-in plugin `{name}`"))?
+            .to_vec(),
+        PluginSource::File(path) => {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        }
+    };
+    rt.load(source.clone(), &bytes).map_err(|e| e.to_string())
+}
+
+/// Places a plugin's configuration error at the offending key in the pipeline file.
+fn config_error(pipeline: &Pipeline, spec: &StageSpec, key: &str, message: &str) -> Diagnostic {
+    // serde reports an unknown field against its parent; point at the field itself.
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
+        .map(|field| {
+            if key.is_empty() {
+                field.to_string()
+            } else {
+                format!("{key}.{field}")
+            }
+        });
+    let span = unknown
+        .as_deref()
+        .and_then(|k| spec.config_spans.get(k))
+        .or_else(|| spec.config_spans.get(key))
+        .cloned()
+        .unwrap_or_else(|| spec.span.clone());
+    let place = if key.is_empty() {
+        "config".to_string()
+    } else {
+        format!("config.{key}")
+    };
+    pipeline
+        .source
+        .error(span, format!("stage `{}`: {place}: {message}", spec.name))
+}

@@ -1,0 +1,174 @@
+//! # pcapxray plugin SDK
+//!
+//! pcapxray decodes a packet capture into flows and hands them, in batches, to WebAssembly component
+//! plugins listed in a TOML pipeline. This crate is what a Rust plugin is written with: implement
+//! [`Analyzer`] (flows in, findings and host facts out) or [`Output`] (the annotated model in, report
+//! files out), call one export macro, and build with `cargo build --target wasm32-wasip2 --release`.
+//! The WIT interface (`wit/` in the repository, package `pcapxray:plugin@0.1.0`) stays hidden behind the
+//! types re-exported here.
+//!
+//! ```no_run
+//! use pcapxray_plugin_sdk::{Analyzer, Finding, Flow, NoConfig, Outcome, PluginError, Severity};
+//!
+//! /// Flags every flow to TCP port 23: telnet sends passwords in clear text.
+//! #[derive(Default)]
+//! struct Telnet;
+//!
+//! impl Analyzer for Telnet {
+//!     const NAME: &'static str = "telnet";
+//!     const VERSION: &'static str = "0.1.0";
+//!     const DESCRIPTION: &'static str = "Flags telnet sessions.";
+//!     type Config = NoConfig;
+//!
+//!     fn new(_config: NoConfig) -> Result<Self, PluginError> {
+//!         Ok(Telnet)
+//!     }
+//!
+//!     fn analyze(&mut self, flows: &[Flow], out: &mut Outcome) -> Result<(), PluginError> {
+//!         for flow in flows.iter().filter(|f| f.is_tcp() && f.server.port == 23) {
+//!             out.push(
+//!                 Finding::on_flow(flow.id, "cleartext.telnet", Severity::Medium)
+//!                     .summary(format!("Telnet session to {}", flow.server_ip()))
+//!                     .attr("reason", "telnet carries credentials in clear text"),
+//!             );
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! pcapxray_plugin_sdk::export_analyzer!(Telnet);
+//! ```
+//!
+//! Capabilities (host files, DNS, RDAP) are imports in [`files`], [`dns`] and [`whois`]; each call fails
+//! with [`CapabilityError::NotGranted`] unless the pipeline grants the capability to the stage.
+
+#![deny(missing_docs)]
+
+mod model;
+pub mod net;
+mod runtime;
+pub mod time;
+
+pub use model::*;
+pub use runtime::{__private, Analyzer, NoConfig, Output};
+
+#[doc(hidden)]
+pub mod __bindings {
+    #![allow(missing_docs, clippy::all)]
+    pub mod analyzer_world {
+        wit_bindgen::generate!({
+            world: "analyzer-plugin",
+            path: "../wit",
+            pub_export_macro: true,
+            export_macro_name: "__export_analyzer_world",
+            default_bindings_module: "::pcapxray_plugin_sdk::__bindings::analyzer_world",
+        });
+    }
+    pub mod output_world {
+        wit_bindgen::generate!({
+            world: "output-plugin",
+            path: "../wit",
+            pub_export_macro: true,
+            export_macro_name: "__export_output_world",
+            default_bindings_module: "::pcapxray_plugin_sdk::__bindings::output_world",
+            with: {
+                "pcapxray:plugin/types@0.1.0": super::analyzer_world::pcapxray::plugin::types,
+                "pcapxray:plugin/log@0.1.0": super::analyzer_world::pcapxray::plugin::log,
+                "pcapxray:plugin/model@0.1.0": super::analyzer_world::pcapxray::plugin::model,
+                "pcapxray:plugin/capability@0.1.0": super::analyzer_world::pcapxray::plugin::capability,
+                "pcapxray:plugin/files@0.1.0": super::analyzer_world::pcapxray::plugin::files,
+                "pcapxray:plugin/dns@0.1.0": super::analyzer_world::pcapxray::plugin::dns,
+                "pcapxray:plugin/whois@0.1.0": super::analyzer_world::pcapxray::plugin::whois,
+            },
+        });
+    }
+}
+
+use __bindings::analyzer_world::pcapxray::plugin as wit;
+
+pub use wit::capability::CapabilityError;
+/// The flow model types shared with the host (see the WIT package for field documentation).
+pub use wit::types::{
+    Annotation, Artifact, Attribute, CaptureInfo, ConfigError, Direction, EndReason, Endpoint,
+    Finding, FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote, IpAddress, Ipv6Address,
+    MacAddress, Orientation, Outcome, PluginError, PluginInfo, PluginKind, PluginRun, Protocol,
+    Report, Severity, Subject, TcpFlags, Timestamp,
+};
+
+/// Messages to the investigator, prefixed by the host with the stage name.
+pub mod log {
+    use super::wit::log::{Level, log};
+
+    /// A detail for plugin authors.
+    pub fn debug(message: &str) {
+        log(Level::Debug, message)
+    }
+    /// Normal progress.
+    pub fn info(message: &str) {
+        log(Level::Info, message)
+    }
+    /// Something the investigator should know about the results.
+    pub fn warn(message: &str) {
+        log(Level::Warn, message)
+    }
+    /// Something failed; results may be incomplete.
+    pub fn error(message: &str) {
+        log(Level::Error, message)
+    }
+}
+
+/// What the host knows so far, including facts earlier stages published.
+pub mod hosts {
+    use super::{HostInfo, IpAddress};
+
+    /// One host, if the capture has it.
+    pub fn get(ip: &IpAddress) -> Option<HostInfo> {
+        super::wit::model::get_host(*ip)
+    }
+
+    /// Every host (a copy of the whole table: call it once, e.g. in `finish`).
+    pub fn all() -> Vec<HostInfo> {
+        super::wit::model::all_hosts()
+    }
+}
+
+/// Host files and folders the pipeline grants to the stage (`grants.files`).
+pub mod files {
+    use super::CapabilityError;
+
+    /// Read a whole granted file.
+    pub fn read(path: &str) -> Result<Vec<u8>, CapabilityError> {
+        super::wit::files::read_file(path)
+    }
+
+    /// The entry names of a granted folder, sorted.
+    pub fn list(path: &str) -> Result<Vec<String>, CapabilityError> {
+        super::wit::files::list_dir(path)
+    }
+}
+
+/// DNS lookups through the host's resolver (`grants.dns`).
+pub mod dns {
+    use super::{CapabilityError, IpAddress};
+
+    /// Reverse (PTR) lookups, one result per address.
+    pub fn reverse(ips: &[IpAddress]) -> Vec<Result<Vec<String>, CapabilityError>> {
+        super::wit::dns::reverse(ips)
+    }
+
+    /// Forward lookups, one result per name.
+    pub fn forward(names: &[String]) -> Vec<Result<Vec<IpAddress>, CapabilityError>> {
+        super::wit::dns::forward(names)
+    }
+}
+
+/// IP ownership through RDAP (`grants.whois`).
+pub mod whois {
+    pub use super::wit::whois::NetworkOwner;
+    use super::{CapabilityError, IpAddress};
+
+    /// Owners of addresses, one result per address.
+    pub fn lookup(ips: &[IpAddress]) -> Vec<Result<NetworkOwner, CapabilityError>> {
+        super::wit::whois::lookup(ips)
+    }
+}

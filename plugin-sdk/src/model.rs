@@ -1,0 +1,275 @@
+//! Conveniences on the flow-model types: conversions to `std::net`, flow accessors and finding builders,
+//! so plugin code reads like the investigation it does rather than like WIT plumbing.
+
+use crate::{
+    Annotation, Attribute, Direction, Finding, Flow, FlowId, HostFact, IpAddress, Ipv6Address,
+    Outcome, PluginError, Protocol, Severity, Subject, Timestamp,
+};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+impl From<IpAddress> for IpAddr {
+    fn from(ip: IpAddress) -> IpAddr {
+        match ip {
+            IpAddress::V4(v) => IpAddr::V4(Ipv4Addr::from(v)),
+            IpAddress::V6(v) => {
+                IpAddr::V6(Ipv6Addr::from(((v.high as u128) << 64) | v.low as u128))
+            }
+        }
+    }
+}
+
+impl From<IpAddr> for IpAddress {
+    fn from(ip: IpAddr) -> IpAddress {
+        match ip {
+            IpAddr::V4(v) => IpAddress::V4(u32::from(v)),
+            IpAddr::V6(v) => {
+                let bits = u128::from(v);
+                IpAddress::V6(Ipv6Address {
+                    high: (bits >> 64) as u64,
+                    low: bits as u64,
+                })
+            }
+        }
+    }
+}
+
+impl fmt::Display for IpAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        IpAddr::from(*self).fmt(f)
+    }
+}
+
+impl PartialEq for IpAddress {
+    fn eq(&self, other: &Self) -> bool {
+        IpAddr::from(*self) == IpAddr::from(*other)
+    }
+}
+
+impl Eq for IpAddress {}
+
+impl std::hash::Hash for IpAddress {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        IpAddr::from(*self).hash(state)
+    }
+}
+
+/// Formats a MAC address held in the low 48 bits of a `u64` as `aa:bb:cc:dd:ee:ff`.
+pub fn format_mac(mac: u64) -> String {
+    let b = mac.to_be_bytes();
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[2], b[3], b[4], b[5], b[6], b[7]
+    )
+}
+
+impl Flow {
+    /// The client's address.
+    pub fn client_ip(&self) -> IpAddr {
+        self.client.ip.into()
+    }
+
+    /// The server's address.
+    pub fn server_ip(&self) -> IpAddr {
+        self.server.ip.into()
+    }
+
+    /// True for TCP flows.
+    pub fn is_tcp(&self) -> bool {
+        self.protocol == Protocol::Tcp
+    }
+
+    /// True for UDP flows.
+    pub fn is_udp(&self) -> bool {
+        self.protocol == Protocol::Udp
+    }
+
+    /// Time of the first packet in either direction.
+    pub fn first_seen(&self) -> Timestamp {
+        match (self.to_server.first_seen, self.to_client.first_seen) {
+            (0, b) => b,
+            (a, 0) => a,
+            (a, b) => a.min(b),
+        }
+    }
+
+    /// Time of the last packet in either direction.
+    pub fn last_seen(&self) -> Timestamp {
+        self.to_server.last_seen.max(self.to_client.last_seen)
+    }
+
+    /// Packets in both directions.
+    pub fn packets(&self) -> u64 {
+        self.to_server.packets + self.to_client.packets
+    }
+
+    /// Bytes in both directions.
+    pub fn bytes(&self) -> u64 {
+        self.to_server.bytes + self.to_client.bytes
+    }
+
+    /// Annotations from earlier stages whose tag equals `tag` or starts with `tag.`.
+    pub fn annotations_tagged<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a Annotation> {
+        self.annotations
+            .iter()
+            .filter(move |a| tag_matches(&a.tag, tag))
+    }
+
+    /// True when an earlier stage tagged this flow with `tag` (or a tag below it: `web` matches
+    /// `web.https`).
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.annotations_tagged(tag).next().is_some()
+    }
+
+    /// The value of the first attribute `key` on any annotation of this flow.
+    pub fn annotation_value(&self, key: &str) -> Option<&str> {
+        self.annotations
+            .iter()
+            .flat_map(|a| a.attributes.iter())
+            .find(|a| a.key == key)
+            .map(|a| a.value.as_str())
+    }
+}
+
+/// True when `tag` is `prefix` or lies below it (`web.https` is below `web`).
+pub fn tag_matches(tag: &str, prefix: &str) -> bool {
+    tag == prefix || (tag.starts_with(prefix) && tag.as_bytes().get(prefix.len()) == Some(&b'.'))
+}
+
+impl Direction {
+    /// The datagrams kept in `payload` (UDP, ICMP), each as its own slice. For TCP, the whole stream
+    /// prefix as one item.
+    pub fn messages(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest: &[u8] = &self.payload;
+        let lengths: Box<dyn Iterator<Item = usize>> = if self.datagrams.is_empty() {
+            Box::new(std::iter::once(self.payload.len()).filter(|&n| n > 0))
+        } else {
+            Box::new(self.datagrams.iter().map(|&n| n as usize))
+        };
+        lengths.map(move |n| {
+            let n = n.min(rest.len());
+            let (head, tail) = rest.split_at(n);
+            rest = tail;
+            head
+        })
+    }
+}
+
+impl Attribute {
+    /// A key/value pair.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Attribute {
+        Attribute {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl Finding {
+    /// A finding about one flow, with confidence 100 and an empty summary.
+    pub fn on_flow(flow: FlowId, tag: impl Into<String>, severity: Severity) -> Finding {
+        Finding::new(Subject::Flow(flow), tag, severity)
+    }
+
+    /// A finding about one host.
+    pub fn on_host(
+        host: impl Into<IpAddress>,
+        tag: impl Into<String>,
+        severity: Severity,
+    ) -> Finding {
+        Finding::new(Subject::Host(host.into()), tag, severity)
+    }
+
+    /// A finding about the capture as a whole.
+    pub fn on_capture(tag: impl Into<String>, severity: Severity) -> Finding {
+        Finding::new(Subject::Capture, tag, severity)
+    }
+
+    fn new(subject: Subject, tag: impl Into<String>, severity: Severity) -> Finding {
+        Finding {
+            tag: tag.into(),
+            subject,
+            severity,
+            confidence: 100,
+            summary: String::new(),
+            attributes: Vec::new(),
+        }
+    }
+
+    /// Sets the one-line summary.
+    pub fn summary(mut self, summary: impl Into<String>) -> Finding {
+        self.summary = summary.into();
+        self
+    }
+
+    /// Sets the confidence (0–100).
+    pub fn confidence(mut self, confidence: u8) -> Finding {
+        self.confidence = confidence.min(100);
+        self
+    }
+
+    /// Adds an attribute.
+    pub fn attr(mut self, key: impl Into<String>, value: impl Into<String>) -> Finding {
+        self.attributes.push(Attribute::new(key, value));
+        self
+    }
+
+    /// The value of attribute `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.key == key)
+            .map(|a| a.value.as_str())
+    }
+}
+
+impl From<Ipv4Addr> for IpAddress {
+    fn from(ip: Ipv4Addr) -> IpAddress {
+        IpAddr::V4(ip).into()
+    }
+}
+
+impl From<Ipv6Addr> for IpAddress {
+    fn from(ip: Ipv6Addr) -> IpAddress {
+        IpAddr::V6(ip).into()
+    }
+}
+
+impl Default for Outcome {
+    fn default() -> Outcome {
+        Outcome {
+            findings: Vec::new(),
+            host_facts: Vec::new(),
+        }
+    }
+}
+
+impl Outcome {
+    /// Adds a finding.
+    pub fn push(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+
+    /// Publishes a fact about a host; later stages see it at once.
+    pub fn fact(
+        &mut self,
+        host: impl Into<IpAddress>,
+        key: impl Into<String>,
+        value: impl Into<String>,
+        observed: Option<Timestamp>,
+    ) {
+        self.host_facts.push(HostFact {
+            host: host.into(),
+            key: key.into(),
+            value: value.into(),
+            observed,
+        });
+    }
+}
+
+impl PluginError {
+    /// An error that is none of the named cases.
+    pub fn other(message: impl Into<String>) -> PluginError {
+        PluginError::Other(message.into())
+    }
+}

@@ -1,0 +1,227 @@
+//! The two plugin traits and the glue behind the export macros. The component model calls free
+//! functions; this module keeps the one plugin instance a component holds and routes each call to it.
+
+use crate::{Artifact, ConfigError, Flow, Outcome, PluginError, PluginInfo, PluginKind, Report};
+use serde::de::DeserializeOwned;
+use std::any::Any;
+use std::cell::RefCell;
+
+/// A plugin that reads flows and returns findings and host facts.
+///
+/// The host calls [`Analyzer::new`] once with the stage's `config` table, then
+/// [`Analyzer::analyze`] for each batch of finished flows, then [`Analyzer::finish`].
+pub trait Analyzer: Sized + 'static {
+    /// Short lower-case name, e.g. `web`.
+    const NAME: &'static str;
+    /// Semantic version, usually `env!("CARGO_PKG_VERSION")`.
+    const VERSION: &'static str;
+    /// One sentence saying what the plugin finds.
+    const DESCRIPTION: &'static str;
+    /// The stage's `config` table. Use `#[serde(deny_unknown_fields)]`, so a misspelt key is an error
+    /// the investigator sees with its line and column; use [`NoConfig`] when there is nothing to set.
+    type Config: DeserializeOwned;
+
+    /// Builds the plugin from its configuration; reject bad values here with
+    /// [`PluginError::Config`].
+    fn new(config: Self::Config) -> Result<Self, PluginError>;
+
+    /// Looks at a batch of finished flows. Findings and facts go into `out`.
+    fn analyze(&mut self, flows: &[Flow], out: &mut Outcome) -> Result<(), PluginError>;
+
+    /// The capture is over; report what needed all of it (e.g. periodic connections).
+    fn finish(&mut self, out: &mut Outcome) -> Result<(), PluginError> {
+        let _ = out;
+        Ok(())
+    }
+}
+
+/// A plugin that turns the annotated model into report files.
+///
+/// The host calls [`Output::new`], then [`Output::consume`] for each batch of annotated flows, then
+/// [`Output::finish`] with the capture summary, hosts and findings.
+pub trait Output: Sized + 'static {
+    /// Short lower-case name, e.g. `json`.
+    const NAME: &'static str;
+    /// Semantic version, usually `env!("CARGO_PKG_VERSION")`.
+    const VERSION: &'static str;
+    /// One sentence saying what the plugin writes.
+    const DESCRIPTION: &'static str;
+    /// The stage's `config` table (see [`Analyzer::Config`]).
+    type Config: DeserializeOwned;
+
+    /// Builds the plugin from its configuration.
+    fn new(config: Self::Config) -> Result<Self, PluginError>;
+
+    /// A batch of flows with every analyzer's annotations. Keep only what the report needs: a capture
+    /// can hold millions of flows.
+    fn consume(&mut self, flows: Vec<Flow>) -> Result<(), PluginError> {
+        let _ = flows;
+        Ok(())
+    }
+
+    /// Returns the report files.
+    fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError>;
+}
+
+/// The configuration of a plugin that takes none: any key is an error.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoConfig {}
+
+/// Parses a stage's JSON config, naming the offending key path on error.
+fn parse_config<C: DeserializeOwned>(json: &str) -> Result<C, PluginError> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let key = e.path().to_string();
+        let key = if key == "." { String::new() } else { key };
+        let message = e.into_inner().to_string();
+        // serde_json appends " at line 1 column N" of the JSON text, which means nothing to the user.
+        let message = match message.find(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
+        PluginError::Config(vec![ConfigError { key, message }])
+    })
+}
+
+thread_local! {
+    static INSTANCE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+}
+
+fn with_instance<T: 'static, R>(
+    f: impl FnOnce(&mut T) -> Result<R, PluginError>,
+) -> Result<R, PluginError> {
+    INSTANCE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        match slot.as_mut().and_then(|b| b.downcast_mut::<T>()) {
+            Some(instance) => f(instance),
+            None => Err(PluginError::Other(
+                "the host called the plugin before `configure`".into(),
+            )),
+        }
+    })
+}
+
+fn install<T: 'static>(instance: T) {
+    INSTANCE.with(|cell| *cell.borrow_mut() = Some(Box::new(instance)));
+}
+
+#[doc(hidden)]
+pub mod __private {
+    use super::*;
+
+    pub fn info(name: &str, version: &str, description: &str, kind: PluginKind) -> PluginInfo {
+        PluginInfo {
+            name: name.into(),
+            version: version.into(),
+            description: description.into(),
+            kind,
+        }
+    }
+
+    pub fn analyzer_configure<T: Analyzer>(json: &str) -> Result<(), PluginError> {
+        install(T::new(parse_config::<T::Config>(json)?)?);
+        Ok(())
+    }
+
+    pub fn analyzer_analyze<T: Analyzer>(flows: Vec<Flow>) -> Result<Outcome, PluginError> {
+        with_instance::<T, _>(|p| {
+            let mut out = Outcome::default();
+            p.analyze(&flows, &mut out)?;
+            Ok(out)
+        })
+    }
+
+    pub fn analyzer_finish<T: Analyzer>() -> Result<Outcome, PluginError> {
+        with_instance::<T, _>(|p| {
+            let mut out = Outcome::default();
+            p.finish(&mut out)?;
+            Ok(out)
+        })
+    }
+
+    pub fn output_configure<T: Output>(json: &str) -> Result<(), PluginError> {
+        install(T::new(parse_config::<T::Config>(json)?)?);
+        Ok(())
+    }
+
+    pub fn output_consume<T: Output>(flows: Vec<Flow>) -> Result<(), PluginError> {
+        with_instance::<T, _>(|p| p.consume(flows))
+    }
+
+    pub fn output_finish<T: Output>(report: Report) -> Result<Vec<Artifact>, PluginError> {
+        with_instance::<T, _>(|p| p.finish(report))
+    }
+}
+
+/// Exports a type implementing [`Analyzer`] as the plugin's component interface. Call it once, at the
+/// crate root of a `cdylib` crate.
+#[macro_export]
+macro_rules! export_analyzer {
+    ($plugin:ty) => {
+        #[doc(hidden)]
+        struct __PcapxrayAnalyzerExport;
+
+        impl $crate::__bindings::analyzer_world::exports::pcapxray::plugin::analyzer::Guest
+            for __PcapxrayAnalyzerExport
+        {
+            fn describe() -> $crate::PluginInfo {
+                $crate::__private::info(
+                    <$plugin as $crate::Analyzer>::NAME,
+                    <$plugin as $crate::Analyzer>::VERSION,
+                    <$plugin as $crate::Analyzer>::DESCRIPTION,
+                    $crate::PluginKind::Analyzer,
+                )
+            }
+            fn configure(config: String) -> Result<(), $crate::PluginError> {
+                $crate::__private::analyzer_configure::<$plugin>(&config)
+            }
+            fn analyze(flows: Vec<$crate::Flow>) -> Result<$crate::Outcome, $crate::PluginError> {
+                $crate::__private::analyzer_analyze::<$plugin>(flows)
+            }
+            fn finish() -> Result<$crate::Outcome, $crate::PluginError> {
+                $crate::__private::analyzer_finish::<$plugin>()
+            }
+        }
+
+        $crate::__bindings::analyzer_world::__export_analyzer_world!(
+            __PcapxrayAnalyzerExport with_types_in $crate::__bindings::analyzer_world
+        );
+    };
+}
+
+/// Exports a type implementing [`Output`] as the plugin's component interface. Call it once, at the
+/// crate root of a `cdylib` crate.
+#[macro_export]
+macro_rules! export_output {
+    ($plugin:ty) => {
+        #[doc(hidden)]
+        struct __PcapxrayOutputExport;
+
+        impl $crate::__bindings::output_world::exports::pcapxray::plugin::output::Guest
+            for __PcapxrayOutputExport
+        {
+            fn describe() -> $crate::PluginInfo {
+                $crate::__private::info(
+                    <$plugin as $crate::Output>::NAME,
+                    <$plugin as $crate::Output>::VERSION,
+                    <$plugin as $crate::Output>::DESCRIPTION,
+                    $crate::PluginKind::Output,
+                )
+            }
+            fn configure(config: String) -> Result<(), $crate::PluginError> {
+                $crate::__private::output_configure::<$plugin>(&config)
+            }
+            fn consume(flows: Vec<$crate::Flow>) -> Result<(), $crate::PluginError> {
+                $crate::__private::output_consume::<$plugin>(flows)
+            }
+            fn finish(report: $crate::Report) -> Result<Vec<$crate::Artifact>, $crate::PluginError> {
+                $crate::__private::output_finish::<$plugin>(report)
+            }
+        }
+
+        $crate::__bindings::output_world::__export_output_world!(
+            __PcapxrayOutputExport with_types_in $crate::__bindings::output_world
+        );
+    };
+}

@@ -1,0 +1,263 @@
+//! # pcapxray `web` analyzer
+//!
+//! Recognises web traffic by parsing what the flows carried, not by their ports: HTTP/1.x requests
+//! and responses (method, host, URI, user agent, status, server) and TLS handshakes (SNI, offered and
+//! negotiated versions, ALPN, cipher). It raises one `web.http`, `web.https` or `web.tls` finding per
+//! flow and publishes the server names it learns (`name`) and the clients' user agents
+//! (`http.user-agent`) as host facts, so later stages and reports can name the machines.
+//!
+//! The parsing lives in plain modules (`http`, `tls`, `report`) that make no host calls and are
+//! tested natively; this file only holds the configuration, the de-duplication of facts and the SDK
+//! glue.
+
+#[cfg(test)]
+mod captures;
+mod http;
+mod report;
+mod text;
+mod tls;
+
+use pcapxray_plugin_sdk::{Analyzer, ConfigError, Flow, IpAddress, Outcome, PluginError, log};
+use report::Kind;
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::hash::Hash;
+
+/// The stage's `config` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Transactions listed per flow in `http.transactions` (1 to 1000).
+    pub max_transactions: usize,
+    /// Publish the SNI or `Host` of a flow as the `name` fact of its server.
+    pub publish_names: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_transactions: 20,
+            publish_names: true,
+        }
+    }
+}
+
+/// Facts already published, so that a browser opening fifty connections to one server publishes its
+/// name once. Bounded: when full it starts over, which at worst repeats a fact.
+struct Seen<T> {
+    items: HashSet<T>,
+}
+
+impl<T: Hash + Eq> Seen<T> {
+    const CAPACITY: usize = 65_536;
+
+    fn new() -> Seen<T> {
+        Seen {
+            items: HashSet::new(),
+        }
+    }
+
+    /// True when `item` was not seen before (and remembers it).
+    fn first_time(&mut self, item: T) -> bool {
+        if self.items.len() >= Self::CAPACITY {
+            self.items.clear();
+        }
+        self.items.insert(item)
+    }
+}
+
+/// The analyzer.
+pub struct Web {
+    config: Config,
+    names: Seen<(IpAddress, String)>,
+    agents: Seen<(IpAddress, String)>,
+    http_flows: u64,
+    tls_flows: u64,
+}
+
+impl Web {
+    /// Adds the finding and facts of one flow to `out`.
+    fn observe(&mut self, flow: &Flow, out: &mut Outcome) {
+        let Some(observation) = report::observe(flow, self.config.max_transactions) else {
+            return;
+        };
+        match observation.kind {
+            Kind::Http => self.http_flows += 1,
+            Kind::Tls => self.tls_flows += 1,
+        }
+        let when = Some(flow.first_seen());
+        if let Some(name) = observation.server_name
+            && self.config.publish_names
+            && self.names.first_time((flow.server.ip, name.clone()))
+        {
+            out.fact(flow.server.ip, "name", name, when);
+        }
+        for agent in observation.user_agents {
+            if self.agents.first_time((flow.client.ip, agent.clone())) {
+                out.fact(flow.client.ip, "http.user-agent", agent, when);
+            }
+        }
+        out.push(observation.finding);
+    }
+}
+
+impl Analyzer for Web {
+    const NAME: &'static str = "web";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "Recognises HTTP and TLS by parsing flow payloads and names web servers from Host headers and SNI.";
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Web, PluginError> {
+        if !(1..=1000).contains(&config.max_transactions) {
+            return Err(PluginError::Config(vec![ConfigError {
+                key: "max_transactions".into(),
+                message: format!(
+                    "must be between 1 and 1000, not {}",
+                    config.max_transactions
+                ),
+            }]));
+        }
+        Ok(Web {
+            config,
+            names: Seen::new(),
+            agents: Seen::new(),
+            http_flows: 0,
+            tls_flows: 0,
+        })
+    }
+
+    fn analyze(&mut self, flows: &[Flow], out: &mut Outcome) -> Result<(), PluginError> {
+        for flow in flows {
+            self.observe(flow, out);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _out: &mut Outcome) -> Result<(), PluginError> {
+        log::info(&format!(
+            "Recognised {} HTTP and {} TLS flows.",
+            self.http_flows, self.tls_flows
+        ));
+        Ok(())
+    }
+}
+
+// WORKAROUND: `pcapxray_plugin_sdk::export_analyzer!(Web)` does not compile: the SDK macro calls
+// `$crate::__export_analyzer_world!`, but wit-bindgen exports that macro from the crate root as
+// `__export_analyzer_plugin_impl` and re-exports it as `__bindings::analyzer_world::__export_analyzer_world`.
+// This is the SDK macro's expansion with the working path; replace it by `export_analyzer!(Web);`
+// once the SDK is fixed.
+mod export {
+    use pcapxray_plugin_sdk::__bindings::analyzer_world::exports::pcapxray::plugin::analyzer::Guest;
+    use pcapxray_plugin_sdk::{
+        __private, Analyzer, Flow, Outcome, PluginError, PluginInfo, PluginKind,
+    };
+
+    struct WebExport;
+
+    impl Guest for WebExport {
+        fn describe() -> PluginInfo {
+            __private::info(
+                super::Web::NAME,
+                super::Web::VERSION,
+                super::Web::DESCRIPTION,
+                PluginKind::Analyzer,
+            )
+        }
+        fn configure(config: String) -> Result<(), PluginError> {
+            __private::analyzer_configure::<super::Web>(&config)
+        }
+        fn analyze(flows: Vec<Flow>) -> Result<Outcome, PluginError> {
+            __private::analyzer_analyze::<super::Web>(flows)
+        }
+        fn finish() -> Result<Outcome, PluginError> {
+            __private::analyzer_finish::<super::Web>()
+        }
+    }
+
+    pcapxray_plugin_sdk::__bindings::analyzer_world::__export_analyzer_world!(
+        WebExport with_types_in pcapxray_plugin_sdk::__bindings::analyzer_world
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use report::tests::flow;
+
+    fn config(json: &str) -> Result<Config, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn reads_its_configuration() {
+        assert_eq!(config("{}").unwrap(), Config::default());
+        let c = config(r#"{"max_transactions": 5, "publish_names": false}"#).unwrap();
+        assert_eq!(
+            c,
+            Config {
+                max_transactions: 5,
+                publish_names: false
+            }
+        );
+        assert!(config(r#"{"max_transaction": 5}"#).is_err());
+        assert!(
+            Web::new(Config {
+                max_transactions: 0,
+                publish_names: true
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn publishes_each_name_and_user_agent_once() {
+        let get = b"GET / HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.5.0\r\n\r\n";
+        let flows = [
+            flow("93.184.216.34", 80, get, b""),
+            flow("93.184.216.34", 80, get, b""),
+        ];
+        let mut web = Web::new(Config::default()).unwrap();
+        let mut out = Outcome::default();
+        web.analyze(&flows, &mut out).unwrap();
+        assert_eq!(out.findings.len(), 2);
+        let facts: Vec<_> = out
+            .host_facts
+            .iter()
+            .map(|f| {
+                (
+                    f.host.to_string(),
+                    f.key.as_str(),
+                    f.value.as_str(),
+                    f.observed,
+                )
+            })
+            .collect();
+        assert_eq!(
+            facts,
+            [
+                (
+                    "93.184.216.34".to_string(),
+                    "name",
+                    "www.example.com",
+                    Some(1_000)
+                ),
+                (
+                    "10.0.0.2".to_string(),
+                    "http.user-agent",
+                    "curl/8.5.0",
+                    Some(1_000)
+                ),
+            ]
+        );
+
+        let mut quiet = Web::new(Config {
+            publish_names: false,
+            ..Config::default()
+        })
+        .unwrap();
+        let mut out = Outcome::default();
+        quiet.analyze(&flows, &mut out).unwrap();
+        assert!(out.host_facts.iter().all(|f| f.key != "name"));
+    }
+}

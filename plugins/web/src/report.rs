@@ -1,0 +1,563 @@
+//! From parsed messages to what the investigator reads: one finding per web flow (tag, summary,
+//! attributes) and the names and user agents worth publishing as host facts. Kept apart from the
+//! plugin glue and free of host calls, so the whole per-flow decision is tested natively on
+//! hand-made flows.
+
+use crate::http::{self, Request, Requests, Response, Responses};
+use crate::text::{ServerName, server_name};
+use crate::tls::{self, ClientHello, ServerHello, cipher_name, version_name};
+use pcapxray_plugin_sdk::{Finding, Flow, Severity};
+use serde::Serialize;
+use std::net::SocketAddr;
+
+/// Characters of a request target shown in a summary.
+const SUMMARY_TARGET_CHARS: usize = 160;
+
+/// The kind of traffic a flow was recognised as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// HTTP/1.x.
+    Http,
+    /// A TLS handshake.
+    Tls,
+}
+
+/// What one flow showed.
+#[derive(Debug)]
+pub struct Observation {
+    /// HTTP or TLS.
+    pub kind: Kind,
+    /// The finding on the flow.
+    pub finding: Finding,
+    /// The DNS name the server answers to (SNI or `Host`), for a `name` fact about the server. `None`
+    /// for IP literals and for requests to a proxy, whose `Host` names another machine.
+    pub server_name: Option<String>,
+    /// The distinct `User-Agent` values the client sent, for facts about the client.
+    pub user_agents: Vec<String>,
+}
+
+/// Recognises HTTP or TLS on a TCP flow from its payload prefixes. `None` for anything else.
+pub fn observe(flow: &Flow, max_transactions: usize) -> Option<Observation> {
+    if !flow.is_tcp() {
+        return None;
+    }
+    let client = flow.to_server.payload.as_slice();
+    let server = flow.to_client.payload.as_slice();
+    let hello = tls::parse_client_hello(client);
+    let server_hello = tls::parse_server_hello(server);
+    if hello.is_some() || server_hello.is_some() {
+        return Some(observe_tls(flow, hello, server_hello));
+    }
+    let requests = http::parse_requests(client, max_transactions);
+    let responses = http::parse_responses(server, &requests.methods, max_transactions);
+    if requests.count == 0 && responses.count == 0 {
+        return None;
+    }
+    Some(observe_http(flow, &requests, &responses, max_transactions))
+}
+
+fn server_address(flow: &Flow) -> String {
+    SocketAddr::new(flow.server_ip(), flow.server.port).to_string()
+}
+
+fn dns_name(value: &str) -> Option<String> {
+    match server_name(value)? {
+        ServerName::Dns(name) => Some(name),
+        ServerName::Ip(_) => None,
+    }
+}
+
+/// Cuts `text` to `max` characters, marking the cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+fn observe_tls(
+    flow: &Flow,
+    hello: Option<ClientHello>,
+    server: Option<ServerHello>,
+) -> Observation {
+    let sni = hello.as_ref().and_then(|h| h.sni.clone());
+    let alpn = hello.as_ref().map(|h| h.alpn.clone()).unwrap_or_default();
+    let web = alpn.iter().any(|p| p == "h2" || p.starts_with("http/"))
+        || matches!(flow.server.port, 443 | 8443);
+    let tag = if web { "web.https" } else { "web.tls" };
+
+    let mut summary = match (&hello, &sni) {
+        (Some(_), Some(sni)) => format!("TLS to {sni} (SNI)"),
+        (Some(_), None) => format!("TLS to {} (no SNI)", server_address(flow)),
+        (None, _) => format!("TLS to {} (ClientHello not seen)", server_address(flow)),
+    };
+    let mut finding = Finding::on_flow(flow.id, tag, Severity::Info);
+    if let Some(sni) = &sni {
+        finding = finding.attr("tls.sni", sni.as_str());
+    }
+    let confidence = match &hello {
+        Some(h) if h.complete => 100,
+        Some(_) => 90,
+        None => 80,
+    };
+    if let Some(hello) = &hello {
+        finding = tls_client_attributes(finding, hello, &mut summary);
+    }
+    if let Some(server) = &server {
+        finding = tls_server_attributes(finding, server, &mut summary);
+    }
+    let name = sni.as_deref().and_then(dns_name);
+    if let Some(name) = &name {
+        finding = finding.attr("server.name", name.as_str());
+    }
+    Observation {
+        kind: Kind::Tls,
+        finding: finding.summary(summary).confidence(confidence),
+        server_name: name,
+        user_agents: Vec::new(),
+    }
+}
+
+/// Adds what a ClientHello offers (versions, ALPN, ECH) to a finding and its summary.
+fn tls_client_attributes(
+    mut finding: Finding,
+    hello: &ClientHello,
+    summary: &mut String,
+) -> Finding {
+    let versions: Vec<String> = hello.versions.iter().map(|&v| version_name(v)).collect();
+    let versions = versions.join(", ");
+    summary.push_str(&format!(", offers {versions}"));
+    finding = finding.attr("tls.versions", versions);
+    if !hello.alpn.is_empty() {
+        let alpn = hello.alpn.join(", ");
+        summary.push_str(&format!("; ALPN {alpn}"));
+        finding = finding.attr("tls.alpn", alpn);
+    }
+    if hello.ech {
+        summary.push_str("; Encrypted Client Hello");
+        finding = finding.attr("tls.ech", "true");
+    }
+    if !hello.complete {
+        finding = finding.attr("tls.client-hello-truncated", "true");
+    }
+    finding
+}
+
+/// Adds what a ServerHello selected to a finding and its summary.
+fn tls_server_attributes(
+    mut finding: Finding,
+    server: &ServerHello,
+    summary: &mut String,
+) -> Finding {
+    let version = version_name(server.version);
+    let cipher = cipher_name(server.cipher);
+    if server.retry {
+        summary.push_str(&format!("; HelloRetryRequest for {version}"));
+        finding = finding.attr("tls.hello-retry", "true");
+    } else {
+        summary.push_str(&format!("; negotiated {version}"));
+    }
+    finding = finding
+        .attr("tls.version", version)
+        .attr("tls.cipher", cipher);
+    if let Some(alpn) = &server.alpn {
+        finding = finding.attr("tls.alpn-selected", alpn.as_str());
+    }
+    finding
+}
+
+/// One request/response pair as listed in `http.transactions`.
+#[derive(Serialize)]
+struct Transaction<'a> {
+    method: Option<&'a str>,
+    host: Option<&'a str>,
+    uri: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    status: Option<u16>,
+    server: Option<&'a str>,
+    content_type: Option<&'a str>,
+}
+
+fn transactions(requests: &[Request], responses: &[Response], max: usize) -> String {
+    let n = requests.len().max(responses.len()).min(max);
+    let list: Vec<Transaction<'_>> = (0..n)
+        .map(|i| {
+            let (req, resp) = (requests.get(i), responses.get(i));
+            Transaction {
+                method: req.map(|r| r.method.as_str()),
+                host: req.and_then(|r| r.host.as_deref()),
+                uri: req.map(|r| r.uri.as_str()),
+                user_agent: req.and_then(|r| r.user_agent.as_deref()),
+                status: resp.map(|r| r.status),
+                server: resp.and_then(|r| r.server.as_deref()),
+                content_type: resp.and_then(|r| r.content_type.as_deref()),
+            }
+        })
+        .collect();
+    serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_string())
+}
+
+fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
+    for v in values {
+        if !seen.contains(&v) {
+            seen.push(v);
+        }
+    }
+    seen
+}
+
+/// ` → 200 OK (nginx)`
+fn describe_response(response: &Response) -> String {
+    let mut text = format!("→ {}", response.status);
+    if !response.reason.is_empty() {
+        text.push(' ');
+        text.push_str(&response.reason);
+    }
+    if let Some(server) = &response.server {
+        text.push_str(&format!(" ({server})"));
+    }
+    text
+}
+
+fn observe_http(
+    flow: &Flow,
+    requests: &Requests<'_>,
+    responses: &Responses<'_>,
+    max: usize,
+) -> Observation {
+    let first = requests.items.first();
+    let answer = responses.items.first();
+    let proxied = requests.items.iter().any(Request::is_proxied);
+    let mut finding = Finding::on_flow(flow.id, "web.http", Severity::Info);
+
+    let mut summary = match first {
+        Some(req) => {
+            let target = if req.uri.starts_with('/') || req.uri == "*" {
+                let host = req.host.clone().unwrap_or_else(|| server_address(flow));
+                format!("{host}{}", req.uri)
+            } else {
+                req.uri.clone()
+            };
+            let mut text = format!(
+                "HTTP {} {}",
+                req.method,
+                shorten(&target, SUMMARY_TARGET_CHARS)
+            );
+            match answer {
+                Some(resp) => text.push_str(&format!(" {}", describe_response(resp))),
+                None => text.push_str(" (no response seen)"),
+            }
+            text
+        }
+        None => match answer {
+            Some(resp) => format!(
+                "HTTP response from {} {} (request not seen)",
+                server_address(flow),
+                describe_response(resp)
+            ),
+            None => String::from("HTTP"),
+        },
+    };
+    if requests.count > 1 {
+        summary.push_str(&format!(", +{} more requests", requests.count - 1));
+    }
+
+    if let Some(req) = first {
+        finding = finding.attr("http.method", req.method.as_str());
+        if let Some(host) = &req.host {
+            finding = finding.attr("http.host", host.as_str());
+        }
+        finding = finding.attr("http.uri", req.uri.as_str());
+        if let Some(ua) = &req.user_agent {
+            finding = finding.attr("http.user-agent", ua.as_str());
+        }
+    }
+    if let Some(resp) = answer {
+        finding = finding.attr("http.status", resp.status.to_string());
+        if let Some(server) = &resp.server {
+            finding = finding.attr("http.server", server.as_str());
+        }
+        if let Some(content_type) = &resp.content_type {
+            finding = finding.attr("http.content-type", content_type.as_str());
+        }
+    }
+    finding = finding.attr("http.requests", requests.count.to_string());
+    let hosts = distinct(requests.items.iter().filter_map(|r| r.host.as_deref()));
+    if !hosts.is_empty() {
+        finding = finding.attr("http.hosts", hosts.join(","));
+    }
+    finding = finding.attr(
+        "http.transactions",
+        transactions(&requests.items, &responses.items, max),
+    );
+    if proxied {
+        finding = finding.attr("http.proxy", "true");
+    }
+    if let Some(scheme) = requests.items.iter().find_map(|r| r.auth_scheme.as_deref()) {
+        finding = finding.attr("http.auth-scheme", scheme);
+    }
+    if let Some(user) = requests
+        .items
+        .iter()
+        .find_map(|r| r.basic_auth_user.as_deref())
+    {
+        finding = finding.attr("http.basic-auth-user", user);
+    }
+
+    // A CONNECT tunnel usually carries TLS: its ClientHello names the real destination.
+    if let Some(hello) = requests.tunnel.and_then(tls::parse_client_hello) {
+        if let Some(sni) = &hello.sni {
+            summary.push_str(&format!("; tunnelled TLS to {sni}"));
+            finding = finding.attr("tls.sni", sni.as_str());
+        }
+        let mut ignored = String::new();
+        finding = tls_client_attributes(finding, &hello, &mut ignored);
+    }
+    if let Some(server) = responses.tunnel.and_then(tls::parse_server_hello) {
+        let mut ignored = String::new();
+        finding = tls_server_attributes(finding, &server, &mut ignored);
+    }
+
+    // A proxy's `Host` names the destination, not the proxy: publish no name for the server then.
+    let name = match first {
+        Some(req) if !proxied => req.host.as_deref().and_then(dns_name),
+        _ => None,
+    };
+    if let Some(name) = &name {
+        finding = finding.attr("server.name", name.as_str());
+    }
+    let confidence = match (first, answer) {
+        (Some(_), Some(_)) => 100,
+        (Some(_), None) => 90,
+        (None, _) => 70,
+    };
+    let user_agents = distinct(
+        requests
+            .items
+            .iter()
+            .filter_map(|r| r.user_agent.as_deref()),
+    )
+    .into_iter()
+    .map(String::from)
+    .collect();
+    Observation {
+        kind: Kind::Http,
+        finding: finding.summary(summary).confidence(confidence),
+        server_name: name,
+        user_agents,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use pcapxray_plugin_sdk::{Direction, EndReason, Endpoint, IpAddress, Orientation, Protocol};
+
+    fn direction(payload: &[u8]) -> Direction {
+        Direction {
+            packets: 1,
+            bytes: payload.len() as u64 + 40,
+            payload_bytes: payload.len() as u64,
+            first_seen: 1_000,
+            last_seen: 2_000,
+            tcp_flags: 0x18,
+            ttl: 64,
+            payload: payload.to_vec(),
+            datagrams: Vec::new(),
+            payload_truncated: false,
+        }
+    }
+
+    /// A TCP flow 10.0.0.2:50000 → `server`:`port` carrying `client` and `answer`.
+    pub(crate) fn flow(server: &str, port: u16, client: &[u8], answer: &[u8]) -> Flow {
+        let ip = |s: &str| IpAddress::from(s.parse::<std::net::IpAddr>().unwrap());
+        Flow {
+            id: 7,
+            client: Endpoint {
+                ip: ip("10.0.0.2"),
+                port: 50_000,
+                mac: None,
+            },
+            server: Endpoint {
+                ip: ip(server),
+                port,
+                mac: None,
+            },
+            protocol: Protocol::Tcp,
+            ip_protocol: 6,
+            vlan: Vec::new(),
+            orientation: Orientation::Syn,
+            end_reason: EndReason::Fin,
+            icmp_type: 0,
+            icmp_code: 0,
+            fragments: 0,
+            to_server: direction(client),
+            to_client: direction(answer),
+            annotations: Vec::new(),
+        }
+    }
+
+    const GET: &[u8] = b"GET /index.html HTTP/1.1\r\nHost: WWW.Example.com\r\nUser-Agent: curl/8.5.0\r\n\r\nGET /b.css HTTP/1.1\r\nHost: static.example.com:8080\r\nUser-Agent: curl/8.5.0\r\n\r\n";
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn describes_an_http_flow() {
+        let obs = observe(&flow("93.184.216.34", 8080, GET, OK), 20).unwrap();
+        let f = &obs.finding;
+        assert_eq!(obs.kind, Kind::Http);
+        assert_eq!(f.tag, "web.http");
+        assert_eq!(f.severity, Severity::Info);
+        assert_eq!(
+            f.summary,
+            "HTTP GET WWW.Example.com/index.html → 200 OK (nginx), +1 more requests"
+        );
+        assert_eq!(f.get("http.method"), Some("GET"));
+        assert_eq!(f.get("http.host"), Some("WWW.Example.com"));
+        assert_eq!(f.get("http.uri"), Some("/index.html"));
+        assert_eq!(f.get("http.user-agent"), Some("curl/8.5.0"));
+        assert_eq!(f.get("http.status"), Some("200"));
+        assert_eq!(f.get("http.server"), Some("nginx"));
+        assert_eq!(f.get("http.content-type"), Some("text/html"));
+        assert_eq!(f.get("http.requests"), Some("2"));
+        assert_eq!(
+            f.get("http.hosts"),
+            Some("WWW.Example.com,static.example.com:8080")
+        );
+        assert_eq!(f.get("server.name"), Some("www.example.com"));
+        assert_eq!(f.get("http.proxy"), None);
+        let list: serde_json::Value =
+            serde_json::from_str(f.get("http.transactions").unwrap()).unwrap();
+        assert_eq!(
+            list,
+            serde_json::json!([
+                {"method": "GET", "host": "WWW.Example.com", "uri": "/index.html", "user_agent": "curl/8.5.0",
+                 "status": 200, "server": "nginx", "content_type": "text/html"},
+                {"method": "GET", "host": "static.example.com:8080", "uri": "/b.css", "user_agent": "curl/8.5.0",
+                 "status": 404, "server": null, "content_type": null}
+            ])
+        );
+        assert_eq!(obs.server_name.as_deref(), Some("www.example.com"));
+        assert_eq!(obs.user_agents, ["curl/8.5.0"]);
+        // max_transactions cuts the list, not the count.
+        let obs = observe(&flow("93.184.216.34", 80, GET, OK), 1).unwrap();
+        assert_eq!(obs.finding.get("http.requests"), Some("2"));
+        let list: Vec<serde_json::Value> =
+            serde_json::from_str(obs.finding.get("http.transactions").unwrap()).unwrap();
+        assert_eq!(list.len(), 1);
+    }
+
+    #[test]
+    fn detects_by_parsing_not_by_port() {
+        assert!(observe(&flow("10.0.0.1", 80, b"\x00\x01binary protocol", b""), 20).is_none());
+        assert!(observe(&flow("10.0.0.1", 80, b"", b""), 20).is_none());
+        assert!(observe(&flow("10.0.0.1", 3128, GET, b""), 20).is_some());
+        let mut udp = flow(
+            "239.255.255.250",
+            1900,
+            b"M-SEARCH * HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"",
+        );
+        udp.protocol = Protocol::Udp;
+        assert!(observe(&udp, 20).is_none());
+    }
+
+    #[test]
+    fn a_response_alone_is_http_too() {
+        let obs = observe(&flow("10.0.0.1", 80, b"", OK), 20).unwrap();
+        assert_eq!(
+            obs.finding.summary,
+            "HTTP response from 10.0.0.1:80 → 200 OK (nginx) (request not seen)"
+        );
+        assert_eq!(obs.finding.confidence, 70);
+        assert_eq!(obs.server_name, None);
+    }
+
+    #[test]
+    fn names_no_server_behind_a_proxy_or_an_ip_literal() {
+        let client = b"CONNECT secret.example.org:443 HTTP/1.1\r\nHost: secret.example.org:443\r\nProxy-Authorization: Basic Ym9iOmh1bnRlcjI=\r\n\r\n";
+        let mut tunnel = client.to_vec();
+        tunnel.extend(crate::tls::tests::record_of(
+            &crate::tls::tests::client_hello("secret.example.org"),
+        ));
+        let obs = observe(
+            &flow(
+                "10.0.0.1",
+                3128,
+                &tunnel,
+                b"HTTP/1.1 200 Connection established\r\n\r\n",
+            ),
+            20,
+        )
+        .unwrap();
+        let f = &obs.finding;
+        assert_eq!(
+            f.summary,
+            "HTTP CONNECT secret.example.org:443 → 200 Connection established; tunnelled TLS to secret.example.org"
+        );
+        assert_eq!(f.get("http.proxy"), Some("true"));
+        assert_eq!(f.get("http.basic-auth-user"), Some("bob"));
+        assert!(f.attributes.iter().all(|a| !a.value.contains("hunter2")));
+        assert_eq!(f.get("tls.sni"), Some("secret.example.org"));
+        assert_eq!(f.get("tls.versions"), Some("TLS 1.3, TLS 1.2"));
+        assert_eq!(f.get("server.name"), None);
+        assert_eq!(obs.server_name, None);
+
+        let obs = observe(
+            &flow(
+                "10.0.0.1",
+                80,
+                b"GET / HTTP/1.0\r\nHost: 10.0.0.1\r\n\r\n",
+                b"",
+            ),
+            20,
+        )
+        .unwrap();
+        assert_eq!(obs.finding.summary, "HTTP GET 10.0.0.1/ (no response seen)");
+        assert_eq!(obs.server_name, None);
+        let obs = observe(&flow("10.0.0.1", 80, b"GET / HTTP/1.0\r\n\r\n", b""), 20).unwrap();
+        assert_eq!(
+            obs.finding.summary,
+            "HTTP GET 10.0.0.1:80/ (no response seen)"
+        );
+    }
+
+    #[test]
+    fn describes_a_tls_flow() {
+        let hello =
+            crate::tls::tests::record_of(&crate::tls::tests::client_hello("www.example.com"));
+        let obs = observe(&flow("93.184.216.34", 8443, &hello, b""), 20).unwrap();
+        let f = &obs.finding;
+        assert_eq!(obs.kind, Kind::Tls);
+        assert_eq!(f.tag, "web.https");
+        assert_eq!(
+            f.summary,
+            "TLS to www.example.com (SNI), offers TLS 1.3, TLS 1.2; ALPN h2, http/1.1"
+        );
+        assert_eq!(f.get("tls.sni"), Some("www.example.com"));
+        assert_eq!(f.get("tls.alpn"), Some("h2, http/1.1"));
+        assert_eq!(f.get("server.name"), Some("www.example.com"));
+        assert_eq!(f.confidence, 100);
+        assert_eq!(obs.server_name.as_deref(), Some("www.example.com"));
+    }
+
+    #[test]
+    fn tls_without_web_alpn_on_another_port_is_web_tls() {
+        let mut message = crate::tls::tests::client_hello("mail.example.com");
+        // Replace the ALPN protocols `h2`, `http/1.1` by `imap` + padding of the same length.
+        let at = message.windows(2).position(|w| w == b"h2").unwrap() - 1;
+        message[at..at + 12].copy_from_slice(b"\x04imap\x06smtp_x");
+        let obs = observe(
+            &flow(
+                "10.0.0.1",
+                993,
+                &crate::tls::tests::record_of(&message),
+                b"",
+            ),
+            20,
+        )
+        .unwrap();
+        assert_eq!(obs.finding.tag, "web.tls");
+        assert_eq!(obs.finding.get("tls.alpn"), Some("imap, smtp_x"));
+    }
+}

@@ -1,0 +1,96 @@
+//! `pcapgen`: writes pcapxray's demo capture and benchmark capture.
+
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "pcapgen",
+    about = "Generate pcap files for pcapxray's demo, tests and benchmark"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Write the deterministic demo capture (the repo keeps it in config/demo.pcap).
+    Demo {
+        /// Output file.
+        out: PathBuf,
+    },
+    /// Build a large benchmark capture from copies of real Ethernet captures.
+    Bench {
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Stop once this many MiB are written.
+        #[arg(long, default_value_t = 1024)]
+        size_mb: u64,
+        /// Directory whose *.pcap files are copied.
+        #[arg(long, default_value = "/work/shared/testdata")]
+        inputs: PathBuf,
+    },
+}
+
+fn run(cli: Cli) -> io::Result<()> {
+    match cli.cmd {
+        Cmd::Demo { out } => {
+            let cap = pcapgen::demo::demo()?;
+            cap.write_file(&out)?;
+            let bytes = std::fs::metadata(&out)?.len();
+            println!(
+                "wrote {}: {} packets, {} bytes",
+                out.display(),
+                cap.len(),
+                bytes
+            );
+        }
+        Cmd::Bench {
+            out,
+            size_mb,
+            inputs,
+        } => {
+            let (inputs, skipped) = pcapgen::bench::load_inputs(&inputs)?;
+            for s in &skipped {
+                eprintln!("skipped {}: {}", s.name, s.reason);
+            }
+            let per_copy: usize = inputs.iter().map(|i| i.packets.len()).sum();
+            eprintln!(
+                "{} input captures, {per_copy} packets per copy",
+                inputs.len()
+            );
+            let started = Instant::now();
+            let w = BufWriter::with_capacity(1 << 20, File::create(&out)?);
+            // 2024-01-01 00:00:00 UTC.
+            let stats = pcapgen::bench::generate(w, &inputs, size_mb << 20, 1_704_067_200_000_000)?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "wrote {}: {} packets, {} bytes, {} copies in {:.2} s ({:.0} MB/s)",
+                out.display(),
+                stats.packets,
+                stats.bytes,
+                stats.copies,
+                secs,
+                stats.bytes as f64 / 1e6 / secs.max(1e-9)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pcapgen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -273,3 +273,44 @@ impl PluginError {
         PluginError::Other(message.into())
     }
 }
+
+impl crate::CapabilityError {
+    /// The host's explanation, e.g. why a capability was refused.
+    pub fn message(&self) -> &str {
+        use crate::CapabilityError::*;
+        match self {
+            NotGranted(m) | Denied(m) | NotFound(m) | Timeout(m) | Other(m) => m,
+        }
+    }
+
+    /// The kind of failure: `not granted`, `denied`, `not found`, `timeout` or `failed`.
+    pub fn kind(&self) -> &'static str {
+        use crate::CapabilityError::*;
+        match self {
+            NotGranted(_) => "not granted",
+            Denied(_) => "denied",
+            NotFound(_) => "not found",
+            Timeout(_) => "timeout",
+            Other(_) => "failed",
+        }
+    }
+}
+
+macro_rules! names {
+    ($ty:ty { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $ty {
+            /// The lower-case name used in reports.
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $(<$ty>::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+names!(Protocol { Tcp => "tcp", Udp => "udp", Icmp => "icmp", Icmpv6 => "icmpv6", Other => "other" });
+names!(crate::Orientation { Syn => "syn", FirstPacket => "first-packet", PortHeuristic => "port-heuristic" });
+names!(crate::EndReason { Fin => "fin", Rst => "rst", Idle => "idle", CaptureEnd => "capture-end" });
+names!(Severity { Info => "info", Low => "low", Medium => "medium", High => "high" });
+names!(crate::PluginKind { Analyzer => "analyzer", Output => "output" });

@@ -37,6 +37,20 @@ impl IpClass {
         }
     }
 
+    /// The lower-case name used in reports: `private`, `public`, `link-local`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpClass::Unspecified => "unspecified",
+            IpClass::Loopback => "loopback",
+            IpClass::Private => "private",
+            IpClass::LinkLocal => "link-local",
+            IpClass::Multicast => "multicast",
+            IpClass::Broadcast => "broadcast",
+            IpClass::Documentation => "documentation",
+            IpClass::Public => "public",
+        }
+    }
+
     /// True for addresses that stay on the local network (everything but `Public` and `Documentation`).
     pub fn is_local(self) -> bool {
         !matches!(self, IpClass::Public | IpClass::Documentation)

@@ -17,7 +17,7 @@ pub struct Services {
 /// The refusal a stage gets for a capability it was not granted.
 pub fn not_granted(stage: &str, capability: &str, what: &str) -> CapabilityError {
     CapabilityError::NotGranted(format!(
-        "stage `{stage}` asked for {what}, but the pipeline does not grant it `{capability}` \
+        "stage `{stage}` asked {what}, but the pipeline does not grant it `{capability}` \
          (add it under [analyzer.grants] or [output.grants] to allow it)"
     ))
 }

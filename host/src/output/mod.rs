@@ -11,7 +11,8 @@ pub fn artifact_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
         ));
     }
     let rel = Path::new(name);
-    if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+    let plain_segments = name.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+    if !plain_segments || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
         return Err(format!(
             "artifact name {name:?} must be a relative path without `..` or `.`"
         ));

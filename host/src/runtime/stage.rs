@@ -169,7 +169,14 @@ impl Stage {
             )
         } else {
             let first = text.lines().next().unwrap_or("trap").to_string();
-            format!("{who} trapped in `{what}`: {first}")
+            let printed = String::from_utf8_lossy(&self.store.data().stderr.contents()).into_owned();
+            let printed: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).collect();
+            if printed.is_empty() {
+                format!("{who} trapped in `{what}`: {first}")
+            } else {
+                let tail = printed[printed.len().saturating_sub(3)..].join(" / ");
+                format!("{who} trapped in `{what}`: {first}; it printed: {tail}")
+            }
         }
     }
 

@@ -9,10 +9,13 @@ use crate::caps::{self, Services};
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub struct StageState {
     wasi: WasiCtx,
+    /// What the plugin printed to stderr (a Rust panic message lands here), kept to explain a trap.
+    pub stderr: MemoryOutputPipe,
     table: ResourceTable,
     pub limits: StoreLimits,
     /// The stage name, for log lines and refusals.
@@ -28,9 +31,11 @@ impl StageState {
         memory_mb: u64,
         services: Arc<Services>,
     ) -> StageState {
+        let stderr = MemoryOutputPipe::new(64 * 1024);
         StageState {
             // Deliberately empty: no preopened folders, no environment, no arguments, no network.
-            wasi: WasiCtx::builder().build(),
+            wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
+            stderr,
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size((memory_mb as usize).saturating_mul(1 << 20))
@@ -104,7 +109,7 @@ impl files::Host for StageState {
 
 impl dns::Host for StageState {
     fn reverse(&mut self, ips: Vec<wit::IpAddress>) -> Vec<Result<Vec<String>, CapabilityError>> {
-        let refusal = caps::not_granted(&self.stage, "dns", "reverse DNS lookups");
+        let refusal = caps::not_granted(&self.stage, "dns", "for reverse DNS lookups");
         match &self.grants.dns {
             None => ips.iter().map(|_| Err(refusal.clone())).collect(),
             Some(_) => ips
@@ -115,7 +120,7 @@ impl dns::Host for StageState {
     }
 
     fn forward(&mut self, names: Vec<String>) -> Vec<Result<Vec<wit::IpAddress>, CapabilityError>> {
-        let refusal = caps::not_granted(&self.stage, "dns", "DNS lookups");
+        let refusal = caps::not_granted(&self.stage, "dns", "for DNS lookups");
         match &self.grants.dns {
             None => names.iter().map(|_| Err(refusal.clone())).collect(),
             Some(_) => names
@@ -131,7 +136,7 @@ impl whois::Host for StageState {
         &mut self,
         ips: Vec<wit::IpAddress>,
     ) -> Vec<Result<whois::NetworkOwner, CapabilityError>> {
-        let refusal = caps::not_granted(&self.stage, "whois", "RDAP lookups");
+        let refusal = caps::not_granted(&self.stage, "whois", "for RDAP lookups");
         match &self.grants.whois {
             None => ips.iter().map(|_| Err(refusal.clone())).collect(),
             Some(_) => ips

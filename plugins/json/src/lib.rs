@@ -3,7 +3,7 @@
 //! the capture's size.
 
 use pcapxray_plugin_sdk::{
-    Artifact, Finding, Flow, Output, PluginError, PluginKind, Report, Severity, Subject,
+    Artifact, Finding, Flow, Output, PluginError, Report, Subject,
     format_mac, time::iso8601,
 };
 use serde::Deserialize;
@@ -113,7 +113,7 @@ impl Output for Json {
                 "stage": p.stage,
                 "name": p.name,
                 "version": p.version,
-                "kind": match p.kind { PluginKind::Analyzer => "analyzer", PluginKind::Output => "output" },
+                "kind": p.kind.as_str(),
                 "digest": format!("sha256:{}", p.digest),
                 "error": p.error,
             })).collect::<Vec<_>>(),
@@ -153,7 +153,7 @@ fn host_json(h: &pcapxray_plugin_sdk::HostInfo) -> Value {
     };
     json!({
         "ip": h.ip.to_string(),
-        "class": format!("{:?}", pcapxray_plugin_sdk::net::IpClass::of(h.ip.into())).to_lowercase(),
+        "class": pcapxray_plugin_sdk::net::IpClass::of(h.ip.into()).as_str(),
         "macs": h.macs.iter().map(|m| format_mac(*m)).collect::<Vec<_>>(),
         "names": names,
         "first_seen": ts(h.first_seen),
@@ -181,15 +181,15 @@ fn flow_json(f: &Flow) -> Value {
     };
     json!({
         "id": f.id,
-        "protocol": format!("{:?}", f.protocol).to_lowercase(),
+        "protocol": f.protocol.as_str(),
         "client": {"ip": f.client.ip.to_string(), "port": f.client.port, "mac": f.client.mac.map(format_mac)},
         "server": {"ip": f.server.ip.to_string(), "port": f.server.port, "mac": f.server.mac.map(format_mac)},
         "start": ts(f.first_seen()),
         "end": ts(f.last_seen()),
         "duration_seconds": f.last_seen().saturating_sub(f.first_seen()) as f64 / 1e9,
         "vlan": f.vlan,
-        "orientation": format!("{:?}", f.orientation).to_lowercase(),
-        "end_reason": format!("{:?}", f.end_reason).to_lowercase(),
+        "orientation": f.orientation.as_str(),
+        "end_reason": f.end_reason.as_str(),
         "to_server": dir(&f.to_server),
         "to_client": dir(&f.to_client),
         "tags": tags,
@@ -202,12 +202,7 @@ fn finding_json(stage: &str, f: &Finding) -> Value {
         Subject::Host(ip) => json!({ "host": ip.to_string() }),
         Subject::Capture => json!("capture"),
     };
-    let severity = match f.severity {
-        Severity::Info => "info",
-        Severity::Low => "low",
-        Severity::Medium => "medium",
-        Severity::High => "high",
-    };
+    let severity = f.severity.as_str();
     json!({
         "stage": stage,
         "tag": f.tag,

@@ -1,19 +1,71 @@
 //! Tests on real captures from the shared corpus (`/work/shared/testdata`): hand-made byte strings
 //! only prove the parsers agree with their author, while these handshakes and requests were sent by
-//! curl, Chrome and a real browser. The TCP streams are rebuilt here with a minimal reassembler
-//! (one connection, in sequence order, duplicates dropped) so the parsers see what the host hands
-//! them.
+//! curl, Chrome and real browsers, and `expectations.json` says what TShark found in them. The TCP
+//! streams are rebuilt here with a minimal reassembler (in sequence order, duplicates dropped, cut at
+//! the host's default prefix) so the parsers see about what the host hands them.
 
 use crate::{http, report, tls};
-use etherparse::{SlicedPacket, TransportSlice};
-use std::collections::BTreeMap;
+use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 const TESTDATA: &str = "/work/shared/testdata";
 
-/// The client→server and server→client payload streams of the first TCP connection (the first SYN
-/// without ACK) in a capture.
-fn first_connection(file: &str) -> (Vec<u8>, Vec<u8>, u16) {
+/// The host's default `payload_bytes`: the prefix of each direction a plugin sees.
+const PAYLOAD_BYTES: usize = 4096;
+
+/// One TCP connection of a capture, as the host hands it over: the first [`PAYLOAD_BYTES`] of each
+/// direction's in-order stream.
+struct Connection {
+    server: (IpAddr, u16),
+    to_server: Vec<u8>,
+    to_client: Vec<u8>,
+}
+
+/// One direction of a connection: segments by sequence offset from the first byte.
+#[derive(Default)]
+struct HalfStream {
+    start: Option<u32>,
+    segments: BTreeMap<u32, Vec<u8>>,
+}
+
+impl HalfStream {
+    fn add(&mut self, seq: u32, syn: bool, payload: &[u8]) {
+        if syn {
+            self.start = Some(seq.wrapping_add(1));
+        }
+        if payload.is_empty() {
+            return;
+        }
+        let start = *self.start.get_or_insert(seq);
+        let offset = seq.wrapping_sub(start);
+        // Retransmissions keep the first copy; segments before the start (mid-stream) are dropped.
+        if offset < u32::MAX / 2 {
+            self.segments
+                .entry(offset)
+                .or_insert_with(|| payload.to_vec());
+        }
+    }
+
+    /// The in-order prefix, up to the first gap, at most [`PAYLOAD_BYTES`].
+    fn prefix(&self) -> Vec<u8> {
+        let mut stream = Vec::new();
+        for (&offset, data) in &self.segments {
+            let offset = offset as usize;
+            if offset > stream.len() {
+                break;
+            }
+            if offset + data.len() > stream.len() {
+                stream.extend_from_slice(&data[stream.len() - offset..]);
+            }
+        }
+        stream.truncate(PAYLOAD_BYTES);
+        stream
+    }
+}
+
+fn capture(file: &str) -> pcap_file::pcap::PcapReader<std::fs::File> {
     let dir = PathBuf::from(TESTDATA);
     assert!(
         dir.is_dir(),
@@ -22,57 +74,71 @@ fn first_connection(file: &str) -> (Vec<u8>, Vec<u8>, u16) {
     let path = dir.join(file);
     let file = std::fs::File::open(&path)
         .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-    let mut reader = pcap_file::pcap::PcapReader::new(file).expect("a pcap file");
-    let mut ports: Option<(u16, u16)> = None;
-    // Payload by sequence number offset from the SYN, per direction.
-    let mut streams: [BTreeMap<u32, Vec<u8>>; 2] = [BTreeMap::new(), BTreeMap::new()];
-    let mut isn: [Option<u32>; 2] = [None, None];
+    pcap_file::pcap::PcapReader::new(file).expect("a pcap file")
+}
+
+/// Every TCP connection of an Ethernet capture, in order of first packet. The client is the side that
+/// sent a SYN without ACK, else the side that sent first.
+fn connections(file: &str) -> Vec<Connection> {
+    type Key = ((IpAddr, u16), (IpAddr, u16));
+    let mut reader = capture(file);
+    let mut order: Vec<Key> = Vec::new();
+    let mut halves: HashMap<Key, [HalfStream; 2]> = HashMap::new();
     while let Some(packet) = reader.next_packet() {
         let packet = packet.expect("a readable packet");
         let Ok(sliced) = SlicedPacket::from_ethernet(&packet.data) else {
             continue;
         };
-        let Some(TransportSlice::Tcp(tcp)) = sliced.transport else {
-            continue;
-        };
-        let (src, dst) = (tcp.source_port(), tcp.destination_port());
-        if ports.is_none() && tcp.syn() && !tcp.ack() {
-            ports = Some((src, dst));
-        }
-        let Some((client, server)) = ports else {
-            continue;
-        };
-        let side = match (src, dst) {
-            (s, d) if (s, d) == (client, server) => 0,
-            (s, d) if (s, d) == (server, client) => 1,
+        let (src, dst): (IpAddr, IpAddr) = match &sliced.net {
+            Some(NetSlice::Ipv4(ip)) => (
+                ip.header().source_addr().into(),
+                ip.header().destination_addr().into(),
+            ),
+            Some(NetSlice::Ipv6(ip)) => (
+                ip.header().source_addr().into(),
+                ip.header().destination_addr().into(),
+            ),
             _ => continue,
         };
-        if tcp.syn() {
-            isn[side] = Some(tcp.sequence_number().wrapping_add(1));
-            continue;
-        }
-        let Some(start) = isn[side] else {
+        let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else {
             continue;
         };
-        if !tcp.payload().is_empty() {
-            let offset = tcp.sequence_number().wrapping_sub(start);
-            streams[side]
-                .entry(offset)
-                .or_insert_with(|| tcp.payload().to_vec());
+        let (from, to) = ((src, tcp.source_port()), (dst, tcp.destination_port()));
+        let (key, side) = if halves.contains_key(&(from, to)) {
+            ((from, to), 0)
+        } else if halves.contains_key(&(to, from)) {
+            ((to, from), 1)
+        } else if tcp.syn() && tcp.ack() {
+            // A SYN-ACK opening the record: its receiver is the client.
+            ((to, from), 1)
+        } else {
+            ((from, to), 0)
+        };
+        if !halves.contains_key(&key) {
+            order.push(key);
         }
+        halves.entry(key).or_default()[side].add(tcp.sequence_number(), tcp.syn(), tcp.payload());
     }
-    let (_, server) = ports.expect("a TCP connection opened with a SYN");
-    let [to_server, to_client] = streams.map(|segments| {
-        let mut stream = Vec::new();
-        for (offset, data) in segments {
-            let offset = offset as usize;
-            if offset <= stream.len() && offset + data.len() > stream.len() {
-                stream.extend_from_slice(&data[stream.len() - offset..]);
+    order
+        .into_iter()
+        .map(|key| {
+            let [to_server, to_client] = &halves[&key];
+            Connection {
+                server: key.1,
+                to_server: to_server.prefix(),
+                to_client: to_client.prefix(),
             }
-        }
-        stream
-    });
-    (to_server, to_client, server)
+        })
+        .collect()
+}
+
+/// The client→server and server→client streams and the server port of the first TCP connection.
+fn first_connection(file: &str) -> (Vec<u8>, Vec<u8>, u16) {
+    let first = connections(file)
+        .into_iter()
+        .next()
+        .expect("a TCP connection");
+    (first.to_server, first.to_client, first.server.1)
 }
 
 #[test]
@@ -195,5 +261,62 @@ fn mutated_real_streams_never_panic() {
                 let _ = report::observe(&flow, 20);
             }
         }
+    }
+}
+
+/// The HTTP `Host` headers, TLS server names and negotiated TLS versions this plugin finds in every
+/// TCP connection of a capture agree with what TShark found (`expectations.json`).
+#[test]
+fn agrees_with_tshark_on_the_corpus() {
+    let text = std::fs::read_to_string(PathBuf::from(TESTDATA).join("expectations.json"))
+        .expect("expectations.json in the shared corpus");
+    let expectations: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let list = |file: &str, key: &str| -> BTreeSet<String> {
+        expectations[file][key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(|s| s.replace("TLS1.", "TLS 1.")))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let files = [
+        "http_get_bro_org.pcap",
+        "http_wikipedia_browsing.pcap",
+        "ipv6_http_sixxs.pcap",
+        "tls12_sni_chrome34_google_de.pcap",
+        "tls13_sni_curl_enabled_tls13_com.pcap",
+        "tls12_web_browsing_many_sni.pcap",
+        "tor_browser_pcapxray_example.pcap",
+        "mixed_pcapxray_malicious_traffic.pcap",
+    ];
+    for file in files {
+        let (mut hosts, mut snis, mut versions) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        for c in connections(file) {
+            let flow = report::tests::flow(
+                &c.server.0.to_string(),
+                c.server.1,
+                &c.to_server,
+                &c.to_client,
+            );
+            let Some(obs) = report::observe(&flow, 20) else {
+                continue;
+            };
+            let f = &obs.finding;
+            if let Some(list) = f.get("http.hosts") {
+                hosts.extend(list.split(',').map(String::from));
+            }
+            snis.extend(f.get("tls.sni").map(String::from));
+            versions.extend(f.get("tls.version").map(String::from));
+        }
+        assert_eq!(hosts, list(file, "http_hosts"), "{file}: HTTP hosts");
+        assert_eq!(snis, list(file, "tls_sni"), "{file}: TLS server names");
+        assert_eq!(
+            versions,
+            list(file, "tls_versions_negotiated"),
+            "{file}: negotiated versions"
+        );
     }
 }

@@ -17,7 +17,9 @@ mod report;
 mod text;
 mod tls;
 
-use pcapxray_plugin_sdk::{Analyzer, ConfigError, Flow, IpAddress, Outcome, PluginError, log};
+use pcapxray_plugin_sdk::{
+    Analyzer, ConfigError, Flow, IpAddress, Outcome, PluginError, export_analyzer, log,
+};
 use report::Kind;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -142,43 +144,7 @@ impl Analyzer for Web {
     }
 }
 
-// WORKAROUND: `pcapxray_plugin_sdk::export_analyzer!(Web)` does not compile: the SDK macro calls
-// `$crate::__export_analyzer_world!`, but wit-bindgen exports that macro from the crate root as
-// `__export_analyzer_plugin_impl` and re-exports it as `__bindings::analyzer_world::__export_analyzer_world`.
-// This is the SDK macro's expansion with the working path; replace it by `export_analyzer!(Web);`
-// once the SDK is fixed.
-mod export {
-    use pcapxray_plugin_sdk::__bindings::analyzer_world::exports::pcapxray::plugin::analyzer::Guest;
-    use pcapxray_plugin_sdk::{
-        __private, Analyzer, Flow, Outcome, PluginError, PluginInfo, PluginKind,
-    };
-
-    struct WebExport;
-
-    impl Guest for WebExport {
-        fn describe() -> PluginInfo {
-            __private::info(
-                super::Web::NAME,
-                super::Web::VERSION,
-                super::Web::DESCRIPTION,
-                PluginKind::Analyzer,
-            )
-        }
-        fn configure(config: String) -> Result<(), PluginError> {
-            __private::analyzer_configure::<super::Web>(&config)
-        }
-        fn analyze(flows: Vec<Flow>) -> Result<Outcome, PluginError> {
-            __private::analyzer_analyze::<super::Web>(flows)
-        }
-        fn finish() -> Result<Outcome, PluginError> {
-            __private::analyzer_finish::<super::Web>()
-        }
-    }
-
-    pcapxray_plugin_sdk::__bindings::analyzer_world::__export_analyzer_world!(
-        WebExport with_types_in pcapxray_plugin_sdk::__bindings::analyzer_world
-    );
-}
+export_analyzer!(Web);
 
 #[cfg(test)]
 mod tests {

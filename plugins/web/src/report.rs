@@ -48,6 +48,9 @@ pub fn observe(flow: &Flow, max_transactions: usize) -> Option<Observation> {
     if hello.is_some() || server_hello.is_some() {
         return Some(observe_tls(flow, hello, server_hello));
     }
+    if tls::is_mid_stream(client, server) {
+        return Some(observe_tls_mid_stream(flow));
+    }
     let requests = http::parse_requests(client, max_transactions);
     let responses = http::parse_responses(server, &requests.methods, max_transactions);
     if requests.count == 0 && responses.count == 0 {
@@ -114,6 +117,28 @@ fn observe_tls(
         kind: Kind::Tls,
         finding: finding.summary(summary).confidence(confidence),
         server_name: name,
+        user_agents: Vec::new(),
+    }
+}
+
+/// A TLS session whose handshake came before the capture: only the record layer is visible.
+fn observe_tls_mid_stream(flow: &Flow) -> Observation {
+    let tag = if matches!(flow.server.port, 443 | 8443) {
+        "web.https"
+    } else {
+        "web.tls"
+    };
+    let summary = format!(
+        "TLS session to {} (handshake not captured)",
+        server_address(flow)
+    );
+    Observation {
+        kind: Kind::Tls,
+        finding: Finding::on_flow(flow.id, tag, Severity::Info)
+            .summary(summary)
+            .attr("tls.mid-stream", "true")
+            .confidence(60),
+        server_name: None,
         user_agents: Vec::new(),
     }
 }
@@ -539,6 +564,26 @@ pub(crate) mod tests {
         assert_eq!(f.get("server.name"), Some("www.example.com"));
         assert_eq!(f.confidence, 100);
         assert_eq!(obs.server_name.as_deref(), Some("www.example.com"));
+    }
+
+    #[test]
+    fn recognises_tls_already_under_way() {
+        let app = b"\x17\x03\x03\x00\x03abc\x17\x03\x03\x00\x02de";
+        let obs = observe(&flow("10.0.0.1", 443, app, b""), 20).unwrap();
+        assert_eq!(obs.finding.tag, "web.https");
+        assert_eq!(
+            obs.finding.summary,
+            "TLS session to 10.0.0.1:443 (handshake not captured)"
+        );
+        assert_eq!(obs.finding.get("tls.mid-stream"), Some("true"));
+        assert_eq!(obs.finding.confidence, 60);
+        assert_eq!(
+            observe(&flow("10.0.0.1", 9001, app, b""), 20)
+                .unwrap()
+                .finding
+                .tag,
+            "web.tls"
+        );
     }
 
     #[test]

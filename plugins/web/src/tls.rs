@@ -282,6 +282,38 @@ pub fn parse_server_hello(stream: &[u8]) -> Option<ServerHello> {
     Some(hello)
 }
 
+/// How many well-formed TLS records follow one another from the start of a stream, counting only
+/// complete ones: record type 20 to 24, a 3.x record version, a length a record can have. A stream
+/// that is TLS but whose handshake came before the capture starts like this.
+pub fn record_chain(stream: &[u8]) -> usize {
+    let mut rest = stream;
+    let mut count = 0;
+    while let Ok((after_header, header)) = parse_tls_record_header(rest) {
+        let len = usize::from(header.len);
+        if !(20..=24).contains(&header.record_type.0)
+            || !(0x0300..=0x0304).contains(&header.version.0)
+            || len == 0
+            || len > MAX_RECORD_LEN
+        {
+            break;
+        }
+        let Some(next) = after_header.get(len..) else {
+            break;
+        };
+        count += 1;
+        rest = next;
+    }
+    count
+}
+
+/// True when both streams look like a TLS session already under way (the capture began after the
+/// handshake): at least two complete records in total, with neither side contradicting it.
+pub fn is_mid_stream(to_server: &[u8], to_client: &[u8]) -> bool {
+    let (client, server) = (record_chain(to_server), record_chain(to_client));
+    let fits = |stream: &[u8], chain: usize| stream.is_empty() || chain > 0;
+    client + server >= 2 && fits(to_server, client) && fits(to_client, server)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -422,6 +454,33 @@ pub(crate) mod tests {
             let _ = parse_client_hello(&stream);
             let _ = parse_server_hello(&stream);
         }
+    }
+
+    #[test]
+    fn recognises_a_session_whose_handshake_was_not_captured() {
+        let app = |n: usize| {
+            let mut r = vec![0x17, 0x03, 0x03];
+            r.extend_from_slice(&(n as u16).to_be_bytes());
+            r.extend(std::iter::repeat_n(0x5a, n));
+            r
+        };
+        let client = [app(40), app(10)].concat();
+        assert_eq!(record_chain(&client), 2);
+        assert_eq!(
+            record_chain(&client[..50]),
+            1,
+            "a cut record does not count"
+        );
+        assert!(is_mid_stream(&client, b""));
+        assert!(is_mid_stream(&app(30), &app(50)));
+        assert!(
+            !is_mid_stream(&app(30), b""),
+            "one record alone is too little"
+        );
+        assert!(!is_mid_stream(&client, b"HTTP/1.1 200 OK\r\n\r\n"));
+        assert!(!is_mid_stream(b"GET / HTTP/1.1\r\n\r\n", b""));
+        assert_eq!(record_chain(b"\x17\x03\x03\x00\x00"), 0);
+        assert_eq!(record_chain(b"\x19\x03\x03\x00\x01x"), 0);
     }
 
     #[test]

@@ -14,8 +14,8 @@
 //! The IPv4 header checksum and the TCP/UDP/ICMPv6 checksums (pseudo-header)
 //! are adjusted incrementally (RFC 1624), so rewritten packets stay valid.
 
-use std::fs;
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 use pcap_file::DataLink;
@@ -336,5 +336,40 @@ fn rewrite_ipv6_packet(buf: &mut [u8], off: usize, k: u16) {
         17 => fix_l4(buf, l4 + 6, old, new, false),
         58 => fix_l4(buf, l4 + 2, old, new, false),
         _ => {}
+    }
+}
+
+/// Counts the records of a classic pcap file without loading it (streams
+/// record headers, skips bodies). Any byte order and timestamp resolution.
+pub fn count_packets(path: &Path) -> io::Result<u64> {
+    let mut r = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut header = [0u8; 24];
+    r.read_exact(&mut header)?;
+    let big_endian = match u32::from_le_bytes([header[0], header[1], header[2], header[3]]) {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => false,
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => true,
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a classic pcap file",
+            ));
+        }
+    };
+    let mut n = 0u64;
+    let mut rec = [0u8; 16];
+    loop {
+        match r.read_exact(&mut rec) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(n),
+            Err(e) => return Err(e),
+        }
+        let b = [rec[8], rec[9], rec[10], rec[11]];
+        let incl = if big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        };
+        r.seek_relative(i64::from(incl))?;
+        n += 1;
     }
 }

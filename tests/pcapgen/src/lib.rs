@@ -14,7 +14,7 @@
 //! * [`arp`], [`icmp`], [`dhcp`]: ARP who-has/is-at, ICMP echo, DHCP DORA;
 //! * [`scenarios`]: many hosts contacted by one client, periodic beacons;
 //! * [`demo`]: the deterministic demo capture (`config/demo.pcap`);
-//! * [`bench`]: the large benchmark capture built from real captures.
+//! * [`mod@bench`]: the large benchmark capture built from real captures.
 //!
 //! ```
 //! use pcapgen::{Capture, Endpoint, TcpEnd, Side};

@@ -37,6 +37,11 @@ enum Cmd {
         #[arg(long, default_value = "/work/shared/testdata")]
         inputs: PathBuf,
     },
+    /// Print the number of packets in a classic pcap file.
+    Count {
+        /// The pcap file.
+        file: PathBuf,
+    },
 }
 
 fn run(cli: Cli) -> io::Result<()> {
@@ -81,6 +86,7 @@ fn run(cli: Cli) -> io::Result<()> {
                 stats.bytes as f64 / 1e6 / secs.max(1e-9)
             );
         }
+        Cmd::Count { file } => println!("{}", pcapgen::bench::count_packets(&file)?),
     }
     Ok(())
 }

@@ -40,7 +40,7 @@ impl Analyzer for Snoop {
         };
         let capability = match files::read(&self.path) {
             Ok(bytes) => format!("read {} bytes", bytes.len()),
-            Err(e) => format!("refused: {e}"),
+            Err(e) => format!("refused: {}: {}", e.kind(), e.message()),
         };
         out.push(
             Finding::on_capture("test.file-read", Severity::Info)

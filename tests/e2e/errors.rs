@@ -1,0 +1,116 @@
+//! Bad input gets a clear error naming what is wrong and where; never a panic, a hang or lost results.
+
+use crate::support::*;
+use std::process::Command;
+
+#[test]
+fn the_corrupt_capture_reports_its_18_good_packets_and_where_reading_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_pipeline(dir.path(), WEB_JSON, &testdata("corrupt_smtp_bad_record_after_18_packets.pcap"));
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    let report = run.report();
+    assert_eq!(report["capture"]["packets"], 18);
+    let read_error = report["capture"]["read_error"].as_str().expect("a read error in the report");
+    // 24-byte file header + 18 records; tshark: "File has 3925868813-byte packet".
+    assert!(read_error.contains("byte offset") && read_error.contains("3925868813"), "{read_error}");
+    assert!(run.stderr.contains("warning") && run.stderr.contains("byte offset"), "{}", run.stderr);
+    assert!(run.stdout.contains("INCOMPLETE"), "{}", run.stdout);
+}
+
+#[test]
+fn a_file_that_is_not_a_capture_gets_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "these are my case notes, not packets\n").unwrap();
+    let run = run_pipeline(dir.path(), WEB_JSON, &text);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("is not a packet capture"), "{}", run.stderr);
+    assert!(!run.out_dir.join("report.json").exists());
+}
+
+#[test]
+fn an_empty_file_gets_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let run = run_pipeline(dir.path(), WEB_JSON, &empty);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("is empty (0 bytes)"), "{}", run.stderr);
+}
+
+#[test]
+fn a_capture_with_a_header_and_no_packets_gives_an_empty_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_pipeline(dir.path(), WEB_JSON, &testdata("empty_no_packets.pcap"));
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert_eq!(run.report()["capture"]["packets"], 0);
+}
+
+#[test]
+fn a_missing_capture_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_pipeline(dir.path(), WEB_JSON, &dir.path().join("nope.pcap"));
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("nope.pcap"), "{}", run.stderr);
+}
+
+/// Pipeline files under tests/ui/ and the exact errors `validate` must print for them (`.err`).
+/// Set PCAPXRAY_BLESS=1 to rewrite the expected files after a deliberate change.
+#[test]
+fn broken_pipelines_get_every_error_with_line_and_column() {
+    let root = repo();
+    let mut cases: Vec<_> = std::fs::read_dir(root.join("tests/ui"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 5);
+    let root_text = root.canonicalize().unwrap().display().to_string();
+    let mut failures = Vec::new();
+    for case in cases {
+        let rel = case.strip_prefix(&root).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_pcapxray"))
+            .current_dir(&root)
+            .args(["validate", rel.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{} should be refused", rel.display());
+        let got = String::from_utf8_lossy(&out.stderr).replace(&root_text, "$ROOT");
+        let expected_path = case.with_extension("err");
+        if std::env::var_os("PCAPXRAY_BLESS").is_some() {
+            std::fs::write(&expected_path, &got).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if got != expected {
+            failures.push(format!("{}:\n--- expected\n{expected}--- got\n{got}", rel.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn an_unknown_config_key_stops_run_before_reading_and_names_the_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = "[[analyzer]]\nplugin = \"web\"\nconfig = { colour = \"red\" }\n[[output]]\nplugin = \"json\"\n";
+    let run = run_pipeline(dir.path(), pipeline, &testdata("http_get_bro_org.pcap"));
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("pipeline.toml:3:12: stage `web`: config.colour: unknown field `colour`"), "{}", run.stderr);
+    assert!(!run.out_dir.join("report.json").exists());
+}
+
+#[test]
+fn the_shipped_pipelines_are_valid() {
+    let root = repo();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root.join("config")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = pcapxray(&["validate", path.to_str().unwrap()]);
+            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1);
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `pcapxray` binary, real plugins through the real host, real captures.
+
+mod support;
+
+mod captures;
+mod errors;
+mod limits;

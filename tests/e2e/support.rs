@@ -1,0 +1,102 @@
+//! Shared helpers: where things are, running the binary, reading its report.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The shared captures and data files (`../shared/testdata`). Tests that need them fail loudly if the
+/// folder is missing; they never pass silently.
+pub fn testdata(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
+    assert!(
+        dir.is_dir(),
+        "the shared test data folder {} is missing; these tests need the real captures in it",
+        dir.display()
+    );
+    let path = dir.join(name);
+    assert!(path.exists(), "shared test file {} is missing", path.display());
+    path
+}
+
+/// `expectations.json` from the shared test data.
+pub fn expectations() -> serde_json::Map<String, Value> {
+    let text = std::fs::read_to_string(testdata("expectations.json")).expect("read expectations.json");
+    serde_json::from_str::<Value>(&text).expect("parse expectations.json").as_object().expect("an object").clone()
+}
+
+/// A component built by host/build.rs (built-in or test-only), by crate name.
+pub fn built_plugin(krate: &str) -> PathBuf {
+    let path = Path::new(pcapxray::builtins::BUILD_DIR).join(format!("{}.wasm", krate.replace('-', "_")));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The result of one `pcapxray` invocation.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub out_dir: PathBuf,
+}
+
+impl Run {
+    /// The JSON report of the run.
+    pub fn report(&self) -> Value {
+        let path = self.out_dir.join("report.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("no report at {}: {e}\nstdout:\n{}\nstderr:\n{}", path.display(), self.stdout, self.stderr));
+        serde_json::from_str(&text).expect("report.json is JSON")
+    }
+
+    pub fn all_output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+pub fn pcapxray(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pcapxray")).args(args).output().expect("run pcapxray")
+}
+
+/// Writes `pipeline` into `dir` and runs it over `capture`, reports into `dir/report`.
+pub fn run_pipeline(dir: &Path, pipeline: &str, capture: &Path) -> Run {
+    let pipeline_path = dir.join("pipeline.toml");
+    std::fs::write(&pipeline_path, pipeline).expect("write pipeline");
+    let out_dir = dir.join("report");
+    let out = pcapxray(&[
+        "run",
+        pipeline_path.to_str().unwrap(),
+        capture.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+        "-q",
+    ]);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        out_dir,
+    }
+}
+
+/// The minimal pipeline: the web analyzer and the JSON report.
+pub const WEB_JSON: &str = "[[analyzer]]\nplugin = \"web\"\n[[output]]\nplugin = \"json\"\n";
+
+/// The values of attribute `key` over findings tagged `tag` (sorted, distinct).
+pub fn finding_values(report: &Value, tag: &str, key: &str) -> Vec<String> {
+    let mut v: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["tag"] == tag)
+        .filter_map(|f| f["attributes"][key].as_str().map(str::to_string))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}

@@ -122,7 +122,10 @@ fn default_out_dir(capture: &Path) -> PathBuf {
 fn print_summary(s: &RunSummary) {
     println!("capture   {}", s.capture);
     println!("packets   {} ({} bytes)", s.packets, s.bytes);
-    println!("flows     {}", s.flows);
+    println!(
+        "flows     {} (at most {} active at once)",
+        s.flows, s.max_active_flows
+    );
     println!("hosts     {}", s.hosts);
     if s.findings_by_tag.is_empty() {
         println!("findings  none");

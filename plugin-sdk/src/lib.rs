@@ -89,10 +89,10 @@ use __bindings::analyzer_world::pcapxray::plugin as wit;
 pub use wit::capability::CapabilityError;
 /// The flow model types shared with the host (see the WIT package for field documentation).
 pub use wit::types::{
-    Annotation, Artifact, Attribute, CaptureInfo, ConfigError, Direction, EndReason, Endpoint,
-    Finding, FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote, IpAddress, Ipv6Address,
-    MacAddress, Orientation, Outcome, PluginError, PluginInfo, PluginKind, PluginRun, Protocol,
-    Report, Severity, Subject, TcpFlags, Timestamp,
+    Artifact, Attribute, CaptureInfo, ConfigError, Direction, EndReason, Endpoint, Finding,
+    FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote, IpAddress, Ipv6Address, MacAddress,
+    Orientation, Outcome, PluginError, PluginInfo, PluginKind, PluginRun, Protocol, Report,
+    Severity, Subject, TcpFlags, Timestamp,
 };
 
 /// Messages to the investigator, prefixed by the host with the stage name.

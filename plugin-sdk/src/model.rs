@@ -2,8 +2,8 @@
 //! so plugin code reads like the investigation it does rather than like WIT plumbing.
 
 use crate::{
-    Annotation, Attribute, Direction, Finding, Flow, FlowId, HostFact, IpAddress, Ipv6Address,
-    Outcome, PluginError, Protocol, Severity, Subject, Timestamp,
+    Attribute, Direction, Finding, Flow, FlowId, HostFact, IpAddress, Ipv6Address, Outcome,
+    PluginError, Protocol, Severity, Subject, Timestamp,
 };
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -56,11 +56,16 @@ impl std::hash::Hash for IpAddress {
 
 /// Formats a MAC address held in the low 48 bits of a `u64` as `aa:bb:cc:dd:ee:ff`.
 pub fn format_mac(mac: u64) -> String {
-    let b = mac.to_be_bytes();
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        b[2], b[3], b[4], b[5], b[6], b[7]
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(17);
+    for (i, b) in mac.to_be_bytes()[2..].iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
 }
 
 impl Flow {
@@ -108,26 +113,23 @@ impl Flow {
         self.to_server.bytes + self.to_client.bytes
     }
 
-    /// Annotations from earlier stages whose tag equals `tag` or starts with `tag.`.
-    pub fn annotations_tagged<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a Annotation> {
-        self.annotations
+    /// Findings of earlier stages on this flow whose tag equals `tag` or lies below it.
+    pub fn findings_tagged<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a Finding> {
+        self.findings
             .iter()
-            .filter(move |a| tag_matches(&a.tag, tag))
+            .map(|r| &r.finding)
+            .filter(move |f| tag_matches(&f.tag, tag))
     }
 
     /// True when an earlier stage tagged this flow with `tag` (or a tag below it: `web` matches
     /// `web.https`).
     pub fn has_tag(&self, tag: &str) -> bool {
-        self.annotations_tagged(tag).next().is_some()
+        self.findings_tagged(tag).next().is_some()
     }
 
-    /// The value of the first attribute `key` on any annotation of this flow.
-    pub fn annotation_value(&self, key: &str) -> Option<&str> {
-        self.annotations
-            .iter()
-            .flat_map(|a| a.attributes.iter())
-            .find(|a| a.key == key)
-            .map(|a| a.value.as_str())
+    /// The value of the first attribute `key` on any finding on this flow.
+    pub fn finding_value(&self, key: &str) -> Option<&str> {
+        self.findings.iter().find_map(|r| r.finding.get(key))
     }
 }
 
@@ -235,6 +237,7 @@ impl From<Ipv6Addr> for IpAddress {
     }
 }
 
+#[allow(clippy::derivable_impls)] // the type is generated here; it cannot derive
 impl Default for Outcome {
     fn default() -> Outcome {
         Outcome {

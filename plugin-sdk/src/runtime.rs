@@ -17,6 +17,8 @@ pub trait Analyzer: Sized + 'static {
     const VERSION: &'static str;
     /// One sentence saying what the plugin finds.
     const DESCRIPTION: &'static str;
+    /// Whether the plugin reads flow payloads; when false, flows arrive with empty payloads (faster).
+    const NEEDS_PAYLOAD: bool = true;
     /// The stage's `config` table. Use `#[serde(deny_unknown_fields)]`, so a misspelt key is an error
     /// the investigator sees with its line and column; use [`NoConfig`] when there is nothing to set.
     type Config: DeserializeOwned;
@@ -46,17 +48,20 @@ pub trait Output: Sized + 'static {
     const VERSION: &'static str;
     /// One sentence saying what the plugin writes.
     const DESCRIPTION: &'static str;
+    /// Whether the plugin reads flow payloads; when false, flows arrive with empty payloads (faster).
+    const NEEDS_PAYLOAD: bool = true;
     /// The stage's `config` table (see [`Analyzer::Config`]).
     type Config: DeserializeOwned;
 
     /// Builds the plugin from its configuration.
     fn new(config: Self::Config) -> Result<Self, PluginError>;
 
-    /// A batch of flows with every analyzer's annotations. Keep only what the report needs: a capture
-    /// can hold millions of flows.
-    fn consume(&mut self, flows: Vec<Flow>) -> Result<(), PluginError> {
+    /// A batch of flows with every analyzer's annotations. Keep only what the report needs (a capture
+    /// can hold millions of flows), or return file parts to write now: the host appends each returned
+    /// artifact to the file of that name.
+    fn consume(&mut self, flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
         let _ = flows;
-        Ok(())
+        Ok(Vec::new())
     }
 
     /// Returns the report files.
@@ -110,12 +115,19 @@ fn install<T: 'static>(instance: T) {
 pub mod __private {
     use super::*;
 
-    pub fn info(name: &str, version: &str, description: &str, kind: PluginKind) -> PluginInfo {
+    pub fn info(
+        name: &str,
+        version: &str,
+        description: &str,
+        kind: PluginKind,
+        needs_payload: bool,
+    ) -> PluginInfo {
         PluginInfo {
             name: name.into(),
             version: version.into(),
             description: description.into(),
             kind,
+            needs_payload,
         }
     }
 
@@ -145,7 +157,7 @@ pub mod __private {
         Ok(())
     }
 
-    pub fn output_consume<T: Output>(flows: Vec<Flow>) -> Result<(), PluginError> {
+    pub fn output_consume<T: Output>(flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
         with_instance::<T, _>(|p| p.consume(flows))
     }
 
@@ -171,6 +183,7 @@ macro_rules! export_analyzer {
                     <$plugin as $crate::Analyzer>::VERSION,
                     <$plugin as $crate::Analyzer>::DESCRIPTION,
                     $crate::PluginKind::Analyzer,
+                    <$plugin as $crate::Analyzer>::NEEDS_PAYLOAD,
                 )
             }
             fn configure(config: String) -> Result<(), $crate::PluginError> {
@@ -184,6 +197,8 @@ macro_rules! export_analyzer {
             }
         }
 
+        // Exported symbols only exist in the component; a native build (unit tests) skips them.
+        #[cfg(target_arch = "wasm32")]
         $crate::__bindings::analyzer_world::__export_analyzer_world!(
             __PcapxrayAnalyzerExport with_types_in $crate::__bindings::analyzer_world
         );
@@ -207,12 +222,13 @@ macro_rules! export_output {
                     <$plugin as $crate::Output>::VERSION,
                     <$plugin as $crate::Output>::DESCRIPTION,
                     $crate::PluginKind::Output,
+                    <$plugin as $crate::Output>::NEEDS_PAYLOAD,
                 )
             }
             fn configure(config: String) -> Result<(), $crate::PluginError> {
                 $crate::__private::output_configure::<$plugin>(&config)
             }
-            fn consume(flows: Vec<$crate::Flow>) -> Result<(), $crate::PluginError> {
+            fn consume(flows: Vec<$crate::Flow>) -> Result<Vec<$crate::Artifact>, $crate::PluginError> {
                 $crate::__private::output_consume::<$plugin>(flows)
             }
             fn finish(report: $crate::Report) -> Result<Vec<$crate::Artifact>, $crate::PluginError> {
@@ -220,6 +236,8 @@ macro_rules! export_output {
             }
         }
 
+        // Exported symbols only exist in the component; a native build (unit tests) skips them.
+        #[cfg(target_arch = "wasm32")]
         $crate::__bindings::output_world::__export_output_world!(
             __PcapxrayOutputExport with_types_in $crate::__bindings::output_world
         );

@@ -17,41 +17,70 @@ fn every_shared_capture_matches_what_tshark_saw() {
         let readable = facts["readable_to_end"].as_bool().unwrap_or(true);
         let expected_code = if readable { 0 } else { 2 };
         if run.code != expected_code {
-            mismatches.push(format!("{name}: exit code {} (expected {expected_code})\n{}", run.code, run.all_output()));
+            mismatches.push(format!(
+                "{name}: exit code {} (expected {expected_code})\n{}",
+                run.code,
+                run.all_output()
+            ));
             continue;
         }
         let report = run.report();
         let packets = report["capture"]["packets"].as_u64().unwrap();
         if Some(packets) != facts["packets"].as_u64() {
-            mismatches.push(format!("{name}: {packets} packets, tshark saw {}", facts["packets"]));
+            mismatches.push(format!(
+                "{name}: {packets} packets, tshark saw {}",
+                facts["packets"]
+            ));
         }
-        let hosts: BTreeSet<String> =
-            report["hosts"].as_array().unwrap().iter().map(|h| h["ip"].as_str().unwrap().to_string()).collect();
+        let hosts: BTreeSet<String> = report["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["ip"].as_str().unwrap().to_string())
+            .collect();
         for ip in facts["ip_hosts"].as_array().unwrap() {
             if !hosts.contains(ip.as_str().unwrap()) {
                 mismatches.push(format!("{name}: host {ip} is missing"));
             }
         }
         let want = |key: &str| -> Vec<String> {
-            let mut v: Vec<String> =
-                facts[key].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+            let mut v: Vec<String> = facts[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect();
             v.sort();
             v
         };
         let http = finding_values(&report, "web.http", "http.host");
         if http != want("http_hosts") {
-            mismatches.push(format!("{name}: HTTP hosts {http:?}, tshark saw {:?}", want("http_hosts")));
+            mismatches.push(format!(
+                "{name}: HTTP hosts {http:?}, tshark saw {:?}",
+                want("http_hosts")
+            ));
         }
         let mut sni = finding_values(&report, "web.https", "tls.sni");
         sni.extend(finding_values(&report, "web.tls", "tls.sni"));
         sni.sort();
         sni.dedup();
         if sni != want("tls_sni") {
-            mismatches.push(format!("{name}: TLS SNI {sni:?}, tshark saw {:?}", want("tls_sni")));
+            mismatches.push(format!(
+                "{name}: TLS SNI {sni:?}, tshark saw {:?}",
+                want("tls_sni")
+            ));
         }
     }
-    assert!(checked >= 20, "only {checked} captures in expectations.json");
-    assert!(mismatches.is_empty(), "{} mismatch(es):\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        checked >= 20,
+        "only {checked} captures in expectations.json"
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatch(es):\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
 
 #[test]
@@ -61,11 +90,17 @@ fn the_report_names_the_plugins_that_produced_it() {
     assert_eq!(run.code, 0, "{}", run.all_output());
     let report = run.report();
     let plugins = report["plugins"].as_array().unwrap();
-    let names: Vec<&str> = plugins.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = plugins
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["web", "json"]);
     for p in plugins {
         let digest = p["digest"].as_str().unwrap();
-        assert!(digest.starts_with("sha256:") && digest.len() == 7 + 64, "{digest}");
+        assert!(
+            digest.starts_with("sha256:") && digest.len() == 7 + 64,
+            "{digest}"
+        );
         assert!(p["error"].is_null());
     }
     let flows = report["flows"].as_array().unwrap();
@@ -73,5 +108,8 @@ fn the_report_names_the_plugins_that_produced_it() {
     assert_eq!(flows[0]["tags"][0], "web.http");
     assert_eq!(flows[0]["server"]["port"], 80);
     assert_eq!(flows[0]["orientation"], "syn");
-    assert_eq!(report["capture"]["sha256"], "48c8c3a3560a13ffb03d4eb0ed14143fb57350ced7d6874761a963a8091b1866");
+    assert_eq!(
+        report["capture"]["sha256"],
+        "48c8c3a3560a13ffb03d4eb0ed14143fb57350ced7d6874761a963a8091b1866"
+    );
 }

@@ -1,19 +1,31 @@
 //! Bad input gets a clear error naming what is wrong and where; never a panic, a hang or lost results.
 
 use crate::support::*;
-use std::process::Command;
 
 #[test]
 fn the_corrupt_capture_reports_its_18_good_packets_and_where_reading_stopped() {
     let dir = tempfile::tempdir().unwrap();
-    let run = run_pipeline(dir.path(), WEB_JSON, &testdata("corrupt_smtp_bad_record_after_18_packets.pcap"));
+    let run = run_pipeline(
+        dir.path(),
+        WEB_JSON,
+        &testdata("corrupt_smtp_bad_record_after_18_packets.pcap"),
+    );
     assert_eq!(run.code, 2, "{}", run.all_output());
     let report = run.report();
     assert_eq!(report["capture"]["packets"], 18);
-    let read_error = report["capture"]["read_error"].as_str().expect("a read error in the report");
+    let read_error = report["capture"]["read_error"]
+        .as_str()
+        .expect("a read error in the report");
     // 24-byte file header + 18 records; tshark: "File has 3925868813-byte packet".
-    assert!(read_error.contains("byte offset") && read_error.contains("3925868813"), "{read_error}");
-    assert!(run.stderr.contains("warning") && run.stderr.contains("byte offset"), "{}", run.stderr);
+    assert!(
+        read_error.contains("byte offset") && read_error.contains("3925868813"),
+        "{read_error}"
+    );
+    assert!(
+        run.stderr.contains("warning") && run.stderr.contains("byte offset"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stdout.contains("INCOMPLETE"), "{}", run.stdout);
 }
 
@@ -24,7 +36,11 @@ fn a_file_that_is_not_a_capture_gets_a_clear_message() {
     std::fs::write(&text, "these are my case notes, not packets\n").unwrap();
     let run = run_pipeline(dir.path(), WEB_JSON, &text);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("is not a packet capture"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not a packet capture"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.out_dir.join("report.json").exists());
 }
 
@@ -70,12 +86,17 @@ fn broken_pipelines_get_every_error_with_line_and_column() {
     let mut failures = Vec::new();
     for case in cases {
         let rel = case.strip_prefix(&root).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_pcapxray"))
+        let out = command()
             .current_dir(&root)
             .args(["validate", rel.to_str().unwrap()])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{} should be refused", rel.display());
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{} should be refused",
+            rel.display()
+        );
         let got = String::from_utf8_lossy(&out.stderr).replace(&root_text, "$ROOT");
         let expected_path = case.with_extension("err");
         if std::env::var_os("PCAPXRAY_BLESS").is_some() {
@@ -84,7 +105,10 @@ fn broken_pipelines_get_every_error_with_line_and_column() {
         }
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
         if got != expected {
-            failures.push(format!("{}:\n--- expected\n{expected}--- got\n{got}", rel.display()));
+            failures.push(format!(
+                "{}:\n--- expected\n{expected}--- got\n{got}",
+                rel.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -96,7 +120,12 @@ fn an_unknown_config_key_stops_run_before_reading_and_names_the_stage() {
     let pipeline = "[[analyzer]]\nplugin = \"web\"\nconfig = { colour = \"red\" }\n[[output]]\nplugin = \"json\"\n";
     let run = run_pipeline(dir.path(), pipeline, &testdata("http_get_bro_org.pcap"));
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("pipeline.toml:3:12: stage `web`: config.colour: unknown field `colour`"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("pipeline.toml:3:12: stage `web`: config.colour: unknown field `colour`"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.out_dir.join("report.json").exists());
 }
 
@@ -108,7 +137,12 @@ fn the_shipped_pipelines_are_valid() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let out = pcapxray(&["validate", path.to_str().unwrap()]);
-            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
             checked += 1;
         }
     }

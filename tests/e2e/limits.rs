@@ -40,22 +40,47 @@ plugin = "json"
         out.contains("stage `pcapxray_test_hog` (plugin hog 0.1.0) was stopped: it needed more memory than its limit of 64 MiB"),
         "{out}"
     );
-    assert!(out.contains("stage `pcapxray_test_trap` (plugin trap 0.1.0) trapped in `analyze`"), "{out}");
-    assert!(out.contains("deliberate failure after 1 flows"), "the plugin's panic message is shown: {out}");
+    assert!(
+        out.contains("stage `pcapxray_test_trap` (plugin trap 0.1.0) trapped in `analyze`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("deliberate failure after 1 flows"),
+        "the plugin's panic message is shown: {out}"
+    );
     // The good stages ran to the end.
     let report = run.report();
-    assert_eq!(finding_values(&report, "web.http", "http.host"), ["bro.org"]);
+    assert_eq!(
+        finding_values(&report, "web.http", "http.host"),
+        ["bro.org"]
+    );
     let errors: Vec<(&str, bool)> = report["plugins"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| (p["name"].as_str().unwrap(), p["error"].is_string()))
         .collect();
-    assert_eq!(errors, [("web", false), ("spin", true), ("hog", true), ("trap", true), ("json", false)]);
+    assert_eq!(
+        errors,
+        [
+            ("web", false),
+            ("spin", true),
+            ("hog", true),
+            ("trap", true),
+            ("json", false)
+        ]
+    );
 }
 
 fn snoop_pipeline(secret: &std::path::Path, grant: bool) -> String {
-    let grants = if grant { format!("grants = {{ files = [{:?}] }}\n", secret.display().to_string()) } else { String::new() };
+    let grants = if grant {
+        format!(
+            "grants = {{ files = [{:?}] }}\n",
+            secret.display().to_string()
+        )
+    } else {
+        String::new()
+    };
     format!(
         "[[analyzer]]\nplugin = {plugin:?}\nconfig = {{ path = {path:?} }}\n{grants}[[output]]\nplugin = \"json\"\n",
         plugin = built_plugin("pcapxray-test-snoop").display().to_string(),
@@ -68,15 +93,23 @@ fn a_plugin_without_a_grant_cannot_read_a_host_file() {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret.txt");
     std::fs::write(&secret, "case notes").unwrap();
-    let run = run_pipeline(dir.path(), &snoop_pipeline(&secret, false), &testdata("http_get_bro_org.pcap"));
+    let run = run_pipeline(
+        dir.path(),
+        &snoop_pipeline(&secret, false),
+        &testdata("http_get_bro_org.pcap"),
+    );
     assert_eq!(run.code, 0, "{}", run.all_output());
     let report = run.report();
     let wasi = finding_values(&report, "test.file-read", "wasi");
     let capability = finding_values(&report, "test.file-read", "capability");
     assert_eq!(wasi.len(), 1);
-    assert!(wasi[0].starts_with("refused"), "WASI must have no preopened folders: {wasi:?}");
     assert!(
-        capability[0].starts_with("refused: not granted: stage `pcapxray_test_snoop` asked to read"),
+        wasi[0].starts_with("refused"),
+        "WASI must have no preopened folders: {wasi:?}"
+    );
+    assert!(
+        capability[0]
+            .starts_with("refused: not granted: stage `pcapxray_test_snoop` asked to read"),
         "{capability:?}"
     );
 }
@@ -86,10 +119,17 @@ fn a_granted_file_can_be_read_and_nothing_beside_it() {
     let dir = tempfile::tempdir().unwrap();
     let granted = dir.path().join("granted.txt");
     std::fs::write(&granted, "case notes").unwrap();
-    let run = run_pipeline(dir.path(), &snoop_pipeline(&granted, true), &testdata("http_get_bro_org.pcap"));
+    let run = run_pipeline(
+        dir.path(),
+        &snoop_pipeline(&granted, true),
+        &testdata("http_get_bro_org.pcap"),
+    );
     assert_eq!(run.code, 0, "{}", run.all_output());
     let report = run.report();
-    assert_eq!(finding_values(&report, "test.file-read", "capability"), ["read 10 bytes"]);
+    assert_eq!(
+        finding_values(&report, "test.file-read", "capability"),
+        ["read 10 bytes"]
+    );
     // WASI stays closed even with a grant: the capability is the only door.
     assert!(finding_values(&report, "test.file-read", "wasi")[0].starts_with("refused"));
 }

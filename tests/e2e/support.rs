@@ -16,19 +16,29 @@ pub fn testdata(name: &str) -> PathBuf {
         dir.display()
     );
     let path = dir.join(name);
-    assert!(path.exists(), "shared test file {} is missing", path.display());
+    assert!(
+        path.exists(),
+        "shared test file {} is missing",
+        path.display()
+    );
     path
 }
 
 /// `expectations.json` from the shared test data.
 pub fn expectations() -> serde_json::Map<String, Value> {
-    let text = std::fs::read_to_string(testdata("expectations.json")).expect("read expectations.json");
-    serde_json::from_str::<Value>(&text).expect("parse expectations.json").as_object().expect("an object").clone()
+    let text =
+        std::fs::read_to_string(testdata("expectations.json")).expect("read expectations.json");
+    serde_json::from_str::<Value>(&text)
+        .expect("parse expectations.json")
+        .as_object()
+        .expect("an object")
+        .clone()
 }
 
 /// A component built by host/build.rs (built-in or test-only), by crate name.
 pub fn built_plugin(krate: &str) -> PathBuf {
-    let path = Path::new(pcapxray::builtins::BUILD_DIR).join(format!("{}.wasm", krate.replace('-', "_")));
+    let path =
+        Path::new(pcapxray::builtins::BUILD_DIR).join(format!("{}.wasm", krate.replace('-', "_")));
     assert!(path.is_file(), "{} was not built", path.display());
     path
 }
@@ -49,8 +59,14 @@ impl Run {
     /// The JSON report of the run.
     pub fn report(&self) -> Value {
         let path = self.out_dir.join("report.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("no report at {}: {e}\nstdout:\n{}\nstderr:\n{}", path.display(), self.stdout, self.stderr));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "no report at {}: {e}\nstdout:\n{}\nstderr:\n{}",
+                path.display(),
+                self.stdout,
+                self.stderr
+            )
+        });
         serde_json::from_str(&text).expect("report.json is JSON")
     }
 
@@ -59,8 +75,18 @@ impl Run {
     }
 }
 
+/// The binary, with its plugin cache kept in the build folder instead of the user's home.
+pub fn command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pcapxray"));
+    cmd.env(
+        "PCAPXRAY_CACHE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache"),
+    );
+    cmd
+}
+
 pub fn pcapxray(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pcapxray")).args(args).output().expect("run pcapxray")
+    command().args(args).output().expect("run pcapxray")
 }
 
 /// Writes `pipeline` into `dir` and runs it over `capture`, reports into `dir/report`.
@@ -87,12 +113,22 @@ pub fn run_pipeline(dir: &Path, pipeline: &str, capture: &Path) -> Run {
 /// The minimal pipeline: the web analyzer and the JSON report.
 pub const WEB_JSON: &str = "[[analyzer]]\nplugin = \"web\"\n[[output]]\nplugin = \"json\"\n";
 
-/// The values of attribute `key` over findings tagged `tag` (sorted, distinct).
-pub fn finding_values(report: &Value, tag: &str, key: &str) -> Vec<String> {
-    let mut v: Vec<String> = report["findings"]
+/// Every finding of a report: those on flows and the others.
+pub fn all_findings(report: &Value) -> Vec<&Value> {
+    let on_flows = report["flows"]
         .as_array()
         .unwrap()
         .iter()
+        .flat_map(|f| f["findings"].as_array().unwrap());
+    on_flows
+        .chain(report["findings"].as_array().unwrap())
+        .collect()
+}
+
+/// The values of attribute `key` over findings tagged `tag` (sorted, distinct).
+pub fn finding_values(report: &Value, tag: &str, key: &str) -> Vec<String> {
+    let mut v: Vec<String> = all_findings(report)
+        .into_iter()
         .filter(|f| f["tag"] == tag)
         .filter_map(|f| f["attributes"][key].as_str().map(str::to_string))
         .collect();

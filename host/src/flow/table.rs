@@ -124,6 +124,7 @@ pub struct FlowTable {
     next_id: u64,
     now: u64,
     flows_total: u64,
+    max_active: usize,
 }
 
 impl FlowTable {
@@ -137,6 +138,7 @@ impl FlowTable {
             next_id: 1,
             now: 0,
             flows_total: 0,
+            max_active: 0,
         }
     }
 
@@ -148,6 +150,11 @@ impl FlowTable {
     /// Flows still active.
     pub fn active(&self) -> usize {
         self.active.len()
+    }
+
+    /// The most flows that were active at once: what the table's memory followed.
+    pub fn max_active(&self) -> usize {
+        self.max_active
     }
 
     /// Adds one packet at capture time `ts` (nanoseconds).
@@ -194,6 +201,7 @@ impl FlowTable {
             let deadline = ts + self.timeout(pkt.protocol);
             self.idle_queue.push_back((deadline, key.clone(), flow.id));
             self.active.insert(key.clone(), flow);
+            self.max_active = self.max_active.max(self.active.len());
         }
         let limit = self.settings.payload_bytes;
         let flow = self.active.get_mut(&key).expect("inserted above");

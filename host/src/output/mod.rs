@@ -1,6 +1,8 @@
 //! Artifacts → files in the report folder. Plugin-chosen names are untrusted: only plain relative paths
 //! are accepted, so no output plugin can write outside the report folder.
 
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 /// Checks an artifact name and returns where it goes inside `dir`.
@@ -11,7 +13,9 @@ pub fn artifact_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
         ));
     }
     let rel = Path::new(name);
-    let plain_segments = name.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+    let plain_segments = name
+        .split('/')
+        .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
     if !plain_segments || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
         return Err(format!(
             "artifact name {name:?} must be a relative path without `..` or `.`"
@@ -20,15 +24,55 @@ pub fn artifact_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
     Ok(dir.join(rel))
 }
 
-/// Writes one artifact, creating folders as needed.
-pub fn write_artifact(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, String> {
-    let path = artifact_path(dir, name)?;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+/// Writes the artifacts of a run. A file belongs to the first stage that writes it; the same stage's
+/// later artifacts of that name are appended (streamed reports), another stage's are refused.
+pub struct ReportWriter {
+    dir: PathBuf,
+    owners: BTreeMap<String, String>,
+    /// Files written, in the order they were created.
+    pub files: Vec<PathBuf>,
+}
+
+impl ReportWriter {
+    pub fn new(dir: &Path) -> ReportWriter {
+        ReportWriter {
+            dir: dir.to_path_buf(),
+            owners: BTreeMap::new(),
+            files: Vec::new(),
+        }
     }
-    std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(path)
+
+    /// Writes or appends one artifact for `stage`.
+    pub fn write(&mut self, stage: &str, name: &str, bytes: &[u8]) -> Result<(), String> {
+        let path = artifact_path(&self.dir, name)?;
+        let append = match self.owners.get(name) {
+            Some(owner) if owner == stage => true,
+            Some(owner) => {
+                return Err(format!(
+                    "stage `{stage}` wants to write {name}, which stage `{owner}` already wrote; kept the first"
+                ));
+            }
+            None => false,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(&path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        file.write_all(bytes)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        if !append {
+            self.owners.insert(name.to_string(), stage.to_string());
+            self.files.push(path);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

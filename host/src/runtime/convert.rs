@@ -80,7 +80,7 @@ pub fn flow_to_wit(f: FinishedFlow) -> wit::Flow {
         fragments: f.fragments,
         to_server: direction(f.to_server),
         to_client: direction(f.to_client),
-        annotations: Vec::new(),
+        findings: Vec::new(),
     }
 }
 

@@ -51,6 +51,8 @@ pub struct LoadedPlugin {
     pub name: String,
     pub version: String,
     pub description: String,
+    /// Whether the plugin reads payload bytes (when false the host passes flows without them).
+    pub needs_payload: bool,
     /// Interfaces the component imports (capabilities it may ask for).
     pub imports: Vec<String>,
     /// Interfaces it exports.
@@ -124,10 +126,11 @@ impl Runtime {
         let source_name = source.to_string();
         let digest = hex(&Sha256::digest(bytes));
         let component =
-            self.compile(bytes, &digest).map_err(|e| PluginLoadError::NotAComponent {
-                source_name: source_name.clone(),
-                reason: format!("{e:#}"),
-            })?;
+            self.compile(bytes, &digest)
+                .map_err(|e| PluginLoadError::NotAComponent {
+                    source_name: source_name.clone(),
+                    reason: format!("{e:#}"),
+                })?;
         let ty = component.component_type();
         let imports: Vec<String> = ty
             .imports(&self.engine)
@@ -166,6 +169,7 @@ impl Runtime {
             name: String::new(),
             version: String::new(),
             description: String::new(),
+            needs_payload: true,
             imports,
             exports,
             pre,
@@ -178,6 +182,7 @@ impl Runtime {
         plugin.name = info.name;
         plugin.version = info.version;
         plugin.description = info.description;
+        plugin.needs_payload = info.needs_payload;
         Ok(plugin)
     }
 }
@@ -186,10 +191,15 @@ impl Runtime {
     /// Compiles a component, or loads its machine code from the cache when this engine compiled the same
     /// bytes before (compiling costs 0.1–5 s per plugin; loading, a millisecond).
     fn compile(&self, bytes: &[u8], digest: &str) -> wasmtime::Result<Component> {
-        let Some(dir) = cache_dir() else { return Component::new(&self.engine, bytes) };
+        let Some(dir) = cache_dir() else {
+            return Component::new(&self.engine, bytes);
+        };
         let mut hasher = std::hash::DefaultHasher::new();
         std::hash::Hash::hash(&self.engine.precompile_compatibility_hash(), &mut hasher);
-        let path = dir.join(format!("{digest}-{:016x}.cwasm", std::hash::Hasher::finish(&hasher)));
+        let path = dir.join(format!(
+            "{digest}-{:016x}.cwasm",
+            std::hash::Hasher::finish(&hasher)
+        ));
         if path.is_file() {
             // SAFETY: the file was written by `serialize` below for an engine with the same compatibility
             // hash, into the user's own cache folder; wasmtime checks its header and version again.

@@ -169,7 +169,8 @@ impl Stage {
             )
         } else {
             let first = text.lines().next().unwrap_or("trap").to_string();
-            let printed = String::from_utf8_lossy(&self.store.data().stderr.contents()).into_owned();
+            let printed =
+                String::from_utf8_lossy(&self.store.data().stderr.contents()).into_owned();
             let printed: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).collect();
             if printed.is_empty() {
                 format!("{who} trapped in `{what}`: {first}")
@@ -198,8 +199,8 @@ impl Stage {
         .map_err(CallError::into_message)
     }
 
-    /// Hands a batch of annotated flows to an output.
-    pub fn consume(&mut self, flows: &[wit::Flow]) -> Result<(), String> {
+    /// Hands a batch of annotated flows to an output; returns file parts to append now.
+    pub fn consume(&mut self, flows: &[wit::Flow]) -> Result<Vec<wit::Artifact>, String> {
         self.call("consume", |store, inst| match inst {
             Instance::Output(o) => o.pcapxray_plugin_output().call_consume(store, flows),
             Instance::Analyzer(_) => unreachable!("consume is only called on outputs"),

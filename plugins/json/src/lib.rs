@@ -1,13 +1,11 @@
 //! The `json` output: one machine-readable file with everything the run learned, for other tools and
-//! for tests. Flows are kept as compact summaries (no payload bytes), so the report stays a fraction of
-//! the capture's size.
+//! for tests. Flows are compact summaries (no payload bytes) streamed into the file as they end, so the
+//! report stays a fraction of the capture's size and the plugin's memory stays flat.
 
 use pcapxray_plugin_sdk::{
-    Artifact, Finding, Flow, Output, PluginError, Report, Subject,
-    format_mac, time::iso8601,
+    Artifact, Finding, Flow, Output, PluginError, Report, Subject, format_mac, time::iso8601,
 };
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The `config` table of a `json` stage.
@@ -34,13 +32,36 @@ impl Default for Config {
 
 pub struct Json {
     config: Config,
-    flows: Vec<Value>,
+    /// Flows written so far (the first one opens the document).
+    written: u64,
+    /// Findings per tag over the flows streamed so far.
+    flow_tags: BTreeMap<String, u64>,
+}
+
+impl Json {
+    fn artifact(&self, bytes: Vec<u8>) -> Artifact {
+        Artifact {
+            name: self.config.file.clone(),
+            media_type: "application/json".into(),
+            bytes,
+        }
+    }
+
+    /// The start of the document, before the first flow.
+    fn opening(&self) -> &'static str {
+        if self.config.pretty {
+            "{\n  \"flows\": [\n    "
+        } else {
+            "{\"flows\":["
+        }
+    }
 }
 
 impl Output for Json {
     const NAME: &'static str = "json";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "Writes report.json: capture summary, hosts, flows with tags, findings and the plugins that produced them.";
+    const NEEDS_PAYLOAD: bool = false;
     type Config = Config;
 
     fn new(config: Config) -> Result<Json, PluginError> {
@@ -54,164 +75,370 @@ impl Output for Json {
         }
         Ok(Json {
             config,
-            flows: Vec::new(),
+            written: 0,
+            flow_tags: BTreeMap::new(),
         })
     }
 
-    fn consume(&mut self, flows: Vec<Flow>) -> Result<(), PluginError> {
-        if self.config.flows {
-            self.flows.extend(flows.iter().map(flow_json));
+    /// Flows are streamed into the file as they come (one line each), so the plugin holds none.
+    fn consume(&mut self, flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
+        for r in flows.iter().flat_map(|f| &f.findings) {
+            *self.flow_tags.entry(r.finding.tag.clone()).or_default() += 1;
         }
-        Ok(())
+        if !self.config.flows || flows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let separator: &[u8] = if self.config.pretty { b",\n    " } else { b"," };
+        let mut out: Vec<u8> = Vec::with_capacity(flows.len() * 768);
+        for flow in &flows {
+            out.extend_from_slice(if self.written == 0 {
+                self.opening().as_bytes()
+            } else {
+                separator
+            });
+            serde_json::to_writer(&mut out, &flow_json(flow))
+                .map_err(|e| PluginError::other(e.to_string()))?;
+            self.written += 1;
+        }
+        Ok(vec![self.artifact(out)])
     }
 
     fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError> {
-        // Findings raised in an analyzer's `finish` are not on the flows yet: add their tags.
-        let mut late_tags: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-        for f in &report.findings {
-            if let Subject::Flow(id) = f.finding.subject {
-                late_tags.entry(id).or_default().push(f.finding.tag.clone());
-            }
-        }
-        for flow in &mut self.flows {
-            let id = flow["id"].as_u64().unwrap_or(0);
-            if let (Some(extra), Some(tags)) = (late_tags.get(&id), flow["tags"].as_array_mut()) {
-                for tag in extra {
-                    if !tags.iter().any(|t| t == tag) {
-                        tags.push(json!(tag));
-                    }
-                }
-            }
-        }
-        let mut by_tag: BTreeMap<&str, u64> = BTreeMap::new();
-        for f in &report.findings {
-            *by_tag.entry(&f.finding.tag).or_default() += 1;
-        }
-        let c = &report.capture;
-        let doc = json!({
-            "capture": {
-                "file": c.file,
-                "size": c.size,
-                "sha256": c.sha256,
-                "format": c.format,
-                "format_details": c.format_details,
-                "link_types": c.link_types,
-                "packets": c.packets,
-                "bytes": c.bytes,
-                "first_packet": ts(c.first_packet),
-                "last_packet": ts(c.last_packet),
-                "duration_seconds": (c.last_packet.saturating_sub(c.first_packet)) as f64 / 1e9,
-                "decode_errors": c.decode_errors.iter().map(|a| (a.key.clone(), json!(a.value.parse::<u64>().unwrap_or(0)))).collect::<Map<_, _>>(),
-                "read_error": c.read_error,
-                "flows": c.flows,
-            },
-            "summary": { "hosts": report.hosts.len(), "findings": report.findings.len(), "findings_by_tag": by_tag },
-            "hosts": report.hosts.iter().map(host_json).collect::<Vec<_>>(),
-            "flows": self.flows,
-            "findings": report.findings.iter().map(|f| finding_json(&f.stage, &f.finding)).collect::<Vec<_>>(),
-            "plugins": report.plugins.iter().map(|p| json!({
-                "stage": p.stage,
-                "name": p.name,
-                "version": p.version,
-                "kind": p.kind.as_str(),
-                "digest": format!("sha256:{}", p.digest),
-                "error": p.error,
-            })).collect::<Vec<_>>(),
-        });
-        let bytes = if self.config.pretty {
-            serde_json::to_vec_pretty(&doc)
+        let rest = rest_json(&report, &self.flow_tags);
+        // Reserve about what the document needs, so the buffer does not double past it.
+        let mut buf =
+            Vec::with_capacity(4096 + report.hosts.len() * 512 + report.findings.len() * 512);
+        let encoded = if self.config.pretty {
+            serde_json::to_writer_pretty(&mut buf, &rest)
         } else {
-            serde_json::to_vec(&doc)
+            serde_json::to_writer(&mut buf, &rest)
+        };
+        encoded.map_err(|e| PluginError::other(format!("cannot encode the report: {e}")))?;
+        let rest = String::from_utf8(buf).map_err(|e| PluginError::other(e.to_string()))?;
+        // `rest` is a whole object; splice its members after the streamed flows.
+        let members = rest.strip_prefix('{').unwrap_or(&rest);
+        let mut out = String::new();
+        if self.config.flows {
+            match (self.written, self.config.pretty) {
+                (0, true) => out.push_str("{\n  \"flows\": [],"),
+                (0, false) => out.push_str("{\"flows\":[],"),
+                (_, true) => out.push_str("\n  ],"),
+                (_, false) => out.push_str("],"),
+            }
+            out.push_str(members);
+        } else {
+            out.push_str(&rest);
         }
-        .map_err(|e| PluginError::other(format!("cannot encode the report: {e}")))?;
-        Ok(vec![Artifact {
-            name: self.config.file.clone(),
-            media_type: "application/json".into(),
-            bytes,
-        }])
+        out.push('\n');
+        Ok(vec![self.artifact(out.into_bytes())])
     }
 }
 
-fn ts(t: u64) -> Value {
-    if t == 0 {
-        Value::Null
-    } else {
-        json!(iso8601(t))
+fn ts(t: u64) -> Option<String> {
+    (t != 0).then(|| iso8601(t))
+}
+
+// The document's parts, serialized straight from the plugin's input (no intermediate `Value` tree:
+// a capture can have hundreds of thousands of hosts and flows).
+
+#[derive(Serialize)]
+struct EndpointOut {
+    ip: String,
+    port: u16,
+    mac: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DirectionOut {
+    packets: u64,
+    bytes: u64,
+    payload_bytes: u64,
+    tcp_flags: u8,
+    ttl: u8,
+}
+
+#[derive(Serialize)]
+struct FlowOut<'a> {
+    id: u64,
+    protocol: &'static str,
+    client: EndpointOut,
+    server: EndpointOut,
+    start: Option<String>,
+    end: Option<String>,
+    duration_seconds: f64,
+    vlan: &'a [u16],
+    orientation: &'static str,
+    end_reason: &'static str,
+    to_server: DirectionOut,
+    to_client: DirectionOut,
+    tags: Vec<&'a str>,
+    findings: Vec<FindingOut<'a>>,
+}
+
+fn endpoint(e: &pcapxray_plugin_sdk::Endpoint) -> EndpointOut {
+    EndpointOut {
+        ip: e.ip.to_string(),
+        port: e.port,
+        mac: e.mac.map(format_mac),
     }
 }
 
-fn host_json(h: &pcapxray_plugin_sdk::HostInfo) -> Value {
-    let names: Vec<&str> = {
-        let mut v: Vec<&str> = h
+fn direction(d: &pcapxray_plugin_sdk::Direction) -> DirectionOut {
+    DirectionOut {
+        packets: d.packets,
+        bytes: d.bytes,
+        payload_bytes: d.payload_bytes,
+        tcp_flags: d.tcp_flags,
+        ttl: d.ttl,
+    }
+}
+
+fn flow_json(f: &Flow) -> FlowOut<'_> {
+    let mut tags: Vec<&str> = Vec::new();
+    for r in &f.findings {
+        if !tags.contains(&r.finding.tag.as_str()) {
+            tags.push(&r.finding.tag);
+        }
+    }
+    FlowOut {
+        id: f.id,
+        protocol: f.protocol.as_str(),
+        client: endpoint(&f.client),
+        server: endpoint(&f.server),
+        start: ts(f.first_seen()),
+        end: ts(f.last_seen()),
+        duration_seconds: f.last_seen().saturating_sub(f.first_seen()) as f64 / 1e9,
+        vlan: &f.vlan,
+        orientation: f.orientation.as_str(),
+        end_reason: f.end_reason.as_str(),
+        to_server: direction(&f.to_server),
+        to_client: direction(&f.to_client),
+        tags,
+        findings: f
+            .findings
+            .iter()
+            .map(|r| finding_json(&r.stage, &r.finding))
+            .collect(),
+    }
+}
+
+#[derive(Serialize)]
+struct NoteOut<'a> {
+    stage: &'a str,
+    key: &'a str,
+    value: &'a str,
+    observed: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HostOut<'a> {
+    ip: String,
+    class: &'static str,
+    macs: Vec<String>,
+    names: Vec<&'a str>,
+    first_seen: Option<String>,
+    last_seen: Option<String>,
+    packets_sent: u64,
+    packets_received: u64,
+    bytes_sent: u64,
+    bytes_received: u64,
+    seen_in_arp: bool,
+    notes: Vec<NoteOut<'a>>,
+}
+
+fn host_json(h: &pcapxray_plugin_sdk::HostInfo) -> HostOut<'_> {
+    let mut names: Vec<&str> = Vec::new();
+    for n in h.notes.iter().filter(|n| n.key == "name") {
+        if !names.contains(&n.value.as_str()) {
+            names.push(&n.value);
+        }
+    }
+    HostOut {
+        ip: h.ip.to_string(),
+        class: pcapxray_plugin_sdk::net::IpClass::of(h.ip.into()).as_str(),
+        macs: h.macs.iter().map(|m| format_mac(*m)).collect(),
+        names,
+        first_seen: ts(h.first_seen),
+        last_seen: ts(h.last_seen),
+        packets_sent: h.packets_sent,
+        packets_received: h.packets_received,
+        bytes_sent: h.bytes_sent,
+        bytes_received: h.bytes_received,
+        seen_in_arp: h.seen_in_arp,
+        notes: h
             .notes
             .iter()
-            .filter(|n| n.key == "name")
-            .map(|n| n.value.as_str())
-            .collect();
-        v.dedup();
-        v
-    };
-    json!({
-        "ip": h.ip.to_string(),
-        "class": pcapxray_plugin_sdk::net::IpClass::of(h.ip.into()).as_str(),
-        "macs": h.macs.iter().map(|m| format_mac(*m)).collect::<Vec<_>>(),
-        "names": names,
-        "first_seen": ts(h.first_seen),
-        "last_seen": ts(h.last_seen),
-        "packets_sent": h.packets_sent,
-        "packets_received": h.packets_received,
-        "bytes_sent": h.bytes_sent,
-        "bytes_received": h.bytes_received,
-        "seen_in_arp": h.seen_in_arp,
-        "notes": h.notes.iter().map(|n| json!({"stage": n.stage, "key": n.key, "value": n.value, "observed": n.observed.map(iso8601)})).collect::<Vec<_>>(),
-    })
+            .map(|n| NoteOut {
+                stage: &n.stage,
+                key: &n.key,
+                value: &n.value,
+                observed: n.observed.map(iso8601),
+            })
+            .collect(),
+    }
 }
 
-fn flow_json(f: &Flow) -> Value {
-    let mut tags: Vec<&str> = f.annotations.iter().map(|a| a.tag.as_str()).collect();
-    tags.dedup();
-    let dir = |d: &pcapxray_plugin_sdk::Direction| {
-        json!({
-            "packets": d.packets,
-            "bytes": d.bytes,
-            "payload_bytes": d.payload_bytes,
-            "tcp_flags": d.tcp_flags,
-            "ttl": d.ttl,
-        })
-    };
-    json!({
-        "id": f.id,
-        "protocol": f.protocol.as_str(),
-        "client": {"ip": f.client.ip.to_string(), "port": f.client.port, "mac": f.client.mac.map(format_mac)},
-        "server": {"ip": f.server.ip.to_string(), "port": f.server.port, "mac": f.server.mac.map(format_mac)},
-        "start": ts(f.first_seen()),
-        "end": ts(f.last_seen()),
-        "duration_seconds": f.last_seen().saturating_sub(f.first_seen()) as f64 / 1e9,
-        "vlan": f.vlan,
-        "orientation": f.orientation.as_str(),
-        "end_reason": f.end_reason.as_str(),
-        "to_server": dir(&f.to_server),
-        "to_client": dir(&f.to_client),
-        "tags": tags,
-    })
+/// `{"flow": id}`, `{"host": ip}` or `"capture"`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum SubjectOut {
+    Flow { flow: u64 },
+    Host { host: String },
+    Capture(&'static str),
 }
 
-fn finding_json(stage: &str, f: &Finding) -> Value {
+#[derive(Serialize)]
+struct FindingOut<'a> {
+    stage: &'a str,
+    tag: &'a str,
+    subject: SubjectOut,
+    severity: &'static str,
+    confidence: u8,
+    summary: &'a str,
+    attributes: Attributes<'a>,
+}
+
+/// Attributes as a JSON object, in the order the plugin gave them.
+struct Attributes<'a>(&'a [pcapxray_plugin_sdk::Attribute]);
+
+impl Serialize for Attributes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|a| (&a.key, &a.value)))
+    }
+}
+
+fn finding_json<'a>(stage: &'a str, f: &'a Finding) -> FindingOut<'a> {
     let subject = match f.subject {
-        Subject::Flow(id) => json!({ "flow": id }),
-        Subject::Host(ip) => json!({ "host": ip.to_string() }),
-        Subject::Capture => json!("capture"),
+        Subject::Flow(id) => SubjectOut::Flow { flow: id },
+        Subject::Host(ip) => SubjectOut::Host {
+            host: ip.to_string(),
+        },
+        Subject::Capture => SubjectOut::Capture("capture"),
     };
-    let severity = f.severity.as_str();
-    json!({
-        "stage": stage,
-        "tag": f.tag,
-        "subject": subject,
-        "severity": severity,
-        "confidence": f.confidence,
-        "summary": f.summary,
-        "attributes": f.attributes.iter().map(|a| (a.key.clone(), json!(a.value))).collect::<Map<_, _>>(),
-    })
+    FindingOut {
+        stage,
+        tag: &f.tag,
+        subject,
+        severity: f.severity.as_str(),
+        confidence: f.confidence,
+        summary: &f.summary,
+        attributes: Attributes(&f.attributes),
+    }
+}
+
+#[derive(Serialize)]
+struct CaptureOut<'a> {
+    file: &'a str,
+    size: u64,
+    sha256: &'a str,
+    format: &'a str,
+    format_details: &'a str,
+    link_types: &'a [String],
+    packets: u64,
+    bytes: u64,
+    first_packet: Option<String>,
+    last_packet: Option<String>,
+    duration_seconds: f64,
+    decode_errors: BTreeMap<&'a str, u64>,
+    read_error: Option<&'a str>,
+    flows: u64,
+}
+
+#[derive(Serialize)]
+struct SummaryOut<'a> {
+    hosts: usize,
+    findings: usize,
+    findings_by_tag: BTreeMap<&'a str, u64>,
+}
+
+#[derive(Serialize)]
+struct PluginOut<'a> {
+    stage: &'a str,
+    name: &'a str,
+    version: &'a str,
+    kind: &'static str,
+    digest: String,
+    error: Option<&'a str>,
+}
+
+/// Hosts, serialized one by one as they are written (a capture can have hundreds of thousands).
+struct Hosts<'a>(&'a [pcapxray_plugin_sdk::HostInfo]);
+
+impl Serialize for Hosts<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(host_json))
+    }
+}
+
+/// Findings, serialized one by one.
+struct Findings<'a>(&'a [pcapxray_plugin_sdk::FindingRecord]);
+
+impl Serialize for Findings<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|f| finding_json(&f.stage, &f.finding)))
+    }
+}
+
+/// Everything but the flows, which were streamed before.
+#[derive(Serialize)]
+struct RestOut<'a> {
+    capture: CaptureOut<'a>,
+    summary: SummaryOut<'a>,
+    hosts: Hosts<'a>,
+    /// Findings about hosts and the capture, and flow findings raised at the end of the run; the
+    /// others are on their flows.
+    findings: Findings<'a>,
+    plugins: Vec<PluginOut<'a>>,
+}
+
+fn rest_json<'a>(report: &'a Report, flow_tags: &'a BTreeMap<String, u64>) -> RestOut<'a> {
+    let mut by_tag: BTreeMap<&str, u64> = flow_tags.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    for f in &report.findings {
+        *by_tag.entry(&f.finding.tag).or_default() += 1;
+    }
+    let findings = by_tag.values().sum::<u64>() as usize;
+    let c = &report.capture;
+    RestOut {
+        capture: CaptureOut {
+            file: &c.file,
+            size: c.size,
+            sha256: &c.sha256,
+            format: &c.format,
+            format_details: &c.format_details,
+            link_types: &c.link_types,
+            packets: c.packets,
+            bytes: c.bytes,
+            first_packet: ts(c.first_packet),
+            last_packet: ts(c.last_packet),
+            duration_seconds: c.last_packet.saturating_sub(c.first_packet) as f64 / 1e9,
+            decode_errors: c
+                .decode_errors
+                .iter()
+                .map(|a| (a.key.as_str(), a.value.parse().unwrap_or(0)))
+                .collect(),
+            read_error: c.read_error.as_deref(),
+            flows: c.flows,
+        },
+        summary: SummaryOut {
+            hosts: report.hosts.len(),
+            findings,
+            findings_by_tag: by_tag,
+        },
+        hosts: Hosts(&report.hosts),
+        findings: Findings(&report.findings),
+        plugins: report
+            .plugins
+            .iter()
+            .map(|p| PluginOut {
+                stage: &p.stage,
+                name: &p.name,
+                version: &p.version,
+                kind: p.kind.as_str(),
+                digest: format!("sha256:{}", p.digest),
+                error: p.error.as_deref(),
+            })
+            .collect(),
+    }
 }
 
 pcapxray_plugin_sdk::export_output!(Json);

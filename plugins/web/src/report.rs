@@ -419,7 +419,7 @@ pub(crate) mod tests {
             fragments: 0,
             to_server: direction(client),
             to_client: direction(answer),
-            annotations: Vec::new(),
+            findings: Vec::new(),
         }
     }
 

@@ -1,0 +1,131 @@
+//! The analyzer stages of a run: each batch of finished flows goes through them in order, and what one
+//! finds is on the flows (and hosts) before the next one looks.
+
+use super::payloads::with_payloads;
+use crate::caps::{Services, log::Level};
+use crate::flow::{FinishedFlow, HostNote};
+use crate::runtime::bindings::wit;
+use crate::runtime::{Stage, convert};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Most host and capture findings kept from one stage until the end of the run; a plugin that floods
+/// is cut off with a warning. (Flow findings are not kept: they travel with their flows.)
+const MAX_KEPT_FINDINGS_PER_STAGE: usize = 1_000_000;
+
+pub struct Analyzers {
+    pub stages: Vec<Stage>,
+    services: Arc<Services>,
+    /// Findings that are not on a flow (host, capture, and flow findings raised in `finish`).
+    pub kept: Vec<wit::FindingRecord>,
+    kept_per_stage: FxHashMap<String, usize>,
+    /// Every finding of the run, counted by tag.
+    pub by_tag: BTreeMap<String, u64>,
+    /// Why stages were stopped.
+    pub failures: Vec<String>,
+}
+
+impl Analyzers {
+    pub fn new(stages: Vec<Stage>, services: Arc<Services>) -> Analyzers {
+        Analyzers {
+            stages,
+            services,
+            kept: Vec::new(),
+            kept_per_stage: FxHashMap::default(),
+            by_tag: BTreeMap::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    /// Runs a batch through every analyzer; returns the annotated flows.
+    pub fn analyze(&mut self, batch: Vec<FinishedFlow>) -> Vec<wit::Flow> {
+        let mut flows: Vec<wit::Flow> = batch.into_iter().map(convert::flow_to_wit).collect();
+        let index: FxHashMap<u64, usize> =
+            flows.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
+        for i in 0..self.stages.len() {
+            if !self.stages[i].running() {
+                continue;
+            }
+            let stage = &mut self.stages[i];
+            let needs = stage.plugin.needs_payload;
+            match with_payloads(&mut flows, needs, |flows| stage.analyze(flows)) {
+                Ok(outcome) => self.apply(i, outcome, &mut flows, &index),
+                Err(message) => self.failed(message),
+            }
+        }
+        flows
+    }
+
+    /// Calls every analyzer's `finish`. `progress` is told which stage is finishing.
+    pub fn finish(&mut self, progress: &mut dyn FnMut(String)) {
+        for i in 0..self.stages.len() {
+            if !self.stages[i].running() {
+                continue;
+            }
+            progress(format!("finishing {}", self.stages[i].spec.name));
+            match self.stages[i].finish_analyzer() {
+                Ok(outcome) => self.apply(i, outcome, &mut [], &FxHashMap::default()),
+                Err(message) => self.failed(message),
+            }
+        }
+    }
+
+    fn failed(&mut self, message: String) {
+        self.services.log.host(Level::Error, &message);
+        self.failures.push(message);
+    }
+
+    fn apply(
+        &mut self,
+        stage: usize,
+        outcome: wit::Outcome,
+        flows: &mut [wit::Flow],
+        index: &FxHashMap<u64, usize>,
+    ) {
+        let name = self.stages[stage].spec.name.clone();
+        if !outcome.host_facts.is_empty() {
+            let mut hosts = self
+                .services
+                .hosts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for fact in outcome.host_facts {
+                let note = HostNote {
+                    stage: name.clone(),
+                    key: fact.key,
+                    value: fact.value,
+                    observed: fact.observed,
+                };
+                hosts.add_note(convert::ip_from_wit(fact.host), note);
+            }
+        }
+        for finding in outcome.findings {
+            *self.by_tag.entry(finding.tag.clone()).or_default() += 1;
+            let record = wit::FindingRecord {
+                stage: name.clone(),
+                finding,
+            };
+            // A flow finding travels on its flow to the outputs; only the others are kept for the end.
+            if let wit::Subject::Flow(id) = record.finding.subject
+                && let Some(&i) = index.get(&id)
+            {
+                flows[i].findings.push(record);
+                continue;
+            }
+            let kept = self.kept_per_stage.entry(name.clone()).or_default();
+            *kept += 1;
+            if *kept <= MAX_KEPT_FINDINGS_PER_STAGE {
+                self.kept.push(record);
+            } else if *kept == MAX_KEPT_FINDINGS_PER_STAGE + 1 {
+                self.services.log.host(
+                    Level::Warn,
+                    &format!(
+                        "stage `{name}` raised more than {MAX_KEPT_FINDINGS_PER_STAGE} host and capture findings; \
+                         the rest are counted but not reported"
+                    ),
+                );
+            }
+        }
+    }
+}

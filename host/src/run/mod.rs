@@ -1,0 +1,397 @@
+//! One run: capture → decoder → flow table → analyzers → outputs → report folder. Stages that fail are
+//! stopped and named; everything else still runs and still writes its files.
+
+mod analyzers;
+mod outputs;
+mod payloads;
+
+use crate::caps::{Services, log::Level};
+use crate::decode::{CaptureReader, Decoded, Decoder};
+use crate::flow::{FlowTable, HostTable};
+use crate::pipeline::{self, Diagnostics, StageKind};
+use crate::runtime::bindings::wit;
+use crate::runtime::{Runtime, Stage, convert};
+use crate::{builtins, output, stages};
+use analyzers::Analyzers;
+use outputs::Outputs;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What `pcapxray run` needs.
+pub struct RunOptions {
+    pub pipeline: PathBuf,
+    pub capture: PathBuf,
+    pub out_dir: PathBuf,
+    pub verbose: bool,
+    /// Progress bar for the terminal.
+    pub bar: Option<indicatif::ProgressBar>,
+    /// Called now and then with progress (for the web UI).
+    pub on_progress: Option<ProgressFn>,
+}
+
+/// Receives progress updates.
+pub type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
+
+/// How far a run has got.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Progress {
+    pub bytes_read: u64,
+    pub bytes_total: u64,
+    pub packets: u64,
+    pub flows: u64,
+    /// What is happening: `reading`, `finishing <stage>`, `writing <stage>`, `done`.
+    pub phase: String,
+}
+
+/// A run that failed before it could produce a report.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Pipeline(Diagnostics),
+    #[error(transparent)]
+    Capture(#[from] crate::decode::OpenError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What a finished run reports.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct RunSummary {
+    pub capture: String,
+    pub packets: u64,
+    pub bytes: u64,
+    pub flows: u64,
+    /// The most flows that were active at once (memory follows this, not the capture size).
+    pub max_active_flows: usize,
+    pub hosts: usize,
+    pub findings_by_tag: BTreeMap<String, u64>,
+    pub decode_errors: BTreeMap<String, u64>,
+    pub seconds: f64,
+    pub out_dir: PathBuf,
+    pub files: Vec<PathBuf>,
+    /// Stopped stages and reading problems: what is missing from the report.
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl RunSummary {
+    /// 0 when everything ran, 2 when the report is incomplete.
+    pub fn exit_code(&self) -> i32 {
+        if self.problems.is_empty() { 0 } else { 2 }
+    }
+}
+
+/// Runs a pipeline over a capture.
+pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
+    let started = Instant::now();
+    let pipeline = pipeline::load(&opts.pipeline, &builtins::exists).map_err(RunError::Pipeline)?;
+    // Open the capture before compiling plugins: a wrong file should fail at once.
+    let mut reader = CaptureReader::open(&opts.capture)?;
+    prepare_out_dir(&opts.out_dir)?;
+    let hash = spawn_sha256(&opts.capture);
+    let services = Arc::new(Services {
+        log: crate::caps::log::Logger::new(opts.bar.clone(), opts.verbose),
+        hosts: Arc::new(Mutex::new(HostTable::default())),
+    });
+    let rt = Runtime::new()
+        .map_err(|e| RunError::Other(format!("cannot start the WebAssembly runtime: {e}")))?;
+    let stages = stages::start_stages(&rt, &pipeline, &services).map_err(RunError::Pipeline)?;
+    let plugin_runs: Vec<(usize, wit::PluginRun)> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, plugin_run(s)))
+        .collect();
+    let (analyzer_stages, output_stages): (Vec<Stage>, Vec<Stage>) = stages
+        .into_iter()
+        .partition(|s| s.spec.kind == StageKind::Analyzer);
+    let mut analyzers = Analyzers::new(analyzer_stages, services.clone());
+    let mut outputs = Outputs::start(output_stages, &opts.out_dir, services.clone())
+        .map_err(|e| RunError::Other(format!("cannot start the output thread: {e}")))?;
+
+    let (capture, out_dir) = (opts.capture.clone(), opts.out_dir.clone());
+    let total = reader.file_size();
+    if let Some(bar) = &opts.bar {
+        bar.set_length(total);
+    }
+    let mut decoder = Decoder::default();
+    let mut table = FlowTable::new(pipeline.flows.clone());
+    let mut stats = Stats::default();
+    let mut read_error = None;
+    loop {
+        let frame = match reader.next_frame() {
+            None => break,
+            Some(Err(e)) => {
+                read_error = Some(e);
+                break;
+            }
+            Some(Ok(frame)) => frame,
+        };
+        stats.frame(frame.ts, frame.data.len());
+        match decoder.decode(&frame) {
+            Ok(Decoded::Ip(pkt)) => table.add(frame.ts, &pkt),
+            Ok(Decoded::Arp(arp)) => {
+                let mut hosts = services.hosts.lock().unwrap_or_else(|e| e.into_inner());
+                hosts.add_arp(frame.ts, arp.sender_ip.into(), arp.sender_mac);
+                if arp.operation == 2 {
+                    hosts.add_arp(frame.ts, arp.target_ip.into(), arp.target_mac);
+                }
+            }
+            Ok(Decoded::FragmentHeld) => {}
+            Ok(Decoded::NonIp { ether_type }) => *stats.non_ip.entry(ether_type).or_default() += 1,
+            Err(e) => *stats.decode_errors.entry(e.kind()).or_default() += 1,
+        }
+        if table.batch_ready() {
+            let batch =
+                table.take_batch(&mut services.hosts.lock().unwrap_or_else(|e| e.into_inner()));
+            outputs.consume(analyzers.analyze(batch));
+        }
+        if stats.packets % 65_536 == 0 {
+            let flows = table.flows_total();
+            report_progress(
+                &mut opts,
+                reader.position(),
+                total,
+                stats.packets,
+                flows,
+                "reading",
+            );
+        }
+    }
+    table.end_capture();
+    while table.has_ready() {
+        let batch = table.take_batch(&mut services.hosts.lock().unwrap_or_else(|e| e.into_inner()));
+        outputs.consume(analyzers.analyze(batch));
+    }
+    let flows_total = table.flows_total();
+    let packets = stats.packets;
+    analyzers.finish(&mut |phase| {
+        report_progress(&mut opts, total, total, packets, flows_total, &phase)
+    });
+
+    let mut problems = Vec::new();
+    if let Some(e) = &read_error {
+        let message = format!(
+            "{}: {e}; the report covers the {} packets before that point",
+            capture.display(),
+            e.packets
+        );
+        services.log.host(Level::Warn, &message);
+        problems.push(message);
+    }
+    let format = reader.format().clone();
+    let capture_info = wit::CaptureInfo {
+        file: capture.display().to_string(),
+        size: total,
+        sha256: hash.join().unwrap_or_default(),
+        format: format.name.to_string(),
+        format_details: format.details.clone(),
+        link_types: reader.link_types().iter().map(|l| l.describe()).collect(),
+        packets,
+        bytes: stats.bytes,
+        first_packet: stats.first_ts,
+        last_packet: stats.last_ts,
+        decode_errors: stats.attributes(),
+        read_error: read_error.as_ref().map(|e| e.to_string()),
+        flows: flows_total,
+    };
+    // Stage failures known so far go into the report; the outputs' own fate is in the summary.
+    let plugins = plugin_runs
+        .into_iter()
+        .map(|(_, mut run)| {
+            run.error = analyzers
+                .stages
+                .iter()
+                .find(|s| s.spec.name == run.stage)
+                .and_then(|s| s.failure.clone());
+            run
+        })
+        .collect();
+    let (report, host_count) = {
+        let hosts = services.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        let report = wit::Report {
+            capture: capture_info,
+            hosts: hosts
+                .sorted()
+                .into_iter()
+                .map(|(ip, h)| convert::host_to_wit(ip, h))
+                .collect(),
+            findings: std::mem::take(&mut analyzers.kept),
+            plugins,
+        };
+        (report, hosts.len())
+    };
+    report_progress(
+        &mut opts,
+        total,
+        total,
+        packets,
+        flows_total,
+        "writing reports",
+    );
+    let written = outputs.finish(report);
+    write_marker(&out_dir, &written.files);
+    let mut failures = analyzers.failures.clone();
+    failures.extend(written.failures);
+    problems.extend(
+        failures
+            .iter()
+            .map(|m| format!("{m}; its results are missing from the report")),
+    );
+    report_progress(&mut opts, total, total, packets, flows_total, "done");
+    Ok(RunSummary {
+        capture: capture.display().to_string(),
+        packets,
+        bytes: stats.bytes,
+        flows: flows_total,
+        max_active_flows: table.max_active(),
+        hosts: host_count,
+        findings_by_tag: std::mem::take(&mut analyzers.by_tag),
+        decode_errors: stats.decode_errors,
+        seconds: started.elapsed().as_secs_f64(),
+        out_dir,
+        files: written.files,
+        problems,
+        warnings: services.log.kept(),
+    })
+}
+
+/// Counts over the frames read.
+#[derive(Default)]
+struct Stats {
+    packets: u64,
+    bytes: u64,
+    first_ts: u64,
+    last_ts: u64,
+    decode_errors: BTreeMap<String, u64>,
+    non_ip: BTreeMap<u16, u64>,
+}
+
+impl Stats {
+    fn frame(&mut self, ts: u64, len: usize) {
+        self.packets += 1;
+        self.bytes += len as u64;
+        if self.first_ts == 0 || ts < self.first_ts {
+            self.first_ts = ts;
+        }
+        self.last_ts = self.last_ts.max(ts);
+    }
+
+    /// Undecodable and non-IP frames, for the report.
+    fn attributes(&self) -> Vec<wit::Attribute> {
+        let errors = self.decode_errors.iter().map(|(k, v)| wit::Attribute {
+            key: k.clone(),
+            value: v.to_string(),
+        });
+        let non_ip = self.non_ip.iter().map(|(t, n)| wit::Attribute {
+            key: format!("not ip (ether type 0x{t:04x})"),
+            value: n.to_string(),
+        });
+        errors.chain(non_ip).collect()
+    }
+}
+
+fn report_progress(
+    opts: &mut RunOptions,
+    read: u64,
+    total: u64,
+    packets: u64,
+    flows: u64,
+    phase: &str,
+) {
+    let p = Progress {
+        bytes_read: read,
+        bytes_total: total,
+        packets,
+        flows,
+        phase: phase.to_string(),
+    };
+    if let Some(bar) = &opts.bar {
+        bar.set_position(p.bytes_read);
+        bar.set_message(format!(
+            "{} packets, {} flows, {}",
+            p.packets, p.flows, p.phase
+        ));
+    }
+    if let Some(cb) = opts.on_progress.as_mut() {
+        cb(&p);
+    }
+}
+
+fn plugin_run(s: &Stage) -> wit::PluginRun {
+    wit::PluginRun {
+        stage: s.spec.name.clone(),
+        name: s.plugin.name.clone(),
+        version: s.plugin.version.clone(),
+        kind: match s.spec.kind {
+            StageKind::Analyzer => wit::PluginKind::Analyzer,
+            StageKind::Output => wit::PluginKind::Output,
+        },
+        digest: s.plugin.digest.clone(),
+        error: None,
+    }
+}
+
+const MARKER: &str = ".pcapxray-report";
+
+/// Makes sure the report folder can be written without mixing old and new results: a folder an earlier
+/// run wrote is cleared of that run's files; any other non-empty folder is refused.
+fn prepare_out_dir(dir: &Path) -> Result<(), RunError> {
+    let marker = dir.join(MARKER);
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)
+            .map(|mut it| it.next().is_none())
+            .unwrap_or(false);
+        if marker.is_file() {
+            let listed = std::fs::read_to_string(&marker).unwrap_or_default();
+            for line in listed.lines().filter(|l| !l.is_empty()) {
+                if let Ok(path) = output::artifact_path(dir, line) {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        } else if !empty {
+            return Err(RunError::Other(format!(
+                "the report folder {} already exists and was not written by pcapxray; choose another with -o",
+                dir.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        RunError::Other(format!(
+            "cannot create the report folder {}: {e}",
+            dir.display()
+        ))
+    })
+}
+
+fn write_marker(dir: &Path, files: &[PathBuf]) {
+    let list: String = files
+        .iter()
+        .filter_map(|f| f.strip_prefix(dir).ok())
+        .map(|p| format!("{}\n", p.display()))
+        .collect();
+    let _ = std::fs::write(dir.join(MARKER), list);
+}
+
+/// Hashes the capture on another core while it is being decoded.
+fn spawn_sha256(path: &Path) -> std::thread::JoinHandle<String> {
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let Ok(mut file) = std::fs::File::open(&path) else {
+            return String::new();
+        };
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => hasher.update(&buf[..n]),
+                Err(_) => return String::new(),
+            }
+        }
+        crate::runtime::hex_digest(&hasher.finalize())
+    })
+}

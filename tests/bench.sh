@@ -6,7 +6,7 @@
 #                default: ${TMPDIR:-/tmp}/pcapxray-bench/bench-${SIZE_MB}mb.pcap
 # environment:
 #   SIZE_MB=1024 size of the generated capture
-#   INPUTS=DIR   captures to copy (default /work/shared/testdata)
+#   INPUTS=DIR   captures to copy (default ../shared/testdata)
 #   PIPELINE=config/pipeline.toml
 #   GEN_ONLY=1   only build pcapgen and generate the capture
 #
@@ -16,7 +16,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 SIZE_MB=${SIZE_MB:-1024}
-INPUTS=${INPUTS:-/work/shared/testdata}
+INPUTS=${INPUTS:-$(pwd)/../shared/testdata}
 PIPELINE=${PIPELINE:-config/pipeline.toml}
 CAPTURE=${1:-${TMPDIR:-/tmp}/pcapxray-bench/bench-${SIZE_MB}mb.pcap}
 

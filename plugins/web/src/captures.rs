@@ -1,4 +1,4 @@
-//! Tests on real captures from the shared corpus (`/work/shared/testdata`): hand-made byte strings
+//! Tests on real captures from the shared corpus (`../shared/testdata` beside the repository): hand-made byte strings
 //! only prove the parsers agree with their author, while these handshakes and requests were sent by
 //! curl, Chrome and real browsers, and `expectations.json` says what TShark found in them. The TCP
 //! streams are rebuilt here with a minimal reassembler (in sequence order, duplicates dropped, cut at
@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-const TESTDATA: &str = "/work/shared/testdata";
+/// The shared captures, next to the repository (`../shared/testdata`).
+const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata");
 
 /// The host's default `payload_bytes`: the prefix of each direction a plugin sees.
 const PAYLOAD_BYTES: usize = 4096;

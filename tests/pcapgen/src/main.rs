@@ -34,7 +34,7 @@ enum Cmd {
         #[arg(long, default_value_t = 1024)]
         size_mb: u64,
         /// Directory whose *.pcap files are copied.
-        #[arg(long, default_value = "/work/shared/testdata")]
+        #[arg(long, default_value = "../shared/testdata")]
         inputs: PathBuf,
     },
     /// Print the number of packets in a classic pcap file.

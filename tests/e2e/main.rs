@@ -4,4 +4,5 @@ mod support;
 
 mod captures;
 mod errors;
+mod golden;
 mod limits;

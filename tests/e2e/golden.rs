@@ -36,7 +36,11 @@ fn every_plugin_matches_its_reviewed_results_on_real_captures() {
         let expected: Value = match std::fs::read_to_string(&golden) {
             Ok(text) => serde_json::from_str(&text).unwrap(),
             Err(_) => {
-                failures.push(format!("{}: no {} (run with PCAPXRAY_BLESS=1 and review it)", case.display(), golden.display()));
+                failures.push(format!(
+                    "{}: no {} (run with PCAPXRAY_BLESS=1 and review it)",
+                    case.display(),
+                    golden.display()
+                ));
                 continue;
             }
         };
@@ -57,17 +61,33 @@ fn run_case(case: &Path) -> Value {
     let capture = spec["capture"].as_str().unwrap();
     let stage = spec["stage"].as_str().unwrap();
     let pipeline = spec["pipeline"].as_str().unwrap();
-    let capture_path =
-        if capture.contains('/') { repo().join(capture) } else { testdata(capture) };
+    let capture_path = if capture.contains('/') {
+        repo().join(capture)
+    } else {
+        testdata(capture)
+    };
     let dir = tempfile::tempdir().unwrap();
     let run = run_pipeline(dir.path(), pipeline, &capture_path);
-    assert!(run.code == 0 || run.code == 2, "{}: {}", case.display(), run.all_output());
+    assert!(
+        run.code == 0 || run.code == 2,
+        "{}: {}",
+        case.display(),
+        run.all_output()
+    );
     let report = run.report();
-    let flows: std::collections::HashMap<u64, &Value> =
-        report["flows"].as_array().unwrap().iter().map(|f| (f["id"].as_u64().unwrap(), f)).collect();
+    let flows: std::collections::HashMap<u64, &Value> = report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["id"].as_u64().unwrap(), f))
+        .collect();
     // Flow ids depend on packet order only, but a flow is easier to review by its endpoints.
     let describe = |subject: &Value| -> Value {
-        match subject.get("flow").and_then(Value::as_u64).and_then(|id| flows.get(&id)) {
+        match subject
+            .get("flow")
+            .and_then(Value::as_u64)
+            .and_then(|id| flows.get(&id))
+        {
             Some(f) => json!(format!(
                 "{} {}:{} -> {}:{}",
                 f["protocol"].as_str().unwrap(),
@@ -99,9 +119,12 @@ fn run_case(case: &Path) -> Value {
         .unwrap()
         .iter()
         .flat_map(|h| {
-            h["notes"].as_array().unwrap().iter().filter(|n| n["stage"] == stage).map(move |n| {
-                json!({"host": h["ip"], "key": n["key"], "value": n["value"]})
-            })
+            h["notes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|n| n["stage"] == stage)
+                .map(move |n| json!({"host": h["ip"], "key": n["key"], "value": n["value"]}))
         })
         .collect();
     facts.sort_by_key(|f| f.to_string());

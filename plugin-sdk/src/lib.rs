@@ -91,8 +91,8 @@ pub use wit::capability::CapabilityError;
 pub use wit::types::{
     Artifact, Attribute, CaptureInfo, ConfigError, Direction, EndReason, Endpoint, Finding,
     FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote, IpAddress, Ipv6Address, MacAddress,
-    Orientation, Outcome, PluginError, PluginInfo, PluginKind, PluginRun, Protocol, Report,
-    Severity, Subject, TcpFlags, Timestamp,
+    Orientation, Outcome, PluginError, PluginInfo, PluginKind, PluginRun, Protocol, QueryRecord,
+    Report, Severity, Subject, TcpFlags, Timestamp,
 };
 
 /// Messages to the investigator, prefixed by the host with the stage name.

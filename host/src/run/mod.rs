@@ -220,6 +220,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
                 .collect(),
             findings: std::mem::take(&mut analyzers.kept),
             plugins,
+            queries: Vec::new(),
         };
         (report, hosts.len())
     };

@@ -43,6 +43,28 @@ enum Command {
     },
     /// List the built-in plugins.
     Plugins,
+    /// Tor relay data for the `tor` analyzer.
+    Tor {
+        #[command(subcommand)]
+        command: TorCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TorCommand {
+    /// Download the current consensus from the Tor directory authorities (the only command that goes
+    /// online; analyses never do).
+    Fetch {
+        /// Folder to store it in.
+        #[arg(long, default_value_os_t = pcapxray::torfetch::default_dir())]
+        dir: PathBuf,
+        /// Consensus URL to use instead of the directory authorities (repeatable).
+        #[arg(long = "from")]
+        from: Vec<String>,
+        /// Seconds to wait for each source.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
 }
 
 pub fn main() -> i32 {
@@ -57,6 +79,9 @@ pub fn main() -> i32 {
         } => run(pipeline, capture, out, verbose, quiet),
         Command::Validate { pipeline } => validate(&pipeline),
         Command::Plugins => plugins(),
+        Command::Tor {
+            command: TorCommand::Fetch { dir, from, timeout },
+        } => tor_fetch(&dir, from, timeout),
     }
 }
 
@@ -172,10 +197,7 @@ fn validate(path: &Path) -> i32 {
             return 1;
         }
     };
-    let services = std::sync::Arc::new(pcapxray::caps::Services {
-        log: Default::default(),
-        hosts: Default::default(),
-    });
+    let services = std::sync::Arc::new(pcapxray::caps::Services::default());
     match stages::start_stages(&rt, &pipeline, &services) {
         Ok(stages) => {
             println!("{}: ok, {} stage(s)", path.display(), stages.len());
@@ -223,4 +245,22 @@ fn plugins() -> i32 {
         }
     }
     status
+}
+
+fn tor_fetch(dir: &Path, from: Vec<String>, timeout: u64) -> i32 {
+    let sources = if from.is_empty() {
+        pcapxray::torfetch::authority_urls()
+    } else {
+        from
+    };
+    match pcapxray::torfetch::fetch(&sources, dir, std::time::Duration::from_secs(timeout)) {
+        Ok((path, validity)) => {
+            println!("saved {} ({validity})", path.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
 }

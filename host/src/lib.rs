@@ -14,3 +14,4 @@ pub mod pipeline;
 pub mod run;
 pub mod runtime;
 pub mod stages;
+pub mod torfetch;

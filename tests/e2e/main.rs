@@ -3,6 +3,8 @@
 mod support;
 
 mod captures;
+mod enrich;
 mod errors;
 mod golden;
 mod limits;
+mod torfetch;

@@ -2,6 +2,7 @@
 //! are compared with the grants, so `..` and links cannot leave a granted folder.
 
 use super::not_granted;
+use crate::pipeline::Grants;
 use crate::runtime::bindings::CapabilityError;
 use std::path::PathBuf;
 
@@ -10,20 +11,23 @@ const MAX_READ: u64 = 512 << 20;
 
 fn resolve(
     stage: &str,
-    grants: &[PathBuf],
+    grants: &Grants,
     path: &str,
     what: &str,
 ) -> Result<PathBuf, CapabilityError> {
-    if grants.is_empty() {
+    if grants.files.is_empty() {
         return Err(not_granted(stage, "files", &format!("to {what} `{path}`")));
     }
-    let real = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+    // `~/` and relative paths mean what they mean in the pipeline file.
+    let full =
+        crate::pipeline::normalize(&grants.base_dir.join(crate::pipeline::expand_home(path)));
+    let real = std::fs::canonicalize(&full).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             CapabilityError::NotFound(format!("{path}: no such file or folder"))
         }
         _ => CapabilityError::Other(format!("{path}: {e}")),
     })?;
-    let allowed = grants.iter().any(|g| {
+    let allowed = grants.files.iter().any(|g| {
         let g = std::fs::canonicalize(g).unwrap_or_else(|_| g.clone());
         real == g || real.starts_with(&g)
     });
@@ -35,7 +39,7 @@ fn resolve(
     Ok(real)
 }
 
-pub fn read(stage: &str, grants: &[PathBuf], path: &str) -> Result<Vec<u8>, CapabilityError> {
+pub fn read(stage: &str, grants: &Grants, path: &str) -> Result<Vec<u8>, CapabilityError> {
     let real = resolve(stage, grants, path, "read")?;
     let meta =
         std::fs::metadata(&real).map_err(|e| CapabilityError::Other(format!("{path}: {e}")))?;
@@ -51,7 +55,7 @@ pub fn read(stage: &str, grants: &[PathBuf], path: &str) -> Result<Vec<u8>, Capa
     std::fs::read(&real).map_err(|e| CapabilityError::Other(format!("{path}: {e}")))
 }
 
-pub fn list(stage: &str, grants: &[PathBuf], path: &str) -> Result<Vec<String>, CapabilityError> {
+pub fn list(stage: &str, grants: &Grants, path: &str) -> Result<Vec<String>, CapabilityError> {
     let real = resolve(stage, grants, path, "list")?;
     let entries =
         std::fs::read_dir(&real).map_err(|e| CapabilityError::Other(format!("{path}: {e}")))?;
@@ -75,11 +79,20 @@ mod tests {
         std::fs::write(inside.join("a.txt"), b"hello").unwrap();
         std::fs::write(dir.path().join("secret.txt"), b"no").unwrap();
         let a = inside.join("a.txt");
+        let none = Grants {
+            base_dir: dir.path().to_path_buf(),
+            ..Grants::default()
+        };
         assert!(matches!(
-            read("s", &[], a.to_str().unwrap()),
+            read("s", &none, a.to_str().unwrap()),
             Err(CapabilityError::NotGranted(_))
         ));
-        let grants = vec![inside.clone()];
+        let grants = Grants {
+            files: vec![inside.clone()],
+            ..none
+        };
+        // Relative paths are resolved against the pipeline's folder.
+        assert_eq!(read("s", &grants, "granted/a.txt").unwrap(), b"hello");
         assert_eq!(read("s", &grants, a.to_str().unwrap()).unwrap(), b"hello");
         let escape = inside.join("../secret.txt");
         assert!(matches!(

@@ -1,17 +1,23 @@
 //! What the host offers plugins beyond their sandbox, one file per capability. Nothing here is
 //! reachable unless the pipeline grants it to the stage; a refusal names the stage and what it asked for.
 
+pub mod dns;
 pub mod files;
 pub mod log;
+pub mod queries;
+pub mod whois;
 
 use crate::flow::HostTable;
 use crate::runtime::bindings::CapabilityError;
 use std::sync::{Arc, Mutex};
 
 /// Services shared by every stage of a run.
+#[derive(Default)]
 pub struct Services {
     pub log: log::Logger,
     pub hosts: Arc<Mutex<HostTable>>,
+    /// Every query sent through a granted capability.
+    pub queries: queries::QueryLog,
 }
 
 /// The refusal a stage gets for a capability it was not granted.

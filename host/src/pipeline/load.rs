@@ -258,7 +258,10 @@ impl Checker<'_> {
             serde_json::Value::Object(Default::default()),
             HashMap::new(),
         );
-        let mut grants = Grants::default();
+        let mut grants = Grants {
+            base_dir: normalize(&self.base),
+            ..Grants::default()
+        };
         let mut limits = defaults;
         let label = |n: &Option<String>, p: &Option<(String, Range<usize>)>| {
             n.clone()
@@ -352,7 +355,10 @@ impl Checker<'_> {
     }
 
     fn grants(&mut self, table: &DeTable, stage: &str) -> Grants {
-        let mut grants = Grants::default();
+        let mut grants = Grants {
+            base_dir: normalize(&self.base),
+            ..Grants::default()
+        };
         for (key, v) in table.iter() {
             match key.get_ref().as_ref() {
                 "files" => match v.get_ref() {
@@ -456,7 +462,8 @@ fn stage_name_from(plugin: &str) -> String {
         .to_string()
 }
 
-fn expand_home(p: &str) -> PathBuf {
+/// `~/x` → `$HOME/x`.
+pub fn expand_home(p: &str) -> PathBuf {
     match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
         _ => PathBuf::from(p),

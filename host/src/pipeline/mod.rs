@@ -6,7 +6,7 @@ mod diagnostics;
 mod load;
 
 pub use diagnostics::{Diagnostic, Diagnostics, SourceMap};
-pub use load::load;
+pub use load::{expand_home, load, normalize};
 
 use crate::flow::FlowSettings;
 use std::collections::HashMap;
@@ -78,7 +78,9 @@ pub struct StageSpec {
 /// Capabilities granted to a stage. Nothing is granted by default.
 #[derive(Clone, Debug, Default)]
 pub struct Grants {
-    /// Files and folders the stage may read (canonical paths).
+    /// The pipeline file's folder: relative paths a plugin passes to a capability are resolved there.
+    pub base_dir: PathBuf,
+    /// Files and folders the stage may read (absolute paths).
     pub files: Vec<PathBuf>,
     /// DNS lookups through the host resolver.
     pub dns: Option<DnsGrant>,

@@ -95,6 +95,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     let services = Arc::new(Services {
         log: crate::caps::log::Logger::new(opts.bar.clone(), opts.verbose),
         hosts: Arc::new(Mutex::new(HostTable::default())),
+        queries: Default::default(),
     });
     let rt = Runtime::new()
         .map_err(|e| RunError::Other(format!("cannot start the WebAssembly runtime: {e}")))?;
@@ -220,7 +221,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
                 .collect(),
             findings: std::mem::take(&mut analyzers.kept),
             plugins,
-            queries: Vec::new(),
+            queries: services.queries.take(),
         };
         (report, hosts.len())
     };

@@ -33,10 +33,7 @@ pub struct Stage {
 
 /// Calls `describe` in a throwaway store.
 pub(super) fn describe(rt: &Runtime, plugin: &LoadedPlugin) -> Result<wit::PluginInfo, String> {
-    let services = Arc::new(Services {
-        log: Default::default(),
-        hosts: Default::default(),
-    });
+    let services = Arc::new(Services::default());
     let mut store = new_store(
         rt,
         "describe",
@@ -73,6 +70,16 @@ fn new_store(
         StageState::new(stage, grants, limits.memory_mb, services),
     );
     store.limiter(|s| &mut s.limits);
+    // Time spent waiting for DNS or RDAP answers is the network's, not the plugin's: credit it back.
+    store.epoch_deadline_callback(|mut ctx| {
+        let credit = std::mem::take(&mut ctx.data_mut().host_time);
+        let ticks = (credit.as_millis() / EPOCH_TICK.as_millis()) as u64;
+        if ticks > 0 {
+            Ok(wasmtime::UpdateDeadline::Continue(ticks))
+        } else {
+            Err(wasmtime::Trap::Interrupt.into())
+        }
+    });
     store
 }
 

@@ -6,7 +6,10 @@ use super::bindings::analyzer::pcapxray::plugin::{
 };
 use super::bindings::{CapabilityError, wit};
 use crate::caps::{self, Services};
+use crate::flow::HostNote;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -22,6 +25,11 @@ pub struct StageState {
     pub stage: String,
     pub grants: crate::pipeline::Grants,
     pub services: Arc<Services>,
+    /// Time spent in capability calls (DNS, RDAP) since the last epoch deadline: it does not count
+    /// against the stage's call time limit.
+    pub host_time: std::time::Duration,
+    dns: Option<Result<caps::dns::Dns, String>>,
+    whois: Option<caps::whois::Whois>,
 }
 
 impl StageState {
@@ -44,7 +52,28 @@ impl StageState {
             stage: stage.to_string(),
             grants,
             services,
+            host_time: std::time::Duration::ZERO,
+            dns: None,
+            whois: None,
         }
+    }
+
+    /// Adds facts learnt through a capability to the host table, under this stage's name.
+    fn note(&self, ip: IpAddr, key: &str, value: &str) {
+        if value.is_empty() {
+            return;
+        }
+        let note = HostNote {
+            stage: self.stage.clone(),
+            key: key.into(),
+            value: value.into(),
+            observed: None,
+        };
+        self.services
+            .hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add_note(ip, note);
     }
 }
 
@@ -99,35 +128,70 @@ impl model::Host for StageState {
 
 impl files::Host for StageState {
     fn read_file(&mut self, path: String) -> Result<Vec<u8>, CapabilityError> {
-        caps::files::read(&self.stage, &self.grants.files, &path)
+        caps::files::read(&self.stage, &self.grants, &path)
     }
 
     fn list_dir(&mut self, path: String) -> Result<Vec<String>, CapabilityError> {
-        caps::files::list(&self.stage, &self.grants.files, &path)
+        caps::files::list(&self.stage, &self.grants, &path)
     }
 }
 
 impl dns::Host for StageState {
     fn reverse(&mut self, ips: Vec<wit::IpAddress>) -> Vec<Result<Vec<String>, CapabilityError>> {
-        let refusal = caps::not_granted(&self.stage, "dns", "for reverse DNS lookups");
-        match &self.grants.dns {
-            None => ips.iter().map(|_| Err(refusal.clone())).collect(),
-            Some(_) => ips
-                .iter()
-                .map(|_| Err(caps::not_available("dns")))
-                .collect(),
+        let ips: Vec<IpAddr> = ips.into_iter().map(super::convert::ip_from_wit).collect();
+        let started = Instant::now();
+        let answers = match self.dns_service("for reverse DNS lookups") {
+            Err(e) => return ips.iter().map(|_| Err(e.clone())).collect(),
+            Ok(()) => {
+                let (stage, services) = (self.stage.clone(), self.services.clone());
+                match self.dns.as_mut() {
+                    Some(Ok(dns)) => dns.reverse(&stage, &ips, &services.queries),
+                    _ => unreachable!("checked by dns_service"),
+                }
+            }
+        };
+        self.host_time += started.elapsed();
+        for (ip, answer) in ips.iter().zip(&answers) {
+            if let Ok(names) = answer {
+                for name in names {
+                    self.note(*ip, "name", name);
+                    self.note(*ip, "dns.ptr", name);
+                }
+            }
         }
+        answers
     }
 
     fn forward(&mut self, names: Vec<String>) -> Vec<Result<Vec<wit::IpAddress>, CapabilityError>> {
-        let refusal = caps::not_granted(&self.stage, "dns", "for DNS lookups");
-        match &self.grants.dns {
-            None => names.iter().map(|_| Err(refusal.clone())).collect(),
-            Some(_) => names
-                .iter()
-                .map(|_| Err(caps::not_available("dns")))
-                .collect(),
-        }
+        let started = Instant::now();
+        let answers = match self.dns_service("for DNS lookups") {
+            Err(e) => return names.iter().map(|_| Err(e.clone())).collect(),
+            Ok(()) => {
+                let (stage, services) = (self.stage.clone(), self.services.clone());
+                match self.dns.as_mut() {
+                    Some(Ok(dns)) => dns.forward(&stage, &names, &services.queries),
+                    _ => unreachable!("checked by dns_service"),
+                }
+            }
+        };
+        self.host_time += started.elapsed();
+        answers
+            .into_iter()
+            .map(|r| r.map(|ips| ips.into_iter().map(super::convert::ip_to_wit).collect()))
+            .collect()
+    }
+}
+
+impl StageState {
+    /// The stage's resolver, created on first use; a refusal when `dns` is not granted.
+    fn dns_service(&mut self, what: &str) -> Result<(), CapabilityError> {
+        let Some(grant) = &self.grants.dns else {
+            return Err(caps::not_granted(&self.stage, "dns", what));
+        };
+        let dns = self.dns.get_or_insert_with(|| caps::dns::Dns::new(grant));
+        dns.as_ref()
+            .map(|_| ())
+            .map_err(|e| CapabilityError::Other(e.clone()))
     }
 }
 
@@ -136,13 +200,25 @@ impl whois::Host for StageState {
         &mut self,
         ips: Vec<wit::IpAddress>,
     ) -> Vec<Result<whois::NetworkOwner, CapabilityError>> {
-        let refusal = caps::not_granted(&self.stage, "whois", "for RDAP lookups");
-        match &self.grants.whois {
-            None => ips.iter().map(|_| Err(refusal.clone())).collect(),
-            Some(_) => ips
-                .iter()
-                .map(|_| Err(caps::not_available("whois")))
-                .collect(),
+        let ips: Vec<IpAddr> = ips.into_iter().map(super::convert::ip_from_wit).collect();
+        let Some(grant) = &self.grants.whois else {
+            let refusal = caps::not_granted(&self.stage, "whois", "for RDAP lookups");
+            return ips.iter().map(|_| Err(refusal.clone())).collect();
+        };
+        let started = Instant::now();
+        let whois = self
+            .whois
+            .get_or_insert_with(|| caps::whois::Whois::new(grant));
+        let answers = whois.lookup(&self.stage, &ips, &self.services.queries);
+        self.host_time += started.elapsed();
+        for (ip, answer) in ips.iter().zip(&answers) {
+            if let Ok(owner) = answer {
+                self.note(*ip, "whois.network", &owner.network_name);
+                self.note(*ip, "whois.org", &owner.organisation);
+                self.note(*ip, "whois.country", &owner.country);
+                self.note(*ip, "whois.cidr", &owner.cidrs.join(", "));
+            }
         }
+        answers
     }
 }

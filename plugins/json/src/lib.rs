@@ -389,6 +389,18 @@ struct RestOut<'a> {
     /// others are on their flows.
     findings: Findings<'a>,
     plugins: Vec<PluginOut<'a>>,
+    /// Every query sent on a plugin's behalf through a granted capability (empty when none was granted).
+    queries: Vec<QueryOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct QueryOut<'a> {
+    stage: &'a str,
+    capability: &'a str,
+    query: &'a str,
+    server: &'a str,
+    answer: &'a str,
+    sent: Option<String>,
 }
 
 fn rest_json<'a>(report: &'a Report, flow_tags: &'a BTreeMap<String, u64>) -> RestOut<'a> {
@@ -436,6 +448,18 @@ fn rest_json<'a>(report: &'a Report, flow_tags: &'a BTreeMap<String, u64>) -> Re
                 kind: p.kind.as_str(),
                 digest: format!("sha256:{}", p.digest),
                 error: p.error.as_deref(),
+            })
+            .collect(),
+        queries: report
+            .queries
+            .iter()
+            .map(|q| QueryOut {
+                stage: &q.stage,
+                capability: &q.capability,
+                query: &q.query,
+                server: &q.server,
+                answer: &q.answer,
+                sent: ts(q.sent),
             })
             .collect(),
     }

@@ -1,0 +1,147 @@
+//! The `enrich` analyzer: asks the network about the capture's internet hosts — reverse DNS names and
+//! RDAP owners — but only when the pipeline grants it `dns` and `whois`. Without the grants it sends
+//! nothing and says so once; the analysis stays offline by default. The host attaches the answers to
+//! the hosts and records every query in the report; this plugin chooses whom to ask and when.
+
+use pcapxray_plugin_sdk::net::IpClass;
+use pcapxray_plugin_sdk::{
+    Analyzer, CapabilityError, Finding, Flow, IpAddress, Outcome, PluginError, Severity, dns,
+    hosts, log, whois,
+};
+use serde::Deserialize;
+
+/// The `config` table of an `enrich` stage.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Look up PTR names of hosts that got no name from the capture.
+    reverse_dns: bool,
+    /// Look up the RDAP owner (network, organisation, country) of every internet host.
+    whois: bool,
+    /// Most hosts asked about per capability; the rest are skipped with a warning.
+    max_hosts: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            reverse_dns: true,
+            whois: true,
+            max_hosts: 2000,
+        }
+    }
+}
+
+pub struct Enrich {
+    config: Config,
+}
+
+/// Addresses asked per call: the host runs each batch concurrently.
+const BATCH: usize = 64;
+
+impl Analyzer for Enrich {
+    const NAME: &'static str = "enrich";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "Adds reverse DNS names and RDAP owners of internet hosts, only when the pipeline grants dns and whois.";
+    const NEEDS_PAYLOAD: bool = false;
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Enrich, PluginError> {
+        Ok(Enrich { config })
+    }
+
+    fn analyze(&mut self, _flows: &[Flow], _out: &mut Outcome) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    /// Asks once, at the end, about every internet host the capture touched.
+    fn finish(&mut self, out: &mut Outcome) -> Result<(), PluginError> {
+        let all = hosts::all();
+        let public: Vec<IpAddress> = all
+            .iter()
+            .filter(|h| IpClass::of(h.ip.into()) == IpClass::Public)
+            .map(|h| h.ip)
+            .collect();
+        if public.is_empty() {
+            return Ok(());
+        }
+        if self.config.reverse_dns {
+            let unnamed: Vec<IpAddress> = all
+                .iter()
+                .filter(|h| {
+                    IpClass::of(h.ip.into()) == IpClass::Public
+                        && !h.notes.iter().any(|n| n.key == "name")
+                })
+                .map(|h| h.ip)
+                .collect();
+            let asked = self.ask("reverse DNS", &unnamed, |batch| {
+                dns::reverse(batch)
+                    .into_iter()
+                    .map(|r| r.map(|_| ()))
+                    .collect()
+            });
+            summarize(out, "enrich.dns", "reverse DNS", asked);
+        }
+        if self.config.whois {
+            let asked = self.ask("RDAP", &public, |batch| {
+                whois::lookup(batch)
+                    .into_iter()
+                    .map(|r| r.map(|_| ()))
+                    .collect()
+            });
+            summarize(out, "enrich.whois", "RDAP", asked);
+        }
+        Ok(())
+    }
+}
+
+/// How a round of lookups went: (answered, failed, asked), or None when the capability is not granted.
+type Tally = Option<(usize, usize, usize)>;
+
+impl Enrich {
+    fn ask(
+        &self,
+        what: &str,
+        ips: &[IpAddress],
+        lookup: impl Fn(&[IpAddress]) -> Vec<Result<(), CapabilityError>>,
+    ) -> Tally {
+        let ips = if ips.len() > self.config.max_hosts {
+            log::warn(&format!(
+                "{} hosts qualify for {what} lookups; only the first {} are asked (config max_hosts).",
+                ips.len(),
+                self.config.max_hosts
+            ));
+            &ips[..self.config.max_hosts]
+        } else {
+            ips
+        };
+        let (mut answered, mut failed) = (0, 0);
+        for batch in ips.chunks(BATCH) {
+            for result in lookup(batch) {
+                match result {
+                    Ok(()) => answered += 1,
+                    Err(CapabilityError::NotGranted(m)) => {
+                        log::info(&format!("No {what} lookups: {m}."));
+                        return None;
+                    }
+                    Err(_) => failed += 1,
+                }
+            }
+        }
+        Some((answered, failed, ips.len()))
+    }
+}
+
+fn summarize(out: &mut Outcome, tag: &str, what: &str, tally: Tally) {
+    if let Some((answered, failed, asked)) = tally {
+        out.push(
+            Finding::on_capture(tag, Severity::Info)
+                .summary(format!("{what}: asked about {asked} hosts, {answered} answered, {failed} without answer"))
+                .attr("asked", asked.to_string())
+                .attr("answered", answered.to_string())
+                .attr("failed", failed.to_string()),
+        );
+    }
+}
+
+pcapxray_plugin_sdk::export_analyzer!(Enrich);

@@ -39,8 +39,9 @@
 //! pcapxray_plugin_sdk::export_analyzer!(Telnet);
 //! ```
 //!
-//! Capabilities (host files, DNS, RDAP) are imports in [`files`], [`dns`] and [`whois`]; each call fails
-//! with [`CapabilityError::NotGranted`] unless the pipeline grants the capability to the stage.
+//! Capabilities (host files, DNS, RDAP, and for outputs SQLite and Graphviz) are imports in [`files`],
+//! [`dns`], [`whois`], [`sqlite`] and [`graphviz`]; each call fails with [`CapabilityError::NotGranted`]
+//! unless the pipeline grants the capability to the stage.
 
 #![deny(missing_docs)]
 
@@ -170,5 +171,33 @@ pub mod whois {
     /// Owners of addresses, one result per address.
     pub fn lookup(ips: &[IpAddress]) -> Vec<Result<NetworkOwner, CapabilityError>> {
         super::wit::whois::lookup(ips)
+    }
+}
+
+/// SQLite databases in the report folder, run by the host (`grants.sqlite`). Output plugins only.
+pub mod sqlite {
+    pub use super::__bindings::output_world::pcapxray::plugin::sqlite::Value;
+    use super::CapabilityError;
+    use super::__bindings::output_world::pcapxray::plugin::sqlite as host;
+
+    /// Runs statements without parameters (schema, indexes) on `database` in the report folder.
+    pub fn execute(database: &str, sql: &str) -> Result<(), CapabilityError> {
+        host::execute(database, sql)
+    }
+
+    /// Runs one statement with `?` parameters once per row, in one transaction.
+    pub fn insert(database: &str, sql: &str, rows: &[Vec<Value>]) -> Result<u64, CapabilityError> {
+        host::insert(database, sql, rows)
+    }
+}
+
+/// Graphviz's `dot` program, when installed and granted (`grants.graphviz`). Output plugins only.
+pub mod graphviz {
+    use super::CapabilityError;
+
+    /// Renders DOT text with a Graphviz layout `engine` (`dot`, `sfdp`, ...) to `format` (`svg`, `png`,
+    /// `pdf`).
+    pub fn render(dot: &str, engine: &str, format: &str) -> Result<Vec<u8>, CapabilityError> {
+        super::__bindings::output_world::pcapxray::plugin::graphviz::render(dot, engine, format)
     }
 }

@@ -3,8 +3,10 @@
 
 pub mod dns;
 pub mod files;
+pub mod graphviz;
 pub mod log;
 pub mod queries;
+pub mod sqlite;
 pub mod whois;
 
 use crate::flow::HostTable;
@@ -18,6 +20,10 @@ pub struct Services {
     pub hosts: Arc<Mutex<HostTable>>,
     /// Every query sent through a granted capability.
     pub queries: queries::QueryLog,
+    /// The run's report folder (none while validating).
+    pub out_dir: Option<std::path::PathBuf>,
+    /// Files the host created for plugins (SQLite databases), for the run summary.
+    pub created: Mutex<Vec<std::path::PathBuf>>,
 }
 
 /// The refusal a stage gets for a capability it was not granted.

@@ -1,8 +1,8 @@
 //! Reads a pipeline file into [`Pipeline`], collecting every error with its position.
 
 use super::{
-    Diagnostic, Diagnostics, DnsGrant, Grants, Limits, Pipeline, PluginSource, SourceMap,
-    StageKind, StageSpec, WhoisGrant,
+    Diagnostic, Diagnostics, DnsGrant, Grants, GraphvizGrant, Limits, Pipeline, PluginSource,
+    SourceMap, StageKind, StageSpec, WhoisGrant,
 };
 use crate::flow::FlowSettings;
 use std::collections::HashMap;
@@ -373,9 +373,14 @@ impl Checker<'_> {
                 },
                 "dns" => grants.dns = self.dns_grant(v, stage),
                 "whois" => grants.whois = self.whois_grant(v, stage),
+                "sqlite" => match v.get_ref() {
+                    DeValue::Boolean(b) => grants.sqlite = *b,
+                    _ => self.err(v.span(), format!("stage `{stage}`: `grants.sqlite` must be true or false")),
+                },
+                "graphviz" => grants.graphviz = self.graphviz_grant(v, stage),
                 other => self.err(
                     key.span(),
-                    format!("stage `{stage}`: unknown capability `{other}`; grantable are files, dns and whois"),
+                    format!("stage `{stage}`: unknown capability `{other}`; grantable are files, dns, whois, sqlite and graphviz"),
                 ),
             }
         }
@@ -418,6 +423,33 @@ impl Checker<'_> {
             _ => self.err(
                 v.span(),
                 format!("stage `{stage}`: `grants.dns` must be true or a table"),
+            ),
+        }
+        Some(grant)
+    }
+
+    fn graphviz_grant(&mut self, v: &Spanned<DeValue>, stage: &str) -> Option<GraphvizGrant> {
+        let mut grant = GraphvizGrant {
+            program: "dot".into(),
+            timeout_ms: 60_000,
+        };
+        match v.get_ref() {
+            DeValue::Boolean(b) => return b.then_some(grant),
+            DeValue::Table(t) => {
+                for (key, v) in t.iter() {
+                    match key.get_ref().as_ref() {
+                        "program" => grant.program = self.string(v, "grants.graphviz.program").unwrap_or_default(),
+                        "timeout_ms" => grant.timeout_ms = self.uint(v, "timeout_ms", 1, 600_000).unwrap_or(60_000),
+                        other => self.err(
+                            key.span(),
+                            format!("stage `{stage}`: unknown key `{other}` in grants.graphviz; expected program, timeout_ms"),
+                        ),
+                    }
+                }
+            }
+            _ => self.err(
+                v.span(),
+                format!("stage `{stage}`: `grants.graphviz` must be true or a table"),
             ),
         }
         Some(grant)

@@ -86,6 +86,17 @@ pub struct Grants {
     pub dns: Option<DnsGrant>,
     /// RDAP lookups.
     pub whois: Option<WhoisGrant>,
+    /// SQLite databases in the report folder.
+    pub sqlite: bool,
+    /// Graphviz's `dot` program.
+    pub graphviz: Option<GraphvizGrant>,
+}
+
+#[derive(Clone, Debug)]
+pub struct GraphvizGrant {
+    /// The program to run (`dot` on the PATH by default).
+    pub program: String,
+    pub timeout_ms: u64,
 }
 
 #[derive(Clone, Debug)]

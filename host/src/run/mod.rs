@@ -96,6 +96,8 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         log: crate::caps::log::Logger::new(opts.bar.clone(), opts.verbose),
         hosts: Arc::new(Mutex::new(HostTable::default())),
         queries: Default::default(),
+        out_dir: Some(opts.out_dir.clone()),
+        created: Default::default(),
     });
     let rt = Runtime::new()
         .map_err(|e| RunError::Other(format!("cannot start the WebAssembly runtime: {e}")))?;
@@ -233,7 +235,14 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         flows_total,
         "writing reports",
     );
-    let written = outputs.finish(report);
+    let mut written = outputs.finish(report);
+    written.files.extend(
+        services
+            .created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..),
+    );
     write_marker(&out_dir, &written.files);
     let mut failures = analyzers.failures.clone();
     failures.extend(written.failures);

@@ -4,6 +4,7 @@
 use super::bindings::analyzer::pcapxray::plugin::{
     capability, dns, files, log, model, types, whois,
 };
+use super::bindings::output::pcapxray::plugin::{graphviz, sqlite};
 use super::bindings::{CapabilityError, wit};
 use crate::caps::{self, Services};
 use crate::flow::HostNote;
@@ -30,6 +31,7 @@ pub struct StageState {
     pub host_time: std::time::Duration,
     dns: Option<Result<caps::dns::Dns, String>>,
     whois: Option<caps::whois::Whois>,
+    databases: caps::sqlite::Databases,
 }
 
 impl StageState {
@@ -55,6 +57,7 @@ impl StageState {
             host_time: std::time::Duration::ZERO,
             dns: None,
             whois: None,
+            databases: Default::default(),
         }
     }
 
@@ -220,5 +223,79 @@ impl whois::Host for StageState {
             }
         }
         answers
+    }
+}
+
+impl sqlite::Host for StageState {
+    fn execute(&mut self, database: String, sql: String) -> Result<(), CapabilityError> {
+        let dir = self.sqlite_dir()?;
+        let mut created = Vec::new();
+        let result = self.databases.execute(&dir, &database, &sql, &mut created);
+        self.register(created);
+        result
+    }
+
+    fn insert(
+        &mut self,
+        database: String,
+        sql: String,
+        rows: Vec<Vec<sqlite::Value>>,
+    ) -> Result<u64, CapabilityError> {
+        let dir = self.sqlite_dir()?;
+        let mut created = Vec::new();
+        let started = Instant::now();
+        let result = self
+            .databases
+            .insert(&dir, &database, &sql, &rows, &mut created);
+        self.host_time += started.elapsed();
+        self.register(created);
+        result
+    }
+}
+
+impl StageState {
+    /// The report folder, when this stage may keep databases there.
+    fn sqlite_dir(&self) -> Result<std::path::PathBuf, CapabilityError> {
+        if !self.grants.sqlite {
+            return Err(caps::not_granted(
+                &self.stage,
+                "sqlite",
+                "to write a SQLite database",
+            ));
+        }
+        self.services.out_dir.clone().ok_or_else(|| {
+            CapabilityError::Other("there is no report folder while validating a pipeline".into())
+        })
+    }
+
+    fn register(&self, created: Vec<std::path::PathBuf>) {
+        if !created.is_empty() {
+            self.services
+                .created
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(created);
+        }
+    }
+}
+
+impl graphviz::Host for StageState {
+    fn render(
+        &mut self,
+        dot: String,
+        engine: String,
+        format: String,
+    ) -> Result<Vec<u8>, CapabilityError> {
+        let Some(grant) = &self.grants.graphviz else {
+            return Err(caps::not_granted(
+                &self.stage,
+                "graphviz",
+                "to run Graphviz",
+            ));
+        };
+        let started = Instant::now();
+        let result = caps::graphviz::render(grant, &dot, &engine, &format);
+        self.host_time += started.elapsed();
+        result
     }
 }

@@ -1,0 +1,87 @@
+//! Graphviz's `dot` for output plugins (`grants.graphviz`), when the user has it installed: PNG and PDF
+//! output and Graphviz's own layouts, which the sandbox cannot do. The program gets the DOT text on
+//! stdin, runs with a time limit, and only whitelisted engines and formats are accepted.
+
+use crate::pipeline::GraphvizGrant;
+use crate::runtime::bindings::CapabilityError;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ENGINES: &[&str] = &["dot", "neato", "sfdp", "circo", "fdp", "twopi"];
+const FORMATS: &[&str] = &["svg", "png", "pdf"];
+
+pub fn render(
+    grant: &GraphvizGrant,
+    dot: &str,
+    engine: &str,
+    format: &str,
+) -> Result<Vec<u8>, CapabilityError> {
+    if !ENGINES.contains(&engine) {
+        return Err(CapabilityError::Denied(format!(
+            "layout engine `{engine}` is not one of {}",
+            ENGINES.join(", ")
+        )));
+    }
+    if !FORMATS.contains(&format) {
+        return Err(CapabilityError::Denied(format!(
+            "format `{format}` is not one of {}",
+            FORMATS.join(", ")
+        )));
+    }
+    let mut child = Command::new(&grant.program)
+        .arg(format!("-K{engine}"))
+        .arg(format!("-T{format}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => CapabilityError::NotFound(format!(
+                "the Graphviz program `{}` is not installed (Debian/Ubuntu: apt-get install graphviz)",
+                grant.program
+            )),
+            _ => CapabilityError::Other(format!("cannot run `{}`: {e}", grant.program)),
+        })?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let text = dot.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        stdout.read_to_end(&mut out).map(|_| out)
+    });
+    let deadline = Instant::now() + Duration::from_millis(grant.timeout_ms);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(CapabilityError::Timeout(format!(
+                    "`{}` did not finish within {} ms",
+                    grant.program, grant.timeout_ms
+                )));
+            }
+        }
+    };
+    let _ = writer.join();
+    let output = reader
+        .join()
+        .map_err(|_| CapabilityError::Other("reading dot's output failed".into()))?;
+    let output =
+        output.map_err(|e| CapabilityError::Other(format!("reading dot's output: {e}")))?;
+    if !status.success() {
+        let mut err = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = stderr.read_to_string(&mut err);
+        }
+        return Err(CapabilityError::Other(format!(
+            "`{}` failed: {}",
+            grant.program,
+            err.trim()
+        )));
+    }
+    Ok(output)
+}

@@ -7,4 +7,5 @@ mod enrich;
 mod errors;
 mod golden;
 mod limits;
+mod suspicious;
 mod torfetch;

@@ -1,0 +1,515 @@
+//! The engine end to end on hand-made flows with a fake host: what is flagged, when, and why; what
+//! the configuration accepts; and what happens when a capability is refused.
+
+use crate::Config;
+use crate::engine::{Engine, Host, Level};
+use crate::rules::tests::{flow, tcp, with_finding};
+use pcapxray_plugin_sdk::{CapabilityError, Finding, Outcome, PluginError, Protocol, Severity};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::rc::Rc;
+
+#[derive(Default)]
+struct State {
+    names: HashMap<IpAddr, Vec<(String, String)>>,
+    files: HashMap<String, Vec<u8>>,
+    /// `None`: reverse DNS not granted.
+    ptr: Option<HashMap<IpAddr, Vec<String>>>,
+    reverse_calls: usize,
+    logs: Vec<(Level, String)>,
+}
+
+#[derive(Clone, Default)]
+struct Fake(Rc<RefCell<State>>);
+
+impl Fake {
+    fn name(&self, ip: &str, name: &str, stage: &str) {
+        self.0
+            .borrow_mut()
+            .names
+            .entry(ip.parse().unwrap())
+            .or_default()
+            .push((name.into(), stage.into()));
+    }
+    fn file(&self, path: &str, content: &[u8]) {
+        self.0
+            .borrow_mut()
+            .files
+            .insert(path.into(), content.to_vec());
+    }
+}
+
+impl Host for Fake {
+    fn names(&mut self, ip: IpAddr) -> Vec<(String, String)> {
+        self.0.borrow().names.get(&ip).cloned().unwrap_or_default()
+    }
+    fn reverse(&mut self, ips: &[IpAddr]) -> Vec<Result<Vec<String>, CapabilityError>> {
+        let mut state = self.0.borrow_mut();
+        state.reverse_calls += 1;
+        ips.iter()
+            .map(|ip| match &state.ptr {
+                None => Err(CapabilityError::NotGranted("stage `suspicious` asked for reverse DNS lookups, but the pipeline does not grant it `dns`".into())),
+                Some(ptr) => match ptr.get(ip) {
+                    Some(names) => Ok(names.clone()),
+                    None => Err(CapabilityError::NotFound(format!("{ip}: no PTR record"))),
+                },
+            })
+            .collect()
+    }
+    fn read(&mut self, path: &str) -> Result<Vec<u8>, CapabilityError> {
+        match self.0.borrow().files.get(path) {
+            Some(bytes) => Ok(bytes.clone()),
+            None => Err(CapabilityError::NotGranted(format!(
+                "stage `suspicious` asked to read `{path}`, but the pipeline does not grant it `files`"
+            ))),
+        }
+    }
+    fn log(&mut self, level: Level, message: &str) {
+        self.0.borrow_mut().logs.push((level, message.to_string()));
+    }
+}
+
+fn config(json: &str) -> Config {
+    serde_json::from_str(json).unwrap()
+}
+
+fn engine(json: &str, host: &Fake) -> Engine<Fake> {
+    Engine::new(config(json), host.clone()).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+/// Runs flows through analyze, then finish; returns (findings of analyze, findings of finish).
+fn run(
+    engine: &mut Engine<Fake>,
+    flows: &[pcapxray_plugin_sdk::Flow],
+) -> (Vec<Finding>, Vec<Finding>) {
+    let mut during = Outcome::default();
+    engine.analyze(flows, &mut during);
+    let mut end = Outcome::default();
+    engine.finish(&mut end);
+    (during.findings, end.findings)
+}
+
+fn suspicious(findings: &[Finding]) -> Vec<&Finding> {
+    findings.iter().filter(|f| f.tag == "suspicious").collect()
+}
+
+#[test]
+fn reads_its_configuration_and_rejects_unknown_keys() {
+    assert_eq!(config("{}"), Config::default());
+    let c =
+        config(r#"{"flag_unnamed": false, "weights": {"unnamed_peer": 0.1}, "max_candidates": 5}"#);
+    assert!(!c.flag_unnamed);
+    assert_eq!(c.weights.unnamed_peer, 0.1);
+    assert_eq!(c.weights.intel, 0.9, "unset weights keep their default");
+    assert!(serde_json::from_str::<Config>(r#"{"flag_unamed": false}"#).is_err());
+    assert!(serde_json::from_str::<Config>(r#"{"weights": {"port": 0.5}}"#).is_err());
+}
+
+#[test]
+fn bad_values_are_all_reported_at_once() {
+    let c =
+        config(r#"{"weights": {"intel": 1.5, "unnamed_peer": -0.1}, "max_candidates": 20000000}"#);
+    let Err(PluginError::Config(errors)) = Engine::new(c, Fake::default()) else {
+        panic!("accepted");
+    };
+    let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["weights.intel", "weights.unnamed_peer", "max_candidates"]
+    );
+}
+
+#[test]
+fn files_that_are_not_granted_are_config_errors_that_say_so() {
+    let c = config(r#"{"ports_file": "/data/ports.csv", "intel": ["/intel/a.txt"]}"#);
+    let Err(PluginError::Config(errors)) = Engine::new(c, Fake::default()) else {
+        panic!("accepted");
+    };
+    assert_eq!(errors.len(), 2);
+    assert_eq!(errors[0].key, "ports_file");
+    assert_eq!(errors[1].key, "intel.0");
+    for e in &errors {
+        assert!(
+            e.message
+                .contains("does not grant this stage the `files` capability"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("grants = { files = ["), "{}", e.message);
+    }
+}
+
+#[test]
+fn a_granted_iana_csv_replaces_the_built_in_registry() {
+    let host = Fake::default();
+    host.file(
+        "/data/ports.csv",
+        b"Service Name,Port Number,Transport Protocol,Description\nmine,40001,tcp,My service\n",
+    );
+    let mut e = engine(
+        r#"{"ports_file": "/data/ports.csv", "flag_unnamed": false}"#,
+        &host,
+    );
+    let (during, _) = run(
+        &mut e,
+        &[tcp("203.0.113.50", 40_001), tcp("203.0.113.50", 443)],
+    );
+    let flagged = suspicious(&during);
+    assert_eq!(flagged.len(), 1, "443 is not in this registry, 40001 is");
+    assert_eq!(
+        flagged[0].get("reason.port"),
+        Some("443/tcp is not in the IANA registry")
+    );
+    let not_a_registry = Fake::default();
+    not_a_registry.file("/x", b"hello\n");
+    assert!(Engine::new(config(r#"{"ports_file": "/x"}"#), not_a_registry).is_err());
+}
+
+#[test]
+fn web_flows_to_named_hosts_are_not_flagged() {
+    let host = Fake::default();
+    let mut e = engine("{}", &host);
+    let https = with_finding(
+        tcp("140.82.121.4", 443),
+        "web.https",
+        &[("tls.sni", "github.com")],
+    );
+    let http = with_finding(
+        tcp("34.223.124.45", 80),
+        "web.http",
+        &[("http.host", "neverssl.com")],
+    );
+    let (during, end) = run(&mut e, &[https, http]);
+    assert!(suspicious(&during).is_empty() && suspicious(&end).is_empty());
+}
+
+#[test]
+fn an_unnamed_peer_is_decided_at_the_end_and_a_late_dns_name_clears_it() {
+    let host = Fake::default();
+    let mut e = engine("{}", &host);
+    let mut during = Outcome::default();
+    e.analyze(
+        &[tcp("216.165.2.56", 9001), tcp("93.184.216.34", 443)],
+        &mut during,
+    );
+    assert!(during.findings.is_empty(), "both wait for names");
+    // The DNS answer for the second one ends (and is published) after the connection.
+    host.name("93.184.216.34", "example.com", "dns");
+    let mut end = Outcome::default();
+    e.finish(&mut end);
+    let flagged = suspicious(&end.findings);
+    assert_eq!(flagged.len(), 1);
+    let f = flagged[0];
+    assert_eq!(f.severity, Severity::Low);
+    assert_eq!(f.get("peer"), Some("216.165.2.56"));
+    assert_eq!(
+        f.get("reason.unnamed"),
+        Some("no DNS answer, SNI or Host name in the capture; reverse DNS not granted")
+    );
+    assert_eq!(
+        f.get("port.service"),
+        Some("9001/tcp is registered as etlservicemgr")
+    );
+    assert_eq!(f.get("reason.port"), None);
+    let logs = &host.0.borrow().logs;
+    assert_eq!(
+        logs.iter()
+            .filter(|(_, m)| m.contains("not granted"))
+            .count(),
+        1,
+        "the refusal is noted once: {logs:?}"
+    );
+    assert!(logs.iter().any(|(_, m)| m.contains("flagged=1")));
+}
+
+#[test]
+fn a_connection_that_began_before_the_capture_says_its_lookup_may_predate_it() {
+    let host = Fake::default();
+    let mut e = engine("{}", &host);
+    let mut mid = tcp("151.101.22.110", 443);
+    mid.to_server.tcp_flags = 0x18;
+    mid.to_client.tcp_flags = 0x18;
+    let (_, end) = run(&mut e, &[mid, tcp("151.101.22.111", 443)]);
+    let notes: Vec<Option<&str>> = suspicious(&end).iter().map(|f| f.get("note")).collect();
+    assert_eq!(notes.len(), 2);
+    assert!(notes[0].unwrap().contains("no SYN seen"));
+    assert_eq!(notes[1], None);
+}
+
+#[test]
+fn an_odd_port_to_an_unnamed_peer_gives_both_reasons() {
+    let host = Fake::default();
+    let mut e = engine("{}", &host);
+    let (_, end) = run(&mut e, &[tcp("203.0.113.50", 40_001)]);
+    let f = suspicious(&end)[0];
+    assert_eq!(f.severity, Severity::Medium);
+    assert_eq!(f.get("score"), Some("0.58"));
+    assert_eq!(
+        f.get("reason.port"),
+        Some("40001/tcp is not in the IANA registry")
+    );
+    assert!(f.get("reason.unnamed").is_some());
+    assert_eq!(
+        f.summary,
+        "tcp 192.168.1.10 → 203.0.113.50:40001: unregistered port 40001/tcp, unnamed public peer (score 0.58)"
+    );
+}
+
+#[test]
+fn a_named_peer_on_an_odd_port_is_flagged_at_once_for_the_port_only() {
+    let host = Fake::default();
+    host.name("203.0.113.80", "game.example", "dns");
+    let mut e = engine("{}", &host);
+    let (during, end) = run(&mut e, &[tcp("203.0.113.80", 40_001)]);
+    assert!(suspicious(&end).is_empty());
+    let f = suspicious(&during)[0];
+    assert_eq!(f.get("reason.unnamed"), None);
+    assert_eq!(f.get("peer.names"), Some("game.example (dns)"));
+    assert_eq!(f.get("score"), Some("0.40"));
+}
+
+#[test]
+fn reverse_dns_names_peers_when_granted() {
+    let host = Fake::default();
+    host.0.borrow_mut().ptr = Some(HashMap::from([(
+        "216.165.2.56".parse().unwrap(),
+        vec!["relay.example.net.".to_string()],
+    )]));
+    let mut e = engine("{}", &host);
+    let (_, end) = run(
+        &mut e,
+        &[tcp("216.165.2.56", 9001), tcp("198.51.100.23", 8443)],
+    );
+    let flagged = suspicious(&end);
+    assert_eq!(flagged.len(), 1);
+    assert_eq!(flagged[0].get("peer"), Some("198.51.100.23"));
+    assert_eq!(
+        flagged[0].get("reason.unnamed"),
+        Some("no DNS answer, SNI or Host name in the capture; no reverse DNS (PTR) name")
+    );
+    assert_eq!(host.0.borrow().reverse_calls, 1, "one batch");
+}
+
+#[test]
+fn past_max_candidates_flows_are_decided_when_they_end_and_a_capture_finding_says_so() {
+    let host = Fake::default();
+    let mut e = engine(r#"{"max_candidates": 1}"#, &host);
+    let (during, end) = run(
+        &mut e,
+        &[tcp("216.165.2.56", 9001), tcp("216.165.2.57", 9001)],
+    );
+    assert_eq!(suspicious(&during).len(), 1);
+    assert!(
+        suspicious(&during)[0]
+            .get("reason.unnamed")
+            .unwrap()
+            .contains("max_candidates reached")
+    );
+    assert_eq!(suspicious(&end).len(), 1);
+    let limit = end.iter().find(|f| f.tag == "suspicious.limit").unwrap();
+    assert_eq!(limit.get("decided-early"), Some("1"));
+}
+
+#[test]
+fn resolvers_discovery_and_group_traffic_are_not_flagged() {
+    let host = Fake::default();
+    let mut e = engine("{}", &host);
+    let query =
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
+    let flows = [
+        flow(
+            Protocol::Udp,
+            "192.168.0.6",
+            17_114,
+            "209.18.47.61",
+            53,
+            query,
+            b"",
+        ),
+        flow(
+            Protocol::Udp,
+            "192.168.0.17",
+            49_666,
+            "255.255.255.255",
+            1947,
+            b"x",
+            b"",
+        ),
+        flow(
+            Protocol::Udp,
+            "192.168.0.3",
+            5353,
+            "224.0.0.251",
+            5353,
+            b"x",
+            b"",
+        ),
+        flow(
+            Protocol::Udp,
+            "192.168.0.1",
+            1900,
+            "192.168.0.3",
+            50_515,
+            b"x",
+            b"",
+        ),
+        tcp("192.168.1.1", 445),
+        // A LAN numbered with public addresses: NetBIOS to its subnet broadcast.
+        flow(
+            Protocol::Udp,
+            "141.142.220.226",
+            137,
+            "141.142.220.255",
+            137,
+            b"x",
+            b"",
+        ),
+    ];
+    let (during, end) = run(&mut e, &flows);
+    assert!(
+        suspicious(&during).is_empty() && suspicious(&end).is_empty(),
+        "{during:?} {end:?}"
+    );
+}
+
+#[test]
+fn intel_matches_addresses_networks_and_names_from_sni_or_dns() {
+    let host = Fake::default();
+    host.file(
+        "/intel/c2.csv",
+        b"indicator,source\n198.51.100.23,feodo\nbad.example,abuse.ch\n",
+    );
+    host.file("/intel/nets.txt", b"# lab\n203.0.113.0/25 lab range\n");
+    host.name("192.0.2.9", "cdn.bad.example", "dns");
+    let mut e = engine(r#"{"intel": ["/intel/c2.csv", "/intel/nets.txt"]}"#, &host);
+    let sni = with_finding(
+        tcp("192.0.2.77", 443),
+        "web.https",
+        &[("tls.sni", "x.bad.example")],
+    );
+    let (during, end) = run(
+        &mut e,
+        &[
+            tcp("198.51.100.23", 8443),
+            tcp("203.0.113.50", 4444),
+            sni,
+            tcp("192.0.2.9", 443),
+        ],
+    );
+    let all: Vec<&Finding> = suspicious(&during)
+        .into_iter()
+        .chain(suspicious(&end))
+        .collect();
+    let by_peer = |ip: &str| *all.iter().find(|f| f.get("peer") == Some(ip)).unwrap();
+    let c2 = by_peer("198.51.100.23");
+    assert_eq!(c2.severity, Severity::High);
+    assert_eq!(c2.get("intel.list"), Some("/intel/c2.csv"));
+    assert_eq!(c2.get("intel.line"), Some("2"));
+    assert_eq!(c2.get("intel.label"), Some("feodo"));
+    assert_eq!(c2.get("score"), Some("0.93"), "intel and unnamed");
+    let net = by_peer("203.0.113.50");
+    assert_eq!(
+        net.get("reason.intel"),
+        Some(
+            "203.0.113.50 (matches 203.0.113.0/25) is listed in /intel/nets.txt line 2 (lab range)"
+        )
+    );
+    assert_eq!(
+        by_peer("192.0.2.77").get("intel.matched"),
+        Some("x.bad.example")
+    );
+    assert_eq!(by_peer("192.0.2.77").get("reason.unnamed"), None);
+    assert_eq!(
+        by_peer("192.0.2.9").get("intel.matched"),
+        Some("cdn.bad.example")
+    );
+    assert_eq!(all.len(), 4);
+}
+
+#[test]
+fn cleartext_logins_get_their_own_medium_findings_without_passwords() {
+    let host = Fake::default();
+    let mut e = engine("{}", &host);
+    let ftp = flow(
+        Protocol::Tcp,
+        "192.168.1.10",
+        50_000,
+        "192.168.1.20",
+        21,
+        b"USER alice\r\nPASS s3cret\r\n",
+        b"220 ready\r\n331 pw\r\n230 ok\r\n",
+    );
+    let basic = with_finding(
+        tcp("192.168.1.30", 8080),
+        "web.http",
+        &[
+            ("http.host", "printer.local"),
+            ("http.basic-auth-user", "admin"),
+        ],
+    );
+    let (during, _) = run(&mut e, &[ftp, basic]);
+    let ftp = during.iter().find(|f| f.tag == "cleartext.ftp").unwrap();
+    assert_eq!(ftp.severity, Severity::Medium);
+    assert_eq!(ftp.get("cleartext.user"), Some("alice"));
+    assert_eq!(
+        ftp.summary,
+        "FTP login as alice, password sent in clear text: tcp 192.168.1.10 → 192.168.1.20:21"
+    );
+    assert!(!format!("{during:?}").contains("s3cret"));
+    let basic = during
+        .iter()
+        .find(|f| f.tag == "cleartext.http-basic")
+        .unwrap();
+    assert_eq!(basic.get("cleartext.user"), Some("admin"));
+    assert!(basic.summary.contains("to printer.local"));
+}
+
+#[test]
+fn switching_rules_off_leaves_only_the_others() {
+    let host = Fake::default();
+    let mut e = engine(
+        r#"{"flag_unnamed": false, "flag_unregistered_ports": false}"#,
+        &host,
+    );
+    let (during, end) = run(&mut e, &[tcp("203.0.113.50", 40_001)]);
+    assert!(during.is_empty() && end.is_empty());
+    assert_eq!(host.0.borrow().reverse_calls, 0);
+}
+
+#[test]
+fn arbitrary_bytes_never_panic_the_parsers() {
+    // A small xorshift generator: deterministic noise, with the separators the parsers look for.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet = b",\"\n\r\t#/:-.0123456789abcdefUSERPASS LOGIN AUTH*+OK220\xff\xfb\xfa\xf0\x00";
+    for round in 0..2000 {
+        let len = (next() % 200) as usize;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                let r = next();
+                if round % 2 == 0 {
+                    alphabet[(r % alphabet.len() as u64) as usize]
+                } else {
+                    r as u8
+                }
+            })
+            .collect();
+        let _ = crate::registry::Registry::parse(&bytes);
+        let _ = crate::registry::Registry::parse_iana_csv(&bytes);
+        let mut intel = crate::intel::Intel::default();
+        intel.add_list("noise.csv", &bytes);
+        intel.add_list("noise.txt", &bytes);
+        let _ = intel.match_name(&String::from_utf8_lossy(&bytes));
+        let _ = crate::cleartext::detect(&bytes, &bytes[..len / 2], 21);
+        let _ = crate::cleartext::detect(&bytes, b"", 110);
+        let _ = crate::cleartext::detect(&bytes, b"* OK\r\n", 143);
+        let _ = crate::cleartext::detect(&bytes, b"220 x\r\n", 25);
+        let _ = crate::rules::dns_name(&String::from_utf8_lossy(&bytes));
+    }
+}

@@ -2,10 +2,12 @@
 
 mod support;
 
+mod beacon;
 mod captures;
 mod enrich;
 mod errors;
 mod golden;
 mod limits;
 mod suspicious;
+mod tor;
 mod torfetch;

@@ -4,6 +4,7 @@ mod support;
 
 mod beacon;
 mod captures;
+mod dns_devices;
 mod enrich;
 mod errors;
 mod golden;

@@ -1,0 +1,783 @@
+//! Tests on real captures from the shared corpus (`../shared/testdata` beside the repository): the
+//! MAC vendors Wireshark's `manuf` gives for every source MAC (`expectations.json`), the DHCP
+//! exchange of `dhcp_message_types.pcap`, and the gateways of real home and campus networks. The
+//! flows and the host table are rebuilt here about as the host builds them (same orientation rules,
+//! MACs per address from the first packet of each direction and from ARP), so the plugin's code sees
+//! what it sees in a run.
+
+use crate::Devices;
+use crate::inventory::tests::facts_of;
+use etherparse::defrag::IpDefragPool;
+use etherparse::{NetSlice, SlicedPacket, TcpSlice, UdpSlice};
+use pcap_file::DataLink;
+use pcapxray_plugin_sdk::{
+    Direction, EndReason, Endpoint, Finding, Flow, HostInfo, IpAddress, Orientation, Outcome,
+    Protocol, Subject, format_mac,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// The shared captures, next to the repository (`../shared/testdata`).
+const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata");
+
+/// The host's default `payload_bytes`.
+const PAYLOAD_BYTES: usize = 4096;
+
+fn path(file: &str) -> PathBuf {
+    let dir = PathBuf::from(TESTDATA);
+    assert!(
+        dir.is_dir(),
+        "the shared test corpus {TESTDATA} is missing: these tests read captures from it"
+    );
+    dir.join(file)
+}
+
+/// One decoded packet.
+struct Packet {
+    ts: u64,
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+    tcp: Option<(u32, bool, bool)>,
+    proto: u8,
+    ttl: u8,
+    mac: Option<u64>,
+    payload: Vec<u8>,
+}
+
+/// Every link-layer frame of a pcap or pcapng file with its time and link type.
+fn frames(file: &str) -> Vec<(u64, DataLink, Vec<u8>)> {
+    let p = path(file);
+    let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+    let mut out = Vec::new();
+    if file.ends_with(".pcapng") {
+        let mut reader = pcap_file::pcapng::PcapNgReader::new(&bytes[..]).expect("a pcapng file");
+        let mut links = Vec::new();
+        while let Some(block) = reader.next_block() {
+            let Ok(block) = block else { break };
+            match block {
+                pcap_file::pcapng::Block::InterfaceDescription(idb) => links.push(idb.linktype),
+                pcap_file::pcapng::Block::EnhancedPacket(epb) => {
+                    let link = links
+                        .get(epb.interface_id as usize)
+                        .copied()
+                        .unwrap_or(DataLink::ETHERNET);
+                    out.push((epb.timestamp.as_nanos() as u64, link, epb.data.to_vec()));
+                }
+                _ => {}
+            }
+        }
+    } else {
+        let mut reader = pcap_file::pcap::PcapReader::new(&bytes[..]).expect("a pcap file");
+        let link = reader.header().datalink;
+        while let Some(packet) = reader.next_packet() {
+            let Ok(packet) = packet else { break };
+            out.push((
+                packet.timestamp.as_nanos() as u64,
+                link,
+                packet.data.to_vec(),
+            ));
+        }
+    }
+    out
+}
+
+fn mac_u64(bytes: &[u8]) -> Option<u64> {
+    (bytes.len() == 6).then(|| bytes.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b)))
+}
+
+/// The TCP and UDP packets of a capture (IP fragments reassembled) and its ARP senders.
+fn packets(file: &str) -> (Vec<Packet>, Vec<(IpAddr, u64)>) {
+    let mut defrag: IpDefragPool<(), ()> = IpDefragPool::new();
+    let mut out = Vec::new();
+    let mut arp = Vec::new();
+    for (ts, link, data) in frames(file) {
+        let (sliced, mac) = match link {
+            DataLink::ETHERNET => (
+                SlicedPacket::from_ethernet(&data),
+                data.get(6..12).and_then(mac_u64),
+            ),
+            DataLink::LINUX_SLL => (
+                SlicedPacket::from_linux_sll(&data),
+                data.get(6..12).and_then(mac_u64),
+            ),
+            DataLink::LINUX_SLL2 => {
+                let proto = u16::from_be_bytes([data[0], data[1]]);
+                (
+                    SlicedPacket::from_ether_type(
+                        etherparse::EtherType(proto),
+                        data.get(20..).unwrap_or_default(),
+                    ),
+                    data.get(12..18).and_then(mac_u64),
+                )
+            }
+            other => panic!("{file}: link type {other:?} is not read by these tests"),
+        };
+        let Ok(sliced) = sliced else { continue };
+        if let Some(NetSlice::Arp(a)) = &sliced.net {
+            if let (Ok(ip), Some(m)) = (
+                <[u8; 4]>::try_from(a.sender_protocol_addr()),
+                mac_u64(a.sender_hw_addr()),
+            ) {
+                arp.push((IpAddr::from(ip), m));
+            }
+            continue;
+        }
+        let (src, dst, ttl): (IpAddr, IpAddr, u8) = match &sliced.net {
+            Some(NetSlice::Ipv4(ip)) => (
+                ip.header().source_addr().into(),
+                ip.header().destination_addr().into(),
+                ip.header().ttl(),
+            ),
+            Some(NetSlice::Ipv6(ip)) => (
+                ip.header().source_addr().into(),
+                ip.header().destination_addr().into(),
+                ip.header().hop_limit(),
+            ),
+            _ => continue,
+        };
+        // A reassembled datagram replaces its fragments.
+        let reassembled = defrag.process_sliced_packet(&sliced, (), ()).ok().flatten();
+        let payload = match &sliced.net {
+            Some(NetSlice::Ipv4(ip)) => ip.payload(),
+            Some(NetSlice::Ipv6(ip)) => ip.payload(),
+            _ => continue,
+        };
+        let transport: Option<(u8, Vec<u8>)> = match &reassembled {
+            Some(p) => Some((p.ip_number.0, p.payload.clone())),
+            None if payload.fragmented => None,
+            None => Some((payload.ip_number.0, payload.payload.to_vec())),
+        };
+        let Some((number, segment)) = transport else {
+            continue;
+        };
+        match number {
+            17 => {
+                let Ok(udp) = UdpSlice::from_slice(&segment) else {
+                    continue;
+                };
+                out.push(Packet {
+                    ts,
+                    src: (src, udp.source_port()),
+                    dst: (dst, udp.destination_port()),
+                    tcp: None,
+                    proto: 17,
+                    ttl,
+                    mac,
+                    payload: udp.payload().to_vec(),
+                });
+            }
+            6 => {
+                let Ok(tcp) = TcpSlice::from_slice(&segment) else {
+                    continue;
+                };
+                out.push(Packet {
+                    ts,
+                    src: (src, tcp.source_port()),
+                    dst: (dst, tcp.destination_port()),
+                    tcp: Some((tcp.sequence_number(), tcp.syn(), tcp.ack())),
+                    proto: 6,
+                    ttl,
+                    mac,
+                    payload: tcp.payload().to_vec(),
+                });
+            }
+            // ICMP, ICMPv6, IGMP, ...: flows without ports (their MACs matter here).
+            other => out.push(Packet {
+                ts,
+                src: (src, 0),
+                dst: (dst, 0),
+                tcp: None,
+                proto: other,
+                ttl,
+                mac,
+                payload: Vec::new(),
+            }),
+        }
+    }
+    (out, arp)
+}
+
+/// Lower means "more likely a server port" (the host's rule).
+fn service_rank(port: u16) -> u8 {
+    match port {
+        0 => 3,
+        53 | 67 | 80 | 123 | 137 | 443 | 5353 | 5355 | 1900 => 0,
+        1..=1023 => 1,
+        1024..=49151 => 2,
+        _ => 3,
+    }
+}
+
+#[derive(Default)]
+struct Half {
+    dir: Option<Direction>,
+    mac: Option<u64>,
+    start: Option<u32>,
+    segments: BTreeMap<u32, Vec<u8>>,
+}
+
+fn empty_direction() -> Direction {
+    Direction {
+        packets: 0,
+        bytes: 0,
+        payload_bytes: 0,
+        first_seen: 0,
+        last_seen: 0,
+        tcp_flags: 0,
+        ttl: 0,
+        payload: Vec::new(),
+        datagrams: Vec::new(),
+        payload_truncated: false,
+    }
+}
+
+impl Half {
+    fn add(&mut self, p: &Packet) {
+        let dir = self.dir.get_or_insert_with(|| {
+            let mut d = empty_direction();
+            d.first_seen = p.ts;
+            d.ttl = p.ttl;
+            d
+        });
+        if self.mac.is_none() {
+            self.mac = p.mac;
+        }
+        dir.packets += 1;
+        dir.last_seen = p.ts;
+        dir.payload_bytes += p.payload.len() as u64;
+        if let Some((seq, syn, _)) = p.tcp {
+            if syn {
+                self.start = Some(seq.wrapping_add(1));
+            }
+            if !p.payload.is_empty() {
+                let start = *self.start.get_or_insert(seq);
+                let offset = seq.wrapping_sub(start);
+                if offset < u32::MAX / 2 {
+                    self.segments
+                        .entry(offset)
+                        .or_insert_with(|| p.payload.clone());
+                }
+            }
+        } else if !p.payload.is_empty() {
+            let room = PAYLOAD_BYTES.saturating_sub(dir.payload.len());
+            let take = p.payload.len().min(room);
+            if take > 0 {
+                dir.payload.extend_from_slice(&p.payload[..take]);
+                dir.datagrams.push(take as u32);
+            }
+            if p.payload.len() > room {
+                dir.payload_truncated = true;
+            }
+        }
+    }
+
+    fn finish(mut self) -> (Direction, Option<u64>) {
+        let mut dir = self.dir.take().unwrap_or_else(empty_direction);
+        if !self.segments.is_empty() {
+            let mut stream = Vec::new();
+            for (&offset, data) in &self.segments {
+                let offset = offset as usize;
+                if offset > stream.len() {
+                    dir.payload_truncated = true;
+                    break;
+                }
+                if offset + data.len() > stream.len() {
+                    stream.extend_from_slice(&data[stream.len() - offset..]);
+                }
+            }
+            if stream.len() > PAYLOAD_BYTES {
+                stream.truncate(PAYLOAD_BYTES);
+                dir.payload_truncated = true;
+            }
+            dir.payload = stream;
+        }
+        (dir, self.mac)
+    }
+}
+
+/// The TCP and UDP flows of a capture, about as the host builds them, and its ARP senders.
+pub fn flows(file: &str) -> (Vec<Flow>, Vec<(IpAddr, u64)>) {
+    type Key = (u8, (IpAddr, u16), (IpAddr, u16));
+    /// Client, server, and the two directions (client to server first).
+    type Entry = ((IpAddr, u16), (IpAddr, u16), [Half; 2]);
+    let mut order: Vec<Key> = Vec::new();
+    let mut table: HashMap<Key, Entry> = HashMap::new();
+    let (packets, arp) = packets(file);
+    for p in packets {
+        let key = (p.proto, p.src.min(p.dst), p.src.max(p.dst));
+        let entry = table.entry(key).or_insert_with(|| {
+            order.push(key);
+            let sender_is_server = match p.tcp {
+                Some((_, true, ack)) => ack,
+                _ => service_rank(p.src.1) < service_rank(p.dst.1),
+            };
+            if sender_is_server {
+                (p.dst, p.src, Default::default())
+            } else {
+                (p.src, p.dst, Default::default())
+            }
+        });
+        let side = usize::from(p.src != entry.0);
+        entry.2[side].add(&p);
+    }
+    let mut out = Vec::new();
+    for (id, key) in order.into_iter().enumerate() {
+        let Some((client, server, [up, down])) = table.remove(&key) else {
+            continue;
+        };
+        let (to_server, client_mac) = up.finish();
+        let (to_client, server_mac) = down.finish();
+        let ip = |a: IpAddr| -> IpAddress { a.into() };
+        out.push(Flow {
+            id: id as u64,
+            client: Endpoint {
+                ip: ip(client.0),
+                port: client.1,
+                mac: client_mac,
+            },
+            server: Endpoint {
+                ip: ip(server.0),
+                port: server.1,
+                mac: server_mac,
+            },
+            protocol: match key.0 {
+                6 => Protocol::Tcp,
+                17 => Protocol::Udp,
+                1 => Protocol::Icmp,
+                58 => Protocol::Icmpv6,
+                _ => Protocol::Other,
+            },
+            ip_protocol: key.0,
+            vlan: Vec::new(),
+            orientation: Orientation::PortHeuristic,
+            end_reason: EndReason::CaptureEnd,
+            icmp_type: 0,
+            icmp_code: 0,
+            fragments: 0,
+            to_server,
+            to_client,
+            findings: Vec::new(),
+        });
+    }
+    (out, arp)
+}
+
+/// A UDP flow carrying the given datagrams (unit tests).
+pub fn udp_flow(
+    client: (&str, u16),
+    server: (&str, u16),
+    to_server: &[&[u8]],
+    to_client: &[&[u8]],
+) -> Flow {
+    let direction = |datagrams: &[&[u8]], ttl: u8| -> Direction {
+        let mut d = empty_direction();
+        d.packets = datagrams.len() as u64;
+        d.first_seen = if datagrams.is_empty() { 0 } else { 1_000 };
+        d.ttl = ttl;
+        d.payload = datagrams.concat();
+        d.datagrams = datagrams.iter().map(|x| x.len() as u32).collect();
+        d
+    };
+    let ip = |s: &str| -> IpAddress { s.parse::<IpAddr>().unwrap().into() };
+    Flow {
+        id: 1,
+        client: Endpoint {
+            ip: ip(client.0),
+            port: client.1,
+            mac: None,
+        },
+        server: Endpoint {
+            ip: ip(server.0),
+            port: server.1,
+            mac: None,
+        },
+        protocol: Protocol::Udp,
+        ip_protocol: 17,
+        vlan: Vec::new(),
+        orientation: Orientation::PortHeuristic,
+        end_reason: EndReason::Idle,
+        icmp_type: 0,
+        icmp_code: 0,
+        fragments: 0,
+        to_server: direction(to_server, 64),
+        to_client: direction(to_client, 128),
+        findings: Vec::new(),
+    }
+}
+
+/// The host table the host would build from these flows and ARP senders.
+fn host_table(flows: &[Flow], arp: &[(IpAddr, u64)]) -> Vec<HostInfo> {
+    let mut table: BTreeMap<IpAddr, HostInfo> = BTreeMap::new();
+    let mut entry = |ip: IpAddr, mac: Option<u64>, in_arp: bool| {
+        let h = table.entry(ip).or_insert_with(|| HostInfo {
+            ip: ip.into(),
+            macs: Vec::new(),
+            first_seen: 1,
+            last_seen: 1,
+            packets_sent: 0,
+            packets_received: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+            seen_in_arp: false,
+            notes: Vec::new(),
+        });
+        if let Some(m) = mac
+            && !h.macs.contains(&m)
+        {
+            h.macs.push(m);
+        }
+        h.seen_in_arp |= in_arp;
+    };
+    for f in flows {
+        entry(f.client_ip(), f.client.mac, false);
+        entry(f.server_ip(), f.server.mac, false);
+    }
+    for (ip, mac) in arp {
+        if !ip.is_unspecified() {
+            entry(*ip, Some(*mac), true);
+        }
+    }
+    table.into_values().collect()
+}
+
+/// What the plugin concludes on a capture, with the host table it concluded from.
+fn conclude(file: &str) -> (Outcome, Vec<HostInfo>) {
+    let (flows, arp) = flows(file);
+    let hosts = host_table(&flows, &arp);
+    let mut devices = Devices::with_registry(crate::Config::default(), None).unwrap();
+    devices.collect(&flows);
+    let mut out = Outcome::default();
+    devices.conclude(&hosts, &mut out);
+    (out, hosts)
+}
+
+fn expectations() -> serde_json::Map<String, serde_json::Value> {
+    let text = std::fs::read_to_string(path("expectations.json"))
+        .expect("expectations.json in the shared corpus");
+    let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    value.as_object().expect("an object").clone()
+}
+
+/// A vendor name for comparison: lower case, punctuation as spaces.
+fn words(name: &str) -> Vec<String> {
+    name.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Wireshark's short names and the IEEE organisation names differ in case, punctuation and legal
+/// suffixes (`Asustek` / `ASUSTek COMPUTER INC.`): the same when one's words start the other's.
+pub fn same_vendor(wireshark: &str, ieee: &str) -> bool {
+    let (a, b) = (words(wireshark), words(ieee));
+    !a.is_empty() && !b.is_empty() && (a.starts_with(&b) || b.starts_with(&a))
+}
+
+/// Where the IEEE registry (or the plugin, deliberately) and Wireshark's `manuf` disagree, with the
+/// reason. Every other MAC must get Wireshark's vendor.
+const EXCEPTIONS: &[(&str, Option<&str>, &str)] = &[
+    (
+        "08:00:27:e2:9f:a6",
+        Some("PCS Systemtechnik GmbH"),
+        "IEEE registers 08:00:27 to PCS Systemtechnik GmbH; Wireshark's manuf keeps the older name PCS Computer Systems GmbH (VirtualBox uses this OUI)",
+    ),
+    (
+        "08:00:27:fc:6a:c9",
+        Some("PCS Systemtechnik GmbH"),
+        "as above: the IEEE name of 08:00:27",
+    ),
+    (
+        "00:00:00:00:00:00",
+        None,
+        "Wireshark's text is a remark (Officially Xerox, but 0:0:0:0:0:0 is more common); the all-zero MAC is what loopback and synthetic link layers carry, so the plugin calls it mac.kind = null and names no vendor",
+    ),
+    (
+        "00:13:7f:4f:8e:f2",
+        None,
+        "this MAC only sends spanning-tree frames (no IP, no ARP): it is not in the host table, the only place a plugin learns MACs",
+    ),
+];
+
+/// Every source MAC of every capture gets the vendor Wireshark's `manuf` gives (or, for locally
+/// administered MACs, `mac.kind = locally-administered` and no vendor), on a host that carries the
+/// MAC or on the gateway/router finding for it.
+#[test]
+fn mac_vendors_agree_with_wireshark_on_every_capture() {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (file, facts) in expectations() {
+        if facts["kind"] != "capture" {
+            continue;
+        }
+        let Some(expected) = facts["source_mac_vendors"].as_object() else {
+            continue;
+        };
+        if expected.is_empty() {
+            continue;
+        }
+        let (out, hosts) = conclude(&file);
+        for (mac, want) in expected {
+            checked += 1;
+            let wireshark = want["wireshark_manuf"].as_str();
+            let local = want["locally_administered"].as_bool().unwrap_or(false);
+            // Vendors and kinds the plugin gave this MAC.
+            let mut vendors: BTreeSet<String> = BTreeSet::new();
+            let mut kinds: BTreeSet<String> = BTreeSet::new();
+            let carriers: Vec<String> = hosts
+                .iter()
+                .filter(|h| h.macs.iter().any(|m| format_mac(*m) == *mac))
+                .map(|h| h.ip.to_string())
+                .chain(
+                    out.host_facts
+                        .iter()
+                        .filter(|f| f.key == "mac" && f.value == *mac)
+                        .map(|f| f.host.to_string()),
+                )
+                .collect();
+            for ip in &carriers {
+                for (k, v) in facts_of(&out, ip) {
+                    match k.as_str() {
+                        "vendor" => {
+                            vendors.insert(v);
+                        }
+                        "mac.kind" => {
+                            kinds.insert(v);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            for f in out
+                .findings
+                .iter()
+                .filter(|f| f.get("mac") == Some(mac.as_str()))
+            {
+                vendors.extend(f.get("vendor").map(String::from));
+                kinds.extend(f.get("mac.kind").map(String::from));
+            }
+            if let Some((_, ieee, reason)) = EXCEPTIONS.iter().find(|(m, _, _)| m == mac) {
+                let ok = match ieee {
+                    Some(name) => vendors.contains(*name),
+                    None => vendors.is_empty(),
+                };
+                if !ok {
+                    problems.push(format!(
+                        "{file}: {mac}: documented exception ({reason}) expects {ieee:?}, got {vendors:?}"
+                    ));
+                }
+                continue;
+            }
+            match (wireshark, local) {
+                (_, true) => {
+                    if !vendors.is_empty() || !kinds.contains("locally-administered") {
+                        problems.push(format!(
+                            "{file}: {mac} is locally administered: expected mac.kind = locally-administered and no vendor, got kinds {kinds:?} vendors {vendors:?} (hosts {carriers:?})"
+                        ));
+                    }
+                }
+                (Some(name), false) => {
+                    if !vendors.iter().any(|v| same_vendor(name, v)) {
+                        problems.push(format!(
+                            "{file}: {mac}: Wireshark says {name:?}, the plugin said {vendors:?} (hosts {carriers:?})"
+                        ));
+                    }
+                }
+                (None, false) => {
+                    if !vendors.is_empty() {
+                        problems.push(format!(
+                            "{file}: {mac}: Wireshark knows no vendor, the plugin said {vendors:?}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 50, "only {checked} MACs checked");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn vendor_names_compare_by_words() {
+    assert!(same_vendor("Asustek", "ASUSTek COMPUTER INC."));
+    assert!(same_vendor("3Com", "3COM"));
+    assert!(same_vendor("Cisco Systems, Inc", "Cisco Systems, Inc"));
+    assert!(!same_vendor(
+        "PCS Computer Systems GmbH",
+        "PCS Systemtechnik GmbH"
+    ));
+    assert!(!same_vendor("Apple, Inc.", "Dell Inc."));
+}
+
+#[test]
+fn the_dhcp_client_is_described_on_the_address_it_was_given() {
+    let (out, _) = conclude("dhcp_message_types.pcap");
+    let facts = facts_of(&out, "128.2.6.189");
+    for (k, v) in [
+        ("dhcp.hostname", "btest.is.cool"),
+        ("dhcp.requested-address", "192.168.211.194"),
+        ("dhcp.requested-address", "128.2.6.189"),
+        (
+            "dhcp.message-types",
+            "DISCOVER,OFFER,REQUEST,DECLINE,ACK,NAK,RELEASE,INFORM",
+        ),
+        ("mac", "90:b1:1c:99:49:29"),
+        ("vendor", "Dell Inc."),
+        ("mac.kind", "universal"),
+    ] {
+        assert!(
+            facts.contains(&(k.into(), v.into())),
+            "{k}={v} not in {facts:?}"
+        );
+    }
+    // The server's vendor class (ArubaAP) is not the client's.
+    assert!(facts.iter().all(|(k, _)| k != "dhcp.vendor-class"));
+    assert!(facts_of(&out, "0.0.0.0").is_empty());
+    assert!(facts_of(&out, "255.255.255.255").is_empty());
+    assert!(facts_of(&out, "128.2.6.152").contains(&("dhcp.server".into(), "true".into())));
+    let device: Vec<&Finding> = out
+        .findings
+        .iter()
+        .filter(|f| f.tag == "device" && f.get("macs") == Some("90:b1:1c:99:49:29"))
+        .collect();
+    assert_eq!(device.len(), 1);
+    assert!(
+        device[0].summary.contains("btest.is.cool"),
+        "{}",
+        device[0].summary
+    );
+}
+
+fn subject_ip(f: &Finding) -> Option<String> {
+    match &f.subject {
+        Subject::Host(ip) => Some(ip.to_string()),
+        _ => None,
+    }
+}
+
+#[test]
+fn gateways_of_real_networks() {
+    for (file, gateway, vendor) in [
+        (
+            "tor_browser_pcapxray_example.pcap",
+            Some("192.168.0.1"),
+            "Hon Hai Precision Ind. Co.,Ltd.",
+        ),
+        (
+            "mixed_pcapxray_malicious_traffic.pcap",
+            Some("192.168.0.1"),
+            "Hon Hai Precision Ind. Co.,Ltd.",
+        ),
+        (
+            "http_wikipedia_browsing.pcap",
+            Some("141.142.220.1"),
+            "Cisco Systems, Inc",
+        ),
+        (
+            "tls12_web_browsing_many_sni.pcap",
+            None,
+            "Hon Hai Precision Ind. Co.,Ltd.",
+        ),
+    ] {
+        let (out, _) = conclude(file);
+        let found: Vec<&Finding> = out
+            .findings
+            .iter()
+            .filter(|f| f.tag == "device.gateway")
+            .collect();
+        assert_eq!(found.len(), 1, "{file}: {found:#?}");
+        assert_eq!(subject_ip(found[0]).as_deref(), gateway, "{file}");
+        assert_eq!(found[0].get("vendor"), Some(vendor), "{file}");
+        if let Some(ip) = gateway {
+            assert!(
+                facts_of(&out, ip).contains(&("device".into(), "gateway".into())),
+                "{file}"
+            );
+        }
+        // No remote IPv4 address is described as a LAN device (these LANs use private IPv4; their
+        // hosts' global IPv6 addresses are LAN hosts).
+        for f in out.findings.iter().filter(|f| f.tag == "device") {
+            let ip: IpAddr = subject_ip(f).unwrap().parse().unwrap();
+            let class = pcapxray_plugin_sdk::net::IpClass::of(ip);
+            assert!(
+                ip.is_ipv6()
+                    || class != pcapxray_plugin_sdk::net::IpClass::Public
+                    || file == "http_wikipedia_browsing.pcap",
+                "{file}: {}",
+                f.summary
+            );
+        }
+    }
+    // A LAN of public addresses: the campus hosts are LAN hosts, the servers behind the gateway not.
+    let (out, _) = conclude("http_wikipedia_browsing.pcap");
+    let lan: BTreeSet<String> = out
+        .findings
+        .iter()
+        .filter(|f| f.tag == "device")
+        .filter_map(subject_ip)
+        .collect();
+    assert!(lan.contains("141.142.220.118"), "{lan:?}");
+    assert!(lan.contains("141.142.220.1"), "{lan:?}");
+    assert!(!lan.contains("208.80.152.3"), "{lan:?}");
+    assert!(
+        !lan.contains("141.142.2.2"),
+        "the resolver is behind the gateway: {lan:?}"
+    );
+}
+
+#[test]
+fn initial_ttls_hint_at_the_os() {
+    let (out, _) = conclude("dns_udp_mx_loc_ptr_a_aaaa.pcap");
+    let os: BTreeMap<String, String> = out
+        .host_facts
+        .iter()
+        .filter(|f| f.key == "os")
+        .map(|f| (f.host.to_string(), f.value.clone()))
+        .collect();
+    assert_eq!(
+        os.get("192.168.170.8").map(String::as_str),
+        Some("Unix-like")
+    );
+    assert_eq!(
+        os.get("192.168.170.20").map(String::as_str),
+        Some("Windows")
+    );
+}
+
+#[test]
+fn mutated_real_dhcp_never_panics() {
+    let (flows, _) = flows("dhcp_message_types.pcap");
+    let mut messages: Vec<Vec<u8>> = Vec::new();
+    for f in &flows {
+        for d in [&f.to_server, &f.to_client] {
+            messages.extend(d.messages().map(<[u8]>::to_vec));
+        }
+    }
+    assert_eq!(messages.len(), 9);
+    for m in &messages {
+        assert!(crate::dhcp::parse(m).is_some());
+        for at in 0..m.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut bad = m.clone();
+                bad[at] ^= flip;
+                let _ = crate::dhcp::parse(&bad);
+            }
+        }
+        for cut in 0..m.len() {
+            let _ = crate::dhcp::parse(&m[..cut]);
+        }
+    }
+}
+
+#[test]
+fn flows_rebuilt_from_captures_look_like_the_hosts() {
+    let (flows, arp) = flows("arp_request_reply_ping.pcap");
+    assert!(
+        flows.iter().all(|f| f.protocol == Protocol::Icmp),
+        "only ARP and ICMP"
+    );
+    assert!(!arp.is_empty());
+    let ips: HashMap<IpAddr, u64> = arp.into_iter().collect();
+    assert!(ips.len() >= 2);
+}

@@ -1,0 +1,758 @@
+//! The end-of-capture decision: from the host table (addresses, the MACs they were sent from, ARP),
+//! the TTLs and DHCP messages the plugin collected from the flows, and the facts earlier stages
+//! published (names, User-Agents), work out which addresses are machines on the local network, which
+//! MAC is the gateway or a router that remote addresses hide behind, and what each LAN machine is:
+//! vendor, MAC kind, DHCP identity, OS hint. Free of host calls, so it is tested natively on hand-made
+//! host tables and on tables rebuilt from real captures.
+
+use crate::dhcp::Clients;
+use crate::os::{self, Evidence};
+use crate::oui::{MacKind, Registry};
+use pcapxray_plugin_sdk::net::IpClass;
+use pcapxray_plugin_sdk::{Finding, HostInfo, Outcome, Severity, format_mac};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
+
+/// Initial TTLs of common stacks: a packet that still carries one was sent on this link.
+const INITIAL_TTLS: [u8; 3] = [64, 128, 255];
+
+/// Most distinct TTL values remembered per address.
+const MAX_TTLS_PER_HOST: usize = 8;
+/// Addresses whose TTLs are remembered.
+const MAX_TTL_HOSTS: usize = 65_536;
+
+/// The TTLs (IPv6: hop limits) each address sent unicast TCP and UDP flows with, counted by flow.
+#[derive(Debug, Default)]
+pub struct Ttls {
+    by_ip: HashMap<IpAddr, Vec<(u8, u32)>>,
+}
+
+impl Ttls {
+    /// Records that `ip` started sending in a flow with `ttl`.
+    pub fn add(&mut self, ip: IpAddr, ttl: u8) {
+        if !self.by_ip.contains_key(&ip) && self.by_ip.len() >= MAX_TTL_HOSTS {
+            return;
+        }
+        let seen = self.by_ip.entry(ip).or_default();
+        if let Some((_, n)) = seen.iter_mut().find(|(t, _)| *t == ttl) {
+            *n = n.saturating_add(1);
+        } else if seen.len() < MAX_TTLS_PER_HOST {
+            seen.push((ttl, 1));
+        }
+    }
+
+    /// `Some(true)` when `ip` sent a packet with an initial TTL (it is on this link), `Some(false)`
+    /// when every TTL it sent was lowered by routers, `None` when none was seen.
+    fn initial(&self, ip: &IpAddr) -> Option<bool> {
+        let seen = self.by_ip.get(ip)?;
+        Some(seen.iter().any(|(t, _)| INITIAL_TTLS.contains(t)))
+    }
+
+    /// The initial TTL `ip` used in most flows (several when they tie).
+    fn dominant_initial(&self, ip: &IpAddr) -> Vec<u8> {
+        let initial: Vec<(u8, u32)> = self
+            .by_ip
+            .get(ip)
+            .map(|s| {
+                s.iter()
+                    .copied()
+                    .filter(|(t, _)| INITIAL_TTLS.contains(t))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let most = initial.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let mut v: Vec<u8> = initial
+            .into_iter()
+            .filter(|(_, n)| *n == most)
+            .map(|(t, _)| t)
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// The settings the decision uses.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Distinct public addresses behind one MAC that make it the gateway.
+    pub gateway_min_public_ips: usize,
+    /// Raise one `device` finding per LAN host.
+    pub device_findings: bool,
+    /// Publish `os` facts and `device.os` findings.
+    pub os_hints: bool,
+}
+
+/// Looks a MAC up in the user's registry first, then in the embedded one.
+pub struct Vendors<'a> {
+    /// The registry from `oui_file`, if any.
+    pub user: Option<&'a Registry>,
+    /// The embedded registry.
+    pub embedded: &'a Registry,
+}
+
+impl Vendors<'_> {
+    fn lookup(&self, mac: u64) -> Option<&str> {
+        self.user
+            .and_then(|r| r.lookup(mac))
+            .or_else(|| self.embedded.lookup(mac))
+    }
+}
+
+/// One address as the decision sees it.
+#[derive(Debug, Default)]
+struct View {
+    macs: Vec<u64>,
+    /// MACs only DHCP told (not in the host table for this address).
+    dhcp_macs: Vec<u64>,
+    arp: bool,
+    dhcp: bool,
+    names: Vec<String>,
+    agents: Vec<String>,
+}
+
+fn unicast(ip: &IpAddr) -> bool {
+    let class = IpClass::of(*ip);
+    !class.is_group() && class != IpClass::Unspecified
+}
+
+/// The network a public address counts as for the gateway test: the address itself for IPv4, its /64
+/// for IPv6 (one machine's temporary IPv6 addresses share a /64).
+fn network(ip: &IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => *ip,
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(*v6) & !0xffff_ffff_ffff_ffffu128).into()),
+    }
+}
+
+/// `1 address`, `2 addresses`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn push<T: PartialEq>(list: &mut Vec<T>, item: T) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+/// What a MAC turned out to be.
+struct MacRole {
+    mac: u64,
+    lan: Vec<IpAddr>,
+    behind: Vec<IpAddr>,
+    public_behind: usize,
+}
+
+/// The whole decision. Appends facts and findings to `out` in a stable order.
+pub fn decide(
+    hosts: &[HostInfo],
+    ttls: &Ttls,
+    dhcp: &Clients,
+    vendors: &Vendors<'_>,
+    settings: Settings,
+    out: &mut Outcome,
+) {
+    let mut views: BTreeMap<IpAddr, View> = BTreeMap::new();
+    for h in hosts {
+        let ip: IpAddr = h.ip.into();
+        let v = views.entry(ip).or_default();
+        for &mac in &h.macs {
+            push(&mut v.macs, mac);
+        }
+        v.arp |= h.seen_in_arp;
+        for n in &h.notes {
+            match n.key.as_str() {
+                "name" => push(&mut v.names, n.value.clone()),
+                "http.user-agent" => push(&mut v.agents, n.value.clone()),
+                _ => {}
+            }
+        }
+    }
+
+    // DHCP: the address each client ended up with, and the addresses its MAC was seen on.
+    let mut dhcp_targets: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
+    let mut by_mac: HashMap<u64, Vec<IpAddr>> = HashMap::new();
+    for (ip, v) in &views {
+        for &mac in &v.macs {
+            by_mac.entry(mac).or_default().push(*ip);
+        }
+    }
+    let mut clients: Vec<(&u64, &crate::dhcp::Client)> = dhcp.by_mac.iter().collect();
+    clients.sort_by_key(|(mac, _)| **mac);
+    for (mac, client) in clients {
+        let mac = *mac;
+        let mut targets: Vec<IpAddr> = client.address().map(IpAddr::V4).into_iter().collect();
+        for ip in by_mac.get(&mac).into_iter().flatten() {
+            if unicast(ip) {
+                push(&mut targets, *ip);
+            }
+        }
+        for ip in targets.into_iter().filter(unicast) {
+            push(dhcp_targets.entry(ip).or_default(), mac);
+            let v = views.entry(ip).or_default();
+            v.dhcp = true;
+            if !v.macs.contains(&mac) {
+                v.macs.push(mac);
+                v.dhcp_macs.push(mac);
+            }
+        }
+    }
+
+    // On this link for sure: seen in ARP, given its address by DHCP, sending with an initial TTL, or
+    // link-local (never routed).
+    let evident_local = |ip: &IpAddr, v: &View| {
+        v.arp || v.dhcp || ttls.initial(ip) == Some(true) || IpClass::of(*ip) == IpClass::LinkLocal
+    };
+
+    // Which MACs remote addresses sit behind.
+    let mut roles: BTreeMap<u64, MacRole> = BTreeMap::new();
+    for (ip, v) in views.iter().filter(|(ip, _)| unicast(ip)) {
+        for &mac in &v.macs {
+            if matches!(MacKind::of(mac), MacKind::Group | MacKind::Null) {
+                continue;
+            }
+            let role = roles.entry(mac).or_insert_with(|| MacRole {
+                mac,
+                lan: Vec::new(),
+                behind: Vec::new(),
+                public_behind: 0,
+            });
+            if !evident_local(ip, v) {
+                role.behind.push(*ip);
+            }
+        }
+    }
+    for role in roles.values_mut() {
+        let networks: HashSet<IpAddr> = role
+            .behind
+            .iter()
+            .filter(|ip| IpClass::of(**ip) == IpClass::Public)
+            .map(network)
+            .collect();
+        role.public_behind = networks.len();
+    }
+    let gateway_macs: HashSet<u64> = roles
+        .values()
+        .filter(|r| r.public_behind >= settings.gateway_min_public_ips)
+        .map(|r| r.mac)
+        .collect();
+
+    // LAN hosts: evidently on this link, or at least not shown remote by a lowered TTL and either
+    // not behind the gateway or a private address (the gateway's own, as it is not routed from the
+    // internet).
+    let lan: BTreeSet<IpAddr> = views
+        .iter()
+        .filter(|(ip, v)| {
+            unicast(ip)
+                && !v.macs.is_empty()
+                && (evident_local(ip, v)
+                    || (ttls.initial(ip) != Some(false)
+                        && (IpClass::of(**ip) == IpClass::Private
+                            || !v.macs.iter().any(|m| gateway_macs.contains(m)))))
+        })
+        .map(|(ip, _)| *ip)
+        .collect();
+    for role in roles.values_mut() {
+        role.lan = views
+            .iter()
+            .filter(|(ip, v)| lan.contains(ip) && v.macs.contains(&role.mac))
+            .map(|(ip, _)| *ip)
+            .collect();
+        role.behind = views
+            .iter()
+            .filter(|(ip, v)| unicast(ip) && !lan.contains(ip) && v.macs.contains(&role.mac))
+            .map(|(ip, _)| *ip)
+            .collect();
+    }
+
+    // MAC facts, DHCP facts.
+    for ip in &lan {
+        let Some(v) = views.get(ip) else { continue };
+        for &mac in &v.macs {
+            let kind = MacKind::of(mac);
+            if v.dhcp_macs.contains(&mac) {
+                out.fact(*ip, "mac", format_mac(mac), None);
+            }
+            out.fact(*ip, "mac.kind", kind.as_str(), None);
+            if let Some(vendor) = vendors.lookup(mac) {
+                out.fact(*ip, "vendor", vendor, None);
+            }
+        }
+    }
+    for (ip, macs) in &dhcp_targets {
+        for mac in macs {
+            let Some(c) = dhcp.by_mac.get(mac) else {
+                continue;
+            };
+            for h in &c.hostnames {
+                out.fact(*ip, "dhcp.hostname", h.as_str(), None);
+            }
+            for vc in &c.vendor_classes {
+                out.fact(*ip, "dhcp.vendor-class", vc.as_str(), None);
+            }
+            for r in &c.requested {
+                out.fact(*ip, "dhcp.requested-address", r.to_string(), None);
+            }
+            for id in &c.client_ids {
+                out.fact(*ip, "dhcp.client-id", id.as_str(), None);
+            }
+            if !c.parameter_list.is_empty() {
+                let list: Vec<String> = c.parameter_list.iter().map(u8::to_string).collect();
+                out.fact(*ip, "dhcp.parameter-request-list", list.join(","), None);
+            }
+            if !c.message_types.is_empty() {
+                let types: Vec<&str> = c.message_types.iter().map(|(_, t)| t.as_str()).collect();
+                out.fact(*ip, "dhcp.message-types", types.join(","), None);
+            }
+        }
+    }
+    for server in &dhcp.servers {
+        out.fact(IpAddr::V4(*server), "dhcp.server", "true", None);
+    }
+
+    // Gateways and routers.
+    let known: HashSet<IpAddr> = views.keys().copied().collect();
+    let dhcp_routers: Vec<IpAddr> = dhcp
+        .routers
+        .iter()
+        .map(|r| IpAddr::V4(*r))
+        .filter(|r| known.contains(r))
+        .collect();
+    let mut roles_of: BTreeMap<IpAddr, Vec<&'static str>> = BTreeMap::new();
+    let mut gateway_ips: BTreeSet<IpAddr> = BTreeSet::new();
+    for role in roles.values() {
+        let vendor = vendors.lookup(role.mac);
+        let gateway = gateway_macs.contains(&role.mac);
+        if !gateway && role.behind.is_empty() {
+            continue;
+        }
+        let mut examples: Vec<String> = role.behind.iter().take(5).map(|i| i.to_string()).collect();
+        if role.behind.len() > 5 {
+            examples.push("…".into());
+        }
+        let mac_text = format_mac(role.mac);
+        let who = match (vendor, MacKind::of(role.mac)) {
+            (Some(v), _) => format!("{mac_text} ({v})"),
+            (None, MacKind::Universal) => format!("{mac_text} (vendor unknown)"),
+            (None, kind) => format!("{mac_text} ({})", kind.as_str()),
+        };
+        let (tag, confidence, what, reason) = if gateway {
+            (
+                "device.gateway",
+                90,
+                "the gateway",
+                format!(
+                    "{} public networks were reached through this MAC (at least {} make a gateway)",
+                    role.public_behind, settings.gateway_min_public_ips
+                ),
+            )
+        } else {
+            (
+                "device.router",
+                60,
+                "a router",
+                format!(
+                    "{} whose packets arrive with router-lowered TTLs {} sent from this MAC",
+                    count(role.behind.len(), "address", "addresses"),
+                    if role.behind.len() == 1 {
+                        "was"
+                    } else {
+                        "were"
+                    }
+                ),
+            )
+        };
+        let lan_ip = role
+            .lan
+            .iter()
+            .min_by_key(|ip| (ip.is_ipv6(), IpClass::of(**ip) != IpClass::Private, **ip))
+            .copied();
+        let mut finding = match lan_ip {
+            Some(ip) => Finding::on_host(ip, tag, Severity::Info).summary(format!(
+                "{ip} is {what}: MAC {who} forwards traffic of {}",
+                count(role.behind.len(), "remote address", "remote addresses")
+            )),
+            None => Finding::on_capture(tag, Severity::Info).summary(format!(
+                "MAC {who} is {what} (its LAN address was not seen): it forwards traffic of {}",
+                count(role.behind.len(), "remote address", "remote addresses")
+            )),
+        };
+        finding = finding
+            .attr("mac", mac_text)
+            .attr("mac.kind", MacKind::of(role.mac).as_str());
+        if let Some(v) = vendor {
+            finding = finding.attr("vendor", v);
+        }
+        let mut confidence = confidence;
+        let mut reason = reason;
+        if let Some(ip) = lan_ip
+            && dhcp_routers.contains(&ip)
+        {
+            confidence = 95;
+            reason.push_str("; the DHCP server names it as router (option 3)");
+        }
+        finding = finding
+            .attr("remote-addresses", role.behind.len().to_string())
+            .attr("examples", examples.join(","))
+            .attr("reason", reason)
+            .confidence(confidence);
+        out.push(finding);
+        for ip in &role.lan {
+            if gateway {
+                gateway_ips.insert(*ip);
+                out.fact(*ip, "device", "gateway", None);
+                push(roles_of.entry(*ip).or_default(), "gateway");
+            } else {
+                out.fact(*ip, "device", "router", None);
+                push(roles_of.entry(*ip).or_default(), "router");
+            }
+        }
+    }
+    for ip in dhcp_routers {
+        if gateway_ips.contains(&ip) || !lan.contains(&ip) {
+            continue;
+        }
+        out.push(
+            Finding::on_host(ip, "device.gateway", Severity::Info)
+                .summary(format!(
+                    "{ip} is the gateway the DHCP server hands out (option 3)"
+                ))
+                .attr("reason", "the DHCP server names it as router (option 3)")
+                .confidence(80),
+        );
+        out.fact(ip, "device", "gateway", None);
+        push(roles_of.entry(ip).or_default(), "gateway");
+    }
+    for server in &dhcp.servers {
+        push(
+            roles_of.entry(IpAddr::V4(*server)).or_default(),
+            "dhcp-server",
+        );
+    }
+
+    // OS hints and the per-host summary.
+    for ip in &lan {
+        let Some(v) = views.get(ip) else { continue };
+        let mut evidence: Vec<Evidence> = Vec::new();
+        let mut dhcp_names: Vec<String> = Vec::new();
+        for mac in dhcp_targets.get(ip).into_iter().flatten() {
+            if let Some(c) = dhcp.by_mac.get(mac) {
+                evidence.extend(
+                    c.vendor_classes
+                        .iter()
+                        .filter_map(|vc| os::from_vendor_class(vc)),
+                );
+                evidence.extend(os::from_parameter_list(&c.parameter_list));
+                if let Some(e) = c.ttl.and_then(os::from_ttl) {
+                    evidence.push(Evidence {
+                        what: format!("{} in its DHCP messages", e.what),
+                        ..e
+                    });
+                }
+                dhcp_names.extend(c.hostnames.iter().cloned());
+            }
+        }
+        evidence.extend(v.agents.iter().filter_map(|a| os::from_user_agent(a)));
+        evidence.extend(
+            ttls.dominant_initial(ip)
+                .into_iter()
+                .filter_map(os::from_ttl),
+        );
+        let hint = if settings.os_hints {
+            os::conclude(&evidence)
+        } else {
+            None
+        };
+        if let Some(hint) = &hint {
+            out.fact(*ip, "os", hint.family.name(), None);
+            let mut finding = Finding::on_host(*ip, "device.os", Severity::Info)
+                .summary(format!(
+                    "{ip} probably runs {} ({})",
+                    hint.family.name(),
+                    hint.supporting.join("; ")
+                ))
+                .attr("os", hint.family.name())
+                .attr("evidence", hint.supporting.join("; "))
+                .confidence(hint.confidence);
+            if !hint.conflicting.is_empty() {
+                finding = finding.attr("conflicting", hint.conflicting.join("; "));
+            }
+            out.push(finding);
+        }
+        if settings.device_findings {
+            out.push(device_finding(
+                *ip,
+                v,
+                &dhcp_names,
+                hint.as_ref().map(|h| h.family.name()),
+                roles_of.get(ip).map(Vec::as_slice).unwrap_or_default(),
+                vendors,
+            ));
+        }
+    }
+}
+
+/// The one-line summary of a LAN host.
+fn device_finding(
+    ip: IpAddr,
+    v: &View,
+    dhcp_names: &[String],
+    os: Option<&str>,
+    roles: &[&str],
+    vendors: &Vendors<'_>,
+) -> Finding {
+    let macs: Vec<String> = v.macs.iter().map(|m| format_mac(*m)).collect();
+    let mut vendor_list: Vec<&str> = Vec::new();
+    let mut kinds: Vec<&str> = Vec::new();
+    for &mac in &v.macs {
+        push(&mut kinds, MacKind::of(mac).as_str());
+        if let Some(name) = vendors.lookup(mac) {
+            push(&mut vendor_list, name);
+        }
+    }
+    let mut names: Vec<String> = dhcp_names.to_vec();
+    for n in &v.names {
+        push(&mut names, n.clone());
+    }
+    names.truncate(5);
+    let what = if !vendor_list.is_empty() {
+        vendor_list.join(" | ")
+    } else if kinds.contains(&"locally-administered") {
+        "locally administered MAC".to_string()
+    } else {
+        "unknown vendor".to_string()
+    };
+    let mut summary = format!("{ip}: {what} ({})", macs.join(", "));
+    if !names.is_empty() {
+        summary.push_str(&format!(", named {}", names.join(", ")));
+    }
+    if let Some(os) = os {
+        summary.push_str(&format!(", {os}"));
+    }
+    if !roles.is_empty() {
+        summary.push_str(&format!(", {}", roles.join(", ")));
+    }
+    let mut finding = Finding::on_host(ip, "device", Severity::Info)
+        .summary(summary)
+        .attr("macs", macs.join(","))
+        .attr("mac.kinds", kinds.join(","));
+    if !vendor_list.is_empty() {
+        finding = finding.attr("vendor", vendor_list.join(" | "));
+    }
+    if !names.is_empty() {
+        finding = finding.attr("names", names.join(","));
+    }
+    if let Some(os) = os {
+        finding = finding.attr("os", os);
+    }
+    if !roles.is_empty() {
+        finding = finding.attr("roles", roles.join(","));
+    }
+    finding
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use crate::oui::parse_mac;
+    use pcapxray_plugin_sdk::HostNote;
+
+    pub const SETTINGS: Settings = Settings {
+        gateway_min_public_ips: 3,
+        device_findings: true,
+        os_hints: true,
+    };
+
+    pub fn host(ip: &str, macs: &[&str], arp: bool, notes: &[(&str, &str)]) -> HostInfo {
+        HostInfo {
+            ip: ip.parse::<IpAddr>().unwrap().into(),
+            macs: macs.iter().map(|m| parse_mac(m).unwrap()).collect(),
+            first_seen: 1,
+            last_seen: 2,
+            packets_sent: 1,
+            packets_received: 1,
+            bytes_sent: 1,
+            bytes_received: 1,
+            seen_in_arp: arp,
+            notes: notes
+                .iter()
+                .map(|(k, v)| HostNote {
+                    stage: "web".into(),
+                    key: (*k).into(),
+                    value: (*v).into(),
+                    observed: None,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn run(hosts: &[HostInfo], ttls: &Ttls, dhcp: &Clients) -> Outcome {
+        let mut out = Outcome::default();
+        let vendors = Vendors {
+            user: None,
+            embedded: Registry::embedded(),
+        };
+        decide(hosts, ttls, dhcp, &vendors, SETTINGS, &mut out);
+        out
+    }
+
+    pub fn facts_of(out: &Outcome, ip: &str) -> Vec<(String, String)> {
+        out.host_facts
+            .iter()
+            .filter(|f| f.host.to_string() == ip)
+            .map(|f| (f.key.clone(), f.value.clone()))
+            .collect()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// A home network: a router (Hon Hai) with public addresses behind it, a laptop, a phone with a
+    /// random MAC.
+    fn home() -> (Vec<HostInfo>, Ttls) {
+        let router = "54:13:79:f3:66:d2";
+        let hosts = vec![
+            host("192.168.0.1", &[router], true, &[]),
+            host(
+                "192.168.0.6",
+                &["78:4f:43:59:c1:6f"],
+                true,
+                &[(
+                    "http.user-agent",
+                    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_13_1) AppleWebKit/604.3.5",
+                )],
+            ),
+            host(
+                "192.168.0.9",
+                &["a6:83:e7:0c:90:64"],
+                false,
+                &[("name", "phone.local")],
+            ),
+            host("158.69.204.36", &[router], false, &[]),
+            host("209.18.47.61", &[router], false, &[]),
+            host("2607:f8b0:4006:800::2008", &[router], false, &[]),
+            host("2607:f8b0:4006:802::200e", &[router], false, &[]),
+            host("224.0.0.251", &[], false, &[]),
+        ];
+        let mut ttls = Ttls::default();
+        ttls.add(ip("192.168.0.1"), 64);
+        ttls.add(ip("192.168.0.6"), 64);
+        ttls.add(ip("192.168.0.9"), 64);
+        ttls.add(ip("158.69.204.36"), 52);
+        ttls.add(ip("209.18.47.61"), 57);
+        (hosts, ttls)
+    }
+
+    #[test]
+    fn finds_the_gateway_and_describes_the_lan_hosts() {
+        let (hosts, ttls) = home();
+        let out = run(&hosts, &ttls, &Clients::default());
+        let gateway: Vec<&Finding> = out
+            .findings
+            .iter()
+            .filter(|f| f.tag == "device.gateway")
+            .collect();
+        assert_eq!(gateway.len(), 1);
+        assert_eq!(
+            format!("{:?}", gateway[0].subject),
+            format!(
+                "{:?}",
+                pcapxray_plugin_sdk::Subject::Host(ip("192.168.0.1").into())
+            )
+        );
+        assert_eq!(
+            gateway[0].get("vendor"),
+            Some("Hon Hai Precision Ind. Co.,Ltd.")
+        );
+        assert_eq!(gateway[0].get("remote-addresses"), Some("4"));
+        assert!(facts_of(&out, "192.168.0.1").contains(&("device".into(), "gateway".into())));
+        // Remote addresses get no vendor: the MAC is the router's.
+        assert!(facts_of(&out, "158.69.204.36").is_empty());
+        assert!(facts_of(&out, "2607:f8b0:4006:800::2008").is_empty());
+        let laptop = facts_of(&out, "192.168.0.6");
+        assert!(laptop.contains(&("vendor".into(), "Apple, Inc.".into())));
+        assert!(laptop.contains(&("mac.kind".into(), "universal".into())));
+        assert!(laptop.contains(&("os".into(), "macOS".into())));
+        let phone = facts_of(&out, "192.168.0.9");
+        assert!(phone.contains(&("mac.kind".into(), "locally-administered".into())));
+        assert!(phone.iter().all(|(k, _)| k != "vendor"));
+        let devices: Vec<&Finding> = out.findings.iter().filter(|f| f.tag == "device").collect();
+        assert_eq!(devices.len(), 3);
+        let phone_device = devices
+            .iter()
+            .find(|f| f.get("macs") == Some("a6:83:e7:0c:90:64"))
+            .unwrap();
+        assert_eq!(
+            phone_device.summary,
+            "192.168.0.9: locally administered MAC (a6:83:e7:0c:90:64), named phone.local, Unix-like"
+        );
+        let os: Vec<&Finding> = out
+            .findings
+            .iter()
+            .filter(|f| f.tag == "device.os")
+            .collect();
+        assert_eq!(os.len(), 3);
+        assert!(os.iter().all(|f| f.confidence < 100));
+    }
+
+    #[test]
+    fn a_single_remote_server_behind_a_router_gives_a_router_finding() {
+        // http_get_bro_org.pcap: the client and bro.org, whose packets arrive with TTL 47.
+        let hosts = vec![
+            host("141.142.228.5", &["c8:bc:c8:96:d2:a0"], false, &[]),
+            host("192.150.187.43", &["00:10:db:88:d2:ef"], false, &[]),
+        ];
+        let mut ttls = Ttls::default();
+        ttls.add(ip("141.142.228.5"), 64);
+        ttls.add(ip("192.150.187.43"), 47);
+        let out = run(&hosts, &ttls, &Clients::default());
+        let router: Vec<&Finding> = out
+            .findings
+            .iter()
+            .filter(|f| f.tag == "device.router")
+            .collect();
+        assert_eq!(router.len(), 1);
+        assert_eq!(router[0].get("vendor"), Some("Juniper Networks"));
+        assert_eq!(router[0].get("examples"), Some("192.150.187.43"));
+        assert!(matches!(
+            router[0].subject,
+            pcapxray_plugin_sdk::Subject::Capture
+        ));
+        assert!(facts_of(&out, "192.150.187.43").is_empty());
+        assert!(facts_of(&out, "141.142.228.5").contains(&("vendor".into(), "Apple, Inc.".into())));
+    }
+
+    #[test]
+    fn the_gateway_threshold_is_configurable_and_ipv6_counts_per_64() {
+        let (hosts, ttls) = home();
+        let mut out = Outcome::default();
+        let vendors = Vendors {
+            user: None,
+            embedded: Registry::embedded(),
+        };
+        let strict = Settings {
+            gateway_min_public_ips: 5,
+            ..SETTINGS
+        };
+        decide(
+            &hosts,
+            &ttls,
+            &Clients::default(),
+            &vendors,
+            strict,
+            &mut out,
+        );
+        assert!(out.findings.iter().all(|f| f.tag != "device.gateway"));
+        assert!(out.findings.iter().any(|f| f.tag == "device.router"));
+        // One laptop with three temporary addresses in one /64 is not a gateway.
+        let laptop = vec![
+            host("2001:db8:1:2::10", &["78:4f:43:59:c1:6f"], false, &[]),
+            host("2604:2000:71d6:400::1", &["78:4f:43:59:c1:6f"], false, &[]),
+            host("2604:2000:71d6:400::2", &["78:4f:43:59:c1:6f"], false, &[]),
+            host("2604:2000:71d6:400::3", &["78:4f:43:59:c1:6f"], false, &[]),
+        ];
+        let out = run(&laptop, &Ttls::default(), &Clients::default());
+        assert!(out.findings.iter().all(|f| f.tag != "device.gateway"));
+    }
+}

@@ -18,6 +18,7 @@ fn main() {
         "plugin-sdk",
         "wit",
         "tests/plugins",
+        "config/data",
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());

@@ -41,12 +41,56 @@ enum Command {
         /// The pipeline file.
         pipeline: PathBuf,
     },
-    /// List the built-in plugins.
-    Plugins,
+    /// List the built-in plugins; inspect a component; start a new plugin.
+    #[command(alias = "plugin")]
+    Plugins {
+        #[command(subcommand)]
+        command: Option<PluginsCommand>,
+    },
+    /// Start the web interface: upload captures, follow the analysis, explore the results.
+    Serve {
+        /// Address to listen on (port 0 picks a free port; the bound address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Pipeline for every analysis [default: config/pipeline.toml if present, else the built-in
+        /// default].
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+        /// Folder for the cases (uploaded captures and their reports).
+        #[arg(long, default_value_os_t = pcapxray::serve::default_data_dir())]
+        data: PathBuf,
+        /// Largest accepted upload, in MiB.
+        #[arg(long = "max-upload-mb", default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+        max_upload_mb: u64,
+    },
     /// Tor relay data for the `tor` analyzer.
     Tor {
         #[command(subcommand)]
         command: TorCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// Show what a plugin component is: name, kind, version, WIT version, imports (capabilities it may
+    /// ask for), exports and content digest.
+    Inspect {
+        /// The .wasm component.
+        file: PathBuf,
+    },
+    /// Create a standalone plugin crate that builds with `cargo build --target wasm32-wasip2 --release`.
+    New {
+        /// Plugin name (lower case, digits, `-`/`_`); also the folder created.
+        name: String,
+        /// What the plugin is.
+        #[arg(long, value_enum, default_value = "analyzer")]
+        kind: pcapxray::template::Kind,
+        /// Where to create it [default: ./NAME].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Path of the pcapxray plugin SDK crate the new plugin depends on.
+        #[arg(long, default_value_os_t = pcapxray::template::default_sdk_path())]
+        sdk: PathBuf,
     },
 }
 
@@ -78,7 +122,41 @@ pub fn main() -> i32 {
             quiet,
         } => run(pipeline, capture, out, verbose, quiet),
         Command::Validate { pipeline } => validate(&pipeline),
-        Command::Plugins => plugins(),
+        Command::Plugins { command: None } => plugins(),
+        Command::Plugins {
+            command: Some(PluginsCommand::Inspect { file }),
+        } => inspect(&file),
+        Command::Plugins {
+            command:
+                Some(PluginsCommand::New {
+                    name,
+                    kind,
+                    dir,
+                    sdk,
+                }),
+        } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            match pcapxray::template::create(&name, kind, &dir, &sdk) {
+                Ok(()) => {
+                    println!("created {} — build it with:", dir.display());
+                    println!(
+                        "  cd {} && cargo build --target wasm32-wasip2 --release",
+                        dir.display()
+                    );
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    1
+                }
+            }
+        }
+        Command::Serve {
+            listen,
+            pipeline,
+            data,
+            max_upload_mb,
+        } => serve(listen, pipeline, data, max_upload_mb),
         Command::Tor {
             command: TorCommand::Fetch { dir, from, timeout },
         } => tor_fetch(&dir, from, timeout),
@@ -247,6 +325,27 @@ fn plugins() -> i32 {
     status
 }
 
+fn serve(
+    listen: std::net::SocketAddr,
+    pipeline: Option<PathBuf>,
+    data: PathBuf,
+    max_upload_mb: u64,
+) -> i32 {
+    let opts = pcapxray::serve::ServeOptions {
+        listen,
+        pipeline,
+        data,
+        max_upload: max_upload_mb << 20,
+    };
+    match pcapxray::serve::serve(opts) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
 fn tor_fetch(dir: &Path, from: Vec<String>, timeout: u64) -> i32 {
     let sources = if from.is_empty() {
         pcapxray::torfetch::authority_urls()
@@ -262,5 +361,65 @@ fn tor_fetch(dir: &Path, from: Vec<String>, timeout: u64) -> i32 {
             eprintln!("error: {e}");
             1
         }
+    }
+}
+
+fn inspect(file: &Path) -> i32 {
+    let rt = match runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the WebAssembly runtime: {e}");
+            return 1;
+        }
+    };
+    match stages::load_one(&rt, &PluginSource::File(file.to_path_buf())) {
+        Ok(p) => {
+            println!("file         {}", file.display());
+            println!("name         {}", p.name);
+            println!("kind         {}", p.kind.as_str());
+            println!("version      {}", p.version);
+            println!("description  {}", p.description);
+            println!("wit          {}", p.wit_package);
+            println!(
+                "payloads     {}",
+                if p.needs_payload {
+                    "reads flow payloads"
+                } else {
+                    "does not read payloads"
+                }
+            );
+            println!("digest       sha256:{}", p.digest);
+            println!("capabilities {}", capabilities(&p.imports));
+            println!("imports");
+            for i in &p.imports {
+                println!("  {i}");
+            }
+            println!("exports");
+            for e in &p.exports {
+                println!("  {e}");
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+/// The grantable capabilities among a component's imports.
+fn capabilities(imports: &[String]) -> String {
+    let wanted: Vec<&str> = ["files", "dns", "whois", "sqlite", "graphviz"]
+        .into_iter()
+        .filter(|c| {
+            imports
+                .iter()
+                .any(|i| i.starts_with(&format!("{}/{c}@", runtime::WIT_PACKAGE)))
+        })
+        .collect();
+    if wanted.is_empty() {
+        "none (it uses no grantable capability)".into()
+    } else {
+        wanted.join(", ")
     }
 }

@@ -13,5 +13,7 @@ pub mod output;
 pub mod pipeline;
 pub mod run;
 pub mod runtime;
+pub mod serve;
 pub mod stages;
+pub mod template;
 pub mod torfetch;

@@ -7,7 +7,9 @@
 //! pipeline = """ ...pipeline text; it must have a json output... """
 //! ```
 //!
-//! and its reviewed result `NAME.golden.json`. `PCAPXRAY_BLESS=1` rewrites the result files after a
+//! and its reviewed result `NAME.golden.json`. For an output plugin, `file = "report.json"` compares that
+//! JSON file of the report instead (with the parts that change between builds and machines — plugin
+//! digests, the capture's path — replaced by placeholders). `PCAPXRAY_BLESS=1` rewrites the result files after a
 //! deliberate change; review the diff before committing it.
 
 use crate::support::*;
@@ -75,6 +77,15 @@ fn run_case(case: &Path) -> Value {
         run.all_output()
     );
     let report = run.report();
+    if let Some(file) = spec.get("file").and_then(|f| f.as_str()) {
+        let text = std::fs::read_to_string(run.out_dir.join(file)).unwrap();
+        let mut doc: Value = serde_json::from_str(&text).unwrap();
+        doc["capture"]["file"] = json!("<capture>");
+        for plugin in doc["plugins"].as_array_mut().into_iter().flatten() {
+            plugin["digest"] = json!("<digest>");
+        }
+        return doc;
+    }
     let flows: std::collections::HashMap<u64, &Value> = report["flows"]
         .as_array()
         .unwrap()

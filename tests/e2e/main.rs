@@ -2,6 +2,7 @@
 
 mod support;
 
+mod authoring;
 mod beacon;
 mod captures;
 mod dns_devices;
@@ -9,6 +10,7 @@ mod enrich;
 mod errors;
 mod golden;
 mod limits;
+mod serve;
 mod suspicious;
 mod tor;
 mod torfetch;

@@ -53,6 +53,8 @@ pub struct LoadedPlugin {
     pub description: String,
     /// Whether the plugin reads payload bytes (when false the host passes flows without them).
     pub needs_payload: bool,
+    /// The WIT package and version the component was built against (`pcapxray:plugin@0.1.0`).
+    pub wit_package: String,
     /// Interfaces the component imports (capabilities it may ask for).
     pub imports: Vec<String>,
     /// Interfaces it exports.
@@ -141,7 +143,7 @@ impl Runtime {
             .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
             .map(|(n, _)| n.to_string())
             .collect();
-        let kind = plugin_kind(&source_name, &exports)?;
+        let (kind, wit_package) = plugin_kind(&source_name, &exports)?;
         let link_err = |e: wasmtime::Error| PluginLoadError::Link {
             source_name: source_name.clone(),
             reason: format!("{e:#}"),
@@ -170,6 +172,7 @@ impl Runtime {
             version: String::new(),
             description: String::new(),
             needs_payload: true,
+            wit_package,
             imports,
             exports,
             pre,
@@ -239,7 +242,10 @@ pub fn cache_dir() -> Option<std::path::PathBuf> {
 }
 
 /// Reads the world from the export names: `pcapxray:plugin/analyzer@0.1.0`.
-fn plugin_kind(source_name: &str, exports: &[String]) -> Result<StageKind, PluginLoadError> {
+fn plugin_kind(
+    source_name: &str,
+    exports: &[String],
+) -> Result<(StageKind, String), PluginLoadError> {
     for export in exports {
         let Some(rest) = export.strip_prefix(&format!("{WIT_PACKAGE}/")) else {
             continue;
@@ -256,7 +262,7 @@ fn plugin_kind(source_name: &str, exports: &[String]) -> Result<StageKind, Plugi
                 found: format!("{WIT_PACKAGE}@{version}"),
             });
         }
-        return Ok(kind);
+        return Ok((kind, format!("{WIT_PACKAGE}@{version}")));
     }
     Err(PluginLoadError::NotAPlugin {
         source_name: source_name.to_string(),

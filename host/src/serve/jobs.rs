@@ -1,0 +1,166 @@
+//! Background analyses. Each case gets a task that waits for one of a few slots (a semaphore), then runs
+//! [`crate::run::run`] on a blocking thread; the run's progress callback writes into a `watch` channel
+//! that the Server-Sent Events of the case page read. Every path out of a run (report, error, panic)
+//! ends in `done` or `failed` with the reason, saved in `case.json`: the page never waits forever.
+
+use super::cases::{CaseId, CaseMeta, Progress, Status, Store, Summary, now};
+use crate::run::{RunOptions, RunSummary};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Semaphore, watch};
+
+/// The analyses that are queued or running.
+pub struct Jobs {
+    store: Arc<Store>,
+    pipeline: PathBuf,
+    slots: Arc<Semaphore>,
+    live: Mutex<HashMap<String, Arc<watch::Sender<CaseMeta>>>>,
+}
+
+impl Jobs {
+    pub fn new(store: Arc<Store>, pipeline: PathBuf, at_once: usize) -> Arc<Jobs> {
+        Arc::new(Jobs {
+            store,
+            pipeline,
+            slots: Arc::new(Semaphore::new(at_once)),
+            live: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<watch::Sender<CaseMeta>>>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues the analysis of a freshly uploaded case (its `case.json` says `queued`).
+    pub fn enqueue(self: &Arc<Self>, meta: CaseMeta) {
+        let Some(id) = CaseId::parse(&meta.id) else {
+            return;
+        };
+        let (tx, _) = watch::channel(meta);
+        let tx = Arc::new(tx);
+        self.live().insert(id.as_str().to_string(), tx.clone());
+        let jobs = self.clone();
+        tokio::spawn(async move { jobs.run_case(id, tx).await });
+    }
+
+    /// The state of a case: live while it is queued or running, else from its folder.
+    pub fn current(&self, id: &CaseId) -> Option<CaseMeta> {
+        if let Some(tx) = self.live().get(id.as_str()) {
+            return Some(tx.borrow().clone());
+        }
+        self.store.load(id)
+    }
+
+    /// Updates of a queued or running case; `None` once it has finished (read `current`).
+    pub fn subscribe(&self, id: &CaseId) -> Option<watch::Receiver<CaseMeta>> {
+        self.live().get(id.as_str()).map(|tx| tx.subscribe())
+    }
+
+    /// Deletes a case unless it is being analyzed right now. A queued case is taken off the queue.
+    pub fn delete(&self, id: &CaseId) -> Result<(), DeleteError> {
+        let mut live = self.live();
+        if let Some(tx) = live.get(id.as_str()) {
+            if tx.borrow().status == Status::Running {
+                return Err(DeleteError::Running);
+            }
+            live.remove(id.as_str());
+        }
+        if self.store.load(id).is_none() {
+            return Err(DeleteError::NotFound);
+        }
+        self.store
+            .remove(id)
+            .map_err(|e| DeleteError::Io(e.to_string()))
+    }
+
+    async fn run_case(self: Arc<Self>, id: CaseId, tx: Arc<watch::Sender<CaseMeta>>) {
+        let Ok(_slot) = self.slots.clone().acquire_owned().await else {
+            return;
+        };
+        // Deleted while it waited?
+        if !self.live().contains_key(id.as_str()) {
+            return;
+        }
+        tx.send_modify(|m| {
+            m.status = Status::Running;
+            m.started = Some(now());
+            m.progress = Some(Progress {
+                bytes_total: m.size,
+                phase: "starting".into(),
+                ..Progress::default()
+            });
+        });
+        let _ = self.store.save(&tx.borrow().clone());
+        let capture = self.store.capture_path(&id);
+        let opts = RunOptions {
+            pipeline: self.pipeline.clone(),
+            capture: capture.clone(),
+            out_dir: self.store.report_dir(&id),
+            verbose: false,
+            bar: None,
+            on_progress: Some(progress_sink(tx.clone())),
+        };
+        let outcome = tokio::task::spawn_blocking(move || crate::run::run(opts)).await;
+        let mut meta = tx.borrow().clone();
+        meta.finished = Some(now());
+        match outcome {
+            Ok(Ok(summary)) => {
+                meta.status = Status::Done;
+                meta.summary = Some(summarize(&summary, &meta.name, &capture));
+            }
+            Ok(Err(e)) => {
+                meta.status = Status::Failed;
+                meta.error = Some(localize(&e.to_string(), &meta.name, &capture));
+            }
+            Err(e) => {
+                meta.status = Status::Failed;
+                meta.error = Some(format!(
+                    "the analysis stopped unexpectedly ({e}); this is a bug in pcapxray"
+                ));
+            }
+        }
+        // Saved before it is announced, so whoever sees `done` also finds it on disk.
+        if self.store.save(&meta).is_err() && meta.status == Status::Done {
+            meta.status = Status::Failed;
+            meta.error =
+                Some("the analysis finished but its case.json could not be written".into());
+        }
+        tx.send_replace(meta);
+        self.live().remove(id.as_str());
+    }
+}
+
+/// Why a case could not be deleted.
+#[derive(Debug)]
+pub enum DeleteError {
+    NotFound,
+    Running,
+    Io(String),
+}
+
+/// The run's progress callback: every update replaces the last (a `watch` keeps only the newest).
+fn progress_sink(tx: Arc<watch::Sender<CaseMeta>>) -> crate::run::ProgressFn {
+    Box::new(move |p| {
+        tx.send_modify(|m| m.progress = Some(Progress::from(p)));
+    })
+}
+
+/// The summary for the page, with the uploaded name instead of the server's own path.
+fn summarize(s: &RunSummary, name: &str, capture: &Path) -> Summary {
+    let local = |v: &Vec<String>| v.iter().map(|m| localize(m, name, capture)).collect();
+    Summary {
+        packets: s.packets,
+        flows: s.flows,
+        hosts: s.hosts,
+        findings: s.findings_by_tag.values().sum(),
+        seconds: s.seconds,
+        problems: local(&s.problems),
+        warnings: local(&s.warnings),
+    }
+}
+
+/// A message for the page: the uploaded name instead of the server's own path.
+fn localize(message: &str, name: &str, capture: &Path) -> String {
+    message.replace(&capture.display().to_string(), name)
+}

@@ -1,0 +1,156 @@
+//! `pcapxray serve`: the analysis as a local web application, for investigators who want to drop a
+//! capture into a browser and look around instead of reading report files.
+//!
+//! The ancestor's GUI hung behind a progress bar that never ended, needed a display, and showed a static
+//! picture. Here the server only moves bytes and state: uploads stream to disk under a size limit,
+//! analyses run through the very same [`crate::run::run`] as the command line on blocking threads (at
+//! most [`ANALYSES_AT_ONCE`] at a time, the rest queued), their progress is pushed to the page with
+//! Server-Sent Events and always ends in "done" or a shown error, and everything the page explores is
+//! computed in the browser from the run's `report.json`, so changing a view never re-reads the capture.
+//! Each case is a folder of its own (see [`cases`]); pages and scripts are embedded in the binary and
+//! nothing is fetched from the network.
+
+mod cases;
+mod files;
+mod jobs;
+mod pages;
+mod routes;
+mod upload;
+
+use crate::pipeline::{self, Diagnostics};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How many analyses run at the same time; later uploads wait, shown as "queued".
+pub const ANALYSES_AT_ONCE: usize = 2;
+
+/// The shipped default pipeline, used when no pipeline file is given and `config/pipeline.toml` is not
+/// in the current folder.
+const BUILTIN_PIPELINE: &str = include_str!("../../../config/pipeline.toml");
+
+/// What `pcapxray serve` needs.
+pub struct ServeOptions {
+    /// Address to listen on; port 0 picks a free port (the bound address is printed).
+    pub listen: SocketAddr,
+    /// Pipeline file; `None` = `config/pipeline.toml` when present, else the built-in default.
+    pub pipeline: Option<PathBuf>,
+    /// Folder holding one sub-folder per case.
+    pub data: PathBuf,
+    /// Largest accepted upload, in bytes.
+    pub max_upload: u64,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("the pipeline {path} has problems:\n{diagnostics}")]
+    Pipeline {
+        path: String,
+        diagnostics: Diagnostics,
+    },
+    #[error("cannot use the data folder {path}: {source}")]
+    Data {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the WebAssembly runtime: {0}")]
+    Runtime(String),
+    #[error("the web server stopped: {0}")]
+    Server(std::io::Error),
+}
+
+/// The default data folder, `~/.local/share/pcapxray/cases`.
+pub fn default_data_dir() -> PathBuf {
+    pipeline::expand_home("~/.local/share/pcapxray/cases")
+}
+
+/// What every request handler shares.
+pub(crate) struct App {
+    pub store: Arc<cases::Store>,
+    pub jobs: Arc<jobs::Jobs>,
+    pub max_upload: u64,
+}
+
+/// Starts the server and runs until Ctrl-C. Prints `listening on http://ADDR` on stdout once bound.
+pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
+    let data_err = |source| ServeError::Data {
+        path: opts.data.display().to_string(),
+        source,
+    };
+    let store = Arc::new(cases::Store::open(&opts.data).map_err(data_err)?);
+    let pipeline = choose_pipeline(opts.pipeline.as_deref(), &opts.data).map_err(data_err)?;
+    check_pipeline(&pipeline)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Server)?;
+    let result = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: opts.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(ServeError::Server)?;
+        let jobs = jobs::Jobs::new(store.clone(), pipeline.clone(), ANALYSES_AT_ONCE);
+        let app = Arc::new(App {
+            store,
+            jobs,
+            max_upload: opts.max_upload,
+        });
+        println!("listening on http://{addr}");
+        println!("data folder {}", opts.data.display());
+        println!("pipeline {}", pipeline.display());
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let server = axum::serve(listener, routes::router(app)).into_future();
+        tokio::select! {
+            served = server => served.map_err(ServeError::Server),
+            _ = tokio::signal::ctrl_c() => {
+                // Analyses still running are marked interrupted the next time the folder is opened.
+                println!("stopping");
+                Ok(())
+            }
+        }
+    });
+    // Open connections (event streams) and running analyses are not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
+}
+
+/// Loads the pipeline and starts its plugins once, as `pcapxray validate` does, so that a broken
+/// pipeline stops the server at once instead of failing every analysis. (Each analysis reads the file
+/// again, so it can still be edited while the server runs.)
+fn check_pipeline(path: &Path) -> Result<(), ServeError> {
+    let failed = |diagnostics| ServeError::Pipeline {
+        path: path.display().to_string(),
+        diagnostics,
+    };
+    let loaded = pipeline::load(path, &crate::builtins::exists).map_err(failed)?;
+    let rt = crate::runtime::Runtime::new().map_err(|e| ServeError::Runtime(e.to_string()))?;
+    let services = Arc::new(crate::caps::Services::default());
+    crate::stages::start_stages(&rt, &loaded, &services)
+        .map(drop)
+        .map_err(failed)
+}
+
+/// The pipeline file to use: the one given, else `config/pipeline.toml`, else the built-in default
+/// written into the data folder (a run reads its pipeline from a file).
+fn choose_pipeline(given: Option<&Path>, data: &Path) -> std::io::Result<PathBuf> {
+    if let Some(path) = given {
+        return std::path::absolute(path);
+    }
+    let local = Path::new("config/pipeline.toml");
+    if local.is_file() {
+        return std::path::absolute(local);
+    }
+    let path = data.join("builtin-pipeline.toml");
+    std::fs::write(&path, BUILTIN_PIPELINE)?;
+    Ok(path)
+}

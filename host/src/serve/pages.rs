@@ -1,0 +1,392 @@
+//! The HTML around the data: two small server-rendered pages (start and case) that read well without
+//! scripts, the embedded assets that bring them to life, and the headers every response carries.
+//!
+//! Everything that reaches HTML from a case (file names, errors) is escaped here; report contents are
+//! never rendered by the server at all, the page's script puts them in with `textContent`. The
+//! Content-Security-Policy allows scripts only from this server, and requests whose `Host` is a name
+//! other than `localhost` are refused, so a web site cannot reach the server through DNS rebinding; a
+//! changing request from another origin is refused too.
+
+use super::cases::{CaseMeta, Status};
+use super::files::ReportFile;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Pages: scripts, styles, data and images only from this server; no frames, no plug-ins.
+pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Report files opened in the browser: a sandbox without scripts (their content comes from a capture).
+pub const FILE_CSP: &str =
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'";
+
+/// Files embedded in the binary, served under `/assets/`.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/app.css"),
+    ),
+    (
+        "start.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/start.js"),
+    ),
+    (
+        "case.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/case.js"),
+    ),
+    (
+        "diagram.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/diagram.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("assets/favicon.svg"),
+    ),
+];
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const CASE_HTML: &str = include_str!("assets/case.html");
+const MESSAGE_HTML: &str = include_str!("assets/message.html");
+
+/// An embedded asset by name.
+pub fn asset(name: &str) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, media_type, body)) => (
+            [
+                (header::CONTENT_TYPE, *media_type),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => message(StatusCode::NOT_FOUND, "Not found", "There is no such file."),
+    }
+}
+
+/// Escapes text for HTML content and quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Fills `{{KEY}}` slots in one pass, so a value can never introduce another slot. Values must already
+/// be HTML.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 1024);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                let key = &after[..end];
+                match values.iter().find(|(k, _)| *k == key) {
+                    Some((_, v)) => out.push_str(v),
+                    None => out.push_str(&rest[start..start + 4 + end]),
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// A page with a heading and one message (errors, refusals).
+pub fn message(status: StatusCode, title: &str, text: &str) -> Response {
+    let body = fill(
+        MESSAGE_HTML,
+        &[("TITLE", &escape(title)), ("MESSAGE", &escape(text))],
+    );
+    html(status, body)
+}
+
+/// The start page: upload form and the list of cases.
+pub fn index(cases: &[CaseMeta], max_upload: u64) -> Response {
+    let rows: String = cases.iter().map(case_row).collect();
+    let (empty, table_hidden) = if cases.is_empty() {
+        (
+            "<p id=\"no-cases\">No cases yet. Upload a capture to start.</p>",
+            "hidden",
+        )
+    } else {
+        ("", "")
+    };
+    let body = fill(
+        INDEX_HTML,
+        &[
+            ("LIMIT_BYTES", &max_upload.to_string()),
+            ("LIMIT", &escape(&human_size(max_upload))),
+            ("ROWS", &rows),
+            ("EMPTY", empty),
+            ("TABLE_HIDDEN", table_hidden),
+        ],
+    );
+    html(StatusCode::OK, body)
+}
+
+fn case_row(c: &CaseMeta) -> String {
+    let id = escape(&c.id);
+    format!(
+        "<tr data-id=\"{id}\"><td><a href=\"/cases/{id}\">{name}</a></td><td>{size}</td><td><time datetime=\"{iso}\">{when}</time></td><td class=\"status status-{status}\">{status}</td><td><form method=\"post\" action=\"/cases/{id}/delete\"><button type=\"submit\" class=\"danger\" aria-label=\"Delete case {name}\">Delete</button></form></td></tr>",
+        name = escape(&c.name),
+        size = escape(&human_size(c.size)),
+        iso = utc(c.uploaded, true),
+        when = utc(c.uploaded, false),
+        status = c.status.as_str(),
+    )
+}
+
+/// The case page: live progress, then the explore view (built by `case.js` from `report.json`).
+pub fn case(meta: &CaseMeta, files: &[ReportFile]) -> Response {
+    let id = escape(&meta.id);
+    let list: String = files
+        .iter()
+        .map(|f| {
+            let path = escape(&f.path);
+            format!(
+                "<li><a href=\"/cases/{id}/report/{path}\" download>{path}</a> <span class=\"size\">{}</span></li>",
+                escape(&human_size(f.size))
+            )
+        })
+        .collect();
+    let error = meta.error.as_deref().map(escape).unwrap_or_default();
+    let body = fill(
+        CASE_HTML,
+        &[
+            ("ID", &id),
+            ("NAME", &escape(&meta.name)),
+            ("SIZE", &escape(&human_size(meta.size))),
+            ("STATUS", meta.status.as_str()),
+            (
+                "REFRESH",
+                if meta.status.finished() {
+                    ""
+                } else {
+                    "<noscript><meta http-equiv=\"refresh\" content=\"3\"></noscript>"
+                },
+            ),
+            ("ERROR", &error),
+            ("ERROR_HIDDEN", if error.is_empty() { "hidden" } else { "" }),
+            ("FILES", &list),
+            (
+                "FILES_HIDDEN",
+                if meta.status == Status::Done {
+                    ""
+                } else {
+                    "hidden"
+                },
+            ),
+        ],
+    );
+    html(StatusCode::OK, body)
+}
+
+/// `1.5 MiB`, `820 KiB`, `12 bytes`.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} bytes");
+    }
+    let mut v = n as f64;
+    let mut unit = "";
+    for u in UNITS {
+        v /= 1024.0;
+        unit = u;
+        if v < 1024.0 {
+            break;
+        }
+    }
+    if v < 10.0 {
+        format!("{v:.1} {unit}")
+    } else {
+        format!("{v:.0} {unit}")
+    }
+}
+
+/// Unix seconds as `2026-11-01 10:00 UTC` (or ISO 8601 for `datetime` attributes).
+fn utc(secs: u64, iso: bool) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Days since 1970-01-01 → civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (h, min, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    if iso {
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}Z")
+    } else {
+        format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02} UTC")
+    }
+}
+
+/// Whether the client asked for a page rather than JSON.
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// Refuses requests that name the server by a foreign host name (DNS rebinding) and changing requests
+/// from other origins, then adds the security headers to whatever the handler answered.
+pub async fn guard(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !local_host(host) {
+        return with_headers(message(
+            StatusCode::MISDIRECTED_REQUEST,
+            "Unknown host name",
+            "pcapxray serve answers only to IP addresses and localhost (a protection against DNS rebinding); open it as http://127.0.0.1:PORT/.",
+        ));
+    }
+    let changing = !matches!(*request.method(), Method::GET | Method::HEAD);
+    if changing && !same_origin(headers, host) {
+        return with_headers(message(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "Changes are accepted only from pcapxray's own pages.",
+        ));
+    }
+    with_headers(next.run(request).await)
+}
+
+fn with_headers(mut response: Response<Body>) -> Response<Body> {
+    let h = response.headers_mut();
+    let defaults = [
+        (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    for (name, value) in defaults {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// An IP address or `localhost` (with or without a port).
+fn local_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        return rest
+            .split(']')
+            .next()
+            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok());
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    let name = name.to_ascii_lowercase();
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || name.ends_with(".localhost")
+}
+
+/// No `Origin` (a plain client such as curl) or one naming this very server; and not a browser's
+/// cross-site fetch.
+fn same_origin(headers: &HeaderMap, host: &str) -> bool {
+    let get = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if get("sec-fetch-site").is_some_and(|s| s == "cross-site" || s == "same-site") {
+        return false;
+    }
+    match get("origin") {
+        None => true,
+        Some(origin) => origin
+            .strip_prefix("http://")
+            .is_some_and(|o| o.eq_ignore_ascii_case(host)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_filled_once_and_values_cannot_add_slots() {
+        let out = fill(
+            "<h1>{{A}}</h1>{{B}}{{C}}",
+            &[("A", &escape("<x>{{B}}")), ("B", "b")],
+        );
+        assert_eq!(out, "<h1>&lt;x&gt;{{B}}</h1>b{{C}}");
+    }
+
+    #[test]
+    fn only_addresses_and_localhost_are_accepted_as_host() {
+        for ok in [
+            "127.0.0.1:8080",
+            "127.0.0.1",
+            "localhost:1",
+            "[::1]:8080",
+            "a.localhost",
+        ] {
+            assert!(local_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:8080",
+            "evil.example",
+            "",
+            "[nope]:1",
+            "127.0.0.1.evil.example",
+        ] {
+            assert!(!local_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_are_utc() {
+        assert_eq!(utc(0, false), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(1_510_822_988, true), "2017-11-16T09:03:08Z");
+        assert_eq!(human_size(574_160), "561 KiB");
+        assert_eq!(human_size(2_147_483_648), "2.0 GiB");
+    }
+}

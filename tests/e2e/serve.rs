@@ -1,0 +1,860 @@
+//! `pcapxray serve` end to end: the real binary on a free loopback port with a fresh data folder, driven
+//! over raw HTTP/1.1 (so that no client library tidies up the hostile URLs we send) and, for the explore
+//! page, by a real headless Chromium through playwright-core (tests/browser/).
+
+use crate::support::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `pcapxray serve`; killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts the server on a free port, in an empty folder (so the built-in pipeline is used).
+    fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("cases");
+        let mut child = command()
+            .current_dir(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start pcapxray serve");
+        let addr = read_address(&mut child);
+        Server {
+            child,
+            addr,
+            data,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Case folders in the data folder.
+    fn case_dirs(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(&self.data)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_type().unwrap().is_dir())
+            .map(|e| e.path())
+            .collect()
+    }
+
+    fn upload(&self, name: &str, bytes: &[u8], accept: &str) -> Response {
+        let (content_type, body) = multipart(name, bytes);
+        request(
+            &self.addr,
+            "POST",
+            "/cases",
+            &[("Content-Type", &content_type), ("Accept", accept)],
+            &body,
+        )
+    }
+
+    /// Uploads a capture and returns its case id.
+    fn upload_capture(&self, path: &Path) -> String {
+        let bytes = std::fs::read(path).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let r = self.upload(name, &bytes, "application/json");
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_str().unwrap().to_string()
+    }
+
+    fn case(&self, id: &str) -> Value {
+        let r = request(&self.addr, "GET", &format!("/api/cases/{id}"), &[], b"");
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
+    /// Waits until the case is done (fails on `failed` or after `timeout`).
+    fn wait_done(&self, id: &str, timeout: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let case = self.case(id);
+            match case["case"]["status"].as_str().unwrap() {
+                "done" => return case,
+                "failed" => panic!("case {id} failed: {case}"),
+                _ if start.elapsed() > timeout => {
+                    panic!("case {id} not done after {timeout:?}: {case}")
+                }
+                _ => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads the server's stdout up to `listening on http://ADDR` and returns ADDR; the rest of stdout is
+/// drained in the background so the server never blocks on a full pipe.
+fn read_address(child: &mut Child) -> String {
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(addr) = line.strip_prefix("listening on http://") {
+            let addr = addr.trim().to_string();
+            std::thread::spawn(move || for _ in lines {});
+            return addr;
+        }
+        seen.push(line);
+    }
+    panic!(
+        "pcapxray serve exited without printing its address; stdout: {seen:?}, status: {:?}",
+        child.wait()
+    );
+}
+
+/// A multipart/form-data body with one file field `capture`.
+fn multipart(name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "pcapxray-test-boundary-7d1f0a";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"capture\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// What the raw client read.
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request, sent byte for byte as given (the path is not normalized or re-encoded).
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    read_response(&mut stream).unwrap()
+}
+
+fn read_response(stream: &mut impl Read) -> std::io::Result<Response> {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            line.clear();
+            reader.read_line(&mut line)?;
+            let size = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            let mut chunk = vec![0u8; size + 2];
+            reader.read_exact(&mut chunk)?;
+            body.extend_from_slice(&chunk[..size]);
+        }
+    } else {
+        reader.read_to_end(&mut body)?;
+    }
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+#[test]
+fn serve_listens_on_loopback_port_8080_by_default() {
+    let help = pcapxray(&["serve", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("[default: 127.0.0.1:8080]"), "{help}");
+
+    // Without --listen: either it binds 127.0.0.1:8080 and says so, or that port is taken on this
+    // machine and the error names the same address. Never 0.0.0.0.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command()
+        .current_dir(dir.path())
+        .args(["serve", "--data"])
+        .arg(dir.path().join("cases"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if first.is_empty() {
+        assert!(
+            stderr.contains("cannot listen on 127.0.0.1:8080"),
+            "no address printed and no bind error: {stderr}"
+        );
+    } else {
+        assert_eq!(first.trim(), "listening on http://127.0.0.1:8080");
+    }
+
+    // With an explicit port 0 the printed address is loopback with the real port.
+    let server = Server::start(&[]);
+    let ip: std::net::SocketAddr = server.addr.parse().unwrap();
+    assert!(ip.ip().is_loopback() && ip.port() != 0, "{}", server.addr);
+}
+
+#[test]
+fn a_text_file_is_refused_with_a_clear_message_and_no_case_is_kept() {
+    let server = Server::start(&[]);
+    let text = b"GET / HTTP/1.1\r\nThis is a text file, not a capture.\n";
+
+    // The form (HTML) answer.
+    let page = server.upload("notes.txt", text, "text/html");
+    assert_eq!(page.status, 422, "{}", page.text());
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text();
+    assert!(html.contains("notes.txt is not a packet capture"), "{html}");
+    assert!(html.contains("upload a pcap or pcapng file"), "{html}");
+    assert!(
+        !html.contains(server.data.to_str().unwrap()),
+        "no server paths: {html}"
+    );
+
+    // The script (JSON) answer carries the same message.
+    let api = server.upload("notes.txt", text, "application/json");
+    assert_eq!(api.status, 422);
+    let error = api.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("notes.txt is not a packet capture"),
+        "{error}"
+    );
+
+    let empty = server.upload("empty.pcap", b"", "application/json");
+    assert_eq!(empty.status, 422);
+    assert!(empty.text().contains("is empty"), "{}", empty.text());
+
+    assert!(server.case_dirs().is_empty(), "{:?}", server.case_dirs());
+    let list = request(&server.addr, "GET", "/api/cases", &[], b"").json();
+    assert_eq!(list["cases"], serde_json::json!([]));
+}
+
+#[test]
+fn an_upload_over_the_limit_is_refused_while_streaming_and_leaves_no_partial_file() {
+    let server = Server::start(&["--max-upload-mb", "1"]);
+    let limit = 1 << 20;
+
+    // Declared too large up front: refused before the body is read.
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        stream,
+        "POST /cases HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: {}\r\n\r\n",
+        server.addr,
+        50 * limit
+    )
+    .unwrap();
+    let r = read_response(&mut stream).unwrap();
+    assert_eq!(r.status, 413);
+    assert!(
+        r.text().contains("larger than the upload limit of 1 MiB"),
+        "{}",
+        r.text()
+    );
+
+    // Chunked, with no length: the server can only count while it writes. Stream up to 64 times the
+    // limit and stop as soon as the server stops taking it.
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /cases HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nContent-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    let mut chunk =
+        b"--b\r\nContent-Disposition: form-data; name=\"capture\"; filename=\"big.pcap\"\r\n\r\n"
+            .to_vec();
+    chunk.extend_from_slice(&[0xd4, 0xc3, 0xb2, 0xa1]);
+    let zeros = vec![0u8; 64 * 1024];
+    let mut sent = 0usize;
+    let mut refused_early = false;
+    let mut first = true;
+    let mut largest_on_disk = 0;
+    while sent < 64 * limit {
+        let data: &[u8] = if first { &chunk } else { &zeros };
+        first = false;
+        let framed = [format!("{:x}\r\n", data.len()).as_bytes(), data, b"\r\n"].concat();
+        if stream.write_all(&framed).is_err() {
+            refused_early = true;
+            break;
+        }
+        sent += data.len();
+        // What the server has written so far never exceeds the limit.
+        for dir in server.case_dirs() {
+            let size = std::fs::metadata(dir.join("capture.pcap")).map_or(0, |m| m.len());
+            largest_on_disk = largest_on_disk.max(size);
+        }
+    }
+    assert!(
+        largest_on_disk <= limit as u64,
+        "{largest_on_disk} bytes on disk"
+    );
+    if !refused_early {
+        let _ = stream.write_all(b"0\r\n\r\n");
+    }
+    // The refusal, if the connection still delivers it (the server may also just hang up, which the
+    // client sees as a reset while it writes).
+    let answer = read_response(&mut stream);
+    if let Ok(r) = &answer {
+        assert_eq!(r.status, 413, "{}", r.text());
+        assert!(
+            r.text().contains("larger than the upload limit"),
+            "{}",
+            r.text()
+        );
+    }
+    assert!(
+        refused_early || answer.is_ok(),
+        "all {sent} bytes were taken and no refusal came"
+    );
+    println!(
+        "streamed {sent} bytes (limit {limit}, at most {largest_on_disk} on disk); refusal read: {}",
+        answer.is_ok()
+    );
+
+    // Nothing stays behind: no case folder, no partial capture, nothing listed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.case_dirs().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(server.case_dirs().is_empty(), "{:?}", server.case_dirs());
+    let list = request(&server.addr, "GET", "/api/cases", &[], b"").json();
+    assert_eq!(list["cases"], serde_json::json!([]));
+
+    // And the server still works.
+    let small = testdata("http_get_bro_org.pcap");
+    let id = server.upload_capture(&small);
+    server.wait_done(&id, Duration::from_secs(120));
+}
+
+#[test]
+fn eight_concurrent_uploads_are_all_analyzed() {
+    let server = Server::start(&[]);
+    let capture = std::fs::read(testdata("http_get_bro_org.pcap")).unwrap();
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (server, capture) = (&server, &capture);
+                s.spawn(move || {
+                    let r = server.upload(&format!("upload-{i}.pcap"), capture, "application/json");
+                    assert_eq!(r.status, 201, "{}", r.text());
+                    r.json()["id"].as_str().unwrap().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 8);
+
+    // Never more than two analyses at once; the others wait as `queued`.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let (mut most_running, mut saw_queued) = (0, false);
+    loop {
+        let list = request(&server.addr, "GET", "/api/cases", &[], b"").json();
+        let status = |s: &str| {
+            list["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["status"] == s)
+                .count()
+        };
+        most_running = most_running.max(status("running"));
+        saw_queued |= status("queued") > 0;
+        assert_eq!(status("failed"), 0, "{list}");
+        if status("done") == 8 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not all done after 300 s: {list}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(most_running <= 2, "{most_running} analyses ran at once");
+    println!("at most {most_running} analyses ran at once; queued ones seen: {saw_queued}");
+
+    // The live status of one case, as the page gets it: events up to `done`.
+    let events = request(
+        &server.addr,
+        "GET",
+        &format!("/api/cases/{}/events", ids[7]),
+        &[("Accept", "text/event-stream")],
+        b"",
+    );
+    assert_eq!(events.header("content-type"), Some("text/event-stream"));
+    let statuses: Vec<Value> = events
+        .text()
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let last = statuses.last().expect("at least one event");
+    assert_eq!(last["status"], "done", "{statuses:?}");
+    assert_eq!(
+        last["summary"]["packets"],
+        expectations()["http_get_bro_org.pcap"]["packets"],
+        "{last}"
+    );
+
+    for id in &ids {
+        let case = server.wait_done(id, Duration::from_secs(300));
+        let files: Vec<&str> = case["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap())
+            .collect();
+        assert!(files.contains(&"report.json"), "{case}");
+        assert!(case["case"]["started"].as_u64().is_some(), "{case}");
+    }
+    let list = request(&server.addr, "GET", "/api/cases", &[], b"").json();
+    let cases = list["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 8);
+    assert!(cases.iter().all(|c| c["status"] == "done"), "{list}");
+    let start_page = request(&server.addr, "GET", "/", &[], b"").text();
+    for i in 0..8 {
+        assert!(start_page.contains(&format!("upload-{i}.pcap")));
+    }
+}
+
+#[test]
+fn a_failed_analysis_ends_with_its_error_instead_of_waiting_forever() {
+    // The pipeline is checked when the server starts and read again by every analysis; break it in
+    // between, as someone editing it while the server runs would.
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("pipeline.toml");
+    std::fs::write(&pipeline, WEB_JSON).unwrap();
+    let server = Server::start(&["--pipeline", pipeline.to_str().unwrap()]);
+    std::fs::write(
+        &pipeline,
+        "[[analyzer]]\nplugin = \"web\"\nconfig = { no_such_key = 1 }\n[[output]]\nplugin = \"json\"\n",
+    )
+    .unwrap();
+
+    let id = server.upload_capture(&testdata("http_get_bro_org.pcap"));
+    let events = request(
+        &server.addr,
+        "GET",
+        &format!("/api/cases/{id}/events"),
+        &[],
+        b"",
+    );
+    let last: Value = events
+        .text()
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .next_back()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .expect("events");
+    assert_eq!(last["status"], "failed", "{last}");
+    let error = last["error"].as_str().unwrap();
+    assert!(error.contains("no_such_key"), "{error}");
+    let page = request(&server.addr, "GET", &format!("/cases/{id}"), &[], b"").text();
+    assert!(
+        page.contains("The analysis failed") && page.contains("no_such_key"),
+        "{page}"
+    );
+
+    // A broken pipeline at start stops the server with the problem, before it listens.
+    let out = command()
+        .args(["serve", "--listen", "127.0.0.1:0", "--pipeline"])
+        .arg(&pipeline)
+        .arg("--data")
+        .arg(dir.path().join("other"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no_such_key"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+}
+
+#[test]
+fn report_downloads_cannot_reach_anything_outside_the_case_report_folder() {
+    let server = Server::start(&[]);
+    let capture = testdata("http_get_bro_org.pcap");
+    let a = server.upload_capture(&capture);
+    let b = server.upload_capture(&capture);
+    server.wait_done(&a, Duration::from_secs(120));
+    server.wait_done(&b, Duration::from_secs(120));
+    let get = |path: &str| request(&server.addr, "GET", path, &[], b"");
+
+    let ok = get(&format!("/cases/{a}/report/report.json"));
+    assert_eq!(ok.status, 200);
+    assert_eq!(
+        ok.header("content-disposition"),
+        Some("attachment; filename=\"report.json\"")
+    );
+    assert!(
+        ok.header("content-security-policy")
+            .unwrap()
+            .contains("sandbox")
+    );
+    assert_eq!(
+        ok.json()["capture"]["packets"],
+        expectations()["http_get_bro_org.pcap"]["packets"]
+    );
+
+    let pcap_magic = std::fs::read(&capture).unwrap()[..4].to_vec();
+    let b_capture = server.data.join(&b).join("capture.pcap");
+    let hostile = [
+        format!("/cases/{a}/report/../capture.pcap"),
+        format!("/cases/{a}/report/../case.json"),
+        format!("/cases/{a}/report/../../{b}/capture.pcap"),
+        format!("/cases/{a}/report/../../{b}/report/report.json"),
+        format!("/cases/{a}/report/%2e%2e/capture.pcap"),
+        format!("/cases/{a}/report/%2e%2e%2fcapture.pcap"),
+        format!("/cases/{a}/report/%2E%2E%2Fcase.json"),
+        format!("/cases/{a}/report/%252e%252e/capture.pcap"),
+        format!("/cases/{a}/report/%252e%252e%252fcapture.pcap"),
+        format!("/cases/{a}/report/..%2fcapture.pcap"),
+        format!("/cases/{a}/report/..%2f..%2f{b}%2fcapture.pcap"),
+        format!("/cases/{a}/report/%2e%2e%5ccapture.pcap"),
+        format!("/cases/{a}/report/..%5ccapture.pcap"),
+        format!("/cases/{a}/report/..\\capture.pcap"),
+        format!("/cases/{a}/report/%c0%ae%c0%ae/capture.pcap"),
+        format!("/cases/{a}/report/report.json%00"),
+        format!("/cases/{a}/report/report.json%00.txt"),
+        format!("/cases/{a}/report/.pcapxray-report"),
+        format!("/cases/{a}/report/./report.json"),
+        format!("/cases/{a}/report//etc/passwd"),
+        format!("/cases/{a}/report/%2fetc%2fpasswd"),
+        format!("/cases/{a}/report/{}", b_capture.display()),
+        format!(
+            "/cases/{a}/report/{}",
+            b_capture.display().to_string().replace('/', "%2f")
+        ),
+        format!("/cases/{a}/report/C:%5cWindows%5cwin.ini"),
+        format!("/cases/{a}/../{b}/capture.pcap"),
+        format!("/cases/{a}/capture.pcap"),
+        format!("/cases/..%2f{b}/report/report.json"),
+        format!("/cases/{}/report/report.json", a.to_uppercase()),
+        "/cases/../etc/passwd".to_string(),
+        "/cases/%2e%2e/report/report.json".to_string(),
+        "/cases/0123456789abcdef0123456789abcdef/report/report.json".to_string(),
+        "/assets/../case.json".to_string(),
+        "/assets/%2e%2e%2fcase.json".to_string(),
+    ];
+    for path in &hostile {
+        let r = get(path);
+        assert!(
+            r.status == 400 || r.status == 404,
+            "{path}: HTTP {} {}",
+            r.status,
+            r.text()
+        );
+        let body = r.text();
+        assert!(
+            !r.body.windows(4).any(|w| w == pcap_magic),
+            "{path} leaked the capture"
+        );
+        for leak in ["\"uploaded\"", "root:", "\"flows\"", "[fonts]"] {
+            assert!(!body.contains(leak), "{path} leaked {leak}: {body}");
+        }
+    }
+
+    // Another case is reachable only under its own id, as itself.
+    let other = get(&format!("/cases/{b}/report/report.json"));
+    assert_eq!(other.status, 200);
+}
+
+#[test]
+fn cases_are_listed_and_deleted_and_foreign_sites_are_refused() {
+    let server = Server::start(&[]);
+    let id = server.upload_capture(&testdata("http_get_bro_org.pcap"));
+    server.wait_done(&id, Duration::from_secs(120));
+
+    let page = request(&server.addr, "GET", "/", &[("Accept", "text/html")], b"");
+    assert_eq!(page.status, 200);
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert!(page.text().contains(&format!("/cases/{id}")));
+    let case_page = request(&server.addr, "GET", &format!("/cases/{id}"), &[], b"");
+    assert!(case_page.text().contains("http_get_bro_org.pcap"));
+
+    // DNS rebinding: a foreign host name is refused; a cross-site form post is refused.
+    let rebound = request(
+        &server.addr,
+        "GET",
+        "/api/cases",
+        &[("Host", "evil.example")],
+        b"",
+    );
+    assert_eq!(rebound.status, 421);
+    let forged = request(
+        &server.addr,
+        "POST",
+        &format!("/cases/{id}/delete"),
+        &[("Origin", "http://evil.example")],
+        b"",
+    );
+    assert_eq!(forged.status, 403);
+    assert!(server.data.join(&id).is_dir());
+
+    // A hostile upload name is shown as text, never as markup.
+    let bytes = std::fs::read(testdata("http_get_bro_org.pcap")).unwrap();
+    let r = server.upload(
+        "<img src=x onerror=alert('x')>.pcap",
+        &bytes,
+        "application/json",
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let hostile = r.json()["id"].as_str().unwrap().to_string();
+    for path in ["/".to_string(), format!("/cases/{hostile}")] {
+        let html = request(&server.addr, "GET", &path, &[], b"").text();
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(&#39;x&#39;)&gt;.pcap"),
+            "{html}"
+        );
+        assert!(!html.contains("<img src=x"), "{html}");
+    }
+    server.wait_done(&hostile, Duration::from_secs(120));
+
+    let deleted = request(
+        &server.addr,
+        "POST",
+        &format!("/cases/{id}/delete"),
+        &[],
+        b"",
+    );
+    assert_eq!(deleted.status, 303);
+    assert_eq!(deleted.header("location"), Some("/"));
+    assert!(!server.data.join(&id).exists());
+    let gone = request(&server.addr, "GET", &format!("/api/cases/{id}"), &[], b"");
+    assert_eq!(gone.status, 404);
+}
+
+/// Where the browser driver lives and what it needs; missing pieces fail the test with the fix.
+fn browser_prerequisites() -> (PathBuf, PathBuf) {
+    let dir = repo().join("tests/browser");
+    let chromium = std::env::var_os("PCAPXRAY_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let mut missing = Vec::new();
+    if !chromium.is_file() {
+        missing.push(format!(
+            "Chromium ({} not found): apt-get install -y chromium chromium-driver",
+            chromium.display()
+        ));
+    }
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        missing.push("Node.js (`node` not found): apt-get install -y nodejs npm".into());
+    }
+    if !dir
+        .join("node_modules/playwright-core/package.json")
+        .is_file()
+    {
+        missing.push(format!("playwright-core: (cd {} && npm ci)", dir.display()));
+    }
+    assert!(
+        missing.is_empty(),
+        "the browser test needs, and will not pass without:\n  {}",
+        missing.join("\n  ")
+    );
+    (dir, chromium)
+}
+
+#[test]
+fn the_explore_page_works_in_a_real_headless_chromium() {
+    let (driver_dir, chromium) = browser_prerequisites();
+    let server = Server::start(&[]);
+    let capture = testdata("tls12_web_browsing_many_sni.pcap");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-browser");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+
+    let started = Instant::now();
+    let run = std::process::Command::new("node")
+        .arg(driver_dir.join("explore.mjs"))
+        .args(["--url", &server.url("/")])
+        .arg("--capture")
+        .arg(&capture)
+        .arg("--out")
+        .arg(&out)
+        .arg("--chromium")
+        .arg(&chromium)
+        .args(["--host", "192.168.0.26"])
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "the browser driver failed ({:?}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        run.status
+    );
+    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("driver output is not JSON ({e}):\n{stdout}\n{stderr}"));
+    println!(
+        "browser session took {:.1} s; statuses {}, {}",
+        started.elapsed().as_secs_f64(),
+        result["statuses"],
+        result["viewSummary"]
+    );
+
+    // The progress display was followed to the end.
+    let phases: Vec<&str> = result["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(phases.contains(&"done"), "{phases:?}");
+    assert!(
+        result["consoleErrors"].as_array().unwrap().is_empty(),
+        "{result}"
+    );
+
+    // The https view, and the details of the host that was clicked.
+    assert_eq!(result["view"], "https");
+    let summary = result["viewSummary"].as_str().unwrap();
+    assert!(summary.contains("in view “https”"), "{summary}");
+    let details = result["details"].as_str().unwrap();
+    for expected in [
+        "Host 192.168.0.26",
+        "78:4f:43:59:c1:6f",
+        "private",
+        "Peers",
+        "web.https",
+    ] {
+        assert!(
+            details.contains(expected),
+            "{expected} missing from {details}"
+        );
+    }
+    let web_names = result["webNames"].as_array().unwrap();
+    assert!(
+        web_names.iter().any(|n| n == "accounts.google.com"),
+        "{result}"
+    );
+
+    // The downloaded JSON report names exactly the expected TLS servers.
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(result["download"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let mut sni = finding_values(&report, "web.https", "tls.sni");
+    sni.extend(finding_values(&report, "web.tls", "tls.sni"));
+    sni.sort();
+    sni.dedup();
+    let expected: Vec<String> = expectations()["tls12_web_browsing_many_sni.pcap"]["tls_sni"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sni, expected);
+
+    let screenshot = PathBuf::from(result["screenshot"].as_str().unwrap());
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{}",
+        screenshot.display()
+    );
+    println!("screenshot of the explore page: {}", screenshot.display());
+}

@@ -88,12 +88,30 @@ pub mod __bindings {
 use __bindings::analyzer_world::pcapxray::plugin as wit;
 
 pub use wit::capability::CapabilityError;
+#[doc(hidden)]
+pub use wit::types::Report as WitReport;
+
+/// Everything an output gets at the end of the run.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The capture.
+    pub capture: CaptureInfo,
+    /// Every host, with the facts all stages published.
+    pub hosts: Vec<HostInfo>,
+    /// The findings that were not on a flow passed to `consume` (about hosts or the capture, or raised
+    /// at the end of the run). Empty when the plugin streams them itself ([`Output::STREAMS_FINDINGS`]).
+    pub findings: Vec<FindingRecord>,
+    /// The stages of the run, in order.
+    pub plugins: Vec<PluginRun>,
+    /// Every query sent through a granted capability.
+    pub queries: Vec<QueryRecord>,
+}
 /// The flow model types shared with the host (see the WIT package for field documentation).
 pub use wit::types::{
     Artifact, Attribute, CaptureInfo, ConfigError, Direction, EndReason, Endpoint, Finding,
     FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote, IpAddress, Ipv6Address, MacAddress,
     Orientation, Outcome, PluginError, PluginInfo, PluginKind, PluginRun, Protocol, QueryRecord,
-    Report, Severity, Subject, TcpFlags, Timestamp,
+    Severity, Subject, TcpFlags, Timestamp,
 };
 
 /// Messages to the investigator, prefixed by the host with the stage name.
@@ -176,9 +194,9 @@ pub mod whois {
 
 /// SQLite databases in the report folder, run by the host (`grants.sqlite`). Output plugins only.
 pub mod sqlite {
+    use super::__bindings::output_world::pcapxray::plugin::sqlite as host;
     pub use super::__bindings::output_world::pcapxray::plugin::sqlite::Value;
     use super::CapabilityError;
-    use super::__bindings::output_world::pcapxray::plugin::sqlite as host;
 
     /// Runs statements without parameters (schema, indexes) on `database` in the report folder.
     pub fn execute(database: &str, sql: &str) -> Result<(), CapabilityError> {

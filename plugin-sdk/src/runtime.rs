@@ -1,7 +1,10 @@
 //! The two plugin traits and the glue behind the export macros. The component model calls free
 //! functions; this module keeps the one plugin instance a component holds and routes each call to it.
 
-use crate::{Artifact, ConfigError, Flow, Outcome, PluginError, PluginInfo, PluginKind, Report};
+use crate::{
+    Artifact, ConfigError, FindingRecord, Flow, Outcome, PluginError, PluginInfo, PluginKind,
+    Report, WitReport,
+};
 use serde::de::DeserializeOwned;
 use std::any::Any;
 use std::cell::RefCell;
@@ -64,6 +67,22 @@ pub trait Output: Sized + 'static {
         Ok(Vec::new())
     }
 
+    /// When true, findings that are not on a flow (host and capture findings, and flow findings raised
+    /// at the end of the run) go to [`Output::consume_findings`] in batches as they come, and
+    /// `report.findings` is empty in `finish`. When false (the default), the SDK collects them and hands
+    /// them over in `report.findings`.
+    const STREAMS_FINDINGS: bool = false;
+
+    /// Findings that are not on a flow, in batches, after the flows and before `finish` (only when
+    /// [`Output::STREAMS_FINDINGS`] is true). Return file parts to append now, as from `consume`.
+    fn consume_findings(
+        &mut self,
+        findings: Vec<FindingRecord>,
+    ) -> Result<Vec<Artifact>, PluginError> {
+        let _ = findings;
+        Ok(Vec::new())
+    }
+
     /// Returns the report files.
     fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError>;
 }
@@ -91,6 +110,8 @@ fn parse_config<C: DeserializeOwned>(json: &str) -> Result<C, PluginError> {
 
 thread_local! {
     static INSTANCE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+    /// Findings collected for outputs that do not stream them.
+    static FINDINGS: RefCell<Vec<FindingRecord>> = const { RefCell::new(Vec::new()) };
 }
 
 fn with_instance<T: 'static, R>(
@@ -161,7 +182,25 @@ pub mod __private {
         with_instance::<T, _>(|p| p.consume(flows))
     }
 
-    pub fn output_finish<T: Output>(report: Report) -> Result<Vec<Artifact>, PluginError> {
+    pub fn output_consume_findings<T: Output>(
+        findings: Vec<FindingRecord>,
+    ) -> Result<Vec<Artifact>, PluginError> {
+        if T::STREAMS_FINDINGS {
+            with_instance::<T, _>(|p| p.consume_findings(findings))
+        } else {
+            FINDINGS.with(|kept| kept.borrow_mut().extend(findings));
+            Ok(Vec::new())
+        }
+    }
+
+    pub fn output_finish<T: Output>(report: WitReport) -> Result<Vec<Artifact>, PluginError> {
+        let report = Report {
+            capture: report.capture,
+            hosts: report.hosts,
+            findings: FINDINGS.with(|kept| std::mem::take(&mut *kept.borrow_mut())),
+            plugins: report.plugins,
+            queries: report.queries,
+        };
         with_instance::<T, _>(|p| p.finish(report))
     }
 }
@@ -231,7 +270,12 @@ macro_rules! export_output {
             fn consume(flows: Vec<$crate::Flow>) -> Result<Vec<$crate::Artifact>, $crate::PluginError> {
                 $crate::__private::output_consume::<$plugin>(flows)
             }
-            fn finish(report: $crate::Report) -> Result<Vec<$crate::Artifact>, $crate::PluginError> {
+            fn consume_findings(
+                findings: Vec<$crate::FindingRecord>,
+            ) -> Result<Vec<$crate::Artifact>, $crate::PluginError> {
+                $crate::__private::output_consume_findings::<$plugin>(findings)
+            }
+            fn finish(report: $crate::WitReport) -> Result<Vec<$crate::Artifact>, $crate::PluginError> {
                 $crate::__private::output_finish::<$plugin>(report)
             }
         }

@@ -10,16 +10,12 @@ use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Most host and capture findings kept from one stage until the end of the run; a plugin that floods
-/// is cut off with a warning. (Flow findings are not kept: they travel with their flows.)
-const MAX_KEPT_FINDINGS_PER_STAGE: usize = 1_000_000;
-
 pub struct Analyzers {
     pub stages: Vec<Stage>,
     services: Arc<Services>,
-    /// Findings that are not on a flow (host, capture, and flow findings raised in `finish`).
-    pub kept: Vec<wit::FindingRecord>,
-    kept_per_stage: FxHashMap<String, usize>,
+    /// Findings that are not on a flow of the current batch (host, capture, and flow findings raised in
+    /// `finish`), waiting to be handed to the outputs.
+    pub loose: Vec<wit::FindingRecord>,
     /// Every finding of the run, counted by tag.
     pub by_tag: BTreeMap<String, u64>,
     /// Why stages were stopped.
@@ -31,8 +27,7 @@ impl Analyzers {
         Analyzers {
             stages,
             services,
-            kept: Vec::new(),
-            kept_per_stage: FxHashMap::default(),
+            loose: Vec::new(),
             by_tag: BTreeMap::new(),
             failures: Vec::new(),
         }
@@ -106,26 +101,14 @@ impl Analyzers {
                 stage: name.clone(),
                 finding,
             };
-            // A flow finding travels on its flow to the outputs; only the others are kept for the end.
+            // A flow finding travels on its flow to the outputs; the others go to them on their own.
             if let wit::Subject::Flow(id) = record.finding.subject
                 && let Some(&i) = index.get(&id)
             {
                 flows[i].findings.push(record);
                 continue;
             }
-            let kept = self.kept_per_stage.entry(name.clone()).or_default();
-            *kept += 1;
-            if *kept <= MAX_KEPT_FINDINGS_PER_STAGE {
-                self.kept.push(record);
-            } else if *kept == MAX_KEPT_FINDINGS_PER_STAGE + 1 {
-                self.services.log.host(
-                    Level::Warn,
-                    &format!(
-                        "stage `{name}` raised more than {MAX_KEPT_FINDINGS_PER_STAGE} host and capture findings; \
-                         the rest are counted but not reported"
-                    ),
-                );
-            }
+            self.loose.push(record);
         }
     }
 }

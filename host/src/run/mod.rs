@@ -150,6 +150,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
             let batch =
                 table.take_batch(&mut services.hosts.lock().unwrap_or_else(|e| e.into_inner()));
             outputs.consume(analyzers.analyze(batch));
+            outputs.findings(std::mem::take(&mut analyzers.loose));
         }
         if stats.packets % 65_536 == 0 {
             let flows = table.flows_total();
@@ -167,12 +168,17 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     while table.has_ready() {
         let batch = table.take_batch(&mut services.hosts.lock().unwrap_or_else(|e| e.into_inner()));
         outputs.consume(analyzers.analyze(batch));
+        outputs.findings(std::mem::take(&mut analyzers.loose));
     }
     let flows_total = table.flows_total();
     let packets = stats.packets;
     analyzers.finish(&mut |phase| {
         report_progress(&mut opts, total, total, packets, flows_total, &phase)
     });
+    let mut loose = std::mem::take(&mut analyzers.loose);
+    while !loose.is_empty() {
+        outputs.findings(loose.drain(..loose.len().min(4096)).collect());
+    }
 
     let mut problems = Vec::new();
     if let Some(e) = &read_error {
@@ -221,7 +227,6 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
                 .into_iter()
                 .map(|(ip, h)| convert::host_to_wit(ip, h))
                 .collect(),
-            findings: std::mem::take(&mut analyzers.kept),
             plugins,
             queries: services.queries.take(),
         };

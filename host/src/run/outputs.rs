@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 
 enum Message {
     Flows(Vec<wit::Flow>),
+    Findings(Vec<wit::FindingRecord>),
     Finish(Box<wit::Report>),
 }
 
@@ -61,6 +62,16 @@ impl Outputs {
         }
     }
 
+    /// Hands the outputs findings that are not on a flow (host, capture, and late flow findings).
+    pub fn findings(&mut self, findings: Vec<wit::FindingRecord>) {
+        if findings.is_empty() {
+            return;
+        }
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(Message::Findings(findings));
+        }
+    }
+
     /// Ends the outputs with the report and waits for their files.
     pub fn finish(mut self, report: wit::Report) -> Written {
         if let Some(sender) = self.sender.take() {
@@ -89,6 +100,12 @@ fn work(
                 for stage in stages.iter_mut().filter(|s| s.running()) {
                     let needs = stage.plugin.needs_payload;
                     let result = with_payloads(&mut flows, needs, |f| stage.consume(f));
+                    record(stage, result, &mut writer, &services, &mut failures);
+                }
+            }
+            Message::Findings(findings) => {
+                for stage in stages.iter_mut().filter(|s| s.running()) {
+                    let result = stage.consume_findings(&findings);
                     record(stage, result, &mut writer, &services, &mut failures);
                 }
             }

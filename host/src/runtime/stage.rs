@@ -215,6 +215,20 @@ impl Stage {
         .map_err(CallError::into_message)
     }
 
+    /// Hands an output the findings that are not on a flow.
+    pub fn consume_findings(
+        &mut self,
+        findings: &[wit::FindingRecord],
+    ) -> Result<Vec<wit::Artifact>, String> {
+        self.call("consume-findings", |store, inst| match inst {
+            Instance::Output(o) => o
+                .pcapxray_plugin_output()
+                .call_consume_findings(store, findings),
+            Instance::Analyzer(_) => unreachable!("consume_findings is only called on outputs"),
+        })
+        .map_err(CallError::into_message)
+    }
+
     /// Ends an output and collects its files.
     pub fn finish_output(&mut self, report: &wit::Report) -> Result<Vec<wit::Artifact>, String> {
         self.call("finish", |store, inst| match inst {

@@ -252,17 +252,26 @@ pub fn decide(
         })
         .map(|(ip, _)| *ip)
         .collect();
+    // One pass over the hosts (not one per MAC: a capture has tens of thousands of hosts).
     for role in roles.values_mut() {
-        role.lan = views
-            .iter()
-            .filter(|(ip, v)| lan.contains(ip) && v.macs.contains(&role.mac))
-            .map(|(ip, _)| *ip)
-            .collect();
-        role.behind = views
-            .iter()
-            .filter(|(ip, v)| unicast(ip) && !lan.contains(ip) && v.macs.contains(&role.mac))
-            .map(|(ip, _)| *ip)
-            .collect();
+        role.lan.clear();
+        role.behind.clear();
+    }
+    for (ip, v) in &views {
+        let is_lan = lan.contains(ip);
+        if !is_lan && !unicast(ip) {
+            continue;
+        }
+        for mac in &v.macs {
+            if let Some(role) = roles.get_mut(mac) {
+                // Each (address, MAC) pair comes once: the hosts are distinct and their MACs deduplicated.
+                if is_lan {
+                    role.lan.push(*ip);
+                } else {
+                    role.behind.push(*ip);
+                }
+            }
+        }
     }
 
     // MAC facts, DHCP facts.

@@ -3,7 +3,8 @@
 //! report stays a fraction of the capture's size and the plugin's memory stays flat.
 
 use pcapxray_plugin_sdk::{
-    Artifact, Finding, Flow, Output, PluginError, Report, Subject, format_mac, time::iso8601,
+    Artifact, Finding, FindingRecord, Flow, Output, PluginError, Report, Subject, format_mac,
+    time::iso8601,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -32,10 +33,20 @@ impl Default for Config {
 
 pub struct Json {
     config: Config,
-    /// Flows written so far (the first one opens the document).
-    written: u64,
-    /// Findings per tag over the flows streamed so far.
-    flow_tags: BTreeMap<String, u64>,
+    /// Where the streamed document is: which array is open and how many items it has.
+    section: Section,
+    items: u64,
+    /// Findings per tag over everything streamed so far.
+    tags: BTreeMap<String, u64>,
+}
+
+/// The part of the document being written. The document is `{"flows": [...], "findings": [...], ...}`:
+/// flows and loose findings are streamed as they come, the rest is written by `finish`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Start,
+    Flows,
+    Findings,
 }
 
 impl Json {
@@ -47,13 +58,49 @@ impl Json {
         }
     }
 
-    /// The start of the document, before the first flow.
-    fn opening(&self) -> &'static str {
-        if self.config.pretty {
-            "{\n  \"flows\": [\n    "
-        } else {
-            "{\"flows\":["
+    /// Moves the document forward to `section`, writing the brackets and keys in between.
+    fn enter(&mut self, section: Section, out: &mut Vec<u8>) {
+        let pretty = self.config.pretty;
+        if self.section == Section::Start {
+            out.extend_from_slice(b"{");
+            if self.config.flows {
+                out.extend_from_slice(if pretty {
+                    b"\n  \"flows\": ["
+                } else {
+                    b"\"flows\":["
+                });
+            }
+            self.section = Section::Flows;
+            self.items = 0;
         }
+        if section == Section::Findings && self.section == Section::Flows {
+            if self.config.flows {
+                out.extend_from_slice(if pretty && self.items > 0 {
+                    b"\n  ],"
+                } else {
+                    b"],"
+                });
+            }
+            out.extend_from_slice(if pretty {
+                b"\n  \"findings\": ["
+            } else {
+                b"\"findings\":["
+            });
+            self.section = Section::Findings;
+            self.items = 0;
+        }
+    }
+
+    /// The separator before the next array item.
+    fn item(&mut self, out: &mut Vec<u8>) {
+        let text: &[u8] = match (self.items, self.config.pretty) {
+            (0, true) => b"\n    ",
+            (_, true) => b",\n    ",
+            (0, false) => b"",
+            (_, false) => b",",
+        };
+        out.extend_from_slice(text);
+        self.items += 1;
     }
 }
 
@@ -62,6 +109,7 @@ impl Output for Json {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "Writes report.json: capture summary, hosts, flows with tags, findings and the plugins that produced them.";
     const NEEDS_PAYLOAD: bool = false;
+    const STREAMS_FINDINGS: bool = true;
     type Config = Config;
 
     fn new(config: Config) -> Result<Json, PluginError> {
@@ -75,62 +123,66 @@ impl Output for Json {
         }
         Ok(Json {
             config,
-            written: 0,
-            flow_tags: BTreeMap::new(),
+            section: Section::Start,
+            items: 0,
+            tags: BTreeMap::new(),
         })
     }
 
     /// Flows are streamed into the file as they come (one line each), so the plugin holds none.
     fn consume(&mut self, flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
         for r in flows.iter().flat_map(|f| &f.findings) {
-            *self.flow_tags.entry(r.finding.tag.clone()).or_default() += 1;
+            *self.tags.entry(r.finding.tag.clone()).or_default() += 1;
         }
         if !self.config.flows || flows.is_empty() {
             return Ok(Vec::new());
         }
-        let separator: &[u8] = if self.config.pretty { b",\n    " } else { b"," };
         let mut out: Vec<u8> = Vec::with_capacity(flows.len() * 768);
+        self.enter(Section::Flows, &mut out);
         for flow in &flows {
-            out.extend_from_slice(if self.written == 0 {
-                self.opening().as_bytes()
-            } else {
-                separator
-            });
+            self.item(&mut out);
             serde_json::to_writer(&mut out, &flow_json(flow))
                 .map_err(|e| PluginError::other(e.to_string()))?;
-            self.written += 1;
+        }
+        Ok(vec![self.artifact(out)])
+    }
+
+    /// Findings not on a flow are streamed too, into the `findings` array after the flows.
+    fn consume_findings(
+        &mut self,
+        findings: Vec<FindingRecord>,
+    ) -> Result<Vec<Artifact>, PluginError> {
+        let mut out: Vec<u8> = Vec::with_capacity(findings.len() * 512);
+        self.enter(Section::Findings, &mut out);
+        for f in &findings {
+            *self.tags.entry(f.finding.tag.clone()).or_default() += 1;
+            self.item(&mut out);
+            serde_json::to_writer(&mut out, &finding_json(&f.stage, &f.finding))
+                .map_err(|e| PluginError::other(e.to_string()))?;
         }
         Ok(vec![self.artifact(out)])
     }
 
     fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError> {
-        let rest = rest_json(&report, &self.flow_tags);
+        let rest = rest_json(&report, &self.tags);
         // Reserve about what the document needs, so the buffer does not double past it.
-        let mut buf =
-            Vec::with_capacity(4096 + report.hosts.len() * 512 + report.findings.len() * 512);
+        let mut buf = Vec::with_capacity(4096 + report.hosts.len() * 512);
         let encoded = if self.config.pretty {
             serde_json::to_writer_pretty(&mut buf, &rest)
         } else {
             serde_json::to_writer(&mut buf, &rest)
         };
         encoded.map_err(|e| PluginError::other(format!("cannot encode the report: {e}")))?;
-        let rest = String::from_utf8(buf).map_err(|e| PluginError::other(e.to_string()))?;
-        // `rest` is a whole object; splice its members after the streamed flows.
-        let members = rest.strip_prefix('{').unwrap_or(&rest);
-        let mut out = String::new();
-        if self.config.flows {
-            match (self.written, self.config.pretty) {
-                (0, true) => out.push_str("{\n  \"flows\": [],"),
-                (0, false) => out.push_str("{\"flows\":[],"),
-                (_, true) => out.push_str("\n  ],"),
-                (_, false) => out.push_str("],"),
-            }
-            out.push_str(members);
-        } else {
-            out.push_str(&rest);
-        }
-        out.push('\n');
-        Ok(vec![self.artifact(out.into_bytes())])
+        let mut out = Vec::with_capacity(buf.len() + 64);
+        self.enter(Section::Findings, &mut out);
+        // Close the findings array and splice the members of `rest` (a whole object) after it.
+        out.extend_from_slice(match (self.items > 0, self.config.pretty) {
+            (true, true) => b"\n  ],",
+            _ => b"],",
+        });
+        out.extend_from_slice(buf.strip_prefix(b"{").unwrap_or(&buf));
+        out.push(b'\n');
+        Ok(vec![self.artifact(out)])
     }
 }
 
@@ -370,24 +422,12 @@ impl Serialize for Hosts<'_> {
     }
 }
 
-/// Findings, serialized one by one.
-struct Findings<'a>(&'a [pcapxray_plugin_sdk::FindingRecord]);
-
-impl Serialize for Findings<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|f| finding_json(&f.stage, &f.finding)))
-    }
-}
-
-/// Everything but the flows, which were streamed before.
+/// Everything but the flows and the findings, which were streamed before.
 #[derive(Serialize)]
 struct RestOut<'a> {
     capture: CaptureOut<'a>,
     summary: SummaryOut<'a>,
     hosts: Hosts<'a>,
-    /// Findings about hosts and the capture, and flow findings raised at the end of the run; the
-    /// others are on their flows.
-    findings: Findings<'a>,
     plugins: Vec<PluginOut<'a>>,
     /// Every query sent on a plugin's behalf through a granted capability (empty when none was granted).
     queries: Vec<QueryOut<'a>>,
@@ -404,10 +444,7 @@ struct QueryOut<'a> {
 }
 
 fn rest_json<'a>(report: &'a Report, flow_tags: &'a BTreeMap<String, u64>) -> RestOut<'a> {
-    let mut by_tag: BTreeMap<&str, u64> = flow_tags.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    for f in &report.findings {
-        *by_tag.entry(&f.finding.tag).or_default() += 1;
-    }
+    let by_tag: BTreeMap<&str, u64> = flow_tags.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let findings = by_tag.values().sum::<u64>() as usize;
     let c = &report.capture;
     RestOut {
@@ -437,7 +474,6 @@ fn rest_json<'a>(report: &'a Report, flow_tags: &'a BTreeMap<String, u64>) -> Re
             findings_by_tag: by_tag,
         },
         hosts: Hosts(&report.hosts),
-        findings: Findings(&report.findings),
         plugins: report
             .plugins
             .iter()

@@ -45,6 +45,8 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "graph")]
+pub mod graph;
 mod model;
 pub mod net;
 mod runtime;

@@ -9,6 +9,8 @@ mod dns_devices;
 mod enrich;
 mod errors;
 mod golden;
+mod graph;
+mod html;
 mod limits;
 mod serve;
 mod suspicious;

@@ -1,0 +1,731 @@
+//! The network model behind every diagram: a petgraph whose nodes are hosts and whose edges are
+//! conversations aggregated per (client, server, traffic class). An output feeds it the flows of each
+//! `consume` batch and completes it in `finish` with the report's hosts and the findings raised at the
+//! end of the run, so it never holds the flows themselves: memory follows the number of host pairs.
+//!
+//! Findings raised in an analyzer's `finish` (the `suspicious` verdicts, `beacon`) arrive after their
+//! flows went by. To still put such a flow on the right edge, the model keeps one compact record per
+//! flow (id, edge, bytes, port: 24 bytes) for at most [`MAX_TRACKED_FLOWS`] flows; a late finding about
+//! a flow past that bound is counted and reported by [`NetGraph::untracked_late_findings`] instead.
+
+use super::class::{Class, Prefixes, ViewBits, classify, tag_bits};
+use crate::net::IpClass;
+use crate::{Flow, HostInfo, Report, Severity, Subject};
+use petgraph::graph::{EdgeIndex, Graph, NodeIndex};
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+/// How many flows the model remembers for late findings (32 MB at most).
+pub const MAX_TRACKED_FLOWS: usize = 1_000_000;
+
+/// Distinct ports counted per conversation; the rest are only counted together.
+const MAX_PORTS: usize = 32;
+
+/// Names, tags and finding tags kept per host.
+const MAX_PER_HOST: usize = 16;
+
+/// A host of the diagram.
+#[derive(Clone, Debug)]
+pub struct HostNode {
+    /// The address.
+    pub ip: IpAddr,
+    /// On the local network (private, link-local, multicast, ...) rather than the internet.
+    pub local: bool,
+    /// Names from the analyzers' `name` facts (DNS answers, SNI, HTTP Host), best first, then
+    /// `dhcp.hostname`.
+    pub names: Vec<String>,
+    /// The `vendor` fact (MAC vendor), if any.
+    pub vendor: Option<String>,
+    /// The `os` fact, if any.
+    pub os: Option<String>,
+    /// MAC addresses this address was sent from.
+    pub macs: Vec<u64>,
+    /// Marks shown in labels: `gateway`, `Tor relay`, ...
+    pub tags: Vec<String>,
+    /// Tags of findings about this host (`beacon`, `dns.tunnel-suspect`), distinct.
+    pub findings: Vec<String>,
+    /// The highest severity of the findings about this host.
+    pub severity: Option<Severity>,
+    /// Bytes sent and received, from the report.
+    pub bytes: u64,
+    /// Packets sent and received, from the report.
+    pub packets: u64,
+}
+
+impl HostNode {
+    fn new(ip: IpAddr) -> HostNode {
+        HostNode {
+            ip,
+            local: IpClass::of(ip).is_local(),
+            names: Vec::new(),
+            vendor: None,
+            os: None,
+            macs: Vec::new(),
+            tags: Vec::new(),
+            findings: Vec::new(),
+            severity: None,
+            bytes: 0,
+            packets: 0,
+        }
+    }
+
+    /// The name to show, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.names.first().map(String::as_str)
+    }
+
+    /// True when marked as the local network's gateway or router.
+    pub fn is_gateway(&self) -> bool {
+        self.tags.iter().any(|t| t == "gateway")
+    }
+
+    /// True when a Tor relay.
+    pub fn is_tor_relay(&self) -> bool {
+        self.tags.iter().any(|t| t.starts_with("Tor relay"))
+    }
+}
+
+/// Transport ports of a conversation's flows (the server side), with how many flows used each.
+#[derive(Clone, Debug, Default)]
+pub struct Ports {
+    /// (IP protocol, port, flows), at most 32 entries.
+    entries: Vec<(u8, u16, u64)>,
+    /// Flows on ports beyond the 32 counted ones.
+    pub overflow: u64,
+}
+
+impl Ports {
+    fn add(&mut self, proto: u8, port: u16, n: u64) {
+        if let Some(e) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.0 == proto && e.1 == port)
+        {
+            e.2 += n;
+        } else if self.entries.len() < MAX_PORTS {
+            self.entries.push((proto, port, n));
+        } else {
+            self.overflow += n;
+        }
+    }
+
+    fn remove(&mut self, proto: u8, port: u16) {
+        if let Some(i) = self
+            .entries
+            .iter()
+            .position(|e| e.0 == proto && e.1 == port)
+        {
+            self.entries[i].2 -= 1;
+            if self.entries[i].2 == 0 {
+                self.entries.remove(i);
+            }
+        } else {
+            self.overflow = self.overflow.saturating_sub(1);
+        }
+    }
+
+    /// Adds all of `other`.
+    pub fn merge(&mut self, other: &Ports) {
+        for &(proto, port, n) in &other.entries {
+            self.add(proto, port, n);
+        }
+        self.overflow += other.overflow;
+    }
+
+    /// The ports, most used first (ties by number), as text: `443`, `udp/53`, `icmp`, `ip/47`.
+    pub fn top(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<&(u8, u16, u64)> = self.entries.iter().collect();
+        v.sort_by(|a, b| b.2.cmp(&a.2).then(a.1.cmp(&b.1)).then(a.0.cmp(&b.0)));
+        v.into_iter()
+            .map(|&(proto, port, n)| {
+                let text = match proto {
+                    6 => port.to_string(),
+                    17 => format!("udp/{port}"),
+                    1 => "icmp".to_string(),
+                    58 => "icmpv6".to_string(),
+                    p => format!("ip/{p}"),
+                };
+                (text, n)
+            })
+            .collect()
+    }
+
+    /// Number of distinct ports counted, plus one when some were only counted together.
+    pub fn distinct(&self) -> usize {
+        self.entries.len() + usize::from(self.overflow > 0)
+    }
+}
+
+/// The flows of one (client, server, class): an edge of the diagram.
+#[derive(Clone, Debug)]
+pub struct Conversation {
+    /// The traffic class (decides the colour).
+    pub class: Class,
+    /// The views it belongs to.
+    pub views: ViewBits,
+    /// Flows.
+    pub flows: u64,
+    /// Bytes on the wire, both directions.
+    pub bytes: u64,
+    /// Packets, both directions.
+    pub packets: u64,
+    /// Server ports.
+    pub ports: Ports,
+    /// First packet (ns since the epoch; 0 when unknown).
+    pub first: u64,
+    /// Last packet.
+    pub last: u64,
+}
+
+impl Conversation {
+    fn new(class: Class) -> Conversation {
+        Conversation {
+            class,
+            views: 0,
+            flows: 0,
+            bytes: 0,
+            packets: 0,
+            ports: Ports::default(),
+            first: 0,
+            last: 0,
+        }
+    }
+
+    /// Adds another conversation's counts (used when hosts are grouped).
+    pub fn merge(&mut self, other: &Conversation) {
+        self.views |= other.views;
+        self.flows += other.flows;
+        self.bytes += other.bytes;
+        self.packets += other.packets;
+        self.ports.merge(&other.ports);
+        self.first = match (self.first, other.first) {
+            (0, b) => b,
+            (a, 0) => a,
+            (a, b) => a.min(b),
+        };
+        self.last = self.last.max(other.last);
+    }
+}
+
+/// What the model remembers of one flow for late findings.
+#[derive(Clone, Copy, Debug)]
+struct Tracked {
+    id: u64,
+    bytes: u64,
+    edge: u32,
+    packets: u32,
+    port: u16,
+    proto: u8,
+}
+
+/// The model: build it with [`NetGraph::consume`] and [`NetGraph::finish`], then cut views from it
+/// with [`super::view::View::build`].
+#[derive(Debug, Default)]
+pub struct NetGraph {
+    /// Hosts and conversations. Edges with no flows left (all moved by late findings) are skipped by
+    /// the views.
+    pub graph: Graph<HostNode, Conversation>,
+    /// Tag prefixes with views of their own.
+    pub prefixes: Prefixes,
+    nodes: HashMap<IpAddr, NodeIndex>,
+    edges: HashMap<(NodeIndex, NodeIndex, Class), EdgeIndex>,
+    tracked: Vec<Tracked>,
+    tracked_sorted: bool,
+    untracked: u64,
+}
+
+impl NetGraph {
+    /// An empty model.
+    pub fn new() -> NetGraph {
+        NetGraph::default()
+    }
+
+    /// The node of `ip`, created when new.
+    pub fn node(&mut self, ip: IpAddr) -> NodeIndex {
+        if let Some(&n) = self.nodes.get(&ip) {
+            return n;
+        }
+        let n = self.graph.add_node(HostNode::new(ip));
+        self.nodes.insert(ip, n);
+        n
+    }
+
+    /// The node of `ip`, if the model has it.
+    pub fn find(&self, ip: IpAddr) -> Option<NodeIndex> {
+        self.nodes.get(&ip).copied()
+    }
+
+    fn edge(&mut self, from: NodeIndex, to: NodeIndex, class: Class) -> EdgeIndex {
+        if let Some(&e) = self.edges.get(&(from, to, class)) {
+            return e;
+        }
+        let e = self.graph.add_edge(from, to, Conversation::new(class));
+        self.edges.insert((from, to, class), e);
+        e
+    }
+
+    /// Adds a batch of flows (call it from `Output::consume`).
+    pub fn consume(&mut self, flows: &[Flow]) {
+        for flow in flows {
+            let (class, views) = classify(flow, &mut self.prefixes);
+            let from = self.node(flow.client_ip());
+            let to = self.node(flow.server_ip());
+            let e = self.edge(from, to, class);
+            let c = &mut self.graph[e];
+            c.views |= views;
+            c.flows += 1;
+            c.bytes += flow.bytes();
+            c.packets += flow.packets();
+            c.ports.add(flow.ip_protocol, flow.server.port, 1);
+            let (first, last) = (flow.first_seen(), flow.last_seen());
+            c.first = if c.first == 0 || (first != 0 && first < c.first) {
+                first
+            } else {
+                c.first
+            };
+            c.last = c.last.max(last);
+            if self.tracked.len() < MAX_TRACKED_FLOWS {
+                self.tracked.push(Tracked {
+                    id: flow.id,
+                    bytes: flow.bytes(),
+                    edge: e.index() as u32,
+                    packets: flow.packets().min(u64::from(u32::MAX)) as u32,
+                    port: flow.server.port,
+                    proto: flow.ip_protocol,
+                });
+                self.tracked_sorted = false;
+            }
+        }
+    }
+
+    /// Completes the model at the end of the run: host details from the report, and the findings
+    /// raised at the end (flow findings may move a flow to another class; host findings mark the host
+    /// and, when an attribute names a peer, the conversations with it).
+    pub fn finish(&mut self, report: &Report) {
+        self.add_hosts(&report.hosts);
+        if !self.tracked_sorted {
+            self.tracked.sort_unstable_by_key(|t| t.id);
+            self.tracked_sorted = true;
+        }
+        for record in &report.findings {
+            let f = &record.finding;
+            match f.subject {
+                Subject::Flow(id) => self.late_flow_finding(id, &f.tag),
+                Subject::Host(ip) => {
+                    let ip = IpAddr::from(ip);
+                    let peers: Vec<IpAddr> = f
+                        .attributes
+                        .iter()
+                        .filter_map(|a| a.value.parse::<IpAddr>().ok())
+                        .filter(|p| *p != ip)
+                        .collect();
+                    self.host_finding(ip, &f.tag, f.severity, &peers);
+                }
+                Subject::Capture => {}
+            }
+        }
+        // The tracking records are no longer needed.
+        self.tracked = Vec::new();
+    }
+
+    /// Late findings about flows the model could not track (past [`MAX_TRACKED_FLOWS`]).
+    pub fn untracked_late_findings(&self) -> u64 {
+        self.untracked
+    }
+
+    fn late_flow_finding(&mut self, id: u64, tag: &str) {
+        let Ok(i) = self.tracked.binary_search_by_key(&id, |t| t.id) else {
+            self.untracked += 1;
+            return;
+        };
+        let t = self.tracked[i];
+        let (class, bits) = tag_bits(tag, &mut self.prefixes);
+        let old = EdgeIndex::new(t.edge as usize);
+        let current = self.graph[old].class;
+        let target = match class {
+            Some(c) if c < current => {
+                let Some((from, to)) = self.graph.edge_endpoints(old) else {
+                    return;
+                };
+                let moved = self.graph[old].views;
+                let c_old = &mut self.graph[old];
+                c_old.flows = c_old.flows.saturating_sub(1);
+                c_old.bytes = c_old.bytes.saturating_sub(t.bytes);
+                c_old.packets = c_old.packets.saturating_sub(u64::from(t.packets));
+                c_old.ports.remove(t.proto, t.port);
+                let new = self.edge(from, to, c);
+                let (first, last) = (self.graph[old].first, self.graph[old].last);
+                let c_new = &mut self.graph[new];
+                c_new.flows += 1;
+                c_new.bytes += t.bytes;
+                c_new.packets += u64::from(t.packets);
+                c_new.ports.add(t.proto, t.port, 1);
+                c_new.views |= moved;
+                if c_new.first == 0 {
+                    c_new.first = first;
+                }
+                c_new.last = c_new.last.max(last);
+                self.tracked[i].edge = new.index() as u32;
+                new
+            }
+            _ => old,
+        };
+        self.graph[target].views |= bits;
+    }
+
+    fn host_finding(&mut self, ip: IpAddr, tag: &str, severity: Severity, peers: &[IpAddr]) {
+        let Some(n) = self.find(ip) else {
+            return;
+        };
+        let (_, bits) = tag_bits(tag, &mut self.prefixes);
+        let host = &mut self.graph[n];
+        if !host.findings.iter().any(|t| t == tag) && host.findings.len() < MAX_PER_HOST {
+            host.findings.push(tag.to_string());
+        }
+        if severity > Severity::Info && host.severity.is_none_or(|s| severity > s) {
+            host.severity = Some(severity);
+        }
+        for peer in peers {
+            let Some(p) = self.find(*peer) else { continue };
+            let edges: Vec<EdgeIndex> = self
+                .graph
+                .edges_connecting(n, p)
+                .chain(self.graph.edges_connecting(p, n))
+                .map(|e| petgraph::visit::EdgeRef::id(&e))
+                .collect();
+            for e in edges {
+                self.graph[e].views |= bits;
+            }
+        }
+    }
+
+    /// Fills in what the report knows about each host; hosts without conversations become lone nodes
+    /// (shown in the `all` view only).
+    fn add_hosts(&mut self, hosts: &[HostInfo]) {
+        // The router's MAC is the one the internet's packets arrive from: the MAC with the most
+        // internet addresses (at least 2, and at least half the top count, so that a machine's own
+        // global IPv6 addresses do not make it a router). Only used when no analyzer (`devices`)
+        // named the gateway.
+        let named_gateway = hosts.iter().any(|h| {
+            h.notes.iter().any(|n| {
+                n.key == "device" && {
+                    let v = n.value.to_ascii_lowercase();
+                    v.contains("gateway") || v.contains("router")
+                }
+            })
+        });
+        let mut per_mac: HashMap<u64, usize> = HashMap::new();
+        for h in hosts {
+            if !IpClass::of(h.ip.into()).is_local() {
+                for m in &h.macs {
+                    *per_mac.entry(*m).or_default() += 1;
+                }
+            }
+        }
+        let top = per_mac.values().copied().max().unwrap_or(0);
+        let internet_macs: HashSet<u64> = if named_gateway {
+            HashSet::new()
+        } else {
+            per_mac
+                .into_iter()
+                .filter(|&(_, n)| n >= 2 && 2 * n >= top)
+                .map(|(m, _)| m)
+                .collect()
+        };
+        for h in hosts {
+            let ip: IpAddr = h.ip.into();
+            let n = self.node(ip);
+            let node = &mut self.graph[n];
+            node.macs = h.macs.iter().copied().take(MAX_PER_HOST).collect();
+            node.bytes = h.bytes_sent + h.bytes_received;
+            node.packets = h.packets_sent + h.packets_received;
+            let mut names: Vec<String> = Vec::new();
+            let mut dhcp: Vec<String> = Vec::new();
+            for note in &h.notes {
+                let value = note.value.trim();
+                if value.is_empty() {
+                    continue;
+                }
+                match note.key.as_str() {
+                    "name" => push_distinct(&mut names, value),
+                    "dhcp.hostname" => push_distinct(&mut dhcp, value),
+                    "vendor" if node.vendor.is_none() => node.vendor = Some(value.to_string()),
+                    "os" if node.os.is_none() => node.os = Some(value.to_string()),
+                    "device" => {
+                        let v = value.to_ascii_lowercase();
+                        if v.contains("gateway") || v.contains("router") {
+                            push_distinct(&mut node.tags, "gateway");
+                        }
+                    }
+                    "tor.relay" => {
+                        let tag = format!("Tor relay {value}");
+                        if !node.is_tor_relay() {
+                            push_distinct(&mut node.tags, &tag);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            for d in dhcp {
+                push_distinct(&mut names, &d);
+            }
+            node.names = names;
+            if node.local
+                && matches!(IpClass::of(ip), IpClass::Private | IpClass::LinkLocal)
+                && node.macs.iter().any(|m| internet_macs.contains(m))
+            {
+                push_distinct(&mut node.tags, "gateway");
+            }
+        }
+    }
+}
+
+fn push_distinct(list: &mut Vec<String>, value: &str) {
+    if list.len() < MAX_PER_HOST && !list.iter().any(|v| v.eq_ignore_ascii_case(value)) {
+        list.push(value.to_string());
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::{
+        Attribute, CaptureInfo, Direction, EndReason, Endpoint, Finding, FindingRecord, HostNote,
+        IpAddress, Orientation, Protocol,
+    };
+
+    pub fn flow(
+        id: u64,
+        client: &str,
+        server: &str,
+        proto: Protocol,
+        port: u16,
+        tags: &[&str],
+    ) -> Flow {
+        let dir = |bytes| Direction {
+            packets: 2,
+            bytes,
+            payload_bytes: 0,
+            first_seen: 1_000_000_000 * id,
+            last_seen: 1_000_000_000 * id + 5,
+            tcp_flags: 0,
+            ttl: 64,
+            payload: Vec::new(),
+            datagrams: Vec::new(),
+            payload_truncated: false,
+        };
+        Flow {
+            id,
+            client: Endpoint {
+                ip: client.parse::<IpAddr>().unwrap().into(),
+                port: 50000,
+                mac: Some(0x3c22fb000001),
+            },
+            server: Endpoint {
+                ip: server.parse::<IpAddr>().unwrap().into(),
+                port,
+                mac: Some(0x00146c000001),
+            },
+            protocol: proto,
+            ip_protocol: match proto {
+                Protocol::Tcp => 6,
+                Protocol::Udp => 17,
+                Protocol::Icmp => 1,
+                Protocol::Icmpv6 => 58,
+                Protocol::Other => 47,
+            },
+            vlan: Vec::new(),
+            orientation: Orientation::Syn,
+            end_reason: EndReason::Fin,
+            icmp_type: 0,
+            icmp_code: 0,
+            fragments: 0,
+            to_server: dir(100),
+            to_client: dir(400),
+            findings: tags
+                .iter()
+                .map(|t| FindingRecord {
+                    stage: "test".into(),
+                    finding: Finding::on_flow(id, *t, Severity::Info),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn host(ip: &str, mac: u64, notes: &[(&str, &str)]) -> HostInfo {
+        HostInfo {
+            ip: ip.parse::<IpAddr>().unwrap().into(),
+            macs: vec![mac],
+            first_seen: 1,
+            last_seen: 2,
+            packets_sent: 3,
+            packets_received: 4,
+            bytes_sent: 500,
+            bytes_received: 600,
+            seen_in_arp: false,
+            notes: notes
+                .iter()
+                .map(|(k, v)| HostNote {
+                    stage: "test".into(),
+                    key: k.to_string(),
+                    value: v.to_string(),
+                    observed: None,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn report(hosts: Vec<HostInfo>, findings: Vec<Finding>) -> Report {
+        Report {
+            capture: CaptureInfo {
+                file: "test.pcap".into(),
+                size: 1,
+                sha256: "00".into(),
+                format: "pcap".into(),
+                format_details: "little-endian, microsecond".into(),
+                link_types: vec!["ETHERNET (1)".into()],
+                packets: 10,
+                bytes: 1000,
+                first_packet: 1_000_000_000,
+                last_packet: 9_000_000_000,
+                decode_errors: vec![Attribute::new("truncated", "1")],
+                read_error: None,
+                flows: 3,
+            },
+            hosts,
+            findings: findings
+                .into_iter()
+                .map(|finding| FindingRecord {
+                    stage: "late".into(),
+                    finding,
+                })
+                .collect(),
+            plugins: Vec::new(),
+            queries: Vec::new(),
+        }
+    }
+
+    fn ip(s: &str) -> IpAddress {
+        s.parse::<IpAddr>().unwrap().into()
+    }
+
+    #[test]
+    fn conversations_aggregate_per_pair_and_class() {
+        let mut g = NetGraph::new();
+        g.consume(&[
+            flow(1, "192.168.0.5", "8.8.8.8", Protocol::Udp, 53, &["dns"]),
+            flow(2, "192.168.0.5", "8.8.8.8", Protocol::Udp, 53, &["dns"]),
+            flow(
+                3,
+                "192.168.0.5",
+                "8.8.8.8",
+                Protocol::Tcp,
+                443,
+                &["web.https"],
+            ),
+            flow(
+                4,
+                "192.168.0.5",
+                "8.8.8.8",
+                Protocol::Tcp,
+                8443,
+                &["web.https"],
+            ),
+        ]);
+        assert_eq!(g.graph.node_count(), 2);
+        assert_eq!(g.graph.edge_count(), 2);
+        let dns = g
+            .graph
+            .edge_weights()
+            .find(|c| c.class == Class::Dns)
+            .unwrap();
+        assert_eq!((dns.flows, dns.bytes), (2, 1000));
+        assert_eq!(dns.ports.top(), vec![("udp/53".to_string(), 2)]);
+        let https = g
+            .graph
+            .edge_weights()
+            .find(|c| c.class == Class::Https)
+            .unwrap();
+        assert_eq!(https.ports.distinct(), 2);
+    }
+
+    #[test]
+    fn late_findings_move_flows_and_mark_peers() {
+        let mut g = NetGraph::new();
+        g.consume(&[
+            flow(
+                7,
+                "192.168.0.5",
+                "203.0.113.9",
+                Protocol::Tcp,
+                443,
+                &["web.https"],
+            ),
+            flow(
+                8,
+                "192.168.0.5",
+                "203.0.113.9",
+                Protocol::Tcp,
+                443,
+                &["web.https"],
+            ),
+            flow(9, "192.168.0.5", "198.51.100.1", Protocol::Tcp, 8080, &[]),
+        ]);
+        let report = report(
+            vec![
+                host(
+                    "192.168.0.5",
+                    0x3c22fb000001,
+                    &[("vendor", "Apple, Inc."), ("os", "macOS")],
+                ),
+                host("192.168.0.1", 0x00146c000001, &[]),
+                host(
+                    "203.0.113.9",
+                    0x00146c000001,
+                    &[
+                        ("name", "www.example.com"),
+                        ("name", "WWW.EXAMPLE.COM"),
+                        ("dhcp.hostname", "x"),
+                    ],
+                ),
+                host("198.51.100.1", 0x00146c000001, &[("tor.relay", "moria1")]),
+                // The client's own global IPv6 address: not a second router.
+                host("2001:db8::5", 0x3c22fb000001, &[]),
+            ],
+            vec![
+                Finding::on_flow(8, "suspicious", Severity::Medium),
+                Finding::on_flow(12345, "suspicious", Severity::Medium),
+                Finding::on_host(ip("192.168.0.5"), "beacon", Severity::Medium)
+                    .attr("beacon.server", "198.51.100.1"),
+            ],
+        );
+        g.finish(&report);
+        assert_eq!(g.untracked_late_findings(), 1);
+        let by_class = |c: Class| {
+            g.graph
+                .edge_weights()
+                .find(|e| e.class == c && e.flows > 0)
+                .cloned()
+        };
+        assert_eq!(by_class(Class::Https).unwrap().flows, 1);
+        let sus = by_class(Class::Suspicious).unwrap();
+        assert_eq!(sus.flows, 1);
+        assert!(
+            sus.views & super::super::class::VIEW_HTTPS != 0,
+            "keeps its web views"
+        );
+        let beacon = g.prefixes.get("beacon").unwrap();
+        assert!(by_class(Class::Other).unwrap().views & beacon != 0);
+        let client = &g.graph[g.find("192.168.0.5".parse().unwrap()).unwrap()];
+        assert_eq!(client.vendor.as_deref(), Some("Apple, Inc."));
+        assert_eq!(client.severity, Some(Severity::Medium));
+        assert_eq!(client.findings, vec!["beacon"]);
+        let server = &g.graph[g.find("203.0.113.9".parse().unwrap()).unwrap()];
+        assert_eq!(server.names, vec!["www.example.com", "x"]);
+        let gw = &g.graph[g.find("192.168.0.1".parse().unwrap()).unwrap()];
+        assert!(gw.is_gateway());
+        assert!(!client.is_gateway());
+        let relay = &g.graph[g.find("198.51.100.1".parse().unwrap()).unwrap()];
+        assert!(relay.is_tor_relay());
+    }
+}

@@ -1,0 +1,330 @@
+//! The `graph` output: the ancestor's diagrams, fixed. One DOT file and one SVG per view (all traffic,
+//! web, HTTP, HTTPS, DNS, ICMP, Tor, suspicious, and one per other finding family such as `beacon`),
+//! every internet host its own node until there are too many to read, then grouped by domain or
+//! address block with the count in the label. SVG is drawn inside the sandbox (layout-rs), so no
+//! Graphviz install is needed; when the user has Graphviz and grants it, it can draw instead, and PNG
+//! too.
+
+use pcapxray_plugin_sdk::graph::{
+    FIXED_VIEWS, LAYOUT_BUDGET_MS, NetGraph, View, ViewOptions, available_views, is_view_name,
+    text::IpNet, to_dot, to_svg, to_svg_unplaced, view_bits,
+};
+use pcapxray_plugin_sdk::{
+    Artifact, CapabilityError, ConfigError, Flow, Output, PluginError, Report, graphviz, log,
+};
+use serde::Deserialize;
+use std::time::Instant;
+
+/// Graphviz layout engines the `graphviz` capability accepts.
+const ENGINES: &[&str] = &["dot", "neato", "sfdp", "circo", "fdp", "twopi"];
+
+/// The most internet nodes a view may be configured to draw.
+const MAX_INTERNET_NODES_LIMIT: usize = 500;
+
+/// Who draws the SVG.
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Renderer {
+    /// layout-rs, inside the plugin: works everywhere.
+    #[default]
+    Builtin,
+    /// Graphviz through the `graphviz` capability; falls back to the built-in renderer when it fails.
+    Graphviz,
+}
+
+/// The `config` table of a `graph` stage.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Views to write (default: every view that has conversations, and `all`).
+    views: Option<Vec<String>>,
+    /// Only conversations whose client is in one of these addresses or CIDR blocks.
+    from: Vec<String>,
+    /// Only conversations whose server is in one of these addresses or CIDR blocks.
+    to: Vec<String>,
+    /// Internet hosts drawn per view before they are grouped.
+    max_internet_nodes: usize,
+    /// `builtin` or `graphviz`.
+    renderer: Renderer,
+    /// Graphviz layout engine for `renderer = "graphviz"` and PNG.
+    engine: String,
+    /// Also write PNG files (needs the `graphviz` capability).
+    png: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            views: None,
+            from: Vec::new(),
+            to: Vec::new(),
+            max_internet_nodes: pcapxray_plugin_sdk::graph::DEFAULT_MAX_INTERNET_NODES,
+            renderer: Renderer::Builtin,
+            engine: "dot".into(),
+            png: false,
+        }
+    }
+}
+
+fn config_error(key: String, message: impl Into<String>) -> PluginError {
+    PluginError::Config(vec![ConfigError {
+        key,
+        message: message.into(),
+    }])
+}
+
+fn parse_nets(key: &str, list: &[String]) -> Result<Vec<IpNet>, PluginError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, text)| IpNet::parse(text).map_err(|m| config_error(format!("{key}.{i}"), m)))
+        .collect()
+}
+
+/// What the plugin asks of the host: logging and Graphviz. A trait so that native unit tests can run
+/// the plugin with a stand-in (the host's imports only exist inside the component).
+pub trait Env {
+    /// Logs a message (`level`: debug, info, warn).
+    fn log(&mut self, level: &str, message: &str);
+    /// The `graphviz` capability.
+    fn graphviz(
+        &mut self,
+        dot: &str,
+        engine: &str,
+        format: &str,
+    ) -> Result<Vec<u8>, CapabilityError>;
+}
+
+/// The real host.
+pub struct HostEnv;
+
+impl Env for HostEnv {
+    fn log(&mut self, level: &str, message: &str) {
+        match level {
+            "debug" => log::debug(message),
+            "warn" => log::warn(message),
+            _ => log::info(message),
+        }
+    }
+
+    fn graphviz(
+        &mut self,
+        dot: &str,
+        engine: &str,
+        format: &str,
+    ) -> Result<Vec<u8>, CapabilityError> {
+        graphviz::render(dot, engine, format)
+    }
+}
+
+/// The plugin.
+pub struct GraphOutput {
+    env: Box<dyn Env>,
+    views: Option<Vec<String>>,
+    options: ViewOptions,
+    renderer: Renderer,
+    engine: String,
+    png: bool,
+    model: NetGraph,
+}
+
+impl GraphOutput {
+    /// Checks the configuration.
+    pub fn checked(config: Config, env: Box<dyn Env>) -> Result<GraphOutput, PluginError> {
+        if let Some(views) = &config.views {
+            for (i, name) in views.iter().enumerate() {
+                if !is_view_name(name) {
+                    return Err(config_error(
+                        format!("views.{i}"),
+                        format!(
+                            "`{name}` is not a view: use {} or a finding tag prefix such as `beacon` (lower-case letters, digits, `-`, `_`)",
+                            FIXED_VIEWS.map(|(n, _)| n).join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if !(1..=MAX_INTERNET_NODES_LIMIT).contains(&config.max_internet_nodes) {
+            return Err(config_error(
+                "max_internet_nodes".into(),
+                format!("must be 1 to {MAX_INTERNET_NODES_LIMIT}"),
+            ));
+        }
+        if !ENGINES.contains(&config.engine.as_str()) {
+            return Err(config_error(
+                "engine".into(),
+                format!("must be one of {}", ENGINES.join(", ")),
+            ));
+        }
+        Ok(GraphOutput {
+            env,
+            options: ViewOptions {
+                from: parse_nets("from", &config.from)?,
+                to: parse_nets("to", &config.to)?,
+                max_internet_nodes: config.max_internet_nodes,
+            },
+            views: config.views,
+            renderer: config.renderer,
+            engine: config.engine,
+            png: config.png,
+            model: NetGraph::new(),
+        })
+    }
+
+    /// The views to write, with their bits.
+    fn selected(&mut self) -> Vec<(String, u64)> {
+        let available = available_views(&self.model);
+        match &self.views {
+            None => available,
+            Some(wanted) => {
+                let mut out = Vec::new();
+                for name in wanted {
+                    if out.iter().any(|(n, _)| n == name) {
+                        continue;
+                    }
+                    match available.iter().find(|(n, _)| n == name) {
+                        Some(v) => out.push(v.clone()),
+                        None if name == "all" => out.push(("all".into(), 0)),
+                        None => self.env.log("info", &format!(
+                            "View `{name}` has no conversations in this capture{}; no file written for it.",
+                            if view_bits(&self.model, name).is_none() {
+                                " (no finding has that tag prefix)"
+                            } else {
+                                ""
+                            }
+                        )),
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// The report files: DOT and SVG (and PNG when asked) per view.
+    pub fn render(&mut self, title: &str) -> Vec<Artifact> {
+        let mut out = Vec::new();
+        let mut graphviz_ok = self.renderer == Renderer::Graphviz || self.png;
+        let run_started = Instant::now();
+        let mut over_budget = false;
+        for (name, bits) in self.selected() {
+            let started = Instant::now();
+            let view = View::build(&self.model, &name, bits, &self.options);
+            let dot = to_dot(&view, title);
+            let mut svg = None;
+            if self.renderer == Renderer::Graphviz && graphviz_ok {
+                match self.env.graphviz(&dot, &self.engine, "svg") {
+                    Ok(bytes) => svg = Some(bytes),
+                    Err(e) => {
+                        graphviz_ok = false;
+                        self.env.log("warn", &format!(
+                            "Graphviz could not draw graph/{name}.svg ({}: {}); drawing it and the other views with the built-in renderer.",
+                            e.kind(),
+                            e.message()
+                        ));
+                    }
+                }
+            }
+            let svg = match svg {
+                Some(svg) => svg,
+                None if run_started.elapsed().as_millis() > u128::from(LAYOUT_BUDGET_MS) => {
+                    if !over_budget {
+                        over_budget = true;
+                        self.env.log("warn", &format!(
+                            "Laying out the diagrams took over {} s; graph/{name}.svg and the views after it only say so (their DOT files are complete: draw them with Graphviz, or set `views` to fewer views).",
+                            LAYOUT_BUDGET_MS / 1000
+                        ));
+                    }
+                    to_svg_unplaced(
+                        &view,
+                        title,
+                        "",
+                        "Not laid out: the time for drawing diagrams in this run was spent on the views before this one. The DOT file of this view is complete.",
+                    )
+                    .into_bytes()
+                }
+                None => to_svg(&view, title, "").into_bytes(),
+            };
+            if self.png && graphviz_ok {
+                match self.env.graphviz(&dot, &self.engine, "png") {
+                    Ok(bytes) => out.push(artifact(&name, "png", "image/png", bytes)),
+                    Err(e) => {
+                        graphviz_ok = false;
+                        self.env.log("warn", &format!(
+                            "No PNG files: Graphviz could not draw graph/{name}.png ({}: {}). The SVG files are complete.",
+                            e.kind(),
+                            e.message()
+                        ));
+                    }
+                }
+            }
+            self.env.log(
+                "debug",
+                &format!(
+                    "graph/{name}: {} nodes, {} edges, drawn in {} ms.",
+                    view.nodes.len(),
+                    view.edges.len(),
+                    started.elapsed().as_millis()
+                ),
+            );
+            if let Some(note) = &view.grouping {
+                self.env.log("info", &format!("graph/{name}: {note}."));
+            }
+            out.push(artifact(
+                &name,
+                "dot",
+                "text/vnd.graphviz",
+                dot.into_bytes(),
+            ));
+            out.push(artifact(&name, "svg", "image/svg+xml", svg));
+        }
+        out
+    }
+}
+
+fn artifact(view: &str, ext: &str, media_type: &str, bytes: Vec<u8>) -> Artifact {
+    Artifact {
+        name: format!("graph/{view}.{ext}"),
+        media_type: media_type.into(),
+        bytes,
+    }
+}
+
+/// The capture's file name without its folders, for titles.
+pub fn capture_title(report: &Report) -> String {
+    let file = &report.capture.file;
+    let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    pcapxray_plugin_sdk::graph::text::clean(name, 120)
+}
+
+impl Output for GraphOutput {
+    const NAME: &'static str = "graph";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "Writes network diagrams per traffic view: graph/<view>.dot and graph/<view>.svg (built-in layout; Graphviz and PNG when granted).";
+    const NEEDS_PAYLOAD: bool = false;
+    type Config = Config;
+
+    fn new(config: Config) -> Result<GraphOutput, PluginError> {
+        GraphOutput::checked(config, Box::new(HostEnv))
+    }
+
+    fn consume(&mut self, flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
+        self.model.consume(&flows);
+        Ok(Vec::new())
+    }
+
+    fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError> {
+        self.model.finish(&report);
+        let lost = self.model.untracked_late_findings();
+        if lost > 0 {
+            self.env.log("warn", &format!(
+                "{lost} findings raised at the end of the run are about flows past the first {} of the capture; their flows keep the class they had.",
+                pcapxray_plugin_sdk::graph::MAX_TRACKED_FLOWS
+            ));
+        }
+        Ok(self.render(&capture_title(&report)))
+    }
+}
+
+pcapxray_plugin_sdk::export_output!(GraphOutput);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,284 @@
+//! Unit tests of the plugin's own decisions (configuration, which files, Graphviz and its fallback),
+//! with a stand-in host; the diagrams themselves are tested in the SDK and end to end.
+
+use super::*;
+use pcapxray_plugin_sdk::{
+    CaptureInfo, Direction, EndReason, Endpoint, Finding, FindingRecord, HostInfo, HostNote,
+    Orientation, Protocol, Severity,
+};
+use std::cell::RefCell;
+use std::net::IpAddr;
+use std::rc::Rc;
+
+#[derive(Default)]
+struct Fake {
+    logs: Rc<RefCell<Vec<(String, String)>>>,
+    graphviz: Option<Vec<u8>>,
+    calls: Rc<RefCell<Vec<String>>>,
+}
+
+impl Env for Fake {
+    fn log(&mut self, level: &str, message: &str) {
+        self.logs.borrow_mut().push((level.into(), message.into()));
+    }
+    fn graphviz(
+        &mut self,
+        _dot: &str,
+        engine: &str,
+        format: &str,
+    ) -> Result<Vec<u8>, CapabilityError> {
+        self.calls.borrow_mut().push(format!("{engine}/{format}"));
+        self.graphviz.clone().ok_or_else(|| {
+            CapabilityError::NotGranted("stage `graph` was not granted `graphviz`".into())
+        })
+    }
+}
+
+fn config(json: &str) -> Config {
+    serde_json::from_str(json).unwrap()
+}
+
+fn flow(id: u64, client: &str, server: &str, port: u16, tags: &[&str]) -> Flow {
+    let dir = Direction {
+        packets: 3,
+        bytes: 300,
+        payload_bytes: 0,
+        first_seen: id * 1_000_000_000,
+        last_seen: id * 1_000_000_000 + 1,
+        tcp_flags: 0,
+        ttl: 64,
+        payload: Vec::new(),
+        datagrams: Vec::new(),
+        payload_truncated: false,
+    };
+    let ep = |ip: &str, port| Endpoint {
+        ip: ip.parse::<IpAddr>().unwrap().into(),
+        port,
+        mac: None,
+    };
+    Flow {
+        id,
+        client: ep(client, 50000),
+        server: ep(server, port),
+        protocol: Protocol::Tcp,
+        ip_protocol: 6,
+        vlan: Vec::new(),
+        orientation: Orientation::Syn,
+        end_reason: EndReason::Fin,
+        icmp_type: 0,
+        icmp_code: 0,
+        fragments: 0,
+        to_server: dir.clone(),
+        to_client: dir,
+        findings: tags
+            .iter()
+            .map(|t| FindingRecord {
+                stage: "web".into(),
+                finding: Finding::on_flow(id, *t, Severity::Info),
+            })
+            .collect(),
+    }
+}
+
+fn report(findings: Vec<Finding>) -> Report {
+    let host = |ip: &str, name: Option<&str>| HostInfo {
+        ip: ip.parse::<IpAddr>().unwrap().into(),
+        macs: Vec::new(),
+        first_seen: 0,
+        last_seen: 0,
+        packets_sent: 1,
+        packets_received: 1,
+        bytes_sent: 1,
+        bytes_received: 1,
+        seen_in_arp: false,
+        notes: name
+            .map(|n| HostNote {
+                stage: "web".into(),
+                key: "name".into(),
+                value: n.into(),
+                observed: None,
+            })
+            .into_iter()
+            .collect(),
+    };
+    Report {
+        capture: CaptureInfo {
+            file: "/cases/42/office.pcap".into(),
+            size: 0,
+            sha256: String::new(),
+            format: "pcap".into(),
+            format_details: String::new(),
+            link_types: Vec::new(),
+            packets: 0,
+            bytes: 0,
+            first_packet: 0,
+            last_packet: 0,
+            decode_errors: Vec::new(),
+            read_error: None,
+            flows: 3,
+        },
+        hosts: vec![
+            host("192.168.1.10", None),
+            host("203.0.113.5", Some("www.example.com")),
+        ],
+        findings: findings
+            .into_iter()
+            .map(|finding| FindingRecord {
+                stage: "suspicious".into(),
+                finding,
+            })
+            .collect(),
+        plugins: Vec::new(),
+        queries: Vec::new(),
+    }
+}
+
+fn run(json: &str, fake: Fake) -> Vec<Artifact> {
+    let mut plugin = GraphOutput::checked(config(json), Box::new(fake)).unwrap();
+    plugin
+        .consume(vec![
+            flow(1, "192.168.1.10", "203.0.113.5", 443, &["web.https"]),
+            flow(2, "192.168.1.10", "203.0.113.5", 80, &["web.http"]),
+            flow(3, "192.168.1.10", "198.51.100.3", 5228, &[]),
+        ])
+        .unwrap();
+    plugin
+        .finish(report(vec![
+            Finding::on_flow(3, "suspicious", Severity::Medium),
+            Finding::on_host(
+                "192.168.1.10".parse::<IpAddr>().unwrap(),
+                "beacon",
+                Severity::Low,
+            )
+            .attr("beacon.server", "198.51.100.3"),
+        ]))
+        .unwrap()
+}
+
+fn names(artifacts: &[Artifact]) -> Vec<&str> {
+    artifacts.iter().map(|a| a.name.as_str()).collect()
+}
+
+#[test]
+fn every_view_with_conversations_gets_a_dot_and_an_svg() {
+    let out = run("{}", Fake::default());
+    assert_eq!(
+        names(&out),
+        [
+            "graph/all.dot",
+            "graph/all.svg",
+            "graph/web.dot",
+            "graph/web.svg",
+            "graph/http.dot",
+            "graph/http.svg",
+            "graph/https.dot",
+            "graph/https.svg",
+            "graph/suspicious.dot",
+            "graph/suspicious.svg",
+            "graph/beacon.dot",
+            "graph/beacon.svg",
+        ]
+    );
+    let all_svg = String::from_utf8(out[1].bytes.clone()).unwrap();
+    assert!(all_svg.starts_with("<svg "));
+    assert!(
+        all_svg.contains("office.pcap"),
+        "titled by the capture's file name"
+    );
+    assert!(!all_svg.contains("/cases/42"), "not its folders");
+    let suspicious = String::from_utf8(out[8].bytes.clone()).unwrap();
+    assert!(suspicious.contains("suspicious: 5228, 1 flow"));
+    let beacon = String::from_utf8(out[10].bytes.clone()).unwrap();
+    assert!(beacon.contains("digraph \"pcapxray beacon\""));
+    assert!(beacon.contains("198.51.100.3"));
+}
+
+#[test]
+fn asked_for_views_are_written_and_empty_ones_are_explained() {
+    let fake = Fake::default();
+    let logs = fake.logs.clone();
+    let out = run(r#"{"views": ["tor", "https", "all", "https"]}"#, fake);
+    assert_eq!(
+        names(&out),
+        [
+            "graph/https.dot",
+            "graph/https.svg",
+            "graph/all.dot",
+            "graph/all.svg"
+        ]
+    );
+    assert!(
+        logs.borrow()
+            .iter()
+            .any(|(l, m)| l == "info" && m.contains("View `tor` has no conversations")),
+        "{:?}",
+        logs.borrow()
+    );
+}
+
+#[test]
+fn graphviz_draws_when_granted_and_the_builtin_renderer_steps_in_when_not() {
+    let fake = Fake {
+        graphviz: Some(b"<svg>from graphviz</svg>".to_vec()),
+        ..Fake::default()
+    };
+    let calls = fake.calls.clone();
+    let out = run(
+        r#"{"renderer": "graphviz", "engine": "sfdp", "png": true, "views": ["all"]}"#,
+        fake,
+    );
+    assert_eq!(
+        names(&out),
+        ["graph/all.png", "graph/all.dot", "graph/all.svg"]
+    );
+    assert_eq!(out[2].bytes, b"<svg>from graphviz</svg>");
+    assert_eq!(*calls.borrow(), ["sfdp/svg", "sfdp/png"]);
+
+    let fake = Fake::default();
+    let (logs, calls) = (fake.logs.clone(), fake.calls.clone());
+    let out = run(r#"{"renderer": "graphviz", "png": true}"#, fake);
+    assert!(!names(&out).iter().any(|n| n.ends_with(".png")));
+    assert!(
+        String::from_utf8_lossy(&out[1].bytes).contains("class=\"node\""),
+        "built-in SVG"
+    );
+    assert_eq!(calls.borrow().len(), 1, "asked once, not once per view");
+    let warnings: Vec<String> = logs
+        .borrow()
+        .iter()
+        .filter(|(l, _)| l == "warn")
+        .map(|(_, m)| m.clone())
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("not granted") && warnings[0].contains("built-in renderer"));
+}
+
+#[test]
+fn filters_keep_the_conversations_asked_for() {
+    let out = run(
+        r#"{"to": ["203.0.113.0/24"], "views": ["all"]}"#,
+        Fake::default(),
+    );
+    let dot = String::from_utf8(out[0].bytes.clone()).unwrap();
+    assert!(dot.contains("203.0.113.5"));
+    assert!(!dot.contains("198.51.100.3"));
+}
+
+#[test]
+fn bad_configuration_names_the_key() {
+    for (json, key) in [
+        (r#"{"views": ["../etc"]}"#, "views.0"),
+        (r#"{"from": ["10.0.0.0/8", "nope"]}"#, "from.1"),
+        (r#"{"to": ["10.0.0.0/99"]}"#, "to.0"),
+        (r#"{"max_internet_nodes": 0}"#, "max_internet_nodes"),
+        (r#"{"engine": "rm -rf"}"#, "engine"),
+    ] {
+        match GraphOutput::checked(config(json), Box::new(Fake::default())) {
+            Err(PluginError::Config(errors)) => assert_eq!(errors[0].key, key, "{json}"),
+            Err(e) => panic!("{json}: {e:?}"),
+            Ok(_) => panic!("{json} was accepted"),
+        }
+    }
+    assert!(serde_json::from_str::<Config>(r#"{"colour": 1}"#).is_err());
+    assert!(serde_json::from_str::<Config>(r#"{"renderer": "dot"}"#).is_err());
+}

@@ -1,0 +1,309 @@
+//! The `html` output: one self-contained `report.html` an investigator can open anywhere, mail, or
+//! attach to a case file — the capture summary, the diagrams (inline SVG with a view selector), and
+//! sortable tables of hosts, flows, findings and the plugins that ran. Nothing is loaded from outside
+//! (no CDN, no fonts, no images; a Content-Security-Policy forbids it), and everything that came from
+//! the capture is escaped, because host names, SNI values and user agents are attacker-controlled.
+
+mod page;
+
+use pcapxray_plugin_sdk::graph::NetGraph;
+use pcapxray_plugin_sdk::graph::text::clean;
+use pcapxray_plugin_sdk::time::iso8601;
+use pcapxray_plugin_sdk::{
+    Artifact, ConfigError, Finding, Flow, Output, PluginError, Report, Severity, Subject, log,
+};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// Hosts listed in the hosts table (those with the most bytes).
+pub const MAX_HOSTS: usize = 20_000;
+
+/// Attributes listed per finding, and the length of each value.
+const MAX_ATTRIBUTES: usize = 8;
+const ATTRIBUTE_CHARS: usize = 200;
+
+/// The `config` table of an `html` stage.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Flows listed in the flows table (the first ones to end); also the most findings listed.
+    pub max_flows: usize,
+    /// The page title (default: `pcapxray report: <capture file>`).
+    pub title: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_flows: 5000,
+            title: None,
+        }
+    }
+}
+
+/// One row of the flows table.
+#[derive(Clone, Debug)]
+pub struct FlowRow {
+    id: u64,
+    protocol: &'static str,
+    client: String,
+    server: String,
+    start: u64,
+    duration: f64,
+    packets: u64,
+    bytes: u64,
+    tags: Vec<String>,
+}
+
+/// One row of the findings table.
+#[derive(Clone, Debug)]
+pub struct FindingRow {
+    stage: String,
+    tag: String,
+    severity: Severity,
+    confidence: u8,
+    subject: String,
+    summary: String,
+    attributes: Vec<(String, String)>,
+}
+
+/// The findings table, bounded: when full, a more severe finding replaces the latest of the least
+/// severe ones, so what matters most is always listed.
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// Per severity (info, low, medium, high).
+    rows: [Vec<FindingRow>; 4],
+    limit: usize,
+    /// Findings not listed, per tag.
+    dropped: BTreeMap<String, u64>,
+    /// Every finding, per tag (listed or not).
+    counts: BTreeMap<String, u64>,
+}
+
+fn rank(s: Severity) -> usize {
+    match s {
+        Severity::Info => 0,
+        Severity::Low => 1,
+        Severity::Medium => 2,
+        Severity::High => 3,
+    }
+}
+
+impl Findings {
+    fn new(limit: usize) -> Findings {
+        Findings {
+            limit,
+            ..Findings::default()
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows.iter().map(Vec::len).sum()
+    }
+
+    fn add(&mut self, stage: &str, f: &Finding) {
+        *self.counts.entry(f.tag.clone()).or_default() += 1;
+        let r = rank(f.severity);
+        if self.len() >= self.limit {
+            match (0..r).find(|&lower| !self.rows[lower].is_empty()) {
+                Some(lower) => {
+                    if let Some(old) = self.rows[lower].pop() {
+                        *self.dropped.entry(old.tag).or_default() += 1;
+                    }
+                }
+                None => {
+                    *self.dropped.entry(f.tag.clone()).or_default() += 1;
+                    return;
+                }
+            }
+        }
+        let subject = match f.subject {
+            Subject::Flow(id) => format!("flow {id}"),
+            Subject::Host(ip) => format!("host {ip}"),
+            Subject::Capture => "capture".to_string(),
+        };
+        self.rows[r].push(FindingRow {
+            stage: clean(stage, 64),
+            tag: clean(&f.tag, 80),
+            severity: f.severity,
+            confidence: f.confidence,
+            subject,
+            summary: clean(&f.summary, 600),
+            attributes: f
+                .attributes
+                .iter()
+                .take(MAX_ATTRIBUTES)
+                .map(|a| (clean(&a.key, 64), clean(&a.value, ATTRIBUTE_CHARS)))
+                .collect(),
+        });
+    }
+
+    /// Listed findings, most severe first, then in the order they came.
+    fn listed(&self) -> impl Iterator<Item = &FindingRow> {
+        self.rows.iter().rev().flatten()
+    }
+}
+
+/// The plugin.
+pub struct Html {
+    config: Config,
+    model: NetGraph,
+    flows: Vec<FlowRow>,
+    /// Row of each listed flow, to add the tags of findings raised at the end.
+    flow_rows: HashMap<u64, usize>,
+    flows_seen: u64,
+    findings: Findings,
+}
+
+impl Html {
+    /// Checks the configuration.
+    pub fn checked(config: Config) -> Result<Html, PluginError> {
+        if config.max_flows > 1_000_000 {
+            return Err(PluginError::Config(vec![ConfigError {
+                key: "max_flows".into(),
+                message: "must be at most 1000000 (a browser cannot open a bigger page)".into(),
+            }]));
+        }
+        Ok(Html {
+            findings: Findings::new(config.max_flows.max(100)),
+            config,
+            model: NetGraph::new(),
+            flows: Vec::new(),
+            flow_rows: HashMap::new(),
+            flows_seen: 0,
+        })
+    }
+
+    /// Takes a batch of flows: the model for the diagrams, the first rows of the flows table, and
+    /// their findings.
+    pub fn add_flows(&mut self, flows: &[Flow]) {
+        self.model.consume(flows);
+        for flow in flows {
+            self.flows_seen += 1;
+            for r in &flow.findings {
+                self.findings.add(&r.stage, &r.finding);
+            }
+            if self.flows.len() >= self.config.max_flows {
+                continue;
+            }
+            let mut tags: Vec<String> = Vec::new();
+            for r in &flow.findings {
+                let tag = clean(&r.finding.tag, 80);
+                if !tags.contains(&tag) {
+                    tags.push(tag);
+                }
+            }
+            let endpoint = |e: &pcapxray_plugin_sdk::Endpoint| {
+                let ip = std::net::IpAddr::from(e.ip);
+                match (ip, e.port) {
+                    (_, 0) => ip.to_string(),
+                    (std::net::IpAddr::V6(_), port) => format!("[{ip}]:{port}"),
+                    (_, port) => format!("{ip}:{port}"),
+                }
+            };
+            self.flow_rows.insert(flow.id, self.flows.len());
+            self.flows.push(FlowRow {
+                id: flow.id,
+                protocol: flow.protocol.as_str(),
+                client: endpoint(&flow.client),
+                server: endpoint(&flow.server),
+                start: flow.first_seen(),
+                duration: flow.last_seen().saturating_sub(flow.first_seen()) as f64 / 1e9,
+                packets: flow.packets(),
+                bytes: flow.bytes(),
+                tags,
+            });
+        }
+    }
+
+    /// The whole page, and notes for the log.
+    pub fn render(&mut self, report: &Report) -> (String, Vec<String>) {
+        self.model.finish(report);
+        for r in &report.findings {
+            self.findings.add(&r.stage, &r.finding);
+            if let Subject::Flow(id) = r.finding.subject
+                && let Some(&row) = self.flow_rows.get(&id)
+            {
+                let tag = clean(&r.finding.tag, 80);
+                let tags = &mut self.flows[row].tags;
+                if !tags.contains(&tag) {
+                    tags.push(tag);
+                }
+            }
+        }
+        let mut notes = Vec::new();
+        if self.flows_seen > self.flows.len() as u64 {
+            notes.push(format!(
+                "report.html lists the first {} of {} flows (config max_flows).",
+                self.flows.len(),
+                self.flows_seen
+            ));
+        }
+        let dropped: u64 = self.findings.dropped.values().sum();
+        if dropped > 0 {
+            notes.push(format!(
+                "report.html lists {} findings, most severe first; {dropped} more are counted in the summary only.",
+                self.findings.len()
+            ));
+        }
+        let page = page::Page {
+            title: self.title(report),
+            report,
+            model: &self.model,
+            flows: &self.flows,
+            flows_seen: self.flows_seen,
+            findings: &self.findings,
+        };
+        (page.render(), notes)
+    }
+
+    fn title(&self, report: &Report) -> String {
+        match &self.config.title {
+            Some(t) => clean(t, 200),
+            None => {
+                let file = &report.capture.file;
+                let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+                format!("pcapxray report: {}", clean(name, 160))
+            }
+        }
+    }
+}
+
+impl Output for Html {
+    const NAME: &'static str = "html";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "Writes report.html: one self-contained page with the capture summary, the diagrams, and sortable hosts, flows and findings tables.";
+    const NEEDS_PAYLOAD: bool = false;
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Html, PluginError> {
+        Html::checked(config)
+    }
+
+    fn consume(&mut self, flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
+        self.add_flows(&flows);
+        Ok(Vec::new())
+    }
+
+    fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError> {
+        let (html, notes) = self.render(&report);
+        for note in notes {
+            log::info(&note);
+        }
+        Ok(vec![Artifact {
+            name: "report.html".into(),
+            media_type: "text/html".into(),
+            bytes: html.into_bytes(),
+        }])
+    }
+}
+
+/// `2017-12-10T19:25:47.946213Z`, or empty for 0.
+pub(crate) fn ts(t: u64) -> String {
+    if t == 0 { String::new() } else { iso8601(t) }
+}
+
+pcapxray_plugin_sdk::export_output!(Html);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,552 @@
+//! The page itself: markup, inline style and script. Every value that came from the capture or a
+//! plugin goes through `e()` (escaping for HTML text and attributes) or is a number; the only markup
+//! not built here is the diagrams' SVG, which the SDK's renderer escapes the same way.
+
+use crate::{FindingRow, Findings, FlowRow, MAX_HOSTS, ts};
+use pcapxray_plugin_sdk::graph::text::{clean, escape_xml as e};
+use pcapxray_plugin_sdk::graph::{
+    LAYOUT_BUDGET_MS, NetGraph, View, ViewOptions, available_views, to_svg, to_svg_unplaced,
+};
+use pcapxray_plugin_sdk::net::IpClass;
+use pcapxray_plugin_sdk::{HostInfo, Report, format_mac};
+use std::fmt::Write;
+
+pub struct Page<'a> {
+    pub title: String,
+    pub report: &'a Report,
+    pub model: &'a NetGraph,
+    pub flows: &'a [FlowRow],
+    pub flows_seen: u64,
+    pub findings: &'a Findings,
+}
+
+const STYLE: &str = r#"
+:root { color-scheme: light; --fg: #1b1b1b; --muted: #555; --line: #d6d6d6; --head: #f2f4f7; --warn: #fff3cd; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: var(--fg); background: #fff; }
+header { padding: 16px 24px 8px; border-bottom: 1px solid var(--line); }
+header h1 { margin: 0 0 4px; font-size: 22px; }
+header p { margin: 0; color: var(--muted); }
+nav { padding: 8px 24px; border-bottom: 1px solid var(--line); position: sticky; top: 0; background: #fff; z-index: 1; }
+nav a { margin-right: 16px; color: #1f5fbf; }
+main { padding: 0 24px 40px; }
+section { margin-top: 28px; }
+h2 { font-size: 18px; margin: 0 0 10px; }
+dl.summary { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 0; }
+dl.summary dt { font-weight: 600; }
+dl.summary dd { margin: 0; word-break: break-all; }
+.warning { background: var(--warn); border: 1px solid #e0c36a; padding: 8px 12px; border-radius: 4px; margin: 8px 0; }
+.note { color: var(--muted); }
+.table-wrap { overflow-x: auto; max-height: 70vh; overflow-y: auto; border: 1px solid var(--line); }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+thead th { background: var(--head); position: sticky; top: 0; }
+th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0; cursor: pointer; color: inherit; text-align: inherit; }
+th button::after { content: " \2195"; color: #999; }
+th[aria-sort="ascending"] button::after { content: " \2191"; color: var(--fg); }
+th[aria-sort="descending"] button::after { content: " \2193"; color: var(--fg); }
+td code, .mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; }
+.sev-high { color: #fff; background: #b00020; padding: 0 6px; border-radius: 3px; }
+.sev-medium { color: #fff; background: #d62828; padding: 0 6px; border-radius: 3px; }
+.sev-low { background: #ffe08a; padding: 0 6px; border-radius: 3px; }
+.sev-info { background: #e6e6e6; padding: 0 6px; border-radius: 3px; }
+.diagram-controls { margin: 0 0 8px; }
+figure.diagram { margin: 0; overflow: auto; max-height: 85vh; border: 1px solid var(--line); }
+figure.diagram figcaption { padding: 4px 8px; color: var(--muted); border-bottom: 1px solid var(--line); }
+ul.attrs { margin: 0; padding-left: 16px; }
+"#;
+
+const SCRIPT: &str = r#"
+(function () {
+  function key(cell, numeric) {
+    if (!cell) return numeric ? 0 : "";
+    var v = cell.getAttribute("data-sort");
+    if (v === null) v = cell.textContent;
+    return numeric ? (parseFloat(v) || 0) : v;
+  }
+  var tables = document.querySelectorAll("table.sortable");
+  Array.prototype.forEach.call(tables, function (table) {
+    var heads = table.tHead ? table.tHead.rows[0].cells : [];
+    Array.prototype.forEach.call(heads, function (th, index) {
+      var button = th.querySelector("button");
+      if (!button) return;
+      button.addEventListener("click", function () {
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        Array.prototype.forEach.call(heads, function (other) { other.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var numeric = th.getAttribute("data-type") === "number";
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = key(a.cells[index], numeric), y = key(b.cells[index], numeric);
+          var c = numeric ? x - y : String(x).localeCompare(String(y), undefined, { numeric: true });
+          return ascending ? c : -c;
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      });
+    });
+  });
+  var select = document.getElementById("view-select");
+  if (select) {
+    var figures = document.querySelectorAll("figure[data-view]");
+    var show = function () {
+      Array.prototype.forEach.call(figures, function (f) { f.hidden = f.getAttribute("data-view") !== select.value; });
+    };
+    select.addEventListener("change", show);
+    show();
+  }
+})();
+"#;
+
+/// A sortable table: `columns` are (header, numeric).
+fn table_start(out: &mut String, id: &str, caption: &str, columns: &[(&str, bool)]) {
+    let _ = write!(
+        out,
+        "<div class=\"table-wrap\"><table class=\"sortable\" id=\"{id}\"><caption class=\"note\">{}</caption><thead><tr>",
+        e(caption)
+    );
+    for (name, numeric) in columns {
+        let _ = write!(
+            out,
+            "<th scope=\"col\"{}><button type=\"button\">{}</button></th>",
+            if *numeric {
+                " class=\"num\" data-type=\"number\""
+            } else {
+                ""
+            },
+            e(name)
+        );
+    }
+    out.push_str("</tr></thead><tbody>\n");
+}
+
+fn table_end(out: &mut String) {
+    out.push_str("</tbody></table></div>\n");
+}
+
+fn num_cell(out: &mut String, v: impl std::fmt::Display) {
+    let _ = write!(out, "<td class=\"num\" data-sort=\"{v}\">{v}</td>");
+}
+
+fn text_cell(out: &mut String, v: &str) {
+    let _ = write!(out, "<td>{}</td>", e(v));
+}
+
+impl Page<'_> {
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(64 * 1024 + self.flows.len() * 400);
+        let _ = write!(
+            out,
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n<meta name=\"generator\" content=\"pcapxray html {}\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+            env!("CARGO_PKG_VERSION"),
+            e(&self.title)
+        );
+        let _ = writeln!(
+            out,
+            "<header><h1>{}</h1><p>{}</p></header>",
+            e(&self.title),
+            e(&format!(
+                "{} · {} packets · {} flows · {} hosts",
+                clean(&self.report.capture.file, 300),
+                self.report.capture.packets,
+                self.report.capture.flows,
+                self.report.hosts.len()
+            ))
+        );
+        out.push_str("<nav aria-label=\"Sections\"><a href=\"#summary\">Summary</a><a href=\"#diagram\">Diagram</a><a href=\"#hosts\">Hosts</a><a href=\"#flows\">Flows</a><a href=\"#findings\">Findings</a><a href=\"#plugins\">Plugins</a></nav>\n<main>\n");
+        self.summary(&mut out);
+        self.diagrams(&mut out);
+        self.hosts(&mut out);
+        self.flows(&mut out);
+        self.findings(&mut out);
+        self.plugins(&mut out);
+        let _ = write!(
+            out,
+            "</main>\n<footer class=\"note\" style=\"padding: 8px 24px\">Written by pcapxray's html plugin {}. Sort a table by clicking its column headers.</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        out
+    }
+
+    fn summary(&self, out: &mut String) {
+        let c = &self.report.capture;
+        out.push_str("<section id=\"summary\" aria-labelledby=\"summary-h\"><h2 id=\"summary-h\">Capture</h2>\n");
+        if let Some(err) = &c.read_error {
+            let _ = write!(
+                out,
+                "<p class=\"warning\" role=\"alert\"><strong>Incomplete:</strong> reading stopped early: {}. Everything before that point is in this report.</p>",
+                e(&clean(err, 500))
+            );
+        }
+        for p in self.report.plugins.iter().filter(|p| p.error.is_some()) {
+            let _ = write!(
+                out,
+                "<p class=\"warning\" role=\"alert\"><strong>Incomplete:</strong> stage {} was stopped: {}</p>",
+                e(&p.stage),
+                e(&clean(p.error.as_deref().unwrap_or_default(), 500))
+            );
+        }
+        out.push_str("<dl class=\"summary\">");
+        let mut row = |k: &str, v: String| {
+            let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", e(k), e(&v));
+        };
+        row("File", clean(&c.file, 500));
+        row("Size", format!("{} bytes", c.size));
+        row("SHA-256", c.sha256.clone());
+        row("Format", format!("{} ({})", c.format, c.format_details));
+        row("Link types", c.link_types.join(", "));
+        row("Packets", c.packets.to_string());
+        row("Bytes", c.bytes.to_string());
+        row("First packet", ts(c.first_packet));
+        row("Last packet", ts(c.last_packet));
+        row(
+            "Duration",
+            format!(
+                "{:.3} s",
+                c.last_packet.saturating_sub(c.first_packet) as f64 / 1e9
+            ),
+        );
+        row("Flows", c.flows.to_string());
+        row("Hosts", self.report.hosts.len().to_string());
+        if !c.decode_errors.is_empty() {
+            let errs: Vec<String> = c
+                .decode_errors
+                .iter()
+                .map(|a| format!("{}: {}", a.key, a.value))
+                .collect();
+            row("Undecodable packets", errs.join(", "));
+        }
+        out.push_str("</dl>\n");
+        let counts = &self.findings.counts;
+        if !counts.is_empty() {
+            table_start(
+                out,
+                "findings-by-tag",
+                "Findings per tag",
+                &[("Tag", false), ("Findings", true)],
+            );
+            for (tag, n) in counts {
+                out.push_str("<tr>");
+                let _ = write!(out, "<td><code>{}</code></td>", e(&clean(tag, 80)));
+                num_cell(out, n);
+                out.push_str("</tr>\n");
+            }
+            table_end(out);
+        }
+        out.push_str("</section>\n");
+    }
+
+    fn diagrams(&self, out: &mut String) {
+        out.push_str("<section id=\"diagram\" aria-labelledby=\"diagram-h\"><h2 id=\"diagram-h\">Diagram</h2>\n");
+        let views: Vec<View> = available_views(self.model)
+            .into_iter()
+            .map(|(name, bits)| View::build(self.model, &name, bits, &ViewOptions::default()))
+            .collect();
+        out.push_str("<p class=\"diagram-controls\"><label for=\"view-select\">View: </label><select id=\"view-select\" aria-controls=\"diagrams\">");
+        for v in &views {
+            let _ = write!(
+                out,
+                "<option value=\"{n}\">{n} ({} nodes, {} edges)</option>",
+                v.nodes.len(),
+                v.edges.len(),
+                n = e(&v.name)
+            );
+        }
+        out.push_str("</select></p>\n<div id=\"diagrams\">\n");
+        let started = std::time::Instant::now();
+        for (i, v) in views.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "<figure class=\"diagram\" data-view=\"{n}\" id=\"view-{n}\"><figcaption>{}</figcaption>",
+                e(&pcapxray_plugin_sdk::graph::caption(v)),
+                n = e(&v.name)
+            );
+            let prefix = format!("v{i}-");
+            if started.elapsed().as_millis() > u128::from(LAYOUT_BUDGET_MS) {
+                out.push_str(&to_svg_unplaced(
+                    v,
+                    &self.title,
+                    &prefix,
+                    "Not laid out: the time for drawing diagrams in this run was spent on the views before this one (the graph plugin's DOT files have every view).",
+                ));
+            } else {
+                out.push_str(&to_svg(v, &self.title, &prefix));
+            }
+            out.push_str("</figure>\n");
+        }
+        out.push_str("</div>\n</section>\n");
+    }
+
+    fn hosts(&self, out: &mut String) {
+        let mut hosts: Vec<&HostInfo> = self.report.hosts.iter().collect();
+        hosts.sort_by(|a, b| {
+            (b.bytes_sent + b.bytes_received)
+                .cmp(&(a.bytes_sent + a.bytes_received))
+                .then(std::net::IpAddr::from(a.ip).cmp(&std::net::IpAddr::from(b.ip)))
+        });
+        let total = hosts.len();
+        hosts.truncate(MAX_HOSTS);
+        let _ = writeln!(
+            out,
+            "<section id=\"hosts\" aria-labelledby=\"hosts-h\"><h2 id=\"hosts-h\">Hosts ({total})</h2>"
+        );
+        if total > MAX_HOSTS {
+            let _ = write!(
+                out,
+                "<p class=\"note\">The {MAX_HOSTS} hosts with the most traffic of {total} are listed; report.json has them all.</p>"
+            );
+        }
+        table_start(
+            out,
+            "hosts-table",
+            "Hosts: addresses, hardware, names and traffic",
+            &[
+                ("IP", false),
+                ("Network", false),
+                ("MAC", false),
+                ("Vendor", false),
+                ("Names", false),
+                ("OS", false),
+                ("Other facts", false),
+                ("Packets sent", true),
+                ("Packets received", true),
+                ("Bytes sent", true),
+                ("Bytes received", true),
+                ("First seen", false),
+                ("Last seen", false),
+            ],
+        );
+        for h in hosts {
+            let ip = std::net::IpAddr::from(h.ip);
+            let mut names: Vec<String> = Vec::new();
+            let mut vendor: Vec<String> = Vec::new();
+            let mut os: Vec<String> = Vec::new();
+            let mut other: Vec<String> = Vec::new();
+            for n in &h.notes {
+                let (list, value) = match n.key.as_str() {
+                    "name" | "dhcp.hostname" => (&mut names, clean(&n.value, 120)),
+                    "vendor" => (&mut vendor, clean(&n.value, 120)),
+                    "os" => (&mut os, clean(&n.value, 120)),
+                    _ => (
+                        &mut other,
+                        format!("{}: {}", clean(&n.key, 64), clean(&n.value, 120)),
+                    ),
+                };
+                if list.len() < 12 && !list.contains(&value) {
+                    list.push(value);
+                }
+            }
+            out.push_str("<tr>");
+            let _ = write!(
+                out,
+                "<th scope=\"row\" class=\"mono\" data-sort=\"{}\">{}</th>",
+                sort_key(ip),
+                e(&ip.to_string())
+            );
+            text_cell(
+                out,
+                if IpClass::of(ip).is_local() {
+                    "local"
+                } else {
+                    "internet"
+                },
+            );
+            let macs: Vec<String> = h.macs.iter().map(|&m| format_mac(m)).collect();
+            let _ = write!(out, "<td class=\"mono\">{}</td>", e(&macs.join(" ")));
+            text_cell(out, &vendor.join("; "));
+            text_cell(out, &names.join(", "));
+            text_cell(out, &os.join("; "));
+            text_cell(out, &other.join("; "));
+            num_cell(out, h.packets_sent);
+            num_cell(out, h.packets_received);
+            num_cell(out, h.bytes_sent);
+            num_cell(out, h.bytes_received);
+            text_cell(out, &ts(h.first_seen));
+            text_cell(out, &ts(h.last_seen));
+            out.push_str("</tr>\n");
+        }
+        table_end(out);
+        out.push_str("</section>\n");
+    }
+
+    fn flows(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "<section id=\"flows\" aria-labelledby=\"flows-h\"><h2 id=\"flows-h\">Flows ({})</h2>",
+            self.flows_seen
+        );
+        if self.flows_seen > self.flows.len() as u64 {
+            let _ = writeln!(
+                out,
+                "<p class=\"note\" role=\"note\">Only the first {} of {} flows to end are listed (config <code>max_flows</code>); report.json has them all.</p>",
+                self.flows.len(),
+                self.flows_seen
+            );
+        }
+        table_start(
+            out,
+            "flows-table",
+            "Flows in the order they ended",
+            &[
+                ("Flow", true),
+                ("Protocol", false),
+                ("Client", false),
+                ("Server", false),
+                ("Start", false),
+                ("Duration (s)", true),
+                ("Packets", true),
+                ("Bytes", true),
+                ("Tags", false),
+            ],
+        );
+        for f in self.flows {
+            out.push_str("<tr>");
+            num_cell(out, f.id);
+            text_cell(out, f.protocol);
+            let _ = write!(out, "<td class=\"mono\">{}</td>", e(&f.client));
+            let _ = write!(out, "<td class=\"mono\">{}</td>", e(&f.server));
+            text_cell(out, &ts(f.start));
+            let _ = write!(
+                out,
+                "<td class=\"num\" data-sort=\"{d}\">{d:.3}</td>",
+                d = f.duration
+            );
+            num_cell(out, f.packets);
+            num_cell(out, f.bytes);
+            text_cell(out, &f.tags.join(", "));
+            out.push_str("</tr>\n");
+        }
+        table_end(out);
+        out.push_str("</section>\n");
+    }
+
+    fn findings(&self, out: &mut String) {
+        let listed: Vec<&FindingRow> = self.findings.listed().collect();
+        let total: u64 = self.findings.counts.values().sum();
+        let _ = writeln!(
+            out,
+            "<section id=\"findings\" aria-labelledby=\"findings-h\"><h2 id=\"findings-h\">Findings ({total})</h2>"
+        );
+        let dropped: u64 = self.findings.dropped.values().sum();
+        if dropped > 0 {
+            let _ = writeln!(
+                out,
+                "<p class=\"note\" role=\"note\">{} findings are listed, most severe first; {dropped} more are only counted (see the summary; report.json has them all).</p>",
+                listed.len()
+            );
+        }
+        table_start(
+            out,
+            "findings-table",
+            "Findings, most severe first",
+            &[
+                ("Tag", false),
+                ("Severity", true),
+                ("Confidence", true),
+                ("Subject", false),
+                ("Summary", false),
+                ("Details", false),
+                ("Stage", false),
+            ],
+        );
+        for f in listed {
+            out.push_str("<tr>");
+            let _ = write!(out, "<td><code>{}</code></td>", e(&f.tag));
+            let sev = f.severity.as_str();
+            let _ = write!(
+                out,
+                "<td data-sort=\"{}\"><span class=\"sev-{sev}\">{sev}</span></td>",
+                crate::rank(f.severity)
+            );
+            num_cell(out, f.confidence);
+            let _ = write!(out, "<td class=\"mono\">{}</td>", e(&f.subject));
+            text_cell(out, &f.summary);
+            out.push_str("<td>");
+            if !f.attributes.is_empty() {
+                out.push_str("<ul class=\"attrs\">");
+                for (k, v) in &f.attributes {
+                    let _ = write!(out, "<li><code>{}</code>: {}</li>", e(k), e(v));
+                }
+                out.push_str("</ul>");
+            }
+            out.push_str("</td>");
+            text_cell(out, &f.stage);
+            out.push_str("</tr>\n");
+        }
+        table_end(out);
+        out.push_str("</section>\n");
+    }
+
+    fn plugins(&self, out: &mut String) {
+        out.push_str("<section id=\"plugins\" aria-labelledby=\"plugins-h\"><h2 id=\"plugins-h\">Plugins</h2>\n");
+        table_start(
+            out,
+            "plugins-table",
+            "The stages of this run, in order",
+            &[
+                ("Stage", false),
+                ("Plugin", false),
+                ("Version", false),
+                ("Kind", false),
+                ("Digest", false),
+                ("Status", false),
+            ],
+        );
+        for p in &self.report.plugins {
+            out.push_str("<tr>");
+            text_cell(out, &p.stage);
+            text_cell(out, &p.name);
+            text_cell(out, &p.version);
+            text_cell(out, p.kind.as_str());
+            let _ = write!(
+                out,
+                "<td class=\"mono\" title=\"sha256:{d}\">sha256:{}</td>",
+                e(&p.digest.chars().take(16).collect::<String>()),
+                d = e(&p.digest)
+            );
+            match &p.error {
+                None => text_cell(out, "ran to the end"),
+                Some(err) => text_cell(out, &format!("stopped: {}", clean(err, 300))),
+            }
+            out.push_str("</tr>\n");
+        }
+        table_end(out);
+        if !self.report.queries.is_empty() {
+            out.push_str("<h3>Queries sent on the plugins' behalf</h3>\n");
+            table_start(
+                out,
+                "queries-table",
+                "Every outbound query made through a granted capability",
+                &[
+                    ("Stage", false),
+                    ("Capability", false),
+                    ("Query", false),
+                    ("Server", false),
+                    ("Answer", false),
+                    ("Sent", false),
+                ],
+            );
+            for q in &self.report.queries {
+                out.push_str("<tr>");
+                text_cell(out, &q.stage);
+                text_cell(out, &q.capability);
+                text_cell(out, &clean(&q.query, 300));
+                text_cell(out, &clean(&q.server, 300));
+                text_cell(out, &clean(&q.answer, 300));
+                text_cell(out, &ts(q.sent));
+                out.push_str("</tr>\n");
+            }
+            table_end(out);
+        }
+        out.push_str("</section>\n");
+    }
+}
+
+/// Addresses sort numerically, IPv4 before IPv6: zero-padded decimal.
+fn sort_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => format!("4{:010}", u32::from(v4)),
+        std::net::IpAddr::V6(v6) => format!("6{:039}", u128::from(v6)),
+    }
+}

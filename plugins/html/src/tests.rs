@@ -1,0 +1,200 @@
+//! The page on hostile and oversized input: everything escaped, nothing external, bounds kept.
+
+use super::*;
+use pcapxray_plugin_sdk::{
+    Attribute, CaptureInfo, Direction, EndReason, Endpoint, FindingRecord, HostInfo, HostNote,
+    Orientation, PluginKind, PluginRun, Protocol,
+};
+use std::net::IpAddr;
+
+const EVIL: &str = "<script>alert('x')</script>\"><img src=x onerror=alert(1)>";
+
+fn flow(id: u64, server: &str, tags: &[(&str, Severity)]) -> Flow {
+    let dir = Direction {
+        packets: 2,
+        bytes: 120,
+        payload_bytes: 0,
+        first_seen: 1_512_933_947_946_213_000 + id,
+        last_seen: 1_512_933_948_946_213_000 + id,
+        tcp_flags: 0,
+        ttl: 64,
+        payload: Vec::new(),
+        datagrams: Vec::new(),
+        payload_truncated: false,
+    };
+    let ep = |ip: &str, port| Endpoint {
+        ip: ip.parse::<IpAddr>().unwrap().into(),
+        port,
+        mac: Some(0x3c22fb010203),
+    };
+    Flow {
+        id,
+        client: ep("192.168.0.5", 50000),
+        server: ep(server, 443),
+        protocol: Protocol::Tcp,
+        ip_protocol: 6,
+        vlan: Vec::new(),
+        orientation: Orientation::Syn,
+        end_reason: EndReason::Fin,
+        icmp_type: 0,
+        icmp_code: 0,
+        fragments: 0,
+        to_server: dir.clone(),
+        to_client: dir,
+        findings: tags
+            .iter()
+            .map(|(t, s)| FindingRecord {
+                stage: "web".into(),
+                finding: Finding::on_flow(id, *t, *s)
+                    .summary(format!("TLS to {EVIL} (SNI)"))
+                    .attr("tls.sni", EVIL),
+            })
+            .collect(),
+    }
+}
+
+fn report() -> Report {
+    Report {
+        capture: CaptureInfo {
+            file: format!("/tmp/{EVIL}.pcap"),
+            size: 100,
+            sha256: "ab".repeat(32),
+            format: "pcap".into(),
+            format_details: "little-endian, microsecond".into(),
+            link_types: vec!["ETHERNET (1)".into()],
+            packets: 10,
+            bytes: 1000,
+            first_packet: 1_512_933_947_946_213_000,
+            last_packet: 1_512_933_949_946_213_000,
+            decode_errors: vec![Attribute::new("truncated", "2")],
+            read_error: Some(format!("bad record at byte 99: {EVIL}")),
+            flows: 3,
+        },
+        hosts: vec![HostInfo {
+            ip: "203.0.113.9".parse::<IpAddr>().unwrap().into(),
+            macs: vec![0x00146c010203],
+            first_seen: 1,
+            last_seen: 2,
+            packets_sent: 5,
+            packets_received: 6,
+            bytes_sent: 700,
+            bytes_received: 800,
+            seen_in_arp: false,
+            notes: vec![
+                HostNote {
+                    stage: "web".into(),
+                    key: "name".into(),
+                    value: EVIL.into(),
+                    observed: None,
+                },
+                HostNote {
+                    stage: "web".into(),
+                    key: "http.user-agent".into(),
+                    value: EVIL.into(),
+                    observed: None,
+                },
+            ],
+        }],
+        findings: vec![FindingRecord {
+            stage: "suspicious".into(),
+            finding: Finding::on_flow(2, "suspicious", Severity::High).summary(EVIL),
+        }],
+        plugins: vec![PluginRun {
+            stage: "web".into(),
+            name: "web".into(),
+            version: "0.1.0".into(),
+            kind: PluginKind::Analyzer,
+            digest: "cd".repeat(32),
+            error: Some(EVIL.into()),
+        }],
+        queries: Vec::new(),
+    }
+}
+
+fn page(config: Config, flows: Vec<Flow>) -> (String, Vec<String>) {
+    let mut html = Html::checked(config).unwrap();
+    html.add_flows(&flows);
+    html.render(&report())
+}
+
+#[test]
+fn hostile_text_is_escaped_everywhere_and_nothing_is_loaded_from_outside() {
+    let (text, _) = page(
+        Config::default(),
+        vec![
+            flow(1, "203.0.113.9", &[("web.https", Severity::Info)]),
+            flow(2, "203.0.113.9", &[]),
+        ],
+    );
+    assert!(text.starts_with("<!DOCTYPE html>"));
+    assert!(!text.contains("<script>alert"), "no injected script");
+    assert!(!text.contains("<img"), "no injected markup");
+    assert!(text.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+    assert_eq!(
+        text.matches("<script>").count(),
+        1,
+        "only the page's own script"
+    );
+    for external in ["src=\"http", "<link", "href=\"http", "url(http", "@import"] {
+        assert!(!text.contains(external), "{external}");
+    }
+    assert!(text.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(text.contains("id=\"hosts-table\"") && text.contains("id=\"findings-table\""));
+    assert!(text.contains("id=\"flows-table\"") && text.contains("id=\"plugins-table\""));
+    assert!(text.contains("Incomplete:"), "the read error is shown");
+    // The late `suspicious` finding is added to flow 2's row.
+    let row = text
+        .lines()
+        .find(|l| l.contains("data-sort=\"2\">2</td>"))
+        .unwrap();
+    assert!(row.contains("suspicious"), "{row}");
+    // Diagram ids are unique per inline SVG.
+    assert!(text.contains("id=\"v0-arrow-https\""));
+    assert!(text.contains("<th scope=\"col\""));
+}
+
+#[test]
+fn tables_are_bounded_and_say_so() {
+    let flows: Vec<Flow> = (0..150)
+        .map(|i| {
+            let sev = if i == 149 {
+                Severity::High
+            } else {
+                Severity::Info
+            };
+            flow(i, "203.0.113.9", &[("web.https", sev)])
+        })
+        .collect();
+    let (text, notes) = page(
+        Config {
+            max_flows: 10,
+            title: Some("Case 42 <b>".into()),
+        },
+        flows,
+    );
+    assert_eq!(
+        text.matches("<tr><td class=\"num\" data-sort=\"").count(),
+        10,
+        "flow rows"
+    );
+    assert!(text.contains("Only the first 10 of 150 flows"));
+    assert!(notes.iter().any(|n| n.contains("first 10 of 150 flows")));
+    assert!(text.contains("<title>Case 42 &lt;b&gt;</title>"));
+    // 151 findings, 100 listed (the minimum bound), the high one among them.
+    assert!(text.contains("more are only counted"));
+    assert!(text.contains("<span class=\"sev-high\">high</span>"));
+    let listed = text.matches("<span class=\"sev-").count();
+    assert_eq!(listed, 100);
+}
+
+#[test]
+fn configuration_is_checked() {
+    assert!(serde_json::from_str::<Config>(r#"{"max_flow": 3}"#).is_err());
+    assert!(
+        Html::checked(Config {
+            max_flows: 2_000_000,
+            title: None
+        })
+        .is_err()
+    );
+}

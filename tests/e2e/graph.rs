@@ -1,0 +1,446 @@
+//! The `graph` output through the real binary, with the detector pipeline, on every shared capture and
+//! on generated ones: every view is valid SVG whose nodes and edges are exactly those of its DOT file
+//! and of the report; the Tor example's `tor` view holds the relay; the many-SNI capture draws every
+//! remote host as its own node (the ancestor drew one "gateway" node with parallel edges); 300 internet
+//! hosts are grouped under the documented threshold; and the DOT of the demo's `all` view matches its
+//! reviewed golden file (`PCAPXRAY_BLESS=1` rewrites it).
+
+use crate::support::*;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The documented default of `max_internet_nodes` (plugins/graph/README.md).
+pub const THRESHOLD: usize = 40;
+
+const CONSENSUS: &str = "tor_cached-consensus_2022-11-19";
+
+/// The detector pipeline of issue 4, with the given outputs (TOML text) after the graph.
+pub fn pipeline(graph_config: &str, more_outputs: &str) -> String {
+    let consensus = testdata(CONSENSUS);
+    let consensus = consensus.to_str().unwrap();
+    format!(
+        r#"
+[[analyzer]]
+plugin = "web"
+[[analyzer]]
+plugin = "dns"
+[[analyzer]]
+plugin = "tor"
+config = {{ consensus = [{consensus:?}] }}
+grants = {{ files = [{consensus:?}] }}
+[[analyzer]]
+plugin = "suspicious"
+[[analyzer]]
+plugin = "devices"
+[[output]]
+plugin = "graph"
+config = {{ {graph_config} }}
+{more_outputs}
+[[output]]
+plugin = "json"
+"#
+    )
+}
+
+/// A node or edge as written: (id or "from->to", label).
+type Item = (String, String);
+
+/// Nodes and edges of a DOT file written by the plugin (one statement per line).
+pub fn dot_items(dot: &str) -> (BTreeSet<Item>, BTreeSet<Item>) {
+    let mut nodes = BTreeSet::new();
+    let mut edges = BTreeSet::new();
+    for line in dot.lines().map(str::trim) {
+        let Some((head, attrs)) = line.split_once('[') else {
+            continue;
+        };
+        let head = head.trim();
+        let label = dot_attr(attrs, "label");
+        if let Some((from, to)) = head.split_once(" -> ") {
+            edges.insert((format!("{from}->{to}"), label.expect("edges have labels")));
+        } else if head.starts_with('n') && head[1..].bytes().all(|b| b.is_ascii_digit()) {
+            nodes.insert((head.to_string(), label.expect("nodes have labels")));
+        }
+    }
+    (nodes, edges)
+}
+
+/// The value of `key` in a DOT attribute list, unescaped.
+fn dot_attr(attrs: &str, key: &str) -> Option<String> {
+    let mut rest = attrs;
+    while let Some(i) = rest.find(&format!("{key}=")) {
+        let at_start = i == 0 || rest.as_bytes()[i - 1] == b' ';
+        rest = &rest[i + key.len() + 1..];
+        if !at_start {
+            continue;
+        }
+        let mut chars = rest.chars();
+        if chars.next() != Some('"') {
+            return Some(
+                rest.split([' ', ']'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+        let mut out = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return Some(out),
+                '\\' => match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some(c) => out.push(c),
+                    None => break,
+                },
+                c => out.push(c),
+            }
+        }
+        return None;
+    }
+    None
+}
+
+/// Nodes and edges of an SVG written by the built-in renderer, checked for being well-formed XML and
+/// for showing each label as visible text.
+pub fn svg_items(svg: &str, what: &str) -> (BTreeSet<Item>, BTreeSet<Item>) {
+    let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("{what}: not XML: {e}"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg", "{what}");
+    assert_eq!(
+        root.tag_name().namespace(),
+        Some("http://www.w3.org/2000/svg"),
+        "{what}"
+    );
+    let mut nodes = BTreeSet::new();
+    let mut edges = BTreeSet::new();
+    for g in root.descendants().filter(|n| n.has_tag_name("g")) {
+        let label = g.attribute("data-label").unwrap_or_default().to_string();
+        match g.attribute("class") {
+            Some("node") => {
+                let shown: Vec<&str> = g
+                    .descendants()
+                    .filter(|n| n.has_tag_name("tspan"))
+                    .filter_map(|n| n.text())
+                    .collect();
+                assert_eq!(shown.join("\n"), label, "{what}: node text");
+                assert!(
+                    g.children().any(|n| n.has_tag_name("title")),
+                    "{what}: tooltip"
+                );
+                nodes.insert((g.attribute("data-id").unwrap().to_string(), label));
+            }
+            Some("edge") => {
+                let shown: Vec<&str> = g
+                    .children()
+                    .filter(|n| n.has_tag_name("text"))
+                    .filter_map(|n| n.text())
+                    .collect();
+                assert_eq!(shown, [label.as_str()], "{what}: edge text");
+                let key = format!(
+                    "{}->{}",
+                    g.attribute("data-from").unwrap(),
+                    g.attribute("data-to").unwrap()
+                );
+                edges.insert((key, label));
+            }
+            _ => {}
+        }
+    }
+    (nodes, edges)
+}
+
+/// The views written into `dir/graph`, by name: (DOT text, SVG text).
+pub fn views(dir: &Path) -> BTreeMap<String, (String, String)> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir.join("graph")).expect("a graph folder") {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "dot") {
+            let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+            let dot = std::fs::read_to_string(&path).unwrap();
+            let svg = std::fs::read_to_string(path.with_extension("svg"))
+                .unwrap_or_else(|_| panic!("{name}.dot without {name}.svg"));
+            out.insert(name, (dot, svg));
+        }
+    }
+    out
+}
+
+/// Every view's SVG against its DOT: same nodes, same edges, same labels.
+fn check_views(name: &str, views: &BTreeMap<String, (String, String)>) {
+    for (view, (dot, svg)) in views {
+        let what = format!("{name} view {view}");
+        let (dot_nodes, dot_edges) = dot_items(dot);
+        let (svg_nodes, svg_edges) = svg_items(svg, &what);
+        assert_eq!(svg_nodes, dot_nodes, "{what}: nodes");
+        assert_eq!(svg_edges, dot_edges, "{what}: edges");
+        if view != "all" {
+            assert!(!dot_edges.is_empty(), "{what}: written without an edge");
+        }
+    }
+}
+
+/// The views a report's tags call for.
+fn expected_views(report: &Value) -> BTreeSet<&'static str> {
+    let mut want = BTreeSet::from(["all"]);
+    let mut tag = |t: &str| {
+        let top = t.split('.').next().unwrap();
+        match (top, t) {
+            (_, "web.http") => want.extend(["web", "http"]),
+            (_, "web.https" | "web.tls") => want.extend(["web", "https"]),
+            ("dns", _) => {
+                want.insert("dns");
+            }
+            ("tor", _) => {
+                want.insert("tor");
+            }
+            ("suspicious" | "cleartext", _) => {
+                want.insert("suspicious");
+            }
+            _ => {}
+        }
+    };
+    for f in report["flows"].as_array().unwrap() {
+        for t in f["tags"].as_array().unwrap() {
+            tag(t.as_str().unwrap());
+        }
+    }
+    for f in report["findings"].as_array().unwrap() {
+        if f["subject"]["flow"].is_u64() {
+            tag(f["tag"].as_str().unwrap());
+        }
+    }
+    let icmp = report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["protocol"].as_str().unwrap().starts_with("icmp"));
+    if icmp {
+        want.insert("icmp");
+    }
+    want
+}
+
+/// The flows an edge label counts: `https: 443, 3 flows` is 3.
+fn label_flows(label: &str) -> u64 {
+    let tail = label.rsplit([',', ':']).next().unwrap().trim();
+    let n = tail.split(' ').next().unwrap();
+    n.parse()
+        .unwrap_or_else(|_| panic!("edge label `{label}` does not end in a flow count"))
+}
+
+#[test]
+fn every_view_of_every_shared_capture_is_valid_svg_matching_its_dot_and_the_report() {
+    let mut checked = 0;
+    for (name, facts) in expectations() {
+        if facts["kind"] != "capture" {
+            continue;
+        }
+        checked += 1;
+        let dir = tempfile::tempdir().unwrap();
+        let run = run_pipeline(dir.path(), &pipeline("", ""), &testdata(&name));
+        let readable = facts["readable_to_end"].as_bool().unwrap_or(true);
+        assert_eq!(
+            run.code,
+            if readable { 0 } else { 2 },
+            "{name}: {}",
+            run.all_output()
+        );
+        let report = run.report();
+        let views = views(&run.out_dir);
+        check_views(&name, &views);
+        let written: BTreeSet<&str> = views.keys().map(String::as_str).collect();
+        for want in expected_views(&report) {
+            assert!(
+                written.contains(want),
+                "{name}: no {want} view in {written:?}"
+            );
+        }
+        // The `all` view: every host of the report is a node (none of these captures needs
+        // grouping), and its edges count every flow.
+        let (nodes, edges) = dot_items(&views["all"].0);
+        let hosts: BTreeSet<String> = report["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["ip"].as_str().unwrap().to_string())
+            .collect();
+        let shown: BTreeSet<String> = nodes
+            .iter()
+            .map(|(_, label)| label.lines().next().unwrap().to_string())
+            .collect();
+        assert_eq!(shown, hosts, "{name}: nodes of the all view");
+        let flows: u64 = edges.iter().map(|(_, l)| label_flows(l)).sum();
+        assert_eq!(
+            flows,
+            report["flows"].as_array().unwrap().len() as u64,
+            "{name}: flows on edges"
+        );
+    }
+    assert!(checked >= 20, "only {checked} captures");
+}
+
+/// The node id whose label starts with `ip`.
+fn node_of(nodes: &BTreeSet<Item>, ip: &str) -> Option<String> {
+    nodes
+        .iter()
+        .find(|(_, label)| label.lines().next() == Some(ip))
+        .map(|(id, _)| id.clone())
+}
+
+#[test]
+fn the_tor_view_of_the_tor_example_holds_the_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_pipeline(
+        dir.path(),
+        &pipeline("", ""),
+        &testdata("tor_browser_pcapxray_example.pcap"),
+    );
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let views = views(&run.out_dir);
+    let (dot, svg) = &views["tor"];
+    let (nodes, edges) = svg_items(svg, "tor view");
+    let relay = node_of(&nodes, "158.69.204.36").expect("the relay is a node of the tor view");
+    let (_, label) = nodes.iter().find(|(id, _)| *id == relay).unwrap();
+    assert!(label.contains("Tor relay"), "{label}");
+    let edge = edges
+        .iter()
+        .find(|(key, _)| key.ends_with(&format!("->{relay}")))
+        .expect("an edge to the relay");
+    assert!(edge.1.starts_with("tor: "), "{edge:?}");
+    assert!(dot.contains("color=\"#7b2cbf\""), "Tor's colour");
+}
+
+#[test]
+fn the_many_sni_capture_draws_every_remote_host_as_its_own_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_pipeline(
+        dir.path(),
+        &pipeline("views = [\"all\"]", ""),
+        &testdata("tls12_web_browsing_many_sni.pcap"),
+    );
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let report = run.report();
+    let views = views(&run.out_dir);
+    assert_eq!(views.keys().collect::<Vec<_>>(), ["all"]);
+    let (nodes, edges) = svg_items(&views["all"].1, "all view");
+    let edge_keys: BTreeSet<&str> = edges.iter().map(|(k, _)| k.as_str()).collect();
+    let mut remotes = BTreeSet::new();
+    for f in report["flows"].as_array().unwrap() {
+        let client = f["client"]["ip"].as_str().unwrap();
+        let server = f["server"]["ip"].as_str().unwrap();
+        let from = node_of(&nodes, client).unwrap_or_else(|| panic!("no node for {client}"));
+        let to = node_of(&nodes, server).unwrap_or_else(|| panic!("no node for {server}"));
+        assert_ne!(from, to);
+        assert!(
+            edge_keys.contains(format!("{from}->{to}").as_str()),
+            "{client} -> {server}"
+        );
+        remotes.insert(server.to_string());
+    }
+    assert!(remotes.len() >= 30, "{} remote hosts", remotes.len());
+    assert!(
+        !nodes.iter().any(|(_, l)| l.contains("hosts)")),
+        "no grouping below the threshold"
+    );
+    // Every remote host is its own node: as many nodes as hosts, none standing for several.
+    let hosts = report["hosts"].as_array().unwrap().len();
+    assert_eq!(nodes.len(), hosts);
+}
+
+/// A capture of one client talking to 300 internet hosts, written with pcapgen.
+fn three_hundred_hosts(path: &Path) {
+    let mut cap = pcapgen::Capture::new(1_710_234_000);
+    let client = pcapgen::Host::new([0x3c, 0x22, 0xfb, 1, 2, 3], [192, 168, 1, 10]);
+    cap.many_hosts(client, [0x00, 0x14, 0x6c, 9, 9, 9], 300, 443)
+        .unwrap();
+    cap.write_file(path).unwrap();
+}
+
+#[test]
+fn three_hundred_internet_hosts_are_grouped_under_the_threshold_with_counts_in_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("many.pcap");
+    three_hundred_hosts(&capture);
+    for (config, limit) in [("", THRESHOLD), ("max_internet_nodes = 12", 12)] {
+        let run_dir = dir.path().join(format!("run{limit}"));
+        std::fs::create_dir(&run_dir).unwrap();
+        let run = run_pipeline(&run_dir, &pipeline(config, ""), &capture);
+        assert_eq!(run.code, 0, "{}", run.all_output());
+        let views = views(&run.out_dir);
+        check_views("many", &views);
+        let (dot, svg) = &views["all"];
+        let (nodes, edges) = svg_items(svg, "all view");
+        let internet: Vec<&Item> = nodes
+            .iter()
+            .filter(|(_, l)| !l.starts_with("192.168.") && !l.starts_with("fe80"))
+            .collect();
+        assert!(
+            internet.len() <= limit,
+            "{} internet nodes, limit {limit}",
+            internet.len()
+        );
+        assert!(nodes.len() < 300);
+        // The grouping is visible: group labels carry their host count, and the counts add up.
+        let mut hosts = 0;
+        for (_, label) in &internet {
+            let last = label.lines().last().unwrap();
+            hosts += match last
+                .strip_prefix('(')
+                .and_then(|l| l.strip_suffix(" hosts)"))
+            {
+                Some(n) => n.parse::<usize>().unwrap(),
+                None => 1,
+            };
+        }
+        assert_eq!(hosts, 300, "{internet:?}");
+        assert!(internet.iter().any(|(_, l)| l.ends_with(" hosts)")));
+        assert!(
+            dot.contains("300 internet hosts drawn as"),
+            "the caption says so"
+        );
+        assert!(svg.contains("300 internet hosts drawn as"));
+        let flows: u64 = edges.iter().map(|(_, l)| label_flows(l)).sum();
+        assert_eq!(flows, 300);
+    }
+}
+
+#[test]
+fn without_graphviz_the_graphviz_renderer_falls_back_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = pipeline("renderer = \"graphviz\", png = true, views = [\"all\"]", "").replace(
+        "plugin = \"graph\"\n",
+        "plugin = \"graph\"\ngrants = { graphviz = { program = \"pcapxray-no-such-dot\" } }\n",
+    );
+    let run = run_pipeline(dir.path(), &text, &testdata("http_get_bro_org.pcap"));
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let views = views(&run.out_dir);
+    check_views("bro", &views);
+    assert!(!run.out_dir.join("graph/all.png").exists());
+    let out = run.all_output();
+    assert!(out.contains("built-in renderer"), "{out}");
+}
+
+#[test]
+fn the_demo_all_view_matches_its_reviewed_dot() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[[analyzer]]\nplugin = \"web\"\n[[analyzer]]\nplugin = \"dns\"\n[[analyzer]]\nplugin = \"suspicious\"\n[[output]]\nplugin = \"graph\"\nconfig = { views = [\"all\"] }\n";
+    let run = run_pipeline(dir.path(), text, &repo().join("config/demo.pcap"));
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let got = std::fs::read_to_string(run.out_dir.join("graph/all.dot")).unwrap();
+    let golden = repo().join("tests/golden/graph-demo-all.dot");
+    if std::env::var_os("PCAPXRAY_BLESS").is_some() {
+        std::fs::write(&golden, &got).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&golden).unwrap_or_else(|_| {
+        panic!(
+            "no {} (run with PCAPXRAY_BLESS=1 and review it)",
+            golden.display()
+        )
+    });
+    assert!(
+        got == expected,
+        "graph/all.dot of the demo differs from {} (PCAPXRAY_BLESS=1 rewrites it after review)\n--- got\n{got}",
+        golden.display()
+    );
+}

@@ -105,18 +105,9 @@ impl Enrich {
         ips: &[IpAddress],
         lookup: impl Fn(&[IpAddress]) -> Vec<Result<(), CapabilityError>>,
     ) -> Tally {
-        let ips = if ips.len() > self.config.max_hosts {
-            log::warn(&format!(
-                "{} hosts qualify for {what} lookups; only the first {} are asked (config max_hosts).",
-                ips.len(),
-                self.config.max_hosts
-            ));
-            &ips[..self.config.max_hosts]
-        } else {
-            ips
-        };
         let (mut answered, mut failed) = (0, 0);
-        for batch in ips.chunks(BATCH) {
+        let asked = &ips[..ips.len().min(self.config.max_hosts)];
+        for (i, batch) in asked.chunks(BATCH).enumerate() {
             for result in lookup(batch) {
                 match result {
                     Ok(()) => answered += 1,
@@ -127,8 +118,16 @@ impl Enrich {
                     Err(_) => failed += 1,
                 }
             }
+            // Only worth saying once the capability turned out to be granted.
+            if i == 0 && ips.len() > asked.len() {
+                log::warn(&format!(
+                    "{} hosts qualify for {what} lookups; only the first {} are asked (config max_hosts).",
+                    ips.len(),
+                    asked.len()
+                ));
+            }
         }
-        Some((answered, failed, ips.len()))
+        Some((answered, failed, asked.len()))
     }
 }
 

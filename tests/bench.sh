@@ -7,7 +7,7 @@
 # environment:
 #   SIZE_MB=1024 size of the generated capture
 #   INPUTS=DIR   captures to copy (default ../shared/testdata)
-#   PIPELINE=config/pipeline.toml
+#   PIPELINES="config/pipeline-fast.toml config/pipeline.toml"   pipelines measured, in order
 #   GEN_ONLY=1   only build pcapgen and generate the capture
 #
 # The capture is built by `pcapgen bench`: copies of the real Ethernet
@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${SIZE_MB:-1024}
 INPUTS=${INPUTS:-$(pwd)/../shared/testdata}
-PIPELINE=${PIPELINE:-config/pipeline.toml}
+PIPELINES=${PIPELINES:-config/pipeline-fast.toml config/pipeline.toml}
 CAPTURE=${1:-${TMPDIR:-/tmp}/pcapxray-bench/bench-${SIZE_MB}mb.pcap}
 
 if [[ ! -x /usr/bin/time ]]; then
@@ -65,7 +65,7 @@ measure() {
     if ! /usr/bin/time -v -o "$tfile" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"; then
         echo "   $name failed; last lines of its output:" >&2
         tail -n 20 "$WORK/$name.err" "$WORK/$name.out" >&2 || true
-        ROWS+=("$(printf '%-10s %12s %10s %14s %12s' "$name" "$PACKETS" failed - -)")
+        ROWS+=("$(printf '%-16s %12s %10s %14s %12s' "$name" "$PACKETS" failed - -)")
         return 0
     fi
     local elapsed rss_kb secs
@@ -75,14 +75,19 @@ measure() {
     secs=$(awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }' <<<"$elapsed")
     ROWS+=("$(awk -v n="$name" -v p="$PACKETS" -v s="$secs" -v r="$rss_kb" 'BEGIN {
         pps = (s > 0) ? p / s : 0
-        printf "%-10s %12d %10.2f %14.0f %12.1f", n, p, s, pps, r / 1024 }')")
+        printf "%-16s %12d %10.2f %14.0f %12.1f", n, p, s, pps, r / 1024 }')")
 }
 
-if [[ ! -f "$PIPELINE" ]]; then
-    echo "bench.sh: pipeline file $PIPELINE not found" >&2
-    exit 1
-fi
-measure pcapxray target/release/pcapxray run "$PIPELINE" "$CAPTURE" -o "$WORK/out"
+for pipeline in $PIPELINES; do
+    if [[ ! -f "$pipeline" ]]; then
+        echo "bench.sh: pipeline file $pipeline not found" >&2
+        exit 1
+    fi
+    name=$(basename "$pipeline" .toml)
+    # One untimed run first: it compiles the plugins into the cache, as any second run finds them.
+    target/release/pcapxray run "$pipeline" "$CAPTURE" -o "$WORK/warm-$name" -q >/dev/null 2>&1 || true
+    measure "$name" target/release/pcapxray run "$pipeline" "$CAPTURE" -o "$WORK/out-$name" -q
+done
 
 if command -v tshark >/dev/null 2>&1; then
     measure tshark tshark -q -r "$CAPTURE" -z conv,ip
@@ -92,5 +97,5 @@ fi
 
 echo
 echo "capture: $CAPTURE ($BYTES bytes)"
-printf '%-10s %12s %10s %14s %12s\n' tool packets seconds packets/s "peak RSS MiB"
+printf '%-16s %12s %10s %14s %12s\n' tool packets seconds packets/s "peak RSS MiB"
 printf '%s\n' "${ROWS[@]}"

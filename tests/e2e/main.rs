@@ -2,8 +2,8 @@
 
 mod support;
 
-mod authoring;
 mod beacon;
+mod authoring;
 mod captures;
 mod dns_devices;
 mod enrich;
@@ -12,6 +12,7 @@ mod golden;
 mod graph;
 mod html;
 mod limits;
+mod reports;
 mod serve;
 mod suspicious;
 mod tor;

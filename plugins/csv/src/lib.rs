@@ -1,0 +1,338 @@
+//! # pcapxray `csv` output
+//!
+//! RFC 4180 files for spreadsheets and SIEM import: `flows.csv` (one row per flow: times, endpoints
+//! with MAC addresses and names, bytes and packets each way, tags), `findings.csv` (one row per
+//! finding: stage, tag, severity, confidence, subject, summary, attributes) and `hosts.csv` (one row
+//! per host, with the names and device facts known at the end, to join the others with). Flows and
+//! their findings are streamed: each batch becomes rows appended to the files at once, and the findings
+//! only known at the end of the run (about hosts, the capture, or flows decided late) are appended by
+//! `finish`. The plugin keeps nothing per flow, only a bounded cache of host names.
+//!
+//! Rows and cells are built in `rows` and `cells`, plain functions tested natively; this file holds
+//! the configuration, the name cache and the SDK glue.
+
+mod cells;
+mod rows;
+#[cfg(test)]
+mod testing;
+
+use pcapxray_plugin_sdk::{
+    Artifact, FindingRecord, Flow, HostInfo, IpAddress, Output, PluginError, Report, export_output,
+};
+use rows::{Cells, FINDING_COLUMNS, FLOW_COLUMNS, HOST_COLUMNS};
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+/// The stage's `config` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Prefix `'` to text cells that start with `=`, `+`, `-` or `@`, so a spreadsheet shows them
+    /// instead of running them as formulas.
+    pub formula_escape: bool,
+    /// Fill `client_name` and `server_name` from the host facts earlier stages published (a lookup in
+    /// the host's model per new address); when false, only the flow's own SNI or `Host` is used.
+    pub host_names: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            formula_escape: true,
+            host_names: true,
+        }
+    }
+}
+
+/// Names of hosts, looked up once per address. Known names are kept (up to `CAPACITY`, then the
+/// cache starts over); an address without a name is asked again in the next batch, since a later DNS
+/// answer may name it.
+#[derive(Default)]
+struct Names {
+    known: HashMap<IpAddr, String>,
+    unknown: HashSet<IpAddr>,
+}
+
+impl Names {
+    const CAPACITY: usize = 65_536;
+
+    fn get(
+        &mut self,
+        ip: IpAddress,
+        lookup: &mut impl FnMut(&IpAddress) -> Option<HostInfo>,
+    ) -> Option<&str> {
+        let key = IpAddr::from(ip);
+        if !self.known.contains_key(&key) {
+            if self.unknown.contains(&key) {
+                return None;
+            }
+            match lookup(&ip).and_then(|h| host_name(&h).map(str::to_string)) {
+                Some(name) => {
+                    if self.known.len() >= Self::CAPACITY {
+                        self.known.clear();
+                    }
+                    self.known.insert(key, name);
+                }
+                None => {
+                    self.unknown.insert(key);
+                    return None;
+                }
+            }
+        }
+        self.known.get(&key).map(String::as_str)
+    }
+
+    fn end_batch(&mut self) {
+        self.unknown.clear();
+    }
+}
+
+/// A host's name: its first `name` fact, else its DHCP or NetBIOS name.
+pub(crate) fn host_name(h: &HostInfo) -> Option<&str> {
+    ["name", "dhcp.hostname", "netbios.name"]
+        .iter()
+        .find_map(|key| h.notes.iter().find(|n| n.key == *key))
+        .map(|n| n.value.as_str())
+}
+
+/// The output.
+pub struct Csv {
+    config: Config,
+    cells: Cells,
+    names: Names,
+    flows_started: bool,
+    findings_started: bool,
+}
+
+fn csv_file(name: &str, bytes: Vec<u8>) -> Artifact {
+    Artifact {
+        name: name.into(),
+        media_type: "text/csv; charset=utf-8; header=present".into(),
+        bytes,
+    }
+}
+
+impl Csv {
+    /// `consume` with the host-name lookup passed in (the model in the plugin, a map in tests).
+    fn consume_with(
+        &mut self,
+        flows: &[Flow],
+        mut lookup: impl FnMut(&IpAddress) -> Option<HostInfo>,
+    ) -> Result<Vec<Artifact>, PluginError> {
+        let mut flow_rows = Vec::with_capacity(flows.len());
+        let mut finding_rows = Vec::new();
+        for flow in flows {
+            let client = if self.config.host_names {
+                self.names
+                    .get(flow.client.ip, &mut lookup)
+                    .map(str::to_string)
+            } else {
+                None
+            };
+            let server = match rows::flow_server_name(flow) {
+                Some(n) => Some(n.to_string()),
+                None if self.config.host_names => self
+                    .names
+                    .get(flow.server.ip, &mut lookup)
+                    .map(str::to_string),
+                None => None,
+            };
+            flow_rows.push(rows::flow_row(
+                flow,
+                client.as_deref(),
+                server.as_deref(),
+                &self.cells,
+            ));
+            finding_rows.extend(
+                flow.findings
+                    .iter()
+                    .map(|r| rows::record_row(r, &self.cells)),
+            );
+        }
+        self.names.end_batch();
+        let mut out = Vec::new();
+        if !flow_rows.is_empty() {
+            out.push(self.flows_part(&flow_rows)?);
+        }
+        if !finding_rows.is_empty() {
+            out.push(self.findings_part(&finding_rows)?);
+        }
+        Ok(out)
+    }
+
+    fn flows_part<R: AsRef<[String]>>(
+        &mut self,
+        rows: impl IntoIterator<Item = R>,
+    ) -> Result<Artifact, PluginError> {
+        let header = (!self.flows_started).then_some(FLOW_COLUMNS);
+        self.flows_started = true;
+        let bytes = rows::encode(header, rows).map_err(PluginError::other)?;
+        Ok(csv_file("flows.csv", bytes))
+    }
+
+    fn findings_part<R: AsRef<[String]>>(
+        &mut self,
+        rows: impl IntoIterator<Item = R>,
+    ) -> Result<Artifact, PluginError> {
+        let header = (!self.findings_started).then_some(FINDING_COLUMNS);
+        self.findings_started = true;
+        let bytes = rows::encode(header, rows).map_err(PluginError::other)?;
+        Ok(csv_file("findings.csv", bytes))
+    }
+}
+
+impl Output for Csv {
+    const NAME: &'static str = "csv";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "Writes flows.csv (one row per flow), findings.csv (one row per finding) and hosts.csv, RFC 4180, for spreadsheets and SIEM import.";
+    const NEEDS_PAYLOAD: bool = false;
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Csv, PluginError> {
+        Ok(Csv {
+            cells: Cells {
+                formula_escape: config.formula_escape,
+            },
+            config,
+            names: Names::default(),
+            flows_started: false,
+            findings_started: false,
+        })
+    }
+
+    fn consume(&mut self, flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
+        self.consume_with(&flows, pcapxray_plugin_sdk::hosts::get)
+    }
+
+    /// Findings that are not on a flow are appended to `findings.csv` as they come.
+    const STREAMS_FINDINGS: bool = true;
+
+    fn consume_findings(
+        &mut self,
+        findings: Vec<FindingRecord>,
+    ) -> Result<Vec<Artifact>, PluginError> {
+        if findings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cells = self.cells;
+        let rows = findings.iter().map(|r| rows::record_row(r, &cells));
+        Ok(vec![self.findings_part(rows)?])
+    }
+
+    fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError> {
+        let mut out = Vec::new();
+        // Both files exist after every run, with their header at least.
+        if !self.flows_started {
+            out.push(self.flows_part(std::iter::empty::<Vec<String>>())?);
+        }
+        if !report.findings.is_empty() || !self.findings_started {
+            let cells = self.cells;
+            let rows = report.findings.iter().map(|r| rows::record_row(r, &cells));
+            out.push(self.findings_part(rows)?);
+        }
+        // Row by row: a capture can have hundreds of thousands of hosts.
+        let hosts = report.hosts.iter().map(|h| rows::host_row(h, &self.cells));
+        let bytes = rows::encode(Some(HOST_COLUMNS), hosts).map_err(PluginError::other)?;
+        out.push(csv_file("hosts.csv", bytes));
+        Ok(out)
+    }
+}
+
+export_output!(Csv);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{finding, flow, host, ip, note, report};
+
+    fn text(a: &Artifact) -> &str {
+        std::str::from_utf8(&a.bytes).unwrap()
+    }
+
+    #[test]
+    fn streams_flows_and_findings_with_one_header_each() {
+        let mut csv = Csv::new(Config::default()).unwrap();
+        let mut laptop = host("192.168.1.23", &[1]);
+        laptop.notes.push(note("dns", "name", "laptop.lan"));
+        let mut lookups = 0;
+        let mut lookup = |a: &IpAddress| {
+            lookups += 1;
+            (*a == laptop.ip).then(|| laptop.clone())
+        };
+        let mut f1 = flow(1, "192.168.1.23", "8.8.8.8", 53);
+        f1.findings
+            .push(finding("dns", 1, "dns", "DNS A example.com", &[]));
+        let f2 = flow(2, "192.168.1.23", "8.8.8.8", 53);
+        let first = csv.consume_with(&[f1, f2], &mut lookup).unwrap();
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0].name, "flows.csv");
+        let flows = text(&first[0]);
+        assert!(flows.starts_with("id,start,end,duration_seconds,protocol,"));
+        assert_eq!(flows.lines().count(), 3);
+        assert!(flows.contains(",laptop.lan,8.8.8.8,53,"), "{flows}");
+        // One lookup per address and batch: the laptop is known, 8.8.8.8 is asked once.
+        assert_eq!(lookups, 2);
+        assert!(text(&first[1]).starts_with("stage,tag,severity,confidence,subject,flow_id,host,summary,attributes\r\ndns,dns,info,100,flow,1,,DNS A example.com,\r\n"));
+
+        let second = csv
+            .consume_with(&[flow(3, "192.168.1.23", "1.1.1.1", 443)], |_| None)
+            .unwrap();
+        assert_eq!(second.len(), 1);
+        assert!(!text(&second[0]).starts_with("id,"));
+
+        let mut r = report(Vec::new());
+        r.findings.push(pcapxray_plugin_sdk::FindingRecord {
+            stage: "beacon".into(),
+            finding: pcapxray_plugin_sdk::Finding::on_host(
+                ip("192.168.1.23"),
+                "beacon",
+                pcapxray_plugin_sdk::Severity::High,
+            ),
+        });
+        r.hosts.push(host("192.168.1.23", &[1]));
+        let end = csv.finish(r).unwrap();
+        assert_eq!(end.len(), 2);
+        assert_eq!(
+            text(&end[0]),
+            "beacon,beacon,high,100,host,,192.168.1.23,,\r\n"
+        );
+        assert_eq!(end[1].name, "hosts.csv");
+        assert!(text(&end[1]).starts_with("ip,class,macs,name,"));
+        assert_eq!(text(&end[1]).lines().count(), 2);
+    }
+
+    #[test]
+    fn streamed_findings_get_the_header_once() {
+        let mut csv = Csv::new(Config::default()).unwrap();
+        let late = vec![finding("suspicious", 9, "suspicious", "late", &[])];
+        let first = csv.consume_findings(late.clone()).unwrap();
+        assert!(text(&first[0]).starts_with("stage,tag,"));
+        let second = csv.consume_findings(late).unwrap();
+        assert_eq!(
+            text(&second[0]),
+            "suspicious,suspicious,info,100,flow,9,,late,\r\n"
+        );
+        assert!(csv.consume_findings(Vec::new()).unwrap().is_empty());
+        let end = csv.finish(report(Vec::new())).unwrap();
+        let names: Vec<&str> = end.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["flows.csv", "hosts.csv"]);
+    }
+
+    #[test]
+    fn an_empty_run_writes_both_headers() {
+        let mut csv = Csv::new(Config::default()).unwrap();
+        let end = csv.finish(report(Vec::new())).unwrap();
+        let names: Vec<&str> = end.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["flows.csv", "findings.csv", "hosts.csv"]);
+        for file in &end {
+            assert_eq!(text(file).lines().count(), 1);
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_keys() {
+        assert!(serde_json::from_str::<Config>(r#"{"formula_escape": false}"#).is_ok());
+        assert!(serde_json::from_str::<Config>(r#"{"delimiter": ";"}"#).is_err());
+    }
+}

@@ -1,0 +1,522 @@
+//! From the model to table rows: one function per table, plain data in, `Value` rows out, so every
+//! column is tested natively against a real SQLite. Ids are the plugin's own: flows keep the host's
+//! flow id, hosts and findings are numbered here as they are first met, so rows can point to each
+//! other before the end of the run.
+
+use pcapxray_plugin_sdk::{
+    CaptureInfo, Finding, Flow, HostInfo, PluginRun, QueryRecord, Severity, Subject, format_mac,
+    net::{IpClass, well_known_service},
+    sqlite::Value,
+    tag_matches,
+    time::iso8601,
+};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+pub fn int(v: u64) -> Value {
+    Value::Integer(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+pub fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+pub fn opt_text(s: Option<&str>) -> Value {
+    s.map_or(Value::Null, text)
+}
+
+/// A capture time as ISO 8601 text (SQLite's date functions read it), NULL when not seen.
+pub fn time(ts: u64) -> Value {
+    if ts == 0 {
+        Value::Null
+    } else {
+        Value::Text(iso8601(ts))
+    }
+}
+
+pub fn rank(s: Severity) -> u8 {
+    match s {
+        Severity::Info => 0,
+        Severity::Low => 1,
+        Severity::Medium => 2,
+        Severity::High => 3,
+    }
+}
+
+/// Flow ids remembered (one bit each) so findings raised at the end only point to stored flows.
+const MAX_FLOW_IDS: u64 = 1 << 28;
+
+/// Host and finding ids handed out so far, and which flows were stored. Memory follows the number
+/// of hosts (and one bit per flow).
+#[derive(Default)]
+pub struct Ids {
+    hosts: HashMap<IpAddr, i64>,
+    /// Hosts numbered since the last `take_new_hosts`: they need a row before anything points to them.
+    new_hosts: Vec<(IpAddr, i64)>,
+    next_finding: i64,
+    flows: Vec<u64>,
+}
+
+impl Ids {
+    /// The id of a host, numbered on first sight.
+    pub fn host(&mut self, ip: IpAddr) -> i64 {
+        let next = self.hosts.len() as i64 + 1;
+        let id = *self.hosts.entry(ip).or_insert(next);
+        if id == next {
+            self.new_hosts.push((ip, id));
+        }
+        id
+    }
+
+    /// The hosts numbered since the last call.
+    pub fn take_new_hosts(&mut self) -> Vec<(IpAddr, i64)> {
+        std::mem::take(&mut self.new_hosts)
+    }
+
+    /// Hosts numbered so far.
+    pub fn host_count(&self) -> u64 {
+        self.hosts.len() as u64
+    }
+
+    /// Remembers that flow `id` is stored.
+    pub fn stored_flow(&mut self, id: u64) {
+        if id < MAX_FLOW_IDS {
+            let (word, bit) = ((id / 64) as usize, id % 64);
+            if self.flows.len() <= word {
+                self.flows.resize(word + 1, 0);
+            }
+            self.flows[word] |= 1 << bit;
+        }
+    }
+
+    /// True when flow `id` is stored (or too large to be remembered).
+    pub fn has_flow(&self, id: u64) -> bool {
+        id >= MAX_FLOW_IDS
+            || self
+                .flows
+                .get((id / 64) as usize)
+                .is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+
+    /// The next finding id.
+    pub fn finding(&mut self) -> i64 {
+        self.next_finding += 1;
+        self.next_finding
+    }
+
+    /// Findings numbered so far.
+    pub fn findings(&self) -> u64 {
+        self.next_finding as u64
+    }
+}
+
+/// Rows for the tables a batch of flows fills.
+#[derive(Default)]
+pub struct Batch {
+    pub flows: Vec<Vec<Value>>,
+    pub findings: Vec<Vec<Value>>,
+    pub attributes: Vec<Vec<Value>>,
+    pub dns: Vec<Vec<Value>>,
+    pub web: Vec<Vec<Value>>,
+}
+
+/// The server's name as the flow's own findings give it: SNI or `Host` (`server.name` first).
+fn server_name(flow: &Flow) -> Option<&str> {
+    ["server.name", "tls.sni", "http.host"]
+        .iter()
+        .find_map(|key| flow.finding_value(key))
+}
+
+impl Batch {
+    /// A flow and every finding on it.
+    pub fn flow(&mut self, ids: &mut Ids, flow: &Flow) {
+        let ports = flow.is_tcp() || flow.is_udp();
+        let port = |p: u16| {
+            if ports {
+                Value::Integer(p.into())
+            } else {
+                Value::Null
+            }
+        };
+        let icmp = matches!(
+            flow.protocol,
+            pcapxray_plugin_sdk::Protocol::Icmp | pcapxray_plugin_sdk::Protocol::Icmpv6
+        );
+        let icmp_field = |v: u8| {
+            if icmp {
+                Value::Integer(v.into())
+            } else {
+                Value::Null
+            }
+        };
+        let mut tags: Vec<&str> = Vec::new();
+        let mut worst: Option<Severity> = None;
+        for r in &flow.findings {
+            if !tags.contains(&r.finding.tag.as_str()) {
+                tags.push(&r.finding.tag);
+            }
+            if worst.is_none_or(|w| rank(r.finding.severity) > rank(w)) {
+                worst = Some(r.finding.severity);
+            }
+        }
+        let (first, last) = (flow.first_seen(), flow.last_seen());
+        let vlan: Vec<String> = flow.vlan.iter().map(u16::to_string).collect();
+        let (s, c) = (&flow.to_server, &flow.to_client);
+        self.flows.push(vec![
+            int(flow.id),
+            time(first),
+            time(last),
+            Value::Real(last.saturating_sub(first) as f64 / 1e9),
+            text(flow.protocol.as_str()),
+            Value::Integer(flow.ip_protocol.into()),
+            Value::Integer(ids.host(flow.client_ip())),
+            text(&flow.client_ip().to_string()),
+            port(flow.client.port),
+            flow.client
+                .mac
+                .map_or(Value::Null, |m| Value::Text(format_mac(m))),
+            Value::Integer(ids.host(flow.server_ip())),
+            text(&flow.server_ip().to_string()),
+            port(flow.server.port),
+            flow.server
+                .mac
+                .map_or(Value::Null, |m| Value::Text(format_mac(m))),
+            opt_text(
+                ports
+                    .then(|| well_known_service(flow.protocol, flow.server.port))
+                    .flatten(),
+            ),
+            opt_text(server_name(flow)),
+            if vlan.is_empty() {
+                Value::Null
+            } else {
+                Value::Text(vlan.join(","))
+            },
+            text(flow.orientation.as_str()),
+            text(flow.end_reason.as_str()),
+            icmp_field(flow.icmp_type),
+            icmp_field(flow.icmp_code),
+            Value::Integer(flow.fragments.into()),
+            int(s.packets),
+            int(s.bytes),
+            int(s.payload_bytes),
+            Value::Integer(s.tcp_flags.into()),
+            Value::Integer(s.ttl.into()),
+            int(c.packets),
+            int(c.bytes),
+            int(c.payload_bytes),
+            Value::Integer(c.tcp_flags.into()),
+            Value::Integer(c.ttl.into()),
+            text(&tags.join(",")),
+            opt_text(worst.map(|w| w.as_str())),
+        ]);
+        ids.stored_flow(flow.id);
+        for r in &flow.findings {
+            self.finding(ids, &r.stage, &r.finding, first, false);
+        }
+    }
+
+    /// A finding, its attributes, and the DNS and web rows it describes. `when` is its flow's first
+    /// packet (0 when unknown).
+    pub fn finding(&mut self, ids: &mut Ids, stage: &str, f: &Finding, when: u64, at_end: bool) {
+        let id = ids.finding();
+        // A flow this output never stored (it cannot happen in a normal run) is not pointed to.
+        let stored = matches!(f.subject, Subject::Flow(flow) if ids.has_flow(flow));
+        let (subject, flow, host) = match f.subject {
+            Subject::Flow(flow) if stored => ("flow", int(flow), Value::Null),
+            Subject::Flow(_) => ("flow", Value::Null, Value::Null),
+            Subject::Host(ip) => ("host", Value::Null, Value::Integer(ids.host(ip.into()))),
+            Subject::Capture => ("capture", Value::Null, Value::Null),
+        };
+        self.findings.push(vec![
+            Value::Integer(id),
+            text(stage),
+            text(&f.tag),
+            text(f.severity.as_str()),
+            Value::Integer(rank(f.severity).into()),
+            Value::Integer(f.confidence.into()),
+            text(subject),
+            flow,
+            host,
+            text(&f.summary),
+            Value::Integer(at_end.into()),
+        ]);
+        for (i, a) in f.attributes.iter().enumerate() {
+            self.attributes.push(vec![
+                Value::Integer(id),
+                Value::Integer(i as i64),
+                text(&a.key),
+                text(&a.value),
+            ]);
+        }
+        if let Subject::Flow(flow) = f.subject
+            && stored
+        {
+            if tag_matches(&f.tag, "dns") {
+                self.dns(id, flow, f, when);
+            }
+            if tag_matches(&f.tag, "web") {
+                self.web(id, flow, f, when);
+            }
+        }
+    }
+
+    /// One row per question and per answer record of a `dns` finding.
+    fn dns(&mut self, finding: i64, flow: u64, f: &Finding, when: u64) {
+        let protocol = f
+            .tag
+            .strip_prefix("dns.")
+            .filter(|p| matches!(*p, "mdns" | "llmnr" | "nbns"))
+            .unwrap_or("dns");
+        let rcode = f.get("dns.rcode");
+        let row = |kind: &str, name: &str, rtype: Option<&str>, answer: Option<&str>| {
+            vec![
+                int(flow),
+                Value::Integer(finding),
+                time(when),
+                text(protocol),
+                text(kind),
+                text(name),
+                opt_text(rtype),
+                opt_text(answer),
+                opt_text(rcode),
+            ]
+        };
+        let qtypes = f.get("dns.qtypes").filter(|q| !q.is_empty());
+        if let Some(queries) = f.get("dns.queries") {
+            for q in queries.split(',').filter(|q| !q.is_empty()) {
+                self.dns.push(row("query", q, qtypes, None));
+            }
+        }
+        if let Some(answers) = f.get("dns.answers") {
+            for a in answers.split("; ").filter(|a| !a.is_empty()) {
+                let mut parts = a.splitn(3, ' ');
+                let owner = parts.next().unwrap_or("");
+                let rtype = parts.next();
+                let data = parts.next();
+                self.dns.push(row("answer", owner, rtype, data));
+            }
+        }
+    }
+
+    /// One row per HTTP transaction and one per TLS handshake of a `web` finding.
+    fn web(&mut self, finding: i64, flow: u64, f: &Finding, when: u64) {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Tx {
+            method: Option<String>,
+            host: Option<String>,
+            uri: Option<String>,
+            user_agent: Option<String>,
+            status: Option<serde_json::Value>,
+            server: Option<String>,
+            content_type: Option<String>,
+        }
+        let base = |kind: &str, position: usize| {
+            vec![
+                int(flow),
+                Value::Integer(finding),
+                time(when),
+                text(kind),
+                Value::Integer(position as i64),
+            ]
+        };
+        let is_http = f.get("http.transactions").is_some()
+            || f.get("http.method").is_some()
+            || f.get("http.status").is_some();
+        if is_http {
+            let listed: Vec<Tx> = f
+                .get("http.transactions")
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or_else(|| {
+                    vec![Tx {
+                        method: f.get("http.method").map(str::to_string),
+                        host: f.get("http.host").map(str::to_string),
+                        uri: f.get("http.uri").map(str::to_string),
+                        user_agent: f.get("http.user-agent").map(str::to_string),
+                        status: f
+                            .get("http.status")
+                            .map(|s| serde_json::Value::String(s.into())),
+                        server: f.get("http.server").map(str::to_string),
+                        content_type: f.get("http.content-type").map(str::to_string),
+                    }]
+                });
+            for (i, t) in listed.iter().enumerate() {
+                let status = match &t.status {
+                    Some(serde_json::Value::Number(n)) => {
+                        n.as_i64().map_or(Value::Null, Value::Integer)
+                    }
+                    Some(serde_json::Value::String(s)) => {
+                        s.parse::<i64>().map_or(Value::Null, Value::Integer)
+                    }
+                    _ => Value::Null,
+                };
+                let mut row = base("http", i);
+                row.extend([
+                    opt_text(t.method.as_deref()),
+                    opt_text(t.host.as_deref()),
+                    opt_text(t.uri.as_deref()),
+                    opt_text(t.user_agent.as_deref()),
+                    status,
+                    opt_text(t.server.as_deref()),
+                    opt_text(t.content_type.as_deref()),
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                ]);
+                self.web.push(row);
+            }
+        }
+        if f.attributes.iter().any(|a| a.key.starts_with("tls.")) {
+            let mut row = base("tls", 0);
+            row.extend([
+                Value::Null,
+                opt_text(f.get("server.name")),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                opt_text(f.get("tls.sni")),
+                opt_text(f.get("tls.versions")),
+                opt_text(f.get("tls.version")),
+                opt_text(f.get("tls.alpn")),
+                opt_text(f.get("tls.cipher")),
+            ]);
+            self.web.push(row);
+        }
+    }
+}
+
+/// The first value of fact `key`.
+fn fact<'a>(h: &'a HostInfo, key: &str) -> Option<&'a str> {
+    h.notes
+        .iter()
+        .find(|n| n.key == key)
+        .map(|n| n.value.as_str())
+}
+
+/// The name to show for a host: its first `name` fact, else its DHCP or NetBIOS name.
+pub fn best_name(h: &HostInfo) -> Option<&str> {
+    fact(h, "name")
+        .or_else(|| fact(h, "dhcp.hostname"))
+        .or_else(|| fact(h, "netbios.name"))
+}
+
+/// A `hosts` row and its `host_macs` and `host_facts` rows.
+pub fn host(
+    id: i64,
+    h: &HostInfo,
+    macs: &mut Vec<Vec<Value>>,
+    facts: &mut Vec<Vec<Value>>,
+) -> Vec<Value> {
+    let ip = IpAddr::from(h.ip);
+    let mac_text: Vec<String> = h.macs.iter().map(|m| format_mac(*m)).collect();
+    for m in &mac_text {
+        macs.push(vec![Value::Integer(id), text(m)]);
+    }
+    for (i, n) in h.notes.iter().enumerate() {
+        facts.push(vec![
+            Value::Integer(id),
+            Value::Integer(i as i64),
+            text(&n.stage),
+            text(&n.key),
+            text(&n.value),
+            n.observed.map_or(Value::Null, time),
+        ]);
+    }
+    vec![
+        Value::Integer(id),
+        text(&ip.to_string()),
+        text(IpClass::of(ip).as_str()),
+        opt_text(best_name(h)),
+        opt_text(fact(h, "vendor")),
+        opt_text(fact(h, "os")),
+        opt_text(fact(h, "dhcp.hostname")),
+        text(&mac_text.join(",")),
+        time(h.first_seen),
+        time(h.last_seen),
+        int(h.packets_sent),
+        int(h.packets_received),
+        int(h.bytes_sent),
+        int(h.bytes_received),
+        Value::Integer(h.seen_in_arp.into()),
+    ]
+}
+
+/// A `hosts` row for an address a flow or finding named but the report's host table does not have.
+pub fn bare_host(id: i64, ip: IpAddr) -> Vec<Value> {
+    vec![
+        Value::Integer(id),
+        text(&ip.to_string()),
+        text(IpClass::of(ip).as_str()),
+        Value::Null,
+        Value::Null,
+        Value::Null,
+        Value::Null,
+        text(""),
+        Value::Null,
+        Value::Null,
+        int(0),
+        int(0),
+        int(0),
+        int(0),
+        int(0),
+    ]
+}
+
+/// The `capture` row.
+pub fn capture(c: &CaptureInfo, hosts: u64, findings: u64, complete: bool) -> Vec<Value> {
+    let errors: Vec<String> = c
+        .decode_errors
+        .iter()
+        .map(|a| format!("{}={}", a.key, a.value))
+        .collect();
+    vec![
+        text(&c.file),
+        int(c.size),
+        text(&c.sha256),
+        text(&c.format),
+        text(&c.format_details),
+        text(&c.link_types.join(", ")),
+        int(c.packets),
+        int(c.bytes),
+        time(c.first_packet),
+        time(c.last_packet),
+        Value::Real(c.last_packet.saturating_sub(c.first_packet) as f64 / 1e9),
+        int(c.flows),
+        int(hosts),
+        int(findings),
+        text(&errors.join("; ")),
+        opt_text(c.read_error.as_deref()),
+        Value::Integer(complete.into()),
+    ]
+}
+
+/// A `plugins` row.
+pub fn plugin(position: usize, p: &PluginRun) -> Vec<Value> {
+    vec![
+        Value::Integer(position as i64),
+        text(&p.stage),
+        text(&p.name),
+        text(&p.version),
+        text(p.kind.as_str()),
+        text(&format!("sha256:{}", p.digest)),
+        opt_text(p.error.as_deref()),
+    ]
+}
+
+/// A `queries` row.
+pub fn query(q: &QueryRecord) -> Vec<Value> {
+    vec![
+        text(&q.stage),
+        text(&q.capability),
+        text(&q.query),
+        text(&q.server),
+        text(&q.answer),
+        time(q.sent),
+    ]
+}

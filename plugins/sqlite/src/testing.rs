@@ -1,0 +1,132 @@
+//! Hand-made model values for the native unit tests: the reports are decided from plain data, so each
+//! rule is tested without a host or a capture.
+
+use pcapxray_plugin_sdk::{
+    Attribute, CaptureInfo, Direction, EndReason, Endpoint, Finding, FindingRecord, Flow, HostInfo,
+    HostNote, IpAddress, Orientation, Protocol, Report, Severity, Subject,
+};
+use std::net::IpAddr;
+
+pub fn ip(text: &str) -> IpAddress {
+    text.parse::<IpAddr>().unwrap().into()
+}
+
+pub fn host(addr: &str, macs: &[u64]) -> HostInfo {
+    HostInfo {
+        ip: ip(addr),
+        macs: macs.to_vec(),
+        first_seen: 1_710_234_000_000_000_000,
+        last_seen: 1_710_234_060_000_000_000,
+        packets_sent: 3,
+        packets_received: 4,
+        bytes_sent: 300,
+        bytes_received: 4000,
+        seen_in_arp: false,
+        notes: Vec::new(),
+    }
+}
+
+pub fn note(stage: &str, key: &str, value: &str) -> HostNote {
+    HostNote {
+        stage: stage.into(),
+        key: key.into(),
+        value: value.into(),
+        observed: None,
+    }
+}
+
+pub fn report(hosts: Vec<HostInfo>) -> Report {
+    Report {
+        capture: CaptureInfo {
+            file: "demo.pcap".into(),
+            size: 1234,
+            sha256: "ab".repeat(32),
+            format: "pcap".into(),
+            format_details: "little-endian, microsecond".into(),
+            link_types: vec!["ETHERNET (1)".into()],
+            packets: 10,
+            bytes: 1000,
+            first_packet: 1_710_234_000_000_000_000,
+            last_packet: 1_710_234_060_000_000_000,
+            decode_errors: Vec::new(),
+            read_error: None,
+            flows: 1,
+        },
+        hosts,
+        findings: Vec::new(),
+        plugins: Vec::new(),
+        queries: Vec::new(),
+    }
+}
+
+pub fn direction(payload: &[u8], bytes: u64, first_seen: u64) -> Direction {
+    Direction {
+        packets: u64::from(bytes > 0),
+        bytes,
+        payload_bytes: payload.len() as u64,
+        first_seen,
+        last_seen: first_seen,
+        tcp_flags: 0,
+        ttl: 64,
+        payload: payload.to_vec(),
+        datagrams: Vec::new(),
+        payload_truncated: false,
+    }
+}
+
+/// A TCP flow from `client` to `server:port` (no payload: outputs without `NEEDS_PAYLOAD` get none).
+pub fn flow(id: u64, client: &str, server: &str, port: u16) -> Flow {
+    let (up, down): (&[u8], &[u8]) = (b"", b"");
+    let t = 1_710_234_001_000_000_000 + id * 1_000_000_000;
+    Flow {
+        id,
+        client: Endpoint {
+            ip: ip(client),
+            port: 49152,
+            mac: Some(0xf8bc126e4d21),
+        },
+        server: Endpoint {
+            ip: ip(server),
+            port,
+            mac: Some(0x00146c3a910e),
+        },
+        protocol: Protocol::Tcp,
+        ip_protocol: 6,
+        vlan: Vec::new(),
+        orientation: Orientation::Syn,
+        end_reason: EndReason::Fin,
+        icmp_type: 0,
+        icmp_code: 0,
+        fragments: 0,
+        to_server: direction(up, 100 + up.len() as u64, t),
+        to_client: direction(down, 100 + down.len() as u64, t + 5_000_000),
+        findings: Vec::new(),
+    }
+}
+
+/// A finding record on flow `id` from `stage`.
+pub fn finding(
+    stage: &str,
+    id: u64,
+    tag: &str,
+    summary: &str,
+    attrs: &[(&str, &str)],
+) -> FindingRecord {
+    FindingRecord {
+        stage: stage.into(),
+        finding: Finding {
+            tag: tag.into(),
+            subject: Subject::Flow(id),
+            severity: Severity::Info,
+            confidence: 100,
+            summary: summary.into(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| Attribute {
+                    key: (*k).into(),
+                    value: (*v).into(),
+                })
+                .collect(),
+        },
+    }
+}

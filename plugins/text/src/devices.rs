@@ -1,0 +1,460 @@
+//! `devices.txt`: what each machine is. The ancestor's device report was a list of MAC vendors; an
+//! investigator wants the whole identity of a device in one block — addresses, vendor, names, OS hint,
+//! DHCP host name, when it was active — and the local network's devices before the internet hosts
+//! (whose MAC address is only the next hop's). Written once, at the end, from the report's hosts.
+
+use crate::clean::{self, field, line};
+use pcapxray_plugin_sdk::{
+    FindingRecord, HostInfo, HostNote, Report, Subject, format_mac, net::IpClass, tag_matches,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+use std::net::IpAddr;
+
+/// Width of the key column of a block.
+const KEY: usize = 16;
+/// Values listed per fact key in one block (names, user agents); the rest are counted.
+const MAX_VALUES: usize = 12;
+/// Other facts listed per host.
+const MAX_OTHER_FACTS: usize = 24;
+
+/// Fact keys shown on their own line, in this order, with their label.
+const SHOWN: &[(&str, &str)] = &[
+    ("vendor", "vendor"),
+    ("name", "names"),
+    ("dhcp.hostname", "DHCP host name"),
+    ("netbios.name", "NetBIOS name"),
+    ("os", "OS hint"),
+    ("device", "device"),
+    ("dhcp.vendor-class", "DHCP vendor"),
+    ("http.user-agent", "user agents"),
+];
+
+/// The distinct values of fact `key`, in the order they were published, with the stages that said so.
+pub fn values<'a>(notes: &'a [HostNote], key: &str) -> Vec<(&'a str, Vec<&'a str>)> {
+    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+    for n in notes.iter().filter(|n| n.key == key) {
+        match out.iter_mut().find(|(v, _)| *v == n.value) {
+            Some((_, stages)) => {
+                if !stages.contains(&n.stage.as_str()) {
+                    stages.push(&n.stage);
+                }
+            }
+            None => out.push((&n.value, vec![&n.stage])),
+        }
+    }
+    out
+}
+
+/// The name to show for a host: its first `name` fact, else its DHCP or NetBIOS name.
+pub fn best_name(host: &HostInfo) -> Option<&str> {
+    ["name", "dhcp.hostname", "netbios.name"]
+        .iter()
+        .find_map(|key| host.notes.iter().find(|n| n.key == *key))
+        .map(|n| n.value.as_str())
+}
+
+/// Local network hosts first, each group sorted by address.
+pub fn sorted(hosts: &[HostInfo]) -> Vec<&HostInfo> {
+    let mut sorted: Vec<&HostInfo> = hosts.iter().collect();
+    sorted.sort_by_key(|h| {
+        let ip = IpAddr::from(h.ip);
+        (!IpClass::of(ip).is_local(), ip)
+    });
+    sorted
+}
+
+/// What the analyzers concluded about devices, from the findings that are not on flows: each host's
+/// `device`/`device.*` findings (the `devices` analyzer's identity, OS and gateway conclusions), and
+/// the vendors they named for MAC addresses (a gateway's, when its own address was not seen). Kept
+/// as the findings stream in; bounded per host.
+#[derive(Default)]
+pub struct Analysis {
+    about: HashMap<IpAddr, Vec<Concluded>>,
+    mac_vendors: HashMap<u64, String>,
+}
+
+/// One conclusion about a host, as printed.
+struct Concluded {
+    tag: String,
+    confidence: u8,
+    summary: String,
+}
+
+impl Analysis {
+    /// Conclusions listed per host.
+    const PER_HOST: usize = 16;
+
+    /// Takes in one finding that was not on a flow.
+    pub fn note(&mut self, r: &FindingRecord) {
+        let f = &r.finding;
+        if !tag_matches(&f.tag, "device") {
+            return;
+        }
+        if let Subject::Host(ip) = f.subject {
+            let list = self.about.entry(ip.into()).or_default();
+            if list.len() < Self::PER_HOST {
+                list.push(Concluded {
+                    tag: line(&f.tag, 64),
+                    confidence: f.confidence,
+                    summary: line(&f.summary, 400),
+                });
+            }
+        }
+        if let (Some(mac), Some(vendor)) = (f.get("mac").and_then(parse_mac), f.get("vendor")) {
+            self.mac_vendors
+                .entry(mac)
+                .or_insert_with(|| vendor.to_string());
+        }
+    }
+}
+
+/// `aa:bb:cc:dd:ee:ff` as a number.
+fn parse_mac(text: &str) -> Option<u64> {
+    let parts: Vec<&str> = text.split(':').collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    parts.iter().try_fold(0u64, |acc, p| {
+        (p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit())).then_some(())?;
+        Some(acc << 8 | u64::from(u8::from_str_radix(p, 16).ok()?))
+    })
+}
+
+/// The capture lines every report starts with.
+pub fn capture_header(out: &mut String, title: &str, report: &Report) {
+    let c = &report.capture;
+    let _ = writeln!(out, "pcapxray {title}");
+    let _ = writeln!(
+        out,
+        "capture   {} ({}, sha256 {})",
+        line(&c.file, 300),
+        clean::count(c.size, "byte"),
+        line(&c.sha256, 64)
+    );
+    let _ = writeln!(
+        out,
+        "period    {} to {}",
+        clean::time(c.first_packet),
+        clean::time(c.last_packet)
+    );
+    if let Some(e) = &c.read_error {
+        let _ = writeln!(
+            out,
+            "WARNING   the capture was read only in part: {}",
+            line(e, 300)
+        );
+    }
+    for p in report.plugins.iter().filter(|p| p.error.is_some()) {
+        let _ = writeln!(
+            out,
+            "WARNING   stage `{}` was stopped, its results are missing: {}",
+            line(&p.stage, 64),
+            line(p.error.as_deref().unwrap_or(""), 300)
+        );
+    }
+}
+
+/// The whole `devices.txt`.
+pub fn render(report: &Report, analysis: &Analysis) -> String {
+    let mut out = String::with_capacity(1024 + report.hosts.len() * 256);
+    capture_header(&mut out, "devices report", report);
+    let with_mac: Vec<&HostInfo> = sorted(&report.hosts)
+        .into_iter()
+        .filter(|h| !h.macs.is_empty())
+        .collect();
+    let without = report.hosts.len() - with_mac.len();
+    let _ = writeln!(
+        out,
+        "hosts     {} with a MAC address{}",
+        with_mac.len(),
+        if without > 0 {
+            format!(
+                ", {without} without one (not listed: never a sender on this link, e.g. broadcast or multicast, or a link layer without MAC addresses)"
+            )
+        } else {
+            String::new()
+        }
+    );
+
+    mac_table(&mut out, &with_mac, &analysis.mac_vendors);
+
+    let (local, remote): (Vec<&HostInfo>, Vec<&HostInfo>) = with_mac
+        .iter()
+        .partition(|h| IpClass::of(h.ip.into()).is_local());
+    let _ = writeln!(out, "\n== Local network hosts ({})", local.len());
+    for h in local {
+        block(&mut out, h, &analysis.about);
+    }
+    let _ = writeln!(
+        out,
+        "\n== Other hosts ({}), one line each: their MAC address is the next hop's (usually the gateway's, above)",
+        remote.len()
+    );
+    for h in remote {
+        brief(&mut out, h);
+    }
+    out
+}
+
+/// A host beyond the local network: its names, when it was seen and its traffic on one line, and
+/// its other facts (Tor relay, RDAP owner, ...) on a second.
+fn brief(out: &mut String, h: &HostInfo) {
+    let ip = IpAddr::from(h.ip);
+    let names: Vec<String> = values(&h.notes, "name")
+        .iter()
+        .take(4)
+        .map(|(v, _)| line(v, 100))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{ip}  [{}]  {}  {} to {}  sent {} ({}), received {} ({})",
+        IpClass::of(ip).as_str(),
+        if names.is_empty() {
+            "-".to_string()
+        } else {
+            names.join(", ")
+        },
+        clean::time(h.first_seen),
+        clean::time(h.last_seen),
+        clean::count(h.packets_sent, "packet"),
+        clean::bytes(h.bytes_sent),
+        clean::count(h.packets_received, "packet"),
+        clean::bytes(h.bytes_received),
+    );
+    let facts: Vec<String> = h
+        .notes
+        .iter()
+        .filter(|n| n.key != "name")
+        .take(8)
+        .map(|n| {
+            format!(
+                "{} = {} ({})",
+                line(&n.key, 64),
+                line(&n.value, 120),
+                line(&n.stage, 32)
+            )
+        })
+        .collect();
+    if !facts.is_empty() {
+        let _ = writeln!(out, "    {}", facts.join("; "));
+    }
+}
+
+/// Every MAC address, its vendor and the addresses that used it.
+fn mac_table(out: &mut String, hosts: &[&HostInfo], named: &HashMap<u64, String>) {
+    // mac -> (vendor, local ips, other ip count)
+    let mut macs: BTreeMap<u64, (Option<&str>, Vec<IpAddr>, usize)> = BTreeMap::new();
+    for h in hosts {
+        let ip = IpAddr::from(h.ip);
+        let local = IpClass::of(ip).is_local();
+        let vendor = h
+            .notes
+            .iter()
+            .find(|n| n.key == "vendor")
+            .map(|n| n.value.as_str());
+        for &mac in &h.macs {
+            let entry = macs.entry(mac).or_default();
+            // A host with one MAC says which vendor that MAC is; prefer local hosts.
+            if h.macs.len() == 1 && (entry.0.is_none() || local) {
+                entry.0 = vendor.or(entry.0);
+            }
+            if local {
+                entry.1.push(ip);
+            } else {
+                entry.2 += 1;
+            }
+        }
+    }
+    for (mac, entry) in macs.iter_mut() {
+        if entry.0.is_none() {
+            entry.0 = named.get(mac).map(String::as_str);
+        }
+    }
+    let _ = writeln!(out, "\n== MAC addresses ({})", macs.len());
+    for (mac, (vendor, local, others)) in &macs {
+        let mut used: Vec<String> = local
+            .iter()
+            .take(MAX_VALUES)
+            .map(ToString::to_string)
+            .collect();
+        if local.len() > MAX_VALUES {
+            used.push(format!("{} more local", local.len() - MAX_VALUES));
+        }
+        if *others > 0 {
+            used.push(format!(
+                "{} beyond the local network",
+                clean::count(*others as u64, "host")
+            ));
+        }
+        let _ = writeln!(
+            out,
+            "{}  {:<32}  {}",
+            format_mac(*mac),
+            line(vendor.unwrap_or("vendor unknown"), 100),
+            used.join(", ")
+        );
+    }
+}
+
+/// One host's block.
+fn block(out: &mut String, h: &HostInfo, about: &HashMap<IpAddr, Vec<Concluded>>) {
+    let ip = IpAddr::from(h.ip);
+    let class = IpClass::of(ip);
+    let _ = writeln!(out, "\n{ip}  [{}]", class.as_str());
+    let macs: Vec<String> = h.macs.iter().map(|m| format_mac(*m)).collect();
+    field(out, "  ", "MAC", &macs.join(", "), KEY);
+    for (key, label) in SHOWN {
+        let vals = values(&h.notes, key);
+        if vals.is_empty() {
+            continue;
+        }
+        let mut shown: Vec<String> = vals
+            .iter()
+            .take(MAX_VALUES)
+            .map(|(v, stages)| format!("{} ({})", line(v, 200), stages.join(", ")))
+            .collect();
+        if vals.len() > MAX_VALUES {
+            shown.push(format!("and {} more", vals.len() - MAX_VALUES));
+        }
+        if *key == "http.user-agent" {
+            // Long values: one per line.
+            for (i, v) in shown.iter().enumerate() {
+                field(out, "  ", if i == 0 { label } else { "" }, v, KEY);
+            }
+        } else {
+            field(out, "  ", label, &shown.join(", "), KEY);
+        }
+    }
+    for (i, f) in about.get(&ip).into_iter().flatten().enumerate() {
+        field(
+            out,
+            "  ",
+            if i == 0 { "analysis" } else { "" },
+            &format!("{} ({}% sure): {}", f.tag, f.confidence, f.summary),
+            KEY,
+        );
+    }
+    field(out, "  ", "first seen", &clean::time(h.first_seen), KEY);
+    field(out, "  ", "last seen", &clean::time(h.last_seen), KEY);
+    field(
+        out,
+        "  ",
+        "traffic",
+        &format!(
+            "sent {} ({}), received {} ({}){}",
+            clean::count(h.packets_sent, "packet"),
+            clean::bytes(h.bytes_sent),
+            clean::count(h.packets_received, "packet"),
+            clean::bytes(h.bytes_received),
+            if h.seen_in_arp { ", seen in ARP" } else { "" }
+        ),
+        KEY,
+    );
+    let others: Vec<&HostNote> = h
+        .notes
+        .iter()
+        .filter(|n| !SHOWN.iter().any(|(k, _)| *k == n.key))
+        .collect();
+    for (i, n) in others.iter().take(MAX_OTHER_FACTS).enumerate() {
+        field(
+            out,
+            "  ",
+            if i == 0 { "other facts" } else { "" },
+            &format!(
+                "{} = {} ({})",
+                line(&n.key, 64),
+                line(&n.value, 200),
+                line(&n.stage, 64)
+            ),
+            KEY,
+        );
+    }
+    if others.len() > MAX_OTHER_FACTS {
+        field(
+            out,
+            "  ",
+            "",
+            &format!("and {} more facts", others.len() - MAX_OTHER_FACTS),
+            KEY,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{host, note, report};
+
+    #[test]
+    fn lists_local_devices_first_with_vendor_names_and_dhcp_name() {
+        let mut laptop = host("192.168.1.23", &[0xf8bc126e4d21]);
+        laptop.notes = vec![
+            note("devices", "vendor", "Apple, Inc."),
+            note("dns", "name", "laptop.lan"),
+            note("devices", "dhcp.hostname", "Annas-MBP"),
+            note("devices", "os", "macOS"),
+            note("web", "http.user-agent", "curl/8.5.0"),
+            note("enrich", "whois.org", "Evil\nCorp"),
+        ];
+        let google = host("8.8.8.8", &[0x00146c3a910e]);
+        let no_mac = host("10.9.9.9", &[]);
+        let mut r = report(vec![google, laptop, no_mac]);
+        // The gateway's vendor, named by a finding (its own address was not seen).
+        r.findings.push(pcapxray_plugin_sdk::FindingRecord {
+            stage: "devices".into(),
+            finding: pcapxray_plugin_sdk::Finding::on_capture(
+                "device.gateway",
+                pcapxray_plugin_sdk::Severity::Info,
+            )
+            .attr("mac", "00:14:6c:3a:91:0e")
+            .attr("vendor", "NETGEAR"),
+        });
+        r.findings.push(pcapxray_plugin_sdk::FindingRecord {
+            stage: "devices".into(),
+            finding: pcapxray_plugin_sdk::Finding::on_host(
+                crate::testing::ip("192.168.1.23"),
+                "device.os",
+                pcapxray_plugin_sdk::Severity::Info,
+            )
+            .summary("probably macOS")
+            .confidence(40),
+        });
+        let mut analysis = Analysis::default();
+        for f in &r.findings {
+            analysis.note(f);
+        }
+        let text = render(&r, &analysis);
+        let local = text.find("192.168.1.23  [private]").unwrap();
+        let remote = text.find("\n8.8.8.8  [public]  -  2024-03-12T09:00:00.000000Z to 2024-03-12T09:01:00.000000Z  sent 3 packets (300 B), received 4 packets (4.0 kB)\n").unwrap();
+        assert!(local < remote, "{text}");
+        assert!(text.contains("f8:bc:12:6e:4d:21  Apple, Inc."), "{text}");
+        assert!(text.contains("laptop.lan (dns)"));
+        assert!(text.contains("Annas-MBP (devices)"));
+        assert!(text.contains("macOS (devices)"));
+        assert!(text.contains("whois.org = Evil\\nCorp (enrich)"), "{text}");
+        assert!(text.contains("00:14:6c:3a:91:0e  NETGEAR"), "{text}");
+        assert!(
+            text.contains("analysis         device.os (40% sure): probably macOS"),
+            "{text}"
+        );
+        assert_eq!(parse_mac("00:14:6c:3a:91:0e"), Some(0x00146c3a910e));
+        for bad in [
+            "",
+            "00:14:6c:3a:91",
+            "0:14:6c:3a:91:0e",
+            "zz:14:6c:3a:91:0e",
+            "+0:14:6c:3a:91:0e",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+        assert!(text.contains("1 without one"));
+        assert!(!text.contains("10.9.9.9"));
+    }
+
+    #[test]
+    fn an_empty_report_still_has_its_headings() {
+        let text = render(&report(Vec::new()), &Analysis::default());
+        assert!(text.contains("== Local network hosts (0)"));
+    }
+}

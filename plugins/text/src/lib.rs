@@ -1,0 +1,251 @@
+//! # pcapxray `text` output
+//!
+//! The three reports an investigator who used PcapXray expects, as plain text to read, grep and attach
+//! to a case file: `devices.txt` (what each machine is), `communication.txt` (who talked to whom, on
+//! which ports, and what was found about it) and `payloads.txt` (HTTP transactions, TLS server names,
+//! DNS, and short printable excerpts of the rest). Unlike the ancestor's payload dump, every report is
+//! bounded: flows are folded into per-host-pair aggregates or streamed into `payloads.txt` as they
+//! arrive, and `payloads.txt` stops at a configured size.
+//!
+//! The report logic lives in plain modules (`devices`, `communication`, `payloads`, `clean`) that make
+//! no host calls and are tested natively; this file holds the configuration and the SDK glue.
+
+mod clean;
+mod communication;
+mod devices;
+mod payloads;
+#[cfg(test)]
+mod testing;
+
+use communication::Communication;
+use payloads::Payloads;
+use pcapxray_plugin_sdk::{
+    Artifact, ConfigError, FindingRecord, Flow, Output, PluginError, Report, export_output,
+};
+use serde::Deserialize;
+
+/// The files this plugin can write.
+const REPORTS: [&str; 3] = ["devices", "communication", "payloads"];
+
+/// The stage's `config` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Which reports to write: any of `devices`, `communication`, `payloads`.
+    pub reports: Vec<String>,
+    /// Payload bytes shown per direction of a flow without web or DNS findings (0: no excerpts).
+    pub max_excerpt_bytes: usize,
+    /// Size bound of `payloads.txt`, in bytes.
+    pub max_payload_report_bytes: u64,
+    /// Peers listed per host in `communication.txt`, largest first; the rest are summed in one line.
+    pub max_peers: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            reports: REPORTS.iter().map(|r| r.to_string()).collect(),
+            max_excerpt_bytes: 256,
+            max_payload_report_bytes: 2 * 1024 * 1024,
+            max_peers: 1000,
+        }
+    }
+}
+
+impl Config {
+    fn check(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        let mut error = |key: &str, message: String| {
+            errors.push(ConfigError {
+                key: key.into(),
+                message,
+            })
+        };
+        for (i, r) in self.reports.iter().enumerate() {
+            if !REPORTS.contains(&r.as_str()) {
+                error(
+                    &format!("reports.{i}"),
+                    format!(
+                        "unknown report `{r}`; the reports are devices, communication and payloads"
+                    ),
+                );
+            }
+        }
+        if self.max_excerpt_bytes > 65_536 {
+            error(
+                "max_excerpt_bytes",
+                format!(
+                    "must be at most 65536 (the pipeline keeps at most `payload_bytes` anyway), not {}",
+                    self.max_excerpt_bytes
+                ),
+            );
+        }
+        if self.max_payload_report_bytes < 4096 {
+            error(
+                "max_payload_report_bytes",
+                format!(
+                    "must be at least 4096, not {}",
+                    self.max_payload_report_bytes
+                ),
+            );
+        }
+        if self.max_peers == 0 {
+            error("max_peers", "must be at least 1".into());
+        }
+        errors
+    }
+
+    fn wants(&self, report: &str) -> bool {
+        self.reports.iter().any(|r| r == report)
+    }
+}
+
+/// The output.
+pub struct Text {
+    config: Config,
+    communication: Communication,
+    analysis: devices::Analysis,
+    payloads: Payloads,
+}
+
+impl Text {
+    fn note(&mut self, findings: &[FindingRecord]) {
+        for r in findings {
+            if self.config.wants("communication") {
+                self.communication.note(r);
+            }
+            if self.config.wants("devices") {
+                self.analysis.note(r);
+            }
+        }
+    }
+}
+
+fn text_file(name: &str, text: String) -> Artifact {
+    Artifact {
+        name: name.into(),
+        media_type: "text/plain; charset=utf-8".into(),
+        bytes: text.into_bytes(),
+    }
+}
+
+impl Output for Text {
+    const NAME: &'static str = "text";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "Writes devices.txt, communication.txt and payloads.txt: devices, who talked to whom, and HTTP, TLS, DNS and payload excerpts, as bounded plain text.";
+    const NEEDS_PAYLOAD: bool = true;
+    type Config = Config;
+
+    fn new(config: Config) -> Result<Text, PluginError> {
+        let errors = config.check();
+        if !errors.is_empty() {
+            return Err(PluginError::Config(errors));
+        }
+        Ok(Text {
+            payloads: Payloads::new(config.max_excerpt_bytes, config.max_payload_report_bytes),
+            config,
+            communication: Communication::default(),
+            analysis: devices::Analysis::default(),
+        })
+    }
+
+    fn consume(&mut self, flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
+        if self.config.wants("communication") {
+            for flow in &flows {
+                self.communication.add(flow);
+            }
+        }
+        let mut out = Vec::new();
+        if self.config.wants("payloads") {
+            let text = self.payloads.batch(&flows);
+            if !text.is_empty() {
+                out.push(text_file("payloads.txt", text));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Findings that are not on a flow (about hosts and the capture, and late flow findings) are
+    /// folded in as they come, instead of being held by the SDK until `finish`.
+    const STREAMS_FINDINGS: bool = true;
+
+    fn consume_findings(
+        &mut self,
+        findings: Vec<FindingRecord>,
+    ) -> Result<Vec<Artifact>, PluginError> {
+        self.note(&findings);
+        Ok(Vec::new())
+    }
+
+    fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError> {
+        // Empty when the findings were streamed; taken in all the same if an SDK hands them here.
+        self.note(&report.findings);
+        let mut out = Vec::new();
+        if self.config.wants("devices") {
+            let text = devices::render(&report, &self.analysis);
+            out.push(text_file("devices.txt", text));
+        }
+        if self.config.wants("communication") {
+            // In parts: the host appends them to the file in order.
+            for part in self.communication.render(&report, self.config.max_peers) {
+                out.push(text_file("communication.txt", part));
+            }
+        }
+        if self.config.wants("payloads") {
+            let text = self
+                .payloads
+                .finish(&report.capture.file, self.config.max_payload_report_bytes);
+            out.push(text_file("payloads.txt", text));
+        }
+        Ok(out)
+    }
+}
+
+export_output!(Text);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{flow, host, report};
+
+    fn config(json: &str) -> Result<Config, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn reads_and_checks_its_configuration() {
+        assert_eq!(config("{}").unwrap(), Config::default());
+        let c = config(r#"{"reports": ["devices"], "max_excerpt_bytes": 0}"#).unwrap();
+        assert!(c.wants("devices") && !c.wants("payloads"));
+        assert!(config(r#"{"max_excerpt": 5}"#).is_err());
+        let bad =
+            config(r#"{"reports": ["graphs"], "max_payload_report_bytes": 10, "max_peers": 0}"#)
+                .unwrap();
+        let keys: Vec<String> = bad.check().into_iter().map(|e| e.key).collect();
+        assert_eq!(keys, ["reports.0", "max_payload_report_bytes", "max_peers"]);
+        assert!(Text::new(bad).is_err());
+    }
+
+    #[test]
+    fn writes_the_files_it_was_asked_for() {
+        let mut t = Text::new(Config::default()).unwrap();
+        let parts = t
+            .consume(vec![flow(1, "10.0.0.1", "10.0.0.2", 25, b"HELO", b"220")])
+            .unwrap();
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].name, "payloads.txt");
+        let files = t.finish(report(vec![host("10.0.0.1", &[1])])).unwrap();
+        let mut names: Vec<&str> = files.iter().map(|a| a.name.as_str()).collect();
+        names.dedup();
+        assert_eq!(names, ["devices.txt", "communication.txt", "payloads.txt"]);
+
+        let mut only = Text::new(config(r#"{"reports": ["devices"]}"#).unwrap()).unwrap();
+        assert!(
+            only.consume(vec![flow(1, "10.0.0.1", "10.0.0.2", 25, b"HELO", b"")])
+                .unwrap()
+                .is_empty()
+        );
+        let files = only.finish(report(Vec::new())).unwrap();
+        assert_eq!(files.len(), 1);
+    }
+}

@@ -2,8 +2,8 @@
 
 mod support;
 
-mod beacon;
 mod authoring;
+mod beacon;
 mod captures;
 mod dns_devices;
 mod enrich;

@@ -241,6 +241,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         "writing reports",
     );
     let mut written = outputs.finish(report);
+    written.files.sort();
     written.files.extend(
         services
             .created

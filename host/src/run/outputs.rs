@@ -1,21 +1,23 @@
-//! The output stages of a run, on their own thread: while the main thread decodes and analyzes the next
-//! batch, the outputs format the last one. A bounded channel keeps at most a few batches in flight, so
-//! memory stays flat.
+//! The output stages of a run, each on its own thread: while the main thread decodes and analyzes the
+//! next batch, the outputs format the last one, side by side (their `finish`, which formats whole
+//! reports, is most of their work). Bounded channels keep at most a few batches in flight, so memory
+//! stays flat; batches are shared between the threads, not copied.
 
-use super::payloads::{take_payloads, with_payloads};
+use super::payloads::take_payloads;
 use crate::caps::{Services, log::Level};
 use crate::output::ReportWriter;
 use crate::runtime::Stage;
 use crate::runtime::bindings::wit;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+#[derive(Clone)]
 enum Message {
-    Flows(Vec<wit::Flow>),
-    Findings(Vec<wit::FindingRecord>),
-    Finish(Box<wit::Report>),
+    Flows(Arc<Vec<wit::Flow>>),
+    Findings(Arc<Vec<wit::FindingRecord>>),
+    Finish(Arc<wit::Report>),
 }
 
 /// What the outputs did.
@@ -25,10 +27,16 @@ pub struct Written {
     pub failures: Vec<String>,
 }
 
+struct Worker {
+    sender: SyncSender<Message>,
+    handle: JoinHandle<Vec<String>>,
+}
+
 pub struct Outputs {
-    sender: Option<SyncSender<Message>>,
-    worker: Option<JoinHandle<Written>>,
-    /// True when no output reads payloads: they are dropped before crossing the channel.
+    workers: Vec<Worker>,
+    /// Shared by the workers: a file belongs to the first stage that writes it.
+    writer: Arc<Mutex<ReportWriter>>,
+    /// True when no output reads payloads: they are dropped before the batch is handed over.
     strip_payloads: bool,
 }
 
@@ -39,16 +47,28 @@ impl Outputs {
         services: Arc<Services>,
     ) -> std::io::Result<Outputs> {
         let strip_payloads = stages.iter().all(|s| !s.plugin.needs_payload);
-        let (sender, receiver) = sync_channel(2);
-        let writer = ReportWriter::new(out_dir);
-        let worker = std::thread::Builder::new()
-            .name("outputs".into())
-            .spawn(move || work(stages, writer, services, receiver))?;
+        let writer = Arc::new(Mutex::new(ReportWriter::new(out_dir)));
+        let mut workers = Vec::new();
+        for stage in stages {
+            let (sender, receiver) = sync_channel(2);
+            let (writer, services) = (writer.clone(), services.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("output {}", stage.spec.name))
+                .spawn(move || work(stage, &writer, &services, receiver))?;
+            workers.push(Worker { sender, handle });
+        }
         Ok(Outputs {
-            sender: Some(sender),
-            worker: Some(worker),
+            workers,
+            writer,
             strip_payloads,
         })
+    }
+
+    fn send(&self, message: Message) {
+        for worker in &self.workers {
+            // A send fails only if the worker is gone; it has recorded why.
+            let _ = worker.sender.send(message.clone());
+        }
     }
 
     /// Hands a batch of annotated flows to the outputs.
@@ -56,79 +76,63 @@ impl Outputs {
         if self.strip_payloads {
             flows.iter_mut().for_each(|f| drop(take_payloads(f)));
         }
-        if let Some(sender) = &self.sender {
-            // A send fails only if the worker is gone; `finish` reports why.
-            let _ = sender.send(Message::Flows(flows));
-        }
+        self.send(Message::Flows(Arc::new(flows)));
     }
 
     /// Hands the outputs findings that are not on a flow (host, capture, and late flow findings).
     pub fn findings(&mut self, findings: Vec<wit::FindingRecord>) {
-        if findings.is_empty() {
-            return;
-        }
-        if let Some(sender) = &self.sender {
-            let _ = sender.send(Message::Findings(findings));
+        if !findings.is_empty() {
+            self.send(Message::Findings(Arc::new(findings)));
         }
     }
 
     /// Ends the outputs with the report and waits for their files.
-    pub fn finish(mut self, report: wit::Report) -> Written {
-        if let Some(sender) = self.sender.take() {
-            let _ = sender.send(Message::Finish(Box::new(report)));
+    pub fn finish(self, report: wit::Report) -> Written {
+        self.send(Message::Finish(Arc::new(report)));
+        let mut failures = Vec::new();
+        for worker in self.workers {
+            drop(worker.sender);
+            match worker.handle.join() {
+                Ok(f) => failures.extend(f),
+                Err(_) => failures.push("an output thread stopped unexpectedly".into()),
+            }
         }
-        match self.worker.take().map(JoinHandle::join) {
-            Some(Ok(written)) => written,
-            _ => Written {
-                files: Vec::new(),
-                failures: vec!["the output thread stopped unexpectedly".into()],
-            },
-        }
+        let files =
+            std::mem::take(&mut self.writer.lock().unwrap_or_else(|e| e.into_inner()).files);
+        Written { files, failures }
     }
 }
 
+/// One output stage's thread: every message in order, until `Finish`.
 fn work(
-    mut stages: Vec<Stage>,
-    mut writer: ReportWriter,
-    services: Arc<Services>,
+    mut stage: Stage,
+    writer: &Mutex<ReportWriter>,
+    services: &Services,
     rx: Receiver<Message>,
-) -> Written {
+) -> Vec<String> {
     let mut failures = Vec::new();
     for message in rx {
-        match message {
-            Message::Flows(mut flows) => {
-                for stage in stages.iter_mut().filter(|s| s.running()) {
-                    let needs = stage.plugin.needs_payload;
-                    let result = with_payloads(&mut flows, needs, |f| stage.consume(f));
-                    record(stage, result, &mut writer, &services, &mut failures);
-                }
-            }
-            Message::Findings(findings) => {
-                for stage in stages.iter_mut().filter(|s| s.running()) {
-                    let result = stage.consume_findings(&findings);
-                    record(stage, result, &mut writer, &services, &mut failures);
-                }
-            }
-            Message::Finish(report) => {
-                for stage in stages.iter_mut().filter(|s| s.running()) {
-                    let result = stage.finish_output(&report);
-                    record(stage, result, &mut writer, &services, &mut failures);
-                }
-                break;
-            }
+        if !stage.running() {
+            continue;
+        }
+        let (result, last) = match &message {
+            Message::Flows(flows) => (stage.consume(flows), false),
+            Message::Findings(findings) => (stage.consume_findings(findings), false),
+            Message::Finish(report) => (stage.finish_output(report), true),
+        };
+        record(&stage, result, writer, services, &mut failures);
+        if last {
+            break;
         }
     }
-    Written {
-        files: writer.files,
-        failures,
-    }
+    failures
 }
 
 /// Writes what a stage returned, or notes why it failed.
 fn record(
     stage: &Stage,
     result: Result<Vec<wit::Artifact>, String>,
-    writer: &mut ReportWriter,
+    writer: &Mutex<ReportWriter>,
     services: &Services,
     failures: &mut Vec<String>,
 ) {
@@ -138,6 +142,7 @@ fn record(
     };
     match result {
         Ok(artifacts) => {
+            let mut writer = writer.lock().unwrap_or_else(|e| e.into_inner());
             for a in artifacts {
                 if let Err(e) = writer.write(&stage.spec.name, &a.name, &a.bytes) {
                     fail(format!("stage `{}`: {e}", stage.spec.name));

@@ -50,6 +50,8 @@ pub mod graph;
 mod model;
 pub mod net;
 mod runtime;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time;
 
 pub use model::*;

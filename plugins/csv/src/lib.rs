@@ -13,8 +13,6 @@
 
 mod cells;
 mod rows;
-#[cfg(test)]
-mod testing;
 
 use pcapxray_plugin_sdk::{
     Artifact, FindingRecord, Flow, HostInfo, IpAddress, Output, PluginError, Report, export_output,
@@ -244,7 +242,7 @@ export_output!(Csv);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{finding, flow, host, ip, note, report};
+    use pcapxray_plugin_sdk::testing::{finding, flow, host, ip, note, report};
 
     fn text(a: &Artifact) -> &str {
         std::str::from_utf8(&a.bytes).unwrap()

@@ -253,7 +253,7 @@ pub fn encode<R: AsRef<[String]>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{finding, flow};
+    use pcapxray_plugin_sdk::testing::{finding, flow};
 
     const SAFE: Cells = Cells {
         formula_escape: true,
@@ -314,12 +314,12 @@ mod tests {
 
     #[test]
     fn a_host_row_has_its_names_and_facts() {
-        let mut h = crate::testing::host("192.168.1.23", &[0xf8bc126e4d21, 1]);
+        let mut h = pcapxray_plugin_sdk::testing::host("192.168.1.23", &[0xf8bc126e4d21, 1]);
         h.notes = vec![
-            crate::testing::note("devices", "dhcp.hostname", "alice-laptop"),
-            crate::testing::note("dns", "name", "alice.lan"),
-            crate::testing::note("web", "name", "=alice"),
-            crate::testing::note("devices", "vendor", "Dell Inc."),
+            pcapxray_plugin_sdk::testing::note("devices", "dhcp.hostname", "alice-laptop"),
+            pcapxray_plugin_sdk::testing::note("dns", "name", "alice.lan"),
+            pcapxray_plugin_sdk::testing::note("web", "name", "=alice"),
+            pcapxray_plugin_sdk::testing::note("devices", "vendor", "Dell Inc."),
         ];
         let row = host_row(&h, &SAFE);
         assert_eq!(row.len(), HOST_COLUMNS.len());

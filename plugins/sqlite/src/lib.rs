@@ -17,8 +17,6 @@
 mod db;
 mod rows;
 mod schema;
-#[cfg(test)]
-mod testing;
 
 use db::{Db, HostDb};
 use pcapxray_plugin_sdk::{

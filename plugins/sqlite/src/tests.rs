@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::db::memory::MemDb;
-use crate::testing::{finding, flow, host, ip, note, report};
+use pcapxray_plugin_sdk::testing::{finding, flow, host, ip, note, report};
 use pcapxray_plugin_sdk::{Finding, FindingRecord, PluginKind, PluginRun, QueryRecord, Severity};
 use rusqlite::Connection;
 

@@ -605,8 +605,8 @@ fn more_line(out: &mut String, indent: &str, more: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{finding, flow, host, ip, note, report};
     use pcapxray_plugin_sdk::Finding;
+    use pcapxray_plugin_sdk::testing::{finding, flow_with as flow, host, ip, note, report};
 
     #[test]
     fn folds_flows_per_host_pair_and_lists_peers_from_both_sides() {

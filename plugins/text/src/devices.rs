@@ -384,7 +384,7 @@ fn block(out: &mut String, h: &HostInfo, about: &HashMap<IpAddr, Vec<Concluded>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{host, note, report};
+    use pcapxray_plugin_sdk::testing::{host, note, report};
 
     #[test]
     fn lists_local_devices_first_with_vendor_names_and_dhcp_name() {
@@ -413,7 +413,7 @@ mod tests {
         r.findings.push(pcapxray_plugin_sdk::FindingRecord {
             stage: "devices".into(),
             finding: pcapxray_plugin_sdk::Finding::on_host(
-                crate::testing::ip("192.168.1.23"),
+                pcapxray_plugin_sdk::testing::ip("192.168.1.23"),
                 "device.os",
                 pcapxray_plugin_sdk::Severity::Info,
             )

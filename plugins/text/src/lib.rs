@@ -14,8 +14,6 @@ mod clean;
 mod communication;
 mod devices;
 mod payloads;
-#[cfg(test)]
-mod testing;
 
 use communication::Communication;
 use payloads::Payloads;
@@ -206,7 +204,7 @@ export_output!(Text);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{flow, host, report};
+    use pcapxray_plugin_sdk::testing::{flow_with as flow, host, report};
 
     fn config(json: &str) -> Result<Config, serde_json::Error> {
         serde_json::from_str(json)

@@ -382,7 +382,7 @@ fn excerpt(out: &mut String, label: &str, d: &Direction, max: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{finding, flow};
+    use pcapxray_plugin_sdk::testing::{finding, flow_with as flow};
 
     const TX: &str = r#"[{"method":"GET","host":"en.wikipedia.org","uri":"/wiki/Main_Page","user_agent":"Mozilla/5.0","status":200,"server":"nginx","content_type":"text/html"},{"method":"GET","host":"en.wikipedia.org","uri":"/favicon.ico","user_agent":"Mozilla/5.0","status":null,"server":null,"content_type":null}]"#;
 

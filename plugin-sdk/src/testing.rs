@@ -1,16 +1,18 @@
-//! Hand-made model values for the native unit tests: the reports are decided from plain data, so each
-//! rule is tested without a host or a capture.
+//! Hand-made model values for plugins' native unit tests (feature `testing`): a plugin's decisions are
+//! made from plain data, so each rule can be tested without a host or a capture.
 
-use pcapxray_plugin_sdk::{
+use crate::{
     Attribute, CaptureInfo, Direction, EndReason, Endpoint, Finding, FindingRecord, Flow, HostInfo,
     HostNote, IpAddress, Orientation, Protocol, Report, Severity, Subject,
 };
 use std::net::IpAddr;
 
+/// An address from text (panics on a typo: for tests only).
 pub fn ip(text: &str) -> IpAddress {
     text.parse::<IpAddr>().unwrap().into()
 }
 
+/// A host with the given MACs and small traffic counters.
 pub fn host(addr: &str, macs: &[u64]) -> HostInfo {
     HostInfo {
         ip: ip(addr),
@@ -26,6 +28,7 @@ pub fn host(addr: &str, macs: &[u64]) -> HostInfo {
     }
 }
 
+/// A host fact published by `stage`.
 pub fn note(stage: &str, key: &str, value: &str) -> HostNote {
     HostNote {
         stage: stage.into(),
@@ -35,6 +38,7 @@ pub fn note(stage: &str, key: &str, value: &str) -> HostNote {
     }
 }
 
+/// The end-of-run report of a small demo capture with these hosts.
 pub fn report(hosts: Vec<HostInfo>) -> Report {
     Report {
         capture: CaptureInfo {
@@ -59,6 +63,7 @@ pub fn report(hosts: Vec<HostInfo>) -> Report {
     }
 }
 
+/// One direction of a flow carrying `payload`.
 pub fn direction(payload: &[u8], bytes: u64, first_seen: u64) -> Direction {
     Direction {
         packets: u64::from(bytes > 0),
@@ -74,9 +79,13 @@ pub fn direction(payload: &[u8], bytes: u64, first_seen: u64) -> Direction {
     }
 }
 
-/// A TCP flow from `client` to `server:port` (no payload: outputs without `NEEDS_PAYLOAD` get none).
+/// A TCP flow from `client` to `server:port` without payload.
 pub fn flow(id: u64, client: &str, server: &str, port: u16) -> Flow {
-    let (up, down): (&[u8], &[u8]) = (b"", b"");
+    flow_with(id, client, server, port, b"", b"")
+}
+
+/// A TCP flow from `client` to `server:port` with the given payloads.
+pub fn flow_with(id: u64, client: &str, server: &str, port: u16, up: &[u8], down: &[u8]) -> Flow {
     let t = 1_710_234_001_000_000_000 + id * 1_000_000_000;
     Flow {
         id,

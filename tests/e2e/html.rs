@@ -157,3 +157,67 @@ fn the_tor_example_report_offers_every_view_of_the_diagram() {
     assert_eq!(rows, 20, "max_flows bounds the flows table");
     assert!(html.contains("Only the first 20 of"));
 }
+
+/// The text of one table of report.html, a row per line, cells separated by ` | `.
+fn table_text(html: &str, id: &str) -> String {
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .expect("table in the page");
+    let end = start + html[start..].find("</table>").expect("table closed");
+    let mut out = String::new();
+    for row in html[start..end].split("<tr").skip(1) {
+        let cells: Vec<String> = row
+            .split("<t")
+            .skip(1)
+            .filter_map(|cell| cell.split_once('>').map(|(_, rest)| rest))
+            .map(|rest| {
+                let mut text = String::new();
+                let mut in_tag = false;
+                for c in rest.chars() {
+                    match c {
+                        '<' => in_tag = true,
+                        '>' => in_tag = false,
+                        c if !in_tag => text.push(c),
+                        _ => {}
+                    }
+                }
+                text.trim().to_string()
+            })
+            .filter(|t| !t.is_empty())
+            .collect();
+        if !cells.is_empty() {
+            out.push_str(&cells.join(" | "));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Golden test of the html report: the hosts and findings tables of the demo capture, as text, against
+/// the reviewed copy in tests/golden/html-demo-tables.txt (`PCAPXRAY_BLESS=1` rewrites it).
+#[test]
+fn the_demo_report_tables_match_their_reviewed_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = "[[analyzer]]\nplugin = \"web\"\n[[analyzer]]\nplugin = \"dns\"\n[[analyzer]]\nplugin = \"devices\"\n\
+                    [[output]]\nplugin = \"json\"\n[[output]]\nplugin = \"html\"\n";
+    let run = run_pipeline(dir.path(), pipeline, &repo().join("config/demo.pcap"));
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let html = std::fs::read_to_string(run.out_dir.join("report.html")).unwrap();
+    let got = format!(
+        "# hosts-table\n{}\n# findings-table\n{}",
+        table_text(&html, "hosts-table"),
+        table_text(&html, "findings-table")
+    );
+    let golden = repo().join("tests/golden/html-demo-tables.txt");
+    if std::env::var_os("PCAPXRAY_BLESS").is_some() {
+        std::fs::write(&golden, &got).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+    assert_eq!(
+        got,
+        expected,
+        "report.html tables differ from {}",
+        golden.display()
+    );
+}

@@ -50,12 +50,14 @@ pub mod graph;
 mod model;
 pub mod net;
 mod runtime;
+mod seen;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
 
 pub use model::*;
 pub use runtime::{__private, Analyzer, NoConfig, Output};
+pub use seen::Seen;
 
 #[doc(hidden)]
 pub mod __bindings {

@@ -23,11 +23,10 @@ mod text;
 use anomalies::{Anomalies, Thresholds};
 use flow::{Limits, Observation, Proto};
 use pcapxray_plugin_sdk::{
-    Analyzer, ConfigError, Flow, Outcome, PluginError, Timestamp, export_analyzer, hosts, log,
+    Analyzer, ConfigError, Flow, Outcome, PluginError, Seen, Timestamp, export_analyzer, hosts, log,
 };
 use serde::Deserialize;
-use std::collections::{HashMap, HashSet};
-use std::hash::Hash;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// The stage's `config` table.
@@ -120,30 +119,6 @@ impl Config {
         } else {
             Err(PluginError::Config(errors))
         }
-    }
-}
-
-/// Items already handled, so a name answered a hundred times is published once. Bounded: when full it
-/// starts over, which at worst repeats a fact (the host keeps identical facts once anyway).
-struct Seen<T> {
-    items: HashSet<T>,
-}
-
-impl<T: Hash + Eq> Seen<T> {
-    const CAPACITY: usize = 65_536;
-
-    fn new() -> Seen<T> {
-        Seen {
-            items: HashSet::new(),
-        }
-    }
-
-    /// True when `item` was not seen before (and remembers it).
-    fn first_time(&mut self, item: T) -> bool {
-        if self.items.len() >= Self::CAPACITY {
-            self.items.clear();
-        }
-        self.items.insert(item)
     }
 }
 
@@ -253,7 +228,7 @@ impl Dns {
     }
 
     fn is_known(&mut self, ip: IpAddr, model: &mut dyn Model) -> bool {
-        if self.known.items.contains(&ip) {
+        if self.known.contains(&ip) {
             return true;
         }
         let known = model.has_host(ip);

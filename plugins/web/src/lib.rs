@@ -18,12 +18,10 @@ mod text;
 mod tls;
 
 use pcapxray_plugin_sdk::{
-    Analyzer, ConfigError, Flow, IpAddress, Outcome, PluginError, export_analyzer, log,
+    Analyzer, ConfigError, Flow, IpAddress, Outcome, PluginError, Seen, export_analyzer, log,
 };
 use report::Kind;
 use serde::Deserialize;
-use std::collections::HashSet;
-use std::hash::Hash;
 
 /// The stage's `config` table.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -41,30 +39,6 @@ impl Default for Config {
             max_transactions: 20,
             publish_names: true,
         }
-    }
-}
-
-/// Facts already published, so that a browser opening fifty connections to one server publishes its
-/// name once. Bounded: when full it starts over, which at worst repeats a fact.
-struct Seen<T> {
-    items: HashSet<T>,
-}
-
-impl<T: Hash + Eq> Seen<T> {
-    const CAPACITY: usize = 65_536;
-
-    fn new() -> Seen<T> {
-        Seen {
-            items: HashSet::new(),
-        }
-    }
-
-    /// True when `item` was not seen before (and remembers it).
-    fn first_time(&mut self, item: T) -> bool {
-        if self.items.len() >= Self::CAPACITY {
-            self.items.clear();
-        }
-        self.items.insert(item)
     }
 }
 

@@ -54,6 +54,7 @@ mod seen;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
+pub mod web;
 
 pub use model::*;
 pub use runtime::{__private, Analyzer, NoConfig, Output};

@@ -10,7 +10,6 @@ use pcapxray_plugin_sdk::{
     tag_matches,
     time::iso8601,
 };
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -302,17 +301,6 @@ impl Batch {
 
     /// One row per HTTP transaction and one per TLS handshake of a `web` finding.
     fn web(&mut self, finding: i64, flow: u64, f: &Finding, when: u64) {
-        #[derive(Deserialize, Default)]
-        #[serde(default)]
-        struct Tx {
-            method: Option<String>,
-            host: Option<String>,
-            uri: Option<String>,
-            user_agent: Option<String>,
-            status: Option<serde_json::Value>,
-            server: Option<String>,
-            content_type: Option<String>,
-        }
         let base = |kind: &str, position: usize| {
             vec![
                 int(flow),
@@ -322,36 +310,12 @@ impl Batch {
                 Value::Integer(position as i64),
             ]
         };
-        let is_http = f.get("http.transactions").is_some()
-            || f.get("http.method").is_some()
-            || f.get("http.status").is_some();
-        if is_http {
-            let listed: Vec<Tx> = f
-                .get("http.transactions")
-                .and_then(|t| serde_json::from_str(t).ok())
-                .unwrap_or_else(|| {
-                    vec![Tx {
-                        method: f.get("http.method").map(str::to_string),
-                        host: f.get("http.host").map(str::to_string),
-                        uri: f.get("http.uri").map(str::to_string),
-                        user_agent: f.get("http.user-agent").map(str::to_string),
-                        status: f
-                            .get("http.status")
-                            .map(|s| serde_json::Value::String(s.into())),
-                        server: f.get("http.server").map(str::to_string),
-                        content_type: f.get("http.content-type").map(str::to_string),
-                    }]
-                });
+        let listed = f.http_transactions();
+        if !listed.is_empty() {
             for (i, t) in listed.iter().enumerate() {
-                let status = match &t.status {
-                    Some(serde_json::Value::Number(n)) => {
-                        n.as_i64().map_or(Value::Null, Value::Integer)
-                    }
-                    Some(serde_json::Value::String(s)) => {
-                        s.parse::<i64>().map_or(Value::Null, Value::Integer)
-                    }
-                    _ => Value::Null,
-                };
+                let status = t
+                    .status
+                    .map_or(Value::Null, |s| Value::Integer(i64::from(s)));
                 let mut row = base("http", i);
                 row.extend([
                     opt_text(t.method.as_deref()),

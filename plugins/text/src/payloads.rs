@@ -6,7 +6,6 @@
 
 use crate::clean::{self, line, printable, wrap};
 use pcapxray_plugin_sdk::{Direction, Finding, Flow, tag_matches};
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -52,19 +51,6 @@ pub struct Payloads {
     omitted: u64,
     /// Set once an entry did not fit: later entries are only counted.
     full: bool,
-}
-
-/// One HTTP transaction as the `web` analyzer lists it in `http.transactions`.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Transaction {
-    method: Option<String>,
-    host: Option<String>,
-    uri: Option<String>,
-    user_agent: Option<String>,
-    status: Option<serde_json::Value>,
-    server: Option<String>,
-    content_type: Option<String>,
 }
 
 impl Payloads {
@@ -233,22 +219,7 @@ pub fn entry(flow: &Flow, max_excerpt: usize, shown: &mut Shown) -> Option<Strin
 }
 
 fn http(out: &mut String, f: &Finding) {
-    let listed: Vec<Transaction> = f
-        .get("http.transactions")
-        .and_then(|t| serde_json::from_str(t).ok())
-        .unwrap_or_else(|| {
-            vec![Transaction {
-                method: f.get("http.method").map(str::to_string),
-                host: f.get("http.host").map(str::to_string),
-                uri: f.get("http.uri").map(str::to_string),
-                user_agent: f.get("http.user-agent").map(str::to_string),
-                status: f
-                    .get("http.status")
-                    .map(|s| serde_json::Value::String(s.into())),
-                server: f.get("http.server").map(str::to_string),
-                content_type: f.get("http.content-type").map(str::to_string),
-            }]
-        });
+    let listed = f.http_transactions();
     let mut agent: Option<&str> = None;
     for t in &listed {
         let request = match (&t.method, &t.uri) {
@@ -260,11 +231,9 @@ fn http(out: &mut String, f: &Finding) {
             ),
             _ => "(request not captured)".into(),
         };
-        let status = match &t.status {
-            Some(serde_json::Value::Number(n)) => n.to_string(),
-            Some(serde_json::Value::String(s)) => line(s, 16),
-            _ => "no response".into(),
-        };
+        let status = t
+            .status
+            .map_or_else(|| "no response".to_string(), |s| s.to_string());
         let _ = write!(out, "  HTTP  {request} -> {status}");
         if let Some(ct) = &t.content_type {
             let _ = write!(out, " {}", line(ct, 100));

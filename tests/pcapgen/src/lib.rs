@@ -38,6 +38,7 @@ pub mod dns;
 pub mod frames;
 pub mod http;
 pub mod icmp;
+pub mod replay;
 pub mod rng;
 pub mod scenarios;
 pub mod tcp;

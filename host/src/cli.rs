@@ -196,7 +196,7 @@ fn run(
     }
     match result {
         Ok(summary) => {
-            print_summary(&summary);
+            print_summary(&summary, verbose);
             summary.exit_code()
         }
         Err(RunError::Pipeline(diagnostics)) => {
@@ -222,7 +222,7 @@ fn default_out_dir(capture: &Path) -> PathBuf {
     PathBuf::from(format!("{stem}-report"))
 }
 
-fn print_summary(s: &RunSummary) {
+fn print_summary(s: &RunSummary, verbose: bool) {
     println!("capture   {}", s.capture);
     println!("packets   {} ({} bytes)", s.packets, s.bytes);
     println!(
@@ -247,6 +247,18 @@ fn print_summary(s: &RunSummary) {
         0.0
     };
     println!("time      {:.2} s ({:.0} packets/s)", s.seconds, rate);
+    if verbose {
+        for st in &s.stages {
+            println!(
+                "  {:<12} {:>7} calls {:>8.2} s ({:.2} s in finish) {:>7.1} MiB peak memory",
+                st.stage,
+                st.calls,
+                st.seconds,
+                st.finish_seconds,
+                st.peak_memory as f64 / (1 << 20) as f64
+            );
+        }
+    }
     println!("report    {}", s.out_dir.display());
     for f in &s.files {
         println!("  {}", f.strip_prefix(&s.out_dir).unwrap_or(f).display());

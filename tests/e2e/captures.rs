@@ -113,3 +113,49 @@ fn the_report_names_the_plugins_that_produced_it() {
         "48c8c3a3560a13ffb03d4eb0ed14143fb57350ced7d6874761a963a8091b1866"
     );
 }
+
+/// `run -v` says what each stage cost: calls made, seconds in them, and its peak linear memory.
+#[test]
+fn verbose_run_lists_calls_time_and_memory_of_every_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("report");
+    let pipeline = repo().join("config/pipeline.toml");
+    let capture = repo().join("config/demo.pcap");
+    let out = pcapxray(&[
+        "run",
+        "-v",
+        pipeline.to_str().unwrap(),
+        capture.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stages = [
+        "web",
+        "dns",
+        "tor",
+        "enrich",
+        "suspicious",
+        "beacon",
+        "devices",
+        "json",
+        "text",
+        "html",
+        "graph",
+    ];
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(" calls ") && l.contains("MiB peak memory"))
+        .collect();
+    assert_eq!(lines.len(), stages.len(), "stage lines:\n{stdout}");
+    for (line, stage) in lines.iter().zip(stages) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words[0], stage, "{line}");
+        // Every stage was configured and called at least once more (analyze/consume, finish).
+        let calls: u64 = words[1].parse().unwrap();
+        assert!(calls >= 2, "{line}");
+        // A plugin's memory is at least the 64 KiB page it starts with.
+        let mib: f64 = words[words.len() - 4].parse().unwrap();
+        assert!(mib > 0.0, "{line}");
+    }
+}

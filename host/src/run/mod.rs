@@ -74,7 +74,35 @@ pub struct RunSummary {
     pub files: Vec<PathBuf>,
     /// Stopped stages and reading problems: what is missing from the report.
     pub problems: Vec<String>,
+    /// Time and memory of each stage, in pipeline order.
+    pub stages: Vec<StageStats>,
     pub warnings: Vec<String>,
+}
+
+/// What one stage cost.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StageStats {
+    pub stage: String,
+    /// Calls made into the plugin.
+    pub calls: u64,
+    /// Seconds spent in those calls, handing over their arguments included.
+    pub seconds: f64,
+    /// Of those, seconds spent in `finish`.
+    pub finish_seconds: f64,
+    /// The most linear memory the plugin had, in bytes.
+    pub peak_memory: usize,
+}
+
+impl StageStats {
+    fn of(stage: &Stage) -> StageStats {
+        StageStats {
+            stage: stage.spec.name.clone(),
+            calls: stage.calls,
+            seconds: stage.busy.as_secs_f64(),
+            finish_seconds: stage.busy_finish.as_secs_f64(),
+            peak_memory: stage.peak_memory(),
+        }
+    }
 }
 
 impl RunSummary {
@@ -250,6 +278,8 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
             .drain(..),
     );
     write_marker(&out_dir, &written.files);
+    let mut stage_stats: Vec<StageStats> = analyzers.stages.iter().map(StageStats::of).collect();
+    stage_stats.extend(written.stats);
     let mut failures = analyzers.failures.clone();
     failures.extend(written.failures);
     problems.extend(
@@ -271,6 +301,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         out_dir,
         files: written.files,
         problems,
+        stages: stage_stats,
         warnings: services.log.kept(),
     })
 }

@@ -3,6 +3,7 @@
 //! reports, is most of their work). Bounded channels keep at most a few batches in flight, so memory
 //! stays flat; batches are shared between the threads, not copied.
 
+use super::StageStats;
 use super::payloads::take_payloads;
 use crate::caps::{Services, log::Level};
 use crate::output::ReportWriter;
@@ -25,11 +26,13 @@ pub struct Written {
     pub files: Vec<PathBuf>,
     /// Why stages were stopped or files refused.
     pub failures: Vec<String>,
+    /// Time and memory of each output stage.
+    pub stats: Vec<StageStats>,
 }
 
 struct Worker {
     sender: SyncSender<Message>,
-    handle: JoinHandle<Vec<String>>,
+    handle: JoinHandle<(Vec<String>, StageStats)>,
 }
 
 pub struct Outputs {
@@ -90,16 +93,24 @@ impl Outputs {
     pub fn finish(self, report: wit::Report) -> Written {
         self.send(Message::Finish(Arc::new(report)));
         let mut failures = Vec::new();
+        let mut stats = Vec::new();
         for worker in self.workers {
             drop(worker.sender);
             match worker.handle.join() {
-                Ok(f) => failures.extend(f),
+                Ok((f, s)) => {
+                    failures.extend(f);
+                    stats.push(s);
+                }
                 Err(_) => failures.push("an output thread stopped unexpectedly".into()),
             }
         }
         let files =
             std::mem::take(&mut self.writer.lock().unwrap_or_else(|e| e.into_inner()).files);
-        Written { files, failures }
+        Written {
+            files,
+            failures,
+            stats,
+        }
     }
 }
 
@@ -109,7 +120,7 @@ fn work(
     writer: &Mutex<ReportWriter>,
     services: &Services,
     rx: Receiver<Message>,
-) -> Vec<String> {
+) -> (Vec<String>, StageStats) {
     let mut failures = Vec::new();
     for message in rx {
         if !stage.running() {
@@ -125,7 +136,7 @@ fn work(
             break;
         }
     }
-    failures
+    (failures, StageStats::of(&stage))
 }
 
 /// Writes what a stage returned, or notes why it failed.

@@ -29,6 +29,11 @@ pub struct Stage {
     instance: Option<Instance>,
     /// Set once the stage has been stopped; no further calls are made.
     pub failure: Option<String>,
+    /// Calls made into the plugin and the time they took (lowering the arguments included).
+    pub calls: u64,
+    pub busy: std::time::Duration,
+    /// Of `busy`, the time spent in `finish`.
+    pub busy_finish: std::time::Duration,
 }
 
 /// Calls `describe` in a throwaway store.
@@ -109,6 +114,9 @@ impl Stage {
             store,
             instance: Some(instance),
             failure: None,
+            calls: 0,
+            busy: std::time::Duration::ZERO,
+            busy_finish: std::time::Duration::ZERO,
         };
         let config = stage.spec.config.to_string();
         let result = stage.call("configure", |store, inst| match inst {
@@ -140,7 +148,13 @@ impl Stage {
         };
         self.store
             .set_epoch_deadline(deadline_ticks(self.spec.limits.call_timeout_ms));
+        let started = std::time::Instant::now();
         let result = f(&mut self.store, instance);
+        self.calls += 1;
+        self.busy += started.elapsed();
+        if what == "finish" {
+            self.busy_finish += started.elapsed();
+        }
         let message = match result {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(wit::PluginError::Config(errors))) if what == "configure" => {
@@ -186,6 +200,11 @@ impl Stage {
                 format!("{who} trapped in `{what}`: {first}; it printed: {tail}")
             }
         }
+    }
+
+    /// The most linear memory the plugin has had, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.store.data().limits.peak
     }
 
     /// Hands a batch to an analyzer.

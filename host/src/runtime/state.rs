@@ -21,7 +21,7 @@ pub struct StageState {
     /// What the plugin printed to stderr (a Rust panic message lands here), kept to explain a trap.
     pub stderr: MemoryOutputPipe,
     table: ResourceTable,
-    pub limits: StoreLimits,
+    pub limits: PeakLimits,
     /// The stage name, for log lines and refusals.
     pub stage: String,
     pub grants: crate::pipeline::Grants,
@@ -32,6 +32,57 @@ pub struct StageState {
     dns: Option<Result<caps::dns::Dns, String>>,
     whois: Option<caps::whois::Whois>,
     databases: caps::sqlite::Databases,
+}
+
+/// The stage's memory limit, remembering the most linear memory the plugin asked for.
+pub struct PeakLimits {
+    inner: StoreLimits,
+    /// Largest linear memory size granted, in bytes.
+    pub peak: usize,
+}
+
+impl wasmtime::ResourceLimiter for PeakLimits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let granted = self.inner.memory_growing(current, desired, maximum)?;
+        if granted {
+            self.peak = self.peak.max(desired);
+        }
+        Ok(granted)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
 }
 
 impl StageState {
@@ -47,10 +98,13 @@ impl StageState {
             wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
             stderr,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size((memory_mb as usize).saturating_mul(1 << 20))
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: PeakLimits {
+                inner: StoreLimitsBuilder::new()
+                    .memory_size((memory_mb as usize).saturating_mul(1 << 20))
+                    .trap_on_grow_failure(true)
+                    .build(),
+                peak: 0,
+            },
             stage: stage.to_string(),
             grants,
             services,

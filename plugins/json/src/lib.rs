@@ -164,23 +164,26 @@ impl Output for Json {
     }
 
     fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError> {
-        let rest = rest_json(&report, &self.tags);
-        // Reserve about what the document needs, so the buffer does not double past it.
-        let mut buf = Vec::with_capacity(4096 + report.hosts.len() * 512);
-        let encoded = if self.config.pretty {
-            serde_json::to_writer_pretty(&mut buf, &rest)
-        } else {
-            serde_json::to_writer(&mut buf, &rest)
-        };
-        encoded.map_err(|e| PluginError::other(format!("cannot encode the report: {e}")))?;
-        let mut out = Vec::with_capacity(buf.len() + 64);
+        // One buffer for the end of the document, reserved at about what it needs so it does not
+        // double past it (the hosts are most of it).
+        let mut out = Vec::with_capacity(4096 + report.hosts.len() * 512);
         self.enter(Section::Findings, &mut out);
         // Close the findings array and splice the members of `rest` (a whole object) after it.
         out.extend_from_slice(match (self.items > 0, self.config.pretty) {
             (true, true) => b"\n  ],",
             _ => b"],",
         });
-        out.extend_from_slice(buf.strip_prefix(b"{").unwrap_or(&buf));
+        let start = out.len();
+        let rest = rest_json(&report, &self.tags);
+        let encoded = if self.config.pretty {
+            serde_json::to_writer_pretty(&mut out, &rest)
+        } else {
+            serde_json::to_writer(&mut out, &rest)
+        };
+        encoded.map_err(|e| PluginError::other(format!("cannot encode the report: {e}")))?;
+        if out.get(start) == Some(&b'{') {
+            out.remove(start);
+        }
         out.push(b'\n');
         Ok(vec![self.artifact(out)])
     }

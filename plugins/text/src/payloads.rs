@@ -74,13 +74,16 @@ impl Payloads {
             out.push_str(HEADER);
         }
         for flow in flows {
+            // Past the bound, flows are only counted: no need to write their entries.
+            if self.full {
+                if has_entry(flow, self.max_excerpt) {
+                    self.omitted += 1;
+                }
+                continue;
+            }
             let Some(entry) = entry(flow, self.max_excerpt, &mut self.shown) else {
                 continue;
             };
-            if self.full {
-                self.omitted += 1;
-                continue;
-            }
             let room = self.budget.saturating_sub(self.written + out.len() as u64) as usize;
             if entry.len() <= room {
                 out.push_str(&entry);
@@ -144,6 +147,27 @@ fn tagged<'a>(flow: &'a Flow, tag: &'a str) -> impl Iterator<Item = &'a Finding>
         .iter()
         .map(|r| &r.finding)
         .filter(move |f| tag_matches(&f.tag, tag))
+}
+
+/// Whether [`entry`] would show something for the flow, without writing it.
+fn has_entry(flow: &Flow, max_excerpt: usize) -> bool {
+    let mut web = false;
+    for f in tagged(flow, "web") {
+        web = true;
+        if f.get("http.transactions").is_some()
+            || f.get("http.method").is_some()
+            || f.get("http.status").is_some()
+            || f.attributes.iter().any(|a| a.key.starts_with("tls."))
+        {
+            return true;
+        }
+    }
+    if tagged(flow, "dns").any(|f| f.get("dns.queries").is_some() || f.get("dns.answers").is_some())
+    {
+        return true;
+    }
+    !web && max_excerpt > 0
+        && (!flow.to_server.payload.is_empty() || !flow.to_client.payload.is_empty())
 }
 
 /// One flow's entry, or `None` when it has nothing to show.
@@ -458,6 +482,40 @@ mod tests {
             "{again}"
         );
         assert!(entry(&c, 256, &mut shown).unwrap().contains("beaco\n"));
+    }
+
+    #[test]
+    fn past_the_bound_flows_are_counted_exactly_when_they_would_have_had_an_entry() {
+        let mut web_plain = flow(1, "10.0.0.1", "10.0.0.2", 443, b"x", b"y");
+        web_plain.findings.push(finding("web", 1, "web.tls", "TLS", &[("other", "1")]));
+        let mut web_tls = flow(2, "10.0.0.1", "10.0.0.2", 443, b"", b"");
+        web_tls.findings.push(finding("web", 2, "web.https", "TLS", &[("tls.sni", "a.b")]));
+        let mut web_http = flow(3, "10.0.0.1", "10.0.0.2", 80, b"", b"");
+        web_http.findings.push(finding("web", 3, "web.http", "HTTP", &[("http.status", "200")]));
+        let mut dns_empty = flow(4, "10.0.0.1", "10.0.0.2", 53, b"q", b"");
+        dns_empty.findings.push(finding("dns", 4, "dns", "DNS", &[("dns.rcode", "0")]));
+        let mut dns_q = flow(5, "10.0.0.1", "10.0.0.2", 53, b"", b"");
+        dns_q.findings.push(finding("dns", 5, "dns", "DNS", &[("dns.queries", "a.b")]));
+        let flows = [
+            web_plain,
+            web_tls,
+            web_http,
+            dns_empty,
+            dns_q,
+            flow(6, "10.0.0.1", "10.0.0.2", 25, b"EHLO", b""),
+            flow(7, "10.0.0.1", "10.0.0.2", 25, b"", b"220"),
+            flow(8, "10.0.0.1", "10.0.0.2", 25, b"", b""),
+        ];
+        let mut answers = Vec::new();
+        for max_excerpt in [0, 256] {
+            for f in &flows {
+                let would = entry(f, max_excerpt, &mut Shown::default()).is_some();
+                assert_eq!(has_entry(f, max_excerpt), would, "flow {}", f.id);
+                answers.push(would);
+            }
+        }
+        // The cases cover both answers.
+        assert!(answers.contains(&true) && answers.contains(&false));
     }
 
     #[test]

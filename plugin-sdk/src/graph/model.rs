@@ -10,7 +10,7 @@
 
 use super::class::{Class, Prefixes, ViewBits, classify, tag_bits};
 use crate::net::IpClass;
-use crate::{Flow, HostInfo, Report, Severity, Subject};
+use crate::{FindingRecord, Flow, HostInfo, Report, Severity, Subject};
 use petgraph::graph::{EdgeIndex, Graph, NodeIndex};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -232,6 +232,24 @@ pub struct NetGraph {
     tracked: Vec<Tracked>,
     tracked_sorted: bool,
     untracked: u64,
+    /// Findings noted before [`NetGraph::finish`], in the order they came: applied once every flow
+    /// and host is in.
+    late: Vec<Late>,
+}
+
+/// What the model keeps of a finding not on a flow until the end.
+#[derive(Debug)]
+enum Late {
+    Flow {
+        id: u64,
+        tag: String,
+    },
+    Host {
+        ip: IpAddr,
+        tag: String,
+        severity: Severity,
+        peers: Vec<IpAddr>,
+    },
 }
 
 impl NetGraph {
@@ -298,19 +316,17 @@ impl NetGraph {
         }
     }
 
-    /// Completes the model at the end of the run: host details from the report, and the findings
-    /// raised at the end (flow findings may move a flow to another class; host findings mark the host
-    /// and, when an attribute names a peer, the conversations with it).
-    pub fn finish(&mut self, report: &Report) {
-        self.add_hosts(&report.hosts);
-        if !self.tracked_sorted {
-            self.tracked.sort_unstable_by_key(|t| t.id);
-            self.tracked_sorted = true;
-        }
-        for record in &report.findings {
+    /// Takes findings that were not on a flow (late flow findings, host findings) as they come: an
+    /// output that streams them ([`crate::Output::STREAMS_FINDINGS`]) calls this from
+    /// `consume_findings`, so they need not be held until the end.
+    pub fn note_findings(&mut self, records: &[FindingRecord]) {
+        for record in records {
             let f = &record.finding;
             match f.subject {
-                Subject::Flow(id) => self.late_flow_finding(id, &f.tag),
+                Subject::Flow(id) => self.late.push(Late::Flow {
+                    id,
+                    tag: f.tag.clone(),
+                }),
                 Subject::Host(ip) => {
                     let ip = IpAddr::from(ip);
                     let peers: Vec<IpAddr> = f
@@ -319,9 +335,38 @@ impl NetGraph {
                         .filter_map(|a| a.value.parse::<IpAddr>().ok())
                         .filter(|p| *p != ip)
                         .collect();
-                    self.host_finding(ip, &f.tag, f.severity, &peers);
+                    self.late.push(Late::Host {
+                        ip,
+                        tag: f.tag.clone(),
+                        severity: f.severity,
+                        peers,
+                    });
                 }
                 Subject::Capture => {}
+            }
+        }
+    }
+
+    /// Completes the model at the end of the run: host details from the report, and the findings
+    /// raised at the end (flow findings may move a flow to another class; host findings mark the host
+    /// and, when an attribute names a peer, the conversations with it). Findings noted before with
+    /// [`NetGraph::note_findings`] are applied first, in the order they came.
+    pub fn finish(&mut self, report: &Report) {
+        self.add_hosts(&report.hosts);
+        if !self.tracked_sorted {
+            self.tracked.sort_unstable_by_key(|t| t.id);
+            self.tracked_sorted = true;
+        }
+        self.note_findings(&report.findings);
+        for late in std::mem::take(&mut self.late) {
+            match late {
+                Late::Flow { id, tag } => self.late_flow_finding(id, &tag),
+                Late::Host {
+                    ip,
+                    tag,
+                    severity,
+                    peers,
+                } => self.host_finding(ip, &tag, severity, &peers),
             }
         }
         // The tracking records are no longer needed.
@@ -649,10 +694,8 @@ pub(crate) mod tests {
         assert_eq!(https.ports.distinct(), 2);
     }
 
-    #[test]
-    fn late_findings_move_flows_and_mark_peers() {
-        let mut g = NetGraph::new();
-        g.consume(&[
+    fn late_findings_model() -> (NetGraph, Vec<Flow>, Report) {
+        let flows = vec![
             flow(
                 7,
                 "192.168.0.5",
@@ -670,7 +713,7 @@ pub(crate) mod tests {
                 &["web.https"],
             ),
             flow(9, "192.168.0.5", "198.51.100.1", Protocol::Tcp, 8080, &[]),
-        ]);
+        ];
         let report = report(
             vec![
                 host(
@@ -699,7 +742,10 @@ pub(crate) mod tests {
                     .attr("beacon.server", "198.51.100.1"),
             ],
         );
-        g.finish(&report);
+        (NetGraph::new(), flows, report)
+    }
+
+    fn check_late_findings(g: &NetGraph) {
         assert_eq!(g.untracked_late_findings(), 1);
         let by_class = |c: Class| {
             g.graph
@@ -727,5 +773,26 @@ pub(crate) mod tests {
         assert!(!client.is_gateway());
         let relay = &g.graph[g.find("198.51.100.1".parse().unwrap()).unwrap()];
         assert!(relay.is_tor_relay());
+    }
+
+    #[test]
+    fn late_findings_move_flows_and_mark_peers() {
+        let (mut g, flows, report) = late_findings_model();
+        g.consume(&flows);
+        g.finish(&report);
+        check_late_findings(&g);
+    }
+
+    #[test]
+    fn streamed_late_findings_give_the_same_model() {
+        let (mut g, flows, mut report) = late_findings_model();
+        let findings = std::mem::take(&mut report.findings);
+        // As the host streams them: after the batch they follow, interleaved with later batches.
+        g.consume(&flows[..2]);
+        g.note_findings(&findings[..1]);
+        g.consume(&flows[2..]);
+        g.note_findings(&findings[1..]);
+        g.finish(&report);
+        check_late_findings(&g);
     }
 }

@@ -10,7 +10,8 @@ use pcapxray_plugin_sdk::graph::{
     text::IpNet, to_dot, to_svg, to_svg_unplaced, view_bits,
 };
 use pcapxray_plugin_sdk::{
-    Artifact, CapabilityError, ConfigError, Flow, Output, PluginError, Report, graphviz, log,
+    Artifact, CapabilityError, ConfigError, FindingRecord, Flow, Output, PluginError, Report,
+    graphviz, log,
 };
 use serde::Deserialize;
 use std::time::Instant;
@@ -308,6 +309,17 @@ impl Output for GraphOutput {
 
     fn consume(&mut self, flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
         self.model.consume(&flows);
+        Ok(Vec::new())
+    }
+
+    /// Findings not on a flow are folded into the model as they come, not held until `finish`.
+    const STREAMS_FINDINGS: bool = true;
+
+    fn consume_findings(
+        &mut self,
+        findings: Vec<FindingRecord>,
+    ) -> Result<Vec<Artifact>, PluginError> {
+        self.model.note_findings(&findings);
         Ok(Vec::new())
     }
 

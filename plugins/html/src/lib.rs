@@ -10,7 +10,8 @@ use pcapxray_plugin_sdk::graph::NetGraph;
 use pcapxray_plugin_sdk::graph::text::clean;
 use pcapxray_plugin_sdk::time::iso8601;
 use pcapxray_plugin_sdk::{
-    Artifact, ConfigError, Finding, Flow, Output, PluginError, Report, Severity, Subject, log,
+    Artifact, ConfigError, Finding, FindingRecord, Flow, Output, PluginError, Report, Severity,
+    Subject, log,
 };
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -216,10 +217,10 @@ impl Html {
         }
     }
 
-    /// The whole page, and notes for the log.
-    pub fn render(&mut self, report: &Report) -> (String, Vec<String>) {
-        self.model.finish(report);
-        for r in &report.findings {
+    /// Takes findings that are not on a flow (about hosts and the capture, and late flow findings).
+    pub fn add_findings(&mut self, records: &[FindingRecord]) {
+        self.model.note_findings(records);
+        for r in records {
             self.findings.add(&r.stage, &r.finding);
             if let Subject::Flow(id) = r.finding.subject
                 && let Some(&row) = self.flow_rows.get(&id)
@@ -231,6 +232,13 @@ impl Html {
                 }
             }
         }
+    }
+
+    /// The whole page, and notes for the log.
+    pub fn render(&mut self, report: &Report) -> (String, Vec<String>) {
+        // Empty when the findings were streamed; taken all the same if an SDK hands them here.
+        self.add_findings(&report.findings);
+        self.model.finish(report);
         let mut notes = Vec::new();
         if self.flows_seen > self.flows.len() as u64 {
             notes.push(format!(
@@ -282,6 +290,17 @@ impl Output for Html {
 
     fn consume(&mut self, flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
         self.add_flows(&flows);
+        Ok(Vec::new())
+    }
+
+    /// Findings not on a flow are folded into the tables and the model as they come.
+    const STREAMS_FINDINGS: bool = true;
+
+    fn consume_findings(
+        &mut self,
+        findings: Vec<FindingRecord>,
+    ) -> Result<Vec<Artifact>, PluginError> {
+        self.add_findings(&findings);
         Ok(Vec::new())
     }
 

@@ -487,15 +487,29 @@ mod tests {
     #[test]
     fn past_the_bound_flows_are_counted_exactly_when_they_would_have_had_an_entry() {
         let mut web_plain = flow(1, "10.0.0.1", "10.0.0.2", 443, b"x", b"y");
-        web_plain.findings.push(finding("web", 1, "web.tls", "TLS", &[("other", "1")]));
+        web_plain
+            .findings
+            .push(finding("web", 1, "web.tls", "TLS", &[("other", "1")]));
         let mut web_tls = flow(2, "10.0.0.1", "10.0.0.2", 443, b"", b"");
-        web_tls.findings.push(finding("web", 2, "web.https", "TLS", &[("tls.sni", "a.b")]));
+        web_tls
+            .findings
+            .push(finding("web", 2, "web.https", "TLS", &[("tls.sni", "a.b")]));
         let mut web_http = flow(3, "10.0.0.1", "10.0.0.2", 80, b"", b"");
-        web_http.findings.push(finding("web", 3, "web.http", "HTTP", &[("http.status", "200")]));
+        web_http.findings.push(finding(
+            "web",
+            3,
+            "web.http",
+            "HTTP",
+            &[("http.status", "200")],
+        ));
         let mut dns_empty = flow(4, "10.0.0.1", "10.0.0.2", 53, b"q", b"");
-        dns_empty.findings.push(finding("dns", 4, "dns", "DNS", &[("dns.rcode", "0")]));
+        dns_empty
+            .findings
+            .push(finding("dns", 4, "dns", "DNS", &[("dns.rcode", "0")]));
         let mut dns_q = flow(5, "10.0.0.1", "10.0.0.2", 53, b"", b"");
-        dns_q.findings.push(finding("dns", 5, "dns", "DNS", &[("dns.queries", "a.b")]));
+        dns_q
+            .findings
+            .push(finding("dns", 5, "dns", "DNS", &[("dns.queries", "a.b")]));
         let flows = [
             web_plain,
             web_tls,

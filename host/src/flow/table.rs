@@ -1,6 +1,5 @@
 //! The active-flow table and its expiry queues.
 
-use super::hosts::HostTable;
 use super::tcp::StreamPrefix;
 use crate::decode::{IpPacket, Transport};
 use rustc_hash::FxHashMap;
@@ -384,14 +383,10 @@ impl FlowTable {
         self.ready.len() >= self.settings.batch_size
     }
 
-    /// Takes the finished flows (at most a batch) and folds them into the host table.
-    pub fn take_batch(&mut self, hosts: &mut HostTable) -> Vec<FinishedFlow> {
+    /// Takes the finished flows (at most a batch); the run folds them into the host table.
+    pub fn take_batch(&mut self) -> Vec<FinishedFlow> {
         let n = self.ready.len().min(self.settings.batch_size);
-        let batch: Vec<FinishedFlow> = self.ready.drain(..n).collect();
-        for flow in &batch {
-            hosts.add_flow(flow);
-        }
-        batch
+        self.ready.drain(..n).collect()
     }
 
     /// The capture is over: every remaining flow ends.

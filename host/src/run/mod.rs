@@ -4,10 +4,11 @@
 mod analyzers;
 mod outputs;
 mod payloads;
+mod reading;
 
 use crate::caps::{Services, log::Level};
-use crate::decode::{CaptureReader, Decoded, Decoder};
-use crate::flow::{FlowTable, HostTable};
+use crate::decode::CaptureReader;
+use crate::flow::HostTable;
 use crate::pipeline::{self, Diagnostics, StageKind};
 use crate::runtime::bindings::wit;
 use crate::runtime::{Runtime, Stage, convert};
@@ -117,7 +118,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     let started = Instant::now();
     let pipeline = pipeline::load(&opts.pipeline, &builtins::exists).map_err(RunError::Pipeline)?;
     // Open the capture before compiling plugins: a wrong file should fail at once.
-    let mut reader = CaptureReader::open(&opts.capture)?;
+    let reader = CaptureReader::open(&opts.capture)?;
     prepare_out_dir(&opts.out_dir)?;
     let hash = spawn_sha256(&opts.capture);
     let services = Arc::new(Services {
@@ -147,58 +148,36 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     if let Some(bar) = &opts.bar {
         bar.set_length(total);
     }
-    let mut decoder = Decoder::default();
-    let mut table = FlowTable::new(pipeline.flows.clone());
-    let mut stats = Stats::default();
-    let mut read_error = None;
-    loop {
-        let frame = match reader.next_frame() {
-            None => break,
-            Some(Err(e)) => {
-                read_error = Some(e);
-                break;
+    let (work, reading) = reading::start(reader, pipeline.flows.clone())
+        .map_err(|e| RunError::Other(format!("cannot start the reading thread: {e}")))?;
+    for w in work {
+        {
+            let mut hosts = services.hosts.lock().unwrap_or_else(|e| e.into_inner());
+            for arp in &w.arps {
+                hosts.add_arp(arp.ts, arp.ip, arp.mac);
             }
-            Some(Ok(frame)) => frame,
-        };
-        stats.frame(frame.ts, frame.data.len());
-        match decoder.decode(&frame) {
-            Ok(Decoded::Ip(pkt)) => table.add(frame.ts, &pkt),
-            Ok(Decoded::Arp(arp)) => {
-                let mut hosts = services.hosts.lock().unwrap_or_else(|e| e.into_inner());
-                hosts.add_arp(frame.ts, arp.sender_ip.into(), arp.sender_mac);
-                if arp.operation == 2 {
-                    hosts.add_arp(frame.ts, arp.target_ip.into(), arp.target_mac);
-                }
+            for flow in &w.flows {
+                hosts.add_flow(flow);
             }
-            Ok(Decoded::FragmentHeld) => {}
-            Ok(Decoded::NonIp { ether_type }) => *stats.non_ip.entry(ether_type).or_default() += 1,
-            Err(e) => *stats.decode_errors.entry(e.kind()).or_default() += 1,
         }
-        if table.batch_ready() {
-            let batch =
-                table.take_batch(&mut services.hosts.lock().unwrap_or_else(|e| e.into_inner()));
-            outputs.consume(analyzers.analyze(batch));
+        if !w.flows.is_empty() {
+            outputs.consume(analyzers.analyze(w.flows));
             outputs.findings(std::mem::take(&mut analyzers.loose));
         }
-        if stats.packets % 65_536 == 0 {
-            let flows = table.flows_total();
-            report_progress(
-                &mut opts,
-                reader.position(),
-                total,
-                stats.packets,
-                flows,
-                "reading",
-            );
-        }
+        report_progress(
+            &mut opts,
+            w.position,
+            total,
+            w.packets,
+            w.flows_total,
+            "reading",
+        );
     }
-    table.end_capture();
-    while table.has_ready() {
-        let batch = table.take_batch(&mut services.hosts.lock().unwrap_or_else(|e| e.into_inner()));
-        outputs.consume(analyzers.analyze(batch));
-        outputs.findings(std::mem::take(&mut analyzers.loose));
-    }
-    let flows_total = table.flows_total();
+    let read = reading
+        .join()
+        .map_err(|_| RunError::Other("the reading thread stopped unexpectedly".into()))?;
+    let (stats, read_error) = (read.stats, read.read_error);
+    let flows_total = read.flows_total;
     let packets = stats.packets;
     analyzers.finish(&mut |phase| {
         report_progress(&mut opts, total, total, packets, flows_total, &phase)
@@ -218,14 +197,14 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         services.log.host(Level::Warn, &message);
         problems.push(message);
     }
-    let format = reader.format().clone();
+    let format = read.format;
     let capture_info = wit::CaptureInfo {
         file: capture.display().to_string(),
         size: total,
         sha256: hash.join().unwrap_or_default(),
         format: format.name.to_string(),
         format_details: format.details.clone(),
-        link_types: reader.link_types().iter().map(|l| l.describe()).collect(),
+        link_types: read.link_types,
         packets,
         bytes: stats.bytes,
         first_packet: stats.first_ts,
@@ -293,7 +272,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         packets,
         bytes: stats.bytes,
         flows: flows_total,
-        max_active_flows: table.max_active(),
+        max_active_flows: read.max_active,
         hosts: host_count,
         findings_by_tag: std::mem::take(&mut analyzers.by_tag),
         decode_errors: stats.decode_errors,
@@ -304,41 +283,6 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         stages: stage_stats,
         warnings: services.log.kept(),
     })
-}
-
-/// Counts over the frames read.
-#[derive(Default)]
-struct Stats {
-    packets: u64,
-    bytes: u64,
-    first_ts: u64,
-    last_ts: u64,
-    decode_errors: BTreeMap<String, u64>,
-    non_ip: BTreeMap<u16, u64>,
-}
-
-impl Stats {
-    fn frame(&mut self, ts: u64, len: usize) {
-        self.packets += 1;
-        self.bytes += len as u64;
-        if self.first_ts == 0 || ts < self.first_ts {
-            self.first_ts = ts;
-        }
-        self.last_ts = self.last_ts.max(ts);
-    }
-
-    /// Undecodable and non-IP frames, for the report.
-    fn attributes(&self) -> Vec<wit::Attribute> {
-        let errors = self.decode_errors.iter().map(|(k, v)| wit::Attribute {
-            key: k.clone(),
-            value: v.to_string(),
-        });
-        let non_ip = self.non_ip.iter().map(|(t, n)| wit::Attribute {
-            key: format!("not ip (ether type 0x{t:04x})"),
-            value: n.to_string(),
-        });
-        errors.chain(non_ip).collect()
-    }
 }
 
 fn report_progress(

@@ -11,6 +11,7 @@ use super::LinkType;
 use pcap_file::PcapError;
 use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::PcapNgParser;
+use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -99,6 +100,9 @@ pub struct CaptureReader {
     format: CaptureFormat,
     link_types: Vec<LinkType>,
     container: Container,
+    /// SHA-256 of every byte read from the file so far: the capture is hashed as it is read, not in a
+    /// second pass over the file.
+    sha256: Sha256,
 }
 
 enum Container {
@@ -293,6 +297,7 @@ impl CaptureReader {
             },
             link_types: Vec::new(),
             container: Container::Unopened,
+            sha256: Sha256::new(),
         };
         reader.fill(24).map_err(io_err)?;
         let avail = reader.end - reader.start;
@@ -464,7 +469,10 @@ impl CaptureReader {
             }
             match self.file.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
-                Ok(n) => self.end += n,
+                Ok(n) => {
+                    self.sha256.update(&self.buf[self.end..self.end + n]);
+                    self.end += n;
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -897,6 +905,21 @@ impl CaptureReader {
     }
 
     /// Size of the file in bytes, as it was when opened.
+    /// The SHA-256 of the whole file (hex), reading what the frames did not need (after a read error,
+    /// the rest of the file).
+    pub fn sha256(mut self) -> std::io::Result<String> {
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match self.file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => self.sha256.update(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(crate::runtime::hex_digest(&self.sha256.finalize()))
+    }
+
     pub fn file_size(&self) -> u64 {
         self.file_size
     }
@@ -1122,6 +1145,35 @@ mod tests {
             at += 16 + incl;
         }
         offs
+    }
+
+    #[test]
+    fn the_hash_covers_the_whole_file_however_far_reading_got() {
+        use sha2::{Digest, Sha256};
+        let whole = |name: &str| {
+            let bytes = std::fs::read(testdata::path(name)).unwrap();
+            crate::runtime::hex_digest(&Sha256::digest(&bytes))
+        };
+        // Read to the end; stopped at a corrupt record; not read past the header at all.
+        for name in [
+            "http_get_bro_org.pcap",
+            "corrupt_smtp_bad_record_after_18_packets.pcap",
+        ] {
+            let mut r = open(name);
+            read_all(&mut r);
+            assert_eq!(r.sha256().unwrap(), whole(name), "{name}");
+            assert_eq!(open(name).sha256().unwrap(), whole(name), "{name}, unread");
+        }
+        // A capture bigger than the read buffer.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.pcap");
+        let mut bytes = std::fs::read(testdata::path("http_get_bro_org.pcap")).unwrap();
+        bytes.resize(3 * BUF_SIZE + 17, 0xab);
+        std::fs::write(&path, &bytes).unwrap();
+        let mut r = CaptureReader::open(&path).unwrap();
+        read_all(&mut r);
+        let expected = crate::runtime::hex_digest(&Sha256::digest(&bytes));
+        assert_eq!(r.sha256().unwrap(), expected);
     }
 
     #[test]

@@ -15,7 +15,6 @@ use crate::runtime::{Runtime, Stage, convert};
 use crate::{builtins, output, stages};
 use analyzers::Analyzers;
 use outputs::Outputs;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -120,7 +119,6 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     // Open the capture before compiling plugins: a wrong file should fail at once.
     let reader = CaptureReader::open(&opts.capture)?;
     prepare_out_dir(&opts.out_dir)?;
-    let hash = spawn_sha256(&opts.capture);
     let services = Arc::new(Services {
         log: crate::caps::log::Logger::new(opts.bar.clone(), opts.verbose),
         hosts: Arc::new(Mutex::new(HostTable::default())),
@@ -201,7 +199,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     let capture_info = wit::CaptureInfo {
         file: capture.display().to_string(),
         size: total,
-        sha256: hash.join().unwrap_or_default(),
+        sha256: read.sha256,
         format: format.name.to_string(),
         format_details: format.details.clone(),
         link_types: read.link_types,
@@ -365,25 +363,4 @@ fn write_marker(dir: &Path, files: &[PathBuf]) {
         .map(|p| format!("{}\n", p.display()))
         .collect();
     let _ = std::fs::write(dir.join(MARKER), list);
-}
-
-/// Hashes the capture on another core while it is being decoded.
-fn spawn_sha256(path: &Path) -> std::thread::JoinHandle<String> {
-    let path = path.to_path_buf();
-    std::thread::spawn(move || {
-        use std::io::Read;
-        let Ok(mut file) = std::fs::File::open(&path) else {
-            return String::new();
-        };
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => hasher.update(&buf[..n]),
-                Err(_) => return String::new(),
-            }
-        }
-        crate::runtime::hex_digest(&hasher.finalize())
-    })
 }

@@ -75,23 +75,25 @@ pub struct Read {
     pub link_types: Vec<String>,
     pub flows_total: u64,
     pub max_active: usize,
+    /// SHA-256 of the capture file (hex); empty if the file could not be read to its end.
+    pub sha256: String,
 }
 
 /// Starts reading `reader` on its own thread. The receiver yields the work in order; the handle gives
 /// the totals once the receiver is drained.
 pub fn start(
-    mut reader: CaptureReader,
+    reader: CaptureReader,
     settings: FlowSettings,
 ) -> std::io::Result<(Receiver<Work>, JoinHandle<Read>)> {
     // A few batches in flight at most: memory stays bounded by active flows.
     let (tx, rx) = sync_channel(4);
     let handle = std::thread::Builder::new()
         .name("reading".into())
-        .spawn(move || read_all(&mut reader, settings, &tx))?;
+        .spawn(move || read_all(reader, settings, &tx))?;
     Ok((rx, handle))
 }
 
-fn read_all(reader: &mut CaptureReader, settings: FlowSettings, tx: &SyncSender<Work>) -> Read {
+fn read_all(mut reader: CaptureReader, settings: FlowSettings, tx: &SyncSender<Work>) -> Read {
     let mut decoder = Decoder::default();
     let mut table = FlowTable::new(settings);
     let mut stats = Stats::default();
@@ -164,12 +166,15 @@ fn read_all(reader: &mut CaptureReader, settings: FlowSettings, tx: &SyncSender<
             break;
         }
     }
+    let format = reader.format().clone();
+    let link_types = reader.link_types().iter().map(|l| l.describe()).collect();
     Read {
         stats,
         read_error,
-        format: reader.format().clone(),
-        link_types: reader.link_types().iter().map(|l| l.describe()).collect(),
+        format,
+        link_types,
         flows_total: table.flows_total(),
         max_active: table.max_active(),
+        sha256: reader.sha256().unwrap_or_default(),
     }
 }

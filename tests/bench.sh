@@ -57,6 +57,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 # measure NAME COMMAND...: runs COMMAND under GNU time, appends a table row.
 ROWS=()
+STAGES=()
 measure() {
     local name=$1
     shift
@@ -86,7 +87,9 @@ for pipeline in $PIPELINES; do
     name=$(basename "$pipeline" .toml)
     # One untimed run first: it compiles the plugins into the cache, as any second run finds them.
     target/release/pcapxray run "$pipeline" "$CAPTURE" -o "$WORK/warm-$name" -q >/dev/null 2>&1 || true
-    measure "$name" target/release/pcapxray run "$pipeline" "$CAPTURE" -o "$WORK/out-$name" -q
+    measure "$name" target/release/pcapxray run -v "$pipeline" "$CAPTURE" -o "$WORK/out-$name" -q
+    # What each stage cost (from `run -v`): calls, seconds inside them, peak linear memory.
+    STAGES+=("$name:" "$(grep -E ' calls .* MiB peak memory$' "$WORK/$name.out" || true)")
 done
 
 if command -v tshark >/dev/null 2>&1; then
@@ -99,3 +102,6 @@ echo
 echo "capture: $CAPTURE ($BYTES bytes)"
 printf '%-16s %12s %10s %14s %12s\n' tool packets seconds packets/s "peak RSS MiB"
 printf '%s\n' "${ROWS[@]}"
+echo
+echo "stages (seconds inside the plugin's calls, threads sharing the cores; peak linear memory):"
+printf '%s\n' "${STAGES[@]}"

@@ -143,7 +143,9 @@ pub mod log {
     }
 }
 
-/// What the host knows so far, including facts earlier stages published.
+/// What the host knows so far, including facts earlier stages published. An output, while it takes a
+/// batch, sees the hosts of that batch as they were when the analyzers were done with it (so its report
+/// does not depend on timing); in `finish` it sees every host.
 pub mod hosts {
     use super::{HostInfo, IpAddress};
 

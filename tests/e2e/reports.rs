@@ -636,3 +636,36 @@ fn the_reports_of_the_demo_capture_match_their_reviewed_copies() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Outputs run on threads of their own, so the analyzers may be batches ahead when an output asks the
+/// host about a flow's hosts. It must get the hosts as they were when that flow's batch was analyzed,
+/// or the CSV's name columns would depend on timing. One flow per batch here: the name of
+/// 2607:f8b0:4006:802::200e comes from a DNS answer in a later flow than flow 10.
+#[test]
+fn csv_host_names_are_those_known_when_the_flow_was_analyzed_and_the_same_every_run() {
+    let capture = testdata("tor_browser_pcapxray_example.pcap");
+    let pipeline = "[flows]\nbatch_size = 1\n[[analyzer]]\nplugin = \"web\"\n[[analyzer]]\nplugin = \"dns\"\n\
+                    [[output]]\nplugin = \"csv\"\nconfig = { host_names = true }\n";
+    let mut texts = Vec::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let run = run_ok(dir.path(), pipeline, &capture);
+        texts.push(read(&run, "flows.csv"));
+    }
+    assert!(
+        texts.iter().all(|t| *t == texts[0]),
+        "flows.csv differs between runs"
+    );
+    let rows = parse_csv(&texts[0]);
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    let (id, ip, name) = (col("id"), col("server_ip"), col("server_name"));
+    let row = |n: &str| rows.iter().find(|r| r[id] == n).unwrap();
+    assert_eq!(row("10")[ip], "2607:f8b0:4006:802::200e");
+    assert_eq!(
+        row("10")[name],
+        "",
+        "named before the DNS answer was analyzed"
+    );
+    assert_eq!(row("48")[ip], "2607:f8b0:4006:802::200e");
+    assert_eq!(row("48")[name], "www-google-analytics.l.google.com");
+}

@@ -4,6 +4,7 @@
 use super::table::{FinishedFlow, mac_u64};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// A fact about a host and the stage that published it.
 #[derive(Clone, Debug)]
@@ -48,9 +49,30 @@ impl HostEntry {
 /// Most notes one host keeps: a hostile capture cannot make a plugin grow the table without bound.
 const MAX_NOTES_PER_HOST: usize = 256;
 
+/// Entries are shared with [`HostSnapshot`]s and copied on write: a snapshot costs a reference per host
+/// and keeps what it saw however the table changes after.
 #[derive(Default)]
 pub struct HostTable {
-    hosts: FxHashMap<IpAddr, HostEntry>,
+    hosts: FxHashMap<IpAddr, Arc<HostEntry>>,
+}
+
+/// Some hosts as they were at one moment of the run.
+#[derive(Default, Debug)]
+pub struct HostSnapshot {
+    hosts: FxHashMap<IpAddr, Arc<HostEntry>>,
+}
+
+impl HostSnapshot {
+    pub fn get(&self, ip: &IpAddr) -> Option<&HostEntry> {
+        self.hosts.get(ip).map(|h| &**h)
+    }
+
+    /// The hosts, sorted by address.
+    pub fn sorted(&self) -> Vec<(IpAddr, &HostEntry)> {
+        let mut v: Vec<_> = self.hosts.iter().map(|(ip, h)| (*ip, &**h)).collect();
+        v.sort_by_key(|(ip, _)| *ip);
+        v
+    }
 }
 
 impl HostTable {
@@ -63,14 +85,29 @@ impl HostTable {
     }
 
     pub fn get(&self, ip: &IpAddr) -> Option<&HostEntry> {
-        self.hosts.get(ip)
+        self.hosts.get(ip).map(|h| &**h)
     }
 
     /// All hosts, sorted by address.
     pub fn sorted(&self) -> Vec<(IpAddr, &HostEntry)> {
-        let mut v: Vec<_> = self.hosts.iter().map(|(ip, h)| (*ip, h)).collect();
+        let mut v: Vec<_> = self.hosts.iter().map(|(ip, h)| (*ip, &**h)).collect();
         v.sort_by_key(|(ip, _)| *ip);
         v
+    }
+
+    /// The hosts among `ips` as they are now.
+    pub fn snapshot(&self, ips: impl IntoIterator<Item = IpAddr>) -> HostSnapshot {
+        let mut hosts = FxHashMap::default();
+        for ip in ips {
+            if let Some(h) = self.hosts.get(&ip) {
+                hosts.entry(ip).or_insert_with(|| h.clone());
+            }
+        }
+        HostSnapshot { hosts }
+    }
+
+    fn entry(&mut self, ip: IpAddr) -> &mut HostEntry {
+        Arc::make_mut(self.hosts.entry(ip).or_default())
     }
 
     /// Folds a finished flow into both of its hosts.
@@ -82,14 +119,14 @@ impl HostTable {
             .min()
             .unwrap_or(0);
         let last = c.last_seen.max(s.last_seen);
-        let client = self.hosts.entry(flow.client.0).or_default();
+        let client = self.entry(flow.client.0);
         client.seen(first, last);
         client.add_mac(c.mac);
         client.packets_sent += c.packets;
         client.bytes_sent += c.bytes;
         client.packets_received += s.packets;
         client.bytes_received += s.bytes;
-        let server = self.hosts.entry(flow.server.0).or_default();
+        let server = self.entry(flow.server.0);
         server.seen(first, last);
         server.add_mac(s.mac);
         server.packets_sent += s.packets;
@@ -103,7 +140,7 @@ impl HostTable {
         if ip.is_unspecified() {
             return;
         }
-        let host = self.hosts.entry(ip).or_default();
+        let host = self.entry(ip);
         host.seen(ts, ts);
         host.add_mac(Some(mac_u64(mac)));
         host.seen_in_arp = true;
@@ -111,7 +148,10 @@ impl HostTable {
 
     /// Adds a fact; an identical fact (same key and value) is kept once.
     pub fn add_note(&mut self, ip: IpAddr, note: HostNote) {
-        let host = self.hosts.entry(ip).or_default();
+        let Some(host) = self.hosts.get(&ip) else {
+            self.entry(ip).notes.push(note);
+            return;
+        };
         if host.notes.len() >= MAX_NOTES_PER_HOST
             || host
                 .notes
@@ -120,6 +160,48 @@ impl HostTable {
         {
             return;
         }
-        host.notes.push(note);
+        self.entry(ip).notes.push(note);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(key: &str, value: &str) -> HostNote {
+        HostNote {
+            stage: "dns".into(),
+            key: key.into(),
+            value: value.into(),
+            observed: None,
+        }
+    }
+
+    #[test]
+    fn a_snapshot_keeps_what_it_saw_while_the_table_changes() {
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let absent: IpAddr = "192.0.2.9".parse().unwrap();
+        let mut table = HostTable::default();
+        table.add_arp(10, a, [2, 0, 0, 0, 0, 1]);
+        table.add_note(a, note("name", "first.example"));
+        table.add_arp(11, b, [2, 0, 0, 0, 0, 2]);
+        let snap = table.snapshot([a, absent, a]);
+        table.add_note(a, note("name", "second.example"));
+        table.add_arp(20, a, [2, 0, 0, 0, 0, 3]);
+        table.add_note(b, note("name", "b.example"));
+
+        let seen = snap.get(&a).unwrap();
+        assert_eq!(seen.notes.len(), 1);
+        assert_eq!(seen.notes[0].value, "first.example");
+        assert_eq!((seen.macs.len(), seen.last_seen), (1, 10));
+        // Only the addresses asked for, and only those the table had.
+        assert!(snap.get(&b).is_none() && snap.get(&absent).is_none());
+        assert_eq!(snap.sorted().len(), 1);
+        // The table itself moved on.
+        let now = table.get(&a).unwrap();
+        assert_eq!(now.notes.len(), 2);
+        assert_eq!((now.macs.len(), now.last_seen), (2, 20));
+        assert_eq!(table.get(&b).unwrap().notes.len(), 1);
     }
 }

@@ -7,5 +7,5 @@ mod hosts;
 mod table;
 mod tcp;
 
-pub use hosts::{HostEntry, HostNote, HostTable};
+pub use hosts::{HostEntry, HostNote, HostSnapshot, HostTable};
 pub use table::{Direction, EndReason, FinishedFlow, FlowSettings, FlowTable, Orientation};

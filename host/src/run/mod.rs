@@ -159,8 +159,8 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
             }
         }
         if !w.flows.is_empty() {
-            outputs.consume(analyzers.analyze(w.flows));
-            outputs.findings(std::mem::take(&mut analyzers.loose));
+            outputs.consume(analyzers.analyze(w.flows), &services.hosts);
+            outputs.findings(std::mem::take(&mut analyzers.loose), &services.hosts);
         }
         report_progress(
             &mut opts,
@@ -182,7 +182,10 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     });
     let mut loose = std::mem::take(&mut analyzers.loose);
     while !loose.is_empty() {
-        outputs.findings(loose.drain(..loose.len().min(4096)).collect());
+        outputs.findings(
+            loose.drain(..loose.len().min(4096)).collect(),
+            &services.hosts,
+        );
     }
 
     let mut problems = Vec::new();

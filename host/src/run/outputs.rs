@@ -6,18 +6,22 @@
 use super::StageStats;
 use super::payloads::take_payloads;
 use crate::caps::{Services, log::Level};
+use crate::flow::{HostSnapshot, HostTable};
 use crate::output::ReportWriter;
-use crate::runtime::Stage;
 use crate::runtime::bindings::wit;
+use crate::runtime::{Stage, convert};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+/// What an output thread is handed. Flows and findings come with the hosts they involve as they were
+/// when the analyzers were done with them: the analyzers may be batches ahead by the time an output
+/// asks, and its report must not depend on that.
 #[derive(Clone)]
 enum Message {
-    Flows(Arc<Vec<wit::Flow>>),
-    Findings(Arc<Vec<wit::FindingRecord>>),
+    Flows(Arc<Vec<wit::Flow>>, Arc<HostSnapshot>),
+    Findings(Arc<Vec<wit::FindingRecord>>, Arc<HostSnapshot>),
     Finish(Arc<wit::Report>),
 }
 
@@ -74,19 +78,39 @@ impl Outputs {
         }
     }
 
-    /// Hands a batch of annotated flows to the outputs.
-    pub fn consume(&mut self, mut flows: Vec<wit::Flow>) {
+    /// Hands a batch of annotated flows to the outputs, with `hosts`, their hosts as they are now.
+    pub fn consume(&mut self, mut flows: Vec<wit::Flow>, hosts: &Mutex<HostTable>) {
         if self.strip_payloads {
             flows.iter_mut().for_each(|f| drop(take_payloads(f)));
         }
-        self.send(Message::Flows(Arc::new(flows)));
+        let ips = flows.iter().flat_map(|f| {
+            [
+                convert::ip_from_wit(f.client.ip),
+                convert::ip_from_wit(f.server.ip),
+            ]
+        });
+        let snapshot = hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .snapshot(ips);
+        self.send(Message::Flows(Arc::new(flows), Arc::new(snapshot)));
     }
 
-    /// Hands the outputs findings that are not on a flow (host, capture, and late flow findings).
-    pub fn findings(&mut self, findings: Vec<wit::FindingRecord>) {
-        if !findings.is_empty() {
-            self.send(Message::Findings(Arc::new(findings)));
+    /// Hands the outputs findings that are not on a flow (host, capture, and late flow findings), with
+    /// the hosts they are about as they are now.
+    pub fn findings(&mut self, findings: Vec<wit::FindingRecord>, hosts: &Mutex<HostTable>) {
+        if findings.is_empty() {
+            return;
         }
+        let ips = findings.iter().filter_map(|r| match r.finding.subject {
+            wit::Subject::Host(ip) => Some(convert::ip_from_wit(ip)),
+            _ => None,
+        });
+        let snapshot = hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .snapshot(ips);
+        self.send(Message::Findings(Arc::new(findings), Arc::new(snapshot)));
     }
 
     /// Ends the outputs with the report and waits for their files.
@@ -127,9 +151,19 @@ fn work(
             continue;
         }
         let (result, last) = match &message {
-            Message::Flows(flows) => (stage.consume(flows), false),
-            Message::Findings(findings) => (stage.consume_findings(findings), false),
-            Message::Finish(report) => (stage.finish_output(report), true),
+            Message::Flows(flows, hosts) => {
+                stage.set_snapshot(Some(hosts.clone()));
+                (stage.consume(flows), false)
+            }
+            Message::Findings(findings, hosts) => {
+                stage.set_snapshot(Some(hosts.clone()));
+                (stage.consume_findings(findings), false)
+            }
+            // At the end the host table no longer changes: the model answers from it.
+            Message::Finish(report) => {
+                stage.set_snapshot(None);
+                (stage.finish_output(report), true)
+            }
         };
         record(&stage, result, writer, services, &mut failures);
         if last {

@@ -4,6 +4,7 @@ use super::bindings::{analyzer, output, wit};
 use super::plugin::{EPOCH_TICK, LoadedPlugin, PluginPre, Runtime};
 use super::state::StageState;
 use crate::caps::Services;
+use crate::flow::HostSnapshot;
 use crate::pipeline::{Grants, Limits, StageSpec};
 use std::sync::Arc;
 use wasmtime::Store;
@@ -200,6 +201,12 @@ impl Stage {
                 format!("{who} trapped in `{what}`: {first}; it printed: {tail}")
             }
         }
+    }
+
+    /// What the model answers from during the next calls: a snapshot of some hosts, or (`None`) the
+    /// live host table.
+    pub fn set_snapshot(&mut self, snapshot: Option<Arc<HostSnapshot>>) {
+        self.store.data_mut().snapshot = snapshot;
     }
 
     /// The most linear memory the plugin has had, in bytes.

@@ -7,7 +7,7 @@ use super::bindings::analyzer::pcapxray::plugin::{
 use super::bindings::output::pcapxray::plugin::{graphviz, sqlite};
 use super::bindings::{CapabilityError, wit};
 use crate::caps::{self, Services};
-use crate::flow::HostNote;
+use crate::flow::{HostNote, HostSnapshot};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,6 +29,10 @@ pub struct StageState {
     /// Time spent in capability calls (DNS, RDAP) since the last epoch deadline: it does not count
     /// against the stage's call time limit.
     pub host_time: std::time::Duration,
+    /// Set while an output takes a batch: the hosts of that batch as they were when the analyzers
+    /// were done with it. The model answers from it, so what an output sees does not depend on how
+    /// far the analyzers have got meanwhile (outputs run on threads of their own).
+    pub snapshot: Option<Arc<HostSnapshot>>,
     dns: Option<Result<caps::dns::Dns, String>>,
     whois: Option<caps::whois::Whois>,
     databases: caps::sqlite::Databases,
@@ -109,6 +113,7 @@ impl StageState {
             grants,
             services,
             host_time: std::time::Duration::ZERO,
+            snapshot: None,
             dns: None,
             whois: None,
             databases: Default::default(),
@@ -161,6 +166,11 @@ impl log::Host for StageState {
 impl model::Host for StageState {
     fn get_host(&mut self, ip: wit::IpAddress) -> Option<wit::HostInfo> {
         let ip = super::convert::ip_from_wit(ip);
+        if let Some(snapshot) = &self.snapshot {
+            return snapshot
+                .get(&ip)
+                .map(|h| super::convert::host_to_wit(ip, h));
+        }
         let hosts = self
             .services
             .hosts
@@ -170,6 +180,13 @@ impl model::Host for StageState {
     }
 
     fn all_hosts(&mut self) -> Vec<wit::HostInfo> {
+        if let Some(snapshot) = &self.snapshot {
+            return snapshot
+                .sorted()
+                .into_iter()
+                .map(|(ip, h)| super::convert::host_to_wit(ip, h))
+                .collect();
+        }
         let hosts = self
             .services
             .hosts

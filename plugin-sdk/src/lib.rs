@@ -103,7 +103,8 @@ pub use wit::types::Report as WitReport;
 pub struct Report {
     /// The capture.
     pub capture: CaptureInfo,
-    /// Every host, with the facts all stages published.
+    /// Every host, with the facts all stages published, sorted by address. Empty when the plugin
+    /// streams them itself ([`Output::STREAMS_HOSTS`]).
     pub hosts: Vec<HostInfo>,
     /// The findings that were not on a flow passed to `consume` (about hosts or the capture, or raised
     /// at the end of the run). Empty when the plugin streams them itself ([`Output::STREAMS_FINDINGS`]).

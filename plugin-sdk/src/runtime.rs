@@ -2,8 +2,8 @@
 //! functions; this module keeps the one plugin instance a component holds and routes each call to it.
 
 use crate::{
-    Artifact, ConfigError, FindingRecord, Flow, Outcome, PluginError, PluginInfo, PluginKind,
-    Report, WitReport,
+    Artifact, ConfigError, FindingRecord, Flow, HostInfo, Outcome, PluginError, PluginInfo,
+    PluginKind, Report, WitReport,
 };
 use serde::de::DeserializeOwned;
 use std::any::Any;
@@ -83,6 +83,19 @@ pub trait Output: Sized + 'static {
         Ok(Vec::new())
     }
 
+    /// When true, the hosts go to [`Output::consume_hosts`] in batches sorted by address, after the
+    /// findings and before `finish`, and `report.hosts` is empty in `finish`. When false (the default),
+    /// the SDK collects them and hands them over in `report.hosts`. A capture can hold millions of
+    /// hosts: an output that can write or fold them as they come should stream them.
+    const STREAMS_HOSTS: bool = false;
+
+    /// Hosts, in batches sorted by address, after the findings and before `finish` (only when
+    /// [`Output::STREAMS_HOSTS`] is true). Return file parts to append now, as from `consume`.
+    fn consume_hosts(&mut self, hosts: Vec<HostInfo>) -> Result<Vec<Artifact>, PluginError> {
+        let _ = hosts;
+        Ok(Vec::new())
+    }
+
     /// Returns the report files.
     fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError>;
 }
@@ -112,6 +125,8 @@ thread_local! {
     static INSTANCE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
     /// Findings collected for outputs that do not stream them.
     static FINDINGS: RefCell<Vec<FindingRecord>> = const { RefCell::new(Vec::new()) };
+    /// Hosts collected for outputs that do not stream them.
+    static HOSTS: RefCell<Vec<HostInfo>> = const { RefCell::new(Vec::new()) };
 }
 
 fn with_instance<T: 'static, R>(
@@ -193,10 +208,21 @@ pub mod __private {
         }
     }
 
+    pub fn output_consume_hosts<T: Output>(
+        hosts: Vec<HostInfo>,
+    ) -> Result<Vec<Artifact>, PluginError> {
+        if T::STREAMS_HOSTS {
+            with_instance::<T, _>(|p| p.consume_hosts(hosts))
+        } else {
+            HOSTS.with(|kept| kept.borrow_mut().extend(hosts));
+            Ok(Vec::new())
+        }
+    }
+
     pub fn output_finish<T: Output>(report: WitReport) -> Result<Vec<Artifact>, PluginError> {
         let report = Report {
             capture: report.capture,
-            hosts: report.hosts,
+            hosts: HOSTS.with(|kept| std::mem::take(&mut *kept.borrow_mut())),
             findings: FINDINGS.with(|kept| std::mem::take(&mut *kept.borrow_mut())),
             plugins: report.plugins,
             queries: report.queries,
@@ -274,6 +300,11 @@ macro_rules! export_output {
                 findings: Vec<$crate::FindingRecord>,
             ) -> Result<Vec<$crate::Artifact>, $crate::PluginError> {
                 $crate::__private::output_consume_findings::<$plugin>(findings)
+            }
+            fn consume_hosts(
+                hosts: Vec<$crate::HostInfo>,
+            ) -> Result<Vec<$crate::Artifact>, $crate::PluginError> {
+                $crate::__private::output_consume_hosts::<$plugin>(hosts)
             }
             fn finish(report: $crate::WitReport) -> Result<Vec<$crate::Artifact>, $crate::PluginError> {
                 $crate::__private::output_finish::<$plugin>(report)

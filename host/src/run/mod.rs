@@ -226,20 +226,6 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
             run
         })
         .collect();
-    let (report, host_count) = {
-        let hosts = services.hosts.lock().unwrap_or_else(|e| e.into_inner());
-        let report = wit::Report {
-            capture: capture_info,
-            hosts: hosts
-                .sorted()
-                .into_iter()
-                .map(|(ip, h)| convert::host_to_wit(ip, h))
-                .collect(),
-            plugins,
-            queries: services.queries.take(),
-        };
-        (report, hosts.len())
-    };
     report_progress(
         &mut opts,
         total,
@@ -248,6 +234,12 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         flows_total,
         "writing reports",
     );
+    let host_count = send_hosts(&services.hosts, &mut outputs);
+    let report = wit::Report {
+        capture: capture_info,
+        plugins,
+        queries: services.queries.take(),
+    };
     let mut written = outputs.finish(report);
     written.files.sort();
     written.files.extend(
@@ -284,6 +276,29 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         stages: stage_stats,
         warnings: services.log.kept(),
     })
+}
+
+/// Hosts handed to the outputs per call.
+const HOSTS_PER_BATCH: usize = 4096;
+
+/// Hands every host to the outputs in batches sorted by address; returns how many there are. The table
+/// is only locked while a batch is copied: an output may read it while it takes the batch.
+fn send_hosts(hosts: &Mutex<HostTable>, outputs: &mut Outputs) -> usize {
+    let order: Vec<std::net::IpAddr> = {
+        let table = hosts.lock().unwrap_or_else(|e| e.into_inner());
+        table.sorted().into_iter().map(|(ip, _)| ip).collect()
+    };
+    for chunk in order.chunks(HOSTS_PER_BATCH) {
+        let batch: Vec<wit::HostInfo> = {
+            let table = hosts.lock().unwrap_or_else(|e| e.into_inner());
+            chunk
+                .iter()
+                .filter_map(|ip| table.get(ip).map(|h| convert::host_to_wit(*ip, h)))
+                .collect()
+        };
+        outputs.hosts(batch);
+    }
+    order.len()
 }
 
 fn report_progress(

@@ -22,6 +22,7 @@ use std::thread::JoinHandle;
 enum Message {
     Flows(Arc<Vec<wit::Flow>>, Arc<HostSnapshot>),
     Findings(Arc<Vec<wit::FindingRecord>>, Arc<HostSnapshot>),
+    Hosts(Arc<Vec<wit::HostInfo>>),
     Finish(Arc<wit::Report>),
 }
 
@@ -113,6 +114,13 @@ impl Outputs {
         self.send(Message::Findings(Arc::new(findings), Arc::new(snapshot)));
     }
 
+    /// Hands the outputs a batch of hosts (at the end, when the host table no longer changes).
+    pub fn hosts(&mut self, hosts: Vec<wit::HostInfo>) {
+        if !hosts.is_empty() {
+            self.send(Message::Hosts(Arc::new(hosts)));
+        }
+    }
+
     /// Ends the outputs with the report and waits for their files.
     pub fn finish(self, report: wit::Report) -> Written {
         self.send(Message::Finish(Arc::new(report)));
@@ -160,6 +168,10 @@ fn work(
                 (stage.consume_findings(findings), false)
             }
             // At the end the host table no longer changes: the model answers from it.
+            Message::Hosts(hosts) => {
+                stage.set_snapshot(None);
+                (stage.consume_hosts(hosts), false)
+            }
             Message::Finish(report) => {
                 stage.set_snapshot(None);
                 (stage.finish_output(report), true)

@@ -256,6 +256,15 @@ impl Stage {
     }
 
     /// Ends an output and collects its files.
+    /// Hands an output a batch of hosts.
+    pub fn consume_hosts(&mut self, hosts: &[wit::HostInfo]) -> Result<Vec<wit::Artifact>, String> {
+        self.call("consume-hosts", |store, inst| match inst {
+            Instance::Output(o) => o.pcapxray_plugin_output().call_consume_hosts(store, hosts),
+            Instance::Analyzer(_) => unreachable!("consume_hosts is only called on outputs"),
+        })
+        .map_err(CallError::into_message)
+    }
+
     pub fn finish_output(&mut self, report: &wit::Report) -> Result<Vec<wit::Artifact>, String> {
         self.call("finish", |store, inst| match inst {
             Instance::Output(o) => o.pcapxray_plugin_output().call_finish(store, report),

@@ -235,6 +235,10 @@ pub struct NetGraph {
     /// Findings noted before [`NetGraph::finish`], in the order they came: applied once every flow
     /// and host is in.
     late: Vec<Late>,
+    /// Internet addresses per MAC, over the hosts added so far (to find the router).
+    internet_macs: HashMap<u64, usize>,
+    /// Whether an analyzer named a gateway or router.
+    named_gateway: bool,
 }
 
 /// What the model keeps of a finding not on a flow until the end.
@@ -353,6 +357,7 @@ impl NetGraph {
     /// [`NetGraph::note_findings`] are applied first, in the order they came.
     pub fn finish(&mut self, report: &Report) {
         self.add_hosts(&report.hosts);
+        self.conclude_hosts();
         if !self.tracked_sorted {
             self.tracked.sort_unstable_by_key(|t| t.id);
             self.tracked_sorted = true;
@@ -445,39 +450,16 @@ impl NetGraph {
     }
 
     /// Fills in what the report knows about each host; hosts without conversations become lone nodes
-    /// (shown in the `all` view only).
-    fn add_hosts(&mut self, hosts: &[HostInfo]) {
-        // The router's MAC is the one the internet's packets arrive from: the MAC with the most
-        // internet addresses (at least 2, and at least half the top count, so that a machine's own
-        // global IPv6 addresses do not make it a router). Only used when no analyzer (`devices`)
-        // named the gateway.
-        let named_gateway = hosts.iter().any(|h| {
-            h.notes.iter().any(|n| {
-                n.key == "device" && {
-                    let v = n.value.to_ascii_lowercase();
-                    v.contains("gateway") || v.contains("router")
-                }
-            })
-        });
-        let mut per_mac: HashMap<u64, usize> = HashMap::new();
+    /// (shown in the `all` view only). An output that streams hosts ([`crate::Output::STREAMS_HOSTS`])
+    /// calls this from `consume_hosts`; otherwise [`NetGraph::finish`] does, with `report.hosts`.
+    pub fn add_hosts(&mut self, hosts: &[HostInfo]) {
         for h in hosts {
+            // For the router's MAC: see `conclude_hosts`.
             if !IpClass::of(h.ip.into()).is_local() {
                 for m in &h.macs {
-                    *per_mac.entry(*m).or_default() += 1;
+                    *self.internet_macs.entry(*m).or_default() += 1;
                 }
             }
-        }
-        let top = per_mac.values().copied().max().unwrap_or(0);
-        let internet_macs: HashSet<u64> = if named_gateway {
-            HashSet::new()
-        } else {
-            per_mac
-                .into_iter()
-                .filter(|&(_, n)| n >= 2 && 2 * n >= top)
-                .map(|(m, _)| m)
-                .collect()
-        };
-        for h in hosts {
             let ip: IpAddr = h.ip.into();
             let n = self.node(ip);
             let node = &mut self.graph[n];
@@ -500,6 +482,7 @@ impl NetGraph {
                         let v = value.to_ascii_lowercase();
                         if v.contains("gateway") || v.contains("router") {
                             push_distinct(&mut node.tags, "gateway");
+                            self.named_gateway = true;
                         }
                     }
                     "tor.relay" => {
@@ -515,9 +498,32 @@ impl NetGraph {
                 push_distinct(&mut names, &d);
             }
             node.names = names;
+        }
+    }
+
+    /// Once every host is in: when no analyzer (`devices`) named the gateway, the local addresses of
+    /// the router's MAC are marked as the gateway. The router's MAC is the one the internet's packets
+    /// arrive from: the MAC with the most internet addresses (at least 2, and at least half the top
+    /// count, so that a machine's own global IPv6 addresses do not make it a router).
+    fn conclude_hosts(&mut self) {
+        let per_mac = std::mem::take(&mut self.internet_macs);
+        if self.named_gateway {
+            return;
+        }
+        let top = per_mac.values().copied().max().unwrap_or(0);
+        let router: HashSet<u64> = per_mac
+            .into_iter()
+            .filter(|&(_, n)| n >= 2 && 2 * n >= top)
+            .map(|(m, _)| m)
+            .collect();
+        if router.is_empty() {
+            return;
+        }
+        for n in self.graph.node_indices() {
+            let node = &mut self.graph[n];
             if node.local
-                && matches!(IpClass::of(ip), IpClass::Private | IpClass::LinkLocal)
-                && node.macs.iter().any(|m| internet_macs.contains(m))
+                && matches!(IpClass::of(node.ip), IpClass::Private | IpClass::LinkLocal)
+                && node.macs.iter().any(|m| router.contains(m))
             {
                 push_distinct(&mut node.tags, "gateway");
             }
@@ -784,7 +790,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn streamed_late_findings_give_the_same_model() {
+    fn streamed_findings_and_hosts_give_the_same_model() {
         let (mut g, flows, mut report) = late_findings_model();
         let findings = std::mem::take(&mut report.findings);
         // As the host streams them: after the batch they follow, interleaved with later batches.
@@ -792,6 +798,10 @@ pub(crate) mod tests {
         g.note_findings(&findings[..1]);
         g.consume(&flows[2..]);
         g.note_findings(&findings[1..]);
+        // Hosts too: in two batches, before `finish`.
+        let hosts = std::mem::take(&mut report.hosts);
+        g.add_hosts(&hosts[..2]);
+        g.add_hosts(&hosts[2..]);
         g.finish(&report);
         check_late_findings(&g);
     }

@@ -10,8 +10,8 @@ use pcapxray_plugin_sdk::graph::{
     text::IpNet, to_dot, to_svg, to_svg_unplaced, view_bits,
 };
 use pcapxray_plugin_sdk::{
-    Artifact, CapabilityError, ConfigError, FindingRecord, Flow, Output, PluginError, Report,
-    graphviz, log,
+    Artifact, CapabilityError, ConfigError, FindingRecord, Flow, HostInfo, Output, PluginError,
+    Report, graphviz, log,
 };
 use serde::Deserialize;
 use std::time::Instant;
@@ -320,6 +320,14 @@ impl Output for GraphOutput {
         findings: Vec<FindingRecord>,
     ) -> Result<Vec<Artifact>, PluginError> {
         self.model.note_findings(&findings);
+        Ok(Vec::new())
+    }
+
+    /// Hosts are folded into the model as they come too.
+    const STREAMS_HOSTS: bool = true;
+
+    fn consume_hosts(&mut self, hosts: Vec<HostInfo>) -> Result<Vec<Artifact>, PluginError> {
+        self.model.add_hosts(&hosts);
         Ok(Vec::new())
     }
 

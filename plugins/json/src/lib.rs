@@ -3,8 +3,8 @@
 //! report stays a fraction of the capture's size and the plugin's memory stays flat.
 
 use pcapxray_plugin_sdk::{
-    Artifact, Finding, FindingRecord, Flow, Output, PluginError, Report, Subject, format_mac,
-    time::iso8601,
+    Artifact, Finding, FindingRecord, Flow, HostInfo, Output, PluginError, Report, Subject,
+    format_mac, time::iso8601,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -38,15 +38,19 @@ pub struct Json {
     items: u64,
     /// Findings per tag over everything streamed so far.
     tags: BTreeMap<String, u64>,
+    /// Hosts written.
+    hosts: usize,
 }
 
-/// The part of the document being written. The document is `{"flows": [...], "findings": [...], ...}`:
-/// flows and loose findings are streamed as they come, the rest is written by `finish`.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// The part of the document being written. The document is
+/// `{"flows": [...], "findings": [...], "hosts": [...], ...}`: flows, loose findings and hosts are
+/// streamed as they come, the rest is written by `finish`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Section {
     Start,
     Flows,
     Findings,
+    Hosts,
 }
 
 impl Json {
@@ -73,7 +77,7 @@ impl Json {
             self.section = Section::Flows;
             self.items = 0;
         }
-        if section == Section::Findings && self.section == Section::Flows {
+        if section >= Section::Findings && self.section == Section::Flows {
             if self.config.flows {
                 out.extend_from_slice(if pretty && self.items > 0 {
                     b"\n  ],"
@@ -87,6 +91,15 @@ impl Json {
                 b"\"findings\":["
             });
             self.section = Section::Findings;
+            self.items = 0;
+        }
+        if section >= Section::Hosts && self.section == Section::Findings {
+            out.extend_from_slice(match (self.items > 0, pretty) {
+                (true, true) => b"\n  ],\n  \"hosts\": [",
+                (_, true) => b"],\n  \"hosts\": [",
+                (_, false) => b"],\"hosts\":[",
+            });
+            self.section = Section::Hosts;
             self.items = 0;
         }
     }
@@ -110,6 +123,7 @@ impl Output for Json {
     const DESCRIPTION: &'static str = "Writes report.json: capture summary, hosts, flows with tags, findings and the plugins that produced them.";
     const NEEDS_PAYLOAD: bool = false;
     const STREAMS_FINDINGS: bool = true;
+    const STREAMS_HOSTS: bool = true;
     type Config = Config;
 
     fn new(config: Config) -> Result<Json, PluginError> {
@@ -126,6 +140,7 @@ impl Output for Json {
             section: Section::Start,
             items: 0,
             tags: BTreeMap::new(),
+            hosts: 0,
         })
     }
 
@@ -163,18 +178,30 @@ impl Output for Json {
         Ok(vec![self.artifact(out)])
     }
 
+    /// Hosts are streamed too, into the `hosts` array after the findings.
+    fn consume_hosts(&mut self, hosts: Vec<HostInfo>) -> Result<Vec<Artifact>, PluginError> {
+        let mut out: Vec<u8> = Vec::with_capacity(hosts.len() * 384);
+        self.enter(Section::Hosts, &mut out);
+        for h in &hosts {
+            self.item(&mut out);
+            serde_json::to_writer(&mut out, &host_json(h))
+                .map_err(|e| PluginError::other(e.to_string()))?;
+        }
+        self.hosts += hosts.len();
+        Ok(vec![self.artifact(out)])
+    }
+
     fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError> {
-        // One buffer for the end of the document, reserved at about what it needs so it does not
-        // double past it (the hosts are most of it).
-        let mut out = Vec::with_capacity(4096 + report.hosts.len() * 512);
-        self.enter(Section::Findings, &mut out);
-        // Close the findings array and splice the members of `rest` (a whole object) after it.
+        let mut out =
+            Vec::with_capacity(4096 + report.plugins.len() * 256 + report.queries.len() * 256);
+        self.enter(Section::Hosts, &mut out);
+        // Close the hosts array and splice the members of `rest` (a whole object) after it.
         out.extend_from_slice(match (self.items > 0, self.config.pretty) {
             (true, true) => b"\n  ],",
             _ => b"],",
         });
         let start = out.len();
-        let rest = rest_json(&report, &self.tags);
+        let rest = rest_json(&report, &self.tags, self.hosts);
         let encoded = if self.config.pretty {
             serde_json::to_writer_pretty(&mut out, &rest)
         } else {
@@ -416,21 +443,11 @@ struct PluginOut<'a> {
     error: Option<&'a str>,
 }
 
-/// Hosts, serialized one by one as they are written (a capture can have hundreds of thousands).
-struct Hosts<'a>(&'a [pcapxray_plugin_sdk::HostInfo]);
-
-impl Serialize for Hosts<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(host_json))
-    }
-}
-
-/// Everything but the flows and the findings, which were streamed before.
+/// Everything but the flows, the findings and the hosts, which were streamed before.
 #[derive(Serialize)]
 struct RestOut<'a> {
     capture: CaptureOut<'a>,
     summary: SummaryOut<'a>,
-    hosts: Hosts<'a>,
     plugins: Vec<PluginOut<'a>>,
     /// Every query sent on a plugin's behalf through a granted capability (empty when none was granted).
     queries: Vec<QueryOut<'a>>,
@@ -446,7 +463,11 @@ struct QueryOut<'a> {
     sent: Option<String>,
 }
 
-fn rest_json<'a>(report: &'a Report, flow_tags: &'a BTreeMap<String, u64>) -> RestOut<'a> {
+fn rest_json<'a>(
+    report: &'a Report,
+    flow_tags: &'a BTreeMap<String, u64>,
+    hosts: usize,
+) -> RestOut<'a> {
     let by_tag: BTreeMap<&str, u64> = flow_tags.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let findings = by_tag.values().sum::<u64>() as usize;
     let c = &report.capture;
@@ -472,11 +493,10 @@ fn rest_json<'a>(report: &'a Report, flow_tags: &'a BTreeMap<String, u64>) -> Re
             flows: c.flows,
         },
         summary: SummaryOut {
-            hosts: report.hosts.len(),
+            hosts,
             findings,
             findings_by_tag: by_tag,
         },
-        hosts: Hosts(&report.hosts),
         plugins: report
             .plugins
             .iter()

@@ -10,11 +10,11 @@ use pcapxray_plugin_sdk::graph::NetGraph;
 use pcapxray_plugin_sdk::graph::text::clean;
 use pcapxray_plugin_sdk::time::iso8601;
 use pcapxray_plugin_sdk::{
-    Artifact, ConfigError, Finding, FindingRecord, Flow, Output, PluginError, Report, Severity,
-    Subject, log,
+    Artifact, ConfigError, Finding, FindingRecord, Flow, HostInfo, Output, PluginError, Report,
+    Severity, Subject, log,
 };
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 /// Hosts listed in the hosts table (those with the most bytes).
 pub const MAX_HOSTS: usize = 20_000;
@@ -145,6 +145,67 @@ impl Findings {
     }
 }
 
+/// A host ranked for the hosts table: more bytes first, then the lower address.
+struct Ranked(HostInfo);
+
+impl Ranked {
+    fn key(&self) -> (u64, std::cmp::Reverse<std::net::IpAddr>) {
+        let h = &self.0;
+        (
+            h.bytes_sent + h.bytes_received,
+            std::cmp::Reverse(std::net::IpAddr::from(h.ip)),
+        )
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Ranked) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Ranked) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Ranked) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// The hosts table's rows as hosts stream in: the [`MAX_HOSTS`] with the most traffic are kept (a
+/// min-heap, the least of them on top), the rest only counted.
+#[derive(Default)]
+struct TopHosts {
+    heap: BinaryHeap<std::cmp::Reverse<Ranked>>,
+    total: usize,
+}
+
+impl TopHosts {
+    fn add(&mut self, host: HostInfo) {
+        self.total += 1;
+        self.heap.push(std::cmp::Reverse(Ranked(host)));
+        if self.heap.len() > MAX_HOSTS {
+            self.heap.pop();
+        }
+    }
+
+    /// The kept hosts, most traffic first.
+    fn sorted(&mut self) -> Vec<HostInfo> {
+        let mut kept: Vec<Ranked> = std::mem::take(&mut self.heap)
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+        kept.sort_by(|a, b| b.cmp(a));
+        kept.into_iter().map(|r| r.0).collect()
+    }
+}
+
 /// The plugin.
 pub struct Html {
     config: Config,
@@ -154,6 +215,7 @@ pub struct Html {
     flow_rows: HashMap<u64, usize>,
     flows_seen: u64,
     findings: Findings,
+    hosts: TopHosts,
 }
 
 impl Html {
@@ -172,6 +234,7 @@ impl Html {
             flows: Vec::new(),
             flow_rows: HashMap::new(),
             flows_seen: 0,
+            hosts: TopHosts::default(),
         })
     }
 
@@ -234,11 +297,23 @@ impl Html {
         }
     }
 
-    /// The whole page, and notes for the log.
-    pub fn render(&mut self, report: &Report) -> (String, Vec<String>) {
-        // Empty when the findings were streamed; taken all the same if an SDK hands them here.
-        self.add_findings(&report.findings);
-        self.model.finish(report);
+    /// Takes a batch of hosts: the model, and the rows of the hosts table.
+    pub fn add_hosts(&mut self, hosts: Vec<HostInfo>) {
+        self.model.add_hosts(&hosts);
+        for h in hosts {
+            self.hosts.add(h);
+        }
+    }
+
+    /// The whole page, and notes for the log. Findings and hosts still in the report (when they were
+    /// not streamed) are taken first.
+    pub fn render(&mut self, mut report: Report) -> (String, Vec<String>) {
+        let findings = std::mem::take(&mut report.findings);
+        self.add_findings(&findings);
+        let hosts = std::mem::take(&mut report.hosts);
+        self.add_hosts(hosts);
+        self.model.finish(&report);
+        let report = &report;
         let mut notes = Vec::new();
         if self.flows_seen > self.flows.len() as u64 {
             notes.push(format!(
@@ -254,9 +329,13 @@ impl Html {
                 self.findings.len()
             ));
         }
+        let hosts_total = self.hosts.total;
+        let hosts = self.hosts.sorted();
         let page = page::Page {
             title: self.title(report),
             report,
+            hosts: &hosts,
+            hosts_total,
             model: &self.model,
             flows: &self.flows,
             flows_seen: self.flows_seen,
@@ -304,8 +383,16 @@ impl Output for Html {
         Ok(Vec::new())
     }
 
+    /// Hosts are folded in as they come too: only the rows of the hosts table are kept.
+    const STREAMS_HOSTS: bool = true;
+
+    fn consume_hosts(&mut self, hosts: Vec<HostInfo>) -> Result<Vec<Artifact>, PluginError> {
+        self.add_hosts(hosts);
+        Ok(Vec::new())
+    }
+
     fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError> {
-        let (html, notes) = self.render(&report);
+        let (html, notes) = self.render(report);
         for note in notes {
             log::info(&note);
         }

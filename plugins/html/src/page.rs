@@ -14,6 +14,9 @@ use std::fmt::Write;
 pub struct Page<'a> {
     pub title: String,
     pub report: &'a Report,
+    /// The hosts listed (at most `MAX_HOSTS`, most traffic first) and how many there are in all.
+    pub hosts: &'a [HostInfo],
+    pub hosts_total: usize,
     pub model: &'a NetGraph,
     pub flows: &'a [FlowRow],
     pub flows_seen: u64,
@@ -151,7 +154,7 @@ impl Page<'_> {
                 clean(&self.report.capture.file, 300),
                 self.report.capture.packets,
                 self.report.capture.flows,
-                self.report.hosts.len()
+                self.hosts_total
             ))
         );
         out.push_str("<nav aria-label=\"Sections\"><a href=\"#summary\">Summary</a><a href=\"#diagram\">Diagram</a><a href=\"#hosts\">Hosts</a><a href=\"#flows\">Flows</a><a href=\"#findings\">Findings</a><a href=\"#plugins\">Plugins</a></nav>\n<main>\n");
@@ -208,7 +211,7 @@ impl Page<'_> {
             ),
         );
         row("Flows", c.flows.to_string());
-        row("Hosts", self.report.hosts.len().to_string());
+        row("Hosts", self.hosts_total.to_string());
         if !c.decode_errors.is_empty() {
             let errs: Vec<String> = c
                 .decode_errors
@@ -279,14 +282,8 @@ impl Page<'_> {
     }
 
     fn hosts(&self, out: &mut String) {
-        let mut hosts: Vec<&HostInfo> = self.report.hosts.iter().collect();
-        hosts.sort_by(|a, b| {
-            (b.bytes_sent + b.bytes_received)
-                .cmp(&(a.bytes_sent + a.bytes_received))
-                .then(std::net::IpAddr::from(a.ip).cmp(&std::net::IpAddr::from(b.ip)))
-        });
-        let total = hosts.len();
-        hosts.truncate(MAX_HOSTS);
+        let hosts = self.hosts;
+        let total = self.hosts_total;
         let _ = writeln!(
             out,
             "<section id=\"hosts\" aria-labelledby=\"hosts-h\"><h2 id=\"hosts-h\">Hosts ({total})</h2>"

@@ -114,7 +114,7 @@ fn report() -> Report {
 fn page(config: Config, flows: Vec<Flow>) -> (String, Vec<String>) {
     let mut html = Html::checked(config).unwrap();
     html.add_flows(&flows);
-    html.render(&report())
+    html.render(report())
 }
 
 #[test]
@@ -197,4 +197,39 @@ fn configuration_is_checked() {
         })
         .is_err()
     );
+}
+
+#[test]
+fn the_hosts_table_keeps_the_hosts_with_most_traffic_however_they_stream_in() {
+    use pcapxray_plugin_sdk::{HostInfo, IpAddress};
+    let n = MAX_HOSTS + 500;
+    let host = |i: usize| HostInfo {
+        ip: IpAddress::V4(0x0a00_0000 + i as u32),
+        macs: Vec::new(),
+        first_seen: 0,
+        last_seen: 0,
+        packets_sent: 0,
+        packets_received: 0,
+        // Ties on purpose: every 7 hosts share a byte count, so the address decides.
+        bytes_sent: ((i * 7919) % (n / 7)) as u64,
+        bytes_received: 0,
+        seen_in_arp: false,
+        notes: Vec::new(),
+    };
+    let mut expected: Vec<HostInfo> = (0..n).map(host).collect();
+    expected.sort_by(|a, b| {
+        (b.bytes_sent + b.bytes_received)
+            .cmp(&(a.bytes_sent + a.bytes_received))
+            .then(std::net::IpAddr::from(a.ip).cmp(&std::net::IpAddr::from(b.ip)))
+    });
+    expected.truncate(MAX_HOSTS);
+    let mut top = TopHosts::default();
+    // In address order, in batches, as the host sends them.
+    for i in 0..n {
+        top.add(host(i));
+    }
+    assert_eq!(top.total, n);
+    let kept = top.sorted();
+    let ips = |v: &[HostInfo]| v.iter().map(|h| h.ip).collect::<Vec<_>>();
+    assert_eq!(ips(&kept), ips(&expected));
 }

@@ -104,6 +104,23 @@ impl Json {
         }
     }
 
+    /// The next part of the file: `items` appended to the array of `section` (about `size` bytes each).
+    fn items_part<T: Serialize>(
+        &mut self,
+        section: Section,
+        items: impl ExactSizeIterator<Item = T>,
+        size: usize,
+    ) -> Result<Artifact, PluginError> {
+        let mut out: Vec<u8> = Vec::with_capacity(items.len() * size);
+        self.enter(section, &mut out);
+        for item in items {
+            self.item(&mut out);
+            serde_json::to_writer(&mut out, &item)
+                .map_err(|e| PluginError::other(e.to_string()))?;
+        }
+        Ok(self.artifact(out))
+    }
+
     /// The separator before the next array item.
     fn item(&mut self, out: &mut Vec<u8>) {
         let text: &[u8] = match (self.items, self.config.pretty) {
@@ -152,14 +169,8 @@ impl Output for Json {
         if !self.config.flows || flows.is_empty() {
             return Ok(Vec::new());
         }
-        let mut out: Vec<u8> = Vec::with_capacity(flows.len() * 768);
-        self.enter(Section::Flows, &mut out);
-        for flow in &flows {
-            self.item(&mut out);
-            serde_json::to_writer(&mut out, &flow_json(flow))
-                .map_err(|e| PluginError::other(e.to_string()))?;
-        }
-        Ok(vec![self.artifact(out)])
+        let part = self.items_part(Section::Flows, flows.iter().map(flow_json), 768)?;
+        Ok(vec![part])
     }
 
     /// Findings not on a flow are streamed too, into the `findings` array after the flows.
@@ -167,28 +178,21 @@ impl Output for Json {
         &mut self,
         findings: Vec<FindingRecord>,
     ) -> Result<Vec<Artifact>, PluginError> {
-        let mut out: Vec<u8> = Vec::with_capacity(findings.len() * 512);
-        self.enter(Section::Findings, &mut out);
         for f in &findings {
             *self.tags.entry(f.finding.tag.clone()).or_default() += 1;
-            self.item(&mut out);
-            serde_json::to_writer(&mut out, &finding_json(&f.stage, &f.finding))
-                .map_err(|e| PluginError::other(e.to_string()))?;
         }
-        Ok(vec![self.artifact(out)])
+        let items = findings.iter().map(|f| finding_json(&f.stage, &f.finding));
+        Ok(vec![self.items_part(Section::Findings, items, 512)?])
     }
 
     /// Hosts are streamed too, into the `hosts` array after the findings.
     fn consume_hosts(&mut self, hosts: Vec<HostInfo>) -> Result<Vec<Artifact>, PluginError> {
-        let mut out: Vec<u8> = Vec::with_capacity(hosts.len() * 384);
-        self.enter(Section::Hosts, &mut out);
-        for h in &hosts {
-            self.item(&mut out);
-            serde_json::to_writer(&mut out, &host_json(h))
-                .map_err(|e| PluginError::other(e.to_string()))?;
-        }
         self.hosts += hosts.len();
-        Ok(vec![self.artifact(out)])
+        Ok(vec![self.items_part(
+            Section::Hosts,
+            hosts.iter().map(host_json),
+            384,
+        )?])
     }
 
     fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError> {

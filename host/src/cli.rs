@@ -29,7 +29,7 @@ enum Command {
         /// Report folder [default: <capture name>-report in the current folder].
         #[arg(short = 'o', long = "out")]
         out: Option<PathBuf>,
-        /// Print plugin debug messages.
+        /// Print plugin debug messages, and what each stage cost (calls, seconds, peak memory).
         #[arg(short, long)]
         verbose: bool,
         /// No progress bar.

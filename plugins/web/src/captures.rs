@@ -1,134 +1,41 @@
 //! Tests on real captures from the shared corpus (`../shared/testdata` beside the repository): hand-made byte strings
 //! only prove the parsers agree with their author, while these handshakes and requests were sent by
 //! curl, Chrome and real browsers, and `expectations.json` says what TShark found in them. The TCP
-//! streams are rebuilt here with a minimal reassembler (in sequence order, duplicates dropped, cut at
-//! the host's default prefix) so the parsers see about what the host hands them.
+//! streams are rebuilt by `pcapgen::replay` (in sequence order, duplicates dropped, cut at the host's
+//! default prefix) so the parsers see about what the host hands them.
 
 use crate::{http, report, tls};
-use etherparse::{NetSlice, SlicedPacket, TransportSlice};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// The shared captures, next to the repository (`../shared/testdata`).
 const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata");
 
-/// The host's default `payload_bytes`: the prefix of each direction a plugin sees.
-const PAYLOAD_BYTES: usize = 4096;
-
-/// One TCP connection of a capture, as the host hands it over: the first [`PAYLOAD_BYTES`] of each
-/// direction's in-order stream.
+/// One TCP connection of a capture, as the host hands it over: the first bytes (the host's default
+/// `payload_bytes`) of each direction's in-order stream.
 struct Connection {
     server: (IpAddr, u16),
     to_server: Vec<u8>,
     to_client: Vec<u8>,
 }
 
-/// One direction of a connection: segments by sequence offset from the first byte.
-#[derive(Default)]
-struct HalfStream {
-    start: Option<u32>,
-    segments: BTreeMap<u32, Vec<u8>>,
-}
-
-impl HalfStream {
-    fn add(&mut self, seq: u32, syn: bool, payload: &[u8]) {
-        if syn {
-            self.start = Some(seq.wrapping_add(1));
-        }
-        if payload.is_empty() {
-            return;
-        }
-        let start = *self.start.get_or_insert(seq);
-        let offset = seq.wrapping_sub(start);
-        // Retransmissions keep the first copy; segments before the start (mid-stream) are dropped.
-        if offset < u32::MAX / 2 {
-            self.segments
-                .entry(offset)
-                .or_insert_with(|| payload.to_vec());
-        }
-    }
-
-    /// The in-order prefix, up to the first gap, at most [`PAYLOAD_BYTES`].
-    fn prefix(&self) -> Vec<u8> {
-        let mut stream = Vec::new();
-        for (&offset, data) in &self.segments {
-            let offset = offset as usize;
-            if offset > stream.len() {
-                break;
-            }
-            if offset + data.len() > stream.len() {
-                stream.extend_from_slice(&data[stream.len() - offset..]);
-            }
-        }
-        stream.truncate(PAYLOAD_BYTES);
-        stream
-    }
-}
-
-fn capture(file: &str) -> pcap_file::pcap::PcapReader<std::fs::File> {
+/// Every TCP connection of a capture, in order of first packet, replayed into flows about as the host
+/// builds them (`pcapgen::replay`, shared with the other plugins' tests).
+fn connections(file: &str) -> Vec<Connection> {
     let dir = PathBuf::from(TESTDATA);
     assert!(
         dir.is_dir(),
         "the shared test corpus {TESTDATA} is missing: these tests read captures from it"
     );
-    let path = dir.join(file);
-    let file = std::fs::File::open(&path)
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-    pcap_file::pcap::PcapReader::new(file).expect("a pcap file")
-}
-
-/// Every TCP connection of an Ethernet capture, in order of first packet. The client is the side that
-/// sent a SYN without ACK, else the side that sent first.
-fn connections(file: &str) -> Vec<Connection> {
-    type Key = ((IpAddr, u16), (IpAddr, u16));
-    let mut reader = capture(file);
-    let mut order: Vec<Key> = Vec::new();
-    let mut halves: HashMap<Key, [HalfStream; 2]> = HashMap::new();
-    while let Some(packet) = reader.next_packet() {
-        let packet = packet.expect("a readable packet");
-        let Ok(sliced) = SlicedPacket::from_ethernet(&packet.data) else {
-            continue;
-        };
-        let (src, dst): (IpAddr, IpAddr) = match &sliced.net {
-            Some(NetSlice::Ipv4(ip)) => (
-                ip.header().source_addr().into(),
-                ip.header().destination_addr().into(),
-            ),
-            Some(NetSlice::Ipv6(ip)) => (
-                ip.header().source_addr().into(),
-                ip.header().destination_addr().into(),
-            ),
-            _ => continue,
-        };
-        let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else {
-            continue;
-        };
-        let (from, to) = ((src, tcp.source_port()), (dst, tcp.destination_port()));
-        let (key, side) = if halves.contains_key(&(from, to)) {
-            ((from, to), 0)
-        } else if halves.contains_key(&(to, from)) {
-            ((to, from), 1)
-        } else if tcp.syn() && tcp.ack() {
-            // A SYN-ACK opening the record: its receiver is the client.
-            ((to, from), 1)
-        } else {
-            ((from, to), 0)
-        };
-        if !halves.contains_key(&key) {
-            order.push(key);
-        }
-        halves.entry(key).or_default()[side].add(tcp.sequence_number(), tcp.syn(), tcp.payload());
-    }
-    order
+    let (flows, _) = pcapgen::replay::flows(&dir.join(file));
+    flows
         .into_iter()
-        .map(|key| {
-            let [to_server, to_client] = &halves[&key];
-            Connection {
-                server: key.1,
-                to_server: to_server.prefix(),
-                to_client: to_client.prefix(),
-            }
+        .filter(|f| f.is_tcp())
+        .map(|f| Connection {
+            server: (f.server_ip(), f.server.port),
+            to_server: f.to_server.payload,
+            to_client: f.to_client.payload,
         })
         .collect()
 }

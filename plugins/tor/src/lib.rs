@@ -300,57 +300,19 @@ export_analyzer!(Tor);
 mod tests {
     use super::*;
     use catalog::tests::{FakeFiles, doc};
-    use pcapxray_plugin_sdk::{
-        Attribute, Direction, EndReason, Endpoint, FindingRecord, IpAddress, Orientation, Protocol,
-        Subject,
-    };
+    use pcapxray_plugin_sdk::{Attribute, FindingRecord, Subject};
 
-    fn direction(at: u64) -> Direction {
-        Direction {
-            packets: 3,
-            bytes: 400,
-            payload_bytes: 200,
-            first_seen: at,
-            last_seen: at + 1_000_000,
-            tcp_flags: 0x1b,
-            ttl: 64,
-            payload: Vec::new(),
-            datagrams: Vec::new(),
-            payload_truncated: false,
-        }
-    }
-
-    /// A TCP flow 10.0.0.2:50000 → `server`:`port` with a SYN, at 2022-11-19 10:30 UTC.
+    /// A TCP flow 10.0.0.2 → `server`:`port` with a SYN, at 2022-11-19 10:30 UTC (the shared
+    /// consensus is valid then).
     pub(crate) fn flow(server: &str, port: u16) -> Flow {
-        let ip = |s: &str| IpAddress::from(s.parse::<IpAddr>().unwrap());
         let at = 1_668_853_800 * 1_000_000_000;
-        Flow {
-            id: 7,
-            client: Endpoint {
-                ip: ip("10.0.0.2"),
-                port: 50_000,
-                mac: None,
-            },
-            server: Endpoint {
-                ip: ip(server),
-                port,
-                mac: None,
-            },
-            protocol: Protocol::Tcp,
-            ip_protocol: 6,
-            vlan: Vec::new(),
-            orientation: Orientation::Syn,
-            end_reason: EndReason::Fin,
-            icmp_type: 0,
-            icmp_code: 0,
-            fragments: 0,
-            to_server: direction(at),
-            to_client: direction(at + 50_000_000),
-            findings: Vec::new(),
+        let mut f = pcapxray_plugin_sdk::testing::flow_with(7, "10.0.0.2", server, port, b"", b"");
+        for (d, t) in [(&mut f.to_server, at), (&mut f.to_client, at + 50_000_000)] {
+            (d.first_seen, d.last_seen) = (t, t + 1_000_000);
         }
+        f
     }
 
-    /// `flow` with a `web` finding carrying these attributes.
     pub(crate) fn tls_flow(server: &str, port: u16, attrs: &[(&str, &str)]) -> Flow {
         let mut f = flow(server, port);
         f.findings.push(FindingRecord {

@@ -161,6 +161,8 @@ mod tests {
         let mut out = Outcome::default();
         web.analyze(&flows, &mut out).unwrap();
         assert_eq!(out.findings.len(), 2);
+        // Facts are observed when the flow began.
+        let began = Some(flows[0].first_seen());
         let facts: Vec<_> = out
             .host_facts
             .iter()
@@ -180,13 +182,13 @@ mod tests {
                     "93.184.216.34".to_string(),
                     "name",
                     "www.example.com",
-                    Some(1_000)
+                    began
                 ),
                 (
                     "10.0.0.2".to_string(),
                     "http.user-agent",
                     "curl/8.5.0",
-                    Some(1_000)
+                    began
                 ),
             ]
         );

@@ -377,50 +377,11 @@ fn observe_http(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use pcapxray_plugin_sdk::{Direction, EndReason, Endpoint, IpAddress, Orientation, Protocol};
+    use pcapxray_plugin_sdk::Protocol;
 
-    fn direction(payload: &[u8]) -> Direction {
-        Direction {
-            packets: 1,
-            bytes: payload.len() as u64 + 40,
-            payload_bytes: payload.len() as u64,
-            first_seen: 1_000,
-            last_seen: 2_000,
-            tcp_flags: 0x18,
-            ttl: 64,
-            payload: payload.to_vec(),
-            datagrams: Vec::new(),
-            payload_truncated: false,
-        }
-    }
-
-    /// A TCP flow 10.0.0.2:50000 → `server`:`port` carrying `client` and `answer`.
+    /// A TCP flow 10.0.0.2 → `server`:`port` carrying `client` and `answer`.
     pub(crate) fn flow(server: &str, port: u16, client: &[u8], answer: &[u8]) -> Flow {
-        let ip = |s: &str| IpAddress::from(s.parse::<std::net::IpAddr>().unwrap());
-        Flow {
-            id: 7,
-            client: Endpoint {
-                ip: ip("10.0.0.2"),
-                port: 50_000,
-                mac: None,
-            },
-            server: Endpoint {
-                ip: ip(server),
-                port,
-                mac: None,
-            },
-            protocol: Protocol::Tcp,
-            ip_protocol: 6,
-            vlan: Vec::new(),
-            orientation: Orientation::Syn,
-            end_reason: EndReason::Fin,
-            icmp_type: 0,
-            icmp_code: 0,
-            fragments: 0,
-            to_server: direction(client),
-            to_client: direction(answer),
-            findings: Vec::new(),
-        }
+        pcapxray_plugin_sdk::testing::flow_with(7, "10.0.0.2", server, port, client, answer)
     }
 
     const GET: &[u8] = b"GET /index.html HTTP/1.1\r\nHost: WWW.Example.com\r\nUser-Agent: curl/8.5.0\r\n\r\nGET /b.css HTTP/1.1\r\nHost: static.example.com:8080\r\nUser-Agent: curl/8.5.0\r\n\r\n";

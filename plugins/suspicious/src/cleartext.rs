@@ -6,6 +6,8 @@
 //! leaves this module. An upgrade to TLS (STARTTLS, STLS, AUTH TLS) ends the readable text, so
 //! credentials after it are not seen and not reported; credentials sent after a refused upgrade are.
 
+use pcapxray_plugin_sdk::encoding::base64;
+
 /// A cleartext login, or a cleartext protocol that carries one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cleartext {
@@ -287,31 +289,6 @@ fn sasl(args: &str, following: &[&str]) -> Option<(&'static str, Option<String>,
         }
         _ => None,
     }
-}
-
-/// Standard base64 (padding optional); `None` for anything else.
-fn base64(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim().trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for b in text.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 const IAC: u8 = 255;

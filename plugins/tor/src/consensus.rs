@@ -408,33 +408,7 @@ fn parse_router(args: &[&str]) -> Result<Relay, String> {
 
 /// Base64 (standard alphabet, padding optional) of exactly 20 bytes.
 fn decode_identity(text: &str) -> Option<[u8; 20]> {
-    let text = text.trim_end_matches('=');
-    if text.len() != 27 {
-        return None;
-    }
-    let mut out = [0u8; 20];
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    let mut n = 0;
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            *out.get_mut(n)? = (acc >> bits) as u8;
-            n += 1;
-            acc &= (1 << bits) - 1;
-        }
-    }
-    (n == 20).then_some(out)
+    pcapxray_plugin_sdk::encoding::base64(text)?.try_into().ok()
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (two arguments) to seconds since the Unix epoch, UTC.

@@ -3,7 +3,8 @@
 //! httparse. Pure functions on byte slices, so they are tested natively and never panic: a partial
 //! or malformed message simply ends the walk.
 
-use crate::text::{MAX_VALUE_CHARS, base64_decode, clean};
+use crate::text::{MAX_VALUE_CHARS, clean};
+use pcapxray_plugin_sdk::encoding::base64;
 
 /// Header slots per message; a message with more headers ends the walk.
 const MAX_HEADERS: usize = 128;
@@ -146,7 +147,7 @@ fn authorization(headers: &[httparse::Header<'_>]) -> (Option<String>, Option<St
     let value = value.trim();
     let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
     let user = if scheme.eq_ignore_ascii_case("basic") {
-        base64_decode(credentials.trim()).and_then(|decoded| {
+        base64(credentials).and_then(|decoded| {
             // `user:password`; without a colon the whole value may be a secret, so say nothing.
             let colon = decoded.iter().position(|&b| b == b':')?;
             Some(clean(&decoded[..colon], 256))

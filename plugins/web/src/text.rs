@@ -76,37 +76,6 @@ fn is_port(s: &str) -> bool {
     !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Decodes standard base64 (RFC 4648, `=` padding optional, no line breaks). `None` on any other
-/// character or an impossible length.
-pub fn base64_decode(input: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let input = input.trim().trim_end_matches('=').as_bytes();
-    if input.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(input.len() * 3 / 4);
-    for chunk in input.chunks(4) {
-        let mut acc = 0u32;
-        for &c in chunk {
-            acc = (acc << 6) | value(c)?;
-        }
-        // Left-align the bits of a short final chunk as if it had four characters.
-        acc <<= 6 * (4 - chunk.len() as u32);
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,18 +111,5 @@ mod tests {
         assert_eq!(server_name("[::1"), None);
         assert_eq!(server_name("[::1]x"), None);
         assert_eq!(server_name("a..b"), None);
-    }
-
-    #[test]
-    fn decodes_base64() {
-        assert_eq!(
-            base64_decode("YWxpY2U6c2VjcmV0").as_deref(),
-            Some(&b"alice:secret"[..])
-        );
-        assert_eq!(base64_decode("YQ==").as_deref(), Some(&b"a"[..]));
-        assert_eq!(base64_decode("YWI=").as_deref(), Some(&b"ab"[..]));
-        assert_eq!(base64_decode("").as_deref(), Some(&b""[..]));
-        assert_eq!(base64_decode("Y"), None);
-        assert_eq!(base64_decode("Y!=="), None);
     }
 }

@@ -3,6 +3,7 @@
 //! the vendor of every source MAC, the DHCP host name, and passive DNS names reaching the hosts.
 
 use crate::support::*;
+use pcapgen::vendors::{EXCEPTIONS, same_vendor};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -47,46 +48,6 @@ fn facts(report: &Value, ip: &str, stage: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
-
-fn words(name: &str) -> Vec<String> {
-    name.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(String::from)
-        .collect()
-}
-
-/// Wireshark's short names and IEEE's organisation names differ in case, punctuation and legal
-/// suffixes (`Asustek` / `ASUSTek COMPUTER INC.`): the same when one's words start the other's.
-fn same_vendor(wireshark: &str, ieee: &str) -> bool {
-    let (a, b) = (words(wireshark), words(ieee));
-    !a.is_empty() && !b.is_empty() && (a.starts_with(&b) || b.starts_with(&a))
-}
-
-/// Where the plugin does not give Wireshark's vendor, and why (the same list as the plugin's unit
-/// test, plugins/devices/src/captures.rs).
-const EXCEPTIONS: &[(&str, Option<&str>, &str)] = &[
-    (
-        "08:00:27:e2:9f:a6",
-        Some("PCS Systemtechnik GmbH"),
-        "IEEE registers 08:00:27 to PCS Systemtechnik GmbH; Wireshark keeps the older name",
-    ),
-    (
-        "08:00:27:fc:6a:c9",
-        Some("PCS Systemtechnik GmbH"),
-        "as above",
-    ),
-    (
-        "00:00:00:00:00:00",
-        None,
-        "Wireshark's text is a remark; the all-zero MAC is mac.kind = null, no vendor",
-    ),
-    (
-        "00:13:7f:4f:8e:f2",
-        None,
-        "only sends spanning-tree frames: not in the host table",
-    ),
-];
 
 /// Every shared capture: the `dns.queries` of `dns` findings are TShark's unicast DNS questions, and
 /// every source MAC gets Wireshark's vendor (or none, for locally administered MACs) on a host that

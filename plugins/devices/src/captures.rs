@@ -7,6 +7,7 @@
 
 use crate::Devices;
 use crate::inventory::tests::facts_of;
+use pcapgen::vendors::{EXCEPTIONS, same_vendor};
 use pcapxray_plugin_sdk::{
     Direction, EndReason, Endpoint, Finding, Flow, HostInfo, IpAddress, Orientation, Outcome,
     Protocol, Subject, format_mac,
@@ -128,47 +129,6 @@ fn expectations() -> serde_json::Map<String, serde_json::Value> {
     value.as_object().expect("an object").clone()
 }
 
-/// A vendor name for comparison: lower case, punctuation as spaces.
-fn words(name: &str) -> Vec<String> {
-    name.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(String::from)
-        .collect()
-}
-
-/// Wireshark's short names and the IEEE organisation names differ in case, punctuation and legal
-/// suffixes (`Asustek` / `ASUSTek COMPUTER INC.`): the same when one's words start the other's.
-pub fn same_vendor(wireshark: &str, ieee: &str) -> bool {
-    let (a, b) = (words(wireshark), words(ieee));
-    !a.is_empty() && !b.is_empty() && (a.starts_with(&b) || b.starts_with(&a))
-}
-
-/// Where the IEEE registry (or the plugin, deliberately) and Wireshark's `manuf` disagree, with the
-/// reason. Every other MAC must get Wireshark's vendor.
-const EXCEPTIONS: &[(&str, Option<&str>, &str)] = &[
-    (
-        "08:00:27:e2:9f:a6",
-        Some("PCS Systemtechnik GmbH"),
-        "IEEE registers 08:00:27 to PCS Systemtechnik GmbH; Wireshark's manuf keeps the older name PCS Computer Systems GmbH (VirtualBox uses this OUI)",
-    ),
-    (
-        "08:00:27:fc:6a:c9",
-        Some("PCS Systemtechnik GmbH"),
-        "as above: the IEEE name of 08:00:27",
-    ),
-    (
-        "00:00:00:00:00:00",
-        None,
-        "Wireshark's text is a remark (Officially Xerox, but 0:0:0:0:0:0 is more common); the all-zero MAC is what loopback and synthetic link layers carry, so the plugin calls it mac.kind = null and names no vendor",
-    ),
-    (
-        "00:13:7f:4f:8e:f2",
-        None,
-        "this MAC only sends spanning-tree frames (no IP, no ARP): it is not in the host table, the only place a plugin learns MACs",
-    ),
-];
-
 /// Every source MAC of every capture gets the vendor Wireshark's `manuf` gives (or, for locally
 /// administered MACs, `mac.kind = locally-administered` and no vendor), on a host that carries the
 /// MAC or on the gateway/router finding for it.
@@ -265,18 +225,6 @@ fn mac_vendors_agree_with_wireshark_on_every_capture() {
     }
     assert!(checked >= 50, "only {checked} MACs checked");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-}
-
-#[test]
-fn vendor_names_compare_by_words() {
-    assert!(same_vendor("Asustek", "ASUSTek COMPUTER INC."));
-    assert!(same_vendor("3Com", "3COM"));
-    assert!(same_vendor("Cisco Systems, Inc", "Cisco Systems, Inc"));
-    assert!(!same_vendor(
-        "PCS Computer Systems GmbH",
-        "PCS Systemtechnik GmbH"
-    ));
-    assert!(!same_vendor("Apple, Inc.", "Dell Inc."));
 }
 
 #[test]

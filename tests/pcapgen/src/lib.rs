@@ -44,6 +44,7 @@ pub mod scenarios;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
+pub mod vendors;
 
 pub use capture::Capture;
 pub use dhcp::DhcpLease;

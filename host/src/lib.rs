@@ -7,8 +7,7 @@
 
 pub mod builtins;
 pub mod caps;
-pub mod decode;
-pub mod flow;
+pub use pcapxray_capture::{decode, flow};
 pub mod output;
 pub mod pipeline;
 pub mod run;

@@ -287,9 +287,7 @@ pub fn compatible(version: &str) -> bool {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use pcapxray_capture::hex;
 
 #[cfg(test)]
 mod tests {

@@ -917,7 +917,7 @@ impl CaptureReader {
                 Err(e) => return Err(e),
             }
         }
-        Ok(crate::runtime::hex_digest(&self.sha256.finalize()))
+        Ok(crate::hex(&self.sha256.finalize()))
     }
 
     pub fn file_size(&self) -> u64 {
@@ -1152,7 +1152,7 @@ mod tests {
         use sha2::{Digest, Sha256};
         let whole = |name: &str| {
             let bytes = std::fs::read(testdata::path(name)).unwrap();
-            crate::runtime::hex_digest(&Sha256::digest(&bytes))
+            crate::hex(&Sha256::digest(&bytes))
         };
         // Read to the end; stopped at a corrupt record; not read past the header at all.
         for name in [
@@ -1172,7 +1172,7 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let mut r = CaptureReader::open(&path).unwrap();
         read_all(&mut r);
-        let expected = crate::runtime::hex_digest(&Sha256::digest(&bytes));
+        let expected = crate::hex(&Sha256::digest(&bytes));
         assert_eq!(r.sha256().unwrap(), expected);
     }
 

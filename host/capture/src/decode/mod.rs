@@ -47,7 +47,7 @@ pub(crate) mod testdata {
 
     /// The shared test data folder; panics (never skips) when it is missing.
     pub fn dir() -> PathBuf {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
         assert!(
             dir.join("expectations.json").is_file(),
             "the shared test data is missing: expected {} (with expectations.json); the decode tests \

@@ -1,6 +1,8 @@
 //! Artifacts → files in the report folder. Plugin-chosen names are untrusted: only plain relative paths
 //! are accepted, so no output plugin can write outside the report folder.
 
+pub mod folder;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};

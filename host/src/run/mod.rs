@@ -9,14 +9,15 @@ mod reading;
 use crate::caps::{Services, log::Level};
 use crate::decode::CaptureReader;
 use crate::flow::HostTable;
+use crate::output::folder::PendingFolder;
 use crate::pipeline::{self, Diagnostics, StageKind};
 use crate::runtime::bindings::wit;
 use crate::runtime::{Runtime, Stage, convert};
-use crate::{builtins, output, stages};
+use crate::{builtins, stages};
 use analyzers::Analyzers;
 use outputs::Outputs;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -53,6 +54,8 @@ pub enum RunError {
     Pipeline(Diagnostics),
     #[error(transparent)]
     Capture(#[from] crate::decode::OpenError),
+    #[error(transparent)]
+    Folder(crate::output::folder::FolderError),
     #[error("{0}")]
     Other(String),
 }
@@ -118,12 +121,14 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     let pipeline = pipeline::load(&opts.pipeline, &builtins::exists).map_err(RunError::Pipeline)?;
     // Open the capture before compiling plugins: a wrong file should fail at once.
     let reader = CaptureReader::open(&opts.capture)?;
-    prepare_out_dir(&opts.out_dir)?;
+    // Everything is written into a hidden sibling that replaces the report folder only at the end.
+    let folder = PendingFolder::prepare(&opts.out_dir).map_err(RunError::Folder)?;
+    let staging = folder.staging().to_path_buf();
     let services = Arc::new(Services {
         log: crate::caps::log::Logger::new(opts.bar.clone(), opts.verbose),
         hosts: Arc::new(Mutex::new(HostTable::default())),
         queries: Default::default(),
-        out_dir: Some(opts.out_dir.clone()),
+        out_dir: Some(staging.clone()),
         created: Default::default(),
     });
     let rt = Runtime::new()
@@ -138,10 +143,10 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         .into_iter()
         .partition(|s| s.spec.kind == StageKind::Analyzer);
     let mut analyzers = Analyzers::new(analyzer_stages, services.clone());
-    let mut outputs = Outputs::start(output_stages, &opts.out_dir, services.clone())
+    let mut outputs = Outputs::start(output_stages, &staging, services.clone())
         .map_err(|e| RunError::Other(format!("cannot start the output thread: {e}")))?;
 
-    let (capture, out_dir) = (opts.capture.clone(), opts.out_dir.clone());
+    let capture = opts.capture.clone();
     let total = reader.file_size();
     if let Some(bar) = &opts.bar {
         bar.set_length(total);
@@ -249,7 +254,12 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
             .unwrap_or_else(|e| e.into_inner())
             .drain(..),
     );
-    write_marker(&out_dir, &written.files);
+    let out_dir = folder.commit(&written.files).map_err(RunError::Folder)?;
+    let files = written
+        .files
+        .iter()
+        .map(|f| out_dir.join(f.strip_prefix(&staging).unwrap_or(f)))
+        .collect();
     let mut stage_stats: Vec<StageStats> = analyzers.stages.iter().map(StageStats::of).collect();
     stage_stats.extend(written.stats);
     let mut failures = analyzers.failures.clone();
@@ -271,7 +281,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         decode_errors: stats.decode_errors,
         seconds: started.elapsed().as_secs_f64(),
         out_dir,
-        files: written.files,
+        files,
         problems,
         stages: stage_stats,
         warnings: services.log.kept(),
@@ -340,45 +350,4 @@ fn plugin_run(s: &Stage) -> wit::PluginRun {
         digest: s.plugin.digest.clone(),
         error: None,
     }
-}
-
-const MARKER: &str = ".pcapxray-report";
-
-/// Makes sure the report folder can be written without mixing old and new results: a folder an earlier
-/// run wrote is cleared of that run's files; any other non-empty folder is refused.
-fn prepare_out_dir(dir: &Path) -> Result<(), RunError> {
-    let marker = dir.join(MARKER);
-    if dir.exists() {
-        let empty = std::fs::read_dir(dir)
-            .map(|mut it| it.next().is_none())
-            .unwrap_or(false);
-        if marker.is_file() {
-            let listed = std::fs::read_to_string(&marker).unwrap_or_default();
-            for line in listed.lines().filter(|l| !l.is_empty()) {
-                if let Ok(path) = output::artifact_path(dir, line) {
-                    let _ = std::fs::remove_file(path);
-                }
-            }
-        } else if !empty {
-            return Err(RunError::Other(format!(
-                "the report folder {} already exists and was not written by pcapxray; choose another with -o",
-                dir.display()
-            )));
-        }
-    }
-    std::fs::create_dir_all(dir).map_err(|e| {
-        RunError::Other(format!(
-            "cannot create the report folder {}: {e}",
-            dir.display()
-        ))
-    })
-}
-
-fn write_marker(dir: &Path, files: &[PathBuf]) {
-    let list: String = files
-        .iter()
-        .filter_map(|f| f.strip_prefix(dir).ok())
-        .map(|p| format!("{}\n", p.display()))
-        .collect();
-    let _ = std::fs::write(dir.join(MARKER), list);
 }

@@ -290,7 +290,15 @@ fn validate(path: &Path) -> i32 {
     let services = std::sync::Arc::new(pcapxray::caps::Services::default());
     match stages::start_stages(&rt, &pipeline, &services) {
         Ok(stages) => {
-            println!("{}: ok, {} stage(s)", path.display(), stages.len());
+            let warnings = stages::grant_warnings(&pipeline, &stages);
+            for w in &warnings {
+                eprintln!("{w}");
+            }
+            let noted = match warnings.len() {
+                0 => String::new(),
+                n => format!(" with {n} warning(s)"),
+            };
+            println!("{}: ok{noted}, {} stage(s)", path.display(), stages.len());
             for s in &stages {
                 println!(
                     "  {:<8} {:<12} {} {}",
@@ -401,7 +409,7 @@ fn inspect(file: &Path) -> i32 {
                 }
             );
             println!("digest       sha256:{}", p.digest);
-            println!("capabilities {}", capabilities(&p.imports));
+            println!("capabilities {}", capabilities(&p));
             println!("imports");
             for i in &p.imports {
                 println!("  {i}");
@@ -420,15 +428,8 @@ fn inspect(file: &Path) -> i32 {
 }
 
 /// The grantable capabilities among a component's imports.
-fn capabilities(imports: &[String]) -> String {
-    let wanted: Vec<&str> = ["files", "dns", "whois", "sqlite", "graphviz"]
-        .into_iter()
-        .filter(|c| {
-            imports
-                .iter()
-                .any(|i| i.starts_with(&format!("{}/{c}@", runtime::WIT_PACKAGE)))
-        })
-        .collect();
+fn capabilities(p: &runtime::LoadedPlugin) -> String {
+    let wanted = p.capabilities();
     if wanted.is_empty() {
         "none (it uses no grantable capability)".into()
     } else {

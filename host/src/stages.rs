@@ -101,6 +101,8 @@ pub fn load_one(rt: &Runtime, source: &PluginSource) -> Result<LoadedPlugin, Str
             .ok_or_else(|| format!("no built-in plugin `{name}`"))?
             .to_vec(),
         PluginSource::File(path) => {
+            crate::pipeline::plugin_file_problem(path)
+                .map_err(|why| format!("plugin file {} {why}", path.display()))?;
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
         }
     };
@@ -134,4 +136,76 @@ fn config_error(pipeline: &Pipeline, spec: &StageSpec, key: &str, message: &str)
     pipeline
         .source
         .error(span, format!("stage `{}`: {place}: {message}", spec.name))
+}
+
+/// Grants a stage cannot use (its plugin does not import the capability) and grants that are risky (read
+/// access to the whole file system or a top-level folder, a `graphviz.program` that is not Graphviz):
+/// warnings, placed at the stage, never errors. `validate` prints them and `run` logs them.
+pub fn grant_warnings(pipeline: &Pipeline, stages: &[Stage]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for stage in stages {
+        let spec = &stage.spec;
+        let warn = |message: String| {
+            pipeline.source.error(
+                spec.span.clone(),
+                format!("warning: stage `{}`: {message}", spec.name),
+            )
+        };
+        let imported = stage.plugin.capabilities();
+        let g = &spec.grants;
+        let granted = [
+            ("files", !g.files.is_empty()),
+            ("dns", g.dns.is_some()),
+            ("whois", g.whois.is_some()),
+            ("sqlite", g.sqlite),
+            ("graphviz", g.graphviz.is_some()),
+        ];
+        for (cap, is_granted) in granted {
+            if is_granted && !imported.contains(&cap) {
+                out.push(warn(format!(
+                    "granted `{cap}`, but plugin {} does not import the {cap} capability, so the grant has no \
+                     effect; remove it",
+                    stage.plugin.name
+                )));
+            }
+        }
+        for path in &g.files {
+            if let Some(why) = broad_folder(path) {
+                out.push(warn(format!(
+                    "grants `files` read access to {} ({why}); grant the folder or file the plugin needs",
+                    path.display()
+                )));
+            }
+        }
+        if let Some(gv) = &g.graphviz {
+            let name = std::path::Path::new(&gv.program)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if !crate::caps::graphviz::ENGINES.contains(&name.as_str()) {
+                out.push(warn(format!(
+                    "`graphviz.program` is {:?}, which is not a Graphviz program ({}); the stage can run it \
+                     with DOT text of its choosing on its input",
+                    gv.program,
+                    crate::caps::graphviz::ENGINES.join(", ")
+                )));
+            }
+        }
+    }
+    out
+}
+
+/// Why granting read access to `path` exposes far more than a plugin needs, if it does.
+fn broad_folder(path: &std::path::Path) -> Option<&'static str> {
+    let depth = path.components().count();
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    if path.parent().is_none() {
+        Some("the whole file system")
+    } else if depth <= 2 {
+        Some("a top-level system folder")
+    } else if home.as_deref() == Some(path) {
+        Some("your whole home folder")
+    } else {
+        None
+    }
 }

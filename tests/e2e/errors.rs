@@ -148,3 +148,118 @@ fn the_shipped_pipelines_are_valid() {
     }
     assert!(checked >= 1);
 }
+
+/// `plugin = "/tmp"` used to say "does not exist", and a text file dumped a multi-line byte array (#12).
+#[test]
+fn plugin_paths_that_are_not_regular_files_or_not_components_say_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.wasm");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let elf = std::env::current_exe().unwrap();
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let cases = [
+        (
+            dir.path().to_path_buf(),
+            "is not a regular file (it is a folder)",
+        ),
+        (
+            "/dev/null".into(),
+            "is not a regular file (it is a character device)",
+        ),
+        (fifo, "is not a regular file (it is a named pipe)"),
+        (
+            "/etc/passwd".into(),
+            "is not a WebAssembly component: it looks like a text file starting with \"root:",
+        ),
+        (
+            elf,
+            "is not a WebAssembly component: it looks like an ELF executable",
+        ),
+        (
+            core,
+            "is not a WebAssembly component: it is a core WebAssembly module, not a component",
+        ),
+    ];
+    for (path, expected) in cases {
+        let pipeline = format!(
+            "[[analyzer]]\nplugin = \"{}\"\n[[output]]\nplugin = \"json\"\n",
+            path.display()
+        );
+        let file = dir.path().join("p.toml");
+        std::fs::write(&file, pipeline).unwrap();
+        for cmd in ["validate", "run"] {
+            let mut args = vec![cmd, file.to_str().unwrap()];
+            let capture = testdata("http_get_bro_org.pcap");
+            let out_dir = dir.path().join("out");
+            if cmd == "run" {
+                args.extend([capture.to_str().unwrap(), "-o", out_dir.to_str().unwrap()]);
+            }
+            let out = pcapxray(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{cmd} {}: {stderr}",
+                path.display()
+            );
+            assert!(
+                stderr.contains(expected),
+                "{cmd} {}: expected {expected:?} in:\n{stderr}",
+                path.display()
+            );
+            assert!(
+                stderr.lines().count() <= 3,
+                "short and to the point:\n{stderr}"
+            );
+            assert!(!out_dir.exists());
+        }
+    }
+}
+
+#[test]
+fn validate_warns_about_grants_a_stage_cannot_use_and_risky_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    std::fs::write(
+        &file,
+        "[[analyzer]]\nplugin = \"web\"\n\
+         [[output]]\nplugin = \"json\"\ngrants = { files = [\"/\"], sqlite = true }\n\
+         [[output]]\nplugin = \"graph\"\ngrants = { graphviz = { program = \"/bin/touch\" } }\n\
+         [[output]]\nplugin = \"sqlite\"\ngrants = { sqlite = true }\n",
+    )
+    .unwrap();
+    let out = pcapxray(&["validate", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "warnings are not errors: {stderr}"
+    );
+    assert!(stdout.contains("ok with 4 warning(s)"), "{stdout}");
+    for expected in [
+        "p.toml:3:1: warning: stage `json`: granted `files`, but plugin json does not import the files capability",
+        "p.toml:3:1: warning: stage `json`: granted `sqlite`, but plugin json does not import the sqlite capability",
+        "p.toml:3:1: warning: stage `json`: grants `files` read access to / (the whole file system)",
+        "p.toml:6:1: warning: stage `graph`: `graphviz.program` is \"/bin/touch\", which is not a Graphviz program",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in:\n{stderr}"
+        );
+    }
+    // The sqlite output imports what it is granted: no warning for it.
+    assert!(!stderr.contains("stage `sqlite`"), "{stderr}");
+    // The same warnings reach a run's log, and the run still goes ahead.
+    let run = run_pipeline(
+        dir.path(),
+        &std::fs::read_to_string(&file).unwrap(),
+        &testdata("http_get_bro_org.pcap"),
+    );
+    assert_eq!(run.code, 0, "{}", run.all_output());
+}

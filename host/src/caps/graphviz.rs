@@ -8,7 +8,8 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const ENGINES: &[&str] = &["dot", "neato", "sfdp", "circo", "fdp", "twopi"];
+/// The layout engines a plugin may ask for; also the program names `validate` accepts without a warning.
+pub const ENGINES: &[&str] = &["dot", "neato", "sfdp", "circo", "fdp", "twopi"];
 const FORMATS: &[&str] = &["svg", "png", "pdf"];
 
 pub fn render(

@@ -6,7 +6,7 @@ mod diagnostics;
 mod load;
 
 pub use diagnostics::{Diagnostic, Diagnostics, SourceMap};
-pub use load::{expand_home, load, normalize};
+pub use load::{expand_home, load, normalize, plugin_file_problem};
 
 use crate::flow::FlowSettings;
 use std::collections::HashMap;

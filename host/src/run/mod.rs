@@ -134,6 +134,11 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     let rt = Runtime::new()
         .map_err(|e| RunError::Other(format!("cannot start the WebAssembly runtime: {e}")))?;
     let stages = stages::start_stages(&rt, &pipeline, &services).map_err(RunError::Pipeline)?;
+    for w in stages::grant_warnings(&pipeline, &stages) {
+        services
+            .log
+            .host(Level::Warn, &w.to_string().replacen("warning: ", "", 1));
+    }
     let plugin_runs: Vec<(usize, wit::PluginRun)> = stages
         .iter()
         .enumerate()

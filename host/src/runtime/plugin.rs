@@ -20,7 +20,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PluginLoadError {
-    #[error("{source_name}: not a WebAssembly component: {reason}")]
+    #[error("{source_name} is not a WebAssembly component: {reason}")]
     NotAComponent { source_name: String, reason: String },
     #[error(
         "{source_name} was built for WIT package {found}, but this pcapxray speaks {WIT_PACKAGE}@{WIT_VERSION}; \
@@ -60,6 +60,24 @@ pub struct LoadedPlugin {
     /// Interfaces it exports.
     pub exports: Vec<String>,
     pub(super) pre: PluginPre,
+}
+
+/// The capabilities a pipeline can grant, by the name of their WIT interface and of their grant key.
+pub const CAPABILITIES: &[&str] = &["files", "dns", "whois", "sqlite", "graphviz"];
+
+impl LoadedPlugin {
+    /// The grantable capabilities among the component's imports. A component that does not import one
+    /// can never use a grant of it.
+    pub fn capabilities(&self) -> Vec<&'static str> {
+        CAPABILITIES
+            .iter()
+            .copied()
+            .filter(|c| {
+                let prefix = format!("{WIT_PACKAGE}/{c}@");
+                self.imports.iter().any(|i| i.starts_with(&prefix))
+            })
+            .collect()
+    }
 }
 
 pub(super) enum PluginPre {
@@ -126,6 +144,12 @@ impl Runtime {
         bytes: &[u8],
     ) -> Result<LoadedPlugin, PluginLoadError> {
         let source_name = source.to_string();
+        if let Some(looks_like) = not_a_component(bytes) {
+            return Err(PluginLoadError::NotAComponent {
+                source_name,
+                reason: looks_like,
+            });
+        }
         let digest = hex(&Sha256::digest(bytes));
         let component =
             self.compile(bytes, &digest)
@@ -289,9 +313,90 @@ pub fn compatible(version: &str) -> bool {
 
 pub use pcapxray_capture::hex;
 
+/// When `bytes` are plainly not a WebAssembly component, what they look like instead (one line, never
+/// the bytes themselves); `None` when they start like a component and the compiler must judge.
+pub fn not_a_component(bytes: &[u8]) -> Option<String> {
+    const WASM: &[u8] = b"\0asm";
+    let starts = |magic: &[u8]| bytes.starts_with(magic);
+    let looks = if bytes.is_empty() {
+        "the file is empty".to_string()
+    } else if starts(WASM) {
+        match bytes.get(4..8) {
+            Some([0x0d, 0x00, 0x01, 0x00]) => return None,
+            Some([0x01, 0x00, 0x00, 0x00]) => {
+                "it is a core WebAssembly module, not a component; build the plugin \
+                 for wasm32-wasip2 (or wrap the module with `wasm-tools component new`)"
+                    .to_string()
+            }
+            _ => "it starts like WebAssembly but has an unknown version or layer".to_string(),
+        }
+    } else if starts(b"\x7fELF") {
+        "it looks like an ELF executable or library (a native program, not a plugin)".to_string()
+    } else if starts(b"MZ") {
+        "it looks like a Windows executable".to_string()
+    } else if starts(&[0xcf, 0xfa, 0xed, 0xfe]) || starts(&[0xca, 0xfe, 0xba, 0xbe]) {
+        "it looks like a macOS executable".to_string()
+    } else if starts(b"PK\x03\x04") {
+        "it looks like a zip archive".to_string()
+    } else if starts(&[0x1f, 0x8b]) {
+        "it looks like a gzip file".to_string()
+    } else if starts(b"#!") {
+        "it looks like a script".to_string()
+    } else if let Some(line) = text_line(bytes) {
+        format!("it looks like a text file starting with {line:?}")
+    } else {
+        let head: Vec<String> = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        format!(
+            "it starts with bytes {} instead of the WebAssembly magic 00 61 73 6d",
+            head.join(" ")
+        )
+    };
+    Some(looks)
+}
+
+/// The first line of a file that is text, cut to 60 characters.
+fn text_line(bytes: &[u8]) -> Option<String> {
+    let head = &bytes[..bytes.len().min(512)];
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        // A multi-byte character cut at the end of the sample is still text.
+        Err(e) if e.valid_up_to() + 4 > head.len() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).ok()?
+        }
+        Err(_) => return None,
+    };
+    if text.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+        return None;
+    }
+    let line = text.lines().next().unwrap_or("").trim();
+    Some(line.chars().take(60).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_that_are_not_components_are_named_by_what_they_look_like() {
+        let cases: [(&[u8], &str); 7] = [
+            (b"", "empty"),
+            (b"\0asm\x01\0\0\0rest", "core WebAssembly module"),
+            (b"\x7fELF\x02\x01\x01", "ELF"),
+            (
+                b"root:x:0:0:root:/root:/bin/bash\nbin:x",
+                "text file starting with \"root:x:0:0",
+            ),
+            (b"MZ\x90\0", "Windows executable"),
+            (&[0xde, 0xad, 0xbe, 0xef, 0, 1], "de ad be ef"),
+            (b"#!/bin/sh\necho", "script"),
+        ];
+        for (bytes, expected) in cases {
+            let said = not_a_component(bytes).expect("refused");
+            assert!(said.contains(expected), "{said:?} lacks {expected:?}");
+            assert!(!said.contains('\n'), "one line: {said:?}");
+        }
+        assert_eq!(not_a_component(b"\0asm\x0d\0\x01\0"), None);
+    }
 
     #[test]
     fn versions_are_compatible_within_a_minor_while_zero() {

@@ -570,6 +570,34 @@ fn to_json(
     }
 }
 
+/// Why `path` cannot be a plugin file, in words that follow the path: `does not exist`, `is not a regular
+/// file (it is a folder)`. Devices and named pipes are refused here because reading them could block.
+pub fn plugin_file_problem(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("does not exist".into()),
+        Err(e) => return Err(format!("cannot be read: {e}")),
+    };
+    let t = meta.file_type();
+    let what = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a named pipe"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    };
+    Err(format!("is not a regular file (it is {what})"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse;
@@ -620,32 +648,4 @@ limits = { call_timeout_ms = 500 }
             .0;
         assert_eq!(errors[0].line, 1, "{errors:?}");
     }
-}
-
-/// Why `path` cannot be a plugin file, in words that follow the path: `does not exist`, `is not a regular
-/// file (it is a folder)`. Devices and named pipes are refused here because reading them could block.
-pub fn plugin_file_problem(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::FileTypeExt;
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("does not exist".into()),
-        Err(e) => return Err(format!("cannot be read: {e}")),
-    };
-    let t = meta.file_type();
-    let what = if t.is_file() {
-        return Ok(());
-    } else if t.is_dir() {
-        "a folder"
-    } else if t.is_fifo() {
-        "a named pipe"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "not a file"
-    };
-    Err(format!("is not a regular file (it is {what})"))
 }

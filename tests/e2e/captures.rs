@@ -137,6 +137,7 @@ fn verbose_run_lists_calls_time_and_memory_of_every_stage() {
         "enrich",
         "suspicious",
         "beacon",
+        "behaviour",
         "devices",
         "json",
         "text",

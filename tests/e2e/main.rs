@@ -4,6 +4,7 @@ mod support;
 
 mod authoring;
 mod beacon;
+mod behaviour;
 mod captures;
 mod dns_devices;
 mod enrich;

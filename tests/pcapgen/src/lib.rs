@@ -30,6 +30,7 @@
 //! ```
 
 pub mod arp;
+pub mod behaviours;
 pub mod bench;
 pub mod capture;
 pub mod demo;

@@ -1,0 +1,354 @@
+//! # pcapxray `behaviour` analyzer
+//!
+//! Sees across flows what no single flow shows: a source trying many ports on a host (port scan) or one
+//! port on many hosts (host sweep), echo requests to many hosts (ping sweep), many short sessions to a
+//! login service (brute force), SYNs that never complete a handshake piling up at a service (SYN flood,
+//! spoofed or not), and large DNS answers nobody asked for (reflection/amplification). Each behaviour is
+//! reported **once per actor** — the source, or for spoofed floods the target — with its evidence:
+//! counts, the time window, the share of attempts that failed, and a bounded sample of targets, ports
+//! and flows.
+//!
+//! Memory is bounded whatever the capture: attempts per source, sources, attacked services and DNS
+//! receivers are capped (`track`), distinct counts use a 1 KiB sketch past 256 values (`count`), and
+//! what had to be forgotten is said at the end. Decisions are made when the capture is over (`detect`).
+
+mod count;
+mod detect;
+mod track;
+
+use pcapxray_plugin_sdk::time::iso8601;
+use pcapxray_plugin_sdk::{
+    Analyzer, ConfigError, Finding, Flow, Outcome, PluginError, Severity, export_analyzer,
+};
+use serde::Deserialize;
+use std::net::IpAddr;
+use track::{MAX_ACTORS, MAX_PROBES_PER_ACTOR, MAX_VICTIMS, ShortSession, Tracker};
+
+/// The stage's `config` table. The defaults and why they are what they are: see README.md.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Scans and sweeps are counted within any window of this many seconds (Zeek's scan policy uses 5 min).
+    pub window_seconds: u64,
+    /// Distinct ports on one host that make a port scan (Zeek: 15).
+    pub port_scan_ports: usize,
+    /// Distinct hosts on one port that make a host sweep (Zeek: 25).
+    pub sweep_hosts: usize,
+    /// Distinct hosts sent ICMP echo requests that make a ping sweep.
+    pub ping_sweep_hosts: usize,
+    /// Share of a scan's or sweep's attempts that must have gone unanswered or been refused (0 to 1).
+    pub min_failed_share: f64,
+    /// Server ports of login services watched for brute force.
+    pub login_ports: Vec<u16>,
+    /// Short sessions to one login service that make a brute-force attempt.
+    pub brute_force_sessions: usize,
+    /// A session is short when the client sent at most this many payload bytes...
+    pub short_session_bytes: u64,
+    /// ...and it lasted less than this many seconds.
+    pub short_session_seconds: u64,
+    /// Floods are counted within any window of this many seconds.
+    pub flood_window_seconds: u64,
+    /// SYNs that never complete a handshake, at one service within the window, that make a flood.
+    pub flood_attempts: u64,
+    /// Distinct sources from which a flood counts as spoofed (the target is then the actor).
+    pub flood_sources: u64,
+    /// DNS answers to one address within 60 s that make reflection.
+    pub amplification_answers: u64,
+    /// ...averaging at least this many bytes...
+    pub amplification_answer_bytes: u64,
+    /// ...and at least this many times the bytes of the queries (unless most answered no query seen).
+    pub amplification_factor: f64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            window_seconds: 300,
+            port_scan_ports: 15,
+            sweep_hosts: 25,
+            ping_sweep_hosts: 25,
+            min_failed_share: 0.5,
+            login_ports: vec![
+                21, 22, 23, 25, 110, 143, 389, 445, 587, 993, 995, 1433, 3306, 3389, 5432, 5900,
+            ],
+            brute_force_sessions: 20,
+            short_session_bytes: 16_384,
+            short_session_seconds: 30,
+            flood_window_seconds: 10,
+            flood_attempts: 200,
+            flood_sources: 50,
+            amplification_answers: 100,
+            amplification_answer_bytes: 512,
+            amplification_factor: 10.0,
+        }
+    }
+}
+
+/// The behaviours, in report order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Behaviour {
+    PortScan,
+    HostSweep,
+    PingSweep,
+    BruteForce,
+    SynFlood,
+    SynFloodTarget,
+    DnsAmplification,
+}
+
+impl Behaviour {
+    /// The finding tag.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Behaviour::PortScan => "behaviour.port-scan",
+            Behaviour::HostSweep => "behaviour.host-sweep",
+            Behaviour::PingSweep => "behaviour.ping-sweep",
+            Behaviour::BruteForce => "behaviour.brute-force",
+            Behaviour::SynFlood => "behaviour.syn-flood",
+            Behaviour::SynFloodTarget => "behaviour.syn-flood",
+            Behaviour::DnsAmplification => "behaviour.dns-amplification",
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Behaviour::PortScan => "port scan",
+            Behaviour::HostSweep => "host sweep",
+            Behaviour::PingSweep => "ping sweep",
+            Behaviour::BruteForce => "login brute force",
+            Behaviour::SynFlood => "SYN flood",
+            Behaviour::SynFloodTarget => "SYN flood (spoofed sources)",
+            Behaviour::DnsAmplification => "DNS reflection/amplification",
+        }
+    }
+
+    /// Whether the actor is the one attacked rather than the one acting.
+    fn actor_is_target(self) -> bool {
+        matches!(
+            self,
+            Behaviour::SynFloodTarget | Behaviour::DnsAmplification
+        )
+    }
+
+    fn severity(self) -> Severity {
+        match self {
+            Behaviour::SynFlood | Behaviour::SynFloodTarget | Behaviour::DnsAmplification => {
+                Severity::High
+            }
+            Behaviour::BruteForce | Behaviour::PortScan | Behaviour::HostSweep => Severity::Medium,
+            Behaviour::PingSweep => Severity::Low,
+        }
+    }
+}
+
+/// One behaviour of one actor, with what shows it.
+#[derive(Clone, Debug)]
+pub struct Evidence {
+    pub behaviour: Behaviour,
+    pub actor: IpAddr,
+    pub attempts: u64,
+    pub failed: u64,
+    pub rejected: u64,
+    /// Distinct targets (a count, or a sketch estimate in words).
+    pub targets: String,
+    pub ports: u64,
+    pub first: u64,
+    pub last: u64,
+    pub sample_targets: Vec<String>,
+    pub sample_ports: Vec<String>,
+    pub flows: Vec<u64>,
+    /// Flows (or attempts) behind the finding; `flows` lists the first of them.
+    pub flow_count: u64,
+    pub reason: String,
+    /// Attempts of the actor past the per-source bound, counted only.
+    pub unkept: u64,
+}
+
+/// The analyzer.
+pub struct BehaviourAnalyzer {
+    config: Config,
+    tracker: Tracker,
+}
+
+impl BehaviourAnalyzer {
+    fn checked(config: Config) -> Result<BehaviourAnalyzer, PluginError> {
+        let mut errors = Vec::new();
+        let mut need = |ok: bool, key: &str, message: String| {
+            if !ok {
+                errors.push(ConfigError {
+                    key: key.into(),
+                    message,
+                });
+            }
+        };
+        need(
+            (0.0..=1.0).contains(&config.min_failed_share),
+            "min_failed_share",
+            format!("must be between 0 and 1, not {}", config.min_failed_share),
+        );
+        for (key, value) in [
+            ("port_scan_ports", config.port_scan_ports as u64),
+            ("sweep_hosts", config.sweep_hosts as u64),
+            ("ping_sweep_hosts", config.ping_sweep_hosts as u64),
+            ("brute_force_sessions", config.brute_force_sessions as u64),
+            ("flood_attempts", config.flood_attempts),
+            ("flood_sources", config.flood_sources),
+            ("amplification_answers", config.amplification_answers),
+            ("window_seconds", config.window_seconds),
+            ("flood_window_seconds", config.flood_window_seconds),
+        ] {
+            need(value >= 2, key, format!("must be at least 2, not {value}"));
+        }
+        need(
+            config.amplification_factor.is_finite() && config.amplification_factor >= 1.0,
+            "amplification_factor",
+            format!("must be 1 or more, not {}", config.amplification_factor),
+        );
+        if !errors.is_empty() {
+            return Err(PluginError::Config(errors));
+        }
+        Ok(BehaviourAnalyzer {
+            config,
+            tracker: Tracker::default(),
+        })
+    }
+
+    /// Everything found so far (the analyzer calls it once, at the end).
+    pub fn conclude(&self) -> Vec<Evidence> {
+        detect::detect(&self.tracker, &self.config)
+    }
+}
+
+/// A span of capture time in words.
+fn span(ns: u64) -> String {
+    let s = ns as f64 / 1e9;
+    if s < 1.0 {
+        format!("{:.0} ms", s * 1000.0)
+    } else if s < 120.0 {
+        format!("{s:.1} s")
+    } else {
+        format!("{:.0} min", s / 60.0)
+    }
+}
+
+/// The finding for one piece of evidence.
+pub fn finding(e: &Evidence) -> Finding {
+    let b = e.behaviour;
+    let share = e.failed as f64 / e.flow_count.max(1) as f64;
+    let role = if b.actor_is_target() {
+        "target"
+    } else {
+        "source"
+    };
+    let summary = format!(
+        "{} {} {}: {} in {}; {}",
+        b.words(),
+        if b.actor_is_target() { "against" } else { "by" },
+        e.actor,
+        match b {
+            Behaviour::PortScan => format!("{} ports on {} host(s)", e.ports, e.targets),
+            Behaviour::HostSweep => format!("{} hosts on {}", e.targets, e.sample_ports.join(", ")),
+            Behaviour::PingSweep => format!("{} hosts", e.targets),
+            Behaviour::BruteForce => format!(
+                "{} short sessions to {}",
+                e.flow_count,
+                e.sample_ports.join(", ")
+            ),
+            Behaviour::SynFlood | Behaviour::SynFloodTarget =>
+                format!("{} half-open SYNs", e.attempts),
+            Behaviour::DnsAmplification => format!("{} DNS answers", e.attempts),
+        },
+        span(e.last.saturating_sub(e.first)),
+        match b {
+            Behaviour::SynFloodTarget => format!("{} sources", e.targets),
+            Behaviour::DnsAmplification => format!("{} resolvers", e.targets),
+            Behaviour::BruteForce => format!("{} host(s)", e.targets),
+            _ => format!("{:.0}% unanswered", share * 100.0),
+        }
+    );
+    let mut f = Finding::on_host(e.actor, b.tag(), b.severity())
+        .summary(summary)
+        .confidence(if b == Behaviour::PingSweep { 70 } else { 85 })
+        .attr("behaviour", b.words())
+        .attr("behaviour.actor", e.actor.to_string())
+        .attr("behaviour.role", role)
+        .attr("behaviour.attempts", e.attempts.to_string())
+        .attr("behaviour.failed", e.failed.to_string())
+        .attr("behaviour.failed-share", format!("{share:.2}"))
+        .attr("behaviour.targets", e.targets.clone())
+        .attr("behaviour.ports", e.ports.to_string())
+        .attr("behaviour.first", iso8601(e.first))
+        .attr("behaviour.last", iso8601(e.last))
+        .attr(
+            "behaviour.seconds",
+            format!("{:.3}", e.last.saturating_sub(e.first) as f64 / 1e9),
+        )
+        .attr("behaviour.sample-targets", e.sample_targets.join(", "))
+        .attr("behaviour.flow-count", e.flow_count.to_string())
+        .attr(
+            "behaviour.flows",
+            e.flows
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .attr("reason", e.reason.clone());
+    if !e.sample_ports.is_empty() {
+        f = f.attr("behaviour.sample-ports", e.sample_ports.join(", "));
+    }
+    if e.rejected > 0 {
+        f = f.attr("behaviour.rejected", e.rejected.to_string());
+    }
+    if e.unkept > 0 {
+        f = f.attr(
+            "behaviour.uncounted",
+            format!(
+                "{} further attempts past the {MAX_PROBES_PER_ACTOR} kept per source were counted, not examined",
+                e.unkept
+            ),
+        );
+    }
+    f
+}
+
+impl Analyzer for BehaviourAnalyzer {
+    const NAME: &'static str = "behaviour";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str = "Finds behaviour across flows: port scans, host and ping sweeps, login brute force, SYN floods and DNS amplification, once per actor with evidence.";
+    const NEEDS_PAYLOAD: bool = false;
+    type Config = Config;
+
+    fn new(config: Config) -> Result<BehaviourAnalyzer, PluginError> {
+        BehaviourAnalyzer::checked(config)
+    }
+
+    fn analyze(&mut self, flows: &[Flow], _out: &mut Outcome) -> Result<(), PluginError> {
+        let short = ShortSession {
+            max_client_bytes: self.config.short_session_bytes,
+            max_seconds: self.config.short_session_seconds,
+        };
+        for flow in flows {
+            self.tracker.observe(flow, &short);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Outcome) -> Result<(), PluginError> {
+        for e in self.conclude() {
+            out.push(finding(&e));
+        }
+        let t = &self.tracker;
+        if t.forgotten_attempts > 0 || t.forgotten_victims > 0 {
+            pcapxray_plugin_sdk::log::warn(&format!(
+                "behaviour analysis was bounded: it follows at most {MAX_ACTORS} sources and {MAX_VICTIMS} attacked \
+                 services or DNS receivers at once; {} attempts of sources with the fewest attempts and {} services \
+                 with the fewest were forgotten (a scanner or flood target keeps its place)",
+                t.forgotten_attempts, t.forgotten_victims
+            ));
+        }
+        Ok(())
+    }
+}
+
+export_analyzer!(BehaviourAnalyzer);

@@ -243,3 +243,76 @@ fn a_newer_oui_file_needs_a_grant_and_then_wins() {
             .contains(&("vendor".into(), "VMware, Inc.".into()))
     );
 }
+
+/// Device facts that hold (issue #10): a gratuitous ARP reply's broadcast target is nobody's MAC; an
+/// internet server whose packets keep an initial TTL is not a LAN device; the text report's local hosts
+/// are the ones `devices` decided; an OS hint says what it rests on.
+#[test]
+fn device_facts_hold_broadcast_macs_remote_servers_lan_hosts_and_os_evidence() {
+    let vlan = run("vlan_8021q_icmp_arp.pcap");
+    for h in vlan["hosts"].as_array().unwrap() {
+        let macs = h["macs"].as_array().unwrap();
+        assert!(
+            !macs.iter().any(|m| m == "ff:ff:ff:ff:ff:ff"),
+            "{} got the broadcast MAC: {macs:?}",
+            h["ip"]
+        );
+        assert_eq!(macs.len(), 1, "{h:#}");
+    }
+
+    let smtp = run("corrupt_smtp_bad_record_after_18_packets.pcap");
+    let device_hosts: BTreeSet<String> = smtp["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["tag"].as_str().unwrap().starts_with("device"))
+        .filter_map(|f| f["subject"]["host"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(device_hosts, BTreeSet::from(["10.7.29.101".to_string()]));
+    assert!(
+        !facts(&smtp, "178.63.41.150", "devices").contains(&("network".into(), "local".into()))
+    );
+
+    // The text report lists as local exactly the hosts devices decided are local.
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = format!("{PIPELINE}[[output]]\nplugin = \"text\"\n");
+    let r = run_pipeline(
+        dir.path(),
+        &pipeline,
+        &testdata("http_wikipedia_browsing.pcap"),
+    );
+    assert_eq!(r.code, 0, "{}", r.all_output());
+    let report = r.report();
+    let local: Vec<&Value> = report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| {
+            h["notes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["key"] == "network" && n["value"] == "local")
+        })
+        .collect();
+    assert!(local.len() >= 10, "{} local hosts", local.len());
+    let text = std::fs::read_to_string(r.out_dir.join("devices.txt")).unwrap();
+    assert!(
+        text.contains(&format!("== Local network hosts ({})", local.len())),
+        "{text}"
+    );
+    // Every OS hint comes with its evidence, in the report and in the text.
+    for h in &local {
+        let notes = h["notes"].as_array().unwrap();
+        if notes.iter().any(|n| n["key"] == "os") {
+            let evidence = notes.iter().find(|n| n["key"] == "os.evidence");
+            let evidence = evidence.unwrap_or_else(|| panic!("{h:#}"));
+            assert!(
+                evidence["value"].as_str().unwrap().contains("TTL")
+                    || evidence["value"].as_str().unwrap().contains("User-Agent"),
+                "{evidence}"
+            );
+        }
+    }
+    assert!(text.contains("OS evidence"), "{text}");
+}

@@ -198,10 +198,28 @@ pub fn decide(
         }
     }
 
-    // On this link for sure: seen in ARP, given its address by DHCP, sending with an initial TTL, or
-    // link-local (never routed).
+    // On this link for sure: seen in ARP, given its address by DHCP, link-local (never routed), or
+    // sending with an initial TTL. A public address with an initial TTL is local only where the local
+    // network itself is public (no private address sends with an initial TTL) or it shares a /24 (/64)
+    // with an address seen in ARP or DHCP: a router that does not lower the TTL, or a rewritten capture,
+    // otherwise turns an internet server into a LAN device (178.63.41.150 in
+    // corrupt_smtp_bad_record_after_18_packets.pcap, issue #10).
+    let arp_or_dhcp_networks: HashSet<IpAddr> = views
+        .iter()
+        .filter(|(_, v)| v.arp || v.dhcp)
+        .map(|(ip, _)| network(ip))
+        .collect();
+    let private_lan = views
+        .keys()
+        .any(|ip| IpClass::of(*ip) == IpClass::Private && ttls.initial(ip) == Some(true));
+    let ttl_local = |ip: &IpAddr| {
+        ttls.initial(ip) == Some(true)
+            && (IpClass::of(*ip) != IpClass::Public
+                || !private_lan
+                || arp_or_dhcp_networks.contains(&network(ip)))
+    };
     let evident_local = |ip: &IpAddr, v: &View| {
-        v.arp || v.dhcp || ttls.initial(ip) == Some(true) || IpClass::of(*ip) == IpClass::LinkLocal
+        v.arp || v.dhcp || ttl_local(ip) || IpClass::of(*ip) == IpClass::LinkLocal
     };
 
     // Which MACs remote addresses sit behind.
@@ -248,7 +266,8 @@ pub fn decide(
                 && (evident_local(ip, v)
                     || (ttls.initial(ip) != Some(false)
                         && (IpClass::of(**ip) == IpClass::Private
-                            || !v.macs.iter().any(|m| gateway_macs.contains(m)))))
+                            || (!v.macs.iter().any(|m| gateway_macs.contains(m))
+                                && (IpClass::of(**ip) != IpClass::Public || !private_lan)))))
         })
         .map(|(ip, _)| *ip)
         .collect();
@@ -277,6 +296,7 @@ pub fn decide(
     // MAC facts, DHCP facts.
     for ip in &lan {
         let Some(v) = views.get(ip) else { continue };
+        out.fact(*ip, "network", "local", None);
         for &mac in &v.macs {
             let kind = MacKind::of(mac);
             if v.dhcp_macs.contains(&mac) {
@@ -474,6 +494,7 @@ pub fn decide(
         };
         if let Some(hint) = &hint {
             out.fact(*ip, "os", hint.family.name(), None);
+            out.fact(*ip, "os.evidence", hint.supporting.join("; "), None);
             let mut finding = Finding::on_host(*ip, "device.os", Severity::Info)
                 .summary(format!(
                     "{ip} probably runs {} ({})",

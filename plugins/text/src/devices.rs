@@ -25,6 +25,7 @@ const SHOWN: &[(&str, &str)] = &[
     ("dhcp.hostname", "DHCP host name"),
     ("netbios.name", "NetBIOS name"),
     ("os", "OS hint"),
+    ("os.evidence", "OS evidence"),
     ("device", "device"),
     ("dhcp.vendor-class", "DHCP vendor"),
     ("http.user-agent", "user agents"),
@@ -54,13 +55,33 @@ pub fn best_name(host: &HostInfo) -> Option<&str> {
         .map(|n| n.value.as_str())
 }
 
+/// Whether the `devices` analyzer (or another stage) decided which hosts are on the local network: it
+/// publishes `network = local` on each of them. Without that decision, private and link-local
+/// addresses count as local.
+fn lan_decided(hosts: &[HostInfo]) -> bool {
+    hosts
+        .iter()
+        .any(|h| h.notes.iter().any(|n| n.key == NETWORK_FACT))
+}
+
+/// The fact the `devices` analyzer publishes on local-network hosts (`network = local`).
+const NETWORK_FACT: &str = "network";
+
+fn is_local(h: &HostInfo, decided: bool) -> bool {
+    if decided {
+        h.notes
+            .iter()
+            .any(|n| n.key == NETWORK_FACT && n.value == "local")
+    } else {
+        IpClass::of(IpAddr::from(h.ip)).is_local()
+    }
+}
+
 /// Local network hosts first, each group sorted by address.
 pub fn sorted(hosts: &[HostInfo]) -> Vec<&HostInfo> {
+    let decided = lan_decided(hosts);
     let mut sorted: Vec<&HostInfo> = hosts.iter().collect();
-    sorted.sort_by_key(|h| {
-        let ip = IpAddr::from(h.ip);
-        (!IpClass::of(ip).is_local(), ip)
-    });
+    sorted.sort_by_key(|h| (!is_local(h, decided), IpAddr::from(h.ip)));
     sorted
 }
 
@@ -179,9 +200,9 @@ pub fn render(report: &Report, analysis: &Analysis) -> String {
 
     mac_table(&mut out, &with_mac, &analysis.mac_vendors);
 
-    let (local, remote): (Vec<&HostInfo>, Vec<&HostInfo>) = with_mac
-        .iter()
-        .partition(|h| IpClass::of(h.ip.into()).is_local());
+    let decided = lan_decided(&report.hosts);
+    let (local, remote): (Vec<&HostInfo>, Vec<&HostInfo>) =
+        with_mac.iter().partition(|h| is_local(h, decided));
     let _ = writeln!(out, "\n== Local network hosts ({})", local.len());
     for h in local {
         block(&mut out, h, &analysis.about);

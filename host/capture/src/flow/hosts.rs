@@ -37,7 +37,9 @@ impl HostEntry {
     }
 
     fn add_mac(&mut self, mac: Option<u64>) {
+        // The broadcast address is where a frame went, never who a host is.
         if let Some(mac) = mac
+            && mac != BROADCAST
             && !self.macs.contains(&mac)
             && self.macs.len() < 64
         {
@@ -45,6 +47,8 @@ impl HostEntry {
         }
     }
 }
+
+const BROADCAST: u64 = 0xffff_ffff_ffff;
 
 /// Most notes one host keeps: a hostile capture cannot make a plugin grow the table without bound.
 const MAX_NOTES_PER_HOST: usize = 256;
@@ -136,8 +140,10 @@ impl HostTable {
     }
 
     /// Records an ARP sender (IP ↔ MAC) at time `ts`.
+    /// An address–MAC binding an ARP packet claimed. A group or all-zero MAC binds nothing: a gratuitous
+    /// ARP reply names the broadcast address as its target, a request the zero address.
     pub fn add_arp(&mut self, ts: u64, ip: IpAddr, mac: [u8; 6]) {
-        if ip.is_unspecified() {
+        if ip.is_unspecified() || mac[0] & 1 == 1 || mac == [0; 6] {
             return;
         }
         let host = self.entry(ip);
@@ -175,6 +181,18 @@ mod tests {
             value: value.into(),
             observed: None,
         }
+    }
+
+    /// vlan_8021q_icmp_arp.pcap's gratuitous ARP replies gave both hosts ff:ff:ff:ff:ff:ff (#10).
+    #[test]
+    fn arp_claims_of_group_or_zero_macs_bind_nothing() {
+        let mut t = HostTable::default();
+        let ip: IpAddr = "192.168.123.1".parse().unwrap();
+        t.add_arp(1, ip, [0x00, 0x19, 0x06, 0xea, 0xb8, 0xc1]);
+        t.add_arp(2, ip, [0xff; 6]);
+        t.add_arp(3, ip, [0x01, 0x00, 0x5e, 0, 0, 1]);
+        t.add_arp(4, ip, [0; 6]);
+        assert_eq!(t.get(&ip).unwrap().macs, vec![0x0019_06ea_b8c1]);
     }
 
     #[test]

@@ -58,6 +58,7 @@ class Analyzer(exports.Analyzer):
             description="Flags DNS names with many or very long labels (possible tunnelling), in Python.",
             kind=types.PluginKind.ANALYZER,
             needs_payload=True,
+            wants_link_events=False,
         )
 
     def configure(self, config: str) -> None:
@@ -114,6 +115,10 @@ class Analyzer(exports.Analyzer):
                 types.Attribute(key="reason", value="; ".join(reasons)),
             ],
         )
+
+    def analyze_link(self, batch) -> types.Outcome:
+        # Not called: describe() does not ask for link-layer events.
+        return types.Outcome(findings=[], host_facts=[])
 
     def finish(self) -> types.Outcome:
         log.log(log.Level.INFO, f"Flagged {len(FLAGGED)} flows with long DNS names.")

@@ -117,10 +117,10 @@ pub struct Report {
 }
 /// The flow model types shared with the host (see the WIT package for field documentation).
 pub use wit::types::{
-    Artifact, Attribute, CaptureInfo, ConfigError, Direction, EndReason, Endpoint, Finding,
-    FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote, IpAddress, Ipv6Address, MacAddress,
-    Orientation, Outcome, PluginError, PluginInfo, PluginKind, PluginRun, Protocol, QueryRecord,
-    Severity, Subject, TcpFlags, Timestamp,
+    ArpEvent, Artifact, Attribute, CaptureInfo, ConfigError, DhcpDatagram, Direction, EndReason,
+    Endpoint, Finding, FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote, IpAddress,
+    Ipv6Address, LinkBatch, MacAddress, MacSeen, Orientation, Outcome, PluginError, PluginInfo,
+    PluginKind, PluginRun, Protocol, QueryRecord, Severity, Subject, TcpFlags, Timestamp,
 };
 
 /// Messages to the investigator, prefixed by the host with the stage name.

@@ -2,8 +2,8 @@
 //! functions; this module keeps the one plugin instance a component holds and routes each call to it.
 
 use crate::{
-    Artifact, ConfigError, FindingRecord, Flow, HostInfo, Outcome, PluginError, PluginInfo,
-    PluginKind, Report, WitReport,
+    Artifact, ConfigError, FindingRecord, Flow, HostInfo, LinkBatch, Outcome, PluginError,
+    PluginInfo, PluginKind, Report, WitReport,
 };
 use serde::de::DeserializeOwned;
 use std::any::Any;
@@ -32,6 +32,17 @@ pub trait Analyzer: Sized + 'static {
 
     /// Looks at a batch of finished flows. Findings and facts go into `out`.
     fn analyze(&mut self, flows: &[Flow], out: &mut Outcome) -> Result<(), PluginError>;
+
+    /// Whether the plugin wants link-layer events (ARP packets, source MACs, DHCP datagrams) in
+    /// [`Analyzer::analyze_link`]. When false (the default) the host does not collect them.
+    const WANTS_LINK_EVENTS: bool = false;
+
+    /// The link-layer events of the next stretch of the capture, before the flows that finished in it
+    /// (only when [`Analyzer::WANTS_LINK_EVENTS`] is true).
+    fn analyze_link(&mut self, batch: &LinkBatch, out: &mut Outcome) -> Result<(), PluginError> {
+        let _ = (batch, out);
+        Ok(())
+    }
 
     /// The capture is over; report what needed all of it (e.g. periodic connections).
     fn finish(&mut self, out: &mut Outcome) -> Result<(), PluginError> {
@@ -157,6 +168,7 @@ pub mod __private {
         description: &str,
         kind: PluginKind,
         needs_payload: bool,
+        wants_link_events: bool,
     ) -> PluginInfo {
         PluginInfo {
             name: name.into(),
@@ -164,6 +176,7 @@ pub mod __private {
             description: description.into(),
             kind,
             needs_payload,
+            wants_link_events,
         }
     }
 
@@ -176,6 +189,14 @@ pub mod __private {
         with_instance::<T, _>(|p| {
             let mut out = Outcome::default();
             p.analyze(&flows, &mut out)?;
+            Ok(out)
+        })
+    }
+
+    pub fn analyzer_analyze_link<T: Analyzer>(batch: LinkBatch) -> Result<Outcome, PluginError> {
+        with_instance::<T, _>(|p| {
+            let mut out = Outcome::default();
+            p.analyze_link(&batch, &mut out)?;
             Ok(out)
         })
     }
@@ -249,7 +270,13 @@ macro_rules! export_analyzer {
                     <$plugin as $crate::Analyzer>::DESCRIPTION,
                     $crate::PluginKind::Analyzer,
                     <$plugin as $crate::Analyzer>::NEEDS_PAYLOAD,
+                    <$plugin as $crate::Analyzer>::WANTS_LINK_EVENTS,
                 )
+            }
+            fn analyze_link(
+                batch: $crate::LinkBatch,
+            ) -> Result<$crate::Outcome, $crate::PluginError> {
+                $crate::__private::analyzer_analyze_link::<$plugin>(batch)
             }
             fn configure(config: String) -> Result<(), $crate::PluginError> {
                 $crate::__private::analyzer_configure::<$plugin>(&config)
@@ -288,6 +315,7 @@ macro_rules! export_output {
                     <$plugin as $crate::Output>::DESCRIPTION,
                     $crate::PluginKind::Output,
                     <$plugin as $crate::Output>::NEEDS_PAYLOAD,
+                    false,
                 )
             }
             fn configure(config: String) -> Result<(), $crate::PluginError> {

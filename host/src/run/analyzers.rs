@@ -53,6 +53,24 @@ impl Analyzers {
     }
 
     /// Calls every analyzer's `finish`. `progress` is told which stage is finishing.
+    /// Whether any stage asked for link-layer events.
+    pub fn wants_link_events(&self) -> bool {
+        self.stages.iter().any(|s| s.plugin.wants_link_events)
+    }
+
+    /// Hands the link-layer events of a stretch to the stages that asked for them.
+    pub fn link(&mut self, batch: wit::LinkBatch) {
+        for i in 0..self.stages.len() {
+            if !self.stages[i].running() || !self.stages[i].plugin.wants_link_events {
+                continue;
+            }
+            match self.stages[i].analyze_link(&batch) {
+                Ok(outcome) => self.apply(i, outcome, &mut [], &FxHashMap::default()),
+                Err(message) => self.failed(message),
+            }
+        }
+    }
+
     pub fn finish(&mut self, progress: &mut dyn FnMut(String)) {
         for i in 0..self.stages.len() {
             if !self.stages[i].running() {

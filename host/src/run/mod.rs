@@ -2,6 +2,7 @@
 //! stopped and named; everything else still runs and still writes its files.
 
 mod analyzers;
+mod link;
 mod outputs;
 mod payloads;
 mod reading;
@@ -156,7 +157,8 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     if let Some(bar) = &opts.bar {
         bar.set_length(total);
     }
-    let (work, reading) = reading::start(reader, pipeline.flows.clone())
+    let link_events = analyzers.wants_link_events();
+    let (work, reading) = reading::start(reader, pipeline.flows.clone(), link_events)
         .map_err(|e| RunError::Other(format!("cannot start the reading thread: {e}")))?;
     for w in work {
         {
@@ -167,6 +169,10 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
             for flow in &w.flows {
                 hosts.add_flow(flow);
             }
+        }
+        if !w.link.is_empty() {
+            analyzers.link(w.link.into_wit());
+            outputs.findings(std::mem::take(&mut analyzers.loose), &services.hosts);
         }
         if !w.flows.is_empty() {
             outputs.consume(analyzers.analyze(w.flows), &services.hosts);

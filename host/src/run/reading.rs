@@ -4,6 +4,7 @@
 //! table exactly as it would if reading and analysis took turns on one thread: results never depend on
 //! timing.
 
+use super::link::LinkEvents;
 use crate::decode::{CaptureFormat, CaptureReader, Decoded, Decoder, ReadError};
 use crate::flow::{FinishedFlow, FlowSettings, FlowTable};
 use crate::runtime::bindings::wit;
@@ -26,6 +27,8 @@ pub struct Arp {
 /// (possibly none), and how far reading has got.
 pub struct Work {
     pub arps: Vec<Arp>,
+    /// Link-layer events of this stretch, when some stage asked for them (else always empty).
+    pub link: LinkEvents,
     pub flows: Vec<FinishedFlow>,
     pub position: u64,
     pub packets: u64,
@@ -84,25 +87,38 @@ pub struct Read {
 pub fn start(
     reader: CaptureReader,
     settings: FlowSettings,
+    link_events: bool,
 ) -> std::io::Result<(Receiver<Work>, JoinHandle<Read>)> {
     // A few batches in flight at most: memory stays bounded by active flows.
     let (tx, rx) = sync_channel(4);
     let handle = std::thread::Builder::new()
         .name("reading".into())
-        .spawn(move || read_all(reader, settings, &tx))?;
+        .spawn(move || read_all(reader, settings, link_events, &tx))?;
     Ok((rx, handle))
 }
 
-fn read_all(mut reader: CaptureReader, settings: FlowSettings, tx: &SyncSender<Work>) -> Read {
+fn read_all(
+    mut reader: CaptureReader,
+    settings: FlowSettings,
+    link_events: bool,
+    tx: &SyncSender<Work>,
+) -> Read {
     let mut decoder = Decoder::default();
     let mut table = FlowTable::new(settings);
     let mut stats = Stats::default();
     let mut read_error = None;
     let mut arps = Vec::new();
+    let mut link = LinkEvents::default();
     // A send fails only when the run's thread has stopped listening; reading then stops too.
-    let send = |arps: &mut Vec<Arp>, flows, table: &FlowTable, stats: &Stats, position| {
+    let send = |arps: &mut Vec<Arp>,
+                link: &mut LinkEvents,
+                flows,
+                table: &FlowTable,
+                stats: &Stats,
+                position| {
         let work = Work {
             arps: std::mem::take(arps),
+            link: std::mem::take(link),
             flows,
             position,
             packets: stats.packets,
@@ -121,8 +137,16 @@ fn read_all(mut reader: CaptureReader, settings: FlowSettings, tx: &SyncSender<W
         };
         stats.frame(frame.ts, frame.data.len());
         match decoder.decode(&frame) {
-            Ok(Decoded::Ip(pkt)) => table.add(frame.ts, &pkt),
+            Ok(Decoded::Ip(pkt)) => {
+                if link_events {
+                    link.ip(frame.ts, &pkt);
+                }
+                table.add(frame.ts, &pkt)
+            }
             Ok(Decoded::Arp(arp)) => {
+                if link_events {
+                    link.arp(frame.ts, &arp);
+                }
                 arps.push(Arp {
                     ts: frame.ts,
                     ip: arp.sender_ip.into(),
@@ -147,7 +171,14 @@ fn read_all(mut reader: CaptureReader, settings: FlowSettings, tx: &SyncSender<W
             } else {
                 Vec::new()
             };
-            if !send(&mut arps, flows, &table, &stats, reader.position()) {
+            if !send(
+                &mut arps,
+                &mut link,
+                flows,
+                &table,
+                &stats,
+                reader.position(),
+            ) {
                 break;
             }
         }
@@ -157,8 +188,8 @@ fn read_all(mut reader: CaptureReader, settings: FlowSettings, tx: &SyncSender<W
     loop {
         let flows = table.take_batch();
         let last = !table.has_ready();
-        if (!flows.is_empty() || !arps.is_empty())
-            && !send(&mut arps, flows, &table, &stats, position)
+        if (!flows.is_empty() || !arps.is_empty() || !link.is_empty())
+            && !send(&mut arps, &mut link, flows, &table, &stats, position)
         {
             break;
         }

@@ -53,6 +53,8 @@ pub struct LoadedPlugin {
     pub description: String,
     /// Whether the plugin reads payload bytes (when false the host passes flows without them).
     pub needs_payload: bool,
+    /// Whether the plugin asked for link-layer events (`analyze-link`).
+    pub wants_link_events: bool,
     /// The WIT package and version the component was built against (`pcapxray:plugin@0.1.0`).
     pub wit_package: String,
     /// Interfaces the component imports (capabilities it may ask for).
@@ -196,6 +198,7 @@ impl Runtime {
             version: String::new(),
             description: String::new(),
             needs_payload: true,
+            wants_link_events: false,
             wit_package,
             imports,
             exports,
@@ -210,6 +213,7 @@ impl Runtime {
         plugin.version = info.version;
         plugin.description = info.description;
         plugin.needs_payload = info.needs_payload;
+        plugin.wants_link_events = info.wants_link_events;
         Ok(plugin)
     }
 }

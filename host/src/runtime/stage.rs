@@ -223,6 +223,15 @@ impl Stage {
         .map_err(CallError::into_message)
     }
 
+    /// Hands an analyzer the link-layer events of a stretch of the capture.
+    pub fn analyze_link(&mut self, batch: &wit::LinkBatch) -> Result<wit::Outcome, String> {
+        self.call("analyze-link", |store, inst| match inst {
+            Instance::Analyzer(a) => a.pcapxray_plugin_analyzer().call_analyze_link(store, batch),
+            Instance::Output(_) => unreachable!("analyze-link is only called on analyzers"),
+        })
+        .map_err(CallError::into_message)
+    }
+
     /// Ends an analyzer.
     pub fn finish_analyzer(&mut self) -> Result<wit::Outcome, String> {
         self.call("finish", |store, inst| match inst {

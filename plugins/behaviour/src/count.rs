@@ -26,7 +26,32 @@ fn hash64<T: Hash>(value: &T) -> u64 {
 
 impl Distinct {
     pub fn insert<T: Hash>(&mut self, value: &T) {
-        let h = hash64(value);
+        self.insert_hash(hash64(value));
+    }
+
+    /// Adds everything `other` counted (the count of the union).
+    pub fn merge(&mut self, other: &Distinct) {
+        match &other.registers {
+            None => other.exact.iter().for_each(|&h| self.insert_hash(h)),
+            Some(theirs) => {
+                if self.registers.is_none() {
+                    let mut regs = Box::new([0u8; M]);
+                    for &h in &self.exact {
+                        Self::add(&mut regs, h);
+                    }
+                    self.exact = Vec::new();
+                    self.registers = Some(regs);
+                }
+                if let Some(mine) = &mut self.registers {
+                    for (a, b) in mine.iter_mut().zip(theirs.iter()) {
+                        *a = (*a).max(*b);
+                    }
+                }
+            }
+        }
+    }
+
+    fn insert_hash(&mut self, h: u64) {
         if let Some(regs) = &mut self.registers {
             Self::add(regs, h);
             return;

@@ -14,11 +14,13 @@
 
 mod count;
 mod detect;
+mod link;
 mod track;
 
 use pcapxray_plugin_sdk::time::iso8601;
 use pcapxray_plugin_sdk::{
-    Analyzer, ConfigError, Finding, Flow, Outcome, PluginError, Severity, export_analyzer,
+    Analyzer, ConfigError, Finding, Flow, LinkBatch, Outcome, PluginError, Severity,
+    export_analyzer,
 };
 use serde::Deserialize;
 use std::net::IpAddr;
@@ -58,6 +60,16 @@ pub struct Config {
     pub amplification_answer_bytes: u64,
     /// ...and at least this many times the bytes of the queries (unless most answered no query seen).
     pub amplification_factor: f64,
+    /// Distinct addresses one sender asks for in ARP requests, within `window_seconds`, that make an ARP
+    /// sweep (with at least `min_failed_share` of them never answering).
+    pub arp_sweep_hosts: usize,
+    /// Distinct source MAC addresses within `mac_flood_seconds` that make a MAC flood.
+    pub mac_flood_macs: u64,
+    pub mac_flood_seconds: u64,
+    /// Distinct DHCP client hardware addresses asking for a lease within `dhcp_window_seconds` that make
+    /// DHCP starvation.
+    pub dhcp_starvation_clients: usize,
+    pub dhcp_window_seconds: u64,
 }
 
 impl Default for Config {
@@ -80,6 +92,11 @@ impl Default for Config {
             amplification_answers: 100,
             amplification_answer_bytes: 512,
             amplification_factor: 10.0,
+            arp_sweep_hosts: 50,
+            mac_flood_macs: 1000,
+            mac_flood_seconds: 10,
+            dhcp_starvation_clients: 50,
+            dhcp_window_seconds: 60,
         }
     }
 }
@@ -94,6 +111,9 @@ pub enum Behaviour {
     SynFlood,
     SynFloodTarget,
     DnsAmplification,
+    ArpSweep,
+    MacFlood,
+    DhcpStarvation,
 }
 
 impl Behaviour {
@@ -107,6 +127,9 @@ impl Behaviour {
             Behaviour::SynFlood => "behaviour.syn-flood",
             Behaviour::SynFloodTarget => "behaviour.syn-flood",
             Behaviour::DnsAmplification => "behaviour.dns-amplification",
+            Behaviour::ArpSweep => "behaviour.arp-sweep",
+            Behaviour::MacFlood => "behaviour.mac-flood",
+            Behaviour::DhcpStarvation => "behaviour.dhcp-starvation",
         }
     }
 
@@ -119,6 +142,9 @@ impl Behaviour {
             Behaviour::SynFlood => "SYN flood",
             Behaviour::SynFloodTarget => "SYN flood (spoofed sources)",
             Behaviour::DnsAmplification => "DNS reflection/amplification",
+            Behaviour::ArpSweep => "ARP sweep",
+            Behaviour::MacFlood => "MAC flood",
+            Behaviour::DhcpStarvation => "DHCP starvation",
         }
     }
 
@@ -132,9 +158,12 @@ impl Behaviour {
 
     fn severity(self) -> Severity {
         match self {
-            Behaviour::SynFlood | Behaviour::SynFloodTarget | Behaviour::DnsAmplification => {
-                Severity::High
-            }
+            Behaviour::SynFlood
+            | Behaviour::SynFloodTarget
+            | Behaviour::DnsAmplification
+            | Behaviour::MacFlood
+            | Behaviour::DhcpStarvation => Severity::High,
+            Behaviour::ArpSweep => Severity::Medium,
             Behaviour::BruteForce | Behaviour::PortScan | Behaviour::HostSweep => Severity::Medium,
             Behaviour::PingSweep => Severity::Low,
         }
@@ -168,6 +197,7 @@ pub struct Evidence {
 pub struct BehaviourAnalyzer {
     config: Config,
     tracker: Tracker,
+    link: link::LinkTracker,
 }
 
 impl BehaviourAnalyzer {
@@ -196,6 +226,14 @@ impl BehaviourAnalyzer {
             ("amplification_answers", config.amplification_answers),
             ("window_seconds", config.window_seconds),
             ("flood_window_seconds", config.flood_window_seconds),
+            ("arp_sweep_hosts", config.arp_sweep_hosts as u64),
+            ("mac_flood_macs", config.mac_flood_macs),
+            ("mac_flood_seconds", config.mac_flood_seconds),
+            (
+                "dhcp_starvation_clients",
+                config.dhcp_starvation_clients as u64,
+            ),
+            ("dhcp_window_seconds", config.dhcp_window_seconds),
         ] {
             need(value >= 2, key, format!("must be at least 2, not {value}"));
         }
@@ -210,12 +248,16 @@ impl BehaviourAnalyzer {
         Ok(BehaviourAnalyzer {
             config,
             tracker: Tracker::default(),
+            link: link::LinkTracker::default(),
         })
     }
 
-    /// Everything found so far (the analyzer calls it once, at the end).
-    pub fn conclude(&self) -> Vec<Evidence> {
-        detect::detect(&self.tracker, &self.config)
+    /// Everything found (the analyzer calls it once, at the end).
+    pub fn conclude(&mut self) -> Vec<Evidence> {
+        let mut all = detect::detect(&self.tracker, &self.config);
+        all.extend(self.link.conclude(&self.config));
+        all.sort_by_key(|e| (e.behaviour, e.actor));
+        all
     }
 }
 
@@ -235,16 +277,27 @@ fn span(ns: u64) -> String {
 pub fn finding(e: &Evidence) -> Finding {
     let b = e.behaviour;
     let share = e.failed as f64 / e.flow_count.max(1) as f64;
-    let role = if b.actor_is_target() {
+    let role = if b.actor_is_target() || e.actor.is_unspecified() {
         "target"
     } else {
         "source"
     };
+    // Random MACs and DHCP clients without an address: the segment is the actor, not a host.
+    let on_segment = e.actor.is_unspecified();
+    let actor = if on_segment {
+        "the capture's network segment".to_string()
+    } else {
+        e.actor.to_string()
+    };
     let summary = format!(
         "{} {} {}: {} in {}; {}",
         b.words(),
-        if b.actor_is_target() { "against" } else { "by" },
-        e.actor,
+        if b.actor_is_target() || on_segment {
+            "on"
+        } else {
+            "by"
+        },
+        actor,
         match b {
             Behaviour::PortScan => format!("{} ports on {} host(s)", e.ports, e.targets),
             Behaviour::HostSweep => format!("{} hosts on {}", e.targets, e.sample_ports.join(", ")),
@@ -257,20 +310,38 @@ pub fn finding(e: &Evidence) -> Finding {
             Behaviour::SynFlood | Behaviour::SynFloodTarget =>
                 format!("{} half-open SYNs", e.attempts),
             Behaviour::DnsAmplification => format!("{} DNS answers", e.attempts),
+            Behaviour::ArpSweep => format!("ARP requests for {} addresses", e.targets),
+            Behaviour::MacFlood => format!("{} source MAC addresses", e.targets),
+            Behaviour::DhcpStarvation =>
+                format!("lease requests for {} client addresses", e.targets),
         },
         span(e.last.saturating_sub(e.first)),
         match b {
             Behaviour::SynFloodTarget => format!("{} sources", e.targets),
             Behaviour::DnsAmplification => format!("{} resolvers", e.targets),
             Behaviour::BruteForce => format!("{} host(s)", e.targets),
+            Behaviour::MacFlood => format!("{} with the multicast bit", e.failed),
+            Behaviour::DhcpStarvation => format!("{} spoofed client addresses", e.failed),
             _ => format!("{:.0}% unanswered", share * 100.0),
         }
     );
-    let mut f = Finding::on_host(e.actor, b.tag(), b.severity())
+    let mut f = if on_segment {
+        Finding::on_capture(b.tag(), b.severity())
+    } else {
+        Finding::on_host(e.actor, b.tag(), b.severity())
+    };
+    f = f
         .summary(summary)
         .confidence(if b == Behaviour::PingSweep { 70 } else { 85 })
         .attr("behaviour", b.words())
-        .attr("behaviour.actor", e.actor.to_string())
+        .attr(
+            "behaviour.actor",
+            if on_segment {
+                "segment".to_string()
+            } else {
+                actor
+            },
+        )
         .attr("behaviour.role", role)
         .attr("behaviour.attempts", e.attempts.to_string())
         .attr("behaviour.failed", e.failed.to_string())
@@ -317,6 +388,7 @@ impl Analyzer for BehaviourAnalyzer {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "Finds behaviour across flows: port scans, host and ping sweeps, login brute force, SYN floods and DNS amplification, once per actor with evidence.";
     const NEEDS_PAYLOAD: bool = false;
+    const WANTS_LINK_EVENTS: bool = true;
     type Config = Config;
 
     fn new(config: Config) -> Result<BehaviourAnalyzer, PluginError> {
@@ -331,6 +403,11 @@ impl Analyzer for BehaviourAnalyzer {
         for flow in flows {
             self.tracker.observe(flow, &short);
         }
+        Ok(())
+    }
+
+    fn analyze_link(&mut self, batch: &LinkBatch, _out: &mut Outcome) -> Result<(), PluginError> {
+        self.link.observe(batch, &self.config);
         Ok(())
     }
 

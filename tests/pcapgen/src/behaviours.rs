@@ -278,3 +278,123 @@ pub fn busy_dns_client() -> io::Result<Capture> {
     }
     Ok(c)
 }
+
+/// SCANNER asks by ARP for `hosts` addresses 192.168.56.1.. within a few seconds; nobody but TARGET
+/// answers (an nmap host discovery of an almost empty subnet).
+pub fn arp_sweep(hosts: u32) -> io::Result<Capture> {
+    let mut c = capture(112);
+    let scanner = Host::new(SCANNER_MAC, SCANNER);
+    let target = Host::new(TARGET_MAC, TARGET);
+    for i in 0..hosts {
+        let ip = Ipv4Addr::from(u32::from(Ipv4Addr::new(192, 168, 56, 100)) + i);
+        c.arp_request(scanner, ip)?;
+        c.advance(Duration::from_millis(8));
+    }
+    c.arp_request(scanner, TARGET)?;
+    c.arp_reply(target, scanner)?;
+    Ok(c)
+}
+
+/// Look-alike of an ARP sweep: a router that refreshes the ARP entries of 80 live hosts, every one of
+/// which answers.
+pub fn arp_refresh() -> io::Result<Capture> {
+    let mut c = capture(113);
+    let router = Host::new(ROUTER_MAC, Ipv4Addr::new(192, 168, 56, 1));
+    for i in 0..80u32 {
+        let ip = Ipv4Addr::from(u32::from(Ipv4Addr::new(192, 168, 56, 100)) + i);
+        let mac = [0x00, 0x50, 0x56, 0x77, 0x00, i as u8];
+        c.arp_request(router, ip)?;
+        c.arp_reply(Host::new(mac, ip), router)?;
+        c.advance(Duration::from_millis(50));
+    }
+    Ok(c)
+}
+
+/// A CAM-table flood (macof): `frames` TCP SYNs within about 2 s, each from a random source MAC and
+/// address to a random destination; about half the random MACs have the multicast bit set, as
+/// macof's do.
+pub fn mac_flood(frames: u32) -> io::Result<Capture> {
+    let mut c = capture(114);
+    for _ in 0..frames {
+        let mut src_mac = [0u8; 6];
+        let mut dst_mac = [0u8; 6];
+        src_mac.copy_from_slice(&c.rng().bytes(6));
+        dst_mac.copy_from_slice(&c.rng().bytes(6));
+        let src = Ipv4Addr::from(c.rng().next_u32());
+        let dst = Ipv4Addr::from(c.rng().next_u32());
+        let sport = c.rng().next_u16();
+        let dport = c.rng().next_u16();
+        let isn = c.rng().next_u32();
+        c.push_tcp(
+            Endpoint::new(src_mac, src, sport),
+            Endpoint::new(dst_mac, dst, dport),
+            &syn(isn),
+        )?;
+        c.advance(Duration::from_nanos(2_000_000_000 / frames.max(1) as u64));
+    }
+    Ok(c)
+}
+
+/// Look-alike of a MAC flood: a busy segment where 400 devices each send a few frames within 10 s.
+pub fn busy_segment() -> io::Result<Capture> {
+    let mut c = capture(115);
+    let gateway = Host::new(ROUTER_MAC, Ipv4Addr::new(10, 30, 0, 1));
+    for round in 0..3u32 {
+        for i in 0..400u32 {
+            let mac = [0x00, 0x1b, 0x21, 0x40, (i >> 8) as u8, i as u8];
+            let ip = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 30, 1, 0)) + i);
+            c.udp_send(
+                Endpoint::new(mac, ip, 40000 + round as u16),
+                gateway.port(53),
+                b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00",
+            )?;
+        }
+        c.advance(Duration::from_secs(3));
+    }
+    Ok(c)
+}
+
+fn lease<'a>(client_mac: Mac, xid: u32, server: Host) -> crate::DhcpLease<'a> {
+    crate::DhcpLease {
+        client_mac,
+        xid,
+        host_name: None,
+        vendor_class: None,
+        requested_ip: None,
+        offered_ip: Ipv4Addr::new(192, 168, 56, 200),
+        server,
+        subnet_mask: Ipv4Addr::new(255, 255, 255, 0),
+        router: Ipv4Addr::new(192, 168, 56, 1),
+        dns: &[],
+        domain: None,
+        lease_secs: 3600,
+    }
+}
+
+/// DHCP starvation (yersinia, dhcpstarv): DISCOVERs for `clients` random client hardware addresses
+/// within about 10 s.
+pub fn dhcp_starvation(clients: u32) -> io::Result<Capture> {
+    let mut c = capture(116);
+    let server = Host::new(ROUTER_MAC, Ipv4Addr::new(192, 168, 56, 1));
+    for i in 0..clients {
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(&c.rng().bytes(6));
+        mac[0] &= 0xfe;
+        c.dhcp_discover(&lease(mac, 0x5000_0000 + i, server))?;
+        c.advance(Duration::from_millis(10_000 / clients.max(1) as u64));
+    }
+    Ok(c)
+}
+
+/// Look-alike of DHCP starvation: a LAN at boot, 30 machines each getting a lease (DISCOVER, OFFER,
+/// REQUEST, ACK) within a minute.
+pub fn dhcp_boot() -> io::Result<Capture> {
+    let mut c = capture(117);
+    let server = Host::new(ROUTER_MAC, Ipv4Addr::new(192, 168, 56, 1));
+    for i in 0..30u32 {
+        let mac = [0x00, 0x1b, 0x21, 0x50, 0x00, i as u8];
+        c.dhcp_dora(&lease(mac, 0x6000_0000 + i, server))?;
+        c.advance(Duration::from_secs(2));
+    }
+    Ok(c)
+}

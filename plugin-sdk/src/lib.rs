@@ -120,7 +120,7 @@ pub use wit::types::{
     Artifact, Attribute, CaptureInfo, ConfigError, Direction, EndReason, Endpoint, Finding,
     FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote, IpAddress, Ipv6Address, MacAddress,
     Orientation, Outcome, PluginError, PluginInfo, PluginKind, PluginRun, Protocol, QueryRecord,
-    Severity, Subject, TcpFlags, Timestamp,
+    Severity, Subject, TcpFlags, Timestamp, TunnelKind, TunnelLayer,
 };
 
 /// Messages to the investigator, prefixed by the host with the stage name.

@@ -121,7 +121,13 @@ fn read_all(mut reader: CaptureReader, settings: FlowSettings, tx: &SyncSender<W
         };
         stats.frame(frame.ts, frame.data.len());
         match decoder.decode(&frame) {
-            Ok(Decoded::Ip(pkt)) => table.add(frame.ts, &pkt),
+            Ok(Decoded::Ip(pkt)) => {
+                // A malformed tunnel header: the outer packet still makes its flow; the fault is counted.
+                if let Some(e) = &pkt.tunnel_error {
+                    *stats.decode_errors.entry(e.kind()).or_default() += 1;
+                }
+                table.add(frame.ts, &pkt)
+            }
             Ok(Decoded::Arp(arp)) => {
                 arps.push(Arp {
                     ts: frame.ts,

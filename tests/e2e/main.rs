@@ -6,6 +6,7 @@ mod authoring;
 mod beacon;
 mod captures;
 mod dns_devices;
+mod encap;
 mod enrich;
 mod errors;
 mod golden;

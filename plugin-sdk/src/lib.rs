@@ -121,6 +121,7 @@ pub use wit::types::{
     Endpoint, Finding, FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote, IpAddress,
     Ipv6Address, LinkBatch, MacAddress, MacSeen, Orientation, Outcome, PluginError, PluginInfo,
     PluginKind, PluginRun, Protocol, QueryRecord, Severity, Subject, TcpFlags, Timestamp,
+    TunnelKind, TunnelLayer,
 };
 
 /// Messages to the investigator, prefixed by the host with the stage name.

@@ -315,5 +315,6 @@ macro_rules! names {
 names!(Protocol { Tcp => "tcp", Udp => "udp", Icmp => "icmp", Icmpv6 => "icmpv6", Other => "other" });
 names!(crate::Orientation { Syn => "syn", FirstPacket => "first-packet", PortHeuristic => "port-heuristic" });
 names!(crate::EndReason { Fin => "fin", Rst => "rst", Idle => "idle", CaptureEnd => "capture-end" });
+names!(crate::TunnelKind { Pppoe => "pppoe", Mpls => "mpls", Gre => "gre", Erspan => "erspan", Vxlan => "vxlan", Geneve => "geneve", IpInIp => "ip-in-ip", GtpU => "gtp-u" });
 names!(Severity { Info => "info", Low => "low", Medium => "medium", High => "high" });
 names!(crate::PluginKind { Analyzer => "analyzer", Output => "output" });

@@ -102,6 +102,7 @@ pub fn flow_with(id: u64, client: &str, server: &str, port: u16, up: &[u8], down
         protocol: Protocol::Tcp,
         ip_protocol: 6,
         vlan: Vec::new(),
+        tunnel: Vec::new(),
         orientation: Orientation::Syn,
         end_reason: EndReason::Fin,
         icmp_type: 0,

@@ -7,6 +7,7 @@ mod beacon;
 mod behaviour;
 mod captures;
 mod dns_devices;
+mod encap;
 mod enrich;
 mod errors;
 mod folder;

@@ -141,6 +141,10 @@ fn read_all(
                 if link_events {
                     link.ip(frame.ts, &pkt);
                 }
+                // A malformed tunnel header: the outer packet still makes its flow; the fault is counted.
+                if let Some(e) = &pkt.tunnel_error {
+                    *stats.decode_errors.entry(e.kind()).or_default() += 1;
+                }
                 table.add(frame.ts, &pkt)
             }
             Ok(Decoded::Arp(arp)) => {

@@ -1,6 +1,7 @@
 //! The host's own flow and host records → the WIT types plugins receive.
 
 use super::bindings::wit;
+use crate::decode::{TunnelKind, TunnelLayer};
 use crate::flow::{self, FinishedFlow, HostEntry};
 use std::net::IpAddr;
 
@@ -41,6 +42,24 @@ fn direction(d: FinishedDirection) -> wit::Direction {
 
 type FinishedDirection = flow::Direction;
 
+fn tunnel_layer(t: TunnelLayer) -> wit::TunnelLayer {
+    wit::TunnelLayer {
+        kind: match t.kind {
+            TunnelKind::Pppoe => wit::TunnelKind::Pppoe,
+            TunnelKind::Mpls => wit::TunnelKind::Mpls,
+            TunnelKind::Gre => wit::TunnelKind::Gre,
+            TunnelKind::Erspan => wit::TunnelKind::Erspan,
+            TunnelKind::Vxlan => wit::TunnelKind::Vxlan,
+            TunnelKind::Geneve => wit::TunnelKind::Geneve,
+            TunnelKind::IpInIp => wit::TunnelKind::IpInIp,
+            TunnelKind::GtpU => wit::TunnelKind::GtpU,
+        },
+        outer_client: t.outer.map(|(c, _)| ip_to_wit(c)),
+        outer_server: t.outer.map(|(_, s)| ip_to_wit(s)),
+        id: t.id,
+    }
+}
+
 pub fn flow_to_wit(f: FinishedFlow) -> wit::Flow {
     let protocol = match f.ip_protocol {
         6 => wit::Protocol::Tcp,
@@ -64,6 +83,7 @@ pub fn flow_to_wit(f: FinishedFlow) -> wit::Flow {
         protocol,
         ip_protocol: f.ip_protocol,
         vlan: f.vlan,
+        tunnel: f.tunnel.into_iter().map(tunnel_layer).collect(),
         orientation: match f.orientation {
             flow::Orientation::Syn => wit::Orientation::Syn,
             flow::Orientation::FirstPacket => wit::Orientation::FirstPacket,

@@ -586,6 +586,7 @@ pub(crate) mod tests {
                 Protocol::Other => 47,
             },
             vlan: Vec::new(),
+            tunnel: Vec::new(),
             orientation: Orientation::Syn,
             end_reason: EndReason::Fin,
             icmp_type: 0,

@@ -398,6 +398,7 @@ mod tests {
                 _ => 1,
             },
             vlan: Vec::new(),
+            tunnel: Vec::new(),
             orientation: Orientation::Syn,
             end_reason: EndReason::Fin,
             icmp_type: 0,

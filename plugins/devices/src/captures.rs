@@ -65,6 +65,7 @@ pub fn udp_flow(
         protocol: Protocol::Udp,
         ip_protocol: 17,
         vlan: Vec::new(),
+        tunnel: Vec::new(),
         orientation: Orientation::PortHeuristic,
         end_reason: EndReason::Idle,
         icmp_type: 0,

@@ -468,6 +468,7 @@ pub mod tests {
             protocol,
             ip_protocol: if tcp { 6 } else { 17 },
             vlan: Vec::new(),
+            tunnel: Vec::new(),
             orientation: Orientation::PortHeuristic,
             end_reason: EndReason::Idle,
             icmp_type: 0,

@@ -63,6 +63,7 @@ fn flow(id: u64, client: &str, server: &str, port: u16, tags: &[&str]) -> Flow {
         protocol: Protocol::Tcp,
         ip_protocol: 6,
         vlan: Vec::new(),
+        tunnel: Vec::new(),
         orientation: Orientation::Syn,
         end_reason: EndReason::Fin,
         icmp_type: 0,

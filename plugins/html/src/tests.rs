@@ -34,6 +34,7 @@ fn flow(id: u64, server: &str, tags: &[(&str, Severity)]) -> Flow {
         protocol: Protocol::Tcp,
         ip_protocol: 6,
         vlan: Vec::new(),
+        tunnel: Vec::new(),
         orientation: Orientation::Syn,
         end_reason: EndReason::Fin,
         icmp_type: 0,

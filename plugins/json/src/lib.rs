@@ -243,6 +243,27 @@ struct DirectionOut {
     ttl: u8,
 }
 
+/// One tunnel layer of a flow; `outer_client`/`outer_server` and `id` only where the layer has them.
+#[derive(Serialize)]
+struct TunnelOut {
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outer_client: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outer_server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<u32>,
+}
+
+fn tunnel_json(t: &pcapxray_plugin_sdk::TunnelLayer) -> TunnelOut {
+    TunnelOut {
+        kind: t.kind.as_str(),
+        outer_client: t.outer_client.map(|ip| ip.to_string()),
+        outer_server: t.outer_server.map(|ip| ip.to_string()),
+        id: t.id,
+    }
+}
+
 #[derive(Serialize)]
 struct FlowOut<'a> {
     id: u64,
@@ -253,6 +274,9 @@ struct FlowOut<'a> {
     end: Option<String>,
     duration_seconds: f64,
     vlan: &'a [u16],
+    /// Omitted for flows that were not tunnelled, so their entries keep their shape.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tunnel: Vec<TunnelOut>,
     orientation: &'static str,
     end_reason: &'static str,
     to_server: DirectionOut,
@@ -295,6 +319,7 @@ fn flow_json(f: &Flow) -> FlowOut<'_> {
         end: ts(f.last_seen()),
         duration_seconds: f.last_seen().saturating_sub(f.first_seen()) as f64 / 1e9,
         vlan: &f.vlan,
+        tunnel: f.tunnel.iter().map(tunnel_json).collect(),
         orientation: f.orientation.as_str(),
         end_reason: f.end_reason.as_str(),
         to_server: direction(&f.to_server),

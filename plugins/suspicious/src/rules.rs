@@ -340,6 +340,7 @@ pub(crate) mod tests {
             protocol,
             ip_protocol: if udp { 17 } else { 6 },
             vlan: Vec::new(),
+            tunnel: Vec::new(),
             orientation: Orientation::Syn,
             end_reason: EndReason::Fin,
             icmp_type: 0,

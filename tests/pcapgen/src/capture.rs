@@ -144,6 +144,30 @@ impl Capture {
         Ok(writer.into_writer())
     }
 
+    /// Writes a modified ("Kuznetsov") pcap: magic a1b2cd34, little-endian, microsecond, Ethernet, and
+    /// 8 more bytes per record header (interface index 1, protocol 0, packet type 0, padding).
+    pub fn write_modified_pcap<W: Write>(&self, mut w: W) -> io::Result<W> {
+        let mut head = 0xa1b2_cd34u32.to_le_bytes().to_vec();
+        for x in [2u16, 4] {
+            head.extend_from_slice(&x.to_le_bytes());
+        }
+        for x in [0u32, 0, 65535, 1] {
+            head.extend_from_slice(&x.to_le_bytes());
+        }
+        w.write_all(&head)?;
+        for f in self.sorted_frames() {
+            let len = u32::try_from(f.data.len()).map_err(invalid)?;
+            let ts = truncate_to_micros(f.ts);
+            let secs = u32::try_from(ts.as_secs()).map_err(invalid)?;
+            for x in [secs, ts.subsec_micros(), len, len, 1] {
+                w.write_all(&x.to_le_bytes())?;
+            }
+            w.write_all(&[0, 0, 0, 0])?;
+            w.write_all(&f.data)?;
+        }
+        Ok(w)
+    }
+
     /// The pcap file as bytes.
     pub fn to_pcap_bytes(&self) -> io::Result<Vec<u8>> {
         self.write_pcap(Vec::new())

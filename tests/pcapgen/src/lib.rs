@@ -12,6 +12,7 @@
 //! * [`http`]: plain HTTP/1.1 GET ([`Capture::http_get`]);
 //! * [`tls`]: TLS ClientHello/ServerHello inside a TCP session ([`Capture::tls_session`]);
 //! * [`arp`], [`icmp`], [`dhcp`]: ARP who-has/is-at, ICMP echo, DHCP DORA;
+//! * [`encap`]: tunnels and encapsulations (PPPoE, MPLS, GRE, ERSPAN, VXLAN, Geneve, IP-in-IP, GTP-U);
 //! * [`scenarios`]: many hosts contacted by one client, periodic beacons;
 //! * [`demo`]: the deterministic demo capture (`config/demo.pcap`);
 //! * [`mod@bench`]: the large benchmark capture built from real captures.
@@ -36,6 +37,7 @@ pub mod capture;
 pub mod demo;
 pub mod dhcp;
 pub mod dns;
+pub mod encap;
 pub mod frames;
 pub mod http;
 pub mod icmp;

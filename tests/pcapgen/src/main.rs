@@ -37,6 +37,12 @@ enum Cmd {
         #[arg(long, default_value = "../shared/testdata")]
         inputs: PathBuf,
     },
+    /// Write one capture per encapsulation (`<name>.pcap`), `all.pcap` with all of them, and
+    /// `qinq-pppoe-modified.pcap` (the QinQ + PPPoE capture in modified-pcap format) into a folder.
+    Encap {
+        /// Output folder (created if missing).
+        dir: PathBuf,
+    },
     /// Print the number of packets in a classic pcap file.
     Count {
         /// The pcap file.
@@ -84,6 +90,24 @@ fn run(cli: Cli) -> io::Result<()> {
                 stats.copies,
                 secs,
                 stats.bytes as f64 / 1e6 / secs.max(1e-9)
+            );
+        }
+        Cmd::Encap { dir } => {
+            std::fs::create_dir_all(&dir)?;
+            for e in pcapgen::encap::Encap::ALL {
+                e.capture()?
+                    .write_file(dir.join(format!("{}.pcap", e.name())))?;
+            }
+            pcapgen::encap::all()?.write_file(dir.join("all.pcap"))?;
+            let modified = pcapgen::encap::Encap::QinqPppoe.capture()?;
+            let f = File::create(dir.join("qinq-pppoe-modified.pcap"))?;
+            modified
+                .write_modified_pcap(BufWriter::new(f))?
+                .into_inner()?;
+            println!(
+                "wrote {} captures into {}",
+                pcapgen::encap::Encap::ALL.len() + 2,
+                dir.display()
             );
         }
         Cmd::Count { file } => println!("{}", pcapgen::bench::count_packets(&file)?),

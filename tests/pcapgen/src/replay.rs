@@ -334,6 +334,7 @@ pub fn flows(file: &Path) -> (Vec<Flow>, Vec<(IpAddr, u64)>) {
             },
             ip_protocol: key.0,
             vlan: Vec::new(),
+            tunnel: Vec::new(),
             orientation: Orientation::PortHeuristic,
             end_reason: EndReason::CaptureEnd,
             icmp_type: 0,

@@ -5,9 +5,11 @@
 
 mod packet;
 mod reader;
+mod tunnel;
 
 pub use packet::{ArpPacket, DecodeError, Decoded, Decoder, IpPacket, Transport};
 pub use reader::{CaptureFormat, CaptureReader, Frame, OpenError, ReadError};
+pub use tunnel::{MAX_LAYERS, TunnelKind, TunnelLayer};
 
 /// A link-layer header type, as numbered in the tcpdump.org LINKTYPE registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,16 +1,18 @@
-//! Frame → packet summary: link layer, VLANs, IP (with fragment reassembly), transport.
+//! Frame → packet summary: link layer, VLANs, tunnels (see `tunnel`), IP (with fragment reassembly),
+//! transport.
 //!
 //! The flow table only needs addresses, ports, flags and payloads, so each frame is sliced (zero-copy,
 //! lax about truncation by the snap length) down to an [`IpPacket`], an [`ArpPacket`] or a counted
 //! non-IP frame. IP fragments are held and reassembled, with bounded memory, because a flow's first
 //! bytes (a DNS answer, a TLS hello) may well arrive in pieces.
 
+use super::tunnel::{self, TunnelLayer, Unwrapped};
 use super::{Frame, LinkType};
 use etherparse::defrag::IpDefragPool;
 use etherparse::err::Layer;
 use etherparse::{
-    ArpHardwareId, ArpPacketSlice, EtherType, Ipv6ExtensionSlice, LaxLinkExtSlice, LaxNetSlice,
-    LaxSlicedPacket, LinkSlice, NetSlice, SlicedPacket, TcpSlice, TransportSlice, UdpSlice,
+    ArpHardwareId, ArpPacketSlice, EtherType, Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket,
+    LinkSlice, NetSlice, SlicedPacket, TcpSlice, TransportSlice, UdpSlice,
 };
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
@@ -49,8 +51,13 @@ pub enum Transport<'a> {
 pub struct IpPacket<'a> {
     pub src_mac: Option<[u8; 6]>,
     pub dst_mac: Option<[u8; 6]>,
-    /// VLAN ids, outer first.
+    /// VLAN ids, outer first (the tags of an Ethernet frame inside a tunnel come after the outer ones).
     pub vlan: Vec<u16>,
+    /// The encapsulations the packet came through, outer first; empty when it was not tunnelled.
+    pub tunnel: Vec<TunnelLayer>,
+    /// Set when a tunnel header inside this packet was malformed: the packet is then the outer one
+    /// (e.g. the UDP datagram that should have carried VXLAN), and the fault is counted separately.
+    pub tunnel_error: Option<DecodeError>,
     pub src: IpAddr,
     pub dst: IpAddr,
     /// IPv4 TTL or IPv6 hop limit.
@@ -150,12 +157,12 @@ pub struct Decoder {
 
 /// Link-layer addresses of a frame.
 #[derive(Clone, Copy, Default)]
-struct Link {
-    src_mac: Option<[u8; 6]>,
-    dst_mac: Option<[u8; 6]>,
+pub(super) struct Link {
+    pub(super) src_mac: Option<[u8; 6]>,
+    pub(super) dst_mac: Option<[u8; 6]>,
 }
 
-fn malformed(layer: &'static str, detail: impl std::fmt::Display) -> DecodeError {
+pub(super) fn malformed(layer: &'static str, detail: impl std::fmt::Display) -> DecodeError {
     DecodeError::Malformed {
         layer,
         detail: detail.to_string(),
@@ -439,14 +446,12 @@ impl Decoder {
         link: Link,
     ) -> Result<Decoded<'a>, DecodeError> {
         let data = frame.data;
-        let vlan: Vec<u16> = pkt
-            .link_exts
-            .iter()
-            .filter_map(|e| match e {
-                LaxLinkExtSlice::Vlan(v) => Some(v.vlan_identifier().value()),
-                LaxLinkExtSlice::Macsec(_) => None,
-            })
-            .collect();
+        let peeled = match tunnel::unwrap(pkt, link)? {
+            Unwrapped::Packet(p) => p,
+            Unwrapped::NonIp(ether_type) => return Ok(Decoded::NonIp { ether_type }),
+        };
+        let (pkt, link, vlan) = (peeled.pkt, peeled.link, peeled.vlan);
+        let (tunnel, tunnel_error) = (peeled.tunnel, peeled.error);
         let (src, dst, ttl, ip_start, payload) = match &pkt.net {
             Some(LaxNetSlice::Ipv4(v4)) => {
                 let h = v4.header();
@@ -495,7 +500,7 @@ impl Decoder {
                 ip_start,
                 wire_len,
             };
-            return self.reassemble(frame, header, vlan, link);
+            return self.reassemble(frame, header, (vlan, tunnel), link);
         }
         let protocol = payload.ip_number.0;
         let transport = match &pkt.transport {
@@ -507,6 +512,8 @@ impl Decoder {
             src_mac: link.src_mac,
             dst_mac: link.dst_mac,
             vlan,
+            tunnel,
+            tunnel_error,
             src,
             dst,
             ttl,
@@ -522,7 +529,7 @@ impl Decoder {
         &mut self,
         frame: &Frame<'a>,
         ip: IpHeaderInfo,
-        vlan: Vec<u16>,
+        (vlan, tunnel): (Vec<u16>, Vec<TunnelLayer>),
         link: Link,
     ) -> Result<Decoded<'a>, DecodeError> {
         let ip_bytes = frame.data.get(ip.ip_start..).unwrap_or_default();
@@ -588,6 +595,8 @@ impl Decoder {
                     src_mac: link.src_mac,
                     dst_mac: link.dst_mac,
                     vlan,
+                    tunnel,
+                    tunnel_error: None,
                     src: ip.src,
                     dst: ip.dst,
                     ttl: ip.ttl,

@@ -51,7 +51,7 @@ pub enum OpenError {
     #[error("{path} is empty (0 bytes); a capture starts with a pcap or pcapng header")]
     Empty { path: String },
     #[error(
-        "{path} is not a packet capture: it starts with {found}, expected a pcap magic number (a1b2c3d4, d4c3b2a1, a1b23c4d, 4d3cb2a1) or a pcapng section header (0a0d0d0a)"
+        "{path} is not a packet capture: it starts with {found}, expected a pcap magic number (a1b2c3d4, d4c3b2a1, a1b23c4d, 4d3cb2a1, or a1b2cd34, 34cdb2a1 for modified pcap) or a pcapng section header (0a0d0d0a)"
     )]
     NotACapture { path: String, found: String },
     #[error("{path}: the capture header is damaged: {reason}")]
@@ -75,6 +75,10 @@ const STANDARD_MAX_PACKET: u32 = 262_144;
 const HARD_MAX_RECORD: u32 = 64 << 20;
 /// Largest pcapng block accepted.
 const MAX_BLOCK_LEN: u32 = 16 << 20;
+
+/// Modified pcap's magic as written by a big-endian and by a little-endian writer.
+const MODIFIED_MAGIC_BE: [u8; 4] = [0xa1, 0xb2, 0xcd, 0x34];
+const MODIFIED_MAGIC_LE: [u8; 4] = [0x34, 0xcd, 0xb2, 0xa1];
 
 const SECTION_HEADER_BLOCK: u32 = 0x0A0D_0D0A;
 const INTERFACE_DESCRIPTION_BLOCK: u32 = 1;
@@ -114,6 +118,10 @@ enum Container {
 
 struct PcapState {
     parser: PcapParser,
+    /// Modified ("Kuznetsov", magic a1b2cd34) pcap: each record header carries 8 more bytes (interface
+    /// index, protocol, packet type, padding), which pcap-file does not know; records are then framed by
+    /// the checks here alone.
+    modified: bool,
     big_endian: bool,
     nanos: bool,
     link_type: LinkType,
@@ -309,11 +317,13 @@ impl CaptureReader {
             path: shown.clone(),
             reason,
         };
-        let pcap_magics: [[u8; 4]; 4] = [
+        let pcap_magics: [[u8; 4]; 6] = [
             [0xa1, 0xb2, 0xc3, 0xd4],
             [0xd4, 0xc3, 0xb2, 0xa1],
             [0xa1, 0xb2, 0x3c, 0x4d],
             [0x4d, 0x3c, 0xb2, 0xa1],
+            MODIFIED_MAGIC_BE,
+            MODIFIED_MAGIC_LE,
         ];
         let ng_magic = [0x0a, 0x0d, 0x0d, 0x0a];
         let is_prefix = |m: &[u8; 4]| m.starts_with(head);
@@ -348,9 +358,19 @@ impl CaptureReader {
                 "the file is only {avail} bytes long, shorter than the 24-byte pcap file header"
             ));
         }
-        let hdr = &self.buf[..24];
+        let mut hdr: [u8; 24] = self.buf[..24].try_into().unwrap_or([0; 24]);
+        let modified = hdr[..4] == MODIFIED_MAGIC_BE || hdr[..4] == MODIFIED_MAGIC_LE;
+        if modified {
+            // The rest of the file header is classic pcap's: let pcap-file check it as such.
+            let classic = if hdr[0] == 0xa1 {
+                0xa1b2_c3d4u32.to_be_bytes()
+            } else {
+                0xa1b2_c3d4u32.to_le_bytes()
+            };
+            hdr[..4].copy_from_slice(&classic);
+        }
         let (_, parser) =
-            PcapParser::new(hdr).map_err(|e| format!("pcap file header rejected: {e}"))?;
+            PcapParser::new(&hdr).map_err(|e| format!("pcap file header rejected: {e}"))?;
         let h = parser.header();
         let big_endian = matches!(h.endianness, pcap_file::Endianness::Big);
         let nanos = matches!(h.ts_resolution, pcap_file::TsResolution::NanoSecond);
@@ -361,12 +381,12 @@ impl CaptureReader {
             ));
         }
         // The upper 16 bits of the link type field carry FCS information, not the link type.
-        let raw_link = rd_u32(hdr, 20, big_endian).unwrap_or(0);
+        let raw_link = rd_u32(&hdr, 20, big_endian).unwrap_or(0);
         let link_type = LinkType(raw_link & 0xffff);
         let snaplen = h.snaplen;
         let max_record = snaplen.clamp(STANDARD_MAX_PACKET, HARD_MAX_RECORD);
         self.format = CaptureFormat {
-            name: "pcap",
+            name: if modified { "pcap (modified)" } else { "pcap" },
             details: format!(
                 "{}, {}",
                 endian_name(big_endian),
@@ -376,6 +396,7 @@ impl CaptureReader {
         self.link_types = vec![link_type];
         self.container = Container::Pcap(PcapState {
             parser,
+            modified,
             big_endian,
             nanos,
             link_type,
@@ -536,12 +557,20 @@ impl CaptureReader {
     }
 
     fn next_pcap(&mut self) -> Result<Option<FrameMeta>, Fault> {
-        let (big, nanos, max_record, snaplen, link_type) = match &self.container {
-            Container::Pcap(p) => (p.big_endian, p.nanos, p.max_record, p.snaplen, p.link_type),
+        let (big, nanos, max_record, snaplen, link_type, modified) = match &self.container {
+            Container::Pcap(p) => (
+                p.big_endian,
+                p.nanos,
+                p.max_record,
+                p.snaplen,
+                p.link_type,
+                p.modified,
+            ),
             _ => return Ok(None),
         };
+        let hdr_len = if modified { 24 } else { 16 };
         let rec_off = self.position();
-        match self.fill(16) {
+        match self.fill(hdr_len) {
             Err(e) => return Err((rec_off, format!("read error: {e}"))),
             Ok(false) => {
                 let avail = self.end - self.start;
@@ -550,7 +579,9 @@ impl CaptureReader {
                 }
                 return Err((
                     rec_off,
-                    format!("file ends inside a packet record header: {avail} of 16 bytes present"),
+                    format!(
+                        "file ends inside a packet record header: {avail} of {hdr_len} bytes present"
+                    ),
                 ));
             }
             Ok(true) => {}
@@ -571,7 +602,7 @@ impl CaptureReader {
                 format!("record header claims a {incl_len}-byte packet, {limit}"),
             ));
         }
-        let total = 16 + incl_len as usize;
+        let total = hdr_len + incl_len as usize;
         match self.fill(total) {
             Err(e) => return Err((rec_off, format!("read error: {e}"))),
             Ok(false) => {
@@ -587,6 +618,7 @@ impl CaptureReader {
             return Ok(None);
         };
         match p.parser.next_raw_packet(&self.buf[self.start..self.end]) {
+            _ if p.modified => {}
             Ok((_, raw)) if raw.data.len() == incl_len as usize => {}
             Ok(_) => {
                 return Err((
@@ -610,7 +642,7 @@ impl CaptureReader {
         let meta = FrameMeta {
             ts: u64::from(ts_sec) * 1_000_000_000 + frac_ns,
             link_type,
-            data_start: self.start + 16,
+            data_start: self.start + hdr_len,
             data_len: incl_len as usize,
             orig_len: orig_len.max(incl_len),
             interface: 0,
@@ -1326,6 +1358,80 @@ mod tests {
         v.extend_from_slice(&(data.len() as u32).to_le_bytes());
         v.extend_from_slice(&orig.to_le_bytes());
         v.extend_from_slice(data);
+    }
+
+    /// A modified ("Kuznetsov") pcap in either byte order: the 24-byte file header with magic a1b2cd34,
+    /// then records with 8 more header bytes (ifindex u32, protocol u16, packet type u8, pad u8).
+    fn modified_pcap(big: bool, records: &[(u32, u32, &[u8])]) -> Vec<u8> {
+        let u32b = |x: u32| {
+            if big {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            }
+        };
+        let u16b = |x: u16| {
+            if big {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            }
+        };
+        let mut v = u32b(0xa1b2_cd34).to_vec();
+        v.extend_from_slice(&u16b(2));
+        v.extend_from_slice(&u16b(4));
+        v.extend_from_slice(&[0; 8]);
+        v.extend_from_slice(&u32b(65535));
+        v.extend_from_slice(&u32b(1));
+        for (sec, usec, data) in records {
+            for x in [*sec, *usec, data.len() as u32, data.len() as u32 + 4, 3] {
+                v.extend_from_slice(&u32b(x));
+            }
+            v.extend_from_slice(&u16b(0x0800));
+            v.extend_from_slice(&[0, 0]);
+            v.extend_from_slice(data);
+        }
+        v
+    }
+
+    #[test]
+    fn modified_pcap_records_are_read_in_both_byte_orders() {
+        let (a, b) = ([0x11u8; 60], [0x22u8; 75]);
+        for big in [false, true] {
+            let bytes = modified_pcap(big, &[(10, 5, &a), (11, 999_999, &b)]);
+            assert_eq!(
+                &bytes[..4],
+                if big {
+                    [0xa1, 0xb2, 0xcd, 0x34]
+                } else {
+                    [0x34, 0xcd, 0xb2, 0xa1]
+                }
+            );
+            let (_dir, path) = write_temp(&bytes);
+            let mut r = CaptureReader::open(&path).unwrap();
+            assert_eq!(r.format().name, "pcap (modified)");
+            let mut frames = Vec::new();
+            while let Some(f) = r.next_frame() {
+                let f = f.unwrap();
+                frames.push((f.ts, f.orig_len, f.link_type, f.data.to_vec()));
+            }
+            assert_eq!(
+                frames,
+                vec![
+                    (10_000_005_000, 64, LinkType::ETHERNET, a.to_vec()),
+                    (11_999_999_000, 79, LinkType::ETHERNET, b.to_vec()),
+                ]
+            );
+            // Cut inside the second record's 24-byte header: the first frame, then an error there.
+            let cut = &bytes[..24 + 24 + 60 + 20];
+            let (_dir, path) = write_temp(cut);
+            let mut r = CaptureReader::open(&path).unwrap();
+            let got = read_all(&mut r);
+            assert_eq!(got.caplens, vec![60]);
+            let e = got.error.expect("an error");
+            assert_eq!(e.offset, 24 + 24 + 60);
+            assert!(e.reason.contains("20 of 24 bytes"), "{}", e.reason);
+        }
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The active-flow table and its expiry queues.
 
 use super::tcp::StreamPrefix;
-use crate::decode::{IpPacket, Transport};
-use rustc_hash::FxHashMap;
+use crate::decode::{IpPacket, Transport, TunnelKind, TunnelLayer};
+use rustc_hash::{FxHashMap, FxHasher};
 use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 /// Flow-table settings from the pipeline's `[flows]` table.
@@ -78,6 +79,9 @@ pub struct FinishedFlow {
     pub server: (IpAddr, u16),
     pub ip_protocol: u8,
     pub vlan: Vec<u16>,
+    /// The tunnel of the flow's first packet, outer first, with each layer's outer addresses as
+    /// (client side, server side).
+    pub tunnel: Vec<TunnelLayer>,
     pub orientation: Orientation,
     pub end_reason: EndReason,
     pub icmp_type: u8,
@@ -93,6 +97,8 @@ struct FlowKey {
     hi: (IpAddr, u16),
     protocol: u8,
     vlan: u32,
+    /// Digest of the tunnel's identity (see `tunnel_key`); 0 when not tunnelled.
+    tunnel: u64,
 }
 
 struct ActiveFlow {
@@ -105,6 +111,7 @@ struct ActiveFlow {
     orientation: Orientation,
     ip_protocol: u8,
     vlan: Vec<u16>,
+    tunnel: Vec<TunnelLayer>,
     icmp: Option<(u8, u8)>,
     fragments: u32,
     dirs: [Direction; 2],
@@ -183,6 +190,7 @@ impl FlowTable {
             vlan: pkt.vlan.iter().fold(0u32, |acc, v| {
                 acc.wrapping_mul(4099).wrapping_add(*v as u32 + 1)
             }),
+            tunnel: tunnel_key(&pkt.tunnel),
         };
         let is_tcp = pkt.protocol == 6;
         let syn_only = is_tcp && flags & 0x12 == 0x02;
@@ -292,6 +300,7 @@ impl FlowTable {
             orientation,
             ip_protocol: pkt.protocol,
             vlan: pkt.vlan.clone(),
+            tunnel: pkt.tunnel.clone(),
             icmp,
             fragments: 0,
             dirs: Default::default(),
@@ -362,12 +371,19 @@ impl FlowTable {
             (flow.second, flow.first, d1, d0)
         };
         let (icmp_type, icmp_code) = flow.icmp.unwrap_or((0, 0));
+        let mut tunnel = flow.tunnel;
+        if flow.client_dir == 1 {
+            for layer in &mut tunnel {
+                layer.outer = layer.outer.map(|(a, b)| (b, a));
+            }
+        }
         self.ready.push(FinishedFlow {
             id: flow.id,
             client,
             server,
             ip_protocol: flow.ip_protocol,
             vlan: flow.vlan,
+            tunnel,
             orientation: flow.orientation,
             end_reason: reason,
             icmp_type,
@@ -405,6 +421,33 @@ impl FlowTable {
     pub fn has_ready(&self) -> bool {
         !self.ready.is_empty()
     }
+}
+
+/// What makes a tunnel part of a conversation's identity, the same in both directions: each layer's
+/// kind, its outer address pair (unordered) and its id when the id is the same both ways (VNI, GRE key,
+/// ERSPAN session, PPPoE session; not GTP-U TEIDs). Equal inner 5-tuples in two VNIs are two
+/// conversations; a GTP-U uplink and downlink are one. MPLS labels are left out entirely: they name a
+/// path, are chosen per direction, and the stack can be one label shorter one way (penultimate hop
+/// popping). 0 when nothing is left; otherwise a 64-bit digest, so two tunnels are merged only on a
+/// digest collision.
+fn tunnel_key(tunnel: &[TunnelLayer]) -> u64 {
+    let mut layers = tunnel
+        .iter()
+        .filter(|l| l.kind != TunnelKind::Mpls)
+        .peekable();
+    if layers.peek().is_none() {
+        return 0;
+    }
+    let mut h = FxHasher::default();
+    for layer in layers {
+        layer.kind.hash(&mut h);
+        layer.outer.map(|(a, b)| (a.min(b), a.max(b))).hash(&mut h);
+        layer
+            .id
+            .filter(|_| layer.kind.id_is_symmetric())
+            .hash(&mut h);
+    }
+    h.finish() | 1
 }
 
 fn seal(mut d: Direction) -> Direction {

@@ -6,7 +6,7 @@
 mod packet;
 mod reader;
 
-pub use packet::{ArpPacket, DecodeError, Decoded, Decoder, IpPacket, Transport};
+pub use packet::{ArpPacket, DecodeError, Decoded, Decoder, IpPacket, Transport, Unflowed};
 pub use reader::{CaptureFormat, CaptureReader, Frame, OpenError, ReadError};
 
 /// A link-layer header type, as numbered in the tcpdump.org LINKTYPE registry.

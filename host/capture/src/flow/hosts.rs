@@ -2,6 +2,7 @@
 //! the facts plugins publish about it. It is small (one entry per address), so it lives for the run.
 
 use super::table::{FinishedFlow, mac_u64};
+use crate::decode::Unflowed;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -135,6 +136,20 @@ impl HostTable {
         server.bytes_received += c.bytes;
     }
 
+    /// Folds in IP packets that never reached a flow (fragments of a datagram that never completed,
+    /// fragments that could not be reassembled), so hosts seen only in them are still listed.
+    pub fn add_unflowed(&mut self, u: &Unflowed) {
+        let src = self.entry(u.src);
+        src.seen(u.first_ts, u.last_ts);
+        src.add_mac(u.src_mac.map(mac_u64));
+        src.packets_sent += u.packets;
+        src.bytes_sent += u.bytes;
+        let dst = self.entry(u.dst);
+        dst.seen(u.first_ts, u.last_ts);
+        dst.packets_received += u.packets;
+        dst.bytes_received += u.bytes;
+    }
+
     /// Records an ARP sender (IP ↔ MAC) at time `ts`.
     pub fn add_arp(&mut self, ts: u64, ip: IpAddr, mac: [u8; 6]) {
         if ip.is_unspecified() {
@@ -175,6 +190,42 @@ mod tests {
             value: value.into(),
             observed: None,
         }
+    }
+
+    #[test]
+    fn hosts_seen_only_in_unflowed_fragments_are_listed() {
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let mut table = HostTable::default();
+        let u = Unflowed {
+            src: a,
+            dst: b,
+            src_mac: Some([2, 0, 0, 0, 0, 1]),
+            packets: 3,
+            bytes: 4500,
+            first_ts: 10,
+            last_ts: 30,
+        };
+        table.add_unflowed(&u);
+        table.add_unflowed(&Unflowed {
+            first_ts: 5,
+            last_ts: 5,
+            ..u.clone()
+        });
+        let src = table.get(&a).unwrap();
+        assert_eq!(
+            (src.packets_sent, src.bytes_sent, src.packets_received),
+            (6, 9000, 0)
+        );
+        assert_eq!((src.first_seen, src.last_seen, src.macs.len()), (5, 30, 1));
+        let dst = table.get(&b).unwrap();
+        assert_eq!(
+            (dst.packets_received, dst.bytes_received, dst.packets_sent),
+            (6, 9000, 0)
+        );
+        assert!(
+            dst.macs.is_empty(),
+            "the source MAC belongs to the sender only"
+        );
     }
 
     #[test]

@@ -119,8 +119,8 @@ pub struct Report {
 pub use wit::types::{
     Artifact, Attribute, CaptureInfo, ConfigError, Direction, EndReason, Endpoint, Finding,
     FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote, IpAddress, Ipv6Address, MacAddress,
-    Orientation, Outcome, PluginError, PluginInfo, PluginKind, PluginRun, Protocol, QueryRecord,
-    Severity, Subject, TcpFlags, Timestamp,
+    Orientation, Outcome, PacketFate, PluginError, PluginInfo, PluginKind, PluginRun, Protocol,
+    QueryRecord, Severity, Subject, TcpFlags, Timestamp, TimestampAnomaly,
 };
 
 /// Messages to the investigator, prefixed by the host with the stage name.

@@ -8,6 +8,7 @@ mod captures;
 mod dns_devices;
 mod enrich;
 mod errors;
+mod fates;
 mod golden;
 mod graph;
 mod html;

@@ -217,6 +217,14 @@ mod tests {
     }
 
     #[test]
+    fn stp_frames_are_counted_as_not_ip() {
+        // tshark: 126 frames match `ip or ipv6`, 6 `arp`, 4 `stp` (802.3 LLC, no ether type).
+        let (fates, _) = fates_of(&testdata::path("http_wikipedia_browsing.pcap"));
+        let want = [(Fate::Analyzed, 126), (Fate::Arp, 6), (Fate::NotIp(0), 4)];
+        assert_eq!(fates.iter().collect::<Vec<_>>(), want);
+    }
+
+    #[test]
     fn keys_and_labels_name_the_reason() {
         assert_eq!(Fate::NotIp(0x88cc).key(), "not-ip-0x88cc");
         assert_eq!(

@@ -2,7 +2,8 @@
 //! the analyzers. Host-table updates (ARP replies, the traffic of finished flows) travel with the batches
 //! and are applied by the receiving thread in the order they happened, so every stage sees the host
 //! table exactly as it would if reading and analysis took turns on one thread: results never depend on
-//! timing.
+//! timing. Every frame read gets exactly one fate (see `pcapxray_capture::fates`), so the fate counts
+//! handed back sum to the packets read.
 
 use crate::clock::Clock;
 use crate::decode::{CaptureFormat, CaptureReader, Decoded, Decoder, ReadError, Unflowed};
@@ -196,6 +197,11 @@ fn read_all(
     }
     decoder.end_capture();
     pending.given_up(&mut decoder, &mut stats.fates);
+    debug_assert_eq!(
+        stats.fates.total(),
+        stats.packets,
+        "every frame has one fate"
+    );
     table.end_capture();
     let position = reader.position();
     loop {

@@ -238,9 +238,7 @@ fn print_summary(s: &RunSummary, verbose: bool) {
             println!("  {n:>7}  {tag}");
         }
     }
-    for (kind, n) in &s.decode_errors {
-        println!("skipped   {n} packets: {kind}");
-    }
+    print_fates(s);
     let rate = if s.seconds > 0.0 {
         s.packets as f64 / s.seconds
     } else {
@@ -268,6 +266,19 @@ fn print_summary(s: &RunSummary, verbose: bool) {
         for p in &s.problems {
             println!("  - {p}");
         }
+    }
+}
+
+/// What became of the packets (they sum to the packets read), then the timestamp anomalies.
+fn print_fates(s: &RunSummary) {
+    if !s.packet_fates.is_empty() {
+        println!("packets by fate");
+        for f in &s.packet_fates {
+            println!("  {:>7}  {}  [{}]", f.packets, f.label, f.key);
+        }
+    }
+    for note in &s.timestamp_anomalies {
+        println!("clock     {note}");
     }
 }
 

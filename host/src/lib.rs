@@ -7,7 +7,7 @@
 
 pub mod builtins;
 pub mod caps;
-pub use pcapxray_capture::{decode, flow};
+pub use pcapxray_capture::{clock, decode, fates, flow};
 pub mod output;
 pub mod pipeline;
 pub mod run;

@@ -119,9 +119,9 @@ pub struct Report {
 pub use wit::types::{
     ArpEvent, Artifact, Attribute, CaptureInfo, ConfigError, DhcpDatagram, Direction, EndReason,
     Endpoint, Finding, FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote, IpAddress,
-    Ipv6Address, LinkBatch, MacAddress, MacSeen, Orientation, Outcome, PluginError, PluginInfo,
-    PluginKind, PluginRun, Protocol, QueryRecord, Severity, Subject, TcpFlags, Timestamp,
-    TunnelKind, TunnelLayer,
+    Ipv6Address, LinkBatch, MacAddress, MacSeen, Orientation, Outcome, PacketFate, PluginError,
+    PluginInfo, PluginKind, PluginRun, Protocol, QueryRecord, Severity, Subject, TcpFlags,
+    Timestamp, TimestampAnomaly, TunnelKind, TunnelLayer,
 };
 
 /// Messages to the investigator, prefixed by the host with the stage name.

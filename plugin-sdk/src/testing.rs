@@ -3,7 +3,7 @@
 
 use crate::{
     Attribute, CaptureInfo, Direction, EndReason, Endpoint, Finding, FindingRecord, Flow, HostInfo,
-    HostNote, IpAddress, Orientation, Protocol, Report, Severity, Subject,
+    HostNote, IpAddress, Orientation, PacketFate, Protocol, Report, Severity, Subject,
 };
 use std::net::IpAddr;
 
@@ -52,7 +52,12 @@ pub fn report(hosts: Vec<HostInfo>) -> Report {
             bytes: 1000,
             first_packet: 1_710_234_000_000_000_000,
             last_packet: 1_710_234_060_000_000_000,
-            decode_errors: Vec::new(),
+            packet_fates: vec![PacketFate {
+                key: "analyzed".into(),
+                label: "analyzed (joined a flow)".into(),
+                packets: 10,
+            }],
+            timestamp_anomalies: Vec::new(),
             read_error: None,
             flows: 1,
         },

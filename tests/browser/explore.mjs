@@ -68,6 +68,7 @@ try {
   await page.waitForFunction((v) => document.getElementById('view-summary').textContent.includes(`“${v}”`), view);
   result.view = await page.getByLabel('View', { exact: true }).inputValue();
   result.viewSummary = await page.locator('#view-summary').textContent();
+  result.packetFates = await page.locator('#packet-fates tbody tr').allTextContents();
   result.hostsInView = await page.locator('#diagram g.node').evaluateAll((gs) => gs.map((g) => g.dataset.ip));
   result.webNames = await page.locator('#web-table tbody tr td:nth-child(3)').allTextContents();
   step(`view ${result.view}: ${result.viewSummary}`);

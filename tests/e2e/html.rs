@@ -193,7 +193,8 @@ fn table_text(html: &str, id: &str) -> String {
     out
 }
 
-/// Golden test of the html report: the hosts and findings tables of the demo capture, as text, against
+/// Golden test of the html report: the packet-fate, hosts and findings tables of the demo capture (tshark:
+/// 306 frames match `ip or ipv6`, 7 `arp`), as text, against
 /// the reviewed copy in tests/golden/html-demo-tables.txt (`PCAPXRAY_BLESS=1` rewrites it).
 #[test]
 fn the_demo_report_tables_match_their_reviewed_copy() {
@@ -204,7 +205,8 @@ fn the_demo_report_tables_match_their_reviewed_copy() {
     assert_eq!(run.code, 0, "{}", run.all_output());
     let html = std::fs::read_to_string(run.out_dir.join("report.html")).unwrap();
     let got = format!(
-        "# hosts-table\n{}\n# findings-table\n{}",
+        "# packet-fates\n{}\n# hosts-table\n{}\n# findings-table\n{}",
+        table_text(&html, "packet-fates"),
         table_text(&html, "hosts-table"),
         table_text(&html, "findings-table")
     );

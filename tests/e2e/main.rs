@@ -10,6 +10,7 @@ mod dns_devices;
 mod encap;
 mod enrich;
 mod errors;
+mod fates;
 mod folder;
 mod golden;
 mod graph;

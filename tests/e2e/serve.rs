@@ -491,6 +491,11 @@ fn eight_concurrent_uploads_are_all_analyzed() {
         expectations()["http_get_bro_org.pcap"]["packets"],
         "{last}"
     );
+    // Every packet accounted for: the fates sum to the packets, all of which join a flow.
+    let fates = last["summary"]["packet_fates"].as_array().expect("fates");
+    let sum: u64 = fates.iter().map(|f| f["packets"].as_u64().unwrap()).sum();
+    assert_eq!(Some(sum), last["summary"]["packets"].as_u64(), "{last}");
+    assert_eq!(fates[0]["key"], "analyzed", "{last}");
 
     for id in &ids {
         let case = server.wait_done(id, Duration::from_secs(300));
@@ -806,6 +811,15 @@ fn the_explore_page_works_in_a_real_headless_chromium() {
     assert!(phases.contains(&"done"), "{phases:?}");
     assert!(
         result["consoleErrors"].as_array().unwrap().is_empty(),
+        "{result}"
+    );
+
+    // The run summary shows what became of the packets.
+    let fates = result["packetFates"].as_array().unwrap();
+    assert!(
+        fates
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("analyzed")),
         "{result}"
     );
 

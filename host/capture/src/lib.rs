@@ -3,9 +3,12 @@
 //! decoder and one flow table, and so that fuzzing it does not build wasmtime.
 //!
 //! `decode` reads pcap and pcapng as a stream and slices frames into packets; `flow` folds packets into
-//! bidirectional flows and host statistics.
+//! bidirectional flows and host statistics; `fates` accounts for every frame read and `clock` checks
+//! the capture's timestamps.
 
+pub mod clock;
 pub mod decode;
+pub mod fates;
 pub mod flow;
 
 /// Lower-case hexadecimal of some bytes (digests in reports).

@@ -57,6 +57,9 @@ pub enum RunError {
     Capture(#[from] crate::decode::OpenError),
     #[error(transparent)]
     Folder(crate::output::folder::FolderError),
+    /// The capture had packets, but none of them could be analyzed (why, by fate).
+    #[error("{capture}: no packet could be analyzed: {fates}")]
+    NothingAnalyzed { capture: String, fates: String },
     #[error("{0}")]
     Other(String),
 }
@@ -72,7 +75,10 @@ pub struct RunSummary {
     pub max_active_flows: usize,
     pub hosts: usize,
     pub findings_by_tag: BTreeMap<String, u64>,
-    pub decode_errors: BTreeMap<String, u64>,
+    /// What became of the packets, in table order; the counts sum to `packets`.
+    pub packet_fates: Vec<FateCount>,
+    /// Timestamps running backwards, jumping or out of range, one sentence per kind.
+    pub timestamp_anomalies: Vec<String>,
     pub seconds: f64,
     pub out_dir: PathBuf,
     pub files: Vec<PathBuf>,
@@ -81,6 +87,14 @@ pub struct RunSummary {
     /// Time and memory of each stage, in pipeline order.
     pub stages: Vec<StageStats>,
     pub warnings: Vec<String>,
+}
+
+/// Packets of one fate.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FateCount {
+    pub key: String,
+    pub label: String,
+    pub packets: u64,
 }
 
 /// What one stage cost.
@@ -158,13 +172,17 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         bar.set_length(total);
     }
     let link_events = analyzers.wants_link_events();
-    let (work, reading) = reading::start(reader, pipeline.flows.clone(), link_events)
+    let clock = crate::clock::Clock::new(reading::latest_plausible(&opts.capture));
+    let (work, reading) = reading::start(reader, pipeline.flows.clone(), clock, link_events)
         .map_err(|e| RunError::Other(format!("cannot start the reading thread: {e}")))?;
     for w in work {
         {
             let mut hosts = services.hosts.lock().unwrap_or_else(|e| e.into_inner());
             for arp in &w.arps {
                 hosts.add_arp(arp.ts, arp.ip, arp.mac);
+            }
+            for u in &w.unflowed {
+                hosts.add_unflowed(u);
             }
             for flow in &w.flows {
                 hosts.add_flow(flow);
@@ -191,6 +209,12 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         .join()
         .map_err(|_| RunError::Other("the reading thread stopped unexpectedly".into()))?;
     let (stats, read_error) = (read.stats, read.read_error);
+    if stats.packets > 0 && !stats.fates.any_analyzed() {
+        return Err(RunError::NothingAnalyzed {
+            capture: capture.display().to_string(),
+            fates: stats.fates.describe(),
+        });
+    }
     let flows_total = read.flows_total;
     let packets = stats.packets;
     analyzers.finish(&mut |phase| {
@@ -214,6 +238,14 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         services.log.host(Level::Warn, &message);
         problems.push(message);
     }
+    let anomalies = stats.clock.anomalies();
+    for a in &anomalies {
+        services.log.host(
+            Level::Warn,
+            &format!("{}: {}", capture.display(), a.describe()),
+        );
+    }
+    let (first_packet, last_packet) = stats.clock.span();
     let format = read.format;
     let capture_info = wit::CaptureInfo {
         file: capture.display().to_string(),
@@ -224,9 +256,10 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         link_types: read.link_types,
         packets,
         bytes: stats.bytes,
-        first_packet: stats.first_ts,
-        last_packet: stats.last_ts,
-        decode_errors: stats.attributes(),
+        first_packet,
+        last_packet,
+        packet_fates: convert::fates_to_wit(&stats.fates),
+        timestamp_anomalies: anomalies.iter().map(convert::anomaly_to_wit).collect(),
         read_error: read_error.as_ref().map(|e| e.to_string()),
         flows: flows_total,
     };
@@ -289,7 +322,16 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         max_active_flows: read.max_active,
         hosts: host_count,
         findings_by_tag: std::mem::take(&mut analyzers.by_tag),
-        decode_errors: stats.decode_errors,
+        packet_fates: stats
+            .fates
+            .iter()
+            .map(|(fate, packets)| FateCount {
+                key: fate.key(),
+                label: fate.label(),
+                packets,
+            })
+            .collect(),
+        timestamp_anomalies: anomalies.iter().map(|a| a.describe()).collect(),
         seconds: started.elapsed().as_secs_f64(),
         out_dir,
         files,

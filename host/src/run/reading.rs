@@ -2,16 +2,19 @@
 //! the analyzers. Host-table updates (ARP replies, the traffic of finished flows) travel with the batches
 //! and are applied by the receiving thread in the order they happened, so every stage sees the host
 //! table exactly as it would if reading and analysis took turns on one thread: results never depend on
-//! timing.
+//! timing. Every frame read gets exactly one fate (see `pcapxray_capture::fates`), so the fate counts
+//! handed back sum to the packets read.
 
 use super::link::LinkEvents;
-use crate::decode::{CaptureFormat, CaptureReader, Decoded, Decoder, ReadError};
+use crate::clock::Clock;
+use crate::decode::{CaptureFormat, CaptureReader, Decoded, Decoder, ReadError, Unflowed};
+use crate::fates::{Fate, Fates};
 use crate::flow::{FinishedFlow, FlowSettings, FlowTable};
-use crate::runtime::bindings::wit;
-use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
 
 /// Packets between two progress reports.
 const PROGRESS_EVERY: u64 = 65_536;
@@ -23,10 +26,11 @@ pub struct Arp {
     pub mac: [u8; 6],
 }
 
-/// What the reading thread hands over: ARP bindings seen since the last message, then finished flows
-/// (possibly none), and how far reading has got.
+/// What the reading thread hands over: ARP bindings and IP packets that never reached a flow seen
+/// since the last message, then finished flows (possibly none), and how far reading has got.
 pub struct Work {
     pub arps: Vec<Arp>,
+    pub unflowed: Vec<Unflowed>,
     /// Link-layer events of this stretch, when some stage asked for them (else always empty).
     pub link: LinkEvents,
     pub flows: Vec<FinishedFlow>,
@@ -36,38 +40,42 @@ pub struct Work {
 }
 
 /// Counts over the frames read.
-#[derive(Default)]
 pub struct Stats {
     pub packets: u64,
     pub bytes: u64,
-    pub first_ts: u64,
-    pub last_ts: u64,
-    pub decode_errors: BTreeMap<String, u64>,
-    pub non_ip: BTreeMap<u16, u64>,
+    /// What became of every frame; once reading is over, the counts sum to `packets`.
+    pub fates: Fates,
+    pub clock: Clock,
 }
 
 impl Stats {
+    fn new(clock: Clock) -> Stats {
+        Stats {
+            packets: 0,
+            bytes: 0,
+            fates: Fates::default(),
+            clock,
+        }
+    }
+
     fn frame(&mut self, ts: u64, len: usize) {
         self.packets += 1;
         self.bytes += len as u64;
-        if self.first_ts == 0 || ts < self.first_ts {
-            self.first_ts = ts;
-        }
-        self.last_ts = self.last_ts.max(ts);
+        self.clock.packet(ts);
     }
+}
 
-    /// Undecodable and non-IP frames, for the report.
-    pub fn attributes(&self) -> Vec<wit::Attribute> {
-        let errors = self.decode_errors.iter().map(|(k, v)| wit::Attribute {
-            key: k.clone(),
-            value: v.to_string(),
-        });
-        let non_ip = self.non_ip.iter().map(|(t, n)| wit::Attribute {
-            key: format!("not ip (ether type 0x{t:04x})"),
-            value: n.to_string(),
-        });
-        errors.chain(non_ip).collect()
-    }
+/// The latest plausible capture time for the file at `path`, in ns since the epoch: a day after it
+/// was last written (or after now, when that is unknown or later).
+pub fn latest_plausible(path: &Path) -> u64 {
+    let now = SystemTime::now();
+    let written = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_or(now, |t| t.min(now));
+    let limit = written + Duration::from_secs(86_400);
+    limit
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// What reading found, once the capture is read to its end (or to where it broke).
@@ -84,41 +92,67 @@ pub struct Read {
 
 /// Starts reading `reader` on its own thread. The receiver yields the work in order; the handle gives
 /// the totals once the receiver is drained.
+/// `clock` checks the timestamps (see [`latest_plausible`]).
+/// `link_events` collects link-layer events for the analyzers that asked for them.
 pub fn start(
     reader: CaptureReader,
     settings: FlowSettings,
+    clock: Clock,
     link_events: bool,
 ) -> std::io::Result<(Receiver<Work>, JoinHandle<Read>)> {
     // A few batches in flight at most: memory stays bounded by active flows.
     let (tx, rx) = sync_channel(4);
     let handle = std::thread::Builder::new()
         .name("reading".into())
-        .spawn(move || read_all(reader, settings, link_events, &tx))?;
+        .spawn(move || read_all(reader, settings, clock, link_events, &tx))?;
     Ok((rx, handle))
+}
+
+/// Host-table updates gathered between two messages.
+#[derive(Default)]
+struct Pending {
+    arps: Vec<Arp>,
+    unflowed: Vec<Unflowed>,
+    link: LinkEvents,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.arps.is_empty() && self.unflowed.is_empty() && self.link.is_empty()
+    }
+
+    /// Counts the reassemblies the decoder gave up and keeps their addresses for the host table.
+    fn given_up(&mut self, decoder: &mut Decoder, fates: &mut Fates) {
+        for u in decoder.take_given_up() {
+            fates.add(Fate::FragmentNeverCompleted, u.packets);
+            self.unflowed.push(u);
+        }
+    }
 }
 
 fn read_all(
     mut reader: CaptureReader,
     settings: FlowSettings,
+    clock: Clock,
     link_events: bool,
     tx: &SyncSender<Work>,
 ) -> Read {
     let mut decoder = Decoder::default();
     let mut table = FlowTable::new(settings);
-    let mut stats = Stats::default();
+    let mut stats = Stats::new(clock);
     let mut read_error = None;
-    let mut arps = Vec::new();
-    let mut link = LinkEvents::default();
+    let mut pending = Pending::default();
     // A send fails only when the run's thread has stopped listening; reading then stops too.
-    let send = |arps: &mut Vec<Arp>,
-                link: &mut LinkEvents,
-                flows,
-                table: &FlowTable,
-                stats: &Stats,
-                position| {
+    let send = |pending: &mut Pending, flows, table: &FlowTable, stats: &Stats, position| {
+        let Pending {
+            arps,
+            unflowed,
+            link,
+        } = std::mem::take(pending);
         let work = Work {
-            arps: std::mem::take(arps),
-            link: std::mem::take(link),
+            arps,
+            unflowed,
+            link,
             flows,
             position,
             packets: stats.packets,
@@ -136,21 +170,22 @@ fn read_all(
             Some(Ok(frame)) => frame,
         };
         stats.frame(frame.ts, frame.data.len());
-        match decoder.decode(&frame) {
+        let decoded = decoder.decode(&frame);
+        if let Some((fate, frames)) = Fate::of(&decoded) {
+            stats.fates.add(fate, frames);
+        }
+        match decoded {
             Ok(Decoded::Ip(pkt)) => {
                 if link_events {
-                    link.ip(frame.ts, &pkt);
-                }
-                // A malformed tunnel header: the outer packet still makes its flow; the fault is counted.
-                if let Some(e) = &pkt.tunnel_error {
-                    *stats.decode_errors.entry(e.kind()).or_default() += 1;
+                    pending.link.ip(frame.ts, &pkt);
                 }
                 table.add(frame.ts, &pkt)
             }
             Ok(Decoded::Arp(arp)) => {
                 if link_events {
-                    link.arp(frame.ts, &arp);
+                    pending.link.arp(frame.ts, &arp);
                 }
+                let arps = &mut pending.arps;
                 arps.push(Arp {
                     ts: frame.ts,
                     ip: arp.sender_ip.into(),
@@ -164,36 +199,36 @@ fn read_all(
                     });
                 }
             }
-            Ok(Decoded::FragmentHeld) => {}
-            Ok(Decoded::NonIp { ether_type }) => *stats.non_ip.entry(ether_type).or_default() += 1,
-            Err(e) => *stats.decode_errors.entry(e.kind()).or_default() += 1,
+            Ok(Decoded::FragmentHeld | Decoded::NonIp { .. }) => {}
+            Err(e) => pending.unflowed.extend(e.unflowed().cloned()),
         }
-        let progress = stats.packets % PROGRESS_EVERY == 0;
+        pending.given_up(&mut decoder, &mut stats.fates);
+        let progress = stats.packets.is_multiple_of(PROGRESS_EVERY);
         if table.batch_ready() || progress {
             let flows = if table.batch_ready() {
                 table.take_batch()
             } else {
                 Vec::new()
             };
-            if !send(
-                &mut arps,
-                &mut link,
-                flows,
-                &table,
-                &stats,
-                reader.position(),
-            ) {
+            if !send(&mut pending, flows, &table, &stats, reader.position()) {
                 break;
             }
         }
     }
+    decoder.end_capture();
+    pending.given_up(&mut decoder, &mut stats.fates);
+    debug_assert_eq!(
+        stats.fates.total(),
+        stats.packets,
+        "every frame has one fate"
+    );
     table.end_capture();
     let position = reader.position();
     loop {
         let flows = table.take_batch();
         let last = !table.has_ready();
-        if (!flows.is_empty() || !arps.is_empty() || !link.is_empty())
-            && !send(&mut arps, &mut link, flows, &table, &stats, position)
+        if (!flows.is_empty() || !pending.is_empty())
+            && !send(&mut pending, flows, &table, &stats, position)
         {
             break;
         }

@@ -1,7 +1,9 @@
 //! The host's own flow and host records → the WIT types plugins receive.
 
 use super::bindings::wit;
+use crate::clock::Anomaly;
 use crate::decode::{TunnelKind, TunnelLayer};
+use crate::fates::Fates;
 use crate::flow::{self, FinishedFlow, HostEntry};
 use std::net::IpAddr;
 
@@ -125,5 +127,28 @@ pub fn host_to_wit(ip: IpAddr, h: &HostEntry) -> wit::HostInfo {
                 observed: n.observed,
             })
             .collect(),
+    }
+}
+
+/// The packet-fate table, in table order.
+pub fn fates_to_wit(fates: &Fates) -> Vec<wit::PacketFate> {
+    fates
+        .iter()
+        .map(|(fate, packets)| wit::PacketFate {
+            key: fate.key(),
+            label: fate.label(),
+            packets,
+        })
+        .collect()
+}
+
+pub fn anomaly_to_wit(a: &Anomaly) -> wit::TimestampAnomaly {
+    wit::TimestampAnomaly {
+        kind: a.kind.key().to_string(),
+        packets: a.packets,
+        first_packet_number: a.first_packet,
+        first_timestamp: a.first_ts,
+        largest_step: a.largest_step,
+        message: a.describe(),
     }
 }

@@ -94,6 +94,9 @@ pub struct Summary {
     /// What is missing from the report (stopped stages, a damaged capture).
     pub problems: Vec<String>,
     pub warnings: Vec<String>,
+    /// What became of the packets, in table order (absent from cases analyzed before it existed).
+    #[serde(default)]
+    pub packet_fates: Vec<crate::run::FateCount>,
 }
 
 /// `case.json`.

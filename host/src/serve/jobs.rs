@@ -157,6 +157,7 @@ fn summarize(s: &RunSummary, name: &str, capture: &Path) -> Summary {
         seconds: s.seconds,
         problems: local(&s.problems),
         warnings: local(&s.warnings),
+        packet_fates: s.packet_fates.clone(),
     }
 }
 

@@ -541,8 +541,8 @@ fn push_distinct(list: &mut Vec<String>, value: &str) {
 pub(crate) mod tests {
     use super::*;
     use crate::{
-        Attribute, CaptureInfo, Direction, EndReason, Endpoint, Finding, FindingRecord, HostNote,
-        IpAddress, Orientation, Protocol,
+        CaptureInfo, Direction, EndReason, Endpoint, Finding, FindingRecord, HostNote, IpAddress,
+        Orientation, Protocol,
     };
 
     pub fn flow(
@@ -640,7 +640,8 @@ pub(crate) mod tests {
                 bytes: 1000,
                 first_packet: 1_000_000_000,
                 last_packet: 9_000_000_000,
-                decode_errors: vec![Attribute::new("truncated", "1")],
+                packet_fates: Vec::new(),
+                timestamp_anomalies: Vec::new(),
                 read_error: None,
                 flows: 3,
             },

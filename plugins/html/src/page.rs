@@ -190,6 +190,13 @@ impl Page<'_> {
                 e(&clean(p.error.as_deref().unwrap_or_default(), 500))
             );
         }
+        for a in &c.timestamp_anomalies {
+            let _ = write!(
+                out,
+                "<p class=\"warning\" role=\"note\"><strong>Timestamps:</strong> {}</p>",
+                e(&clean(&a.message, 500))
+            );
+        }
         out.push_str("<dl class=\"summary\">");
         let mut row = |k: &str, v: String| {
             let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", e(k), e(&v));
@@ -212,15 +219,8 @@ impl Page<'_> {
         );
         row("Flows", c.flows.to_string());
         row("Hosts", self.hosts_total.to_string());
-        if !c.decode_errors.is_empty() {
-            let errs: Vec<String> = c
-                .decode_errors
-                .iter()
-                .map(|a| format!("{}: {}", a.key, a.value))
-                .collect();
-            row("Undecodable packets", errs.join(", "));
-        }
         out.push_str("</dl>\n");
+        self.packet_fates(out);
         let counts = &self.findings.counts;
         if !counts.is_empty() {
             table_start(
@@ -238,6 +238,32 @@ impl Page<'_> {
             table_end(out);
         }
         out.push_str("</section>\n");
+    }
+
+    /// What became of every packet: a table whose counts sum to the packets read.
+    fn packet_fates(&self, out: &mut String) {
+        let c = &self.report.capture;
+        if c.packet_fates.is_empty() {
+            return;
+        }
+        let caption = format!(
+            "Packets by fate (they sum to the {} packets read)",
+            c.packets
+        );
+        table_start(
+            out,
+            "packet-fates",
+            &caption,
+            &[("Fate", false), ("Key", false), ("Packets", true)],
+        );
+        for f in &c.packet_fates {
+            out.push_str("<tr>");
+            text_cell(out, &clean(&f.label, 200));
+            let _ = write!(out, "<td><code>{}</code></td>", e(&clean(&f.key, 80)));
+            num_cell(out, f.packets);
+            out.push_str("</tr>\n");
+        }
+        table_end(out);
     }
 
     fn diagrams(&self, out: &mut String) {

@@ -2,8 +2,8 @@
 
 use super::*;
 use pcapxray_plugin_sdk::{
-    Attribute, CaptureInfo, Direction, EndReason, Endpoint, FindingRecord, HostInfo, HostNote,
-    Orientation, PluginKind, PluginRun, Protocol,
+    CaptureInfo, Direction, EndReason, Endpoint, FindingRecord, HostInfo, HostNote, Orientation,
+    PacketFate, PluginKind, PluginRun, Protocol, TimestampAnomaly,
 };
 use std::net::IpAddr;
 
@@ -67,7 +67,19 @@ fn report() -> Report {
             bytes: 1000,
             first_packet: 1_512_933_947_946_213_000,
             last_packet: 1_512_933_949_946_213_000,
-            decode_errors: vec![Attribute::new("truncated", "2")],
+            packet_fates: vec![PacketFate {
+                key: "malformed-ipv4".into(),
+                label: format!("malformed {EVIL} header"),
+                packets: 12_345,
+            }],
+            timestamp_anomalies: vec![TimestampAnomaly {
+                kind: "backwards".into(),
+                packets: 1,
+                first_packet_number: 3,
+                first_timestamp: 1_512_933_947_946_213_000,
+                largest_step: 1_000_000_000,
+                message: format!("timestamps run backwards {EVIL}"),
+            }],
             read_error: Some(format!("bad record at byte 99: {EVIL}")),
             flows: 3,
         },
@@ -143,6 +155,12 @@ fn hostile_text_is_escaped_everywhere_and_nothing_is_loaded_from_outside() {
     assert!(text.contains("id=\"hosts-table\"") && text.contains("id=\"findings-table\""));
     assert!(text.contains("id=\"flows-table\"") && text.contains("id=\"plugins-table\""));
     assert!(text.contains("Incomplete:"), "the read error is shown");
+    assert!(
+        text.contains("id=\"packet-fates\""),
+        "the packet-fate table is shown"
+    );
+    assert!(text.contains("<code>malformed-ipv4</code>"));
+    assert!(text.contains("<strong>Timestamps:</strong> timestamps run backwards"));
     // The late `suspicious` finding is added to flow 2's row.
     let row = text
         .lines()

@@ -450,9 +450,29 @@ struct CaptureOut<'a> {
     first_packet: Option<String>,
     last_packet: Option<String>,
     duration_seconds: f64,
-    decode_errors: BTreeMap<&'a str, u64>,
+    /// What became of every packet; the counts sum to `packets`.
+    packet_fates: Vec<FateOut<'a>>,
+    /// Timestamps running backwards, jumping or out of range (empty when the clock looks sane).
+    timestamp_anomalies: Vec<AnomalyOut<'a>>,
     read_error: Option<&'a str>,
     flows: u64,
+}
+
+#[derive(Serialize)]
+struct FateOut<'a> {
+    key: &'a str,
+    label: &'a str,
+    packets: u64,
+}
+
+#[derive(Serialize)]
+struct AnomalyOut<'a> {
+    kind: &'a str,
+    packets: u64,
+    first_packet_number: u64,
+    first_timestamp: String,
+    largest_step_seconds: f64,
+    message: &'a str,
 }
 
 #[derive(Serialize)]
@@ -513,10 +533,26 @@ fn rest_json<'a>(
             first_packet: ts(c.first_packet),
             last_packet: ts(c.last_packet),
             duration_seconds: c.last_packet.saturating_sub(c.first_packet) as f64 / 1e9,
-            decode_errors: c
-                .decode_errors
+            packet_fates: c
+                .packet_fates
                 .iter()
-                .map(|a| (a.key.as_str(), a.value.parse().unwrap_or(0)))
+                .map(|f| FateOut {
+                    key: &f.key,
+                    label: &f.label,
+                    packets: f.packets,
+                })
+                .collect(),
+            timestamp_anomalies: c
+                .timestamp_anomalies
+                .iter()
+                .map(|a| AnomalyOut {
+                    kind: &a.kind,
+                    packets: a.packets,
+                    first_packet_number: a.first_packet_number,
+                    first_timestamp: iso8601(a.first_timestamp),
+                    largest_step_seconds: a.largest_step as f64 / 1e9,
+                    message: &a.message,
+                })
                 .collect(),
             read_error: c.read_error.as_deref(),
             flows: c.flows,

@@ -434,10 +434,10 @@ pub fn bare_host(id: i64, ip: IpAddr) -> Vec<Value> {
 
 /// The `capture` row.
 pub fn capture(c: &CaptureInfo, hosts: u64, findings: u64, complete: bool) -> Vec<Value> {
-    let errors: Vec<String> = c
-        .decode_errors
+    let fates: Vec<String> = c
+        .packet_fates
         .iter()
-        .map(|a| format!("{}={}", a.key, a.value))
+        .map(|f| format!("{}={}", f.key, f.packets))
         .collect();
     vec![
         text(&c.file),
@@ -454,7 +454,7 @@ pub fn capture(c: &CaptureInfo, hosts: u64, findings: u64, complete: bool) -> Ve
         int(c.flows),
         int(hosts),
         int(findings),
-        text(&errors.join("; ")),
+        text(&fates.join("; ")),
         opt_text(c.read_error.as_deref()),
         Value::Integer(complete.into()),
     ]

@@ -32,7 +32,7 @@ CREATE TABLE capture (
     flows            INTEGER NOT NULL,
     hosts            INTEGER NOT NULL,
     findings         INTEGER NOT NULL,
-    decode_errors    TEXT NOT NULL,
+    packet_fates     TEXT NOT NULL,
     read_error       TEXT,
     complete         INTEGER NOT NULL
 );
@@ -222,7 +222,7 @@ ANALYZE;
 
 /// The insert statements, one per table.
 pub mod insert {
-    pub const CAPTURE: &str = "INSERT INTO capture (id, file, size, sha256, format, format_details, link_types, packets, bytes, first_packet, last_packet, duration_seconds, flows, hosts, findings, decode_errors, read_error, complete) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    pub const CAPTURE: &str = "INSERT INTO capture (id, file, size, sha256, format, format_details, link_types, packets, bytes, first_packet, last_packet, duration_seconds, flows, hosts, findings, packet_fates, read_error, complete) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     /// A bare row for a host first named by a flow or a finding.
     pub const NEW_HOSTS: &str = "INSERT INTO hosts (id, ip, class, name, vendor, os, dhcp_hostname, macs, first_seen, last_seen, packets_sent, packets_received, bytes_sent, bytes_received, seen_in_arp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     /// The full row of a host at the end of the run, over its bare row when it has one.

@@ -7,7 +7,7 @@ mod packet;
 mod reader;
 mod tunnel;
 
-pub use packet::{ArpPacket, DecodeError, Decoded, Decoder, IpPacket, Transport};
+pub use packet::{ArpPacket, DecodeError, Decoded, Decoder, IpPacket, Transport, Unflowed};
 pub use reader::{CaptureFormat, CaptureReader, Frame, OpenError, ReadError};
 pub use tunnel::{MAX_LAYERS, TunnelKind, TunnelLayer};
 

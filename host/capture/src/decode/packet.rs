@@ -98,24 +98,56 @@ pub enum Decoded<'a> {
     },
 }
 
+/// IP packets that never reached a flow (fragments of a datagram that never completed, or that could
+/// not be reassembled): their addresses, count and size, so that their hosts are still counted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unflowed {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// Source MAC of the first of them, when the link layer has one.
+    pub src_mac: Option<[u8; 6]>,
+    /// Frames (fragments).
+    pub packets: u64,
+    /// Their length on the wire, IP header and payload.
+    pub bytes: u64,
+    pub first_ts: u64,
+    pub last_ts: u64,
+}
+
 /// Why a frame could not be decoded; the frame is counted under `kind()` and skipped.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    #[error("empty record (0 captured bytes)")]
+    EmptyRecord,
     #[error("unsupported link type {0}")]
     UnsupportedLinkType(u32),
     #[error("malformed {layer} header: {detail}")]
     Malformed { layer: &'static str, detail: String },
-    #[error("IP fragment could not be reassembled: {0}")]
-    Fragment(String),
+    /// An IP fragment that was readable enough to name its addresses but could not join a reassembly
+    /// (overlapping or inconsistent pieces, a fragment header cut short).
+    #[error("IP fragment could not be reassembled: {detail}")]
+    Fragment {
+        detail: String,
+        packet: Box<Unflowed>,
+    },
 }
 
 impl DecodeError {
     /// A short stable key for counting errors in the report, e.g. `malformed ipv4`.
     pub fn kind(&self) -> String {
         match self {
+            DecodeError::EmptyRecord => "empty record".to_string(),
             DecodeError::UnsupportedLinkType(n) => format!("unsupported link type {n}"),
             DecodeError::Malformed { layer, .. } => format!("malformed {layer}"),
-            DecodeError::Fragment(_) => "ip fragment".to_string(),
+            DecodeError::Fragment { .. } => "ip fragment".to_string(),
+        }
+    }
+
+    /// The addresses of the skipped packet, when its IP header could be read.
+    pub fn unflowed(&self) -> Option<&Unflowed> {
+        match self {
+            DecodeError::Fragment { packet, .. } => Some(packet),
+            _ => None,
         }
     }
 }
@@ -139,12 +171,29 @@ struct FragKey {
     proto: u8,
 }
 
-/// What the pool does not track: how many pieces arrived and their length on the wire.
+/// What the pool does not track: how many pieces arrived, their length on the wire and when.
 #[derive(Clone, Copy, Debug, Default)]
 struct FragProgress {
     pieces: u32,
     wire_len: u64,
+    first_ts: u64,
     last_ts: u64,
+    src_mac: Option<[u8; 6]>,
+}
+
+impl FragProgress {
+    /// The held pieces as packets that never reached a flow.
+    fn unflowed(&self, key: &FragKey) -> Unflowed {
+        Unflowed {
+            src: key.src,
+            dst: key.dst,
+            src_mac: self.src_mac,
+            packets: u64::from(self.pieces),
+            bytes: self.wire_len,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+        }
+    }
 }
 
 /// Decodes frames; keeps the IP fragment reassembly state between frames.
@@ -153,6 +202,8 @@ pub struct Decoder {
     pool: IpDefragPool<u64, FragChannel>,
     progress: FxHashMap<FragKey, FragProgress>,
     dropped: u64,
+    /// Reassemblies given up since the caller last took them.
+    given_up: Vec<Unflowed>,
 }
 
 /// Link-layer addresses of a frame.
@@ -355,6 +406,9 @@ impl Decoder {
     /// Decodes one frame. Fragments are held until their packet is complete.
     pub fn decode<'a>(&mut self, frame: &Frame<'a>) -> Result<Decoded<'a>, DecodeError> {
         let data = frame.data;
+        if data.is_empty() {
+            return Err(DecodeError::EmptyRecord);
+        }
         let mut link = Link::default();
         let sliced = match frame.link_type {
             LinkType::ETHERNET => {
@@ -533,8 +587,20 @@ impl Decoder {
         link: Link,
     ) -> Result<Decoded<'a>, DecodeError> {
         let ip_bytes = frame.data.get(ip.ip_start..).unwrap_or_default();
+        let invalid = |detail: String| DecodeError::Fragment {
+            detail,
+            packet: Box::new(Unflowed {
+                src: ip.src,
+                dst: ip.dst,
+                src_mac: link.src_mac,
+                packets: 1,
+                bytes: ip.wire_len,
+                first_ts: frame.ts,
+                last_ts: frame.ts,
+            }),
+        };
         let strict = SlicedPacket::from_ip(ip_bytes)
-            .map_err(|e| DecodeError::Fragment(format!("fragment cannot be sliced: {e}")))?;
+            .map_err(|e| invalid(format!("fragment cannot be sliced: {e}")))?;
         let mut vlans = [0u16; 4];
         vlans[0] = vlan.len() as u16;
         for (slot, id) in vlans.iter_mut().skip(1).zip(&vlan) {
@@ -553,18 +619,10 @@ impl Decoder {
                 });
                 match frag {
                     Some(f) => (f.identification(), v6.payload().ip_number.0),
-                    None => {
-                        return Err(DecodeError::Fragment(
-                            "IPv6 fragment header not readable".to_string(),
-                        ));
-                    }
+                    None => return Err(invalid("IPv6 fragment header not readable".into())),
                 }
             }
-            _ => {
-                return Err(DecodeError::Fragment(
-                    "fragment flags not readable".to_string(),
-                ));
-            }
+            _ => return Err(invalid("fragment flags not readable".into())),
         };
         let key = FragKey {
             channel,
@@ -581,6 +639,10 @@ impl Decoder {
         match self.pool.process_sliced_packet(&strict, now, channel) {
             Ok(None) => {
                 let p = self.progress.entry(key).or_default();
+                if p.pieces == 0 {
+                    p.first_ts = now;
+                    p.src_mac = link.src_mac;
+                }
                 p.pieces += 1;
                 p.wire_len += ip.wire_len;
                 p.last_ts = now;
@@ -610,7 +672,7 @@ impl Decoder {
                 if let Some(p) = self.progress.get_mut(&key) {
                     p.last_ts = now;
                 }
-                Err(DecodeError::Fragment(e.to_string()))
+                Err(invalid(e.to_string()))
             }
         }
     }
@@ -619,9 +681,7 @@ impl Decoder {
     fn expire(&mut self, now: u64) {
         let cutoff = now.saturating_sub(FRAGMENT_TIMEOUT_NS);
         if self.progress.values().any(|p| p.last_ts < cutoff) {
-            let before = self.progress.len();
-            self.progress.retain(|_, p| p.last_ts >= cutoff);
-            self.dropped += (before - self.progress.len()) as u64;
+            self.give_up(|p| p.last_ts < cutoff);
             self.pool.retain(|t| *t >= cutoff);
         }
     }
@@ -635,10 +695,36 @@ impl Decoder {
         let mid = times.len() / 2;
         let (_, median, _) = times.select_nth_unstable(mid);
         let median = *median;
-        let before = self.progress.len();
-        self.progress.retain(|_, p| p.last_ts > median);
-        self.dropped += (before - self.progress.len()) as u64;
+        self.give_up(|p| p.last_ts <= median);
         self.pool.retain(|t| *t > median);
+    }
+
+    /// Removes the reassemblies `drop` selects and keeps them for [`Decoder::take_given_up`].
+    fn give_up(&mut self, drop: impl Fn(&FragProgress) -> bool) {
+        let given_up = &mut self.given_up;
+        let before = self.progress.len();
+        self.progress.retain(|key, p| {
+            let keep = !drop(p);
+            if !keep && p.pieces > 0 {
+                given_up.push(p.unflowed(key));
+            }
+            keep
+        });
+        self.dropped += (before - self.progress.len()) as u64;
+    }
+
+    /// The end of the capture: every reassembly still waiting is given up.
+    pub fn end_capture(&mut self) {
+        self.give_up(|_| true);
+        self.pool.retain(|_| false);
+    }
+
+    /// The reassemblies given up (timed out, evicted, or left at the end of the capture) since the last
+    /// call, ordered by their first fragment's time: their fragments never reached a flow.
+    pub fn take_given_up(&mut self) -> Vec<Unflowed> {
+        let mut v = std::mem::take(&mut self.given_up);
+        v.sort_by_key(|u| (u.first_ts, u.src, u.dst));
+        v
     }
 
     /// Reassemblies still waiting for fragments.
@@ -1571,6 +1657,69 @@ mod tests {
         };
         assert_eq!(summarize(d.decode(&fy1)), Sum::Held);
         assert_eq!(summarize(d.decode(&fy2)), Sum::Err("ip fragment".into()));
+    }
+
+    #[test]
+    fn given_up_reassemblies_report_their_addresses_and_fragments() {
+        let sec = 1_000_000_000u64;
+        let eth = |ip: &[u8]| ether([1; 6], [2; 6], &[], 0x0800, ip);
+        let (a, b) = (
+            fragment(1, 0, true, &[0; 16]),
+            fragment(1, 4, true, &[0; 8]),
+        );
+        let c = fragment(2, 0, true, &[0; 8]);
+        let (fa, fb, fc) = (eth(&a), eth(&b), eth(&c));
+        let mut d = Decoder::new();
+        for (ts, f) in [(sec, &fa), (2 * sec, &fb)] {
+            let f = Frame {
+                ts,
+                ..frame(LinkType::ETHERNET, f)
+            };
+            assert_eq!(summarize(d.decode(&f)), Sum::Held);
+        }
+        assert!(d.take_given_up().is_empty());
+        // 38 s after its last piece, datagram 1 is given up when the next fragment arrives.
+        let f = Frame {
+            ts: 40 * sec,
+            ..frame(LinkType::ETHERNET, &fc)
+        };
+        assert_eq!(summarize(d.decode(&f)), Sum::Held);
+        let (src, dst): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        let one = Unflowed {
+            src,
+            dst,
+            src_mac: Some([2; 6]),
+            packets: 2,
+            bytes: (a.len() + b.len()) as u64,
+            first_ts: sec,
+            last_ts: 2 * sec,
+        };
+        assert_eq!(d.take_given_up(), vec![one]);
+        assert!(d.take_given_up().is_empty(), "taken once");
+        // The end of the capture gives up what still waits.
+        d.end_capture();
+        let left = d.take_given_up();
+        assert_eq!(left.len(), 1);
+        assert_eq!((left[0].packets, left[0].first_ts), (1, 40 * sec));
+        assert_eq!(d.pending_fragments(), 0);
+        assert_eq!(d.dropped_reassemblies(), 2);
+        // A fragment that cannot be reassembled still names its addresses.
+        let y1 = fragment(7, 1, false, &[0; 8]);
+        let y2 = fragment(7, 3, false, &[0; 8]);
+        assert_eq!(summarize(d.decode(&frame(LinkType::RAW, &y1))), Sum::Held);
+        let err = d.decode(&frame(LinkType::RAW, &y2)).unwrap_err();
+        let u = err.unflowed().expect("addresses of the invalid fragment");
+        assert_eq!(
+            (u.src, u.dst, u.packets, u.bytes),
+            (src, dst, 1, y2.len() as u64)
+        );
+    }
+
+    #[test]
+    fn an_empty_record_is_named_as_such() {
+        for link in [LinkType::ETHERNET, LinkType::RAW, LinkType(65535)] {
+            assert_eq!(decode_one(link, &[]), Sum::Err("empty record".into()));
+        }
     }
 
     #[test]

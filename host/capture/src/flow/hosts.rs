@@ -2,6 +2,7 @@
 //! the facts plugins publish about it. It is small (one entry per address), so it lives for the run.
 
 use super::table::{FinishedFlow, mac_u64};
+use crate::decode::Unflowed;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -139,6 +140,20 @@ impl HostTable {
         server.bytes_received += c.bytes;
     }
 
+    /// Folds in IP packets that never reached a flow (fragments of a datagram that never completed,
+    /// fragments that could not be reassembled), so hosts seen only in them are still listed.
+    pub fn add_unflowed(&mut self, u: &Unflowed) {
+        let src = self.entry(u.src);
+        src.seen(u.first_ts, u.last_ts);
+        src.add_mac(u.src_mac.map(mac_u64));
+        src.packets_sent += u.packets;
+        src.bytes_sent += u.bytes;
+        let dst = self.entry(u.dst);
+        dst.seen(u.first_ts, u.last_ts);
+        dst.packets_received += u.packets;
+        dst.bytes_received += u.bytes;
+    }
+
     /// Records an ARP sender (IP ↔ MAC) at time `ts`.
     /// An address–MAC binding an ARP packet claimed. A group or all-zero MAC binds nothing: a gratuitous
     /// ARP reply names the broadcast address as its target, a request the zero address.
@@ -193,6 +208,42 @@ mod tests {
         t.add_arp(3, ip, [0x01, 0x00, 0x5e, 0, 0, 1]);
         t.add_arp(4, ip, [0; 6]);
         assert_eq!(t.get(&ip).unwrap().macs, vec![0x0019_06ea_b8c1]);
+    }
+
+    #[test]
+    fn hosts_seen_only_in_unflowed_fragments_are_listed() {
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let mut table = HostTable::default();
+        let u = Unflowed {
+            src: a,
+            dst: b,
+            src_mac: Some([2, 0, 0, 0, 0, 1]),
+            packets: 3,
+            bytes: 4500,
+            first_ts: 10,
+            last_ts: 30,
+        };
+        table.add_unflowed(&u);
+        table.add_unflowed(&Unflowed {
+            first_ts: 5,
+            last_ts: 5,
+            ..u.clone()
+        });
+        let src = table.get(&a).unwrap();
+        assert_eq!(
+            (src.packets_sent, src.bytes_sent, src.packets_received),
+            (6, 9000, 0)
+        );
+        assert_eq!((src.first_seen, src.last_seen, src.macs.len()), (5, 30, 1));
+        let dst = table.get(&b).unwrap();
+        assert_eq!(
+            (dst.packets_received, dst.bytes_received, dst.packets_sent),
+            (6, 9000, 0)
+        );
+        assert!(
+            dst.macs.is_empty(),
+            "the source MAC belongs to the sender only"
+        );
     }
 
     #[test]

@@ -523,9 +523,25 @@
     $('downloads').hidden = false;
   }
 
+  // What became of every packet: one row per fate, the counts summing to the packets read.
+  function fateTable(fates, packets) {
+    const rows = fates.map(function (f) {
+      return el('tr', {}, el('td', { text: str(f.label) }), el('td', {}, el('code', { text: str(f.key) })),
+        el('td', { class: 'num', text: count(f.packets) }));
+    });
+    return el('table', { id: 'packet-fates' },
+      el('caption', { text: 'Packets by fate (they sum to the ' + count(packets) + ' packets read)' }),
+      el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Fate' }), el('th', { scope: 'col', text: 'Key' }),
+        el('th', { scope: 'col', class: 'num', text: 'Packets' }))),
+      el('tbody', {}, ...rows));
+  }
+
   function renderRun(c) {
     const s = c.summary || {};
     const parts = [el('p', { text: count(s.packets) + ' packets, ' + count(s.flows) + ' flows, ' + count(s.hosts) + ' hosts, ' + count(s.findings) + ' findings; analyzed in ' + (s.seconds || 0).toFixed(2) + ' s.' })];
+    if (s.packet_fates && s.packet_fates.length) {
+      parts.push(fateTable(s.packet_fates, s.packets));
+    }
     if (s.problems && s.problems.length) {
       parts.push(el('div', { class: 'warning', role: 'note' }, el('p', { text: 'The report is incomplete:' }),
         el('ul', {}, ...s.problems.map(function (p) { return el('li', { text: p }); }))));

@@ -9,6 +9,13 @@ use pcapxray_plugin_sdk::{
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The version of report.json's layout, its first key. It changes with every change to the layout
+/// (plugins/json/README.md lists them): 2 has `capture.packet_fates` in place of `decode_errors`,
+/// `capture.timestamp_anomalies` and `tunnel` on flows.
+pub const SCHEMA_VERSION: u32 = 2;
+const SCHEMA_PRETTY: &str = "\n  \"schema_version\": 2,";
+const SCHEMA_COMPACT: &str = "\"schema_version\":2,";
+
 /// The `config` table of a `json` stage.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -67,6 +74,11 @@ impl Json {
         let pretty = self.config.pretty;
         if self.section == Section::Start {
             out.extend_from_slice(b"{");
+            out.extend_from_slice(if pretty {
+                SCHEMA_PRETTY.as_bytes()
+            } else {
+                SCHEMA_COMPACT.as_bytes()
+            });
             if self.config.flows {
                 out.extend_from_slice(if pretty {
                     b"\n  \"flows\": ["
@@ -590,3 +602,18 @@ fn rest_json<'a>(
 }
 
 pcapxray_plugin_sdk::export_output!(Json);
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_version_written_is_the_constant() {
+        let v: serde_json::Value =
+            serde_json::from_str(&format!("{{{}\"x\":0}}", SCHEMA_COMPACT)).unwrap();
+        assert_eq!(v["schema_version"], SCHEMA_VERSION);
+        let v: serde_json::Value =
+            serde_json::from_str(&format!("{{{}\"x\":0}}", SCHEMA_PRETTY)).unwrap();
+        assert_eq!(v["schema_version"], SCHEMA_VERSION);
+    }
+}

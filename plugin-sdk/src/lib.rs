@@ -117,11 +117,11 @@ pub struct Report {
 }
 /// The flow model types shared with the host (see the WIT package for field documentation).
 pub use wit::types::{
-    ArpEvent, Artifact, Attribute, CaptureInfo, ConfigError, DhcpDatagram, Direction, EndReason,
-    Endpoint, Finding, FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote, IpAddress,
-    Ipv6Address, LinkBatch, MacAddress, MacSeen, Orientation, Outcome, PacketFate, PluginError,
-    PluginInfo, PluginKind, PluginRun, Protocol, QueryRecord, Severity, Subject, TcpFlags,
-    Timestamp, TimestampAnomaly, TunnelKind, TunnelLayer,
+    ArpEvent, Artifact, Attribute, CaptureInfo, ConfigError, ConnState, DhcpDatagram, Direction,
+    EndReason, Endpoint, Finding, FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote,
+    IpAddress, Ipv6Address, LinkBatch, MacAddress, MacSeen, Orientation, Outcome, PacketFate,
+    PluginError, PluginInfo, PluginKind, PluginRun, Protocol, QueryRecord, Severity, Subject,
+    TcpFlags, Timestamp, TimestampAnomaly, TunnelKind, TunnelLayer,
 };
 
 /// Messages to the investigator, prefixed by the host with the stage name.

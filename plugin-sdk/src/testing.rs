@@ -113,6 +113,8 @@ pub fn flow_with(id: u64, client: &str, server: &str, port: u16, up: &[u8], down
         icmp_type: 0,
         icmp_code: 0,
         fragments: 0,
+        conn_state: crate::ConnState::Oth,
+        history: String::new(),
         to_server: direction(up, 100 + up.len() as u64, t),
         to_client: direction(down, 100 + down.len() as u64, t + 5_000_000),
         findings: Vec::new(),

@@ -224,3 +224,63 @@ fn no_behaviour_fires_on_the_real_captures_of_the_shared_corpus() {
     assert!(checked >= 20, "only {checked} captures");
     assert!(fired.is_empty(), "{fired:#?}");
 }
+
+/// Connection state and history (issue #10): a pcapgen capture with one connection per Zeek state gives
+/// every state and history in report.json, flows.csv and the SQLite flows table.
+#[test]
+fn every_zeek_connection_state_reaches_the_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("states.pcap");
+    b::conn_states().unwrap().write_file(&file).unwrap();
+    let pipeline = "[[output]]\nplugin = \"json\"\n[[output]]\nplugin = \"csv\"\n\
+                    [[output]]\nplugin = \"sqlite\"\ngrants = { sqlite = true }\n";
+    let run = run_pipeline(dir.path(), pipeline, &file);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let report = run.report();
+    let mut got = std::collections::BTreeMap::new();
+    for f in report["flows"].as_array().unwrap() {
+        let port = f["client"]["port"].as_u64().unwrap();
+        got.insert(
+            port,
+            (
+                f["conn_state"].as_str().unwrap().to_string(),
+                f["history"].as_str().unwrap().to_string(),
+            ),
+        );
+    }
+    let expected: std::collections::BTreeMap<u64, (String, String)> = b::CONN_STATES
+        .iter()
+        .enumerate()
+        .map(|(i, (s, h))| (1001 + i as u64, (s.to_string(), h.to_string())))
+        .collect();
+    assert_eq!(got, expected);
+
+    let csv = std::fs::read_to_string(run.out_dir.join("flows.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "conn_state")
+        .expect("conn_state column");
+    let states: std::collections::BTreeSet<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(col).unwrap())
+        .collect();
+    assert_eq!(states.len(), 13, "{states:?}");
+
+    let db = rusqlite::Connection::open(run.out_dir.join("report.sqlite")).unwrap();
+    let n: i64 = db
+        .query_row("SELECT COUNT(DISTINCT conn_state) FROM flows", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(n, 13);
+    let h: String = db
+        .query_row(
+            "SELECT history FROM flows WHERE conn_state = 'SF'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(h, "ShADadFf");
+}

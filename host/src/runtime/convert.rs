@@ -100,6 +100,8 @@ pub fn flow_to_wit(f: FinishedFlow) -> wit::Flow {
         icmp_type: f.icmp_type,
         icmp_code: f.icmp_code,
         fragments: f.fragments,
+        conn_state: conn_state(f.conn_state),
+        history: f.history,
         to_server: direction(f.to_server),
         to_client: direction(f.to_client),
         findings: Vec::new(),
@@ -150,5 +152,24 @@ pub fn anomaly_to_wit(a: &Anomaly) -> wit::TimestampAnomaly {
         first_timestamp: a.first_ts,
         largest_step: a.largest_step,
         message: a.describe(),
+    }
+}
+
+fn conn_state(s: crate::flow::ConnState) -> wit::ConnState {
+    use crate::flow::ConnState as C;
+    match s {
+        C::S0 => wit::ConnState::S0,
+        C::S1 => wit::ConnState::S1,
+        C::Sf => wit::ConnState::Sf,
+        C::Rej => wit::ConnState::Rej,
+        C::S2 => wit::ConnState::S2,
+        C::S3 => wit::ConnState::S3,
+        C::Rsto => wit::ConnState::Rsto,
+        C::Rstr => wit::ConnState::Rstr,
+        C::Rstos0 => wit::ConnState::Rstos0,
+        C::Rstrh => wit::ConnState::Rstrh,
+        C::Sh => wit::ConnState::Sh,
+        C::Shr => wit::ConnState::Shr,
+        C::Oth => wit::ConnState::Oth,
     }
 }

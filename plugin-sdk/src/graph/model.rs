@@ -592,6 +592,8 @@ pub(crate) mod tests {
             icmp_type: 0,
             icmp_code: 0,
             fragments: 0,
+            conn_state: crate::ConnState::Oth,
+            history: String::new(),
             to_server: dir(100),
             to_client: dir(400),
             findings: tags

@@ -404,6 +404,8 @@ mod tests {
             icmp_type: 0,
             icmp_code: 0,
             fragments: 0,
+            conn_state: pcapxray_plugin_sdk::ConnState::Oth,
+            history: String::new(),
             to_server: direction(conn.0, conn.1),
             to_client: direction(conn.0 + 20_000_000, 300),
             findings: Vec::new(),

@@ -71,6 +71,8 @@ pub fn udp_flow(
         icmp_type: 0,
         icmp_code: 0,
         fragments: 0,
+        conn_state: pcapxray_plugin_sdk::ConnState::Oth,
+        history: String::new(),
         to_server: direction(to_server, 64),
         to_client: direction(to_client, 128),
         findings: Vec::new(),

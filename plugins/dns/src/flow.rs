@@ -474,6 +474,8 @@ pub mod tests {
             icmp_type: 0,
             icmp_code: 0,
             fragments: 0,
+            conn_state: pcapxray_plugin_sdk::ConnState::Oth,
+            history: String::new(),
             to_server: direction(&up, 1_000, tcp),
             to_client: direction(&down, 2_000, tcp),
             findings: Vec::new(),

@@ -69,6 +69,8 @@ fn flow(id: u64, client: &str, server: &str, port: u16, tags: &[&str]) -> Flow {
         icmp_type: 0,
         icmp_code: 0,
         fragments: 0,
+        conn_state: pcapxray_plugin_sdk::ConnState::Oth,
+        history: String::new(),
         to_server: dir.clone(),
         to_client: dir,
         findings: tags

@@ -40,6 +40,8 @@ fn flow(id: u64, server: &str, tags: &[(&str, Severity)]) -> Flow {
         icmp_type: 0,
         icmp_code: 0,
         fragments: 0,
+        conn_state: pcapxray_plugin_sdk::ConnState::Oth,
+        history: String::new(),
         to_server: dir.clone(),
         to_client: dir,
         findings: tags

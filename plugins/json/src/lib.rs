@@ -291,6 +291,9 @@ struct FlowOut<'a> {
     tunnel: Vec<TunnelOut>,
     orientation: &'static str,
     end_reason: &'static str,
+    /// Zeek's connection state and history.
+    conn_state: &'static str,
+    history: &'a str,
     to_server: DirectionOut,
     to_client: DirectionOut,
     tags: Vec<&'a str>,
@@ -334,6 +337,8 @@ fn flow_json(f: &Flow) -> FlowOut<'_> {
         tunnel: f.tunnel.iter().map(tunnel_json).collect(),
         orientation: f.orientation.as_str(),
         end_reason: f.end_reason.as_str(),
+        conn_state: f.conn_state.as_str(),
+        history: &f.history,
         to_server: direction(&f.to_server),
         to_client: direction(&f.to_client),
         tags,

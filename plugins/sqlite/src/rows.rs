@@ -194,6 +194,8 @@ impl Batch {
             },
             text(flow.orientation.as_str()),
             text(flow.end_reason.as_str()),
+            text(flow.conn_state.as_str()),
+            text(&flow.history),
             icmp_field(flow.icmp_type),
             icmp_field(flow.icmp_code),
             Value::Integer(flow.fragments.into()),

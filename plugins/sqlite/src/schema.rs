@@ -91,6 +91,8 @@ CREATE TABLE flows (
     vlan                    TEXT,
     orientation             TEXT NOT NULL,
     end_reason              TEXT NOT NULL,
+    conn_state              TEXT NOT NULL,
+    history                 TEXT NOT NULL,
     icmp_type               INTEGER,
     icmp_code               INTEGER,
     fragments               INTEGER NOT NULL,
@@ -233,7 +235,7 @@ pub mod insert {
         bytes_received = excluded.bytes_received, seen_in_arp = excluded.seen_in_arp";
     pub const HOST_MACS: &str = "INSERT OR IGNORE INTO host_macs (host_id, mac) VALUES (?, ?)";
     pub const HOST_FACTS: &str = "INSERT INTO host_facts (host_id, position, stage, key, value, observed) VALUES (?, ?, ?, ?, ?, ?)";
-    pub const FLOWS: &str = "INSERT INTO flows (id, start_time, end_time, duration_seconds, protocol, ip_protocol, client_host_id, client_ip, client_port, client_mac, server_host_id, server_ip, server_port, server_mac, service, server_name, vlan, orientation, end_reason, icmp_type, icmp_code, fragments, packets_to_server, bytes_to_server, payload_bytes_to_server, tcp_flags_to_server, ttl_to_server, packets_to_client, bytes_to_client, payload_bytes_to_client, tcp_flags_to_client, ttl_to_client, tags, max_severity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    pub const FLOWS: &str = "INSERT INTO flows (id, start_time, end_time, duration_seconds, protocol, ip_protocol, client_host_id, client_ip, client_port, client_mac, server_host_id, server_ip, server_port, server_mac, service, server_name, vlan, orientation, end_reason, conn_state, history, icmp_type, icmp_code, fragments, packets_to_server, bytes_to_server, payload_bytes_to_server, tcp_flags_to_server, ttl_to_server, packets_to_client, bytes_to_client, payload_bytes_to_client, tcp_flags_to_client, ttl_to_client, tags, max_severity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     pub const FINDINGS: &str = "INSERT INTO findings (id, stage, tag, severity, severity_rank, confidence, subject, flow_id, host_id, summary, raised_at_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     pub const FINDING_ATTRIBUTES: &str =
         "INSERT INTO finding_attributes (finding_id, position, key, value) VALUES (?, ?, ?, ?)";

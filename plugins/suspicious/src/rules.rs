@@ -346,6 +346,8 @@ pub(crate) mod tests {
             icmp_type: 0,
             icmp_code: 0,
             fragments: 0,
+            conn_state: pcapxray_plugin_sdk::ConnState::Oth,
+            history: String::new(),
             to_server,
             to_client,
             findings: Vec::new(),

@@ -398,3 +398,114 @@ pub fn dhcp_boot() -> io::Result<Capture> {
     }
     Ok(c)
 }
+
+/// One TCP connection for each of Zeek's connection states, CLIENT to SERVER:80, client port 1001 for
+/// the first state in [`CONN_STATES`], 1002 for the second, and so on, one second apart.
+pub fn conn_states() -> io::Result<Capture> {
+    let mut c = capture(118);
+    let client = Host::new(CLIENT_MAC, CLIENT);
+    let server = Endpoint::new(SERVER_MAC, SERVER, 80);
+    for (i, (state, _)) in CONN_STATES.iter().enumerate() {
+        let from = client.port(1001 + i as u16);
+        state_segments(&mut c, state, from, server)?;
+        c.advance(Duration::from_secs(1));
+    }
+    Ok(c)
+}
+
+/// Each state with the history Zeek writes for the segments [`conn_states`] sends.
+pub const CONN_STATES: [(&str, &str); 13] = [
+    ("S0", "S"),
+    ("S1", "ShA"),
+    ("SF", "ShADadFf"),
+    ("REJ", "Sr"),
+    ("S2", "ShAF"),
+    ("S3", "ShAf"),
+    ("RSTO", "ShAR"),
+    ("RSTR", "ShAr"),
+    ("RSTOS0", "SR"),
+    ("RSTRH", "^hr"),
+    ("SH", "SF"),
+    ("SHR", "^hf"),
+    ("OTH", "Da"),
+];
+
+fn state_segments(c: &mut Capture, state: &str, cl: Endpoint, sv: Endpoint) -> io::Result<()> {
+    let (cs, ss) = (c.rng().next_u32(), c.rng().next_u32());
+    let seg = |seq: u32, ack: Option<u32>, flags: &str, payload: &'static [u8]| TcpSegment {
+        seq,
+        ack,
+        syn: flags.contains('S'),
+        fin: flags.contains('F'),
+        rst: flags.contains('R'),
+        psh: !payload.is_empty(),
+        window: 1024,
+        payload,
+        ..Default::default()
+    };
+    let (c1, s1) = (cs.wrapping_add(1), ss.wrapping_add(1));
+    // The handshake most states start with.
+    let handshake = |c: &mut Capture| -> io::Result<()> {
+        c.push_tcp(cl, sv, &seg(cs, None, "S", b""))?;
+        c.push_tcp(sv, cl, &seg(ss, Some(c1), "S", b""))?;
+        c.push_tcp(cl, sv, &seg(c1, Some(s1), "", b""))
+    };
+    match state {
+        "S0" => c.push_tcp(cl, sv, &seg(cs, None, "S", b""))?,
+        "S1" => handshake(c)?,
+        "SF" => {
+            handshake(c)?;
+            c.push_tcp(cl, sv, &seg(c1, Some(s1), "", b"GET / HTTP/1.0\r\n\r\n"))?;
+            c.push_tcp(sv, cl, &seg(s1, Some(c1 + 18), "", b""))?;
+            c.push_tcp(
+                sv,
+                cl,
+                &seg(s1, Some(c1 + 18), "", b"HTTP/1.0 200 OK\r\n\r\n"),
+            )?;
+            c.push_tcp(cl, sv, &seg(c1 + 18, Some(s1 + 19), "F", b""))?;
+            c.push_tcp(sv, cl, &seg(s1 + 19, Some(c1 + 19), "F", b""))?;
+        }
+        "REJ" => {
+            c.push_tcp(cl, sv, &seg(cs, None, "S", b""))?;
+            c.push_tcp(sv, cl, &seg(0, Some(c1), "R", b""))?;
+        }
+        "S2" => {
+            handshake(c)?;
+            c.push_tcp(cl, sv, &seg(c1, Some(s1), "F", b""))?;
+        }
+        "S3" => {
+            handshake(c)?;
+            c.push_tcp(sv, cl, &seg(s1, Some(c1), "F", b""))?;
+        }
+        "RSTO" => {
+            handshake(c)?;
+            c.push_tcp(cl, sv, &seg(c1, None, "R", b""))?;
+        }
+        "RSTR" => {
+            handshake(c)?;
+            c.push_tcp(sv, cl, &seg(s1, None, "R", b""))?;
+        }
+        "RSTOS0" => {
+            c.push_tcp(cl, sv, &seg(cs, None, "S", b""))?;
+            c.push_tcp(cl, sv, &seg(c1, None, "R", b""))?;
+        }
+        "RSTRH" => {
+            c.push_tcp(sv, cl, &seg(ss, Some(c1), "S", b""))?;
+            c.push_tcp(sv, cl, &seg(s1, None, "R", b""))?;
+        }
+        "SH" => {
+            c.push_tcp(cl, sv, &seg(cs, None, "S", b""))?;
+            c.push_tcp(cl, sv, &seg(c1, None, "F", b""))?;
+        }
+        "SHR" => {
+            c.push_tcp(sv, cl, &seg(ss, Some(c1), "S", b""))?;
+            c.push_tcp(sv, cl, &seg(s1, Some(c1), "F", b""))?;
+        }
+        "OTH" => {
+            c.push_tcp(cl, sv, &seg(c1, Some(s1), "", b"more of a stream"))?;
+            c.push_tcp(sv, cl, &seg(s1, Some(c1 + 16), "", b""))?;
+        }
+        other => return Err(crate::invalid(format!("no recipe for state {other}"))),
+    }
+    Ok(())
+}

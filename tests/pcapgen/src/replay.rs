@@ -340,6 +340,8 @@ pub fn flows(file: &Path) -> (Vec<Flow>, Vec<(IpAddr, u64)>) {
             icmp_type: 0,
             icmp_code: 0,
             fragments: 0,
+            conn_state: pcapxray_plugin_sdk::ConnState::Oth,
+            history: String::new(),
             to_server,
             to_client,
             findings: Vec::new(),

@@ -4,8 +4,10 @@
 //! leaves, so the per-packet path touches one hash table.
 
 mod hosts;
+mod state;
 mod table;
 mod tcp;
 
 pub use hosts::{HostEntry, HostNote, HostSnapshot, HostTable};
+pub use state::ConnState;
 pub use table::{Direction, EndReason, FinishedFlow, FlowSettings, FlowTable, Orientation};

@@ -1,5 +1,6 @@
 //! The active-flow table and its expiry queues.
 
+use super::state::{ConnState, History};
 use super::tcp::StreamPrefix;
 use crate::decode::{IpPacket, Transport, TunnelKind, TunnelLayer};
 use rustc_hash::{FxHashMap, FxHasher};
@@ -89,6 +90,10 @@ pub struct FinishedFlow {
     pub fragments: u32,
     pub to_server: Direction,
     pub to_client: Direction,
+    /// Zeek's connection state (S0, SF, REJ, ...).
+    pub conn_state: ConnState,
+    /// Zeek's history letters, upper case for the client (see `state`).
+    pub history: String,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -115,6 +120,7 @@ struct ActiveFlow {
     icmp: Option<(u8, u8)>,
     fragments: u32,
     dirs: [Direction; 2],
+    history: History,
     last_seen: u64,
     closed: Option<EndReason>,
 }
@@ -215,6 +221,10 @@ impl FlowTable {
         let d = usize::from(src != flow.first);
         flow.last_seen = flow.last_seen.max(ts);
         flow.fragments += pkt.fragments;
+        match &pkt.transport {
+            Transport::Tcp { flags, payload, .. } => flow.history.tcp(d, *flags, payload.len()),
+            _ => flow.history.datagram(d),
+        }
         let dir = &mut flow.dirs[d];
         dir.packets += 1;
         dir.bytes += pkt.wire_len;
@@ -304,6 +314,7 @@ impl FlowTable {
             icmp,
             fragments: 0,
             dirs: Default::default(),
+            history: History::default(),
             last_seen: ts,
             closed: None,
         }
@@ -364,6 +375,8 @@ impl FlowTable {
     }
 
     fn finish(&mut self, flow: ActiveFlow, reason: EndReason) {
+        let conn_state = flow.history.state(flow.ip_protocol, flow.client_dir);
+        let history = flow.history.text(flow.client_dir);
         let [d0, d1] = flow.dirs;
         let (client, server, to_server, to_client) = if flow.client_dir == 0 {
             (flow.first, flow.second, d0, d1)
@@ -391,6 +404,8 @@ impl FlowTable {
             fragments: flow.fragments,
             to_server: seal(to_server),
             to_client: seal(to_client),
+            conn_state,
+            history,
         });
     }
 

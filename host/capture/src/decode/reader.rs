@@ -306,7 +306,9 @@ impl CaptureReader {
         let mut reader = CaptureReader {
             file: Box::new(source),
             file_size: size,
-            buf: vec![0u8; BUF_SIZE],
+            // A source smaller than the buffer needs no more room than its size (tests and fuzzing
+            // open thousands of small captures); `fill` grows the buffer when a record needs it.
+            buf: vec![0u8; BUF_SIZE.min(usize::try_from(size).unwrap_or(BUF_SIZE).max(24))],
             start: 0,
             end: 0,
             buf_offset: 0,
@@ -930,9 +932,10 @@ impl CaptureReader {
     /// The SHA-256 of the whole file (hex), reading what the frames did not need (after a read error,
     /// the rest of the file).
     pub fn sha256(mut self) -> std::io::Result<String> {
-        let mut buf = vec![0u8; 1 << 20];
+        // The read buffer is free now: reading is over.
+        let buf = &mut self.buf;
         loop {
-            match self.file.read(&mut buf) {
+            match self.file.read(buf) {
                 Ok(0) => break,
                 Ok(n) => self.sha256.update(&buf[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

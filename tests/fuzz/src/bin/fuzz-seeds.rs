@@ -17,8 +17,8 @@ const READER_SEED_BYTES: u64 = 4 << 10;
 const FLOW_SEED_FRAMES: usize = 48;
 /// Single-frame decoder seeds per capture (one per distinct frame shape).
 const DECODER_SEEDS_PER_CAPTURE: usize = 8;
-/// Payload seeds kept per plugin target.
-const PAYLOAD_SEEDS: usize = 40;
+/// Payload seeds kept per plugin target and capture.
+const PAYLOAD_SEEDS: usize = 10;
 /// Stream bytes kept per direction in HTTP and TLS seeds.
 const STREAM_BYTES: usize = 2048;
 
@@ -254,15 +254,17 @@ fn seed_consensus(path: &Path, seeds: &mut Seeds) {
     add(seeds, "tor_consensus", "five-relays", trimmed.into_bytes());
 }
 
-/// Adds a seed unless the target has enough, or has the same bytes under another name.
+/// Adds a seed unless the target has enough from this capture (`name` starts with the capture's
+/// file name), or has the same bytes under another name.
 fn add(seeds: &mut Seeds, target: &'static str, name: &str, bytes: Vec<u8>) {
     let files = seeds.get_mut(target).expect("a known target");
-    let limit = if target.starts_with(['c', 'p', 'f']) {
-        usize::MAX
-    } else {
-        PAYLOAD_SEEDS
-    };
-    if bytes.is_empty() || files.len() >= limit || files.values().any(|b| *b == bytes) {
+    let capture = name.split('-').next().unwrap_or(name);
+    let from_capture = files.keys().filter(|k| k.starts_with(capture)).count();
+    let payload = !matches!(target, "capture_reader" | "packet_decoder" | "flow_table");
+    if bytes.is_empty()
+        || (payload && from_capture >= PAYLOAD_SEEDS)
+        || files.values().any(|b| *b == bytes)
+    {
         return;
     }
     files.insert(name.replace(['/', ' '], "_"), bytes);

@@ -68,6 +68,12 @@ pub fn target(name: &str) -> Option<&'static Target> {
     TARGETS.iter().find(|t| t.name == name)
 }
 
+/// Runs the target called `name` on `data` (the libFuzzer harness's entry); panics for an unknown name.
+pub fn run(name: &str, data: &[u8]) {
+    let target = target(name).unwrap_or_else(|| panic!("no fuzz target is called {name}"));
+    (target.run)(data)
+}
+
 /// Two inputs in one: a little-endian `u16` length, that many bytes, then the rest (a short input is
 /// all first part). The inverse of [`join`].
 pub fn split(data: &[u8]) -> (&[u8], &[u8]) {

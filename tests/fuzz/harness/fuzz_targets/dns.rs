@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| (pcapxray_fuzz::target("dns").expect("a target").run)(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pcapxray_fuzz::run("dns", data));

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| (pcapxray_fuzz::target("tor_consensus").expect("a target").run)(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pcapxray_fuzz::run("tor_consensus", data));

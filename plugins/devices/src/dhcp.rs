@@ -6,6 +6,7 @@
 //! ended up with.
 
 use dhcproto::v4::{Decodable, DhcpOption, HType, Message, MessageType, Opcode, OptionCode};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
@@ -87,6 +88,55 @@ fn set(ip: Ipv4Addr) -> Option<Ipv4Addr> {
     (!ip.is_unspecified()).then_some(ip)
 }
 
+/// True for an option dhcproto 0.15 reads with a fixed length when `len` is not that length: it
+/// `debug_assert!`s those lengths (a panic in debug builds) and otherwise misreads the option or
+/// stops reading every option after it.
+fn misfit(code: u8, len: usize) -> bool {
+    match code {
+        80 => len != 0,        // rapid commit
+        81 => len < 3,         // client FQDN: flags and two rcodes, then the name
+        94 => len != 3,        // client network interface identifier
+        152..=155 => len != 4, // bulk lease query times
+        _ => false,
+    }
+}
+
+/// The datagram without its options of a wrong fixed length (see [`misfit`]), so the options around
+/// them are still read. Consecutive options with one code count as one (RFC 3396), as dhcproto reads
+/// them.
+fn without_misfit_options(bytes: &[u8]) -> Cow<'_, [u8]> {
+    const OPTIONS: usize = 240;
+    let mut out = bytes[..OPTIONS.min(bytes.len())].to_vec();
+    let mut i = OPTIONS;
+    let mut dropped = false;
+    while let Some(&code) = bytes.get(i) {
+        if code == 0 || code == 255 {
+            // Pad is one byte; everything from End on is kept as it is.
+            let end = if code == 0 { i + 1 } else { bytes.len() };
+            out.extend_from_slice(&bytes[i..end]);
+            i = end;
+            continue;
+        }
+        let start = i;
+        let mut len = 0;
+        while bytes.get(i) == Some(&code) {
+            let part = bytes.get(i + 1).map_or(0, |&n| usize::from(n));
+            len += part;
+            i += 2 + part;
+        }
+        if misfit(code, len) {
+            dropped = true;
+        } else {
+            out.extend_from_slice(&bytes[start..i.min(bytes.len())]);
+        }
+    }
+    if dropped {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(bytes)
+    }
+}
+
 /// Parses one DHCPv4 datagram. `None` for anything that is not one (BOOTP without the DHCP magic
 /// cookie included).
 pub fn parse(bytes: &[u8]) -> Option<Summary> {
@@ -95,7 +145,7 @@ pub fn parse(bytes: &[u8]) -> Option<Summary> {
     if bytes.get(236..240) != Some(&[99, 130, 83, 99]) || *bytes.get(2)? > 16 {
         return None;
     }
-    let message = Message::from_bytes(bytes).ok()?;
+    let message = Message::from_bytes(&without_misfit_options(bytes)).ok()?;
     let from_client = match message.opcode() {
         Opcode::BootRequest => true,
         Opcode::BootReply => false,
@@ -352,6 +402,31 @@ pub mod tests {
         assert_eq!(c.ttl, Some(64));
         assert_eq!(clients.routers, [Ipv4Addr::new(128, 2, 6, 1)]);
         assert_eq!(clients.servers, [Ipv4Addr::new(128, 2, 6, 152)]);
+    }
+
+    /// Regression (found by the `dhcp` fuzz target, tests/fuzz/regressions/dhcp): a bulk lease query
+    /// time (option 152) two bytes long made dhcproto panic on its `len == 4` debug assertion; such
+    /// options are now dropped and the options around them are still read.
+    #[test]
+    fn options_of_a_wrong_fixed_length_are_dropped_and_the_rest_is_read() {
+        let good = message(
+            true,
+            [0, 0x0c, 0x29, 1, 2, 3],
+            MessageType::Discover,
+            [0; 4],
+            vec![DhcpOption::Hostname("kiosk".into())],
+        );
+        for (code, body) in [(152u8, &[1u8, 2][..]), (80, &[7]), (94, &[1]), (81, &[0])] {
+            let mut bad = good[..240].to_vec();
+            bad.extend_from_slice(&[code, body.len() as u8]);
+            bad.extend_from_slice(body);
+            bad.extend_from_slice(&good[240..]);
+            let summary = parse(&bad).expect("still a DHCP message");
+            assert_eq!(summary.hostname.as_deref(), Some("kiosk"), "option {code}");
+            assert_eq!(summary.message_type.as_ref().map(|t| t.0), Some(1));
+        }
+        // Well-formed messages are handed on untouched.
+        assert!(matches!(without_misfit_options(&good), Cow::Borrowed(_)));
     }
 
     #[test]

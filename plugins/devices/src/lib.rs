@@ -19,6 +19,21 @@ mod inventory;
 mod os;
 mod oui;
 
+/// Entry points for the fuzz targets in `tests/fuzz`: the parsers, called natively exactly as the
+/// analyzer calls them. Not part of the plugin's interface.
+#[doc(hidden)]
+pub mod fuzz {
+    use std::net::Ipv4Addr;
+
+    /// One UDP datagram as a DHCPv4 message, folded into the client table as the analyzer does.
+    pub fn dhcp(datagram: &[u8]) {
+        if let Some(summary) = crate::dhcp::parse(datagram) {
+            let mut clients = crate::dhcp::Clients::default();
+            clients.add(&summary, 64, Some(Ipv4Addr::new(192, 0, 2, 1)));
+        }
+    }
+}
+
 use dhcp::Clients;
 use inventory::{Settings, Ttls, Vendors};
 use oui::Registry;

@@ -20,6 +20,31 @@ mod message;
 mod nbns;
 mod text;
 
+/// Entry points for the fuzz targets in `tests/fuzz`: the parsers, called natively exactly as the
+/// analyzer calls them. Not part of the plugin's interface.
+#[doc(hidden)]
+pub mod fuzz {
+    use pcapxray_plugin_sdk::Flow;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// One message as unicast DNS / mDNS / LLMNR (hickory-proto) and as NetBIOS name service.
+    pub fn message(bytes: &[u8]) {
+        let _ = crate::message::parse_dns(bytes);
+        let _ = crate::nbns::parse(bytes, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+    }
+
+    /// One flow through the per-flow observation (TCP length framing, parsing, the finding's text),
+    /// with the default limits and `any_port` on.
+    pub fn observe(flow: &Flow) {
+        let limits = crate::flow::Limits {
+            max_answers: 20,
+            max_queries: 50,
+            any_port: true,
+        };
+        let _ = crate::flow::observe(flow, limits);
+    }
+}
+
 use anomalies::{Anomalies, Thresholds};
 use flow::{Limits, Observation, Proto};
 use pcapxray_plugin_sdk::{

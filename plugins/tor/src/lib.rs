@@ -18,6 +18,36 @@ mod matcher;
 mod real;
 mod sni;
 
+/// Entry points for the fuzz targets in `tests/fuzz`: the parsers, called natively exactly as the
+/// analyzer calls them. Not part of the plugin's interface.
+#[doc(hidden)]
+pub mod fuzz {
+    use crate::consensus::{Consensus, Depth};
+    use std::net::IpAddr;
+
+    /// A file's bytes as a consensus document, read as the catalogue reads files (lossy UTF-8,
+    /// header first, then everything). Every relay read must be found again by its address.
+    pub fn consensus(bytes: &[u8]) {
+        let _ = crate::catalog::looks_like_consensus(bytes);
+        let text = String::from_utf8_lossy(bytes);
+        let _ = Consensus::parse(&text, Depth::Header);
+        let Ok(c) = Consensus::parse(&text, Depth::Full) else {
+            return;
+        };
+        for relay in &c.relays {
+            let addresses = std::iter::once(IpAddr::V4(relay.address));
+            for ip in addresses.chain(relay.extra.iter().map(|a| a.ip())) {
+                let found = c.relays_at(ip).any(|r| std::ptr::eq(r, relay));
+                assert!(
+                    found,
+                    "relay {} is not found at its address {ip}",
+                    relay.nickname
+                );
+            }
+        }
+    }
+}
+
 use catalog::{CapabilityFiles, Catalog, Files, Fit, Note};
 use pcapxray_plugin_sdk::{
     Analyzer, ConfigError, Finding, Flow, Outcome, PluginError, Severity, export_analyzer, log,

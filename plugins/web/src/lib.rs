@@ -17,6 +17,32 @@ mod report;
 mod text;
 mod tls;
 
+/// Entry points for the fuzz targets in `tests/fuzz`: the parsers, called natively exactly as the
+/// analyzer calls them. Not part of the plugin's interface.
+#[doc(hidden)]
+pub mod fuzz {
+    use pcapxray_plugin_sdk::Flow;
+
+    /// A client→server stream as HTTP requests, and as responses to them.
+    pub fn http(stream: &[u8]) {
+        let requests = crate::http::parse_requests(stream, 20);
+        let _ = crate::http::parse_responses(stream, &requests.methods, 20);
+    }
+
+    /// A stream as the start of a TLS client and of a TLS server.
+    pub fn tls(stream: &[u8]) {
+        let _ = crate::tls::parse_client_hello(stream);
+        let _ = crate::tls::parse_server_hello(stream);
+        let _ = crate::tls::record_chain(stream);
+        let _ = crate::tls::is_mid_stream(stream, stream);
+    }
+
+    /// One flow through the whole per-flow observation (HTTP, TLS, mid-stream TLS, the finding's text).
+    pub fn observe(flow: &Flow) {
+        let _ = crate::report::observe(flow, 20);
+    }
+}
+
 use pcapxray_plugin_sdk::{
     Analyzer, ConfigError, Flow, IpAddress, Outcome, PluginError, Seen, export_analyzer, log,
 };

@@ -90,7 +90,8 @@ const PRIME_BLOCKS: usize = 64;
 
 /// Streams frames out of a pcap or pcapng file.
 pub struct CaptureReader {
-    file: File,
+    /// The capture's bytes: the file, or any other source (`from_reader`, `from_bytes`).
+    file: Box<dyn Read + Send>,
     file_size: u64,
     /// `buf[start..end]` holds unread file bytes; `buf[0]` is at file offset `buf_offset`.
     buf: Vec<u8>,
@@ -288,10 +289,34 @@ impl CaptureReader {
         };
         let file = File::open(path).map_err(io_err)?;
         let file_size = file.metadata().map_err(io_err)?.len();
+        CaptureReader::from_reader(file, file_size, &shown)
+    }
+
+    /// Opens a capture held in memory; `name` stands for the path in errors.
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>, name: &str) -> Result<CaptureReader, OpenError> {
+        let bytes = bytes.into();
+        let size = bytes.len() as u64;
+        CaptureReader::from_reader(std::io::Cursor::new(bytes), size, name)
+    }
+
+    /// Opens a capture from any byte stream of `size` bytes (what `file_size` reports); `name` stands
+    /// for the path in errors. Reads exactly like [`CaptureReader::open`].
+    pub fn from_reader(
+        source: impl Read + Send + 'static,
+        size: u64,
+        name: &str,
+    ) -> Result<CaptureReader, OpenError> {
+        let shown = name.to_string();
+        let io_err = |source| OpenError::Io {
+            path: shown.clone(),
+            source,
+        };
         let mut reader = CaptureReader {
-            file,
-            file_size,
-            buf: vec![0u8; BUF_SIZE],
+            file: Box::new(source),
+            file_size: size,
+            // A source smaller than the buffer needs no more room than its size (tests and fuzzing
+            // open thousands of small captures); `fill` grows the buffer when a record needs it.
+            buf: vec![0u8; BUF_SIZE.min(usize::try_from(size).unwrap_or(BUF_SIZE).max(24))],
             start: 0,
             end: 0,
             buf_offset: 0,
@@ -936,13 +961,13 @@ impl CaptureReader {
         self.packets
     }
 
-    /// Size of the file in bytes, as it was when opened.
     /// The SHA-256 of the whole file (hex), reading what the frames did not need (after a read error,
     /// the rest of the file).
     pub fn sha256(mut self) -> std::io::Result<String> {
-        let mut buf = vec![0u8; 1 << 20];
+        // The read buffer is free now: reading is over.
+        let buf = &mut self.buf;
         loop {
-            match self.file.read(&mut buf) {
+            match self.file.read(buf) {
                 Ok(0) => break,
                 Ok(n) => self.sha256.update(&buf[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -952,6 +977,7 @@ impl CaptureReader {
         Ok(crate::hex(&self.sha256.finalize()))
     }
 
+    /// Size of the file in bytes, as it was when opened.
     pub fn file_size(&self) -> u64 {
         self.file_size
     }
@@ -1325,6 +1351,29 @@ mod tests {
         let err = all.error.unwrap();
         assert_eq!(err.offset, offs[3] as u64);
         assert!(err.reason.contains("10 of 16 bytes"), "{}", err.reason);
+    }
+
+    #[test]
+    fn a_capture_in_memory_reads_like_the_same_file() {
+        for name in ["http_get_bro_org.pcap", "pcapng_two_interfaces_dns.pcapng"] {
+            let bytes = std::fs::read(testdata::path(name)).unwrap();
+            let mut from_file = open(name);
+            let mut in_memory = CaptureReader::from_bytes(bytes.clone(), name).unwrap();
+            assert_eq!(in_memory.file_size(), bytes.len() as u64);
+            assert_eq!(in_memory.format(), from_file.format());
+            let (a, b) = (read_all(&mut from_file), read_all(&mut in_memory));
+            assert_eq!((a.ts, a.caplens), (b.ts, b.caplens), "{name}");
+            assert!(!b.link_types.is_empty() && b.error.is_none(), "{name}");
+            assert_eq!(in_memory.sha256().unwrap(), from_file.sha256().unwrap());
+        }
+        let err = CaptureReader::from_bytes(&b"<!DOCTYPE html>"[..], "upload")
+            .err()
+            .expect("not a capture");
+        assert!(
+            err.to_string()
+                .starts_with("upload is not a packet capture"),
+            "{err}"
+        );
     }
 
     #[test]

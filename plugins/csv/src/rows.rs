@@ -155,7 +155,7 @@ pub fn flow_row(
         flow.orientation.as_str().into(),
         flow.end_reason.as_str().into(),
         flow.conn_state.as_str().into(),
-        flow.history.clone().into(),
+        flow.history.clone(),
         flow.to_server.packets.to_string(),
         flow.to_server.bytes.to_string(),
         flow.to_server.payload_bytes.to_string(),

@@ -187,7 +187,9 @@ mod tests {
     use super::*;
 
     /// Segments (direction, flags, payload) from the originator's view (dir 0 = originator).
-    fn run(segments: &[(usize, u8, usize)]) -> (ConnState, String) {
+    type Segments<'a> = &'a [(usize, u8, usize)];
+
+    fn run(segments: Segments<'_>) -> (ConnState, String) {
         let mut h = History::default();
         for &(d, f, p) in segments {
             h.tcp(d, f, p);
@@ -198,7 +200,7 @@ mod tests {
     #[test]
     fn every_zeek_state_from_its_defining_segments() {
         let (syn, synack, ack, fin, rst, psh) = (SYN, SYN | ACK, ACK, FIN | ACK, RST, 0x18);
-        let cases: [(&[(usize, u8, usize)], &str, &str); 13] = [
+        let cases: [(Segments<'_>, &str, &str); 13] = [
             (&[(0, syn, 0)], "S0", "S"),
             (&[(0, syn, 0), (1, synack, 0), (0, ack, 0)], "S1", "ShA"),
             (

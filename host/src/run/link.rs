@@ -5,6 +5,7 @@
 //! by one stretch (at most [`super::reading`]'s progress interval of packets).
 
 use crate::decode::{ArpPacket, IpPacket, Transport};
+use crate::flow::mac_u64;
 use crate::runtime::bindings::wit;
 use crate::runtime::convert;
 use rustc_hash::FxHashMap;
@@ -21,10 +22,6 @@ pub struct LinkEvents {
     seen: FxHashMap<u64, usize>,
     order: Vec<wit::MacSeen>,
     dhcp: Vec<wit::DhcpDatagram>,
-}
-
-fn mac_u64(mac: [u8; 6]) -> u64 {
-    mac.iter().fold(0, |acc, b| (acc << 8) | u64::from(*b))
 }
 
 impl LinkEvents {

@@ -10,4 +10,6 @@ mod tcp;
 
 pub use hosts::{HostEntry, HostNote, HostSnapshot, HostTable};
 pub use state::ConnState;
-pub use table::{Direction, EndReason, FinishedFlow, FlowSettings, FlowTable, Orientation};
+pub use table::{
+    Direction, EndReason, FinishedFlow, FlowSettings, FlowTable, Orientation, mac_u64,
+};

@@ -13,6 +13,7 @@ mod golden;
 mod graph;
 mod html;
 mod limits;
+mod precision;
 mod reports;
 mod serve;
 mod suspicious;

@@ -20,6 +20,8 @@
 mod cleartext;
 mod engine;
 mod intel;
+mod notable;
+mod plaintext;
 mod registry;
 mod rules;
 mod verdict;
@@ -51,6 +53,8 @@ pub struct Config {
     pub flag_unnamed: bool,
     /// Flag flows whose server port is not in the IANA registry.
     pub flag_unregistered_ports: bool,
+    /// Flag flows whose server port is on the notable-ports list (`config/data/ports-notable.tsv`).
+    pub flag_notable_ports: bool,
     /// How much each reason weighs in the score.
     pub weights: Weights,
     /// Flows kept until the end of the capture while their peer has no name; past this, a flow is
@@ -65,6 +69,7 @@ impl Default for Config {
             intel: Vec::new(),
             flag_unnamed: true,
             flag_unregistered_ports: true,
+            flag_notable_ports: true,
             weights: Weights::default(),
             max_candidates: 100_000,
         }
@@ -82,6 +87,18 @@ impl Host for SdkHost {
                     .into_iter()
                     .filter(|n| n.key == "name")
                     .map(|n| (n.value, n.stage))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn facts(&mut self, ip: IpAddr, key: &str) -> Vec<String> {
+        hosts::get(&IpAddress::from(ip))
+            .map(|h| {
+                h.notes
+                    .into_iter()
+                    .filter(|n| n.key == key)
+                    .map(|n| n.value)
                     .collect()
             })
             .unwrap_or_default()

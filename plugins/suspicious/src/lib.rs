@@ -5,17 +5,23 @@
 //! 1024 — offline, that was every internet session. This plugin flags a flow only for reasons it can
 //! state, lists every reason that applies, and scores them so findings can be sorted:
 //!
+//! - the server port is on the notable-ports list (backdoors, C2 frameworks, IRC, miners, proxies:
+//!   `config/data/ports-notable.tsv`, each entry with its source);
 //! - the server port is not in the IANA port registry (the full registry, ranges included, built in);
+//! - a cleartext protocol (HTTP, FTP, SMTP, POP3, IMAP, Telnet, IRC) runs on a port not meant for it;
 //! - the internet peer got no name by any means (DNS answers, SNI and Host seen in the capture, reverse
-//!   DNS when granted), decided at the end of the capture because DNS answers can come late;
+//!   DNS when granted), decided at the end of the capture because DNS answers can come late; not
+//!   counted for a connection that began before the capture, nor for ICMP;
 //! - the peer's address, network or name is on an intel list the pipeline grants;
+//!
+//! Flows that `tor` or `beacon` already explained are not flagged again.
 //!
 //! and raises separate `cleartext.*` findings for logins sent in clear text (FTP, Telnet, HTTP Basic,
 //! POP3, IMAP, SMTP AUTH), recognised from the payload.
 //!
-//! The modules hold the decisions and are tested natively (`registry`, `intel`, `cleartext`, `rules`,
-//! `verdict`); `engine` keeps the state across a capture behind a host trait; this file holds the
-//! configuration and the SDK glue.
+//! The modules hold the decisions and are tested natively (`registry`, `notable`, `intel`,
+//! `cleartext`, `plaintext`, `rules`, `verdict`); `engine` keeps the state across a capture behind a
+//! host trait; this file holds the configuration and the SDK glue.
 
 mod cleartext;
 mod engine;
@@ -127,7 +133,7 @@ pub struct Suspicious(Engine<SdkHost>);
 impl Analyzer for Suspicious {
     const NAME: &'static str = "suspicious";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "Flags flows to unregistered ports, unnamed internet peers and intel matches, with every reason and a score, and logins sent in clear text.";
+    const DESCRIPTION: &'static str = "Flags flows to notable or unregistered ports, cleartext protocols on odd ports, unnamed internet peers and intel matches, with every reason and a score, and logins sent in clear text.";
     type Config = Config;
 
     fn new(config: Config) -> Result<Suspicious, PluginError> {

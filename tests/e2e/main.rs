@@ -16,6 +16,7 @@ mod golden;
 mod graph;
 mod html;
 mod limits;
+mod precision;
 mod reports;
 mod serve;
 mod suspicious;

@@ -174,7 +174,7 @@ fn captures_without_relays_get_no_relay_findings() {
 }
 
 #[test]
-fn the_demo_relay_is_matched_by_address_and_by_its_random_server_name() {
+fn the_demo_relay_is_matched_by_address_and_its_random_server_name_is_not_flagged_again() {
     // config/demo.pcap (2024) talks to "Lule" 193.11.164.243:9001 with a Tor-style server name.
     let consensus = testdata(CONSENSUS);
     let dir = tempfile::tempdir().unwrap();
@@ -189,6 +189,17 @@ fn the_demo_relay_is_matched_by_address_and_by_its_random_server_name() {
         finding_values(&report, "tor.relay", "tor.nickname"),
         ["Lule"]
     );
+    // The relay match explains the flow; the weaker heuristic is not repeated on it (#10).
+    assert!(tagged(&report, "tor.heuristic").is_empty());
+
+    // Without a consensus the heuristic is what points at it.
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_pipeline(
+        dir.path(),
+        &pipeline(None, None),
+        &repo().join("config/demo.pcap"),
+    );
+    let report = run.report();
     let heuristic = tagged(&report, "tor.heuristic");
     assert_eq!(heuristic.len(), 1);
     assert_eq!(server_of(&report, heuristic[0]), "193.11.164.243:9001");

@@ -23,6 +23,10 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+/// The host fact published on a beaconing client for each server it beacons to, as
+/// `198.51.100.23:8443/tcp`, so later stages (`suspicious`) know those flows are explained.
+pub const BEACON_PEER: &str = "beacon.peer";
+
 /// Pairs kept; flows of further pairs are counted, not kept.
 pub const MAX_PAIRS: usize = 200_000;
 /// Connections kept per pair (the first ones; a day of one connection every 5 s).
@@ -195,6 +199,13 @@ impl Beacon {
     fn conclude(&mut self, out: &mut Outcome) {
         for report in self.reports() {
             out.push(finding(&report));
+            let (p, b) = (&report.pair, &report.beaconing);
+            let peer = format!(
+                "{}/{}",
+                std::net::SocketAddr::new(p.server, p.port),
+                protocol_name(p.protocol)
+            );
+            out.fact(p.client, BEACON_PEER, peer, Some(b.first));
         }
         if self.dropped_pairs > 0 || self.dropped_connections > 0 {
             out.push(
@@ -507,6 +518,20 @@ mod tests {
             f.get("reason")
                 .unwrap()
                 .starts_with("20 connections from 192.168.1.23")
+        );
+        // The client carries a fact naming the server it beacons to, for later stages.
+        let facts: Vec<(String, &str, &str)> = out
+            .host_facts
+            .iter()
+            .map(|h| (h.host.to_string(), h.key.as_str(), h.value.as_str()))
+            .collect();
+        assert_eq!(
+            facts,
+            [(
+                "192.168.1.23".to_string(),
+                BEACON_PEER,
+                "198.51.100.23:8443/tcp"
+            )]
         );
     }
 

@@ -69,7 +69,7 @@ pub fn detect(client: &[u8], server: &[u8], server_port: u16) -> Option<Cleartex
 
 /// The complete, printable lines at the start of a stream; stops at binary data (TLS after an
 /// upgrade) or at a line cut by the prefix.
-fn text_lines(stream: &[u8]) -> Vec<&str> {
+pub(crate) fn text_lines(stream: &[u8]) -> Vec<&str> {
     let mut lines = Vec::new();
     let mut rest = stream;
     while lines.len() < MAX_LINES {
@@ -91,7 +91,7 @@ fn text_lines(stream: &[u8]) -> Vec<&str> {
 }
 
 /// The first word of a command, upper-cased.
-fn verb(line: &str) -> String {
+pub(crate) fn verb(line: &str) -> String {
     line.split_whitespace()
         .next()
         .unwrap_or("")

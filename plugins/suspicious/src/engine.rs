@@ -1,13 +1,18 @@
-//! The plugin's state across a capture: it evaluates each finished flow, keeps the flows whose internet
-//! peer has no name yet as small candidates (a DNS answer can arrive after the connection it named has
-//! ended: UDP flows end later than TCP ones), and decides them in `finish`, when every name the capture
-//! holds is known and reverse DNS, if granted, can be asked in batches.
+//! The plugin's state across a capture: it evaluates each finished flow, keeps the flows that have a
+//! reason, or whose internet peer has no name yet, as small candidates, and decides them in `finish`:
+//! then every name the capture holds is known (a DNS answer can arrive after the connection it named
+//! has ended: UDP flows end later than TCP ones), reverse DNS, if granted, can be asked in batches,
+//! and the conclusions earlier stages reach only at their own end (`beacon`'s `beacon.peer` facts)
+//! can be read, so flows another stage explained are not flagged again. Flows `tor` explained are
+//! left out as they come.
 //!
 //! Everything the host provides (host facts, files, DNS, the log) goes through the [`Host`] trait, so
 //! the whole engine runs natively in unit tests with a fake host.
 
 use crate::cleartext;
 use crate::intel::{Hit, Intel};
+use crate::notable::{self, NotablePorts};
+use crate::plaintext;
 use crate::registry::{BUILTIN, Registry};
 use crate::rules::{self, Conn, Named, Peer, PortCheck, Side};
 use crate::verdict::{Verdict, Weights};
@@ -31,6 +36,8 @@ pub enum Level {
 pub trait Host {
     /// The `name` facts published for `ip` so far, with the stage that published each.
     fn names(&mut self, ip: IpAddr) -> Vec<Named>;
+    /// The values of the `key` facts published for `ip` so far.
+    fn facts(&mut self, ip: IpAddr, key: &str) -> Vec<String>;
     /// Reverse DNS for each address, in order.
     fn reverse(&mut self, ips: &[IpAddr]) -> Vec<Result<Vec<String>, CapabilityError>>;
     /// A granted file.
@@ -47,12 +54,20 @@ const NAME_CACHE: usize = 65_536;
 /// The no-name reason when the capture gave no name and reverse DNS was not asked.
 const NO_NAME: &str = "no DNS answer, SNI or Host name in the capture";
 
-/// A flow whose peer had no name when it ended.
+/// The fact `beacon` publishes on a beaconing client: `198.51.100.23:8443/tcp`.
+const BEACON_PEER: &str = "beacon.peer";
+
+/// A flow with a reason, or whose peer had no name when it ended, waiting for `finish`.
 #[derive(Debug)]
 struct Candidate {
     conn: Conn,
-    peer: Peer,
+    peer: Option<Peer>,
+    /// The names known when the flow ended.
+    names: Vec<Named>,
+    /// Whether a missing name is a question for this flow.
+    name_matters: bool,
     intel: Option<Box<Hit>>,
+    plaintext: Option<(&'static str, String)>,
     mid_stream: bool,
 }
 
@@ -87,8 +102,11 @@ struct Counts {
     intel: u64,
     port: u64,
     unnamed: u64,
+    notable: u64,
+    plaintext: u64,
     cleartext: u64,
     decided_early: u64,
+    explained: u64,
 }
 
 /// The analyzer, generic over its host.
@@ -97,8 +115,10 @@ pub struct Engine<H: Host> {
     weights: Weights,
     flag_unnamed: bool,
     flag_ports: bool,
+    flag_notable: bool,
     max_candidates: usize,
     registry: Registry,
+    notable: NotablePorts,
     intel: Intel,
     candidates: Vec<Candidate>,
     named: HashMap<IpAddr, Vec<Named>>,
@@ -137,6 +157,19 @@ impl<H: Host> Engine<H> {
             config.weights.unnamed_peer,
             &mut errors,
         );
+        unit_interval(
+            "weights.notable_port",
+            config.weights.notable_port,
+            &mut errors,
+        );
+        unit_interval(
+            "weights.cleartext_port",
+            config.weights.cleartext_port,
+            &mut errors,
+        );
+        let notable = NotablePorts::parse(notable::BUILTIN).map_err(|e| {
+            PluginError::Other(format!("the built-in notable-ports list is broken: {e}"))
+        })?;
         if config.max_candidates > MAX_CANDIDATES_LIMIT {
             errors.push(config_error(
                 "max_candidates",
@@ -221,8 +254,10 @@ impl<H: Host> Engine<H> {
             weights: config.weights,
             flag_unnamed: config.flag_unnamed,
             flag_ports: config.flag_unregistered_ports,
+            flag_notable: config.flag_notable_ports,
             max_candidates: config.max_candidates,
             registry,
+            notable,
             intel,
             candidates: Vec::new(),
             named: HashMap::new(),
@@ -285,7 +320,8 @@ impl<H: Host> Engine<H> {
         }
     }
 
-    /// The `suspicious` verdict of one flow: now, or in `finish` when the peer's name is still open.
+    /// Keeps a flow that has a reason, or whose peer has no name yet, for `finish`; past
+    /// `max_candidates`, decides it now with the names known.
     fn evaluate(&mut self, flow: &Flow, out: &mut Outcome) {
         let conn = Conn::of(flow);
         let peer = rules::peer(&conn);
@@ -295,9 +331,11 @@ impl<H: Host> Engine<H> {
             }) => rules::flow_names(flow),
             _ => Vec::new(),
         };
+        // Pings and ICMP errors are addressed by number, not looked up by name.
         let name_matters = match peer {
             Some(p) => {
                 self.flag_unnamed
+                    && conn.transport().is_some()
                     && !(p.side == Side::Server && rules::is_dns_exchange(flow))
                     && !rules::is_discovery(&conn)
             }
@@ -313,29 +351,92 @@ impl<H: Host> Engine<H> {
             }
         }
         let intel_ip = peer.map_or(conn.server, |p| p.ip);
-        let ip_hit = self.intel.match_ip(intel_ip);
-        if let Some(p) = peer
-            && name_matters
-            && names.is_empty()
-        {
-            if self.candidates.len() < self.max_candidates {
-                self.candidates.push(Candidate {
-                    conn,
-                    peer: p,
-                    intel: ip_hit.map(Box::new),
-                    mid_stream: rules::began_before_capture(flow),
-                });
-                return;
-            }
-            self.counts.decided_early += 1;
-            let unnamed = format!("{NO_NAME} when the flow ended; max_candidates reached");
-            let mut verdict = self.verdict(&conn, peer, names, ip_hit, Some(unnamed));
-            verdict.mid_stream = rules::began_before_capture(flow);
-            self.emit(&conn, &verdict, out);
+        let intel = self
+            .intel
+            .match_ip(intel_ip)
+            .or_else(|| names.iter().find_map(|(n, _)| self.intel.match_name(n)));
+        if flow.has_tag("tor") && intel.is_none() {
+            self.counts.explained += 1;
             return;
         }
-        let verdict = self.verdict(&conn, peer, names, ip_hit, None);
-        self.emit(&conn, &verdict, out);
+        let plaintext = self.plaintext(flow, &conn);
+        let (notable, unregistered, _) = self.port_reasons(&conn, peer);
+        let reason = intel.is_some()
+            || plaintext.is_some()
+            || notable.is_some()
+            || unregistered.is_some()
+            || (name_matters && names.is_empty());
+        if !reason {
+            return;
+        }
+        let candidate = Candidate {
+            conn,
+            peer,
+            names,
+            name_matters,
+            intel: intel.map(Box::new),
+            plaintext,
+            mid_stream: rules::began_before_capture(flow),
+        };
+        if self.candidates.len() < self.max_candidates {
+            self.candidates.push(candidate);
+            return;
+        }
+        self.counts.decided_early += 1;
+        let unnamed = (candidate.name_matters && candidate.names.is_empty())
+            .then(|| format!("{NO_NAME} when the flow ended; max_candidates reached"));
+        let verdict = self.verdict(candidate, unnamed);
+        self.emit(&verdict.0, &verdict.1, out);
+    }
+
+    /// A cleartext protocol on a port not meant for it, as (protocol, reason in words).
+    fn plaintext(&self, flow: &Flow, conn: &Conn) -> Option<(&'static str, String)> {
+        if rules::check_port(&self.registry, conn) == PortCheck::NotApplicable {
+            return None;
+        }
+        let plain = plaintext::recognise(flow)?;
+        if plaintext::is_standard(plain, &self.registry, conn.server_port) {
+            return None;
+        }
+        Some((
+            plain.name,
+            format!(
+                "{} in clear text on {}/{}, a port {} is not served on",
+                plain.name, conn.server_port, conn.protocol, plain.name
+            ),
+        ))
+    }
+
+    /// The notable-ports entry (label, source) and the unregistered-port reason of the server port,
+    /// and the service it is registered to (context). A notable port is not also counted as
+    /// unregistered: both would say the same about one port.
+    fn port_reasons(
+        &self,
+        conn: &Conn,
+        peer: Option<Peer>,
+    ) -> (Option<(String, String)>, Option<String>, Option<String>) {
+        let check = rules::check_port(&self.registry, conn);
+        let internet = peer.is_some_and(|p| p.side == Side::Server);
+        let notable = match (conn.transport(), &check) {
+            (Some(t), PortCheck::Registered(_) | PortCheck::Unregistered) if self.flag_notable => {
+                self.notable
+                    .lookup(t, conn.server_port, internet)
+                    .map(|e| (e.label.clone(), e.source.clone()))
+            }
+            _ => None,
+        };
+        match check {
+            PortCheck::Unregistered if self.flag_ports && notable.is_none() => (
+                notable,
+                Some(format!(
+                    "{}/{} is not in the IANA registry",
+                    conn.server_port, conn.protocol
+                )),
+                None,
+            ),
+            PortCheck::Registered(name) => (notable, None, Some(name)),
+            _ => (notable, None, None),
+        }
     }
 
     /// The names host facts give `ip` now; positive answers are remembered.
@@ -360,36 +461,25 @@ impl<H: Host> Engine<H> {
         names
     }
 
-    /// Puts the reasons together.
-    fn verdict(
-        &self,
-        conn: &Conn,
-        peer: Option<Peer>,
-        names: Vec<Named>,
-        ip_hit: Option<Hit>,
-        unnamed: Option<String>,
-    ) -> Verdict {
-        let (port, service) = match rules::check_port(&self.registry, conn) {
-            PortCheck::Unregistered if self.flag_ports => (
-                Some(format!(
-                    "{}/{} is not in the IANA registry",
-                    conn.server_port, conn.protocol
-                )),
-                None,
-            ),
-            PortCheck::Registered(name) => (None, Some(name)),
-            _ => (None, None),
-        };
-        let intel = ip_hit.or_else(|| names.iter().find_map(|(n, _)| self.intel.match_name(n)));
-        Verdict {
+    /// Puts the reasons together: the verdict and the flow it is about.
+    fn verdict(&self, c: Candidate, unnamed: Option<String>) -> (Conn, Verdict) {
+        let (notable, port, service) = self.port_reasons(&c.conn, c.peer);
+        let intel = c
+            .intel
+            .map(|b| *b)
+            .or_else(|| c.names.iter().find_map(|(n, _)| self.intel.match_name(n)));
+        let verdict = Verdict {
             port,
+            notable,
+            plaintext: c.plaintext,
             service,
             unnamed,
             intel,
-            peer,
-            names,
-            mid_stream: false,
-        }
+            peer: c.peer,
+            names: c.names,
+            mid_stream: c.mid_stream,
+        };
+        (c.conn, verdict)
     }
 
     fn emit(&mut self, conn: &Conn, verdict: &Verdict, out: &mut Outcome) {
@@ -397,15 +487,34 @@ impl<H: Host> Engine<H> {
             self.counts.flagged += 1;
             self.counts.intel += u64::from(verdict.intel.is_some());
             self.counts.port += u64::from(verdict.port.is_some());
-            self.counts.unnamed += u64::from(verdict.unnamed.is_some());
+            self.counts.notable += u64::from(verdict.notable.is_some());
+            self.counts.plaintext += u64::from(verdict.plaintext.is_some());
+            self.counts.unnamed += u64::from(verdict.unnamed.is_some() && !verdict.mid_stream);
             out.push(finding);
         }
+    }
+
+    /// True when `beacon` published that the flow's client beacons to the flow's server.
+    fn beaconing(&mut self, conn: &Conn, cache: &mut HashMap<IpAddr, Vec<String>>) -> bool {
+        let peers = cache
+            .entry(conn.client)
+            .or_insert_with(|| self.host.facts(conn.client, BEACON_PEER));
+        let this = format!(
+            "{}/{}",
+            std::net::SocketAddr::new(conn.server, conn.server_port),
+            conn.protocol
+        );
+        peers.contains(&this)
     }
 
     /// Decides the candidates with every name the capture gave, and reverse DNS if granted.
     pub fn finish(&mut self, out: &mut Outcome) {
         let candidates = std::mem::take(&mut self.candidates);
-        let mut peers: Vec<IpAddr> = candidates.iter().map(|c| c.peer.ip).collect();
+        let mut peers: Vec<IpAddr> = candidates
+            .iter()
+            .filter(|c| c.name_matters && c.names.is_empty())
+            .filter_map(|c| c.peer.map(|p| p.ip))
+            .collect();
         peers.sort_unstable();
         peers.dedup();
         let mut names: HashMap<IpAddr, Vec<Named>> = HashMap::new();
@@ -429,26 +538,27 @@ impl<H: Host> Engine<H> {
                 names.insert(*ip, found);
             }
         }
-        for candidate in candidates {
-            let ip = candidate.peer.ip;
-            let known = names.get(&ip).cloned().unwrap_or_default();
-            let why = if known.is_empty() {
-                let tail = reverse
-                    .get(&ip)
-                    .map_or_else(|| Reverse::NotGranted.explain(), Reverse::explain);
-                Some(format!("{NO_NAME}; {tail}"))
-            } else {
-                None
-            };
-            let mut verdict = self.verdict(
-                &candidate.conn,
-                Some(candidate.peer),
-                known,
-                candidate.intel.map(|b| *b),
-                why,
-            );
-            verdict.mid_stream = candidate.mid_stream;
-            self.emit(&candidate.conn, &verdict, out);
+        let mut beacons = HashMap::new();
+        for mut candidate in candidates {
+            let mut why = None;
+            if let Some(peer) = candidate.peer
+                && candidate.name_matters
+                && candidate.names.is_empty()
+            {
+                candidate.names = names.get(&peer.ip).cloned().unwrap_or_default();
+                if candidate.names.is_empty() {
+                    let tail = reverse
+                        .get(&peer.ip)
+                        .map_or_else(|| Reverse::NotGranted.explain(), Reverse::explain);
+                    why = Some(format!("{NO_NAME}; {tail}"));
+                }
+            }
+            let (conn, verdict) = self.verdict(candidate, why);
+            if verdict.intel.is_none() && self.beaconing(&conn, &mut beacons) {
+                self.counts.explained += 1;
+                continue;
+            }
+            self.emit(&conn, &verdict, out);
         }
         if self.counts.decided_early > 0 {
             out.push(
@@ -464,16 +574,21 @@ impl<H: Host> Engine<H> {
         }
         let c = &self.counts;
         let message = format!(
-            "flows={} flagged={} intel={} unregistered_port={} unnamed_peer={} cleartext={}: \
-             flagged {} of {} flows as suspicious and found {} cleartext logins.",
+            "flows={} flagged={} intel={} notable_port={} unregistered_port={} cleartext_port={} \
+             unnamed_peer={} explained={} cleartext={}: flagged {} of {} flows as suspicious, left {} \
+             that tor or beacon explained, and found {} cleartext logins.",
             c.flows,
             c.flagged,
             c.intel,
+            c.notable,
             c.port,
+            c.plaintext,
             c.unnamed,
+            c.explained,
             c.cleartext,
             c.flagged,
             c.flows,
+            c.explained,
             c.cleartext
         );
         self.host.log(Level::Info, &message);

@@ -5,21 +5,29 @@
 //! 1024 — offline, that was every internet session. This plugin flags a flow only for reasons it can
 //! state, lists every reason that applies, and scores them so findings can be sorted:
 //!
+//! - the server port is on the notable-ports list (backdoors, C2 frameworks, IRC, miners, proxies:
+//!   `config/data/ports-notable.tsv`, each entry with its source);
 //! - the server port is not in the IANA port registry (the full registry, ranges included, built in);
+//! - a cleartext protocol (HTTP, FTP, SMTP, POP3, IMAP, Telnet, IRC) runs on a port not meant for it;
 //! - the internet peer got no name by any means (DNS answers, SNI and Host seen in the capture, reverse
-//!   DNS when granted), decided at the end of the capture because DNS answers can come late;
+//!   DNS when granted), decided at the end of the capture because DNS answers can come late; not
+//!   counted for a connection that began before the capture, nor for ICMP;
 //! - the peer's address, network or name is on an intel list the pipeline grants;
+//!
+//! Flows that `tor` or `beacon` already explained are not flagged again.
 //!
 //! and raises separate `cleartext.*` findings for logins sent in clear text (FTP, Telnet, HTTP Basic,
 //! POP3, IMAP, SMTP AUTH), recognised from the payload.
 //!
-//! The modules hold the decisions and are tested natively (`registry`, `intel`, `cleartext`, `rules`,
-//! `verdict`); `engine` keeps the state across a capture behind a host trait; this file holds the
-//! configuration and the SDK glue.
+//! The modules hold the decisions and are tested natively (`registry`, `notable`, `intel`,
+//! `cleartext`, `plaintext`, `rules`, `verdict`); `engine` keeps the state across a capture behind a
+//! host trait; this file holds the configuration and the SDK glue.
 
 mod cleartext;
 mod engine;
 mod intel;
+mod notable;
+mod plaintext;
 mod registry;
 mod rules;
 mod verdict;
@@ -51,6 +59,8 @@ pub struct Config {
     pub flag_unnamed: bool,
     /// Flag flows whose server port is not in the IANA registry.
     pub flag_unregistered_ports: bool,
+    /// Flag flows whose server port is on the notable-ports list (`config/data/ports-notable.tsv`).
+    pub flag_notable_ports: bool,
     /// How much each reason weighs in the score.
     pub weights: Weights,
     /// Flows kept until the end of the capture while their peer has no name; past this, a flow is
@@ -65,6 +75,7 @@ impl Default for Config {
             intel: Vec::new(),
             flag_unnamed: true,
             flag_unregistered_ports: true,
+            flag_notable_ports: true,
             weights: Weights::default(),
             max_candidates: 100_000,
         }
@@ -82,6 +93,18 @@ impl Host for SdkHost {
                     .into_iter()
                     .filter(|n| n.key == "name")
                     .map(|n| (n.value, n.stage))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn facts(&mut self, ip: IpAddr, key: &str) -> Vec<String> {
+        hosts::get(&IpAddress::from(ip))
+            .map(|h| {
+                h.notes
+                    .into_iter()
+                    .filter(|n| n.key == key)
+                    .map(|n| n.value)
                     .collect()
             })
             .unwrap_or_default()
@@ -110,7 +133,7 @@ pub struct Suspicious(Engine<SdkHost>);
 impl Analyzer for Suspicious {
     const NAME: &'static str = "suspicious";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "Flags flows to unregistered ports, unnamed internet peers and intel matches, with every reason and a score, and logins sent in clear text.";
+    const DESCRIPTION: &'static str = "Flags flows to notable or unregistered ports, cleartext protocols on odd ports, unnamed internet peers and intel matches, with every reason and a score, and logins sent in clear text.";
     type Config = Config;
 
     fn new(config: Config) -> Result<Suspicious, PluginError> {

@@ -2,10 +2,13 @@
 //! and a score that says how much they add up to. The ancestor gave one bit ("malicious") for reasons
 //! it did not state; here a flow with no reason gets no finding, and one with several says all of them.
 //!
-//! Scoring: each reason has a weight w (intel 0.9, unregistered port 0.4, unnamed peer 0.3 by default)
-//! and the score is 1 − Π(1 − w), the chance that at least one reason is right if each were right with
-//! its weight on its own. It stays below 1, grows with every reason, and no single weak reason reaches
-//! High. Severity: ≥ 0.8 High, ≥ 0.5 Medium, else Low.
+//! Scoring: each reason has a weight w (intel 0.9, notable port 0.5, unregistered port 0.4, cleartext
+//! protocol on an odd port 0.35, unnamed peer 0.3 by default) and the score is 1 − Π(1 − w), the
+//! chance that at least one reason is right if each were right with its weight on its own. It stays
+//! below 1, grows with every reason, and no single weak reason reaches High. Severity: ≥ 0.8 High,
+//! ≥ 0.5 Medium, else Low. A missing name on a TCP connection that began before the capture weighs
+//! nothing: its DNS lookup would predate the capture too, so the absence is no evidence. It is stated
+//! as a note when other reasons flag the flow, and raises nothing on its own.
 
 use crate::intel::Hit;
 use crate::rules::{Conn, Named, Peer, Side};
@@ -18,8 +21,12 @@ use serde::Deserialize;
 pub struct Weights {
     /// The peer's address, network or name is on an intel list.
     pub intel: f64,
+    /// The server port is on the notable-ports list (backdoors, C2, IRC, miners, proxies).
+    pub notable_port: f64,
     /// The server port is not in the IANA registry.
     pub unregistered_port: f64,
+    /// A cleartext protocol (HTTP, FTP, SMTP, POP3, IMAP, Telnet, IRC) on a port not meant for it.
+    pub cleartext_port: f64,
     /// The internet peer has no name from DNS, SNI, Host or reverse DNS.
     pub unnamed_peer: f64,
 }
@@ -28,7 +35,9 @@ impl Default for Weights {
     fn default() -> Weights {
         Weights {
             intel: 0.9,
+            notable_port: 0.5,
             unregistered_port: 0.4,
+            cleartext_port: 0.35,
             unnamed_peer: 0.3,
         }
     }
@@ -39,6 +48,10 @@ impl Default for Weights {
 pub struct Verdict {
     /// `{port}/{proto} is not in the IANA registry`.
     pub port: Option<String>,
+    /// The notable-ports entry of the server port: (what it is known for, source).
+    pub notable: Option<(String, String)>,
+    /// The cleartext protocol on an odd port, and the reason in words.
+    pub plaintext: Option<(&'static str, String)>,
     /// The service the server port is registered to, for context.
     pub service: Option<String>,
     /// Why the peer counts as unnamed (`no DNS answer, SNI or Host name in the capture; ...`).
@@ -49,7 +62,7 @@ pub struct Verdict {
     pub peer: Option<Peer>,
     /// The names known for the peer, with their source.
     pub names: Vec<Named>,
-    /// The TCP connection began before the capture (no SYN seen).
+    /// The TCP connection began before the capture (no SYN seen): a missing name is then no reason.
     pub mid_stream: bool,
 }
 
@@ -58,17 +71,28 @@ impl Verdict {
     fn weights(&self, w: &Weights) -> Vec<f64> {
         [
             self.intel.as_ref().map(|_| w.intel),
+            self.notable.as_ref().map(|_| w.notable_port),
             self.port.as_ref().map(|_| w.unregistered_port),
-            self.unnamed.as_ref().map(|_| w.unnamed_peer),
+            self.plaintext.as_ref().map(|_| w.cleartext_port),
+            self.counted_unnamed().map(|_| w.unnamed_peer),
         ]
         .into_iter()
         .flatten()
         .collect()
     }
 
+    /// The no-name reason when it counts (not for a connection that began before the capture).
+    fn counted_unnamed(&self) -> Option<&String> {
+        self.unnamed.as_ref().filter(|_| !self.mid_stream)
+    }
+
     /// True when some reason applies.
     pub fn flagged(&self) -> bool {
-        self.intel.is_some() || self.port.is_some() || self.unnamed.is_some()
+        self.intel.is_some()
+            || self.notable.is_some()
+            || self.port.is_some()
+            || self.plaintext.is_some()
+            || self.counted_unnamed().is_some()
     }
 
     /// The finding for `conn`, or `None` when no reason applies.
@@ -88,14 +112,20 @@ impl Verdict {
             short.push(format!("on intel list {}", hit.list));
             long.push(hit.describe());
         }
-        if let Some(port) = &self.port {
-            short.push(format!(
-                "unregistered port {}/{}",
-                conn.server_port, conn.protocol
-            ));
-            long.push(format!("port {port}"));
+        let port = format!("{}/{}", conn.server_port, conn.protocol);
+        if let Some((label, _)) = &self.notable {
+            short.push(format!("notable port {port}"));
+            long.push(format!("port {port} is a notable port: {label}"));
         }
-        if let Some(unnamed) = &self.unnamed {
+        if let Some(unregistered) = &self.port {
+            short.push(format!("unregistered port {port}"));
+            long.push(format!("port {unregistered}"));
+        }
+        if let Some((protocol, why)) = &self.plaintext {
+            short.push(format!("{protocol} on odd port {port}"));
+            long.push(why.clone());
+        }
+        if let Some(unnamed) = self.counted_unnamed() {
             short.push(format!("unnamed public {peer_word}"));
             long.push(format!("{peer_word} {peer_ip} has no name ({unnamed})"));
         }
@@ -119,16 +149,27 @@ impl Verdict {
                 finding = finding.attr("intel.label", &**label);
             }
         }
-        if let Some(port) = &self.port {
-            finding = finding.attr("reason.port", port.as_str());
+        if let Some((label, source)) = &self.notable {
+            finding = finding
+                .attr("reason.notable-port", format!("{port}: {label}"))
+                .attr("notable-port.source", source.as_str());
+        }
+        if let Some(unregistered) = &self.port {
+            finding = finding.attr("reason.port", unregistered.as_str());
+        }
+        if let Some((_, why)) = &self.plaintext {
+            finding = finding.attr("reason.cleartext-port", why.as_str());
         }
         if let Some(unnamed) = &self.unnamed {
-            finding = finding.attr("reason.unnamed", unnamed.as_str());
             if self.mid_stream {
                 finding = finding.attr(
                     "note",
-                    "the connection began before the capture (no SYN seen), so the DNS lookup that named it may have too",
+                    format!(
+                        "{peer_word} {peer_ip} has no name ({unnamed}), which is not counted: the connection began before the capture (no SYN seen), so the DNS lookup that named it may have too"
+                    ),
                 );
+            } else {
+                finding = finding.attr("reason.unnamed", unnamed.as_str());
             }
         }
         if let Some(service) = &self.service {
@@ -206,6 +247,8 @@ mod tests {
         );
     }
 
+    const NO_NAME: &str = "no DNS answer, SNI or Host name in the capture; reverse DNS not granted";
+
     #[test]
     fn a_finding_states_every_reason_in_words_and_in_its_own_attribute() {
         let conn = Conn::of(&tcp("203.0.113.50", 40_001));
@@ -213,40 +256,109 @@ mod tests {
         intel.add_list("bad.txt", b"203.0.113.0/24 lab C2\n");
         let verdict = Verdict {
             port: Some("40001/tcp is not in the IANA registry".into()),
-            service: None,
-            unnamed: Some(
-                "no DNS answer, SNI or Host name in the capture; reverse DNS not granted".into(),
-            ),
+            plaintext: Some((
+                "IRC",
+                "IRC in clear text on 40001/tcp, a port IRC is not served on".into(),
+            )),
+            unnamed: Some(NO_NAME.into()),
             intel: intel.match_ip(conn.server),
             peer: peer(&conn),
-            names: Vec::new(),
-            mid_stream: true,
+            ..Verdict::default()
         };
         let f = verdict.finding(&conn, &Weights::default()).unwrap();
         assert_eq!(f.tag, "suspicious");
-        assert!(f.get("note").unwrap().contains("began before the capture"));
+        assert_eq!(f.get("note"), None);
         assert_eq!(f.severity, Severity::High);
-        assert_eq!(f.confidence, 96);
+        // 1 − 0.1 × 0.6 × 0.65 × 0.7
+        assert_eq!(f.confidence, 97);
         assert_eq!(
             f.summary,
-            "tcp 192.168.1.10 → 203.0.113.50:40001: on intel list bad.txt, unregistered port 40001/tcp, unnamed public peer (score 0.96)"
+            "tcp 192.168.1.10 → 203.0.113.50:40001: on intel list bad.txt, unregistered port 40001/tcp, IRC on odd port 40001/tcp, unnamed public peer (score 0.97)"
         );
-        assert_eq!(f.get("score"), Some("0.96"));
+        assert_eq!(f.get("score"), Some("0.97"));
         assert_eq!(
-            f.get("reasons"),
-            Some(
+            f.get("reasons").unwrap(),
+            format!(
                 "203.0.113.50 (matches 203.0.113.0/24) is listed in bad.txt line 1 (lab C2); \
                  port 40001/tcp is not in the IANA registry; \
-                 peer 203.0.113.50 has no name (no DNS answer, SNI or Host name in the capture; reverse DNS not granted)"
+                 IRC in clear text on 40001/tcp, a port IRC is not served on; \
+                 peer 203.0.113.50 has no name ({NO_NAME})"
             )
         );
         assert_eq!(
             f.get("reason.port"),
             Some("40001/tcp is not in the IANA registry")
         );
+        assert_eq!(
+            f.get("reason.cleartext-port"),
+            Some("IRC in clear text on 40001/tcp, a port IRC is not served on")
+        );
+        assert_eq!(f.get("reason.unnamed"), Some(NO_NAME));
         assert_eq!(f.get("intel.label"), Some("lab C2"));
         assert_eq!(f.get("intel.line"), Some("1"));
         assert_eq!(f.get("peer.class"), Some("documentation"));
+    }
+
+    #[test]
+    fn a_notable_port_alone_is_a_medium_and_says_what_the_port_is_known_for() {
+        let conn = Conn::of(&tcp("203.0.113.50", 4444));
+        let verdict = Verdict {
+            notable: Some((
+                "Metasploit default listener".into(),
+                "Metasploit docs".into(),
+            )),
+            service: Some("krb524".into()),
+            peer: peer(&conn),
+            ..Verdict::default()
+        };
+        let f = verdict.finding(&conn, &Weights::default()).unwrap();
+        assert_eq!(f.severity, Severity::Medium);
+        assert_eq!(f.get("score"), Some("0.50"));
+        assert_eq!(
+            f.get("reasons"),
+            Some("port 4444/tcp is a notable port: Metasploit default listener")
+        );
+        assert_eq!(
+            f.get("reason.notable-port"),
+            Some("4444/tcp: Metasploit default listener")
+        );
+        assert_eq!(f.get("notable-port.source"), Some("Metasploit docs"));
+        // With an unnamed peer: 1 − 0.5 × 0.7, still Medium.
+        let both = Verdict {
+            unnamed: Some(NO_NAME.into()),
+            ..verdict
+        };
+        let f = both.finding(&conn, &Weights::default()).unwrap();
+        assert_eq!(
+            (f.severity, f.get("score")),
+            (Severity::Medium, Some("0.65"))
+        );
+    }
+
+    #[test]
+    fn a_missing_name_weighs_nothing_on_a_connection_that_began_before_the_capture() {
+        let conn = Conn::of(&tcp("203.0.113.50", 40_001));
+        let alone = Verdict {
+            unnamed: Some(NO_NAME.into()),
+            peer: peer(&conn),
+            mid_stream: true,
+            ..Verdict::default()
+        };
+        assert!(alone.finding(&conn, &Weights::default()).is_none());
+        let with_port = Verdict {
+            port: Some("40001/tcp is not in the IANA registry".into()),
+            ..alone
+        };
+        let f = with_port.finding(&conn, &Weights::default()).unwrap();
+        assert_eq!(f.get("score"), Some("0.40"));
+        assert_eq!(f.severity, Severity::Low);
+        assert_eq!(f.get("reason.unnamed"), None);
+        let note = f.get("note").unwrap();
+        assert!(
+            note.contains("has no name") && note.contains("not counted"),
+            "{note}"
+        );
+        assert!(!f.summary.contains("unnamed"), "{}", f.summary);
     }
 
     #[test]

@@ -144,28 +144,34 @@ impl Tor {
     /// Adds the findings and facts of one flow to `out`.
     fn observe(&mut self, flow: &Flow, files: &dyn Files, out: &mut Outcome) {
         let start = i64::try_from(flow.first_seen() / 1_000_000_000).unwrap_or(i64::MAX);
-        if flow.is_tcp() {
-            self.match_relays(flow, start, files, out);
-        }
-        if self.config.heuristic {
+        let matched = flow.is_tcp() && self.match_relays(flow, start, files, out);
+        // A flow to a listed relay is explained; its random server name would only say it again.
+        if self.config.heuristic && !matched {
             self.heuristic(flow, out);
         }
     }
 
-    fn match_relays(&mut self, flow: &Flow, start: i64, files: &dyn Files, out: &mut Outcome) {
+    /// Matches the flow's server against the consensus; true when it is a relay (a finding was added).
+    fn match_relays(
+        &mut self,
+        flow: &Flow,
+        start: i64,
+        files: &dyn Files,
+        out: &mut Outcome,
+    ) -> bool {
         let dirport = self.config.match_dirport;
         let catalog = load(&mut self.catalog, &self.config, files);
         let Some((index, fit)) = catalog.select(start) else {
-            return;
+            return false;
         };
         let Some(document) = catalog.documents.get(index).cloned() else {
-            return;
+            return false;
         };
         let Some(consensus) = catalog.get(index, files) else {
-            return;
+            return false;
         };
         let Some(hit) = matcher::find(consensus, flow, dirport) else {
-            return;
+            return false;
         };
         out.push(matcher::finding(flow, &hit, &document, fit, start));
         let (relays, ip): (Vec<&consensus::Relay>, IpAddr) = match &hit {
@@ -193,6 +199,7 @@ impl Tor {
                 fit.hours()
             )));
         }
+        true
     }
 
     fn heuristic(&mut self, flow: &Flow, out: &mut Outcome) {

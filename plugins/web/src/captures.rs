@@ -228,3 +228,40 @@ fn agrees_with_tshark_on_the_corpus() {
         );
     }
 }
+
+/// Every QUIC server name TShark found (`quic_sni` in `expectations.json`: Google QUIC Q039 CHLOs,
+/// in both captures) is on a `web.quic` finding of the UDP flows as the host hands them over, and
+/// no other name is.
+#[test]
+fn names_the_quic_servers_tshark_names() {
+    let text = std::fs::read_to_string(PathBuf::from(TESTDATA).join("expectations.json"))
+        .expect("expectations.json in the shared corpus");
+    let expectations: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    for file in [
+        "mixed_pcapxray_malicious_traffic.pcap",
+        "tor_browser_pcapxray_example.pcap",
+    ] {
+        let expected: BTreeSet<String> = expectations[file]["quic_sni"]
+            .as_array()
+            .expect("quic_sni")
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert!(!expected.is_empty(), "{file}");
+        let (flows, _) = pcapgen::replay::flows(&PathBuf::from(TESTDATA).join(file));
+        let mut names = BTreeSet::new();
+        for flow in flows.iter().filter(|f| f.is_udp()) {
+            let Some(obs) = report::observe(flow, 20) else {
+                continue;
+            };
+            assert_eq!(
+                obs.finding.tag, "web.quic",
+                "{file}: {}",
+                obs.finding.summary
+            );
+            assert_eq!(obs.finding.get("quic.version"), Some("Q039"));
+            names.extend(obs.server_name);
+        }
+        assert_eq!(names, expected, "{file}: QUIC server names");
+    }
+}

@@ -2,7 +2,8 @@
 //!
 //! Recognises web traffic by parsing what the flows carried, not by their ports: HTTP/1.x requests
 //! and responses (method, host, URI, user agent, status, server) and TLS handshakes (SNI, offered and
-//! negotiated versions, ALPN, cipher). It raises one `web.http`, `web.https` or `web.tls` finding per
+//! negotiated versions, ALPN, cipher), and QUIC client handshakes on UDP flows (`quic`). It raises
+//! one `web.http`, `web.https`, `web.tls` or `web.quic` finding per
 //! flow and publishes the server names it learns (`name`) and the clients' user agents
 //! (`http.user-agent`) as host facts, so later stages and reports can name the machines.
 //!
@@ -13,6 +14,7 @@
 #[cfg(test)]
 mod captures;
 mod http;
+mod quic;
 mod report;
 mod text;
 mod tls;
@@ -85,7 +87,7 @@ impl Web {
         };
         match observation.kind {
             Kind::Http => self.http_flows += 1,
-            Kind::Tls => self.tls_flows += 1,
+            Kind::Tls | Kind::Quic => self.tls_flows += 1,
         }
         let when = Some(flow.first_seen());
         if let Some(name) = observation.server_name
@@ -137,7 +139,7 @@ impl Analyzer for Web {
 
     fn finish(&mut self, _out: &mut Outcome) -> Result<(), PluginError> {
         log::info(&format!(
-            "Recognised {} HTTP and {} TLS flows.",
+            "Recognised {} HTTP and {} TLS or QUIC flows.",
             self.http_flows, self.tls_flows
         ));
         Ok(())

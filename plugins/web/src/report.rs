@@ -4,6 +4,7 @@
 //! hand-made flows.
 
 use crate::http::{self, Request, Requests, Response, Responses};
+use crate::quic;
 use crate::text::{ServerName, server_name};
 use crate::tls::{self, ClientHello, ServerHello, cipher_name, version_name};
 use pcapxray_plugin_sdk::{Finding, Flow, Severity};
@@ -20,6 +21,8 @@ pub enum Kind {
     Http,
     /// A TLS handshake.
     Tls,
+    /// A QUIC handshake.
+    Quic,
 }
 
 /// What one flow showed.
@@ -36,8 +39,12 @@ pub struct Observation {
     pub user_agents: Vec<String>,
 }
 
-/// Recognises HTTP or TLS on a TCP flow from its payload prefixes. `None` for anything else.
+/// Recognises HTTP or TLS on a TCP flow, QUIC on a UDP flow, from their payload prefixes. `None`
+/// for anything else.
 pub fn observe(flow: &Flow, max_transactions: usize) -> Option<Observation> {
+    if flow.is_udp() {
+        return observe_quic(flow);
+    }
     if !flow.is_tcp() {
         return None;
     }
@@ -119,6 +126,41 @@ fn observe_tls(
         server_name: name,
         user_agents: Vec::new(),
     }
+}
+
+/// A QUIC connection whose client handshake was read from its first datagrams.
+fn observe_quic(flow: &Flow) -> Option<Observation> {
+    let datagrams: Vec<&[u8]> = flow.to_server.messages().collect();
+    let quic = quic::parse_client(&datagrams)?;
+    let hello = &quic.hello;
+    let mut summary = match &hello.sni {
+        Some(sni) => format!("QUIC {} to {sni} (SNI)", quic.version),
+        None => format!("QUIC {} to {} (no SNI)", quic.version, server_address(flow)),
+    };
+    let mut finding = Finding::on_flow(flow.id, "web.quic", Severity::Info)
+        .attr("quic.version", quic.version.as_str());
+    if let Some(sni) = &hello.sni {
+        finding = finding.attr("tls.sni", sni.as_str());
+    }
+    if quic.version.starts_with('Q') {
+        if let Some(agent) = &quic.user_agent {
+            finding = finding.attr("quic.user-agent", agent.as_str());
+        }
+    } else {
+        finding = tls_client_attributes(finding, hello, &mut summary);
+    }
+    let name = hello.sni.as_deref().and_then(dns_name);
+    if let Some(name) = &name {
+        finding = finding.attr("server.name", name.as_str());
+    }
+    Some(Observation {
+        kind: Kind::Quic,
+        finding: finding
+            .summary(summary)
+            .confidence(if hello.complete { 100 } else { 90 }),
+        server_name: name,
+        user_agents: Vec::new(),
+    })
 }
 
 /// A TLS session whose handshake came before the capture: only the record layer is visible.

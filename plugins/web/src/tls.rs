@@ -187,7 +187,28 @@ fn client_hello_fields(body: &[u8]) -> Option<(u16, &[u8])> {
 /// [`MAX_RECORDS`] handshake records. A ClientHello cut by the prefix still gives its fields and the
 /// extensions that fit, with `complete` false.
 pub fn parse_client_hello(stream: &[u8]) -> Option<ClientHello> {
-    let message = first_handshake_message(stream, CLIENT_HELLO)?;
+    client_hello_of(first_handshake_message(stream, CLIENT_HELLO)?)
+}
+
+/// Parses a ClientHello handshake message without the record layer, as QUIC carries it in CRYPTO
+/// frames. A message cut short still gives its fields and the extensions that fit, with `complete`
+/// false.
+pub fn parse_client_hello_message(message: &[u8]) -> Option<ClientHello> {
+    if message.first() != Some(&CLIENT_HELLO) {
+        return None;
+    }
+    let total = message_len(message)?;
+    if total > MAX_MESSAGE_LEN {
+        return None;
+    }
+    let bytes = message.get(..total).unwrap_or(message).to_vec();
+    client_hello_of(Handshake {
+        complete: bytes.len() == total,
+        bytes,
+    })
+}
+
+fn client_hello_of(message: Handshake) -> Option<ClientHello> {
     let (legacy_version, block) = if message.complete {
         match parse_tls_message_handshake(&message.bytes) {
             Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(hello)))) => {

@@ -91,7 +91,7 @@ class Analyzer(exports.Analyzer):
                     if finding:
                         FLAGGED.add(flow.id)
                         findings.append(finding)
-        return types.Outcome(findings=findings, host_facts=[])
+        return types.Outcome(findings=findings, host_facts=[], notes=[])
 
     def judge(self, flow_id: int, name: str):
         labels = [label for label in name.split(".") if label]
@@ -114,12 +114,13 @@ class Analyzer(exports.Analyzer):
                 types.Attribute(key="labels", value=str(len(labels))),
                 types.Attribute(key="reason", value="; ".join(reasons)),
             ],
+            flows=[],
         )
 
     def analyze_link(self, batch) -> types.Outcome:
         # Not called: describe() does not ask for link-layer events.
-        return types.Outcome(findings=[], host_facts=[])
+        return types.Outcome(findings=[], host_facts=[], notes=[])
 
     def finish(self) -> types.Outcome:
         log.log(log.Level.INFO, f"Flagged {len(FLAGGED)} flows with long DNS names.")
-        return types.Outcome(findings=[], host_facts=[])
+        return types.Outcome(findings=[], host_facts=[], notes=[])

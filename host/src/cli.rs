@@ -233,9 +233,19 @@ fn print_summary(s: &RunSummary, verbose: bool) {
     if s.findings_by_tag.is_empty() {
         println!("findings  none");
     } else {
-        println!("findings  {}", s.findings_by_tag.values().sum::<u64>());
+        println!(
+            "findings  {} (flow findings rolled up by stage, reason and pair of hosts: {} in all)",
+            s.findings_by_tag.values().sum::<u64>(),
+            s.flow_findings
+        );
         for (tag, n) in &s.findings_by_tag {
             println!("  {n:>7}  {tag}");
+        }
+    }
+    if !s.notes.is_empty() {
+        println!("run notes {}", s.notes.len());
+        for n in &s.notes {
+            println!("  {n}");
         }
     }
     print_fates(s);

@@ -196,8 +196,10 @@ impl Output for Plugin {
     }
 
     fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError> {
-        for record in &report.findings {
-            *self.tags.entry(record.finding.tag.clone()).or_default() += 1;
+        // The findings list: about hosts and the capture, and roll-ups of flow findings (skipped
+        // here: each of those was counted on its flow), each standing for `occurrences()` findings.
+        for record in report.findings.iter().filter(|r| !r.rollup) {
+            *self.tags.entry(record.finding.tag.clone()).or_default() += record.finding.occurrences();
         }
         let mut text = format!("capture  {}\nflows    {}\nhosts    {}\n", report.capture.file, self.flows, report.hosts.len());
         for (tag, n) in &self.tags {

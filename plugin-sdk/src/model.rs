@@ -2,8 +2,8 @@
 //! so plugin code reads like the investigation it does rather than like WIT plumbing.
 
 use crate::{
-    Attribute, Direction, Finding, Flow, FlowId, HostFact, IpAddress, Ipv6Address, Outcome,
-    PluginError, Protocol, Severity, Subject, Timestamp,
+    Attribute, Direction, Finding, Flow, FlowId, HostFact, IpAddress, Ipv6Address, NoteLevel,
+    Outcome, PluginError, Protocol, RunNote, Severity, Subject, Timestamp,
 };
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -195,7 +195,23 @@ impl Finding {
             confidence: 100,
             summary: String::new(),
             attributes: Vec::new(),
+            flows: Vec::new(),
         }
+    }
+
+    /// Sets the flows the finding rests on (sorted and without repeats here): all of them, so
+    /// report.json and sqlite can list them whole.
+    pub fn flows(mut self, flows: impl IntoIterator<Item = FlowId>) -> Finding {
+        let mut flows: Vec<FlowId> = flows.into_iter().collect();
+        flows.sort_unstable();
+        flows.dedup();
+        self.flows = flows;
+        self
+    }
+
+    /// How many occurrences the finding stands for: the number of its flows, at least 1.
+    pub fn occurrences(&self) -> u64 {
+        (self.flows.len() as u64).max(1)
     }
 
     /// Sets the one-line summary.
@@ -243,6 +259,51 @@ impl Default for Outcome {
         Outcome {
             findings: Vec::new(),
             host_facts: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+impl RunNote {
+    /// A note that something was not counted, read or looked up: the report is less complete.
+    pub fn warning(key: impl Into<String>, message: impl Into<String>) -> RunNote {
+        RunNote {
+            key: key.into(),
+            level: NoteLevel::Warning,
+            message: message.into(),
+            attributes: Vec::new(),
+        }
+    }
+
+    /// A note worth knowing that leaves nothing out of the report.
+    pub fn info(key: impl Into<String>, message: impl Into<String>) -> RunNote {
+        RunNote {
+            level: NoteLevel::Info,
+            ..RunNote::warning(key, message)
+        }
+    }
+
+    /// Adds an attribute.
+    pub fn attr(mut self, key: impl Into<String>, value: impl Into<String>) -> RunNote {
+        self.attributes.push(Attribute::new(key, value));
+        self
+    }
+
+    /// The value of attribute `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.key == key)
+            .map(|a| a.value.as_str())
+    }
+}
+
+impl NoteLevel {
+    /// `info` or `warning`, as reports write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteLevel::Info => "info",
+            NoteLevel::Warning => "warning",
         }
     }
 }
@@ -251,6 +312,12 @@ impl Outcome {
     /// Adds a finding.
     pub fn push(&mut self, finding: Finding) {
         self.findings.push(finding);
+    }
+
+    /// Adds a run note: a statement about the run (a limit reached, a capability missing), not about
+    /// the traffic.
+    pub fn note(&mut self, note: RunNote) {
+        self.notes.push(note);
     }
 
     /// Publishes a fact about a host; later stages see it at once.

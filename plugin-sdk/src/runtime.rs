@@ -247,6 +247,7 @@ pub mod __private {
             findings: FINDINGS.with(|kept| std::mem::take(&mut *kept.borrow_mut())),
             plugins: report.plugins,
             queries: report.queries,
+            notes: report.notes,
         };
         with_instance::<T, _>(|p| p.finish(report))
     }

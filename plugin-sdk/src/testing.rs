@@ -65,6 +65,7 @@ pub fn report(hosts: Vec<HostInfo>) -> Report {
         findings: Vec::new(),
         plugins: Vec::new(),
         queries: Vec::new(),
+        notes: Vec::new(),
     }
 }
 
@@ -144,6 +145,8 @@ pub fn finding(
                     value: (*v).into(),
                 })
                 .collect(),
+            flows: Vec::new(),
         },
+        rollup: false,
     }
 }

@@ -114,14 +114,27 @@ fn run_case(case: &Path) -> Value {
         .into_iter()
         .filter(|f| f["stage"] == stage)
         .map(|f| {
-            json!({
+            let mut out = json!({
                 "subject": describe(&f["subject"]),
                 "tag": f["tag"],
                 "severity": f["severity"],
                 "confidence": f["confidence"],
                 "summary": f["summary"],
                 "attributes": f["attributes"],
-            })
+            });
+            // A finding that stands for several flows lists them all, by their endpoints.
+            if occurrences(f) > 1 {
+                out["count"] = json!(occurrences(f));
+                let mut on: Vec<Value> = f["flows"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|id| describe(&json!({ "flow": id })))
+                    .collect();
+                on.sort_by_key(|v| v.to_string());
+                out["flows"] = Value::Array(on);
+            }
+            out
         })
         .collect();
     findings.sort_by_key(|f| f.to_string());
@@ -139,5 +152,16 @@ fn run_case(case: &Path) -> Value {
         })
         .collect();
     facts.sort_by_key(|f| f.to_string());
-    json!({ "findings": findings, "host_facts": facts })
+    let notes: Vec<Value> = report["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["stage"] == stage)
+        .cloned()
+        .collect();
+    if notes.is_empty() {
+        json!({ "findings": findings, "host_facts": facts })
+    } else {
+        json!({ "findings": findings, "host_facts": facts, "run_notes": notes })
+    }
 }

@@ -188,15 +188,34 @@ fn the_sqlite_database_holds_the_hosts_flows_and_findings_of_the_json_report() {
         );
     }
 
-    // Findings: the same number, and the same tags on each flow.
-    let all = all_findings(&report);
+    // Findings: the flows' own and the findings list (roll-ups included), and the same tags on each
+    // flow.
+    let listed: Vec<&Value> = report["findings"].as_array().unwrap().iter().collect();
+    let own: Vec<&Value> = report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["findings"].as_array().unwrap())
+        .collect();
     assert_eq!(
-        count(&db, "SELECT count(*) FROM findings"),
-        all.len() as u64
+        count(&db, "SELECT count(*) FROM findings WHERE listed = 1"),
+        listed.len() as u64
     );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM findings WHERE listed = 0"),
+        own.len() as u64
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM finding_flows"),
+        listed
+            .iter()
+            .map(|f| f["flows"].as_array().map_or(0, Vec::len) as u64)
+            .sum::<u64>()
+    );
+    let all: Vec<&Value> = own.iter().chain(&listed).copied().collect();
     let mut db_tags: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     let mut stmt = db
-        .prepare("SELECT flow_id, tag FROM findings WHERE flow_id IS NOT NULL")
+        .prepare("SELECT flow_id, tag FROM findings WHERE flow_id IS NOT NULL AND rollup = 0")
         .unwrap();
     for row in stmt
         .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
@@ -242,7 +261,7 @@ fn the_sqlite_database_holds_the_hosts_flows_and_findings_of_the_json_report() {
     for q in queries.iter().flat_map(|q| q.split(',')) {
         assert!(db_names.contains(q), "{q} not in the dns table");
     }
-    let answers: usize = all
+    let answers: usize = all_findings(&report)
         .iter()
         .filter(|f| f["tag"] == "dns")
         .filter_map(|f| f["attributes"]["dns.answers"].as_str())
@@ -322,10 +341,13 @@ fn swapping_outputs_is_a_pipeline_edit() {
         flows.len() as u64 - 1,
         count(&db, "SELECT count(*) FROM flows")
     );
-    assert_eq!(findings.len() - 1, all_findings(&report).len());
+    assert_eq!(
+        findings.len() - 1,
+        report["findings"].as_array().unwrap().len()
+    );
     assert_eq!(
         findings.len() as u64 - 1,
-        count(&db, "SELECT count(*) FROM findings")
+        count(&db, "SELECT count(*) FROM findings_listed")
     );
     assert_eq!(hosts.len() - 1, report["hosts"].as_array().unwrap().len());
     let width = flows[0].len();

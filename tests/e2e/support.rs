@@ -113,16 +113,25 @@ pub fn run_pipeline(dir: &Path, pipeline: &str, capture: &Path) -> Run {
 /// The minimal pipeline: the web analyzer and the JSON report.
 pub const WEB_JSON: &str = "[[analyzer]]\nplugin = \"web\"\n[[output]]\nplugin = \"json\"\n";
 
-/// Every finding of a report: those on flows and the others.
+/// Every finding of a report once: those on flows, and the entries of the findings list that are not
+/// roll-ups of them (a finding raised late stands for `count` flows).
 pub fn all_findings(report: &Value) -> Vec<&Value> {
     let on_flows = report["flows"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|f| f["findings"].as_array().unwrap());
-    on_flows
-        .chain(report["findings"].as_array().unwrap())
-        .collect()
+    let listed = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rollup"] != true);
+    on_flows.chain(listed).collect()
+}
+
+/// How many findings an entry stands for: its `count`, or 1.
+pub fn occurrences(finding: &Value) -> u64 {
+    finding["count"].as_u64().unwrap_or(1)
 }
 
 /// The values of attribute `key` over findings tagged `tag` (sorted, distinct).

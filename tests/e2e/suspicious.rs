@@ -84,7 +84,18 @@ fn web_flows_with_names_and_sessions_begun_before_the_capture_pass_the_tor_relay
         .filter(|(k, _)| *k == ("tcp".to_string(), "216.165.2.56".to_string(), 9001))
         .map(|(_, a)| a)
         .collect();
-    assert_eq!(tor.len(), 2, "two connections to 216.165.2.56:9001");
+    // One roll-up: the same client, server and reasons.
+    assert_eq!(tor.len(), 1, "one roll-up for 216.165.2.56:9001");
+    let rolled = all_findings(&report)
+        .into_iter()
+        .find(|f| f["tag"] == "suspicious" && f["attributes"]["peer"] == "216.165.2.56")
+        .unwrap();
+    assert_eq!(
+        occurrences(rolled),
+        2,
+        "two connections to 216.165.2.56:9001"
+    );
+    assert_eq!(rolled["flows"].as_array().unwrap().len(), 2);
     for a in tor {
         assert_eq!(a["reason.unnamed"], NO_NAME);
         assert_eq!(a["port.service"], "9001/tcp is registered as etlservicemgr");

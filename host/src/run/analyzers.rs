@@ -2,6 +2,7 @@
 //! finds is on the flows (and hosts) before the next one looks.
 
 use super::payloads::with_payloads;
+use super::rollup::Rollups;
 use crate::caps::{Services, log::Level};
 use crate::flow::{FinishedFlow, HostNote};
 use crate::runtime::bindings::wit;
@@ -16,8 +17,14 @@ pub struct Analyzers {
     /// Findings that are not on a flow of the current batch (host, capture, and flow findings raised in
     /// `finish`), waiting to be handed to the outputs.
     pub loose: Vec<wit::FindingRecord>,
-    /// Every finding of the run, counted by tag.
+    /// The findings of the run as reports list them (roll-ups counted once), by tag.
     pub by_tag: BTreeMap<String, u64>,
+    /// Flow findings, before they were rolled up.
+    pub flow_findings: u64,
+    /// The run's flow findings, gathered into roll-ups handed to the outputs at the end.
+    pub rollups: Rollups,
+    /// The stages' run notes, in the order they were made.
+    pub notes: Vec<wit::NoteRecord>,
     /// Why stages were stopped.
     pub failures: Vec<String>,
 }
@@ -29,6 +36,9 @@ impl Analyzers {
             services,
             loose: Vec::new(),
             by_tag: BTreeMap::new(),
+            flow_findings: 0,
+            rollups: Rollups::default(),
+            notes: Vec::new(),
             failures: Vec::new(),
         }
     }
@@ -84,6 +94,15 @@ impl Analyzers {
         }
     }
 
+    /// The roll-ups of the run's flow findings, counted by tag; call once, after `finish`.
+    pub fn take_rollups(&mut self) -> Vec<wit::FindingRecord> {
+        let rollups: Vec<wit::FindingRecord> = std::mem::take(&mut self.rollups).finish().collect();
+        for r in &rollups {
+            *self.by_tag.entry(r.finding.tag.clone()).or_default() += 1;
+        }
+        rollups
+    }
+
     fn failed(&mut self, message: String) {
         self.services.log.host(Level::Error, &message);
         self.failures.push(message);
@@ -113,19 +132,33 @@ impl Analyzers {
                 hosts.add_note(convert::ip_from_wit(fact.host), note);
             }
         }
+        for note in outcome.notes {
+            self.notes.push(wit::NoteRecord {
+                stage: name.clone(),
+                note,
+            });
+        }
         for finding in outcome.findings {
-            *self.by_tag.entry(finding.tag.clone()).or_default() += 1;
             let record = wit::FindingRecord {
                 stage: name.clone(),
                 finding,
+                rollup: false,
             };
-            // A flow finding travels on its flow to the outputs; the others go to them on their own.
-            if let wit::Subject::Flow(id) = record.finding.subject
-                && let Some(&i) = index.get(&id)
-            {
-                flows[i].findings.push(record);
+            // A flow finding travels on its flow to the outputs, and into its roll-up; one about a
+            // flow that has gone by only into its roll-up; the others go to the outputs on their own.
+            if let wit::Subject::Flow(id) = record.finding.subject {
+                if let Some(&i) = index.get(&id) {
+                    let flow = &mut flows[i];
+                    self.rollups
+                        .add_live(&record, id, flow.client.ip, flow.server.ip);
+                    flow.findings.push(record);
+                } else {
+                    self.rollups.add_late(record, id);
+                }
+                self.flow_findings += 1;
                 continue;
             }
+            *self.by_tag.entry(record.finding.tag.clone()).or_default() += 1;
             self.loose.push(record);
         }
     }

@@ -6,6 +6,7 @@ mod link;
 mod outputs;
 mod payloads;
 mod reading;
+mod rollup;
 
 use crate::caps::{Services, log::Level};
 use crate::decode::CaptureReader;
@@ -74,7 +75,12 @@ pub struct RunSummary {
     /// The most flows that were active at once (memory follows this, not the capture size).
     pub max_active_flows: usize,
     pub hosts: usize,
+    /// The findings as reports list them (a roll-up of flow findings counts once), by tag.
     pub findings_by_tag: BTreeMap<String, u64>,
+    /// Flow findings before they were rolled up.
+    pub flow_findings: u64,
+    /// The run notes: `[stage] key: message`, in the order they were made.
+    pub notes: Vec<String>,
     /// What became of the packets, in table order; the counts sum to `packets`.
     pub packet_fates: Vec<FateCount>,
     /// Timestamps running backwards, jumping or out of range, one sentence per kind.
@@ -221,6 +227,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         report_progress(&mut opts, total, total, packets, flows_total, &phase)
     });
     let mut loose = std::mem::take(&mut analyzers.loose);
+    loose.extend(analyzers.take_rollups());
     while !loose.is_empty() {
         outputs.findings(
             loose.drain(..loose.len().min(4096)).collect(),
@@ -288,6 +295,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         capture: capture_info,
         plugins,
         queries: services.queries.take(),
+        notes: analyzers.notes.clone(),
     };
     let mut written = outputs.finish(report);
     written.files.sort();
@@ -322,6 +330,12 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         max_active_flows: read.max_active,
         hosts: host_count,
         findings_by_tag: std::mem::take(&mut analyzers.by_tag),
+        flow_findings: analyzers.flow_findings,
+        notes: analyzers
+            .notes
+            .iter()
+            .map(|n| format!("[{}] {}: {}", n.stage, n.note.key, n.note.message))
+            .collect(),
         packet_fates: stats
             .fates
             .iter()

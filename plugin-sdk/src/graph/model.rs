@@ -324,13 +324,18 @@ impl NetGraph {
     /// output that streams them ([`crate::Output::STREAMS_FINDINGS`]) calls this from
     /// `consume_findings`, so they need not be held until the end.
     pub fn note_findings(&mut self, records: &[FindingRecord]) {
-        for record in records {
+        // A roll-up's findings came on their flows already.
+        for record in records.iter().filter(|r| !r.rollup) {
             let f = &record.finding;
             match f.subject {
-                Subject::Flow(id) => self.late.push(Late::Flow {
-                    id,
-                    tag: f.tag.clone(),
-                }),
+                Subject::Flow(id) => {
+                    for id in std::iter::once(id).chain(f.flows.iter().copied()) {
+                        self.late.push(Late::Flow {
+                            id,
+                            tag: f.tag.clone(),
+                        });
+                    }
+                }
                 Subject::Host(ip) => {
                     let ip = IpAddr::from(ip);
                     let peers: Vec<IpAddr> = f
@@ -601,6 +606,7 @@ pub(crate) mod tests {
                 .map(|t| FindingRecord {
                     stage: "test".into(),
                     finding: Finding::on_flow(id, *t, Severity::Info),
+                    rollup: false,
                 })
                 .collect(),
         }
@@ -653,10 +659,12 @@ pub(crate) mod tests {
                 .map(|finding| FindingRecord {
                     stage: "late".into(),
                     finding,
+                    rollup: false,
                 })
                 .collect(),
             plugins: Vec::new(),
             queries: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

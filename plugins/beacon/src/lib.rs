@@ -12,6 +12,7 @@
 
 mod score;
 
+use pcapxray_plugin_sdk::RunNote;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::time::iso8601;
 use pcapxray_plugin_sdk::{
@@ -208,12 +209,14 @@ impl Beacon {
             out.fact(p.client, BEACON_PEER, peer, Some(b.first));
         }
         if self.dropped_pairs > 0 || self.dropped_connections > 0 {
-            out.push(
-                Finding::on_capture("beacon.incomplete", Severity::Info)
-                    .summary(format!(
+            out.note(
+                RunNote::warning(
+                    "beacon.incomplete",
+                    format!(
                         "Beacon analysis was bounded: {} flows of new pairs and {} further connections were not kept",
                         self.dropped_pairs, self.dropped_connections
-                    ))
+                    ),
+                )
                     .attr("beacon.dropped-pairs-flows", self.dropped_pairs.to_string())
                     .attr("beacon.dropped-connections", self.dropped_connections.to_string())
                     .attr(
@@ -625,7 +628,9 @@ mod tests {
             out
         };
         let tags: Vec<&str> = out.findings.iter().map(|f| f.tag.as_str()).collect();
-        assert_eq!(tags, ["beacon", "beacon.incomplete"]);
+        assert_eq!(tags, ["beacon"]);
+        let notes: Vec<&str> = out.notes.iter().map(|n| n.key.as_str()).collect();
+        assert_eq!(notes, ["beacon.incomplete"]);
         assert_eq!(out.findings[0].get("beacon.truncated"), Some("true"));
         assert_eq!(out.findings[0].get("beacon.interval-seconds"), Some("5"));
     }

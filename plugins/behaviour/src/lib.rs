@@ -17,6 +17,7 @@ mod detect;
 mod link;
 mod track;
 
+use pcapxray_plugin_sdk::RunNote;
 use pcapxray_plugin_sdk::time::iso8601;
 use pcapxray_plugin_sdk::{
     Analyzer, ConfigError, Finding, Flow, LinkBatch, Outcome, PluginError, Severity,
@@ -417,12 +418,18 @@ impl Analyzer for BehaviourAnalyzer {
         }
         let t = &self.tracker;
         if t.forgotten_attempts > 0 || t.forgotten_victims > 0 {
-            pcapxray_plugin_sdk::log::warn(&format!(
+            let message = format!(
                 "behaviour analysis was bounded: it follows at most {MAX_ACTORS} sources and {MAX_VICTIMS} attacked \
                  services or DNS receivers at once; {} attempts of sources with the fewest attempts and {} services \
                  with the fewest were forgotten (a scanner or flood target keeps its place)",
                 t.forgotten_attempts, t.forgotten_victims
-            ));
+            );
+            pcapxray_plugin_sdk::log::warn(&message);
+            out.note(
+                RunNote::warning("behaviour.limit", message)
+                    .attr("forgotten-attempts", t.forgotten_attempts.to_string())
+                    .attr("forgotten-services", t.forgotten_victims.to_string()),
+            );
         }
         Ok(())
     }

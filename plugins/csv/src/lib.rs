@@ -119,7 +119,6 @@ impl Csv {
         mut lookup: impl FnMut(&IpAddress) -> Option<HostInfo>,
     ) -> Result<Vec<Artifact>, PluginError> {
         let mut flow_rows = Vec::with_capacity(flows.len());
-        let mut finding_rows = Vec::new();
         for flow in flows {
             let client = if self.config.host_names {
                 self.names
@@ -142,19 +141,11 @@ impl Csv {
                 server.as_deref(),
                 &self.cells,
             ));
-            finding_rows.extend(
-                flow.findings
-                    .iter()
-                    .map(|r| rows::record_row(r, &self.cells)),
-            );
         }
         self.names.end_batch();
         let mut out = Vec::new();
         if !flow_rows.is_empty() {
             out.push(self.flows_part(&flow_rows)?);
-        }
-        if !finding_rows.is_empty() {
-            out.push(self.findings_part(&finding_rows)?);
         }
         Ok(out)
     }
@@ -203,7 +194,8 @@ impl Output for Csv {
         self.consume_with(&flows, pcapxray_plugin_sdk::hosts::get)
     }
 
-    /// Findings that are not on a flow are appended to `findings.csv` as they come.
+    /// The findings list (findings about hosts and the capture, and the roll-ups of flow findings) is
+    /// appended to `findings.csv` as it comes; a flow's own findings are its `tags` in `flows.csv`.
     const STREAMS_FINDINGS: bool = true;
 
     fn consume_findings(
@@ -263,7 +255,8 @@ mod tests {
             .push(finding("dns", 1, "dns", "DNS A example.com", &[]));
         let f2 = flow(2, "192.168.1.23", "8.8.8.8", 53);
         let first = csv.consume_with(&[f1, f2], &mut lookup).unwrap();
-        assert_eq!(first.len(), 2);
+        // A flow's own findings are its tags; findings.csv gets the roll-ups later.
+        assert_eq!(first.len(), 1);
         assert_eq!(first[0].name, "flows.csv");
         let flows = text(&first[0]);
         assert!(flows.starts_with("id,start,end,duration_seconds,protocol,"));
@@ -271,7 +264,14 @@ mod tests {
         assert!(flows.contains(",laptop.lan,8.8.8.8,53,"), "{flows}");
         // One lookup per address and batch: the laptop is known, 8.8.8.8 is asked once.
         assert_eq!(lookups, 2);
-        assert!(text(&first[1]).starts_with("stage,tag,severity,confidence,subject,flow_id,host,summary,attributes\r\ndns,dns,info,100,flow,1,,DNS A example.com,\r\n"));
+        let mut rolled = finding("dns", 1, "dns", "DNS A example.com", &[]);
+        rolled.finding = rolled.finding.flows([2, 1]);
+        rolled.rollup = true;
+        let listed = csv.consume_findings(vec![rolled]).unwrap();
+        assert_eq!(
+            text(&listed[0]),
+            "stage,tag,severity,confidence,subject,flow_id,host,summary,attributes,count,flows\r\ndns,dns,info,100,flow,1,,DNS A example.com,,2,1 2\r\n"
+        );
 
         let second = csv
             .consume_with(&[flow(3, "192.168.1.23", "1.1.1.1", 443)], |_| None)
@@ -287,13 +287,14 @@ mod tests {
                 "beacon",
                 pcapxray_plugin_sdk::Severity::High,
             ),
+            rollup: false,
         });
         r.hosts.push(host("192.168.1.23", &[1]));
         let end = csv.finish(r).unwrap();
         assert_eq!(end.len(), 2);
         assert_eq!(
             text(&end[0]),
-            "beacon,beacon,high,100,host,,192.168.1.23,,\r\n"
+            "beacon,beacon,high,100,host,,192.168.1.23,,,1,\r\n"
         );
         assert_eq!(end[1].name, "hosts.csv");
         assert!(text(&end[1]).starts_with("ip,class,macs,name,"));
@@ -309,7 +310,7 @@ mod tests {
         let second = csv.consume_findings(late).unwrap();
         assert_eq!(
             text(&second[0]),
-            "suspicious,suspicious,info,100,flow,9,,late,\r\n"
+            "suspicious,suspicious,info,100,flow,9,,late,,1,\r\n"
         );
         assert!(csv.consume_findings(Vec::new()).unwrap().is_empty());
         let end = csv.finish(report(Vec::new())).unwrap();

@@ -52,7 +52,12 @@ pub const FINDING_COLUMNS: &[&str] = &[
     "host",
     "summary",
     "attributes",
+    "count",
+    "flows",
 ];
+
+/// Flow ids listed in a `findings.csv` cell; report.json and report.sqlite list them all.
+pub const FLOWS_PER_CELL: usize = 100;
 
 /// The header of `hosts.csv`.
 pub const HOST_COLUMNS: &[&str] = &[
@@ -191,7 +196,22 @@ pub fn finding_row(stage: &str, f: &Finding, c: &Cells) -> Vec<String> {
             );
             if c.formula_escape { defuse(a) } else { a }
         },
+        f.occurrences().to_string(),
+        flow_list(&f.flows),
     ]
+}
+
+/// The first [`FLOWS_PER_CELL`] flow ids, space-separated, and `… (N in all)` when there are more.
+fn flow_list(flows: &[u64]) -> String {
+    let mut out: Vec<String> = flows
+        .iter()
+        .take(FLOWS_PER_CELL)
+        .map(u64::to_string)
+        .collect();
+    if flows.len() > FLOWS_PER_CELL {
+        out.push(format!("… ({} in all)", flows.len()));
+    }
+    out.join(" ")
 }
 
 /// One `hosts.csv` row.

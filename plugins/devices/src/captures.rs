@@ -82,7 +82,7 @@ pub fn udp_flow(
 /// The host table the host would build from these flows and ARP senders.
 fn host_table(flows: &[Flow], arp: &[(IpAddr, u64)]) -> Vec<HostInfo> {
     let mut table: BTreeMap<IpAddr, HostInfo> = BTreeMap::new();
-    let mut entry = |ip: IpAddr, mac: Option<u64>, in_arp: bool| {
+    let mut entry = |ip: IpAddr, mac: Option<u64>, in_arp: bool, sent: u64, received: u64| {
         let h = table.entry(ip).or_insert_with(|| HostInfo {
             ip: ip.into(),
             macs: Vec::new(),
@@ -101,14 +101,17 @@ fn host_table(flows: &[Flow], arp: &[(IpAddr, u64)]) -> Vec<HostInfo> {
             h.macs.push(m);
         }
         h.seen_in_arp |= in_arp;
+        h.packets_sent += sent;
+        h.packets_received += received;
     };
     for f in flows {
-        entry(f.client_ip(), f.client.mac, false);
-        entry(f.server_ip(), f.server.mac, false);
+        let (up, down) = (f.to_server.packets, f.to_client.packets);
+        entry(f.client_ip(), f.client.mac, false, up, down);
+        entry(f.server_ip(), f.server.mac, false, down, up);
     }
     for (ip, mac) in arp {
         if !ip.is_unspecified() {
-            entry(*ip, Some(*mac), true);
+            entry(*ip, Some(*mac), true, 0, 0);
         }
     }
     table.into_values().collect()

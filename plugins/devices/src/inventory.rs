@@ -108,6 +108,9 @@ struct View {
     dhcp: bool,
     names: Vec<String>,
     agents: Vec<String>,
+    /// Sent a single packet and got nothing back: unless it is named, too little to describe a device
+    /// by (a spoofed or flooded source looks exactly like this).
+    one_shot: bool,
 }
 
 fn unicast(ip: &IpAddr) -> bool {
@@ -160,6 +163,7 @@ pub fn decide(
             push(&mut v.macs, mac);
         }
         v.arp |= h.seen_in_arp;
+        v.one_shot = h.packets_sent <= 1 && h.packets_received == 0 && !h.seen_in_arp;
         for n in &h.notes {
             match n.key.as_str() {
                 "name" => push(&mut v.names, n.value.clone()),
@@ -352,7 +356,14 @@ pub fn decide(
     for role in roles.values() {
         let vendor = vendors.lookup(role.mac);
         let gateway = gateway_macs.contains(&role.mac);
-        if !gateway && role.behind.is_empty() {
+        // Forwarded addresses that each sent one unanswered packet, from a MAC whose own LAN address
+        // was never seen, are too little to call it a router (a MAC flood's random sources each look
+        // like that).
+        let substantial = role
+            .behind
+            .iter()
+            .any(|ip| views.get(ip).is_none_or(|v| !v.one_shot));
+        if !gateway && (role.behind.is_empty() || (!substantial && role.lan.is_empty())) {
             continue;
         }
         let mut examples: Vec<String> = role.behind.iter().take(5).map(|i| i.to_string()).collect();
@@ -459,9 +470,21 @@ pub fn decide(
         );
     }
 
-    // OS hints and the per-host summary.
+    // OS hints and the per-host summary. When most LAN addresses sent one unanswered packet and have
+    // no name, and there are many of them, they are flood or spoofing noise, not devices to describe.
+    let silent = |v: &View| v.one_shot && !v.dhcp && v.names.is_empty();
+    let silent_count = lan
+        .iter()
+        .filter(|ip| views.get(*ip).is_some_and(silent))
+        .count();
+    let flooded = silent_count > FLOOD_MIN_SILENT && silent_count * 2 > lan.len();
+    let mut one_shots = 0u64;
     for ip in &lan {
         let Some(v) = views.get(ip) else { continue };
+        if flooded && silent(v) {
+            one_shots += 1;
+            continue;
+        }
         let mut evidence: Vec<Evidence> = Vec::new();
         let mut dhcp_names: Vec<String> = Vec::new();
         for mac in dhcp_targets.get(ip).into_iter().flatten() {
@@ -520,7 +543,25 @@ pub fn decide(
             ));
         }
     }
+    if one_shots > 0 {
+        out.note(
+            pcapxray_plugin_sdk::RunNote::info(
+                "devices.one-packet-hosts",
+                format!(
+                    "{one_shots} of {} LAN addresses sent a single packet that nothing answered and \
+                     have no name, as flooded or spoofed sources do; they are listed as hosts but not \
+                     described as devices one by one",
+                    lan.len()
+                ),
+            )
+            .attr("hosts", one_shots.to_string()),
+        );
+    }
 }
+
+/// LAN addresses that each sent one unanswered packet and have no name, past which (when they are also
+/// most of the LAN) they are taken for a flood and not described one by one.
+const FLOOD_MIN_SILENT: usize = 64;
 
 /// The one-line summary of a LAN host.
 fn device_finding(

@@ -3,10 +3,10 @@
 //! nothing and says so once; the analysis stays offline by default. The host attaches the answers to
 //! the hosts and records every query in the report; this plugin chooses whom to ask and when.
 
+use pcapxray_plugin_sdk::RunNote;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::{
-    Analyzer, CapabilityError, Finding, Flow, IpAddress, Outcome, PluginError, Severity, dns,
-    hosts, log, whois,
+    Analyzer, CapabilityError, Flow, IpAddress, Outcome, PluginError, dns, hosts, log, whois,
 };
 use serde::Deserialize;
 
@@ -95,8 +95,9 @@ impl Analyzer for Enrich {
     }
 }
 
-/// How a round of lookups went: (answered, failed, asked), or None when the capability is not granted.
-type Tally = Option<(usize, usize, usize)>;
+/// How a round of lookups went: (answered, failed, asked, qualified), or None when the capability is
+/// not granted.
+type Tally = Option<(usize, usize, usize, usize)>;
 
 impl Enrich {
     fn ask(
@@ -127,18 +128,36 @@ impl Enrich {
                 ));
             }
         }
-        Some((answered, failed, asked.len()))
+        Some((answered, failed, asked.len(), ips.len()))
     }
 }
 
-fn summarize(out: &mut Outcome, tag: &str, what: &str, tally: Tally) {
-    if let Some((answered, failed, asked)) = tally {
-        out.push(
-            Finding::on_capture(tag, Severity::Info)
-                .summary(format!("{what}: asked about {asked} hosts, {answered} answered, {failed} without answer"))
-                .attr("asked", asked.to_string())
-                .attr("answered", answered.to_string())
-                .attr("failed", failed.to_string()),
+/// A run note on how the lookups went, and a warning when `max_hosts` left hosts unasked.
+fn summarize(out: &mut Outcome, key: &str, what: &str, tally: Tally) {
+    let Some((answered, failed, asked, qualified)) = tally else {
+        return;
+    };
+    out.note(
+        RunNote::info(
+            key,
+            format!(
+                "{what}: asked about {asked} hosts, {answered} answered, {failed} without answer"
+            ),
+        )
+        .attr("asked", asked.to_string())
+        .attr("answered", answered.to_string())
+        .attr("failed", failed.to_string()),
+    );
+    if qualified > asked {
+        out.note(
+            RunNote::warning(
+                format!("{key}.limit"),
+                format!(
+                    "{what}: {qualified} hosts qualified, only the first {asked} were asked (config max_hosts)"
+                ),
+            )
+            .attr("qualified", qualified.to_string())
+            .attr("max_hosts", asked.to_string()),
         );
     }
 }

@@ -78,6 +78,7 @@ fn flow(id: u64, client: &str, server: &str, port: u16, tags: &[&str]) -> Flow {
             .map(|t| FindingRecord {
                 stage: "web".into(),
                 finding: Finding::on_flow(id, *t, Severity::Info),
+                rollup: false,
             })
             .collect(),
     }
@@ -130,10 +131,12 @@ fn report(findings: Vec<Finding>) -> Report {
             .map(|finding| FindingRecord {
                 stage: "suspicious".into(),
                 finding,
+                rollup: false,
             })
             .collect(),
         plugins: Vec::new(),
         queries: Vec::new(),
+        notes: Vec::new(),
     }
 }
 

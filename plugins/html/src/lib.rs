@@ -66,7 +66,13 @@ pub struct FindingRow {
     subject: String,
     summary: String,
     attributes: Vec<(String, String)>,
+    /// How many findings the row stands for (a roll-up), and its first flows.
+    count: u64,
+    flows: Vec<u64>,
 }
+
+/// Flow ids shown in a findings row; report.json lists them all.
+const FLOWS_PER_ROW: usize = 20;
 
 /// The findings table, bounded: when full, a more severe finding replaces the latest of the least
 /// severe ones, so what matters most is always listed.
@@ -136,6 +142,8 @@ impl Findings {
                 .take(MAX_ATTRIBUTES)
                 .map(|a| (clean(&a.key, 64), clean(&a.value, ATTRIBUTE_CHARS)))
                 .collect(),
+            count: f.occurrences(),
+            flows: f.flows.iter().take(FLOWS_PER_ROW).copied().collect(),
         });
     }
 
@@ -242,11 +250,9 @@ impl Html {
     /// their findings.
     pub fn add_flows(&mut self, flows: &[Flow]) {
         self.model.consume(flows);
+        // A flow's own findings are its tags here; the findings table lists their roll-ups.
         for flow in flows {
             self.flows_seen += 1;
-            for r in &flow.findings {
-                self.findings.add(&r.stage, &r.finding);
-            }
             if self.flows.len() >= self.config.max_flows {
                 continue;
             }
@@ -280,18 +286,28 @@ impl Html {
         }
     }
 
-    /// Takes findings that are not on a flow (about hosts and the capture, and late flow findings).
+    /// Takes the findings list: findings about hosts and the capture, late flow findings, and the
+    /// roll-ups of flow findings (whose flows already carry them as tags).
     pub fn add_findings(&mut self, records: &[FindingRecord]) {
-        self.model.note_findings(records);
+        let late: Vec<FindingRecord> = records.iter().filter(|r| !r.rollup).cloned().collect();
+        self.model.note_findings(&late);
         for r in records {
             self.findings.add(&r.stage, &r.finding);
-            if let Subject::Flow(id) = r.finding.subject
-                && let Some(&row) = self.flow_rows.get(&id)
-            {
-                let tag = clean(&r.finding.tag, 80);
-                let tags = &mut self.flows[row].tags;
-                if !tags.contains(&tag) {
-                    tags.push(tag);
+            if r.rollup {
+                continue;
+            }
+            let f = &r.finding;
+            let subject = match f.subject {
+                Subject::Flow(id) => Some(id),
+                _ => None,
+            };
+            for id in subject.into_iter().chain(f.flows.iter().copied()) {
+                if let Some(&row) = self.flow_rows.get(&id) {
+                    let tag = clean(&f.tag, 80);
+                    let tags = &mut self.flows[row].tags;
+                    if !tags.contains(&tag) {
+                        tags.push(tag);
+                    }
                 }
             }
         }

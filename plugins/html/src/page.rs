@@ -157,12 +157,13 @@ impl Page<'_> {
                 self.hosts_total
             ))
         );
-        out.push_str("<nav aria-label=\"Sections\"><a href=\"#summary\">Summary</a><a href=\"#diagram\">Diagram</a><a href=\"#hosts\">Hosts</a><a href=\"#flows\">Flows</a><a href=\"#findings\">Findings</a><a href=\"#plugins\">Plugins</a></nav>\n<main>\n");
+        out.push_str("<nav aria-label=\"Sections\"><a href=\"#summary\">Summary</a><a href=\"#diagram\">Diagram</a><a href=\"#hosts\">Hosts</a><a href=\"#flows\">Flows</a><a href=\"#findings\">Findings</a><a href=\"#notes\">Run notes</a><a href=\"#plugins\">Plugins</a></nav>\n<main>\n");
         self.summary(&mut out);
         self.diagrams(&mut out);
         self.hosts(&mut out);
         self.flows(&mut out);
         self.findings(&mut out);
+        self.notes(&mut out);
         self.plugins(&mut out);
         let _ = write!(
             out,
@@ -468,6 +469,7 @@ impl Page<'_> {
                 ("Severity", true),
                 ("Confidence", true),
                 ("Subject", false),
+                ("Count", true),
                 ("Summary", false),
                 ("Details", false),
                 ("Stage", false),
@@ -484,6 +486,7 @@ impl Page<'_> {
             );
             num_cell(out, f.confidence);
             let _ = write!(out, "<td class=\"mono\">{}</td>", e(&f.subject));
+            num_cell(out, f.count);
             text_cell(out, &f.summary);
             out.push_str("<td>");
             if !f.attributes.is_empty() {
@@ -493,8 +496,66 @@ impl Page<'_> {
                 }
                 out.push_str("</ul>");
             }
+            if f.count > 1 {
+                let ids: Vec<String> = f.flows.iter().map(u64::to_string).collect();
+                let more = if f.count as usize > f.flows.len() {
+                    format!(" … ({} in all; report.json lists every one)", f.count)
+                } else {
+                    String::new()
+                };
+                let _ = write!(
+                    out,
+                    "<p class=\"flows\">flows {}{}</p>",
+                    e(&ids.join(", ")),
+                    e(&more)
+                );
+            }
             out.push_str("</td>");
             text_cell(out, &f.stage);
+            out.push_str("</tr>\n");
+        }
+        table_end(out);
+        out.push_str("</section>\n");
+    }
+
+    /// Statements about the run, apart from the findings: limits reached, capabilities missing.
+    fn notes(&self, out: &mut String) {
+        let notes = &self.report.notes;
+        let _ = writeln!(
+            out,
+            "<section id=\"notes\" aria-labelledby=\"notes-h\"><h2 id=\"notes-h\">Run notes ({})</h2>",
+            notes.len()
+        );
+        if notes.is_empty() {
+            out.push_str("<p class=\"note\">No stage reached a limit or missed something it needed.</p></section>\n");
+            return;
+        }
+        table_start(
+            out,
+            "notes-table",
+            "Statements about the run, not the traffic",
+            &[
+                ("Level", false),
+                ("Stage", false),
+                ("Note", false),
+                ("Message", false),
+                ("Details", false),
+            ],
+        );
+        for n in notes {
+            out.push_str("<tr>");
+            text_cell(out, n.note.level.as_str());
+            text_cell(out, &clean(&n.stage, 64));
+            let _ = write!(out, "<td><code>{}</code></td>", e(&clean(&n.note.key, 80)));
+            text_cell(out, &clean(&n.note.message, 600));
+            let details: Vec<String> = n
+                .note
+                .attributes
+                .iter()
+                .take(20)
+                .map(|a| format!("{}={}", clean(&a.key, 64), clean(&a.value, 200)))
+                .collect();
+            text_cell(out, &details.join("; "));
             out.push_str("</tr>\n");
         }
         table_end(out);

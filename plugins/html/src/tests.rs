@@ -51,6 +51,7 @@ fn flow(id: u64, server: &str, tags: &[(&str, Severity)]) -> Flow {
                 finding: Finding::on_flow(id, *t, *s)
                     .summary(format!("TLS to {EVIL} (SNI)"))
                     .attr("tls.sni", EVIL),
+                rollup: false,
             })
             .collect(),
     }
@@ -113,6 +114,7 @@ fn report() -> Report {
         findings: vec![FindingRecord {
             stage: "suspicious".into(),
             finding: Finding::on_flow(2, "suspicious", Severity::High).summary(EVIL),
+            rollup: false,
         }],
         plugins: vec![PluginRun {
             stage: "web".into(),
@@ -123,12 +125,26 @@ fn report() -> Report {
             error: Some(EVIL.into()),
         }],
         queries: Vec::new(),
+        notes: Vec::new(),
     }
 }
 
 fn page(config: Config, flows: Vec<Flow>) -> (String, Vec<String>) {
     let mut html = Html::checked(config).unwrap();
     html.add_flows(&flows);
+    // The host hands the flows' findings back as roll-ups at the end (here one per finding).
+    let rollups: Vec<FindingRecord> = flows
+        .iter()
+        .flat_map(|f| f.findings.iter().cloned())
+        .map(|mut r| {
+            r.rollup = true;
+            if let pcapxray_plugin_sdk::Subject::Flow(id) = r.finding.subject {
+                r.finding.flows = vec![id];
+            }
+            r
+        })
+        .collect();
+    html.add_findings(&rollups);
     html.render(report())
 }
 

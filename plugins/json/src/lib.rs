@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 /// The version of report.json's layout, its first key. It changes with every change to the layout
 /// (plugins/json/README.md lists them): 2 has `capture.packet_fates` in place of `decode_errors`,
 /// `capture.timestamp_anomalies` and `tunnel` on flows.
-pub const SCHEMA_VERSION: u32 = 2;
-const SCHEMA_PRETTY: &str = "\n  \"schema_version\": 2,";
-const SCHEMA_COMPACT: &str = "\"schema_version\":2,";
+pub const SCHEMA_VERSION: u32 = 3;
+const SCHEMA_PRETTY: &str = "\n  \"schema_version\": 3,";
+const SCHEMA_COMPACT: &str = "\"schema_version\":3,";
 
 /// The `config` table of a `json` stage.
 #[derive(Deserialize)]
@@ -43,8 +43,10 @@ pub struct Json {
     /// Where the streamed document is: which array is open and how many items it has.
     section: Section,
     items: u64,
-    /// Findings per tag over everything streamed so far.
+    /// Entries of the findings list per tag (a roll-up counts once).
     tags: BTreeMap<String, u64>,
+    /// Findings on the flows streamed so far.
+    flow_findings: u64,
     /// Hosts written.
     hosts: usize,
 }
@@ -169,15 +171,14 @@ impl Output for Json {
             section: Section::Start,
             items: 0,
             tags: BTreeMap::new(),
+            flow_findings: 0,
             hosts: 0,
         })
     }
 
     /// Flows are streamed into the file as they come (one line each), so the plugin holds none.
     fn consume(&mut self, flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
-        for r in flows.iter().flat_map(|f| &f.findings) {
-            *self.tags.entry(r.finding.tag.clone()).or_default() += 1;
-        }
+        self.flow_findings += flows.iter().map(|f| f.findings.len() as u64).sum::<u64>();
         if !self.config.flows || flows.is_empty() {
             return Ok(Vec::new());
         }
@@ -185,7 +186,8 @@ impl Output for Json {
         Ok(vec![part])
     }
 
-    /// Findings not on a flow are streamed too, into the `findings` array after the flows.
+    /// The findings list is streamed too, into the `findings` array after the flows: findings about
+    /// hosts and the capture, and the roll-ups of flow findings (with all their flows).
     fn consume_findings(
         &mut self,
         findings: Vec<FindingRecord>,
@@ -193,7 +195,7 @@ impl Output for Json {
         for f in &findings {
             *self.tags.entry(f.finding.tag.clone()).or_default() += 1;
         }
-        let items = findings.iter().map(|f| finding_json(&f.stage, &f.finding));
+        let items = findings.iter().map(record_json);
         Ok(vec![self.items_part(Section::Findings, items, 512)?])
     }
 
@@ -217,7 +219,7 @@ impl Output for Json {
             _ => b"],",
         });
         let start = out.len();
-        let rest = rest_json(&report, &self.tags, self.hosts);
+        let rest = rest_json(&report, &self.tags, self.hosts, self.flow_findings);
         let encoded = if self.config.pretty {
             serde_json::to_writer_pretty(&mut out, &rest)
         } else {
@@ -424,6 +426,15 @@ struct FindingOut<'a> {
     confidence: u8,
     summary: &'a str,
     attributes: Attributes<'a>,
+    /// How many findings a roll-up (or a finding resting on several flows) stands for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
+    /// Every flow it rests on, ascending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flows: Option<&'a [u64]>,
+    /// True for a roll-up of flow findings (each of which is also under its flow's `findings`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    rollup: bool,
 }
 
 /// Attributes as a JSON object, in the order the plugin gave them.
@@ -433,6 +444,18 @@ impl Serialize for Attributes<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_map(self.0.iter().map(|a| (&a.key, &a.value)))
     }
+}
+
+/// An entry of the top-level findings list: a roll-up carries its flows and how many findings it
+/// stands for.
+fn record_json(r: &FindingRecord) -> FindingOut<'_> {
+    let mut out = finding_json(&r.stage, &r.finding);
+    if !r.finding.flows.is_empty() {
+        out.count = Some(r.finding.occurrences());
+        out.flows = Some(&r.finding.flows);
+    }
+    out.rollup = r.rollup;
+    out
 }
 
 fn finding_json<'a>(stage: &'a str, f: &'a Finding) -> FindingOut<'a> {
@@ -451,6 +474,9 @@ fn finding_json<'a>(stage: &'a str, f: &'a Finding) -> FindingOut<'a> {
         confidence: f.confidence,
         summary: &f.summary,
         attributes: Attributes(&f.attributes),
+        count: None,
+        flows: None,
+        rollup: false,
     }
 }
 
@@ -495,8 +521,22 @@ struct AnomalyOut<'a> {
 #[derive(Serialize)]
 struct SummaryOut<'a> {
     hosts: usize,
+    /// Entries of the top-level `findings` list (a roll-up counts once).
     findings: usize,
     findings_by_tag: BTreeMap<&'a str, u64>,
+    /// Findings on flows (`flows[].findings`), before they were rolled up.
+    flow_findings: u64,
+    /// Run notes.
+    notes: usize,
+}
+
+#[derive(Serialize)]
+struct RunNoteOut<'a> {
+    stage: &'a str,
+    key: &'a str,
+    level: &'static str,
+    message: &'a str,
+    attributes: Attributes<'a>,
 }
 
 #[derive(Serialize)]
@@ -517,6 +557,8 @@ struct RestOut<'a> {
     plugins: Vec<PluginOut<'a>>,
     /// Every query sent on a plugin's behalf through a granted capability (empty when none was granted).
     queries: Vec<QueryOut<'a>>,
+    /// Statements about the run, not the traffic: limits reached, capabilities missing.
+    notes: Vec<RunNoteOut<'a>>,
 }
 
 #[derive(Serialize)]
@@ -533,6 +575,7 @@ fn rest_json<'a>(
     report: &'a Report,
     flow_tags: &'a BTreeMap<String, u64>,
     hosts: usize,
+    flow_findings: u64,
 ) -> RestOut<'a> {
     let by_tag: BTreeMap<&str, u64> = flow_tags.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let findings = by_tag.values().sum::<u64>() as usize;
@@ -578,7 +621,20 @@ fn rest_json<'a>(
             hosts,
             findings,
             findings_by_tag: by_tag,
+            flow_findings,
+            notes: report.notes.len(),
         },
+        notes: report
+            .notes
+            .iter()
+            .map(|n| RunNoteOut {
+                stage: &n.stage,
+                key: &n.note.key,
+                level: n.note.level.as_str(),
+                message: &n.note.message,
+                attributes: Attributes(&n.note.attributes),
+            })
+            .collect(),
         plugins: report
             .plugins
             .iter()

@@ -137,6 +137,7 @@ impl<D: Db> Writer<D> {
         self.insert(NEW_HOSTS, &hosts)?;
         self.insert(FLOWS, &b.flows)?;
         self.insert(FINDINGS, &b.findings)?;
+        self.insert(FINDING_FLOWS, &b.finding_flows)?;
         self.insert(FINDING_ATTRIBUTES, &b.attributes)?;
         self.insert(DNS, &b.dns)?;
         self.insert(WEB, &b.web)
@@ -149,7 +150,8 @@ impl<D: Db> Writer<D> {
         for part in findings.chunks(CHUNK) {
             let mut batch = Batch::default();
             for r in part {
-                batch.finding(&mut self.ids, &r.stage, &r.finding, 0, true);
+                let listing = rows::Listing::Listed { rollup: r.rollup };
+                batch.finding(&mut self.ids, &r.stage, &r.finding, 0, listing);
             }
             self.insert_batch(&batch)?;
         }
@@ -185,7 +187,7 @@ impl<D: Db> Writer<D> {
         let capture = rows::capture(
             &report.capture,
             self.ids.host_count(),
-            self.ids.findings(),
+            self.ids.listed(),
             complete,
         );
         self.insert(CAPTURE, &[capture])?;
@@ -198,6 +200,8 @@ impl<D: Db> Writer<D> {
         self.insert(PLUGINS, &plugins)?;
         let queries: Vec<Vec<Value>> = report.queries.iter().map(rows::query).collect();
         self.insert(QUERIES, &queries)?;
+        let notes: Vec<Vec<Value>> = report.notes.iter().map(rows::run_note).collect();
+        self.insert(RUN_NOTES, &notes)?;
         self.db
             .execute(schema::INDEXES)
             .map_err(|e| self.refused(&e))

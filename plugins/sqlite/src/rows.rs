@@ -4,7 +4,8 @@
 //! other before the end of the run.
 
 use pcapxray_plugin_sdk::{
-    CaptureInfo, Finding, Flow, HostInfo, PluginRun, QueryRecord, Severity, Subject, format_mac,
+    CaptureInfo, Finding, Flow, HostInfo, NoteRecord, PluginRun, QueryRecord, Severity, Subject,
+    format_mac,
     net::{IpClass, well_known_service},
     sqlite::Value,
     tag_matches,
@@ -54,6 +55,8 @@ pub struct Ids {
     /// Hosts numbered since the last `take_new_hosts`: they need a row before anything points to them.
     new_hosts: Vec<(IpAddr, i64)>,
     next_finding: i64,
+    /// Entries of the findings list stored so far.
+    pub listed: u64,
     flows: Vec<u64>,
 }
 
@@ -108,6 +111,21 @@ impl Ids {
     pub fn findings(&self) -> u64 {
         self.next_finding as u64
     }
+
+    /// Entries of the findings list so far.
+    pub fn listed(&self) -> u64 {
+        self.listed
+    }
+}
+
+/// Where a finding row belongs.
+#[derive(Clone, Copy)]
+pub enum Listing {
+    /// A flow's own finding, from `consume`.
+    OnFlow,
+    /// An entry of the findings list, from `consume-findings`; `rollup` for a roll-up of flow
+    /// findings.
+    Listed { rollup: bool },
 }
 
 /// Rows for the tables a batch of flows fills.
@@ -115,6 +133,7 @@ impl Ids {
 pub struct Batch {
     pub flows: Vec<Vec<Value>>,
     pub findings: Vec<Vec<Value>>,
+    pub finding_flows: Vec<Vec<Value>>,
     pub attributes: Vec<Vec<Value>>,
     pub dns: Vec<Vec<Value>>,
     pub web: Vec<Vec<Value>>,
@@ -214,14 +233,35 @@ impl Batch {
         ]);
         ids.stored_flow(flow.id);
         for r in &flow.findings {
-            self.finding(ids, &r.stage, &r.finding, first, false);
+            self.finding(ids, &r.stage, &r.finding, first, Listing::OnFlow);
         }
     }
 
-    /// A finding, its attributes, and the DNS and web rows it describes. `when` is its flow's first
-    /// packet (0 when unknown).
-    pub fn finding(&mut self, ids: &mut Ids, stage: &str, f: &Finding, when: u64, at_end: bool) {
+    /// A finding, its attributes and flows, and the DNS and web rows it describes (once: not again
+    /// for a roll-up of findings whose flows brought them). `when` is its flow's first packet (0
+    /// when unknown).
+    pub fn finding(
+        &mut self,
+        ids: &mut Ids,
+        stage: &str,
+        f: &Finding,
+        when: u64,
+        listing: Listing,
+    ) {
         let id = ids.finding();
+        let (at_end, listed, rollup) = match listing {
+            Listing::OnFlow => (false, false, false),
+            Listing::Listed { rollup } => {
+                ids.listed += 1;
+                (!rollup, true, rollup)
+            }
+        };
+        for flow in &f.flows {
+            if ids.has_flow(*flow) {
+                self.finding_flows
+                    .push(vec![Value::Integer(id), int(*flow)]);
+            }
+        }
         // A flow this output never stored (it cannot happen in a normal run) is not pointed to.
         let stored = matches!(f.subject, Subject::Flow(flow) if ids.has_flow(flow));
         let (subject, flow, host) = match f.subject {
@@ -242,6 +282,9 @@ impl Batch {
             host,
             text(&f.summary),
             Value::Integer(at_end.into()),
+            Value::Integer(listed.into()),
+            Value::Integer(rollup.into()),
+            int(f.occurrences()),
         ]);
         for (i, a) in f.attributes.iter().enumerate() {
             self.attributes.push(vec![
@@ -253,6 +296,7 @@ impl Batch {
         }
         if let Subject::Flow(flow) = f.subject
             && stored
+            && !rollup
         {
             if tag_matches(&f.tag, "dns") {
                 self.dns(id, flow, f, when);
@@ -472,6 +516,23 @@ pub fn plugin(position: usize, p: &PluginRun) -> Vec<Value> {
         text(p.kind.as_str()),
         text(&format!("sha256:{}", p.digest)),
         opt_text(p.error.as_deref()),
+    ]
+}
+
+/// A `run_notes` row; its attributes as `key=value` pairs joined by `; `.
+pub fn run_note(n: &NoteRecord) -> Vec<Value> {
+    let attributes: Vec<String> = n
+        .note
+        .attributes
+        .iter()
+        .map(|a| format!("{}={}", a.key, a.value))
+        .collect();
+    vec![
+        text(&n.stage),
+        text(&n.note.key),
+        text(n.note.level.as_str()),
+        text(&n.note.message),
+        text(&attributes.join("; ")),
     ]
 }
 

@@ -5,7 +5,7 @@
 //! (an upsert), so every row only ever points to rows that exist.
 
 /// Bumped whenever a table or column changes (`PRAGMA user_version`).
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The first statements the plugin sends: the schema version, then [`TABLES`].
 pub fn create() -> String {
@@ -121,7 +121,31 @@ CREATE TABLE findings (
     flow_id       INTEGER REFERENCES flows(id),
     host_id       INTEGER REFERENCES hosts(id),
     summary       TEXT NOT NULL,
-    raised_at_end INTEGER NOT NULL
+    raised_at_end INTEGER NOT NULL,
+    -- 1 for the findings an analyst reads (about hosts and the capture, and roll-ups of flow
+    -- findings); 0 for a flow's own findings, which a roll-up also stands for.
+    listed        INTEGER NOT NULL,
+    -- 1 for a roll-up of flow findings (its flows in finding_flows).
+    rollup        INTEGER NOT NULL,
+    -- How many findings the row stands for: its flows, at least 1.
+    count         INTEGER NOT NULL
+);
+
+-- Every flow a finding rests on (a roll-up's flows, a scan's connections), complete.
+CREATE TABLE finding_flows (
+    finding_id INTEGER NOT NULL REFERENCES findings(id),
+    flow_id    INTEGER NOT NULL REFERENCES flows(id),
+    PRIMARY KEY (finding_id, flow_id)
+) WITHOUT ROWID;
+
+-- Statements about the run, not the traffic: limits reached, capabilities missing.
+CREATE TABLE run_notes (
+    id         INTEGER PRIMARY KEY,
+    stage      TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    level      TEXT NOT NULL CHECK (level IN ('info', 'warning')),
+    message    TEXT NOT NULL,
+    attributes TEXT NOT NULL
 );
 
 CREATE TABLE finding_attributes (
@@ -186,6 +210,10 @@ CREATE TABLE queries (
     sent       TEXT
 );
 
+-- The findings list as report.json and report.html show it.
+CREATE VIEW findings_listed AS
+SELECT * FROM findings WHERE listed = 1;
+
 CREATE VIEW flows_named AS
 SELECT f.id, f.start_time, f.protocol,
        f.client_ip, c.name AS client_name, f.client_port,
@@ -212,6 +240,7 @@ CREATE INDEX flows_server_name ON flows(server_name);
 CREATE INDEX findings_tag ON findings(tag);
 CREATE INDEX findings_flow ON findings(flow_id);
 CREATE INDEX findings_host ON findings(host_id);
+CREATE INDEX finding_flows_flow ON finding_flows(flow_id);
 CREATE INDEX finding_attributes_key_value ON finding_attributes(key, value);
 CREATE INDEX dns_name ON dns(name);
 CREATE INDEX dns_answer ON dns(answer);
@@ -236,7 +265,10 @@ pub mod insert {
     pub const HOST_MACS: &str = "INSERT OR IGNORE INTO host_macs (host_id, mac) VALUES (?, ?)";
     pub const HOST_FACTS: &str = "INSERT INTO host_facts (host_id, position, stage, key, value, observed) VALUES (?, ?, ?, ?, ?, ?)";
     pub const FLOWS: &str = "INSERT INTO flows (id, start_time, end_time, duration_seconds, protocol, ip_protocol, client_host_id, client_ip, client_port, client_mac, server_host_id, server_ip, server_port, server_mac, service, server_name, vlan, orientation, end_reason, conn_state, history, icmp_type, icmp_code, fragments, packets_to_server, bytes_to_server, payload_bytes_to_server, tcp_flags_to_server, ttl_to_server, packets_to_client, bytes_to_client, payload_bytes_to_client, tcp_flags_to_client, ttl_to_client, tags, max_severity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    pub const FINDINGS: &str = "INSERT INTO findings (id, stage, tag, severity, severity_rank, confidence, subject, flow_id, host_id, summary, raised_at_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    pub const FINDINGS: &str = "INSERT INTO findings (id, stage, tag, severity, severity_rank, confidence, subject, flow_id, host_id, summary, raised_at_end, listed, rollup, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    pub const FINDING_FLOWS: &str = "INSERT INTO finding_flows (finding_id, flow_id) VALUES (?, ?)";
+    pub const RUN_NOTES: &str =
+        "INSERT INTO run_notes (stage, key, level, message, attributes) VALUES (?, ?, ?, ?, ?)";
     pub const FINDING_ATTRIBUTES: &str =
         "INSERT INTO finding_attributes (finding_id, position, key, value) VALUES (?, ?, ?, ?)";
     pub const DNS: &str = "INSERT INTO dns (flow_id, finding_id, time, protocol, kind, name, type, answer, rcode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";

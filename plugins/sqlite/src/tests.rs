@@ -70,10 +70,20 @@ fn full_report() -> Report {
         finding: Finding::on_host(ip("192.168.1.23"), "beacon", Severity::High)
             .summary("every 60 s")
             .attr("beacon.server", "34.223.124.45"),
+        rollup: false,
     });
+    // The roll-up of the two DNS findings the flows carried.
     r.findings.push(FindingRecord {
+        stage: "dns".into(),
+        finding: Finding::on_flow(3, "dns", Severity::Info)
+            .summary("DNS A example.com")
+            .flows([3, 5]),
+        rollup: true,
+    });
+    r.notes.push(pcapxray_plugin_sdk::NoteRecord {
         stage: "tor".into(),
-        finding: Finding::on_capture("tor.no-consensus", Severity::Low),
+        note: pcapxray_plugin_sdk::RunNote::warning("tor.no-consensus", "no consensus")
+            .attr("reason", "not found"),
     });
     r.plugins = vec![PluginRun {
         stage: "web".into(),
@@ -144,8 +154,24 @@ fn loads_every_table_with_keys_that_resolve() {
     // 2 hosts from the report, 2 more that only flows named.
     assert_eq!(one::<i64>(&c, "SELECT count(*) FROM hosts"), 4);
     assert_eq!(one::<i64>(&c, "SELECT hosts FROM capture"), 4);
+    // Three on the flows, three in the list (one of them the roll-up of two flow findings).
     assert_eq!(one::<i64>(&c, "SELECT count(*) FROM findings"), 6);
-    assert_eq!(one::<i64>(&c, "SELECT findings FROM capture"), 6);
+    assert_eq!(one::<i64>(&c, "SELECT findings FROM capture"), 3);
+    assert_eq!(one::<i64>(&c, "SELECT count(*) FROM findings_listed"), 3);
+    assert_eq!(
+        strings(
+            &c,
+            "SELECT ff.flow_id || ':' || f.count FROM finding_flows ff JOIN findings f ON f.id = ff.finding_id WHERE f.rollup = 1 ORDER BY ff.flow_id"
+        ),
+        ["3:2", "5:2"]
+    );
+    assert_eq!(
+        strings(
+            &c,
+            "SELECT stage || '|' || key || '|' || level || '|' || attributes FROM run_notes"
+        ),
+        ["tor|tor.no-consensus|warning|reason=not found"]
+    );
     assert_eq!(one::<i64>(&c, "SELECT complete FROM capture"), 1);
     let broken: Vec<String> = strings(&c, "SELECT \"table\" FROM pragma_foreign_key_check");
     assert!(broken.is_empty(), "{broken:?}");
@@ -225,11 +251,8 @@ fn loads_every_table_with_keys_that_resolve() {
         "34.223.124.45"
     );
     assert_eq!(
-        one::<String>(
-            &c,
-            "SELECT subject FROM findings WHERE tag = 'tor.no-consensus'"
-        ),
-        "capture"
+        one::<String>(&c, "SELECT subject FROM findings WHERE rollup = 1"),
+        "flow"
     );
 
     // DNS: the question and both answer records.

@@ -17,6 +17,7 @@ use crate::registry::{BUILTIN, Registry};
 use crate::rules::{self, Conn, Named, Peer, PortCheck, Side};
 use crate::verdict::{Verdict, Weights};
 use crate::{Config, MAX_CANDIDATES_LIMIT};
+use pcapxray_plugin_sdk::RunNote;
 use pcapxray_plugin_sdk::{
     CapabilityError, ConfigError, Finding, Flow, Outcome, PluginError, Severity,
 };
@@ -69,6 +70,8 @@ struct Candidate {
     intel: Option<Box<Hit>>,
     plaintext: Option<(&'static str, String)>,
     mid_stream: bool,
+    /// The server never answered.
+    unanswered: bool,
 }
 
 /// What reverse DNS said about one address.
@@ -331,10 +334,15 @@ impl<H: Host> Engine<H> {
             }) => rules::flow_names(flow),
             _ => Vec::new(),
         };
-        // Pings and ICMP errors are addressed by number, not looked up by name.
+        // Pings and ICMP errors are addressed by number, not looked up by name; an internet client
+        // reaching a local server is not named by anyone's lookup; an attempt nobody answered is not
+        // a session with the peer.
+        let unanswered = rules::unanswered(flow);
         let name_matters = match peer {
             Some(p) => {
                 self.flag_unnamed
+                    && p.side == Side::Server
+                    && !unanswered
                     && conn.transport().is_some()
                     && !(p.side == Side::Server && rules::is_dns_exchange(flow))
                     && !rules::is_discovery(&conn)
@@ -360,7 +368,10 @@ impl<H: Host> Engine<H> {
             return;
         }
         let plaintext = self.plaintext(flow, &conn);
-        let (notable, unregistered, _) = self.port_reasons(&conn, peer);
+        let (notable, mut unregistered, _) = self.port_reasons(&conn, peer);
+        if unanswered {
+            unregistered = None;
+        }
         let reason = intel.is_some()
             || plaintext.is_some()
             || notable.is_some()
@@ -377,6 +388,7 @@ impl<H: Host> Engine<H> {
             intel: intel.map(Box::new),
             plaintext,
             mid_stream: rules::began_before_capture(flow),
+            unanswered,
         };
         if self.candidates.len() < self.max_candidates {
             self.candidates.push(candidate);
@@ -464,6 +476,7 @@ impl<H: Host> Engine<H> {
     /// Puts the reasons together: the verdict and the flow it is about.
     fn verdict(&self, c: Candidate, unnamed: Option<String>) -> (Conn, Verdict) {
         let (notable, port, service) = self.port_reasons(&c.conn, c.peer);
+        let port = port.filter(|_| !c.unanswered);
         let intel = c
             .intel
             .map(|b| *b)
@@ -478,6 +491,7 @@ impl<H: Host> Engine<H> {
             peer: c.peer,
             names: c.names,
             mid_stream: c.mid_stream,
+            unanswered: c.unanswered,
         };
         (c.conn, verdict)
     }
@@ -561,14 +575,16 @@ impl<H: Host> Engine<H> {
             self.emit(&conn, &verdict, out);
         }
         if self.counts.decided_early > 0 {
-            out.push(
-                Finding::on_capture("suspicious.limit", Severity::Info)
-                    .summary(format!(
+            out.note(
+                RunNote::warning(
+                    "suspicious.limit",
+                    format!(
                         "{} flows were decided when they ended because max_candidates ({}) was reached: \
                          names seen later in the capture and reverse DNS were not used for them",
                         self.counts.decided_early, self.max_candidates
-                    ))
-                    .attr("decided-early", self.counts.decided_early.to_string())
+                    ),
+                )
+                .attr("decided-early", self.counts.decided_early.to_string())
                     .attr("max_candidates", self.max_candidates.to_string()),
             );
         }

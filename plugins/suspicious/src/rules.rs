@@ -233,6 +233,13 @@ pub fn is_discovery(conn: &Conn) -> bool {
 
 /// True for a TCP connection that began before the capture: no SYN was seen from either side, so the
 /// DNS lookup that named its server may have happened before the capture too.
+/// True when the server never answered: a connection attempt (a SYN, a probe, a datagram) rather
+/// than a session. Attempts are the `behaviour` stage's evidence (scans, sweeps, floods); on their
+/// own they say nothing about the peer's name or port.
+pub fn unanswered(flow: &Flow) -> bool {
+    flow.to_client.packets == 0
+}
+
 pub fn began_before_capture(flow: &Flow) -> bool {
     const SYN: u8 = 0x02;
     flow.is_tcp() && (flow.to_server.tcp_flags | flow.to_client.tcp_flags) & SYN == 0
@@ -374,6 +381,7 @@ pub(crate) mod tests {
         flow.findings.push(FindingRecord {
             stage: "web".into(),
             finding,
+            rollup: false,
         });
         flow
     }

@@ -327,7 +327,7 @@ fn reverse_dns_names_peers_when_granted() {
 }
 
 #[test]
-fn past_max_candidates_flows_are_decided_when_they_end_and_a_capture_finding_says_so() {
+fn past_max_candidates_flows_are_decided_when_they_end_and_a_run_note_says_so() {
     let host = Fake::default();
     let mut e = engine(r#"{"max_candidates": 1}"#, &host);
     let (during, end) = run(
@@ -342,7 +342,13 @@ fn past_max_candidates_flows_are_decided_when_they_end_and_a_capture_finding_say
             .contains("max_candidates reached")
     );
     assert_eq!(suspicious(&end).len(), 1);
-    let limit = end.iter().find(|f| f.tag == "suspicious.limit").unwrap();
+    let mut notes = Outcome::default();
+    e.finish(&mut notes);
+    let limit = notes
+        .notes
+        .iter()
+        .find(|n| n.key == "suspicious.limit")
+        .unwrap();
     assert_eq!(limit.get("decided-early"), Some("1"));
 }
 
@@ -690,4 +696,54 @@ fn flows_that_tor_or_beacon_explained_are_not_flagged_again() {
     let relay = with_finding(tcp("193.11.164.243", 9001), "tor.relay", &[]);
     let (_, end) = run(&mut e, &[relay]);
     assert_eq!(suspicious(&end).len(), 1);
+}
+
+/// An attempt the server never answered: a SYN and nothing back.
+fn unanswered(mut f: pcapxray_plugin_sdk::Flow) -> pcapxray_plugin_sdk::Flow {
+    f.to_client.packets = 0;
+    f.to_client.bytes = 0;
+    f.to_client.tcp_flags = 0;
+    f.to_server.tcp_flags = 0x02;
+    f
+}
+
+#[test]
+fn an_unanswered_attempt_is_no_session_unnamed_and_unregistered_do_not_count_and_a_notable_port_weighs_half()
+ {
+    let host = Fake::default();
+    let mut e = engine("{}", &host);
+    // An unnamed internet peer on an unregistered port, and one on 4444, neither answering.
+    let (during, end) = run(
+        &mut e,
+        &[
+            unanswered(tcp("198.51.100.23", 47_123)),
+            unanswered(tcp("198.51.100.24", 4444)),
+        ],
+    );
+    let flagged: Vec<&Finding> = suspicious(&during)
+        .into_iter()
+        .chain(suspicious(&end))
+        .collect();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert_eq!(flagged[0].get("peer"), Some("198.51.100.24"));
+    assert_eq!(flagged[0].severity, Severity::Low);
+    assert!(flagged[0].summary.contains("never answered"));
+}
+
+#[test]
+fn an_unnamed_internet_client_of_a_local_server_is_not_a_reason() {
+    let host = Fake::default();
+    let mut e = engine("{}", &host);
+    // 203.0.113.7 connects to a LAN web server and is answered: an ordinary visitor.
+    let visitor = flow(
+        Protocol::Tcp,
+        "203.0.113.7",
+        51_000,
+        "192.168.1.10",
+        80,
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n\r\n",
+    );
+    let (during, end) = run(&mut e, &[visitor]);
+    assert!(suspicious(&during).is_empty() && suspicious(&end).is_empty());
 }

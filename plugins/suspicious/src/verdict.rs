@@ -64,6 +64,8 @@ pub struct Verdict {
     pub names: Vec<Named>,
     /// The TCP connection began before the capture (no SYN seen): a missing name is then no reason.
     pub mid_stream: bool,
+    /// The server never answered: an attempt, whose notable port weighs half.
+    pub unanswered: bool,
 }
 
 impl Verdict {
@@ -71,7 +73,13 @@ impl Verdict {
     fn weights(&self, w: &Weights) -> Vec<f64> {
         [
             self.intel.as_ref().map(|_| w.intel),
-            self.notable.as_ref().map(|_| w.notable_port),
+            self.notable.as_ref().map(|_| {
+                if self.unanswered {
+                    w.notable_port / 2.0
+                } else {
+                    w.notable_port
+                }
+            }),
             self.port.as_ref().map(|_| w.unregistered_port),
             self.plaintext.as_ref().map(|_| w.cleartext_port),
             self.counted_unnamed().map(|_| w.unnamed_peer),
@@ -116,6 +124,10 @@ impl Verdict {
         if let Some((label, _)) = &self.notable {
             short.push(format!("notable port {port}"));
             long.push(format!("port {port} is a notable port: {label}"));
+            if self.unanswered {
+                short.push("never answered".into());
+                long.push("the server never answered, so this was an attempt, not a session (weighs half)".into());
+            }
         }
         if let Some(unregistered) = &self.port {
             short.push(format!("unregistered port {port}"));

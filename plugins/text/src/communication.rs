@@ -279,7 +279,12 @@ impl Communication {
 
     /// Takes in a finding that was not on a flow passed to [`Communication::add`]: a late flow finding
     /// joins its pair; the others are kept (bounded per host) for the report.
+    /// A roll-up is skipped: its findings were counted on their flows. A late finding that rests on
+    /// several flows counts once on the pair of its subject.
     pub fn note(&mut self, r: &FindingRecord) {
+        if r.rollup {
+            return;
+        }
         match r.finding.subject {
             Subject::Flow(id) => match self.pair_of(id) {
                 Some(i) => self.pairs[i].add_finding(&mut self.names, &r.stage, &r.finding),
@@ -638,11 +643,13 @@ mod tests {
             stage: "beacon".into(),
             finding: Finding::on_host(ip("192.168.1.23"), "beacon", Severity::High)
                 .summary("beacons every 60 s"),
+            rollup: false,
         });
         // An internet host gets a section when something was found about it.
         r.findings.push(pcapxray_plugin_sdk::FindingRecord {
             stage: "tor".into(),
             finding: Finding::on_host(ip("34.223.124.45"), "tor.relay", Severity::Medium),
+            rollup: false,
         });
         for f in &r.findings {
             c.note(f);

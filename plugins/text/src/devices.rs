@@ -430,6 +430,7 @@ mod tests {
             )
             .attr("mac", "00:14:6c:3a:91:0e")
             .attr("vendor", "NETGEAR"),
+            rollup: false,
         });
         r.findings.push(pcapxray_plugin_sdk::FindingRecord {
             stage: "devices".into(),
@@ -440,6 +441,7 @@ mod tests {
             )
             .summary("probably macOS")
             .confidence(40),
+            rollup: false,
         });
         let mut analysis = Analysis::default();
         for f in &r.findings {

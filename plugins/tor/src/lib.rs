@@ -49,6 +49,7 @@ pub mod fuzz {
 }
 
 use catalog::{CapabilityFiles, Catalog, Files, Fit, Note};
+use pcapxray_plugin_sdk::RunNote;
 use pcapxray_plugin_sdk::{
     Analyzer, ConfigError, Finding, Flow, Outcome, PluginError, Severity, export_analyzer, log,
 };
@@ -265,12 +266,14 @@ impl Tor {
             } else {
                 "and the heuristic is switched off"
             };
-            out.push(
-                Finding::on_capture("tor.no-consensus", Severity::Low)
-                    .summary(format!(
+            out.note(
+                RunNote::warning(
+                    "tor.no-consensus",
+                    format!(
                         "Tor relay matching was not possible: no Tor consensus could be read ({fallback}). Fetch one with `pcapxray tor fetch` and grant its folder to this stage."
-                    ))
-                    .attr("reason", reason),
+                    ),
+                )
+                .attr("reason", reason),
             );
         }
     }
@@ -361,7 +364,9 @@ mod tests {
                 confidence: 100,
                 summary: String::new(),
                 attributes: attrs.iter().map(|(k, v)| Attribute::new(*k, *v)).collect(),
+                flows: Vec::new(),
             },
+            rollup: false,
         });
         f
     }
@@ -444,14 +449,16 @@ mod tests {
             ],
         );
         let tags: Vec<&str> = out.findings.iter().map(|f| f.tag.as_str()).collect();
-        assert_eq!(tags, ["tor.heuristic", "tor.no-consensus"]);
-        let none = &out.findings[1];
-        assert!(matches!(none.subject, Subject::Capture));
-        assert_eq!(none.severity, Severity::Low);
+        assert_eq!(tags, ["tor.heuristic"]);
+        // That no consensus was read is a run note, not a finding about the traffic.
+        assert_eq!(out.notes.len(), 1);
+        let none = &out.notes[0];
+        assert_eq!(none.key, "tor.no-consensus");
+        assert_eq!(none.level, pcapxray_plugin_sdk::NoteLevel::Warning);
         assert!(
-            none.summary.contains("pcapxray tor fetch"),
+            none.message.contains("pcapxray tor fetch"),
             "{}",
-            none.summary
+            none.message
         );
         assert_eq!(
             none.get("reason"),
@@ -467,19 +474,15 @@ mod tests {
         })
         .unwrap();
         let out = run(&mut tor, &fs, &[flow("158.69.204.36", 443)]);
-        assert_eq!(out.findings.len(), 1);
-        assert_eq!(out.findings[0].tag, "tor.no-consensus");
+        assert!(out.findings.is_empty());
+        assert_eq!(out.notes[0].key, "tor.no-consensus");
         assert!(
-            out.findings[0]
+            out.notes[0]
                 .get("reason")
                 .unwrap()
                 .starts_with("/tor: not granted")
         );
-        assert!(
-            out.findings[0]
-                .summary
-                .contains("heuristic is switched off")
-        );
+        assert!(out.notes[0].message.contains("heuristic is switched off"));
     }
 
     #[test]

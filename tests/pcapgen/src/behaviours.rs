@@ -96,7 +96,7 @@ pub fn host_sweep(hosts: u32) -> io::Result<Capture> {
     for i in 0..hosts {
         let ip = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 20, 0, 1)) + i);
         let target = Endpoint::new(ROUTER_MAC, ip, 445);
-        let from = scanner.port(50000 + i as u16);
+        let from = scanner.port(1024 + (i % 60000) as u16);
         if i % 10 == 3 {
             c.tcp_syn_probe_open(from, target)?;
         } else {
@@ -509,3 +509,85 @@ fn state_segments(c: &mut Capture, state: &str, cl: Endpoint, sv: Endpoint) -> i
     }
     Ok(())
 }
+
+/// `macs` distinct unicast source MACs (from 02:00:00:00:00:00, locally administered), each sending one
+/// ARP request for the gateway 10.0.0.1 from its own address 10.x.y.z, within about 10 s: the
+/// million-MAC shape of the performance issue.
+pub fn arp_many_macs(macs: u32) -> io::Result<Capture> {
+    let mut c = capture(120);
+    let gateway = Ipv4Addr::new(10, 0, 0, 1);
+    let spacing = Duration::from_nanos(10_000_000_000 / macs.max(1) as u64);
+    for i in 0..macs {
+        let n = i + 2;
+        let mac = [
+            0x02,
+            0,
+            (n >> 24) as u8,
+            (n >> 16) as u8,
+            (n >> 8) as u8,
+            n as u8,
+        ];
+        let ip = Ipv4Addr::from(0x0a00_0000 | (n & 0x00ff_ffff));
+        c.arp_request(Host::new(mac, ip), gateway)?;
+        c.advance(spacing);
+    }
+    Ok(c)
+}
+
+/// `hosts` distinct public addresses, each sending one 32-byte UDP datagram to SERVER:5000 within about
+/// 10 s: a million IP hosts with one packet each.
+pub fn udp_many_hosts(hosts: usize) -> io::Result<Capture> {
+    let mut c = capture(121);
+    let server = Endpoint::new(SERVER_MAC, SERVER, 5000);
+    let spacing = Duration::from_nanos(10_000_000_000 / hosts.max(1) as u64);
+    let payload = [0x42u8; 32];
+    for (i, ip) in public_ipv4_hosts(hosts, 13).into_iter().enumerate() {
+        c.push_udp(
+            Endpoint::new(ROUTER_MAC, ip, 1024 + (i % 60000) as u16),
+            server,
+            &payload,
+        )?;
+        c.advance(spacing);
+    }
+    Ok(c)
+}
+
+/// A named recipe with its size, for `pcapgen shape`: the captures the behaviour tests and the
+/// benchmark's capture shapes are written from.
+pub fn shape(name: &str, count: u64) -> io::Result<Capture> {
+    let n32 = u32::try_from(count).map_err(crate::invalid)?;
+    match name {
+        "port-scan" => port_scan(u16::try_from(count).map_err(crate::invalid)?),
+        "host-sweep" => host_sweep(n32),
+        "ping-sweep" => ping_sweep(n32),
+        "syn-flood" => syn_flood_spoofed(count as usize),
+        "syn-flood-direct" => syn_flood_direct(n32),
+        "brute-force" => brute_force(n32),
+        "dns-amplification" => dns_amplification(n32, 20),
+        "arp-sweep" => arp_sweep(n32),
+        "mac-flood" => mac_flood(n32),
+        "dhcp-starvation" => dhcp_starvation(n32),
+        "arp-many-macs" => arp_many_macs(n32),
+        "udp-many-hosts" => udp_many_hosts(count as usize),
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unknown shape `{other}`; known: {}", SHAPES.join(", ")),
+        )),
+    }
+}
+
+/// The names [`shape`] knows.
+pub const SHAPES: [&str; 12] = [
+    "port-scan",
+    "host-sweep",
+    "ping-sweep",
+    "syn-flood",
+    "syn-flood-direct",
+    "brute-force",
+    "dns-amplification",
+    "arp-sweep",
+    "mac-flood",
+    "dhcp-starvation",
+    "arp-many-macs",
+    "udp-many-hosts",
+];

@@ -43,6 +43,16 @@ enum Cmd {
         /// Output folder (created if missing).
         dir: PathBuf,
     },
+    /// Write one behaviour or load shape (`port-scan`, `syn-flood`, `mac-flood`, `arp-many-macs`, ...)
+    /// of the given size: ports, hosts, sources, frames or MACs, as the recipe counts them.
+    Shape {
+        /// The recipe; `pcapgen shape list 0 -` lists them.
+        name: String,
+        /// Its size.
+        count: u64,
+        /// Output file.
+        out: PathBuf,
+    },
     /// Print the number of packets in a classic pcap file.
     Count {
         /// The pcap file.
@@ -108,6 +118,22 @@ fn run(cli: Cli) -> io::Result<()> {
                 "wrote {} captures into {}",
                 pcapgen::encap::Encap::ALL.len() + 2,
                 dir.display()
+            );
+        }
+        Cmd::Shape { name, count, out } if name == "list" => {
+            let _ = (count, out);
+            println!("{}", pcapgen::behaviours::SHAPES.join("\n"));
+        }
+        Cmd::Shape { name, count, out } => {
+            let cap = pcapgen::behaviours::shape(&name, count)?;
+            let w = BufWriter::with_capacity(1 << 20, File::create(&out)?);
+            cap.write_pcap(w)?
+                .into_inner()
+                .map_err(|e| e.into_error())?;
+            println!(
+                "wrote {} ({name} {count}): {} packets",
+                out.display(),
+                cap.len()
             );
         }
         Cmd::Count { file } => println!("{}", pcapgen::bench::count_packets(&file)?),

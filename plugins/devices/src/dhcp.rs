@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 /// DHCP clients remembered.
-const MAX_CLIENTS: usize = 65_536;
+pub const MAX_CLIENTS: usize = 65_536;
 /// Distinct values of one kind kept per client.
 const MAX_VALUES: usize = 8;
 /// Longest text value kept.
@@ -245,6 +245,8 @@ pub struct Clients {
     pub routers: Vec<Ipv4Addr>,
     /// Addresses that answered as DHCP servers.
     pub servers: Vec<Ipv4Addr>,
+    /// Messages of clients past [`MAX_CLIENTS`], not kept.
+    pub dropped: u64,
 }
 
 impl Clients {
@@ -262,6 +264,7 @@ impl Clients {
             return;
         };
         if !self.by_mac.contains_key(&mac) && self.by_mac.len() >= MAX_CLIENTS {
+            self.dropped += 1;
             return;
         }
         let c = self.by_mac.entry(mac).or_default();

@@ -19,18 +19,21 @@ const INITIAL_TTLS: [u8; 3] = [64, 128, 255];
 /// Most distinct TTL values remembered per address.
 const MAX_TTLS_PER_HOST: usize = 8;
 /// Addresses whose TTLs are remembered.
-const MAX_TTL_HOSTS: usize = 65_536;
+pub const MAX_TTL_HOSTS: usize = 65_536;
 
 /// The TTLs (IPv6: hop limits) each address sent unicast TCP and UDP flows with, counted by flow.
 #[derive(Debug, Default)]
 pub struct Ttls {
     by_ip: HashMap<IpAddr, Vec<(u8, u32)>>,
+    /// Flows of addresses past [`MAX_TTL_HOSTS`], whose TTL was not kept.
+    pub dropped: u64,
 }
 
 impl Ttls {
     /// Records that `ip` started sending in a flow with `ttl`.
     pub fn add(&mut self, ip: IpAddr, ttl: u8) {
         if !self.by_ip.contains_key(&ip) && self.by_ip.len() >= MAX_TTL_HOSTS {
+            self.dropped += 1;
             return;
         }
         let seen = self.by_ip.entry(ip).or_default();

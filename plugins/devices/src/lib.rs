@@ -165,6 +165,36 @@ impl Devices {
             os_hints: self.config.os_hints,
         };
         inventory::decide(hosts, &self.ttls, &self.dhcp, &vendors, settings, out);
+        if self.ttls.dropped > 0 {
+            out.note(
+                pcapxray_plugin_sdk::RunNote::warning(
+                    "devices.ttl-limit",
+                    format!(
+                        "TTLs were kept for the first {} addresses only; {} flows of further addresses \
+                         gave no TTL, so those addresses got no on-link test or OS hint from it",
+                        inventory::MAX_TTL_HOSTS,
+                        self.ttls.dropped
+                    ),
+                )
+                .attr("limit", inventory::MAX_TTL_HOSTS.to_string())
+                .attr("dropped", self.ttls.dropped.to_string()),
+            );
+        }
+        if self.dhcp.dropped > 0 {
+            out.note(
+                pcapxray_plugin_sdk::RunNote::warning(
+                    "devices.dhcp-limit",
+                    format!(
+                        "DHCP clients were kept for the first {} hardware addresses only; {} messages of \
+                         further clients were not read",
+                        dhcp::MAX_CLIENTS,
+                        self.dhcp.dropped
+                    ),
+                )
+                .attr("limit", dhcp::MAX_CLIENTS.to_string())
+                .attr("dropped", self.dhcp.dropped.to_string()),
+            );
+        }
     }
 }
 
@@ -251,6 +281,31 @@ mod tests {
         assert!(
             matches!(Devices::with_registry(zero, None), Err(PluginError::Config(e)) if e[0].key == "gateway_min_public_ips")
         );
+    }
+
+    #[test]
+    fn past_its_ttl_bound_it_says_so_in_a_run_note() {
+        let mut devices = Devices::with_registry(Config::default(), None).unwrap();
+        let extra = 10u32;
+        for i in 0..inventory::MAX_TTL_HOSTS as u32 + extra {
+            devices
+                .ttls
+                .add(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)), 64);
+        }
+        let mut out = Outcome::default();
+        devices.conclude(&[], &mut out);
+        let note = out
+            .notes
+            .iter()
+            .find(|n| n.key == "devices.ttl-limit")
+            .expect("a run note");
+        assert_eq!(note.get("dropped"), Some(extra.to_string().as_str()));
+        // Below the bound: no note.
+        let mut out = Outcome::default();
+        Devices::with_registry(Config::default(), None)
+            .unwrap()
+            .conclude(&[], &mut out);
+        assert!(out.notes.is_empty());
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub mod fuzz {
 
 use anomalies::{Anomalies, Thresholds};
 use flow::{Limits, Observation, Proto};
+use pcapxray_plugin_sdk::RunNote;
 use pcapxray_plugin_sdk::{
     Analyzer, ConfigError, Flow, Outcome, PluginError, Seen, Timestamp, export_analyzer, hosts, log,
 };
@@ -185,6 +186,8 @@ pub struct Dns {
     known: Seen<IpAddr>,
     pending: HashMap<IpAddr, Vec<Pending>>,
     pending_count: usize,
+    /// Names not kept because [`MAX_PENDING`] were already waiting.
+    pending_dropped: u64,
     resolvers: Seen<IpAddr>,
     anomalies: Anomalies,
     flows: HashMap<&'static str, u64>,
@@ -227,7 +230,9 @@ impl Dns {
                 }
                 if self.config.name_unseen_hosts || self.is_known(b.ip, model) {
                     out.fact(b.ip, b.key, b.value.clone(), Some(seen.observed));
-                } else if self.pending_count < MAX_PENDING {
+                } else if self.pending_count >= MAX_PENDING {
+                    self.pending_dropped += 1;
+                } else {
                     self.pending_count += 1;
                     self.pending.entry(b.ip).or_default().push(Pending {
                         key: b.key,
@@ -308,6 +313,7 @@ impl Analyzer for Dns {
             known: Seen::new(),
             pending: HashMap::new(),
             pending_count: 0,
+            pending_dropped: 0,
             resolvers: Seen::new(),
             anomalies: Anomalies::new(thresholds),
             flows: HashMap::new(),
@@ -321,6 +327,20 @@ impl Analyzer for Dns {
 
     fn finish(&mut self, out: &mut Outcome) -> Result<(), PluginError> {
         let dropped = self.finish_with(out, &mut HostModel);
+        if self.pending_dropped > 0 {
+            out.note(
+                RunNote::warning(
+                    "dns.limit",
+                    format!(
+                        "{} answers named addresses not yet seen after {MAX_PENDING} such names were \
+                         already waiting; those names were not kept",
+                        self.pending_dropped
+                    ),
+                )
+                .attr("dropped", self.pending_dropped.to_string())
+                .attr("limit", MAX_PENDING.to_string()),
+            );
+        }
         if dropped > 0 {
             log::debug(&format!(
                 "Left out {dropped} names of addresses the capture never shows (set name_unseen_hosts to keep them)."

@@ -18,6 +18,7 @@ mod html;
 mod limits;
 mod precision;
 mod reports;
+mod rollup;
 mod serve;
 mod suspicious;
 mod tor;

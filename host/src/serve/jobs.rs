@@ -96,6 +96,7 @@ impl Jobs {
         let opts = RunOptions {
             pipeline: self.pipeline.clone(),
             capture: capture.clone(),
+            evidence_name: Some(tx.borrow().name.clone()),
             out_dir: self.store.report_dir(&id),
             verbose: false,
             bar: None,

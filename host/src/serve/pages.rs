@@ -5,7 +5,9 @@
 //! never rendered by the server at all, the page's script puts them in with `textContent`. The
 //! Content-Security-Policy allows scripts only from this server, and requests whose `Host` is a name
 //! other than `localhost` are refused, so a web site cannot reach the server through DNS rebinding; a
-//! changing request from another origin is refused too.
+//! changing request from another origin, or from an opaque one (`Origin: null`, as a sandboxed frame
+//! sends), is refused too. Pages carry `Referrer-Policy: same-origin`, so the browser names our own
+//! origin on our own form posts.
 
 use super::cases::{CaseMeta, Status};
 use super::files::ReportFile;
@@ -295,7 +297,10 @@ fn with_headers(mut response: Response<Body>) -> Response<Body> {
     let defaults = [
         (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: with it Chromium sends `Origin: null` on the page's own form posts, which
+        // the origin check must refuse (a sandboxed frame on any site sends the same). `same-origin`
+        // keeps the origin on our own requests and sends nothing to other sites.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::CACHE_CONTROL, "no-store"),
     ];

@@ -229,30 +229,41 @@ fn status_stream(
     receiver: Option<tokio::sync::watch::Receiver<CaseMeta>>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     type Receiver = tokio::sync::watch::Receiver<CaseMeta>;
-    // `None` once the last event went out.
-    let start: Option<(CaseMeta, Option<Receiver>)> = Some((first, receiver));
-    futures_util::stream::unfold(start, |state| async move {
-        let (meta, receiver) = state?;
-        let event = Event::default()
-            .event("status")
-            .json_data(&meta)
-            .unwrap_or_else(|_| Event::default().event("status").data("{}"));
-        let next = match receiver {
-            _ if meta.status.finished() => None,
-            None => None,
-            Some(mut rx) => {
+    /// What the stream does next.
+    enum Next {
+        /// Send this state (the first one at once), then wait on the receiver, if any.
+        Send(CaseMeta, Option<Receiver>),
+        /// Wait for the next change.
+        Wait(Receiver),
+    }
+    futures_util::stream::unfold(Some(Next::Send(first, receiver)), |next| async move {
+        let (meta, receiver) = match next? {
+            Next::Send(meta, receiver) => (meta, receiver),
+            Next::Wait(mut rx) => {
+                // At most five updates a second.
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 match rx.changed().await {
                     Ok(()) => {
                         let meta = rx.borrow_and_update().clone();
-                        Some((meta, Some(rx)))
+                        (meta, Some(rx))
                     }
                     // The job ended and dropped its sender: send what it left.
-                    Err(_) => Some((rx.borrow().clone(), None)),
+                    Err(_) => {
+                        let meta = rx.borrow().clone();
+                        (meta, None)
+                    }
                 }
             }
         };
-        Some((Ok(event), next))
+        let event = Event::default()
+            .event("status")
+            .json_data(&meta)
+            .unwrap_or_else(|_| Event::default().event("status").data("{}"));
+        let after = match receiver {
+            Some(rx) if !meta.status.finished() => Some(Next::Wait(rx)),
+            _ => None,
+        };
+        Some((Ok::<_, Infallible>(event), after))
     })
 }
 

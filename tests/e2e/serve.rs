@@ -872,3 +872,93 @@ fn the_explore_page_works_in_a_real_headless_chromium() {
     );
     println!("screenshot of the explore page: {}", screenshot.display());
 }
+
+/// Runs one browser driver of tests/browser/ with `args` and returns the JSON line it printed.
+fn drive(script: &str, args: &[&std::ffi::OsStr]) -> Value {
+    let (driver_dir, chromium) = browser_prerequisites();
+    let started = Instant::now();
+    let run = std::process::Command::new("node")
+        .arg(driver_dir.join(script))
+        .args(args)
+        .arg("--chromium")
+        .arg(&chromium)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "the browser driver {script} failed ({:?}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        run.status
+    );
+    println!(
+        "{script} took {:.1} s:\n{stderr}",
+        started.elapsed().as_secs_f64()
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("driver output is not JSON ({e}):\n{stdout}\n{stderr}"))
+}
+
+/// Regression test for issue 14: every Delete button answered 403 "Refused" in Chromium, and so did the
+/// upload form without JavaScript (pages sent `Referrer-Policy: no-referrer`, so Chromium sent
+/// `Origin: null`, which the origin check refuses); a queued case's page stayed blank until the case
+/// started (the status stream sent each state only after the next change); "report incomplete" was
+/// shown only far down the page.
+#[test]
+fn cases_are_uploaded_and_deleted_by_their_buttons_queued_cases_say_so_and_hostile_sites_are_refused()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    // Every analysis takes about ten seconds (a stage that spins until its time limit), one at a time:
+    // a second upload waits in the queue while the first runs.
+    let pipeline = dir.path().join("slow.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "[[analyzer]]\nplugin = \"web\"\n\n[[analyzer]]\nplugin = \"{}\"\nlimits = {{ call_timeout_ms = 10000 }}\n\n[[output]]\nplugin = \"json\"\n\n[[output]]\nplugin = \"graph\"\n",
+            built_plugin("pcapxray-test-spin").display()
+        ),
+    )
+    .unwrap();
+    let pipeline = pipeline.to_str().unwrap();
+    let server = Server::start(&["--max-analyses", "1", "--pipeline", pipeline]);
+    let capture = testdata("http_get_bro_org.pcap");
+    let r = drive(
+        "cases.mjs",
+        &[
+            "--url".as_ref(),
+            server.url("/").as_ref(),
+            "--capture".as_ref(),
+            capture.as_os_str(),
+            "--out".as_ref(),
+            dir.path().as_os_str(),
+        ],
+    );
+    assert!(r["consoleErrors"].as_array().unwrap().is_empty(), "{r}");
+    // The queued case said "queued" while the server still had it queued.
+    assert!(r["bPhase"].as_str().unwrap().starts_with("queued"), "{r}");
+    assert_eq!(r["bStatusWhenShown"], "queued", "{r}");
+    // Deleted by the button on its page, and without JavaScript by the button on the start page.
+    assert_eq!(r["bAfterDelete"], "HTTP 404", "{r}");
+    assert_eq!(r["cTitle"], "http_get_bro_org.pcap", "{r}");
+    assert_eq!(r["cDeleteStatus"], 303, "{r}");
+    assert_eq!(r["cAfterDelete"], "HTTP 404", "{r}");
+    // The hostile site's posts were refused, and the case is still there.
+    for path in ["/sandboxed", "/plain"] {
+        assert_eq!(r["forged"][path]["status"], 403, "{path}: {r}");
+    }
+    assert_eq!(r["forged"]["/sandboxed"]["origin"], "null", "{r}");
+    assert_ne!(r["aAfterForgery"], "HTTP 404", "{r}");
+    // The incomplete report is announced at the top, naming the stage that was stopped.
+    assert_eq!(r["incompleteVisible"], true, "{r}");
+    assert_eq!(r["incompleteAboveExplore"], true, "{r}");
+    let incomplete = r["incomplete"].as_str().unwrap();
+    assert!(
+        incomplete.contains("This report is incomplete") && incomplete.contains("spin"),
+        "{incomplete}"
+    );
+    // Deleted by the button on the start page.
+    assert_eq!(r["aDeleteStatus"], 303, "{r}");
+    assert_eq!(r["aAfterDelete"], "HTTP 404", "{r}");
+    assert_eq!(r["rowsLeft"], 0, "{r}");
+    assert!(server.case_dirs().is_empty(), "{:?}", server.case_dirs());
+}

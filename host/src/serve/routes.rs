@@ -232,39 +232,42 @@ fn status_stream(
     /// What the stream does next.
     enum Next {
         /// Send this state (the first one at once), then wait on the receiver, if any.
-        Send(CaseMeta, Option<Receiver>),
+        Send(Box<CaseMeta>, Option<Receiver>),
         /// Wait for the next change.
         Wait(Receiver),
     }
-    futures_util::stream::unfold(Some(Next::Send(first, receiver)), |next| async move {
-        let (meta, receiver) = match next? {
-            Next::Send(meta, receiver) => (meta, receiver),
-            Next::Wait(mut rx) => {
-                // At most five updates a second.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                match rx.changed().await {
-                    Ok(()) => {
-                        let meta = rx.borrow_and_update().clone();
-                        (meta, Some(rx))
-                    }
-                    // The job ended and dropped its sender: send what it left.
-                    Err(_) => {
-                        let meta = rx.borrow().clone();
-                        (meta, None)
+    futures_util::stream::unfold(
+        Some(Next::Send(Box::new(first), receiver)),
+        |next| async move {
+            let (meta, receiver) = match next? {
+                Next::Send(meta, receiver) => (*meta, receiver),
+                Next::Wait(mut rx) => {
+                    // At most five updates a second.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    match rx.changed().await {
+                        Ok(()) => {
+                            let meta = rx.borrow_and_update().clone();
+                            (meta, Some(rx))
+                        }
+                        // The job ended and dropped its sender: send what it left.
+                        Err(_) => {
+                            let meta = rx.borrow().clone();
+                            (meta, None)
+                        }
                     }
                 }
-            }
-        };
-        let event = Event::default()
-            .event("status")
-            .json_data(&meta)
-            .unwrap_or_else(|_| Event::default().event("status").data("{}"));
-        let after = match receiver {
-            Some(rx) if !meta.status.finished() => Some(Next::Wait(rx)),
-            _ => None,
-        };
-        Some((Ok::<_, Infallible>(event), after))
-    })
+            };
+            let event = Event::default()
+                .event("status")
+                .json_data(&meta)
+                .unwrap_or_else(|_| Event::default().event("status").data("{}"));
+            let after = match receiver {
+                Some(rx) if !meta.status.finished() => Some(Next::Wait(rx)),
+                _ => None,
+            };
+            Some((Ok::<_, Infallible>(event), after))
+        },
+    )
 }
 
 async fn download(

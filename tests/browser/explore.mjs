@@ -179,7 +179,29 @@ try {
     }
     return out;
   };
-  if (args['v6-case']) result.v6 = await hostsOf(args['v6-case'], '::1');
+  if (args['v6-case']) {
+    const url = args['v6-case'];
+    result.v6 = await hostsOf(url, '::1');
+    // Name the case, then analyze it again without uploading.
+    await page.getByLabel('Case name').fill('Loopback test case');
+    await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/name') && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Save name' }).click(),
+    ]);
+    await page.waitForLoadState('load');
+    result.renamed = { heading: await page.locator('h1').textContent(), evidence: await page.locator('#evidence-name').textContent() };
+    await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/rerun') && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Analyze again with the current pipeline' }).click(),
+    ]);
+    await page.waitForLoadState('load');
+    result.rerunStatus = await page.locator('#case-status').textContent();
+    await page.waitForFunction(() => document.body.dataset.ready === 'explore');
+    result.rerun = { status: await page.locator('#case-status').textContent(), summary: await summary(), heading: await page.locator('h1').textContent() };
+    await page.goto(args.url);
+    result.listed = await page.locator(`tr[data-id="${url.split('/').pop()}"] td:first-child`).textContent();
+    step(`renamed and re-ran ${url}: ${JSON.stringify(result.rerun)}`);
+  }
   if (args['many-case']) result.many = await hostsOf(args['many-case']);
 } finally {
   await context.close();

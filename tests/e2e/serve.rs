@@ -785,6 +785,13 @@ fn the_explore_page_works_in_a_real_headless_chromium() {
     for id in [&v6, &many] {
         server.wait_done(id, Duration::from_secs(120));
     }
+    let inode = |id: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(server.data.join(id).join("report"))
+            .unwrap()
+            .ino()
+    };
+    let v6_report = inode(&v6);
 
     let started = Instant::now();
     let run = std::process::Command::new("node")
@@ -890,6 +897,47 @@ fn the_explore_page_works_in_a_real_headless_chromium() {
     classes_are_the_graph_outputs(&result, &report_dir, &report);
     filters_tables_and_search_agree(&result, &report);
     views_and_tables_of_other_cases(&result);
+
+    // The IPv6 case was named and analyzed again from its stored capture: a new report folder, the
+    // evidence still named by its upload, the name on the case and start pages.
+    assert_eq!(
+        result["renamed"]["heading"], "Loopback test case",
+        "{result}"
+    );
+    assert!(
+        result["renamed"]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("ipv6_loopback_tcp_port4242.pcap"),
+        "{result}"
+    );
+    assert!(
+        ["queued", "running", "done"].contains(&result["rerunStatus"].as_str().unwrap()),
+        "{result}"
+    );
+    assert_eq!(result["rerun"]["status"], "done", "{result}");
+    assert_eq!(result["rerun"]["heading"], "Loopback test case", "{result}");
+    assert!(
+        result["rerun"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 of 1 flows, 1 hosts"),
+        "{result}"
+    );
+    assert_ne!(inode(&v6), v6_report, "the report folder was not replaced");
+    let case = server.case(&v6);
+    assert_eq!(case["case"]["title"], "Loopback test case");
+    assert_eq!(case["case"]["name"], "ipv6_loopback_tcp_port4242.pcap");
+    evidence_is_named_by_its_upload(
+        &server,
+        &server.data.join(&v6).join("report"),
+        "ipv6_loopback_tcp_port4242.pcap",
+    );
+    let listed = result["listed"].as_str().unwrap();
+    assert!(
+        listed.contains("Loopback test case") && listed.contains("ipv6_loopback_tcp_port4242.pcap"),
+        "{listed}"
+    );
 
     let screenshot = PathBuf::from(result["screenshot"].as_str().unwrap());
     let png = std::fs::read(&screenshot).unwrap();

@@ -160,8 +160,13 @@ pub fn index(cases: &[CaseMeta], max_upload: u64) -> Response {
 fn case_row(c: &CaseMeta) -> String {
     let id = escape(&c.id);
     format!(
-        "<tr data-id=\"{id}\"><td><a href=\"/cases/{id}\">{name}</a></td><td>{size}</td><td><time datetime=\"{iso}\">{when}</time></td><td class=\"status status-{status}\">{status}</td><td><form method=\"post\" action=\"/cases/{id}/delete\"><button type=\"submit\" class=\"danger\" aria-label=\"Delete case {name}\">Delete</button></form></td></tr>",
-        name = escape(&c.name),
+        "<tr data-id=\"{id}\"><td><a href=\"/cases/{id}\">{heading}</a>{evidence}</td><td>{size}</td><td><time datetime=\"{iso}\">{when}</time></td><td class=\"status status-{status}\">{status}</td><td><form method=\"post\" action=\"/cases/{id}/delete\"><button type=\"submit\" class=\"danger\" aria-label=\"Delete case {heading}\">Delete</button></form></td></tr>",
+        heading = escape(c.title.as_deref().unwrap_or(&c.name)),
+        evidence = if c.title.is_some() {
+            format!(" <span class=\"hint\">{}</span>", escape(&c.name))
+        } else {
+            String::new()
+        },
         size = escape(&human_size(c.size)),
         iso = utc(c.uploaded, true),
         when = utc(c.uploaded, false),
@@ -183,11 +188,23 @@ pub fn case(meta: &CaseMeta, files: &[ReportFile]) -> Response {
         })
         .collect();
     let error = meta.error.as_deref().map(escape).unwrap_or_default();
+    let title = meta.title.as_deref().map(escape).unwrap_or_default();
+    let heading = meta.title.as_deref().unwrap_or(&meta.name);
     let body = fill(
         CASE_HTML,
         &[
             ("ID", &id),
             ("NAME", &escape(&meta.name)),
+            ("TITLE", &title),
+            ("HEADING", &escape(heading)),
+            (
+                "EVIDENCE_HIDDEN",
+                if meta.title.is_some() { "" } else { "hidden" },
+            ),
+            (
+                "RERUN_HIDDEN",
+                if meta.status.finished() { "" } else { "hidden" },
+            ),
             ("SIZE", &escape(&human_size(meta.size))),
             ("STATUS", meta.status.as_str()),
             (

@@ -64,6 +64,7 @@
     } else {
       progress.hidden = true;
     }
+    document.querySelector('form.rerun-case').hidden = !(c.status === 'done' || c.status === 'failed');
     if (c.status === 'failed') {
       $('error-text').textContent = c.error || 'The analysis failed without a message.';
       $('failure').hidden = false;

@@ -520,17 +520,14 @@ fn eight_concurrent_uploads_are_all_analyzed() {
 
 #[test]
 fn a_failed_analysis_ends_with_its_error_instead_of_waiting_forever() {
+    const BROKEN: &str = "[[analyzer]]\nplugin = \"web\"\nconfig = { no_such_key = 1 }\n[[output]]\nplugin = \"json\"\n";
     // The pipeline is checked when the server starts and read again by every analysis; break it in
     // between, as someone editing it while the server runs would.
     let dir = tempfile::tempdir().unwrap();
     let pipeline = dir.path().join("pipeline.toml");
     std::fs::write(&pipeline, WEB_JSON).unwrap();
     let server = Server::start(&["--pipeline", pipeline.to_str().unwrap()]);
-    std::fs::write(
-        &pipeline,
-        "[[analyzer]]\nplugin = \"web\"\nconfig = { no_such_key = 1 }\n[[output]]\nplugin = \"json\"\n",
-    )
-    .unwrap();
+    std::fs::write(&pipeline, BROKEN).unwrap();
 
     let id = server.upload_capture(&testdata("http_get_bro_org.pcap"));
     let events = request(
@@ -556,7 +553,36 @@ fn a_failed_analysis_ends_with_its_error_instead_of_waiting_forever() {
         "{page}"
     );
 
+    // Mended, the pipeline analyzes the stored capture again: no new upload.
+    std::fs::write(&pipeline, WEB_JSON).unwrap();
+    let again = request(
+        &server.addr,
+        "POST",
+        &format!("/api/cases/{id}/rerun"),
+        &[],
+        b"",
+    );
+    assert_eq!(again.status, 202, "{}", again.text());
+    let case = server.wait_done(&id, Duration::from_secs(120));
+    assert!(case["case"]["error"].is_null(), "{case}");
+    let files: Vec<&str> = case["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(files.contains(&"report.json"), "{files:?}");
+    let unknown = request(
+        &server.addr,
+        "POST",
+        "/api/cases/0123456789abcdef0123456789abcdef/rerun",
+        &[],
+        b"",
+    );
+    assert_eq!(unknown.status, 404);
+
     // A broken pipeline at start stops the server with the problem, before it listens.
+    std::fs::write(&pipeline, BROKEN).unwrap();
     let out = command()
         .args(["serve", "--listen", "127.0.0.1:0", "--pipeline"])
         .arg(&pipeline)

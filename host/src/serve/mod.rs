@@ -6,7 +6,8 @@
 //! analyses run through the very same [`crate::run::run`] as the command line on blocking threads (at
 //! most `--max-analyses` at a time, by default [`ANALYSES_AT_ONCE`], the rest queued), their progress is pushed to the page with
 //! Server-Sent Events and always ends in "done" or a shown error, and everything the page explores is
-//! computed in the browser from the run's `report.json`, so changing a view never re-reads the capture.
+//! computed in the browser from the run's `report.json` (and the traffic classes the `graph` output
+//! decided, `graph/classes.json`), so changing a view never re-reads the capture.
 //! Each case is a folder of its own (see [`cases`]); pages and scripts are embedded in the binary and
 //! nothing is fetched from the network.
 

@@ -163,6 +163,18 @@ try {
   await other.close();
   step(`link ${result.link}`);
 
+  // The Tor finding tags without a consensus: what the page says instead of command-line advice.
+  await page.getByLabel('View', { exact: true }).selectOption('tag:tor');
+  await page.getByLabel('From (IP or CIDR)').fill('');
+  await settle();
+  result.tor = {
+    view: await page.getByLabel('View', { exact: true }).inputValue(),
+    noteVisible: await page.locator('#view-note').isVisible(),
+    note: await page.locator('#view-note').textContent(),
+    findings: await page.locator('#findings-table tbody').innerText(),
+    page: await page.locator('body').innerText(),
+  };
+
   // Other cases: their hosts table and summary.
   const hostsOf = async (url, ip) => {
     await page.goto(url);

@@ -21,9 +21,32 @@ struct Server {
 impl Server {
     /// Starts the server on a free port, in an empty folder (so the built-in pipeline is used).
     fn start(extra: &[&str]) -> Server {
+        Server::start_with(extra, false)
+    }
+
+    /// Like [`Server::start`]; with `empty_home` the server's home folder is an empty one, so the
+    /// built-in pipeline finds no Tor consensus whatever this machine has (compiled plugins still come
+    /// from the usual cache).
+    fn start_with(extra: &[&str], empty_home: bool) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("cases");
-        let mut child = command()
+        let mut cmd = command();
+        if empty_home {
+            let cache = std::env::var_os("PCAPXRAY_CACHE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    std::env::var_os("XDG_CACHE_HOME")
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| {
+                            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache")
+                        })
+                        .join("pcapxray")
+                });
+            std::fs::create_dir_all(dir.path().join("home")).unwrap();
+            cmd.env("HOME", dir.path().join("home"))
+                .env("PCAPXRAY_CACHE_DIR", cache);
+        }
+        let mut child = cmd
             .current_dir(dir.path())
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(&data)
@@ -797,7 +820,8 @@ fn browser_prerequisites() -> (PathBuf, PathBuf) {
 #[test]
 fn the_explore_page_works_in_a_real_headless_chromium() {
     let (driver_dir, chromium) = browser_prerequisites();
-    let server = Server::start(&[]);
+    // No Tor consensus: the page must say what that means without command-line advice.
+    let server = Server::start_with(&[], true);
     let capture = testdata("tls12_web_browsing_many_sni.pcap");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-browser");
     let _ = std::fs::remove_dir_all(&out);
@@ -923,6 +947,29 @@ fn the_explore_page_works_in_a_real_headless_chromium() {
     classes_are_the_graph_outputs(&result, &report_dir, &report);
     filters_tables_and_search_agree(&result, &report);
     views_and_tables_of_other_cases(&result);
+
+    // The Tor view of an analysis without a consensus says what it means for the page's user, and the
+    // page gives no command-line advice anywhere.
+    let tor = &result["tor"];
+    assert_eq!(tor["view"], "tag:tor", "{tor}");
+    assert_eq!(tor["noteVisible"], true, "{tor}");
+    assert!(
+        tor["note"]
+            .as_str()
+            .unwrap()
+            .contains("Tor relays could not be recognised"),
+        "{tor}"
+    );
+    assert!(
+        tor["findings"]
+            .as_str()
+            .unwrap()
+            .contains("Tor relays could not be recognised"),
+        "{tor}"
+    );
+    let page = tor["page"].as_str().unwrap();
+    assert!(!page.contains("tor fetch"), "{page}");
+    assert!(!page.contains("grant its folder"), "{page}");
 
     // The IPv6 case was named and analyzed again from its stored capture: a new report folder, the
     // evidence still named by its upload, the name on the case and start pages.

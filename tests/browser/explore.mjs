@@ -135,7 +135,7 @@ try {
 
   // The search box: a MAC, then a name.
   result.search = {};
-  for (const q of [args.mac, 'accounts.google.com'].filter(Boolean)) {
+  for (const q of [args.mac, 'accounts.google.com', 'web.https'].filter(Boolean)) {
     await page.getByLabel('Find a host (address, MAC, name or finding tag)').fill(q);
     await page.getByRole('button', { name: 'Find', exact: true }).click();
     await settle();
@@ -214,7 +214,7 @@ try {
     result.listed = await page.locator(`tr[data-id="${url.split('/').pop()}"] td:first-child`).textContent();
     step(`renamed and re-ran ${url}: ${JSON.stringify(result.rerun)}`);
   }
-  if (args['many-case']) result.many = await hostsOf(args['many-case']);
+  if (args['many-case']) result.many = await hostsOf(args['many-case'], '10.0.0.1');
 } finally {
   await context.close();
   rmSync(profile, { recursive: true, force: true });

@@ -1339,6 +1339,13 @@ fn filters_tables_and_search_agree(result: &Value, report: &Value) {
         "{by_name}"
     );
 
+    // A finding tag names every host with such a finding: the client and the TLS servers.
+    let by_tag = result["search"]["web.https"]["results"].as_str().unwrap();
+    assert!(
+        by_tag.contains("hosts match") && by_tag.contains("192.168.0.26"),
+        "{by_tag}"
+    );
+
     let link = result["link"].as_str().unwrap();
     assert!(
         link.contains("view=https") && link.contains("host=192.168.0.26"),
@@ -1369,6 +1376,12 @@ fn views_and_tables_of_other_cases(result: &Value) {
             .unwrap()
             .contains("the diagram shows 150 of 201 hosts"),
         "{many}"
+    );
+    let details = many["details"].as_str().unwrap();
+    assert!(
+        details.contains("Peers (200 — the first 100 shown)")
+            && details.contains("Flows (200 — the first 100 shown)"),
+        "{details}"
     );
 }
 

@@ -578,18 +578,20 @@
     const out = $('search-results');
     if (!q) { out.replaceChildren(); return; }
     const mac = q.replace(/-/g, ':');
+    // Hosts a finding with that tag is about, or on whose flows it is.
+    const tagged = new Set();
+    model.findings.forEach(function (x) {
+      if (!hasTag([String(x.tag).toLowerCase()], q)) return;
+      const f = flowOf(x);
+      if (f) { tagged.add(f.client.ip); tagged.add(f.server.ip); }
+      else if (x.subject && x.subject.host !== undefined) tagged.add(x.subject.host);
+    });
     const hits = [];
     model.hosts.forEach(function (h, ip) {
       const names = (h.names || []).map(function (n) { return n.toLowerCase(); });
       const macs = (h.macs || []).map(function (m) { return m.toLowerCase(); });
-      const tagged = model.findings.some(function (x) {
-        if (!hasTag([String(x.tag).toLowerCase()], q)) return false;
-        const s = x.subject || {};
-        if (s.host === ip) return true;
-        const f = flowOf(x);
-        return !!f && (f.client.ip === ip || f.server.ip === ip);
-      });
-      if (ip.toLowerCase() === q || macs.indexOf(mac) >= 0 || names.some(function (n) { return n.indexOf(q) >= 0; }) || tagged) hits.push(ip);
+      if (ip.toLowerCase() === q || macs.indexOf(mac) >= 0 || tagged.has(ip) ||
+        names.some(function (n) { return n.indexOf(q) >= 0; })) hits.push(ip);
     });
     hits.sort(function (a, b) { return a.localeCompare(b, 'en', { numeric: true }); });
     if (hits.length === 1) {
@@ -649,17 +651,18 @@
       })));
     }
     const peerList = Array.from(peers.entries()).sort(function (p, q) { return q[1] - p[1]; });
-    parts.push(el('h4', { text: 'Peers (' + peerList.length + ')' }));
+    const cut = function (n) { return n > 100 ? ' — the first 100 shown' : ''; };
+    parts.push(el('h4', { text: 'Peers (' + peerList.length + cut(peerList.length) + ')' }));
     parts.push(el('ul', { class: 'peers' }, ...peerList.slice(0, 100).map(function (p) {
       const h2 = model.hosts.get(p[0]);
       return el('li', {}, hostButton(p[0]), (hostName(h2) ? ' ' + hostName(h2) : '') + ' — ' + nFlows(p[1]));
     })));
-    parts.push(el('h4', { text: 'Flows (' + flows.length + ')' }));
+    parts.push(el('h4', { text: 'Flows (' + flows.length + cut(flows.length) + ')' }));
     parts.push(el('ul', { class: 'flows' }, ...flows.slice(0, 100).map(function (f) {
       const bytes = (f.to_server ? f.to_server.bytes : 0) + (f.to_client ? f.to_client.bytes : 0);
       return el('li', { text: f.protocol + ' ' + endpoint(f.client.ip, f.client.port) + ' → ' + endpoint(f.server.ip, f.server.port) + ', ' + size(bytes) + (f.tags.length ? ' [' + f.tags.join(', ') + ']' : '') });
     })));
-    parts.push(el('h4', { text: 'Findings (' + findings.length + ')' }));
+    parts.push(el('h4', { text: 'Findings (' + findings.length + cut(findings.length) + ')' }));
     parts.push(el('ul', { class: 'host-findings' }, ...findings.slice(0, 100).map(function (x) {
       return el('li', {}, el('span', { class: 'sev-' + str(x.severity), text: str(x.severity) }), ' ' + str(x.tag) + ': ' + findingText(x));
     })));
@@ -768,6 +771,8 @@
     $('zoom-out').addEventListener('click', function () { window.PcapxrayDiagram.zoom($('diagram'), 0.8); });
     $('zoom-fit').addEventListener('click', function () { window.PcapxrayDiagram.fit($('diagram')); });
     window.addEventListener('hashchange', function () {
+      // Only a link with the page's state changes it (not the skip link's #main).
+      if (location.hash.indexOf('=') < 0) return;
       const next = readState();
       applyState(next);
       selected = next.host && model.hosts.has(next.host) ? next.host : null;

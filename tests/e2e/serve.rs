@@ -1057,13 +1057,13 @@ fn drive(script: &str, args: &[&std::ffi::OsStr]) -> Value {
 fn cases_are_uploaded_and_deleted_by_their_buttons_queued_cases_say_so_and_hostile_sites_are_refused()
  {
     let dir = tempfile::tempdir().unwrap();
-    // Every analysis takes about ten seconds (a stage that spins until its time limit), one at a time:
+    // Every analysis takes about twenty seconds (a stage that spins until its time limit), one at a time:
     // a second upload waits in the queue while the first runs.
     let pipeline = dir.path().join("slow.toml");
     std::fs::write(
         &pipeline,
         format!(
-            "[[analyzer]]\nplugin = \"web\"\n\n[[analyzer]]\nplugin = \"{}\"\nlimits = {{ call_timeout_ms = 10000 }}\n\n[[output]]\nplugin = \"json\"\n\n[[output]]\nplugin = \"graph\"\n",
+            "[[analyzer]]\nplugin = \"web\"\n\n[[analyzer]]\nplugin = \"{}\"\nlimits = {{ call_timeout_ms = 20000 }}\n\n[[output]]\nplugin = \"json\"\n\n[[output]]\nplugin = \"graph\"\n",
             built_plugin("pcapxray-test-spin").display()
         ),
     )

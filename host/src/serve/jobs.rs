@@ -52,6 +52,15 @@ impl Jobs {
         self.store.load(id)
     }
 
+    /// The state of every queued or running case at one moment (so a list of cases never shows more
+    /// running than can run: a case that ends and the one that takes its slot are never both counted).
+    pub fn snapshot(&self) -> HashMap<String, CaseMeta> {
+        self.live()
+            .iter()
+            .map(|(id, tx)| (id.clone(), tx.borrow().clone()))
+            .collect()
+    }
+
     /// Updates of a queued or running case; `None` once it has finished (read `current`).
     pub fn subscribe(&self, id: &CaseId) -> Option<watch::Receiver<CaseMeta>> {
         self.live().get(id.as_str()).map(|tx| tx.subscribe())

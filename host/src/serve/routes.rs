@@ -76,16 +76,14 @@ async fn index(State(app): AppState) -> Response {
     pages::index(&all_cases(app).await, limit)
 }
 
-/// Every case, newest first, with the live state of those being analyzed.
+/// Every case, newest first, with the live state of those being analyzed taken at one moment.
 async fn all_cases(app: Arc<App>) -> Vec<CaseMeta> {
     blocking(move || {
+        // Live states first, then the folder: a case that ends meanwhile still counts as running
+        // (its state a moment ago), never beside the case that took its slot.
+        let mut live = app.jobs.snapshot();
         let cases = app.store.list().into_iter();
-        cases
-            .map(|m| match CaseId::parse(&m.id) {
-                Some(id) => app.jobs.current(&id).unwrap_or(m),
-                None => m,
-            })
-            .collect()
+        cases.map(|m| live.remove(&m.id).unwrap_or(m)).collect()
     })
     .await
 }

@@ -62,6 +62,9 @@ enum Command {
         /// Largest accepted upload, in MiB.
         #[arg(long = "max-upload-mb", default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
         max_upload_mb: u64,
+        /// Analyses that run at the same time; later uploads wait, shown as "queued".
+        #[arg(long = "max-analyses", default_value_t = pcapxray::serve::ANALYSES_AT_ONCE as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
+        max_analyses: u16,
     },
     /// Tor relay data for the `tor` analyzer.
     Tor {
@@ -156,7 +159,14 @@ pub fn main() -> i32 {
             pipeline,
             data,
             max_upload_mb,
-        } => serve(listen, pipeline, data, max_upload_mb),
+            max_analyses,
+        } => serve(
+            listen,
+            pipeline,
+            data,
+            max_upload_mb,
+            usize::from(max_analyses),
+        ),
         Command::Tor {
             command: TorCommand::Fetch { dir, from, timeout },
         } => tor_fetch(&dir, from, timeout),
@@ -185,6 +195,7 @@ fn run(
     let opts = RunOptions {
         pipeline,
         capture,
+        evidence_name: None,
         out_dir,
         verbose,
         bar: bar.clone(),
@@ -371,12 +382,14 @@ fn serve(
     pipeline: Option<PathBuf>,
     data: PathBuf,
     max_upload_mb: u64,
+    analyses_at_once: usize,
 ) -> i32 {
     let opts = pcapxray::serve::ServeOptions {
         listen,
         pipeline,
         data,
         max_upload: max_upload_mb << 20,
+        analyses_at_once,
     };
     match pcapxray::serve::serve(opts) {
         Ok(()) => 0,

@@ -3,8 +3,13 @@
 // progress display to the end, switch to a view, click a host, download the JSON report and take a
 // screenshot. Prints one JSON line with what it saw; tests/e2e/serve.rs checks it.
 //
+// Then, on the same case: the diagram's traffic classes, the From/To counts against the tables, the
+// search box, sorting and filtering a table, and a link with the page's state opened in a new tab; on
+// the cases given by --v6-case (IPv6 loopback) and --many-case (more hosts than the diagram draws), the
+// hosts table.
+//
 // node explore.mjs --url http://127.0.0.1:PORT/ --capture FILE --out DIR [--chromium PATH]
-//                  [--view https] [--host 192.168.0.26]
+//                  [--view https] [--host 192.168.0.26] [--mac MAC] [--v6-case URL] [--many-case URL]
 
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -93,6 +98,123 @@ try {
   result.screenshot = join(args.out, 'explore.png');
   await page.screenshot({ path: result.screenshot, fullPage: true });
   step(`screenshot ${result.screenshot}`);
+
+  // What the page shows, read back for the checks in serve.rs.
+  const summary = () => page.locator('#view-summary').textContent();
+  const counter = (table) => page.locator(`#${table}-count`).textContent();
+  const settle = () => page.waitForTimeout(400);
+
+  // The diagram of `all`: every edge with the class the page drew it in.
+  await page.getByLabel('View', { exact: true }).selectOption('all');
+  await page.waitForFunction(() => document.getElementById('view-summary').textContent.includes('“all”'));
+  result.edges = await page.locator('#diagram line.edge').evaluateAll((ls) => ls.map((l) => [l.dataset.a, l.dataset.b, l.dataset.class, l.getAttribute('stroke')]));
+  result.legend = await page.locator('#legend span[data-class]').evaluateAll((ss) => ss.map((s) => s.dataset.class));
+
+  // From/To: a filter that matches nothing, then one host's flows; summary and tables must agree.
+  result.filters = [];
+  for (const [from, to] of [['10.0.0.0/8', '8.8.8.8'], [host, '']]) {
+    await page.getByLabel('From (IP or CIDR)').fill(from);
+    await page.getByLabel('To (IP or CIDR)').fill(to);
+    await settle();
+    result.filters.push({ from, to, summary: await summary(), hosts: await counter('hosts-table'), findings: await counter('findings-table') });
+  }
+
+  // Sort the hosts by flows (most first, then fewest first) and filter the table.
+  const flowsColumn = () => page.locator('#hosts-table tbody tr td:nth-child(4)').allTextContents();
+  await page.getByLabel('From (IP or CIDR)').fill('');
+  await settle();
+  await page.locator('#hosts-table thead').getByRole('button', { name: 'Flows' }).click();
+  result.flowsDescending = await flowsColumn();
+  await page.locator('#hosts-table thead').getByRole('button', { name: 'Flows' }).click();
+  result.flowsAscending = await flowsColumn();
+  result.hostsSort = await page.locator('#hosts-table th[aria-sort]').getAttribute('aria-sort');
+  await page.getByLabel('Filter hosts').fill('192.168.');
+  await settle();
+  result.hostsFiltered = { count: await counter('hosts-table'), addresses: await page.locator('#hosts-table tbody tr td:nth-child(1)').allTextContents() };
+  await page.getByLabel('Filter hosts').fill('');
+
+  // The search box: a MAC, then a name.
+  result.search = {};
+  for (const q of [args.mac, 'accounts.google.com', 'web.https'].filter(Boolean)) {
+    await page.getByLabel('Find a host (address, MAC, name or finding tag)').fill(q);
+    await page.getByRole('button', { name: 'Find', exact: true }).click();
+    await settle();
+    result.search[q] = { results: await page.locator('#search-results').textContent(), details: await page.locator('#details-heading').textContent() };
+  }
+
+  // State in the address: view, From and the selected host survive a link opened in a new tab.
+  await page.getByLabel('View', { exact: true }).selectOption(view);
+  await page.getByLabel('From (IP or CIDR)').fill(host);
+  await settle();
+  await page.locator(`#hosts-table button[data-host="${host}"]`).first().click();
+  const picture = async (p) => ({
+    view: await p.getByLabel('View', { exact: true }).inputValue(),
+    from: await p.getByLabel('From (IP or CIDR)').inputValue(),
+    details: await p.locator('#details-heading').textContent(),
+    summary: await p.locator('#view-summary').textContent(),
+    hosts: await p.locator('#hosts-table-count').textContent(),
+  });
+  result.link = page.url();
+  result.before = await picture(page);
+  const other = await context.newPage();
+  await other.goto(result.link);
+  await other.waitForFunction(() => document.body.dataset.ready === 'explore');
+  result.after = await picture(other);
+  await other.close();
+  step(`link ${result.link}`);
+
+  // The Tor finding tags without a consensus: what the page says instead of command-line advice.
+  await page.getByLabel('View', { exact: true }).selectOption('tag:tor');
+  await page.getByLabel('From (IP or CIDR)').fill('');
+  await settle();
+  result.tor = {
+    view: await page.getByLabel('View', { exact: true }).inputValue(),
+    noteVisible: await page.locator('#view-note').isVisible(),
+    note: await page.locator('#view-note').textContent(),
+    findings: await page.locator('#findings-table tbody').innerText(),
+    page: await page.locator('body').innerText(),
+  };
+
+  // Other cases: their hosts table and summary.
+  const hostsOf = async (url, ip) => {
+    await page.goto(url);
+    await page.waitForFunction(() => document.body.dataset.ready === 'explore');
+    const out = {
+      summary: await summary(),
+      count: await counter('hosts-table'),
+      rows: await page.locator('#hosts-table tbody tr').evaluateAll((rs) => rs.map((r) => Array.from(r.cells).map((c) => c.textContent))),
+      nodes: await page.locator('#diagram g.node').count(),
+    };
+    if (ip) {
+      await page.locator(`#hosts-table button[data-host="${ip}"]`).first().click();
+      out.details = await page.locator('#details').innerText();
+    }
+    return out;
+  };
+  if (args['v6-case']) {
+    const url = args['v6-case'];
+    result.v6 = await hostsOf(url, '::1');
+    // Name the case, then analyze it again without uploading.
+    await page.getByLabel('Case name').fill('Loopback test case');
+    await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/name') && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Save name' }).click(),
+    ]);
+    await page.waitForLoadState('load');
+    result.renamed = { heading: await page.locator('h1').textContent(), evidence: await page.locator('#evidence-name').textContent() };
+    await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/rerun') && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Analyze again with the current pipeline' }).click(),
+    ]);
+    await page.waitForLoadState('load');
+    result.rerunStatus = await page.locator('#case-status').textContent();
+    await page.waitForFunction(() => document.body.dataset.ready === 'explore');
+    result.rerun = { status: await page.locator('#case-status').textContent(), summary: await summary(), heading: await page.locator('h1').textContent() };
+    await page.goto(args.url);
+    result.listed = await page.locator(`tr[data-id="${url.split('/').pop()}"] td:first-child`).textContent();
+    step(`renamed and re-ran ${url}: ${JSON.stringify(result.rerun)}`);
+  }
+  if (args['many-case']) result.many = await hostsOf(args['many-case'], '10.0.0.1');
 } finally {
   await context.close();
   rmSync(profile, { recursive: true, force: true });

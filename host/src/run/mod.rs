@@ -27,6 +27,9 @@ use std::time::Instant;
 pub struct RunOptions {
     pub pipeline: PathBuf,
     pub capture: PathBuf,
+    /// The name the reports give the evidence (`capture.file`, messages); `None` = the capture path as
+    /// given. The web interface names an upload by its file name, never by the server's case folder.
+    pub evidence_name: Option<String>,
     pub out_dir: PathBuf,
     pub verbose: bool,
     /// Progress bar for the terminal.
@@ -172,7 +175,10 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     let mut outputs = Outputs::start(output_stages, &staging, services.clone())
         .map_err(|e| RunError::Other(format!("cannot start the output thread: {e}")))?;
 
-    let capture = opts.capture.clone();
+    let capture = opts
+        .evidence_name
+        .clone()
+        .unwrap_or_else(|| opts.capture.display().to_string());
     let total = reader.file_size();
     if let Some(bar) = &opts.bar {
         bar.set_length(total);
@@ -217,7 +223,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     let (stats, read_error) = (read.stats, read.read_error);
     if stats.packets > 0 && !stats.fates.any_analyzed() {
         return Err(RunError::NothingAnalyzed {
-            capture: capture.display().to_string(),
+            capture: capture.clone(),
             fates: stats.fates.describe(),
         });
     }
@@ -238,8 +244,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     let mut problems = Vec::new();
     if let Some(e) = &read_error {
         let message = format!(
-            "{}: {e}; the report covers the {} packets before that point",
-            capture.display(),
+            "{capture}: {e}; the report covers the {} packets before that point",
             e.packets
         );
         services.log.host(Level::Warn, &message);
@@ -247,15 +252,14 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     }
     let anomalies = stats.clock.anomalies();
     for a in &anomalies {
-        services.log.host(
-            Level::Warn,
-            &format!("{}: {}", capture.display(), a.describe()),
-        );
+        services
+            .log
+            .host(Level::Warn, &format!("{capture}: {}", a.describe()));
     }
     let (first_packet, last_packet) = stats.clock.span();
     let format = read.format;
     let capture_info = wit::CaptureInfo {
-        file: capture.display().to_string(),
+        file: capture.clone(),
         size: total,
         sha256: read.sha256,
         format: format.name.to_string(),
@@ -323,7 +327,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     );
     report_progress(&mut opts, total, total, packets, flows_total, "done");
     Ok(RunSummary {
-        capture: capture.display().to_string(),
+        capture: capture.clone(),
         packets,
         bytes: stats.bytes,
         flows: flows_total,

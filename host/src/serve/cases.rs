@@ -103,8 +103,11 @@ pub struct Summary {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CaseMeta {
     pub id: String,
-    /// The uploaded file's name, for display only (never used as a path).
+    /// The uploaded file's name: the evidence's name in every report (never used as a path).
     pub name: String,
+    /// What the investigator called the case, if anything (shown above the file name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// Capture size in bytes.
     pub size: u64,
     /// Unix seconds.
@@ -124,6 +127,7 @@ impl CaseMeta {
         CaseMeta {
             id: id.as_str().to_string(),
             name,
+            title: None,
             size,
             uploaded: now(),
             started: None,
@@ -174,7 +178,7 @@ impl Store {
                 Some(mut meta) if !meta.status.finished() => {
                     meta.status = Status::Failed;
                     meta.error = Some(
-                        "the server stopped before this analysis finished; delete the case and upload the capture again"
+                        "the server stopped before this analysis finished; re-run the case to analyze it again"
                             .into(),
                     );
                     store.save(&meta)?;
@@ -231,6 +235,14 @@ impl Store {
             .collect();
         cases.sort_by(|a, b| b.uploaded.cmp(&a.uploaded).then(b.id.cmp(&a.id)));
         cases
+    }
+
+    /// What an investigator may call a case: no control characters, at most 200 characters; empty
+    /// means no name.
+    pub fn clean_title(raw: &str) -> Option<String> {
+        let clean: String = raw.chars().filter(|c| !c.is_control()).take(200).collect();
+        let clean = clean.trim();
+        (!clean.is_empty()).then(|| clean.to_string())
     }
 
     /// Deletes a case folder with everything in it.

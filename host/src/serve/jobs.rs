@@ -52,9 +52,55 @@ impl Jobs {
         self.store.load(id)
     }
 
+    /// The state of every queued or running case at one moment (so a list of cases never shows more
+    /// running than can run: a case that ends and the one that takes its slot are never both counted).
+    pub fn snapshot(&self) -> HashMap<String, CaseMeta> {
+        self.live()
+            .iter()
+            .map(|(id, tx)| (id.clone(), tx.borrow().clone()))
+            .collect()
+    }
+
     /// Updates of a queued or running case; `None` once it has finished (read `current`).
     pub fn subscribe(&self, id: &CaseId) -> Option<watch::Receiver<CaseMeta>> {
         self.live().get(id.as_str()).map(|tx| tx.subscribe())
+    }
+
+    /// Analyzes a finished case again with the pipeline as it is now (after a failure or a change to
+    /// the pipeline), from the capture it keeps: no new upload. Its report is replaced when the run
+    /// ends; until then the earlier one stays.
+    pub fn rerun(self: &Arc<Self>, id: &CaseId) -> Result<(), ChangeError> {
+        if self.live().contains_key(id.as_str()) {
+            return Err(ChangeError::Busy);
+        }
+        let mut meta = self.store.load(id).ok_or(ChangeError::NotFound)?;
+        meta.status = Status::Queued;
+        meta.started = None;
+        meta.finished = None;
+        meta.error = None;
+        meta.progress = None;
+        self.store
+            .save(&meta)
+            .map_err(|e| ChangeError::Io(e.to_string()))?;
+        self.enqueue(meta);
+        Ok(())
+    }
+
+    /// Names a case (`None` takes the name away), whatever its state.
+    pub fn rename(&self, id: &CaseId, title: Option<String>) -> Result<(), ChangeError> {
+        let live = self.live();
+        let mut meta = match live.get(id.as_str()) {
+            Some(tx) => {
+                // The running job saves what its channel holds when it ends.
+                tx.send_modify(|m| m.title = title.clone());
+                tx.borrow().clone()
+            }
+            None => self.store.load(id).ok_or(ChangeError::NotFound)?,
+        };
+        meta.title = title;
+        self.store
+            .save(&meta)
+            .map_err(|e| ChangeError::Io(e.to_string()))
     }
 
     /// Deletes a case unless it is being analyzed right now. A queued case is taken off the queue.
@@ -96,6 +142,7 @@ impl Jobs {
         let opts = RunOptions {
             pipeline: self.pipeline.clone(),
             capture: capture.clone(),
+            evidence_name: Some(tx.borrow().name.clone()),
             out_dir: self.store.report_dir(&id),
             verbose: false,
             bar: None,
@@ -104,6 +151,7 @@ impl Jobs {
         let outcome = tokio::task::spawn_blocking(move || crate::run::run(opts)).await;
         let mut meta = tx.borrow().clone();
         meta.finished = Some(now());
+        meta.summary = None;
         match outcome {
             Ok(Ok(summary)) => {
                 meta.status = Status::Done;
@@ -129,6 +177,15 @@ impl Jobs {
         tx.send_replace(meta);
         self.live().remove(id.as_str());
     }
+}
+
+/// Why a case could not be re-run or renamed.
+#[derive(Debug)]
+pub enum ChangeError {
+    NotFound,
+    /// Queued or running already.
+    Busy,
+    Io(String),
 }
 
 /// Why a case could not be deleted.

@@ -4,9 +4,10 @@
 //! The ancestor's GUI hung behind a progress bar that never ended, needed a display, and showed a static
 //! picture. Here the server only moves bytes and state: uploads stream to disk under a size limit,
 //! analyses run through the very same [`crate::run::run`] as the command line on blocking threads (at
-//! most [`ANALYSES_AT_ONCE`] at a time, the rest queued), their progress is pushed to the page with
+//! most `--max-analyses` at a time, by default [`ANALYSES_AT_ONCE`], the rest queued), their progress is pushed to the page with
 //! Server-Sent Events and always ends in "done" or a shown error, and everything the page explores is
-//! computed in the browser from the run's `report.json`, so changing a view never re-reads the capture.
+//! computed in the browser from the run's `report.json` (and the traffic classes the `graph` output
+//! decided, `graph/classes.json`), so changing a view never re-reads the capture.
 //! Each case is a folder of its own (see [`cases`]); pages and scripts are embedded in the binary and
 //! nothing is fetched from the network.
 
@@ -22,7 +23,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// How many analyses run at the same time; later uploads wait, shown as "queued".
+/// How many analyses run at the same time unless told otherwise; later uploads wait, shown as "queued".
 pub const ANALYSES_AT_ONCE: usize = 2;
 
 /// The shipped default pipeline, used when no pipeline file is given and `config/pipeline.toml` is not
@@ -39,6 +40,8 @@ pub struct ServeOptions {
     pub data: PathBuf,
     /// Largest accepted upload, in bytes.
     pub max_upload: u64,
+    /// Analyses that run at the same time (at least 1).
+    pub analyses_at_once: usize,
 }
 
 /// Why the server could not start.
@@ -98,12 +101,19 @@ pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
                 source,
             })?;
         let addr = listener.local_addr().map_err(ServeError::Server)?;
-        let jobs = jobs::Jobs::new(store.clone(), pipeline.clone(), ANALYSES_AT_ONCE);
+        let jobs = jobs::Jobs::new(
+            store.clone(),
+            pipeline.clone(),
+            opts.analyses_at_once.max(1),
+        );
         let app = Arc::new(App {
             store,
             jobs,
             max_upload: opts.max_upload,
         });
+        if !addr.ip().is_loopback() {
+            eprintln!("{}", open_listen_warning(addr));
+        }
         println!("listening on http://{addr}");
         println!("data folder {}", opts.data.display());
         println!("pipeline {}", pipeline.display());
@@ -122,6 +132,16 @@ pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     // Open connections (event streams) and running analyses are not waited for.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     result
+}
+
+/// Said when the server listens where other computers can reach it: nothing stands between them and
+/// the cases.
+fn open_listen_warning(addr: SocketAddr) -> String {
+    format!(
+        "warning: listening on {addr}, an address other computers can reach. pcapxray serve has no accounts \
+         or passwords: anyone who can reach it can upload captures, read every case and its reports, and \
+         delete cases. Listen on 127.0.0.1 (the default) unless every computer on this network may do that."
+    )
 }
 
 /// Loads the pipeline and starts its plugins once, as `pcapxray validate` does, so that a broken

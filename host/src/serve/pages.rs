@@ -5,7 +5,9 @@
 //! never rendered by the server at all, the page's script puts them in with `textContent`. The
 //! Content-Security-Policy allows scripts only from this server, and requests whose `Host` is a name
 //! other than `localhost` are refused, so a web site cannot reach the server through DNS rebinding; a
-//! changing request from another origin is refused too.
+//! changing request from another origin, or from an opaque one (`Origin: null`, as a sandboxed frame
+//! sends), is refused too. Pages carry `Referrer-Policy: same-origin`, so the browser names our own
+//! origin on our own form posts.
 
 use super::cases::{CaseMeta, Status};
 use super::files::ReportFile;
@@ -158,8 +160,13 @@ pub fn index(cases: &[CaseMeta], max_upload: u64) -> Response {
 fn case_row(c: &CaseMeta) -> String {
     let id = escape(&c.id);
     format!(
-        "<tr data-id=\"{id}\"><td><a href=\"/cases/{id}\">{name}</a></td><td>{size}</td><td><time datetime=\"{iso}\">{when}</time></td><td class=\"status status-{status}\">{status}</td><td><form method=\"post\" action=\"/cases/{id}/delete\"><button type=\"submit\" class=\"danger\" aria-label=\"Delete case {name}\">Delete</button></form></td></tr>",
-        name = escape(&c.name),
+        "<tr data-id=\"{id}\"><td><a href=\"/cases/{id}\">{heading}</a>{evidence}</td><td>{size}</td><td><time datetime=\"{iso}\">{when}</time></td><td class=\"status status-{status}\">{status}</td><td><form method=\"post\" action=\"/cases/{id}/delete\"><button type=\"submit\" class=\"danger\" aria-label=\"Delete case {heading}\">Delete</button></form></td></tr>",
+        heading = escape(c.title.as_deref().unwrap_or(&c.name)),
+        evidence = if c.title.is_some() {
+            format!(" <span class=\"hint\">{}</span>", escape(&c.name))
+        } else {
+            String::new()
+        },
         size = escape(&human_size(c.size)),
         iso = utc(c.uploaded, true),
         when = utc(c.uploaded, false),
@@ -181,11 +188,23 @@ pub fn case(meta: &CaseMeta, files: &[ReportFile]) -> Response {
         })
         .collect();
     let error = meta.error.as_deref().map(escape).unwrap_or_default();
+    let title = meta.title.as_deref().map(escape).unwrap_or_default();
+    let heading = meta.title.as_deref().unwrap_or(&meta.name);
     let body = fill(
         CASE_HTML,
         &[
             ("ID", &id),
             ("NAME", &escape(&meta.name)),
+            ("TITLE", &title),
+            ("HEADING", &escape(heading)),
+            (
+                "EVIDENCE_HIDDEN",
+                if meta.title.is_some() { "" } else { "hidden" },
+            ),
+            (
+                "RERUN_HIDDEN",
+                if meta.status.finished() { "" } else { "hidden" },
+            ),
             ("SIZE", &escape(&human_size(meta.size))),
             ("STATUS", meta.status.as_str()),
             (
@@ -295,7 +314,10 @@ fn with_headers(mut response: Response<Body>) -> Response<Body> {
     let defaults = [
         (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: with it Chromium sends `Origin: null` on the page's own form posts, which
+        // the origin check must refuse (a sandboxed frame on any site sends the same). `same-origin`
+        // keeps the origin on our own requests and sends nothing to other sites.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::CACHE_CONTROL, "no-store"),
     ];

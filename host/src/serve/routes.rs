@@ -8,23 +8,27 @@
 //! | `POST /cases` | upload (multipart field `capture`); HTML: 303 to the case, JSON: 201 `{id}` |
 //! | `GET /cases/{id}` | case page: progress, then the explore view |
 //! | `POST /cases/{id}/delete` | delete (form), 303 to `/` |
+//! | `POST /cases/{id}/rerun` | analyze again with the current pipeline (form), 303 to the case |
+//! | `POST /cases/{id}/name` | name the case (form field `title`; empty removes it), 303 to the case |
 //! | `GET /cases/{id}/report/{*path}` | a report file (attachment; `?view` to open it, sandboxed) |
 //! | `GET /api/cases`, `GET /api/cases/{id}` | case list; one case with its report files |
 //! | `GET /api/cases/{id}/events` | Server-Sent Events: `status` with the case as JSON until it ends |
 //! | `DELETE /api/cases/{id}` | delete |
+//! | `POST /api/cases/{id}/rerun` | analyze again; 202 `{id, url}` |
 //! | `GET /assets/{name}` | embedded scripts and styles |
 
 use super::App;
 use super::cases::{CaseId, CaseMeta};
 use super::files::{self, Refused};
-use super::jobs::DeleteError;
+use super::jobs::{ChangeError, DeleteError};
 use super::pages::{self, wants_html};
 use super::upload::{self, UploadError};
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{DefaultBodyLimit, Form, Multipart, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -49,10 +53,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases", post(create).layer(DefaultBodyLimit::disable()))
         .route("/cases/{id}", get(case_page))
         .route("/cases/{id}/delete", post(delete_form))
+        .route("/cases/{id}/rerun", post(rerun_form))
+        .route("/cases/{id}/name", post(name_form))
         .route("/cases/{id}/report/{*path}", get(download))
         .route("/api/cases", get(list))
         .route("/api/cases/{id}", get(case_json).delete(delete_api))
         .route("/api/cases/{id}/events", get(events))
+        .route("/api/cases/{id}/rerun", post(rerun_api))
         .fallback(|| async {
             pages::message(
                 StatusCode::NOT_FOUND,
@@ -69,16 +76,14 @@ async fn index(State(app): AppState) -> Response {
     pages::index(&all_cases(app).await, limit)
 }
 
-/// Every case, newest first, with the live state of those being analyzed.
+/// Every case, newest first, with the live state of those being analyzed taken at one moment.
 async fn all_cases(app: Arc<App>) -> Vec<CaseMeta> {
     blocking(move || {
+        // Live states first, then the folder: a case that ends meanwhile still counts as running
+        // (its state a moment ago), never beside the case that took its slot.
+        let mut live = app.jobs.snapshot();
         let cases = app.store.list().into_iter();
-        cases
-            .map(|m| match CaseId::parse(&m.id) {
-                Some(id) => app.jobs.current(&id).unwrap_or(m),
-                None => m,
-            })
-            .collect()
+        cases.map(|m| live.remove(&m.id).unwrap_or(m)).collect()
     })
     .await
 }
@@ -209,6 +214,85 @@ async fn delete_api(State(app): AppState, Path(id): Path<String>) -> Response {
     }
 }
 
+fn change_error(e: ChangeError) -> (StatusCode, String) {
+    match e {
+        ChangeError::NotFound => (StatusCode::NOT_FOUND, "There is no such case.".into()),
+        ChangeError::Busy => (
+            StatusCode::CONFLICT,
+            "This case is queued or being analyzed already.".into(),
+        ),
+        ChangeError::Io(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("The case could not be changed: {e}"),
+        ),
+    }
+}
+
+async fn rerun(app: Arc<App>, id: String) -> Result<CaseId, (StatusCode, String)> {
+    let id =
+        CaseId::parse(&id).ok_or((StatusCode::NOT_FOUND, "There is no such case.".to_string()))?;
+    let jobs = app.jobs.clone();
+    let again = id.clone();
+    blocking(move || jobs.rerun(&again))
+        .await
+        .map_err(change_error)?;
+    Ok(id)
+}
+
+async fn rerun_form(State(app): AppState, Path(id): Path<String>) -> Response {
+    match rerun(app, id).await {
+        Ok(id) => Redirect::to(&format!("/cases/{}", id.as_str())).into_response(),
+        Err((status, text)) => pages::message(status, "Not analyzed again", &text),
+    }
+}
+
+async fn rerun_api(State(app): AppState, Path(id): Path<String>) -> Response {
+    match rerun(app, id).await {
+        Ok(id) => {
+            let url = format!("/cases/{}", id.as_str());
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "id": id.as_str(), "url": url })),
+            )
+                .into_response()
+        }
+        Err((status, text)) => (status, Json(json!({ "error": text }))).into_response(),
+    }
+}
+
+/// The case-name form.
+#[derive(serde::Deserialize)]
+struct NameForm {
+    title: String,
+}
+
+async fn name_form(
+    State(app): AppState,
+    Path(id): Path<String>,
+    form: Result<Form<NameForm>, FormRejection>,
+) -> Response {
+    let Some(id) = CaseId::parse(&id) else {
+        return not_found_case(true);
+    };
+    let Ok(Form(form)) = form else {
+        return pages::message(
+            StatusCode::BAD_REQUEST,
+            "Not renamed",
+            "Send the name as the form field `title`.",
+        );
+    };
+    let title = super::cases::Store::clean_title(&form.title);
+    let jobs = app.jobs.clone();
+    let named = id.clone();
+    match blocking(move || jobs.rename(&named, title)).await {
+        Ok(()) => Redirect::to(&format!("/cases/{}", id.as_str())).into_response(),
+        Err(e) => {
+            let (status, text) = change_error(e);
+            pages::message(status, "Not renamed", &text)
+        }
+    }
+}
+
 /// Live status of a case as Server-Sent Events: the current state at once, then every change (at most
 /// five a second), ending after `done` or `failed`.
 async fn events(State(app): AppState, Path(id): Path<String>) -> Response {
@@ -229,31 +313,45 @@ fn status_stream(
     receiver: Option<tokio::sync::watch::Receiver<CaseMeta>>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     type Receiver = tokio::sync::watch::Receiver<CaseMeta>;
-    // `None` once the last event went out.
-    let start: Option<(CaseMeta, Option<Receiver>)> = Some((first, receiver));
-    futures_util::stream::unfold(start, |state| async move {
-        let (meta, receiver) = state?;
-        let event = Event::default()
-            .event("status")
-            .json_data(&meta)
-            .unwrap_or_else(|_| Event::default().event("status").data("{}"));
-        let next = match receiver {
-            _ if meta.status.finished() => None,
-            None => None,
-            Some(mut rx) => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                match rx.changed().await {
-                    Ok(()) => {
-                        let meta = rx.borrow_and_update().clone();
-                        Some((meta, Some(rx)))
+    /// What the stream does next.
+    enum Next {
+        /// Send this state (the first one at once), then wait on the receiver, if any.
+        Send(Box<CaseMeta>, Option<Receiver>),
+        /// Wait for the next change.
+        Wait(Receiver),
+    }
+    futures_util::stream::unfold(
+        Some(Next::Send(Box::new(first), receiver)),
+        |next| async move {
+            let (meta, receiver) = match next? {
+                Next::Send(meta, receiver) => (*meta, receiver),
+                Next::Wait(mut rx) => {
+                    // At most five updates a second.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    match rx.changed().await {
+                        Ok(()) => {
+                            let meta = rx.borrow_and_update().clone();
+                            (meta, Some(rx))
+                        }
+                        // The job ended and dropped its sender: send what it left.
+                        Err(_) => {
+                            let meta = rx.borrow().clone();
+                            (meta, None)
+                        }
                     }
-                    // The job ended and dropped its sender: send what it left.
-                    Err(_) => Some((rx.borrow().clone(), None)),
                 }
-            }
-        };
-        Some((Ok(event), next))
-    })
+            };
+            let event = Event::default()
+                .event("status")
+                .json_data(&meta)
+                .unwrap_or_else(|_| Event::default().event("status").data("{}"));
+            let after = match receiver {
+                Some(rx) if !meta.status.finished() => Some(Next::Wait(rx)),
+                _ => None,
+            };
+            Some((Ok::<_, Infallible>(event), after))
+        },
+    )
 }
 
 async fn download(

@@ -40,5 +40,5 @@ pub use model::{Conversation, HostNode, MAX_TRACKED_FLOWS, NetGraph, Ports};
 pub use svg::{OPTIMIZE_LIMIT, to_svg, to_svg_unplaced};
 pub use view::{
     DEFAULT_MAX_INTERNET_NODES, MAX_EDGES, MAX_LAN_NODES, View, ViewEdge, ViewNode, ViewOptions,
-    available_views, view_bits,
+    available_views, view_bits, view_names,
 };

@@ -232,6 +232,8 @@ pub struct NetGraph {
     tracked: Vec<Tracked>,
     tracked_sorted: bool,
     untracked: u64,
+    /// Flows past [`MAX_TRACKED_FLOWS`], which [`NetGraph::flows_by_conversation`] cannot list.
+    untracked_flows: u64,
     /// Findings noted before [`NetGraph::finish`], in the order they came: applied once every flow
     /// and host is in.
     late: Vec<Late>,
@@ -316,6 +318,8 @@ impl NetGraph {
                     proto: flow.ip_protocol,
                 });
                 self.tracked_sorted = false;
+            } else {
+                self.untracked_flows += 1;
             }
         }
     }
@@ -379,8 +383,31 @@ impl NetGraph {
                 } => self.host_finding(ip, &tag, severity, &peers),
             }
         }
-        // The tracking records are no longer needed.
-        self.tracked = Vec::new();
+    }
+
+    /// The flows of each conversation (by flow id, ascending), after [`NetGraph::finish`]: the class
+    /// and views every flow ended up with, for a page that shows flows in the diagrams' colours without
+    /// deciding them again. Conversations left without flows are skipped; flows past
+    /// [`MAX_TRACKED_FLOWS`] are not listed (see [`NetGraph::untracked_flows`]).
+    pub fn flows_by_conversation(&self) -> Vec<(EdgeIndex, Vec<u64>)> {
+        let mut by_edge: HashMap<u32, Vec<u64>> = HashMap::new();
+        for t in &self.tracked {
+            by_edge.entry(t.edge).or_default().push(t.id);
+        }
+        let mut out: Vec<(EdgeIndex, Vec<u64>)> = by_edge
+            .into_iter()
+            .map(|(e, mut ids)| {
+                ids.sort_unstable();
+                (EdgeIndex::new(e as usize), ids)
+            })
+            .collect();
+        out.sort_unstable_by_key(|(e, _)| e.index());
+        out
+    }
+
+    /// Flows the model saw but could not remember (past [`MAX_TRACKED_FLOWS`]).
+    pub fn untracked_flows(&self) -> u64 {
+        self.untracked_flows
     }
 
     /// Late findings about flows the model could not track (past [`MAX_TRACKED_FLOWS`]).

@@ -211,6 +211,20 @@ pub fn available_views(g: &NetGraph) -> Vec<(String, ViewBits)> {
     out
 }
 
+/// The names of the views whose bits are in `bits` (fixed views first, then tag prefixes).
+pub fn view_names(g: &NetGraph, bits: ViewBits) -> Vec<&str> {
+    let fixed = FIXED_VIEWS
+        .iter()
+        .filter(|(_, b)| *b != 0 && bits & b != 0)
+        .map(|(n, _)| *n);
+    let prefixes = g
+        .prefixes
+        .iter()
+        .filter(|(_, b)| bits & b != 0)
+        .map(|(n, _)| n);
+    fixed.chain(prefixes).collect()
+}
+
 /// The bits of a view by name (fixed or tag prefix), if the model knows it.
 pub fn view_bits(g: &NetGraph, name: &str) -> Option<ViewBits> {
     FIXED_VIEWS

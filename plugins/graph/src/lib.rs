@@ -6,8 +6,8 @@
 //! too.
 
 use pcapxray_plugin_sdk::graph::{
-    FIXED_VIEWS, LAYOUT_BUDGET_MS, NetGraph, View, ViewOptions, available_views, is_view_name,
-    text::IpNet, to_dot, to_svg, to_svg_unplaced, view_bits,
+    Class, FIXED_VIEWS, LAYOUT_BUDGET_MS, NetGraph, View, ViewOptions, available_views,
+    is_view_name, text::IpNet, to_dot, to_svg, to_svg_unplaced, view_bits, view_names,
 };
 use pcapxray_plugin_sdk::{
     Artifact, CapabilityError, ConfigError, FindingRecord, Flow, HostInfo, Output, PluginError,
@@ -281,6 +281,47 @@ impl GraphOutput {
     }
 }
 
+/// `graph/classes.json`: the class and views of every flow, as the diagrams decided them, so that the
+/// web page colours and filters flows without a classifier of its own. One entry per conversation
+/// (client, server, class) with its flow ids; flows the model could not remember are only counted.
+pub fn classes_artifact(model: &NetGraph) -> Artifact {
+    let classes: Vec<serde_json::Value> = Class::ALL
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "name": c.as_str(),
+                "color": c.color(),
+                "description": c.description(),
+            })
+        })
+        .collect();
+    let conversations: Vec<serde_json::Value> = model
+        .flows_by_conversation()
+        .into_iter()
+        .filter_map(|(e, flows)| {
+            let (from, to) = model.graph.edge_endpoints(e)?;
+            let c = &model.graph[e];
+            Some(serde_json::json!({
+                "client": model.graph[from].ip.to_string(),
+                "server": model.graph[to].ip.to_string(),
+                "class": c.class.as_str(),
+                "views": view_names(model, c.views),
+                "flows": flows,
+            }))
+        })
+        .collect();
+    let body = serde_json::json!({
+        "classes": classes,
+        "conversations": conversations,
+        "untracked_flows": model.untracked_flows(),
+    });
+    Artifact {
+        name: "graph/classes.json".into(),
+        media_type: "application/json".into(),
+        bytes: serde_json::to_vec(&body).unwrap_or_default(),
+    }
+}
+
 fn artifact(view: &str, ext: &str, media_type: &str, bytes: Vec<u8>) -> Artifact {
     Artifact {
         name: format!("graph/{view}.{ext}"),
@@ -340,7 +381,9 @@ impl Output for GraphOutput {
                 pcapxray_plugin_sdk::graph::MAX_TRACKED_FLOWS
             ));
         }
-        Ok(self.render(&capture_title(&report)))
+        let mut out = vec![classes_artifact(&self.model)];
+        out.extend(self.render(&capture_title(&report)));
+        Ok(out)
     }
 }
 

@@ -140,7 +140,15 @@ fn report(findings: Vec<Finding>) -> Report {
     }
 }
 
+/// The diagrams the plugin writes (without `graph/classes.json`, see [`run_all`]).
 fn run(json: &str, fake: Fake) -> Vec<Artifact> {
+    let mut out = run_all(json, fake);
+    assert_eq!(out.remove(0).name, "graph/classes.json");
+    out
+}
+
+/// Everything the plugin writes.
+fn run_all(json: &str, fake: Fake) -> Vec<Artifact> {
     let mut plugin = GraphOutput::checked(config(json), Box::new(fake)).unwrap();
     plugin
         .consume(vec![
@@ -198,6 +206,49 @@ fn every_view_with_conversations_gets_a_dot_and_an_svg() {
     let beacon = String::from_utf8(out[10].bytes.clone()).unwrap();
     assert!(beacon.contains("digraph \"pcapxray beacon\""));
     assert!(beacon.contains("198.51.100.3"));
+}
+
+#[test]
+fn classes_json_gives_every_flow_the_class_and_views_of_its_diagram_edge() {
+    // Flow 3 is "other" when it passes and turns suspicious by a finding at the end; the beacon
+    // finding about its client names its server, so the pair is in the beacon view too.
+    let out = run_all(r#"{"views": ["all"]}"#, Fake::default());
+    assert_eq!(out[0].name, "graph/classes.json");
+    let v: serde_json::Value = serde_json::from_slice(&out[0].bytes).unwrap();
+    let classes: Vec<&str> = v["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        classes,
+        ["tor", "suspicious", "http", "https", "dns", "icmp", "other"]
+    );
+    assert_eq!(v["classes"][3]["color"], Class::Https.color());
+    let mut flows: Vec<(u64, String, Vec<String>)> = Vec::new();
+    for c in v["conversations"].as_array().unwrap() {
+        let views: Vec<String> = serde_json::from_value(c["views"].clone()).unwrap();
+        for id in c["flows"].as_array().unwrap() {
+            flows.push((
+                id.as_u64().unwrap(),
+                c["class"].as_str().unwrap().into(),
+                views.clone(),
+            ));
+        }
+    }
+    flows.sort();
+    let expected: Vec<(u64, String, Vec<String>)> = vec![
+        (1, "https".into(), vec!["web".into(), "https".into()]),
+        (2, "http".into(), vec!["web".into(), "http".into()]),
+        (
+            3,
+            "suspicious".into(),
+            vec!["suspicious".into(), "beacon".into()],
+        ),
+    ];
+    assert_eq!(flows, expected);
+    assert_eq!(v["untracked_flows"], 0);
 }
 
 #[test]

@@ -64,6 +64,7 @@
     } else {
       progress.hidden = true;
     }
+    document.querySelector('form.rerun-case').hidden = !(c.status === 'done' || c.status === 'failed');
     if (c.status === 'failed') {
       $('error-text').textContent = c.error || 'The analysis failed without a message.';
       $('failure').hidden = false;
@@ -147,42 +148,41 @@
 
   // ---------- the model ----------
   const SEVERE = { medium: 1, high: 1, critical: 1 };
-  const CLASSES = [
-    ['suspicious', 'Suspicious', '--bad'], ['tor', 'Tor', '--tor'], ['https', 'HTTPS', '--https'],
-    ['http', 'HTTP', '--http'], ['dns', 'DNS', '--dns'], ['icmp', 'ICMP', '--icmp'],
-    ['cleartext', 'Clear-text protocols', '--clear'], ['other', 'Other', '--other'],
-  ];
+  const SEVERITY_ORDER = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
+  // Traffic classes and views are not decided here: the graph output writes the class and the views
+  // of every flow to graph/classes.json (plugin-sdk/src/graph/class.rs decides them), and the page
+  // shows exactly that. Without that file the page offers the `all` view and finding tags only.
+  const UNCLASSIFIED = { name: 'unclassified', color: '#8a8a8a', description: 'not classified (no graph/classes.json)' };
   function hasTag(tags, prefix) {
     return tags.some(function (t) { return t === prefix || t.startsWith(prefix + '.'); });
   }
-  function port(f, ports) { return ports.indexOf(f.server.port) >= 0; }
-  const VIEWS = {
-    all: function () { return true; },
-    web: function (f) { return hasTag(f.tags, 'web.http') || hasTag(f.tags, 'web.https') || (!hasTag(f.tags, 'web') && f.protocol === 'tcp' && port(f, [80, 443, 8080, 8443])); },
-    http: function (f) { return hasTag(f.tags, 'web.http') || (!hasTag(f.tags, 'web') && f.protocol === 'tcp' && port(f, [80, 8080])); },
-    https: function (f) { return hasTag(f.tags, 'web.https') || (!hasTag(f.tags, 'web') && f.protocol === 'tcp' && port(f, [443, 8443])); },
-    dns: function (f) { return hasTag(f.tags, 'dns') || ((f.protocol === 'udp' || f.protocol === 'tcp') && port(f, [53])); },
-    icmp: function (f) { return f.protocol === 'icmp' || f.protocol === 'icmpv6' || hasTag(f.tags, 'icmp'); },
-    tor: function (f) { return hasTag(f.tags, 'tor'); },
-    suspicious: function (f) { return hasTag(f.tags, 'suspicious') || f.findings.some(function (x) { return SEVERE[x.severity]; }); },
-  };
-  function flowClass(f) {
-    for (const [name] of CLASSES) {
-      if (name === 'other') break;
-      if (name === 'cleartext' ? hasTag(f.tags, 'cleartext') : VIEWS[name](f)) return name;
-    }
-    return 'other';
+  function endpoint(ip, port) {
+    return (String(ip).indexOf(':') >= 0 ? '[' + ip + ']' : ip) + ':' + port;
   }
 
   let model = null;
   let diagram = null;
   let selected = null;
 
-  function buildModel(report, files) {
+  // graph/classes.json → the class and views of each flow id, and the classes in priority order.
+  function readClasses(data) {
+    const byFlow = new Map();
+    const views = [];
+    (data.conversations || []).forEach(function (c) {
+      const info = { cls: c.class, views: new Set(c.views || []) };
+      (c.views || []).forEach(function (v) { if (views.indexOf(v) < 0) views.push(v); });
+      (c.flows || []).forEach(function (id) { byFlow.set(id, info); });
+    });
+    return { byFlow: byFlow, classes: data.classes || [], views: views, untracked: data.untracked_flows || 0 };
+  }
+
+  function buildModel(report, files, classes) {
+    const none = { cls: null, views: new Set() };
     const flows = (report.flows || []).map(function (f) {
       const tags = (f.tags || []).slice();
       (f.findings || []).forEach(function (x) { if (tags.indexOf(x.tag) < 0) tags.push(x.tag); });
-      return Object.assign({}, f, { tags: tags, findings: f.findings || [] });
+      const info = (classes && classes.byFlow.get(f.id)) || none;
+      return Object.assign({}, f, { tags: tags, findings: f.findings || [], cls: info.cls, views: info.views });
     });
     const hosts = new Map();
     (report.hosts || []).forEach(function (h) { hosts.set(h.ip, h); });
@@ -205,45 +205,49 @@
     });
     const tags = new Set();
     findings.forEach(function (x) { tags.add(x.tag); });
-    return { report: report, files: files, flows: flows, hosts: hosts, flowById: flowById, findings: findings, tags: Array.from(tags).sort() };
+    const classList = classes && classes.classes.length ? classes.classes : [];
+    return {
+      report: report, files: files, flows: flows, hosts: hosts, flowById: flowById, findings: findings,
+      tags: Array.from(tags).sort(), classes: classList, views: classes ? classes.views : [],
+      classified: !!classes, untracked: classes ? classes.untracked : 0,
+    };
+  }
+
+  function classInfo(name) {
+    return model.classes.find(function (c) { return c.name === name; }) || UNCLASSIFIED;
   }
 
   function fillViews() {
     const select = $('view');
-    const fixed = ['all', 'web', 'http', 'https', 'dns', 'icmp', 'tor', 'suspicious'];
     const traffic = el('optgroup', { label: 'Traffic' });
-    fixed.forEach(function (v) { traffic.appendChild(el('option', { value: v, text: v })); });
+    traffic.appendChild(el('option', { value: 'all', text: 'all' }));
+    model.views.forEach(function (v) { traffic.appendChild(el('option', { value: v, text: v })); });
     const extra = new Set();
     model.tags.forEach(function (t) {
       const parts = t.split('.');
       for (let i = 1; i <= parts.length; i++) extra.add(parts.slice(0, i).join('.'));
     });
-    fixed.forEach(function (v) { extra.delete(v); });
+    model.views.forEach(function (v) { extra.delete(v); });
     const tagGroup = el('optgroup', { label: 'Finding tags' });
     Array.from(extra).sort().forEach(function (t) { tagGroup.appendChild(el('option', { value: 'tag:' + t, text: t })); });
     select.replaceChildren(traffic);
     if (extra.size) select.appendChild(tagGroup);
-    const wanted = new URLSearchParams(location.hash.slice(1)).get('view');
-    select.value = wanted && Array.from(select.options).some(function (o) { return o.value === wanted; }) ? wanted : 'all';
   }
 
   function viewTest(view) {
+    if (view === 'all') return function () { return true; };
     if (view.startsWith('tag:')) {
       const tag = view.slice(4);
       return function (f) { return hasTag(f.tags, tag); };
     }
-    return VIEWS[view] || VIEWS.all;
-  }
-  function findingInView(view, x) {
-    if (view === 'all') return true;
-    if (view.startsWith('tag:')) return hasTag([x.tag], view.slice(4));
-    if (view === 'suspicious') return hasTag([x.tag], 'suspicious') || !!SEVERE[x.severity];
-    if (view === 'web') return hasTag([x.tag], 'web.http') || hasTag([x.tag], 'web.https');
-    if (view === 'http' || view === 'https') return hasTag([x.tag], 'web.' + view);
-    return hasTag([x.tag], view);
+    return function (f) { return f.views.has(view); };
   }
 
-  // ---------- rendering ----------
+  // ---------- what the view holds ----------
+  // One rule for every count on the page: the flows of the view that pass From and To; the hosts at
+  // either end of them (in `all` without filters, every host of the report); the findings on those
+  // flows and about those hosts (a `tag:` view keeps only its tag); findings about the capture itself
+  // in `all` without filters only.
   function currentSelection() {
     const view = $('view').value || 'all';
     const from = parseFilter($('from').value), to = parseFilter($('to').value);
@@ -255,17 +259,39 @@
     const flows = model.flows.filter(function (f) {
       return test(f) && matches(fromNets, f.client.ip) && matches(toNets, f.server.ip);
     });
-    const inFlows = new Set(flows.map(function (f) { return f.id; }));
-    const anyFilter = fromNets.length || toNets.length;
-    const findings = model.findings.filter(function (x) {
-      if (x.subject && x.subject.flow !== undefined) return inFlows.has(x.subject.flow);
-      if (!findingInView(view, x)) return false;
-      if (x.subject && x.subject.host !== undefined) {
-        return !anyFilter || (fromNets.length && matches(fromNets, x.subject.host)) || (toNets.length && matches(toNets, x.subject.host));
-      }
-      return !anyFilter;
+    const everything = view === 'all' && !fromNets.length && !toNets.length;
+    const hosts = new Map();
+    function host(ip) {
+      let s = hosts.get(ip);
+      if (!s) { s = { ip: ip, flows: 0, bytes: 0, flagged: false }; hosts.set(ip, s); }
+      return s;
+    }
+    if (everything) model.hosts.forEach(function (_, ip) { host(ip); });
+    flows.forEach(function (f) {
+      const bytes = (f.to_server ? f.to_server.bytes : 0) + (f.to_client ? f.to_client.bytes : 0);
+      const a = host(f.client.ip), b = host(f.server.ip);
+      a.flows++; a.bytes += bytes;
+      // A flow from a host to itself counts once.
+      if (b !== a) { b.flows++; b.bytes += bytes; }
     });
-    return { view: view, flows: flows, findings: findings };
+    const inFlows = new Set(flows.map(function (f) { return f.id; }));
+    const tagOnly = view.startsWith('tag:') ? view.slice(4) : null;
+    const findings = model.findings.filter(function (x) {
+      if (tagOnly && !hasTag([x.tag], tagOnly)) return false;
+      const s = x.subject || {};
+      if (s.flow !== undefined) return inFlows.has(s.flow);
+      if (s.host !== undefined) return hosts.has(s.host);
+      return everything || (!!tagOnly && !fromNets.length && !toNets.length);
+    });
+    findings.forEach(function (x) {
+      const s = x.subject || {};
+      if (s.host !== undefined) host(s.host).flagged = true;
+      if (SEVERE[x.severity] && s.flow !== undefined) {
+        const f = model.flowById.get(s.flow);
+        if (f) { host(f.client.ip).flagged = true; host(f.server.ip).flagged = true; }
+      }
+    });
+    return { view: view, flows: flows, hosts: hosts, findings: findings };
   }
 
   function hostName(h) {
@@ -279,44 +305,44 @@
     return h && (h.class === 'private' || h.class === 'link-local' || h.class === 'loopback' || h.seen_in_arp);
   }
 
+  // What a finding says, for this page: advice meant for the command line is replaced by what the
+  // page's user can know.
+  function findingText(x) {
+    if (x.tag === 'tor.no-consensus') return TOR_NOTE;
+    return str(x.summary);
+  }
+  const TOR_NOTE = 'Tor relays could not be recognised in this analysis: the server had no list of Tor relays (a consensus) for it, so connections to Tor relays are not marked; only the check of Tor-like server names ran.';
+
+  // ---------- state in the address ----------
+  // The view, From, To and the selected host live in the fragment, so a copied link reopens the same
+  // picture: #view=https&from=10.0.0.0/8&to=&host=10.0.0.5
+  function readState() {
+    const q = new URLSearchParams(location.hash.slice(1));
+    return { view: q.get('view') || 'all', from: q.get('from') || '', to: q.get('to') || '', host: q.get('host') || '' };
+  }
+  function writeState() {
+    const q = new URLSearchParams();
+    q.set('view', $('view').value || 'all');
+    if ($('from').value.trim()) q.set('from', $('from').value.trim());
+    if ($('to').value.trim()) q.set('to', $('to').value.trim());
+    if (selected) q.set('host', selected);
+    history.replaceState(null, '', '#' + q.toString());
+  }
+  function applyState(state) {
+    const select = $('view');
+    select.value = Array.from(select.options).some(function (o) { return o.value === state.view; }) ? state.view : 'all';
+    $('from').value = state.from;
+    $('to').value = state.to;
+  }
+
+  // ---------- rendering ----------
   function render() {
     const sel = currentSelection();
-    const hash = new URLSearchParams({ view: sel.view });
-    history.replaceState(null, '', '#' + hash.toString());
-    // Hosts and edges of the view.
-    const stats = new Map();
-    function stat(ip) {
-      let s = stats.get(ip);
-      if (!s) { s = { ip: ip, flows: 0, bytes: 0, flagged: false }; stats.set(ip, s); }
-      return s;
-    }
-    const edges = new Map();
-    sel.flows.forEach(function (f) {
-      const bytes = (f.to_server ? f.to_server.bytes : 0) + (f.to_client ? f.to_client.bytes : 0);
-      const a = stat(f.client.ip), b = stat(f.server.ip);
-      a.flows++; b.flows++; a.bytes += bytes; b.bytes += bytes;
-      const key = f.client.ip + ' ' + f.server.ip;
-      let e = edges.get(key);
-      if (!e) { e = { a: f.client.ip, b: f.server.ip, flows: 0, bytes: 0, classes: new Set() }; edges.set(key, e); }
-      e.flows++; e.bytes += bytes; e.classes.add(flowClass(f));
-    });
-    sel.findings.forEach(function (x) {
-      if (x.subject && x.subject.host !== undefined) stat(x.subject.host).flagged = true;
-      if (SEVERE[x.severity] && x.subject && x.subject.flow !== undefined) {
-        const f = model.flowById.get(x.subject.flow);
-        if (f) { stat(f.client.ip).flagged = true; stat(f.server.ip).flagged = true; }
-      }
-    });
-    let shown = Array.from(stats.values()).sort(function (p, q) { return q.bytes - p.bytes || (p.ip < q.ip ? -1 : 1); });
+    let shown = Array.from(sel.hosts.values()).sort(function (p, q) { return q.bytes - p.bytes || (p.ip < q.ip ? -1 : 1); });
     const total = shown.length;
     if (shown.length > NODE_LIMIT) shown = shown.slice(0, NODE_LIMIT);
     const keep = new Set(shown.map(function (s) { return s.ip; }));
     shown.sort(function (p, q) { return p.ip < q.ip ? -1 : p.ip > q.ip ? 1 : 0; });
-    const style = getComputedStyle(document.documentElement);
-    const colour = function (cls) {
-      const entry = CLASSES.find(function (c) { return c[0] === cls; });
-      return style.getPropertyValue(entry ? entry[2] : '--other').trim() || '#888';
-    };
     const nodes = shown.map(function (s) {
       const h = model.hosts.get(s.ip);
       const name = hostName(h);
@@ -326,29 +352,69 @@
         title: s.ip + (name ? ' (' + name + ')' : '') + ': ' + nFlows(s.flows) + ', ' + size(s.bytes) + (s.flagged ? ', has findings' : ''),
       };
     });
-    const edgeList = Array.from(edges.values()).filter(function (e) { return keep.has(e.a) && keep.has(e.b); }).map(function (e) {
-      const order = CLASSES.map(function (c) { return c[0]; });
+    drawDiagram(sel.view, nodes, edgesOf(sel.flows, keep));
+    $('view-summary').textContent = sel.flows.length + ' of ' + model.flows.length + ' flows, ' + total + ' hosts, ' +
+      sel.findings.length + ' findings in view “' + sel.view.replace(/^tag:/, '') + '”' +
+      (total > NODE_LIMIT ? '; the diagram shows ' + NODE_LIMIT + ' of ' + total + ' hosts (the busiest), the table all of them' : '') +
+      (model.report.flows === undefined ? '; this report has no flows (the json output was configured without them)' : '') + '.';
+    renderViewNote(sel);
+    renderLegend();
+    // Busiest hosts and most severe findings first until a header is pressed.
+    hostsTable.set(Array.from(sel.hosts.values()).sort(function (p, q) { return q.bytes - p.bytes || q.flows - p.flows; }));
+    findingsTable.set(sel.findings.slice().sort(function (p, q) {
+      const rank = function (x) { const r = SEVERITY_ORDER[x.severity]; return r === undefined ? 5 : r; };
+      return rank(p) - rank(q);
+    }));
+    webTable.set(sel.findings.filter(function (x) { return /^web\.(http|https|tls)$/.test(x.tag); }));
+    if (selected) showHost(selected, false);
+    writeState();
+  }
+
+  // Conversations between the hosts drawn, each in the class the graph output gave its flows (the
+  // first class in priority order when flows of a pair differ).
+  function edgesOf(flows, keep) {
+    const edges = new Map();
+    flows.forEach(function (f) {
+      if (!keep.has(f.client.ip) || !keep.has(f.server.ip)) return;
+      const bytes = (f.to_server ? f.to_server.bytes : 0) + (f.to_client ? f.to_client.bytes : 0);
+      const key = f.client.ip + ' ' + f.server.ip;
+      let e = edges.get(key);
+      if (!e) { e = { a: f.client.ip, b: f.server.ip, flows: 0, bytes: 0, classes: new Set() }; edges.set(key, e); }
+      e.flows++; e.bytes += bytes; e.classes.add(f.cls || UNCLASSIFIED.name);
+    });
+    const order = model.classes.map(function (c) { return c.name; }).concat([UNCLASSIFIED.name]);
+    return Array.from(edges.values()).map(function (e) {
       const cls = Array.from(e.classes).sort(function (p, q) { return order.indexOf(p) - order.indexOf(q); })[0];
       const server = model.hosts.get(e.b);
       return {
-        a: e.a, b: e.b, color: colour(cls), width: Math.min(6, 1 + Math.log10(1 + e.bytes) / 1.5),
+        a: e.a, b: e.b, cls: cls, color: classInfo(cls).color, width: Math.min(6, 1 + Math.log10(1 + e.bytes) / 1.5),
         title: cls.toUpperCase() + ': ' + e.a + ' → ' + e.b + (hostName(server) ? ' (' + hostName(server) + ')' : '') + ', ' + nFlows(e.flows) + ', ' + size(e.bytes),
       };
     });
-    $('view-summary').textContent = sel.flows.length + ' of ' + model.flows.length + ' flows, ' + total + ' hosts, ' +
-      sel.findings.length + ' findings in view “' + sel.view.replace(/^tag:/, '') + '”' +
-      (total > NODE_LIMIT ? '; the diagram shows the ' + NODE_LIMIT + ' busiest hosts — narrow it with a filter' : '') +
-      (model.report.flows === undefined ? '; this report has no flows (the json output was configured without them)' : '') + '.';
-    drawDiagram(sel.view, nodes, edgeList);
-    $('legend').replaceChildren.apply($('legend'), CLASSES.map(function (c) {
-      const s = el('span', { text: c[1] });
-      s.style.setProperty('--c', colour(c[0]));
+  }
+
+  function renderLegend() {
+    const items = model.classes.map(function (c) {
+      const s = el('span', { text: c.description || c.name, 'data-class': c.name });
+      s.style.setProperty('--c', c.color);
       return s;
-    }).concat([el('span', { text: 'filled: LAN host, ring: findings', class: 'plain' })]));
-    renderHosts(shown, stats);
-    renderFindings(sel.findings);
-    renderWeb(sel.findings);
-    if (selected) showHost(selected, false);
+    });
+    if (!model.classified) {
+      items.push(el('span', { class: 'plain', text: 'Traffic classes come from the graph output (graph/classes.json), which this pipeline did not write: every conversation is grey.' }));
+    } else if (model.untracked) {
+      items.push(el('span', { class: 'plain', text: count(model.untracked) + ' flows past the first million have no class (grey).' }));
+    }
+    items.push(el('span', { text: 'filled: LAN host, ring: findings', class: 'plain' }));
+    $('legend').replaceChildren.apply($('legend'), items);
+  }
+
+  // A note under the summary when the view cannot show what its name promises.
+  function renderViewNote(sel) {
+    const torView = sel.view === 'tor' || sel.view.startsWith('tag:tor');
+    const noConsensus = model.findings.some(function (x) { return x.tag === 'tor.no-consensus'; });
+    const text = torView && noConsensus ? TOR_NOTE : '';
+    $('view-note').textContent = text;
+    $('view-note').hidden = !text;
   }
 
   function pluginGraph(view) {
@@ -376,81 +442,174 @@
   }
 
   function hostButton(ip) {
-    const b = el('button', { type: 'button', class: 'linklike', text: ip });
+    const b = el('button', { type: 'button', class: 'linklike', text: ip, 'data-host': ip });
     b.addEventListener('click', function () { showHost(ip, true); });
     return b;
   }
-
-  function fill(tbody, rows, empty, columns) {
-    if (!rows.length) {
-      tbody.replaceChildren(el('tr', {}, el('td', { colspan: String(columns), class: 'hint', text: empty })));
-      return;
-    }
-    const out = rows.slice(0, ROW_LIMIT);
-    if (rows.length > ROW_LIMIT) {
-      out.push(el('tr', {}, el('td', { colspan: String(columns), class: 'hint', text: 'Showing ' + ROW_LIMIT + ' of ' + rows.length + '; narrow the view or download the report for all.' })));
-    }
-    tbody.replaceChildren.apply(tbody, out);
+  // An address and port, IPv6 in brackets: `[2001:db8::1]:443`.
+  function endpointNode(ip, port) {
+    const v6 = String(ip).indexOf(':') >= 0;
+    return el('span', { class: 'endpoint' }, v6 ? '[' : null, hostButton(ip), (v6 ? ']' : '') + ':' + port);
   }
 
-  function renderHosts(shown, stats) {
-    const rows = shown.slice().sort(function (p, q) { return q.bytes - p.bytes; }).map(function (s) {
-      const h = model.hosts.get(s.ip) || {};
-      const vendor = note(h, 'vendor').join(', ');
-      return el('tr', {},
-        el('td', {}, hostButton(s.ip)),
-        el('td', { text: (h.names || []).join(', ') }),
-        el('td', { text: (h.macs || []).join(', ') + (vendor ? ' (' + vendor + ')' : '') }),
-        el('td', { text: count(stats.get(s.ip).flows) }),
-        el('td', { text: size(stats.get(s.ip).bytes) }));
+  // ---------- tables ----------
+  // A table the investigator sorts (a header button) and filters (the box above it); its caption says
+  // how many rows it shows of how many. columns: {label, value(row) for sorting and filtering,
+  // cell(row) → text or node (default: the value), num}.
+  function DataTable(id, noun, columns, empty) {
+    const table = $(id);
+    const head = table.querySelector('thead tr');
+    const body = table.querySelector('tbody');
+    const filter = el('input', { type: 'search', id: id + '-filter', autocomplete: 'off', spellcheck: 'false', placeholder: 'filter' });
+    const counter = el('p', { class: 'hint table-count', id: id + '-count', role: 'status' });
+    const bar = el('div', { class: 'table-bar' }, el('label', { for: id + '-filter', text: 'Filter ' + noun }), filter, counter);
+    table.closest('.scroll').before(bar);
+    let rows = [], sortBy = -1, descending = false;
+    const headers = columns.map(function (c, i) {
+      const button = el('button', { type: 'button', class: 'sort', text: c.label });
+      button.addEventListener('click', function () {
+        descending = sortBy === i ? !descending : !!c.num;
+        sortBy = i;
+        draw();
+      });
+      return el('th', { scope: 'col', class: c.num ? 'num' : '' }, button);
     });
-    fill($('hosts-table').querySelector('tbody'), rows, 'No hosts in this view.', 5);
+    head.replaceChildren.apply(head, headers);
+    let pending = null;
+    filter.addEventListener('input', function () { clearTimeout(pending); pending = setTimeout(draw, 150); });
+    function draw() {
+      const q = filter.value.trim().toLowerCase();
+      let out = q ? rows.filter(function (r) { return r.text.indexOf(q) >= 0; }) : rows.slice();
+      if (sortBy >= 0) {
+        const sign = descending ? -1 : 1;
+        out.sort(function (p, q2) {
+          const a = p.values[sortBy], b = q2.values[sortBy];
+          const c = typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b), 'en', { numeric: true });
+          return sign * c;
+        });
+      }
+      headers.forEach(function (th, i) {
+        if (i === sortBy) th.setAttribute('aria-sort', descending ? 'descending' : 'ascending');
+        else th.removeAttribute('aria-sort');
+      });
+      const visible = out.slice(0, ROW_LIMIT).map(function (r) {
+        return el('tr', {}, ...columns.map(function (c, i) {
+          const cell = c.cell ? c.cell(r.row) : r.values[i];
+          return el('td', { class: (c.num ? 'num ' : '') + (c.cls ? c.cls(r.row) : '') }, typeof cell === 'number' ? count(cell) : cell);
+        }));
+      });
+      if (!visible.length) visible.push(el('tr', {}, el('td', { colspan: String(columns.length), class: 'hint', text: rows.length ? 'No row matches the filter.' : empty })));
+      body.replaceChildren.apply(body, visible);
+      counter.textContent = out.length + ' of ' + rows.length + ' ' + noun +
+        (out.length > ROW_LIMIT ? ' (the first ' + ROW_LIMIT + ' shown; narrow the filter or download the report for all)' : '');
+    }
+    return {
+      set: function (list) {
+        rows = list.map(function (row) {
+          const values = columns.map(function (c) { return c.value(row); });
+          return { row: row, values: values, text: values.join('\u0001').toLowerCase() };
+        });
+        draw();
+      },
+    };
   }
 
+  let hostsTable, findingsTable, webTable;
+  function makeTables() {
+    hostsTable = DataTable('hosts-table', 'hosts', [
+      { label: 'Address', value: function (s) { return s.ip; }, cell: function (s) { return hostButton(s.ip); } },
+      { label: 'Names', value: function (s) { return ((model.hosts.get(s.ip) || {}).names || []).join(', '); } },
+      { label: 'MAC / vendor', value: function (s) {
+        const h = model.hosts.get(s.ip) || {};
+        const vendor = note(h, 'vendor').join(', ');
+        return (h.macs || []).join(', ') + (vendor ? ' (' + vendor + ')' : '');
+      } },
+      { label: 'Flows', num: true, value: function (s) { return s.flows; } },
+      { label: 'Bytes', num: true, value: function (s) { return s.bytes; }, cell: function (s) { return size(s.bytes); } },
+    ], 'No hosts in this view.');
+    findingsTable = DataTable('findings-table', 'findings', [
+      { label: 'Severity', value: function (x) { return 5 - (SEVERITY_ORDER[x.severity] === undefined ? 5 : SEVERITY_ORDER[x.severity]); },
+        cell: function (x) { return str(x.severity); }, cls: function (x) { return 'sev-' + str(x.severity); } },
+      { label: 'Tag', value: function (x) { return str(x.tag); } },
+      { label: 'Subject', value: subjectText, cell: subject },
+      { label: 'Summary', value: findingText },
+      { label: 'Stage', value: function (x) { return str(x.stage); } },
+    ], 'No findings in this view.');
+    webTable = DataTable('web-table', 'web transactions', [
+      { label: 'Client', value: function (x) { const f = flowOf(x); return f ? f.client.ip : ''; },
+        cell: function (x) { const f = flowOf(x); return f ? hostButton(f.client.ip) : ''; } },
+      { label: 'Server', value: function (x) { const f = flowOf(x); return f ? endpoint(f.server.ip, f.server.port) : ''; },
+        cell: function (x) { const f = flowOf(x); return f ? endpointNode(f.server.ip, f.server.port) : ''; } },
+      { label: 'Name', value: function (x) { const a = x.attributes || {}; return str(a['http.host'] || a['tls.sni'] || a['server.name']); } },
+      { label: 'Request', value: function (x) {
+        const a = x.attributes || {};
+        return a['http.method'] ? a['http.method'] + ' ' + str(a['http.uri']) : str(a['tls.versions'] || (a['tls.mid-stream'] ? 'TLS (mid-stream)' : ''));
+      } },
+      { label: 'Answer', value: function (x) {
+        const a = x.attributes || {};
+        return a['http.status'] ? a['http.status'] + (a['http.server'] ? ' (' + a['http.server'] + ')' : '') : str(a['tls.version'] || a['tls.cipher']);
+      } },
+      { label: 'User agent', value: function (x) { return str((x.attributes || {})['http.user-agent']); } },
+    ], 'No web transactions in this view.');
+  }
+
+  function flowOf(x) {
+    return x.subject && x.subject.flow !== undefined ? model.flowById.get(x.subject.flow) : null;
+  }
+  function subjectText(x) {
+    const f = flowOf(x);
+    if (f) return f.client.ip + ' → ' + endpoint(f.server.ip, f.server.port) + '/' + f.protocol;
+    if (x.subject && x.subject.flow !== undefined) return 'flow ' + x.subject.flow;
+    if (x.subject && x.subject.host !== undefined) return x.subject.host;
+    return 'capture';
+  }
   function subject(x) {
-    if (x.subject && x.subject.flow !== undefined) {
-      const f = model.flowById.get(x.subject.flow);
-      if (f) return el('span', {}, hostButton(f.client.ip), ' → ', hostButton(f.server.ip), ':' + f.server.port + '/' + f.protocol);
-      return el('span', { text: 'flow ' + x.subject.flow });
-    }
+    const f = flowOf(x);
+    if (f) return el('span', {}, hostButton(f.client.ip), ' → ', endpointNode(f.server.ip, f.server.port), '/' + f.protocol);
+    if (x.subject && x.subject.flow !== undefined) return el('span', { text: 'flow ' + x.subject.flow });
     if (x.subject && x.subject.host !== undefined) return hostButton(x.subject.host);
     return el('span', { text: 'capture' });
   }
 
-  function renderFindings(findings) {
-    const order = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
-    const sorted = findings.slice().sort(function (p, q) { return (order[p.severity] || 5) - (order[q.severity] || 5); });
-    const rows = sorted.map(function (x) {
-      return el('tr', {},
-        el('td', { class: 'sev-' + str(x.severity), text: str(x.severity) }),
-        el('td', { text: str(x.tag) }),
-        el('td', {}, subject(x)),
-        el('td', { text: str(x.summary) }),
-        el('td', { text: str(x.stage) }));
+  // ---------- search ----------
+  // An address, a MAC, a name or a finding tag → the host(s) it names; one match opens it.
+  function search(text) {
+    const q = text.trim().toLowerCase();
+    const out = $('search-results');
+    if (!q) { out.replaceChildren(); return; }
+    const mac = q.replace(/-/g, ':');
+    // Hosts a finding with that tag is about, or on whose flows it is.
+    const tagged = new Set();
+    model.findings.forEach(function (x) {
+      if (!hasTag([String(x.tag).toLowerCase()], q)) return;
+      const f = flowOf(x);
+      if (f) { tagged.add(f.client.ip); tagged.add(f.server.ip); }
+      else if (x.subject && x.subject.host !== undefined) tagged.add(x.subject.host);
     });
-    fill($('findings-table').querySelector('tbody'), rows, 'No findings in this view.', 5);
-  }
-
-  function renderWeb(findings) {
-    const rows = findings.filter(function (x) { return /^web\.(http|https|tls)$/.test(x.tag); }).map(function (x) {
-      const a = x.attributes || {};
-      const f = x.subject && model.flowById.get(x.subject.flow);
-      const request = a['http.method'] ? a['http.method'] + ' ' + str(a['http.uri']) : str(a['tls.versions'] || (a['tls.mid-stream'] ? 'TLS (mid-stream)' : ''));
-      const answer = a['http.status'] ? a['http.status'] + (a['http.server'] ? ' (' + a['http.server'] + ')' : '') : str(a['tls.version'] || a['tls.cipher']);
-      return el('tr', {},
-        el('td', {}, f ? hostButton(f.client.ip) : ''),
-        el('td', {}, f ? el('span', {}, hostButton(f.server.ip), ':' + f.server.port) : ''),
-        el('td', { text: str(a['http.host'] || a['tls.sni'] || a['server.name']) }),
-        el('td', { text: request }),
-        el('td', { text: answer }),
-        el('td', { text: str(a['http.user-agent']) }));
+    const hits = [];
+    model.hosts.forEach(function (h, ip) {
+      const names = (h.names || []).map(function (n) { return n.toLowerCase(); });
+      const macs = (h.macs || []).map(function (m) { return m.toLowerCase(); });
+      if (ip.toLowerCase() === q || macs.indexOf(mac) >= 0 || tagged.has(ip) ||
+        names.some(function (n) { return n.indexOf(q) >= 0; })) hits.push(ip);
     });
-    fill($('web-table').querySelector('tbody'), rows, 'No web transactions in this view.', 6);
+    hits.sort(function (a, b) { return a.localeCompare(b, 'en', { numeric: true }); });
+    if (hits.length === 1) {
+      out.replaceChildren(el('span', { text: 'Found ' + hits[0] + '.' }));
+      showHost(hits[0], true);
+      $('details').scrollIntoView({ block: 'nearest' });
+      return;
+    }
+    if (!hits.length) { out.replaceChildren(el('span', { text: 'No host matches “' + text.trim() + '”.' })); return; }
+    out.replaceChildren(el('span', { text: hits.length + ' hosts match: ' }),
+      ...hits.slice(0, 50).map(function (ip) { return el('span', {}, hostButton(ip), ' '); }),
+      hits.length > 50 ? el('span', { text: '(first 50)' }) : null);
   }
 
   // ---------- host details ----------
   function showHost(ip, focus) {
     selected = ip;
+    writeState();
     if (diagram) diagram.select(ip);
     const h = model.hosts.get(ip) || { ip: ip };
     const flows = model.flows.filter(function (f) { return f.client.ip === ip || f.server.ip === ip; });
@@ -492,19 +651,20 @@
       })));
     }
     const peerList = Array.from(peers.entries()).sort(function (p, q) { return q[1] - p[1]; });
-    parts.push(el('h4', { text: 'Peers (' + peerList.length + ')' }));
+    const cut = function (n) { return n > 100 ? ' — the first 100 shown' : ''; };
+    parts.push(el('h4', { text: 'Peers (' + peerList.length + cut(peerList.length) + ')' }));
     parts.push(el('ul', { class: 'peers' }, ...peerList.slice(0, 100).map(function (p) {
       const h2 = model.hosts.get(p[0]);
       return el('li', {}, hostButton(p[0]), (hostName(h2) ? ' ' + hostName(h2) : '') + ' — ' + nFlows(p[1]));
     })));
-    parts.push(el('h4', { text: 'Flows (' + flows.length + ')' }));
+    parts.push(el('h4', { text: 'Flows (' + flows.length + cut(flows.length) + ')' }));
     parts.push(el('ul', { class: 'flows' }, ...flows.slice(0, 100).map(function (f) {
       const bytes = (f.to_server ? f.to_server.bytes : 0) + (f.to_client ? f.to_client.bytes : 0);
-      return el('li', { text: f.protocol + ' ' + f.client.ip + ':' + f.client.port + ' → ' + f.server.ip + ':' + f.server.port + ', ' + size(bytes) + (f.tags.length ? ' [' + f.tags.join(', ') + ']' : '') });
+      return el('li', { text: f.protocol + ' ' + endpoint(f.client.ip, f.client.port) + ' → ' + endpoint(f.server.ip, f.server.port) + ', ' + size(bytes) + (f.tags.length ? ' [' + f.tags.join(', ') + ']' : '') });
     })));
-    parts.push(el('h4', { text: 'Findings (' + findings.length + ')' }));
+    parts.push(el('h4', { text: 'Findings (' + findings.length + cut(findings.length) + ')' }));
     parts.push(el('ul', { class: 'host-findings' }, ...findings.slice(0, 100).map(function (x) {
-      return el('li', {}, el('span', { class: 'sev-' + str(x.severity), text: str(x.severity) }), ' ' + str(x.tag) + ': ' + str(x.summary));
+      return el('li', {}, el('span', { class: 'sev-' + str(x.severity), text: str(x.severity) }), ' ' + str(x.tag) + ': ' + findingText(x));
     })));
     panel.replaceChildren.apply(panel, parts);
     if (focus) panel.focus();
@@ -542,9 +702,14 @@
     if (s.packet_fates && s.packet_fates.length) {
       parts.push(fateTable(s.packet_fates, s.packets));
     }
+    // What is missing from the report goes at the top of the page, before anything it would qualify.
+    const incomplete = $('incomplete');
     if (s.problems && s.problems.length) {
-      parts.push(el('div', { class: 'warning', role: 'note' }, el('p', { text: 'The report is incomplete:' }),
-        el('ul', {}, ...s.problems.map(function (p) { return el('li', { text: p }); }))));
+      incomplete.replaceChildren(el('h2', { text: 'This report is incomplete' }),
+        el('ul', {}, ...s.problems.map(function (p) { return el('li', { text: p }); })));
+      incomplete.hidden = false;
+    } else {
+      incomplete.hidden = true;
     }
     if (s.warnings && s.warnings.length) {
       parts.push(el('details', {}, el('summary', { text: 'Warnings (' + s.warnings.length + ')' }),
@@ -569,7 +734,7 @@
       $('failure').hidden = false;
       return;
     }
-    let report;
+    let report, classes = null;
     try {
       const r = await fetch(base + '/report/report.json');
       report = await r.json();
@@ -578,10 +743,21 @@
       $('failure').hidden = false;
       return;
     }
-    model = buildModel(report, files);
+    if (files.some(function (f) { return f.path === 'graph/classes.json'; })) {
+      try {
+        const r = await fetch(base + '/report/graph/classes.json');
+        classes = readClasses(await r.json());
+      } catch (_) { classes = null; /* the legend says the classes are missing */ }
+    }
+    model = buildModel(report, files, classes);
     fillViews();
+    makeTables();
+    const state = readState();
+    applyState(state);
     $('explore').hidden = false;
+    if (state.host && model.hosts.has(state.host)) selected = state.host;
     render();
+    if (selected) showHost(selected, false);
     $('view').addEventListener('change', render);
     let pending = null;
     ['from', 'to'].forEach(function (name) {
@@ -589,10 +765,19 @@
     });
     $('filters').addEventListener('submit', function (e) { e.preventDefault(); render(); });
     $('filters').addEventListener('reset', function () { setTimeout(function () { $('view').value = 'all'; render(); }, 0); });
+    $('search-form').addEventListener('submit', function (e) { e.preventDefault(); search($('search').value); });
     $('plugin-graph').addEventListener('change', function () { if (lastGraph) drawDiagram.apply(null, lastGraph); });
     $('zoom-in').addEventListener('click', function () { window.PcapxrayDiagram.zoom($('diagram'), 1.25); });
     $('zoom-out').addEventListener('click', function () { window.PcapxrayDiagram.zoom($('diagram'), 0.8); });
     $('zoom-fit').addEventListener('click', function () { window.PcapxrayDiagram.fit($('diagram')); });
+    window.addEventListener('hashchange', function () {
+      // Only a link with the page's state changes it (not the skip link's #main).
+      if (location.hash.indexOf('=') < 0) return;
+      const next = readState();
+      applyState(next);
+      selected = next.host && model.hosts.has(next.host) ? next.host : null;
+      render();
+    });
     document.body.dataset.ready = 'explore';
   }
 })();

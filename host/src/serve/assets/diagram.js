@@ -140,7 +140,7 @@
     return vp;
   }
 
-  // nodes: {id, label, sub, lan, flagged, weight, title}; edges: {a, b, color, width, title}.
+  // nodes: {id, label, sub, lan, flagged, weight, title}; edges: {a, b, cls, color, width, title}.
   function draw(canvas, nodes, edges, onSelect) {
     const vp = viewport(canvas);
     // About 110 × 110 pixels per host leaves room for the labels at zoom 1.
@@ -161,7 +161,7 @@
     edges.forEach(function (e) {
       const p = at.get(e.a), q = at.get(e.b);
       if (!p || !q) return;
-      const line = svg('line', { x1: p[0], y1: p[1], x2: q[0], y2: q[1], class: 'edge', stroke: e.color, 'stroke-width': e.width });
+      const line = svg('line', { x1: p[0], y1: p[1], x2: q[0], y2: q[1], class: 'edge', stroke: e.color, 'stroke-width': e.width, 'data-class': e.cls, 'data-a': e.a, 'data-b': e.b });
       const t = svg('title', {});
       t.textContent = e.title;
       line.appendChild(t);

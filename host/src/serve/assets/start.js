@@ -108,8 +108,14 @@
       tr.dataset.id = c.id;
       const a = document.createElement('a');
       a.href = '/cases/' + encodeURIComponent(c.id);
-      a.textContent = c.name;
-      cell(tr, a);
+      a.textContent = c.title || c.name;
+      const first = cell(tr, a);
+      if (c.title) {
+        const evidence = document.createElement('span');
+        evidence.className = 'hint';
+        evidence.textContent = ' ' + c.name;
+        first.appendChild(evidence);
+      }
       cell(tr, size(c.size));
       const time = document.createElement('time');
       const when = new Date(c.uploaded * 1000);
@@ -125,7 +131,7 @@
       button.type = 'submit';
       button.className = 'danger';
       button.textContent = 'Delete';
-      button.setAttribute('aria-label', 'Delete case ' + c.name);
+      button.setAttribute('aria-label', 'Delete case ' + (c.title || c.name));
       del.appendChild(button);
       cell(tr, del);
       return tr;

@@ -10,10 +10,10 @@ mod stream;
 mod table;
 mod tcp;
 
-pub use hosts::{HostEntry, HostNote, HostSnapshot, HostTable};
 pub use delivery::{
     ChunkData, StreamBudget, StreamChunk, StreamEnd, StreamFilter, StreamStart, StreamStats,
 };
+pub use hosts::{HostEntry, HostNote, HostSnapshot, HostTable};
 pub use state::ConnState;
 pub use stream::RECENT_WINDOW;
 pub use table::{

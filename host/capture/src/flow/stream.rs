@@ -91,7 +91,11 @@ impl Reassembler {
         let rel = i64::from(seq.wrapping_sub(base));
         let next = self.next as i64;
         let epoch = next & !0xFFFF_FFFF;
-        let candidates = [epoch - (1 << 32) + rel, epoch + rel, epoch + (1 << 32) + rel];
+        let candidates = [
+            epoch - (1 << 32) + rel,
+            epoch + rel,
+            epoch + (1 << 32) + rel,
+        ];
         candidates.into_iter().min_by_key(|c| (c - next).abs())
     }
 
@@ -182,7 +186,11 @@ impl Reassembler {
         let end = off + data.len() as u64;
         let mut conflict = false;
         let mut pos = off;
-        let before = self.held.range(..off).next_back().map(|(k, v)| (*k, v.len()));
+        let before = self
+            .held
+            .range(..off)
+            .next_back()
+            .map(|(k, v)| (*k, v.len()));
         let mut overlaps: Vec<(u64, usize)> = before.into_iter().collect();
         overlaps.extend(self.held.range(off..end).map(|(k, v)| (*k, v.len())));
         let mut fresh = Vec::new();
@@ -357,7 +365,12 @@ mod tests {
         assert_eq!(r.conflicts, 1);
         // A segment spanning a hole between two held ones fills only the hole.
         let (s, r) = feed(
-            &[(1002, b"ll"), (1006, b"wo"), (1001, b"ello wor"), (1000, b"h")],
+            &[
+                (1002, b"ll"),
+                (1006, b"wo"),
+                (1001, b"ello wor"),
+                (1000, b"h"),
+            ],
             1 << 20,
         );
         assert_eq!(s, "hello wor");

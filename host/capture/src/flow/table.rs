@@ -368,6 +368,11 @@ impl FlowTable {
         std::mem::take(&mut self.chunks)
     }
 
+    /// True when stream chunks are waiting.
+    pub fn has_chunks(&self) -> bool {
+        !self.chunks.is_empty()
+    }
+
     /// Stream totals so far.
     pub fn stream_stats(&self) -> StreamStats {
         self.stream_stats
@@ -395,7 +400,11 @@ impl FlowTable {
         let (client_dir, orientation) = orient(pkt.protocol, src.1, dst.1, flags, icmp);
         let stages = delivery::wanted(&self.settings.stream_filters, pkt.protocol, (src.1, dst.1));
         let streams = (stages != 0).then(|| {
-            let (client, server) = if client_dir == 0 { (src, dst) } else { (dst, src) };
+            let (client, server) = if client_dir == 0 {
+                (src, dst)
+            } else {
+                (dst, src)
+            };
             self.stream_stats.flows += 1;
             self.chunks.push(StreamChunk {
                 flow: id,

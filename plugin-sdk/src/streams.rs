@@ -83,7 +83,7 @@ impl<T: Default> Streams<T> {
         };
         match &chunk.data {
             StreamData::Start(start) => {
-                self.starts.insert(chunk.flow, (start.clone(), 2));
+                self.starts.insert(chunk.flow, (*start, 2));
                 None
             }
             StreamData::Data(bytes) => {
@@ -105,7 +105,7 @@ impl<T: Default> Streams<T> {
                         self.starts.remove(&chunk.flow);
                     }
                 }
-                Some((key, self.open.remove(&key).unwrap_or_default(), end.clone()))
+                Some((key, self.open.remove(&key).unwrap_or_default(), *end))
             }
         }
     }

@@ -19,6 +19,7 @@ mod limits;
 mod precision;
 mod reports;
 mod serve;
+mod streams;
 mod suspicious;
 mod tor;
 mod torfetch;

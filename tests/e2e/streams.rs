@@ -196,3 +196,91 @@ fn follow_raw(text: &str) -> (Vec<u8>, Vec<u8>) {
     }
     (a, b)
 }
+
+/// A pipeline of the stream-hash plugin on every stream, with the JSON report.
+fn hash_pipeline(budget_mb: Option<u32>) -> String {
+    let flows = budget_mb.map_or(String::new(), |mb| {
+        format!("[flows]\nstream_budget_mb = {mb}\n")
+    });
+    format!(
+        "{flows}[[analyzer]]\nname = \"all\"\nplugin = \"{}\"\nstreams = true\n[[output]]\nplugin = \"json\"\n",
+        built_plugin("pcapxray-test-stream-hash").display()
+    )
+}
+
+/// A scratch folder under the target directory (large captures are not written to /tmp).
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+}
+
+#[test]
+fn a_large_download_reaches_the_stage_whole_and_in_order() {
+    let dir = scratch();
+    let bytes = 24_000_000;
+    let capture = dir.path().join("bulk.pcap");
+    pcapgen::transfer::bulk_transfer(bytes)
+        .unwrap()
+        .write_file(&capture)
+        .unwrap();
+    let run = run_pipeline(dir.path(), &hash_pipeline(None), &capture);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let got = hashes(&run.report(), "all");
+    let down = &got[&(8080, false)];
+    let body = pcapgen::transfer::body(bytes, 0);
+    assert_eq!(down["sha256"], sha(&body));
+    assert_eq!(num(down, "bytes"), bytes as u64);
+    assert_eq!(num(down, "missing"), 0);
+}
+
+#[test]
+fn concurrent_streams_beyond_the_budget_are_cut_largest_first_and_the_cut_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("held.pcap");
+    // Eight downloads of 200,000 bytes, each missing its first 1,000-byte segment and acknowledged
+    // only at the end: each holds 199,000 bytes. A 4 MB budget lets all streams hold 512 KiB: while
+    // the third download arrives, the first (largest, oldest) is cut, and so on: downloads 1 to 6 are
+    // cut, 7 and 8 wait for their acknowledgement.
+    pcapgen::transfer::held_transfers(8, 200_000)
+        .unwrap()
+        .write_file(&capture)
+        .unwrap();
+    let run = run_pipeline(dir.path(), &hash_pipeline(Some(4)), &capture);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let report = run.report();
+    hashes(&report, "all"); // no `stream.order` finding
+    let mut cut_ports = Vec::new();
+    for i in 0..8u16 {
+        let port = 41000 + i;
+        let flow = report["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["client"]["port"] == port)
+            .unwrap();
+        let down = flow["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["attributes"]["direction"] == "to-client")
+            .unwrap()["attributes"]
+            .clone();
+        let body = pcapgen::transfer::body(200_000, i as u8);
+        assert_eq!(down["sha256"], sha(&body[1000..]), "port {port}");
+        assert_eq!(num(&down, "missing"), 1000, "port {port}");
+        assert_eq!(num(&down, "length"), 200_000, "port {port}");
+        if num(&down, "cut") > 0 {
+            assert_eq!(num(&down, "cut"), 1000);
+            cut_ports.push(port);
+        }
+    }
+    assert_eq!(cut_ports, (41000..41006).collect::<Vec<u16>>());
+    let note = report["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["key"] == "streams.budget")
+        .expect("a run note about the budget");
+    assert_eq!(note["stage"], "host");
+    assert_eq!(note["attributes"]["streams"], "6", "{note}");
+    assert_eq!(note["attributes"]["bytes"], "6000", "{note}");
+}

@@ -8,7 +8,8 @@
 //! every reassembler (at most an eighth of the budget, [`StreamBudget::hold`]), and chunks not yet
 //! handed to the stages (the reading thread sends them on every [`StreamBudget::flush`] bytes, and at
 //! most a handful of messages are in flight between threads; see `host/src/run/reading.rs`). When the
-//! held bytes exceed their share, **the stream holding the most is cut**: each of its holes becomes a
+//! held bytes exceed their share, **the stream direction holding the most is cut** (the oldest flow's
+//! on a tie): each of its holes becomes a
 //! gap at once and what it held is delivered; the gaps' bytes are counted as cut. Cutting the largest
 //! holder frees the most with the fewest streams damaged, and leaves small streams (most of them)
 //! whole. The decision depends only on the capture, never on timing.

@@ -395,11 +395,20 @@ impl Checker<'_> {
     }
 
     fn ports(&mut self, v: &Spanned<DeValue>, stage: &str) -> Vec<u16> {
-        let what = format!("stage `{stage}`: each of `streams.ports`");
         match v.get_ref() {
             DeValue::Array(items) => items
                 .iter()
-                .filter_map(|p| self.uint(p, &what, 1, 65_535).map(|n| n as u16))
+                .filter_map(|p| {
+                    let port = match p.get_ref() {
+                        DeValue::Integer(i) => i.as_str().parse::<u16>().ok().filter(|n| *n > 0),
+                        _ => None,
+                    };
+                    if port.is_none() {
+                        let m = format!("stage `{stage}`: a port in `streams.ports` must be a whole number from 1 to 65535");
+                        self.err(p.span(), m);
+                    }
+                    port
+                })
                 .collect(),
             _ => {
                 self.err(
@@ -682,6 +691,7 @@ pub fn plugin_file_problem(path: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::parse;
+    use crate::flow::{StreamBudget, StreamFilter};
     use std::path::Path;
 
     fn builtin(name: &str) -> bool {
@@ -710,6 +720,45 @@ limits = { call_timeout_ms = 500 }
         assert_eq!(p.stages[1].limits.call_timeout_ms, 500);
         assert_eq!(p.stages[0].config["max_transactions"], 5);
         assert!(p.stages[0].config_spans.contains_key("max_transactions"));
+    }
+
+    #[test]
+    fn stages_ask_for_streams_with_a_filter_and_the_budget_is_set_in_flows() {
+        let text = r#"
+[flows]
+stream_budget_mb = 16
+[[analyzer]]
+plugin = "web"
+streams = { ports = [80, 8080], protocols = ["tcp"] }
+[[analyzer]]
+plugin = "web"
+name = "all"
+streams = true
+[[analyzer]]
+plugin = "web"
+name = "none"
+[[output]]
+plugin = "json"
+"#;
+        let p = parse(Path::new("/tmp/p.toml"), text, &builtin).unwrap();
+        assert_eq!(p.flows.stream_budget.total, 16 << 20);
+        let web = StreamFilter {
+            ports: vec![80, 8080],
+            tcp: true,
+            udp: false,
+        };
+        assert_eq!(p.stages[0].streams, Some(web));
+        assert_eq!(p.stages[1].streams, Some(StreamFilter::all()));
+        assert_eq!(p.stages[2].streams, None);
+        let default = parse(
+            Path::new("/tmp/p.toml"),
+            "[[output]]\nplugin = \"json\"\n",
+            &builtin,
+        );
+        assert_eq!(
+            default.unwrap().flows.stream_budget,
+            StreamBudget::default()
+        );
     }
 
     #[test]

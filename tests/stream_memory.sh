@@ -4,7 +4,7 @@
 #
 #   tests/stream_memory.sh [MB ...]        (default: 10 100; needs `cargo build -p pcapxray -p pcapgen`)
 #
-# Prints, per transfer size, the peak RSS (GNU time's %M, KiB) of `pcapxray run` with the stream-hash
+# Prints, per transfer size, the peak RSS (GNU time's %M, KiB) and wall time of `pcapxray run` with the stream-hash
 # test plugin asking for streams and with the same plugin not asking. Captures go to target/tmp and
 # are deleted afterwards. PROFILE=release measures the release build.
 set -euo pipefail
@@ -27,14 +27,14 @@ streams = $streams
 plugin = "json"
 TOML
 done
-printf '%-12s %-14s %-22s %-22s\n' transfer capture "peak RSS, streams" "peak RSS, no streams"
+printf '%-12s %-10s %-26s %-26s\n' transfer capture "streams: peak RSS, time" "no streams: peak RSS, time"
 for mb in "${@:-10 100}"; do
   for m in $mb; do
     cap="$tmp/bulk-$m.pcap"
     "$gen" shape bulk-transfer-mb "$m" "$cap" >/dev/null
     size=$(du -m "$cap" | cut -f1)
-    peak() { /usr/bin/time -f %M "$bin" run "$tmp/$1.toml" "$cap" -o "$tmp/report-$1" -q 2>&1 >/dev/null | tail -1; }
-    printf '%-12s %-14s %-22s %-22s\n' "$m MB" "$size MB" "$(peak true) KiB" "$(peak false) KiB"
+    peak() { /usr/bin/time -f '%M KiB, %e s' "$bin" run "$tmp/$1.toml" "$cap" -o "$tmp/report-$1" -q 2>&1 >/dev/null | tail -1; }
+    printf '%-12s %-10s %-26s %-26s\n' "$m MB" "$size MB" "$(peak true)" "$(peak false)"
     rm -f "$cap"
   done
 done

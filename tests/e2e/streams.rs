@@ -5,87 +5,14 @@
 //! `tshark -z follow,tcp,raw,N` reassembles from the same file.
 
 use crate::support::{built_plugin, run_pipeline};
-use pcapgen::{Capture, Endpoint, Side, TcpEnd};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Command;
 
-const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 2];
-const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 3];
-
-fn client(port: u16) -> Endpoint {
-    Endpoint::new(CLIENT_MAC, Ipv4Addr::new(10, 0, 0, 2), port)
-}
-
-fn server(port: u16) -> Endpoint {
-    Endpoint::new(SERVER_MAC, Ipv4Addr::new(10, 0, 0, 3), port)
-}
-
-/// Bytes that differ at every offset, so a misplaced segment changes the hash.
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i * 7 + i / 251 + seed as usize) as u8)
-        .collect()
-}
-
 fn sha(bytes: &[u8]) -> String {
     pcapxray_capture::hex(&Sha256::digest(bytes))
-}
-
-/// What a direction should hash to: (server port, to-server) → (sha256, bytes, missing, conflicts).
-type Expected = BTreeMap<(u16, bool), (String, u64, u64, u64)>;
-
-/// The capture, and what each direction must hash to.
-fn anomalies() -> (Capture, Expected) {
-    let mut cap = Capture::new(1_700_000_000);
-    let mut want = Expected::new();
-    // 1. Reordered and retransmitted segments, both sequence spaces wrapping around 2^32.
-    let request = pattern(4000, 1);
-    let response = pattern(20_000, 2);
-    let mut conn = cap
-        .tcp_connect_isn(client(40001), server(80), u32::MAX - 3000, u32::MAX - 100)
-        .unwrap();
-    cap.tcp_send_segments(&mut conn, Side::Client, &request, 1000, &[0, 2, 1, 1, 3])
-        .unwrap();
-    let order = [0, 1, 3, 2, 4, 5, 5, 6, 8, 7, 9, 10, 11, 12, 13];
-    cap.tcp_send_segments(&mut conn, Side::Server, &response, 1460, &order)
-        .unwrap();
-    cap.tcp_ack(&mut conn, Side::Client).unwrap();
-    cap.tcp_close(conn, TcpEnd::Fin).unwrap();
-    want.insert((80, true), (sha(&request), 4000, 0, 0));
-    want.insert((80, false), (sha(&response), 20_000, 0, 0));
-    // 2. A retransmission with different bytes: the first copy wins and the conflict is counted.
-    let login = b"USER alice\r\nPASS secret\r\n".to_vec();
-    let mut conn = cap.tcp_connect(client(40002), server(21)).unwrap();
-    cap.tcp_send_segments(&mut conn, Side::Client, &login, 12, &[0, 1, 2])
-        .unwrap();
-    let back = 0u32.wrapping_sub(login.len() as u32 - 12);
-    cap.tcp_send_at(&mut conn, Side::Client, back, b"PASS hacked\r")
-        .unwrap();
-    cap.tcp_ack(&mut conn, Side::Server).unwrap();
-    cap.tcp_close(conn, TcpEnd::Fin).unwrap();
-    want.insert((21, true), (sha(&login), login.len() as u64, 0, 1));
-    want.insert((21, false), (sha(b""), 0, 0, 0));
-    // 3. A segment the capture lost (the client acknowledges it): a gap of its size.
-    let body = pattern(5000, 3);
-    let mut conn = cap.tcp_connect(client(40003), server(8080)).unwrap();
-    cap.tcp_send_segments(&mut conn, Side::Server, &body, 1000, &[0, 1, 3, 4])
-        .unwrap();
-    cap.tcp_ack(&mut conn, Side::Client).unwrap();
-    cap.tcp_close(conn, TcpEnd::Fin).unwrap();
-    let seen: Vec<u8> = [&body[..2000], &body[3000..]].concat();
-    want.insert((8080, false), (sha(&seen), 4000, 1000, 0));
-    want.insert((8080, true), (sha(b""), 0, 0, 0));
-    // 4. UDP: each datagram a chunk.
-    cap.udp_send(client(40004), server(9999), b"hello ")
-        .unwrap();
-    cap.udp_send(client(40004), server(9999), b"world").unwrap();
-    want.insert((9999, true), (sha(b"hello world"), 11, 0, 0));
-    want.insert((9999, false), (sha(b""), 0, 0, 0));
-    (cap, want)
 }
 
 /// The `stream.hash` findings of stage `stage`, by (server port, to-server).
@@ -111,7 +38,7 @@ fn num(attrs: &Value, key: &str) -> u64 {
 #[test]
 fn streams_are_reassembled_in_order_with_gaps_and_conflicts_for_the_stages_that_ask() {
     let dir = tempfile::tempdir().unwrap();
-    let (cap, want) = anomalies();
+    let (cap, want) = pcapgen::transfer::anomalies().unwrap();
     let capture = dir.path().join("streams.pcap");
     cap.write_file(&capture).unwrap();
     let plugin = built_plugin("pcapxray-test-stream-hash");
@@ -127,13 +54,14 @@ fn streams_are_reassembled_in_order_with_gaps_and_conflicts_for_the_stages_that_
     let report = run.report();
     let got = hashes(&report, "all");
     assert_eq!(got.len(), want.len(), "{got:?}");
-    for (key, (sha, bytes, missing, conflicts)) in &want {
+    for (key, w) in &want {
         let a = &got[key];
-        assert_eq!(a["sha256"], sha.as_str(), "{key:?}: {a}");
-        assert_eq!(num(a, "bytes"), *bytes, "{key:?}: {a}");
-        assert_eq!(num(a, "missing"), *missing, "{key:?}: {a}");
-        assert_eq!(num(a, "length"), bytes + missing, "{key:?}: {a}");
-        assert_eq!(num(a, "conflicts"), *conflicts, "{key:?}: {a}");
+        let bytes = w.data.len() as u64;
+        assert_eq!(a["sha256"], sha(&w.data), "{key:?}: {a}");
+        assert_eq!(num(a, "bytes"), bytes, "{key:?}: {a}");
+        assert_eq!(num(a, "missing"), w.missing, "{key:?}: {a}");
+        assert_eq!(num(a, "length"), bytes + w.missing, "{key:?}: {a}");
+        assert_eq!(num(a, "conflicts"), u64::from(w.conflicts), "{key:?}: {a}");
     }
     // A filter gives a stage only the flows it names; a stage that does not ask gets nothing.
     let ftp: Vec<u16> = hashes(&report, "ftp-only").keys().map(|k| k.0).collect();

@@ -11,6 +11,7 @@ mod encap;
 mod enrich;
 mod errors;
 mod fates;
+mod files;
 mod folder;
 mod golden;
 mod graph;

@@ -146,8 +146,6 @@ pub struct StreamStats {
     /// Streams (directions) the budget cut, and the bytes declared missing.
     pub cut_streams: u64,
     pub cut_bytes: u64,
-    /// The most out-of-order bytes held at once.
-    pub peak_held: usize,
 }
 
 /// The streams of one wanted flow.

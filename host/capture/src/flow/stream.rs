@@ -463,6 +463,18 @@ mod tests {
     }
 
     #[test]
+    fn a_budget_cut_of_nothing_held_changes_nothing() {
+        let mut r = Reassembler::default();
+        r.syn(ISN);
+        let mut out = Vec::new();
+        r.segment(1000, b"ab", false, 1 << 20, &mut out);
+        out.clear();
+        r.cut(&mut out);
+        assert!(out.is_empty());
+        assert_eq!(r.cut, 0);
+    }
+
+    #[test]
     fn a_cut_delivers_everything_held_behind_gaps_and_counts_them() {
         let mut r = Reassembler::default();
         r.syn(ISN);

@@ -327,7 +327,6 @@ impl FlowTable {
     /// Cuts the streams holding the most until what is held fits the budget's share again.
     fn cut_streams(&mut self, ts: u64) {
         let stats = &mut self.stream_stats;
-        stats.peak_held = stats.peak_held.max(self.held);
         while self.held > self.settings.stream_budget.hold() {
             let largest = self
                 .active
@@ -340,7 +339,7 @@ impl FlowTable {
                     Some((s.dirs[d].held(), id, client_dir, d, s))
                 })
                 .max_by_key(|(held, id, ..)| (*held, std::cmp::Reverse(*id)));
-            let Some((held, id, client_dir, d, s)) = largest else {
+            let Some((held, id, client_dir, d, s)) = largest.filter(|l| l.0 > 0) else {
                 break;
             };
             let mut placed = Vec::new();
@@ -605,11 +604,14 @@ fn stream_packet(
             payload,
             ..
         } => {
-            if flags & 0x02 != 0 {
+            let syn = flags & 0x02 != 0;
+            if syn {
                 streams.dirs[d].syn(*seq);
             }
+            // Data on a SYN (TCP Fast Open) starts after the SYN's own sequence number.
+            let data_seq = seq.wrapping_add(u32::from(syn));
             let fin = flags & 0x01 != 0;
-            streams.dirs[d].segment(*seq, payload, fin, hold_limit, &mut placed[d]);
+            streams.dirs[d].segment(data_seq, payload, fin, hold_limit, &mut placed[d]);
             if flags & 0x10 != 0 {
                 streams.dirs[1 - d].ack(*ack, &mut placed[1 - d]);
             }

@@ -125,3 +125,37 @@ fn flows_nobody_asked_for_are_not_reassembled() {
     assert_eq!(keys, vec![(21, false), (21, true)]);
     assert_eq!(stats.flows, 1);
 }
+
+#[test]
+fn data_on_a_syn_and_streams_picked_up_mid_way_are_delivered_from_their_first_byte() {
+    use pcapgen::{Capture, Endpoint, TcpSegment};
+    use std::net::Ipv4Addr;
+    let mut cap = Capture::new(1_700_000_000);
+    let c = Endpoint::new([2, 0, 0, 0, 0, 2], Ipv4Addr::new(10, 0, 0, 2), 40000);
+    let s = Endpoint::new([2, 0, 0, 0, 0, 3], Ipv4Addr::new(10, 0, 0, 3), 80);
+    let segment = |seq, ack: Option<u32>, syn, payload| TcpSegment {
+        seq,
+        ack,
+        syn,
+        payload,
+        window: 1000,
+        ..TcpSegment::default()
+    };
+    // TCP Fast Open: "GET /" rides on the SYN (sequence 100; data from 101).
+    cap.push_tcp(c, s, &segment(100, None, true, b"GET /"))
+        .unwrap();
+    cap.push_tcp(s, c, &segment(500, Some(106), true, b""))
+        .unwrap();
+    cap.push_tcp(c, s, &segment(106, Some(501), false, b" HTTP"))
+        .unwrap();
+    // Another connection seen from its middle: no SYN, the server's data first.
+    let s2 = s.with_port(443);
+    cap.push_tcp(s2, c, &segment(7000, Some(3), false, b"middle"))
+        .unwrap();
+    cap.push_tcp(s2, c, &segment(7006, Some(3), false, b" end"))
+        .unwrap();
+    let (got, _) = run(&cap, vec![StreamFilter::all()]);
+    assert_eq!(got[&(80, true)].data, b"GET / HTTP");
+    assert_eq!(got[&(443, false)].data, b"middle end");
+    assert_eq!(got[&(443, false)].missing, 0);
+}

@@ -126,12 +126,14 @@ pub struct StreamChunk {
 }
 
 impl StreamChunk {
-    /// Bytes the chunk holds.
+    /// Memory the chunk takes: its bytes and the record itself, so that a flood of start and end
+    /// markers counts against the budget too.
     pub fn size(&self) -> usize {
-        match &self.data {
+        let bytes = match &self.data {
             ChunkData::Data(d) => d.len(),
             _ => 0,
-        }
+        };
+        bytes + std::mem::size_of::<StreamChunk>()
     }
 }
 

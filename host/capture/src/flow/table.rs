@@ -405,7 +405,7 @@ impl FlowTable {
                 (dst, src)
             };
             self.stream_stats.flows += 1;
-            self.chunks.push(StreamChunk {
+            let start = StreamChunk {
                 flow: id,
                 stages,
                 to_server: true,
@@ -416,7 +416,8 @@ impl FlowTable {
                     server,
                     ip_protocol: pkt.protocol,
                 }),
-            });
+            };
+            push_chunks(&mut self.chunks, &mut self.chunk_bytes, [start].into_iter());
             Box::new(FlowStreams::new(stages))
         });
         ActiveFlow {
@@ -543,7 +544,7 @@ impl FlowTable {
             push_chunks(&mut self.chunks, &mut self.chunk_bytes, new);
             let length = r.delivered().max(streams.udp_next[d]);
             conflicts += u64::from(r.conflicts);
-            self.chunks.push(StreamChunk {
+            let end = StreamChunk {
                 flow: id,
                 stages: streams.stages,
                 to_server,
@@ -553,7 +554,8 @@ impl FlowTable {
                     conflicts: r.conflicts,
                     cut: r.cut,
                 }),
-            });
+            };
+            push_chunks(&mut self.chunks, &mut self.chunk_bytes, [end].into_iter());
         }
         self.stream_stats.conflicts += conflicts;
         self.stream_stats.conflict_flows += u64::from(conflicts > 0);

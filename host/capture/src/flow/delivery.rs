@@ -13,6 +13,11 @@
 //! gap at once and what it held is delivered; the gaps' bytes are counted as cut. Cutting the largest
 //! holder frees the most with the fewest streams damaged, and leaves small streams (most of them)
 //! whole. The decision depends only on the capture, never on timing.
+//!
+//! Outside the budget, like the payload prefix every flow keeps, each wanted TCP direction keeps its
+//! last [`super::stream::RECENT_WINDOW`] delivered bytes to compare retransmissions with, and a few
+//! hundred bytes of state: memory with streams on is the budget plus about 2.5 KiB per active wanted
+//! flow.
 
 use super::stream::{Piece, Placed, Reassembler};
 use std::net::IpAddr;

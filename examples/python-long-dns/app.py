@@ -121,6 +121,10 @@ class Analyzer(exports.Analyzer):
         # Not called: describe() does not ask for link-layer events.
         return types.Outcome(findings=[], host_facts=[], notes=[])
 
+    def analyze_stream(self, batch) -> types.Outcome:
+        # Not called: the pipeline does not set `streams` for this stage.
+        return types.Outcome(findings=[], host_facts=[], notes=[])
+
     def finish(self) -> types.Outcome:
         log.log(log.Level.INFO, f"Flagged {len(FLAGGED)} flows with long DNS names.")
         return types.Outcome(findings=[], host_facts=[], notes=[])

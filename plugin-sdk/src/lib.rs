@@ -52,6 +52,7 @@ mod model;
 pub mod net;
 mod runtime;
 mod seen;
+pub mod streams;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
@@ -123,7 +124,8 @@ pub use wit::types::{
     EndReason, Endpoint, Finding, FindingRecord, Flow, FlowId, HostFact, HostInfo, HostNote,
     IpAddress, Ipv6Address, LinkBatch, MacAddress, MacSeen, NoteLevel, NoteRecord, Orientation,
     Outcome, PacketFate, PluginError, PluginInfo, PluginKind, PluginRun, Protocol, QueryRecord,
-    RunNote, Severity, Subject, TcpFlags, Timestamp, TimestampAnomaly, TunnelKind, TunnelLayer,
+    RunNote, Severity, StreamChunk, StreamData, StreamEnd, StreamStart, Subject, TcpFlags,
+    Timestamp, TimestampAnomaly, TunnelKind, TunnelLayer,
 };
 
 /// Messages to the investigator, prefixed by the host with the stage name.

@@ -3,7 +3,7 @@
 
 use crate::{
     Artifact, ConfigError, FindingRecord, Flow, HostInfo, LinkBatch, Outcome, PluginError,
-    PluginInfo, PluginKind, Report, WitReport,
+    PluginInfo, PluginKind, Report, StreamChunk, WitReport,
 };
 use serde::de::DeserializeOwned;
 use std::any::Any;
@@ -41,6 +41,15 @@ pub trait Analyzer: Sized + 'static {
     /// (only when [`Analyzer::WANTS_LINK_EVENTS`] is true).
     fn analyze_link(&mut self, batch: &LinkBatch, out: &mut Outcome) -> Result<(), PluginError> {
         let _ = (batch, out);
+        Ok(())
+    }
+
+    /// One chunk of a live flow's reassembled stream, in capture order (only when the pipeline stage
+    /// asks for streams with `streams = true` or a filter; the default ignores it). Every chunk of a
+    /// flow, its end markers included, comes before the `analyze` call with the flow.
+    /// [`crate::streams::Streams`] keeps a value per direction and calls back per contiguous range.
+    fn stream(&mut self, chunk: &StreamChunk, out: &mut Outcome) -> Result<(), PluginError> {
+        let _ = (chunk, out);
         Ok(())
     }
 
@@ -201,6 +210,18 @@ pub mod __private {
         })
     }
 
+    pub fn analyzer_analyze_stream<T: Analyzer>(
+        batch: Vec<StreamChunk>,
+    ) -> Result<Outcome, PluginError> {
+        with_instance::<T, _>(|p| {
+            let mut out = Outcome::default();
+            for chunk in &batch {
+                p.stream(chunk, &mut out)?;
+            }
+            Ok(out)
+        })
+    }
+
     pub fn analyzer_finish<T: Analyzer>() -> Result<Outcome, PluginError> {
         with_instance::<T, _>(|p| {
             let mut out = Outcome::default();
@@ -278,6 +299,11 @@ macro_rules! export_analyzer {
                 batch: $crate::LinkBatch,
             ) -> Result<$crate::Outcome, $crate::PluginError> {
                 $crate::__private::analyzer_analyze_link::<$plugin>(batch)
+            }
+            fn analyze_stream(
+                batch: Vec<$crate::StreamChunk>,
+            ) -> Result<$crate::Outcome, $crate::PluginError> {
+                $crate::__private::analyzer_analyze_stream::<$plugin>(batch)
             }
             fn configure(config: String) -> Result<(), $crate::PluginError> {
                 $crate::__private::analyzer_configure::<$plugin>(&config)

@@ -4,7 +4,7 @@ use super::{
     Diagnostic, Diagnostics, DnsGrant, Grants, GraphvizGrant, Limits, Pipeline, PluginSource,
     SourceMap, StageKind, StageSpec, WhoisGrant,
 };
-use crate::flow::FlowSettings;
+use crate::flow::{FlowSettings, StreamBudget, StreamFilter};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
@@ -203,11 +203,19 @@ impl Checker<'_> {
                         flows.batch_size = n as usize;
                     }
                 }
+                "stream_budget_mb" => {
+                    let min = (StreamBudget::MIN >> 20) as u64;
+                    if let Some(n) = self.uint(v, &what, min, 64 * 1024) {
+                        flows.stream_budget = StreamBudget {
+                            total: (n as usize) << 20,
+                        };
+                    }
+                }
                 other => self.err(
                     key.span(),
                     format!(
                         "unknown key `{other}` in [flows]; expected payload_bytes, tcp_idle_timeout, \
-                         udp_idle_timeout, other_idle_timeout or batch_size"
+                         udp_idle_timeout, other_idle_timeout, batch_size or stream_budget_mb"
                     ),
                 ),
             }
@@ -263,6 +271,7 @@ impl Checker<'_> {
             ..Grants::default()
         };
         let mut limits = defaults;
+        let mut streams = None;
         let label = |n: &Option<String>, p: &Option<(String, Range<usize>)>| {
             n.clone()
                 .or_else(|| p.as_ref().map(|p| stage_name_from(&p.0)))
@@ -294,6 +303,9 @@ impl Checker<'_> {
                         grants = self.grants(t, &stage_label);
                     }
                 }
+                "streams" if kind == StageKind::Analyzer => {
+                    streams = self.streams(v, &stage_label);
+                }
                 "limits" => {
                     if let Some(t) = self.table(v, "limits") {
                         limits = self.limits(t, defaults, &format!("the limits of stage `{stage_label}`"));
@@ -302,8 +314,8 @@ impl Checker<'_> {
                 other => self.err(
                     key.span(),
                     format!(
-                        "stage `{stage_label}`: unknown key `{other}`; a stage has plugin, name, config, grants \
-                         and limits (plugin settings go in its `config` table)"
+                        "stage `{stage_label}`: unknown key `{other}`; a stage has plugin, name, config, grants, \
+                         limits and, for analyzers, streams (plugin settings go in its `config` table)"
                     ),
                 ),
             }
@@ -351,7 +363,85 @@ impl Checker<'_> {
             span,
             grants,
             limits,
+            streams,
         })
+    }
+
+    /// A stage's `streams`: `true`, `false`, or a table of `ports` and `protocols`.
+    fn streams(&mut self, v: &Spanned<DeValue>, stage: &str) -> Option<StreamFilter> {
+        let table = match v.get_ref() {
+            DeValue::Boolean(on) => return on.then(StreamFilter::all),
+            DeValue::Table(t) => t,
+            _ => {
+                let m = format!(
+                    "stage `{stage}`: `streams` must be true, false or a table of ports and protocols"
+                );
+                self.err(v.span(), m);
+                return None;
+            }
+        };
+        let mut filter = StreamFilter::all();
+        for (key, v) in table.iter() {
+            match key.get_ref().as_ref() {
+                "ports" => filter.ports = self.ports(v, stage),
+                "protocols" => (filter.tcp, filter.udp) = self.protocols(v, stage),
+                other => self.err(
+                    key.span(),
+                    format!("stage `{stage}`: unknown key `{other}` in `streams`; expected ports or protocols"),
+                ),
+            }
+        }
+        Some(filter)
+    }
+
+    fn ports(&mut self, v: &Spanned<DeValue>, stage: &str) -> Vec<u16> {
+        match v.get_ref() {
+            DeValue::Array(items) => items
+                .iter()
+                .filter_map(|p| {
+                    let port = match p.get_ref() {
+                        DeValue::Integer(i) => i.as_str().parse::<u16>().ok().filter(|n| *n > 0),
+                        _ => None,
+                    };
+                    if port.is_none() {
+                        let m = format!("stage `{stage}`: a port in `streams.ports` must be a whole number from 1 to 65535");
+                        self.err(p.span(), m);
+                    }
+                    port
+                })
+                .collect(),
+            _ => {
+                self.err(
+                    v.span(),
+                    format!("stage `{stage}`: `streams.ports` must be a list of port numbers"),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn protocols(&mut self, v: &Spanned<DeValue>, stage: &str) -> (bool, bool) {
+        let (mut tcp, mut udp) = (false, false);
+        let DeValue::Array(items) = v.get_ref() else {
+            self.err(
+                v.span(),
+                format!(
+                    "stage `{stage}`: `streams.protocols` must be a list such as [\"tcp\", \"udp\"]"
+                ),
+            );
+            return (true, true);
+        };
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(p) if p.as_ref() == "tcp" => tcp = true,
+                DeValue::String(p) if p.as_ref() == "udp" => udp = true,
+                _ => self.err(
+                    item.span(),
+                    format!("stage `{stage}`: `streams.protocols` may hold \"tcp\" and \"udp\""),
+                ),
+            }
+        }
+        (tcp, udp)
     }
 
     fn grants(&mut self, table: &DeTable, stage: &str) -> Grants {
@@ -601,6 +691,7 @@ pub fn plugin_file_problem(path: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::parse;
+    use crate::flow::{StreamBudget, StreamFilter};
     use std::path::Path;
 
     fn builtin(name: &str) -> bool {
@@ -629,6 +720,45 @@ limits = { call_timeout_ms = 500 }
         assert_eq!(p.stages[1].limits.call_timeout_ms, 500);
         assert_eq!(p.stages[0].config["max_transactions"], 5);
         assert!(p.stages[0].config_spans.contains_key("max_transactions"));
+    }
+
+    #[test]
+    fn stages_ask_for_streams_with_a_filter_and_the_budget_is_set_in_flows() {
+        let text = r#"
+[flows]
+stream_budget_mb = 16
+[[analyzer]]
+plugin = "web"
+streams = { ports = [80, 8080], protocols = ["tcp"] }
+[[analyzer]]
+plugin = "web"
+name = "all"
+streams = true
+[[analyzer]]
+plugin = "web"
+name = "none"
+[[output]]
+plugin = "json"
+"#;
+        let p = parse(Path::new("/tmp/p.toml"), text, &builtin).unwrap();
+        assert_eq!(p.flows.stream_budget.total, 16 << 20);
+        let web = StreamFilter {
+            ports: vec![80, 8080],
+            tcp: true,
+            udp: false,
+        };
+        assert_eq!(p.stages[0].streams, Some(web));
+        assert_eq!(p.stages[1].streams, Some(StreamFilter::all()));
+        assert_eq!(p.stages[2].streams, None);
+        let default = parse(
+            Path::new("/tmp/p.toml"),
+            "[[output]]\nplugin = \"json\"\n",
+            &builtin,
+        );
+        assert_eq!(
+            default.unwrap().flows.stream_budget,
+            StreamBudget::default()
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod load;
 pub use diagnostics::{Diagnostic, Diagnostics, SourceMap};
 pub use load::{expand_home, load, normalize, plugin_file_problem};
 
-use crate::flow::FlowSettings;
+use crate::flow::{FlowSettings, StreamFilter};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -73,6 +73,9 @@ pub struct StageSpec {
     pub span: Range<usize>,
     pub grants: Grants,
     pub limits: Limits,
+    /// Which flows' reassembled streams the stage receives in `analyze-stream` (analyzers only);
+    /// `None`: none, and no reassembly for its sake.
+    pub streams: Option<StreamFilter>,
 }
 
 /// Capabilities granted to a stage. Nothing is granted by default.

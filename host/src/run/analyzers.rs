@@ -4,7 +4,7 @@
 use super::payloads::with_payloads;
 use super::rollup::Rollups;
 use crate::caps::{Services, log::Level};
-use crate::flow::{FinishedFlow, HostNote};
+use crate::flow::{FinishedFlow, HostNote, StreamChunk, StreamFilter, StreamStats};
 use crate::runtime::bindings::wit;
 use crate::runtime::{Stage, convert};
 use rustc_hash::FxHashMap;
@@ -66,6 +66,88 @@ impl Analyzers {
     /// Whether any stage asked for link-layer events.
     pub fn wants_link_events(&self) -> bool {
         self.stages.iter().any(|s| s.plugin.wants_link_events)
+    }
+
+    /// The stream filter of each stage that asked for streams, in stage order: bit i of a chunk's
+    /// `stages` is the i-th of them. Empty when none asked (the flow table then reassembles nothing).
+    pub fn stream_filters(&self) -> Vec<StreamFilter> {
+        self.stream_stages()
+            .map(|i| self.stages[i].spec.streams.clone().unwrap_or_default())
+            .collect()
+    }
+
+    fn stream_stages(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.stages.len()).filter(|i| self.stages[*i].spec.streams.is_some())
+    }
+
+    /// Hands the stream chunks of a stretch to the stages that asked for them, before the stretch's
+    /// flows: each stage gets the chunks whose `stages` bit is its own, in order.
+    pub fn streams(&mut self, chunks: &[StreamChunk]) {
+        let wanting: Vec<usize> = self.stream_stages().collect();
+        for (bit, i) in wanting.into_iter().enumerate() {
+            if !self.stages[i].running() {
+                continue;
+            }
+            let batch: Vec<wit::StreamChunk> = chunks
+                .iter()
+                .filter(|c| c.stages & (1 << bit) != 0)
+                .map(convert::chunk_to_wit)
+                .collect();
+            if batch.is_empty() {
+                continue;
+            }
+            match self.stages[i].analyze_stream(&batch) {
+                Ok(outcome) => self.apply(i, outcome, &mut [], &FxHashMap::default()),
+                Err(message) => self.failed(message),
+            }
+        }
+    }
+
+    /// The host's run notes about reassembly: conflicting overlaps and what the budget cut.
+    pub fn stream_notes(&mut self, stats: &StreamStats, budget_mb: usize) {
+        let attr = |key: &str, value: u64| wit::Attribute {
+            key: key.into(),
+            value: value.to_string(),
+        };
+        if stats.conflicts > 0 {
+            self.host_note(wit::RunNote {
+                key: "streams.conflicting-overlaps".into(),
+                level: wit::NoteLevel::Warning,
+                message: format!(
+                    "{} TCP segments in {} flows carried bytes that differ from bytes already received \
+                     at the same place in the stream (evasion or corruption); the first copy was kept",
+                    stats.conflicts, stats.conflict_flows
+                ),
+                attributes: vec![
+                    attr("segments", stats.conflicts),
+                    attr("flows", stats.conflict_flows),
+                ],
+            });
+        }
+        if stats.cut_streams > 0 {
+            self.host_note(wit::RunNote {
+                key: "streams.budget".into(),
+                level: wit::NoteLevel::Warning,
+                message: format!(
+                    "The stream budget ({budget_mb} MB, [flows] stream_budget_mb) was exhausted by data \
+                     held out of order: {} stream directions were cut and {} bytes were delivered as \
+                     missing (gaps) instead of waiting for them",
+                    stats.cut_streams, stats.cut_bytes
+                ),
+                attributes: vec![
+                    attr("streams", stats.cut_streams),
+                    attr("bytes", stats.cut_bytes),
+                    attr("budget_mb", budget_mb as u64),
+                ],
+            });
+        }
+    }
+
+    fn host_note(&mut self, note: wit::RunNote) {
+        self.notes.push(wit::NoteRecord {
+            stage: "host".into(),
+            note,
+        });
     }
 
     /// Hands the link-layer events of a stretch to the stages that asked for them.

@@ -185,7 +185,9 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     }
     let link_events = analyzers.wants_link_events();
     let clock = crate::clock::Clock::new(reading::latest_plausible(&opts.capture));
-    let (work, reading) = reading::start(reader, pipeline.flows.clone(), clock, link_events)
+    let mut settings = pipeline.flows.clone();
+    settings.stream_filters = analyzers.stream_filters();
+    let (work, reading) = reading::start(reader, settings, clock, link_events)
         .map_err(|e| RunError::Other(format!("cannot start the reading thread: {e}")))?;
     for w in work {
         {
@@ -202,6 +204,11 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         }
         if !w.link.is_empty() {
             analyzers.link(w.link.into_wit());
+            outputs.findings(std::mem::take(&mut analyzers.loose), &services.hosts);
+        }
+        if !w.chunks.is_empty() {
+            analyzers.streams(&w.chunks);
+            drop(w.chunks);
             outputs.findings(std::mem::take(&mut analyzers.loose), &services.hosts);
         }
         if !w.flows.is_empty() {
@@ -229,6 +236,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     }
     let flows_total = read.flows_total;
     let packets = stats.packets;
+    analyzers.stream_notes(&read.streams, pipeline.flows.stream_budget.total >> 20);
     analyzers.finish(&mut |phase| {
         report_progress(&mut opts, total, total, packets, flows_total, &phase)
     });

@@ -4,17 +4,26 @@
 //! table exactly as it would if reading and analysis took turns on one thread: results never depend on
 //! timing. Every frame read gets exactly one fate (see `pcapxray_capture::fates`), so the fate counts
 //! handed back sum to the packets read.
+//!
+//! Stream chunks (for the stages that asked, see `pcapxray_capture::flow` `delivery`) travel the same
+//! way: every message carries the chunks made since the one before, and a message goes out as soon as
+//! they reach the stream budget's flush share. With at most [`IN_FLIGHT`] messages queued, one being
+//! delivered and one being filled, undelivered chunks stay well inside the budget whatever the
+//! transfer sizes, and the receiving thread hands a message's chunks to the stages before its flows.
 
 use super::link::LinkEvents;
 use crate::clock::Clock;
 use crate::decode::{CaptureFormat, CaptureReader, Decoded, Decoder, ReadError, Unflowed};
 use crate::fates::{Fate, Fates};
-use crate::flow::{FinishedFlow, FlowSettings, FlowTable};
+use crate::flow::{FinishedFlow, FlowSettings, FlowTable, StreamChunk, StreamStats};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
+
+/// Messages queued between the reading thread and the run's thread.
+const IN_FLIGHT: usize = 4;
 
 /// Packets between two progress reports.
 const PROGRESS_EVERY: u64 = 65_536;
@@ -33,6 +42,8 @@ pub struct Work {
     pub unflowed: Vec<Unflowed>,
     /// Link-layer events of this stretch, when some stage asked for them (else always empty).
     pub link: LinkEvents,
+    /// Stream chunks made in this stretch, in order (empty when no stage asked for streams).
+    pub chunks: Vec<StreamChunk>,
     pub flows: Vec<FinishedFlow>,
     pub position: u64,
     pub packets: u64,
@@ -86,6 +97,8 @@ pub struct Read {
     pub link_types: Vec<String>,
     pub flows_total: u64,
     pub max_active: usize,
+    /// What reassembly did, for the run notes.
+    pub streams: StreamStats,
     /// SHA-256 of the capture file (hex); empty if the file could not be read to its end.
     pub sha256: String,
 }
@@ -101,7 +114,7 @@ pub fn start(
     link_events: bool,
 ) -> std::io::Result<(Receiver<Work>, JoinHandle<Read>)> {
     // A few batches in flight at most: memory stays bounded by active flows.
-    let (tx, rx) = sync_channel(4);
+    let (tx, rx) = sync_channel(IN_FLIGHT);
     let handle = std::thread::Builder::new()
         .name("reading".into())
         .spawn(move || read_all(reader, settings, clock, link_events, &tx))?;
@@ -138,12 +151,13 @@ fn read_all(
     tx: &SyncSender<Work>,
 ) -> Read {
     let mut decoder = Decoder::default();
+    let flush = settings.stream_budget.flush();
     let mut table = FlowTable::new(settings);
     let mut stats = Stats::new(clock);
     let mut read_error = None;
     let mut pending = Pending::default();
     // A send fails only when the run's thread has stopped listening; reading then stops too.
-    let send = |pending: &mut Pending, flows, table: &FlowTable, stats: &Stats, position| {
+    let send = |pending: &mut Pending, flows, table: &mut FlowTable, stats: &Stats, position| {
         let Pending {
             arps,
             unflowed,
@@ -153,6 +167,7 @@ fn read_all(
             arps,
             unflowed,
             link,
+            chunks: table.take_chunks(),
             flows,
             position,
             packets: stats.packets,
@@ -204,13 +219,13 @@ fn read_all(
         }
         pending.given_up(&mut decoder, &mut stats.fates);
         let progress = stats.packets.is_multiple_of(PROGRESS_EVERY);
-        if table.batch_ready() || progress {
+        if table.batch_ready() || progress || table.chunk_bytes() >= flush {
             let flows = if table.batch_ready() {
                 table.take_batch()
             } else {
                 Vec::new()
             };
-            if !send(&mut pending, flows, &table, &stats, reader.position()) {
+            if !send(&mut pending, flows, &mut table, &stats, reader.position()) {
                 break;
             }
         }
@@ -227,8 +242,9 @@ fn read_all(
     loop {
         let flows = table.take_batch();
         let last = !table.has_ready();
-        if (!flows.is_empty() || !pending.is_empty())
-            && !send(&mut pending, flows, &table, &stats, position)
+        let chunks = table.has_chunks();
+        if (!flows.is_empty() || !pending.is_empty() || chunks)
+            && !send(&mut pending, flows, &mut table, &stats, position)
         {
             break;
         }
@@ -245,6 +261,7 @@ fn read_all(
         link_types,
         flows_total: table.flows_total(),
         max_active: table.max_active(),
+        streams: table.stream_stats(),
         sha256: reader.sha256().unwrap_or_default(),
     }
 }

@@ -20,6 +20,38 @@ pub fn ip_to_wit(ip: IpAddr) -> wit::IpAddress {
     }
 }
 
+fn endpoint_to_wit((ip, port): (IpAddr, u16)) -> wit::Endpoint {
+    wit::Endpoint {
+        ip: ip_to_wit(ip),
+        port,
+        mac: None,
+    }
+}
+
+/// A stream chunk as the plugins receive it (the bytes are cloned: several stages may want them).
+pub fn chunk_to_wit(c: &flow::StreamChunk) -> wit::StreamChunk {
+    let data = match &c.data {
+        flow::ChunkData::Start(s) => wit::StreamData::Start(wit::StreamStart {
+            client: endpoint_to_wit(s.client),
+            server: endpoint_to_wit(s.server),
+            ip_protocol: s.ip_protocol,
+        }),
+        flow::ChunkData::Data(d) => wit::StreamData::Data(d.clone()),
+        flow::ChunkData::Gap(n) => wit::StreamData::Gap(*n),
+        flow::ChunkData::End(e) => wit::StreamData::End(wit::StreamEnd {
+            conflicts: e.conflicts,
+            cut: e.cut,
+        }),
+    };
+    wit::StreamChunk {
+        flow: c.flow,
+        to_server: c.to_server,
+        offset: c.offset,
+        time: c.time,
+        data,
+    }
+}
+
 pub fn ip_from_wit(ip: wit::IpAddress) -> IpAddr {
     match ip {
         wit::IpAddress::V4(v) => IpAddr::V4(v.into()),

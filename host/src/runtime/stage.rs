@@ -232,6 +232,17 @@ impl Stage {
         .map_err(CallError::into_message)
     }
 
+    /// Hands an analyzer chunks of live flows' streams.
+    pub fn analyze_stream(&mut self, batch: &[wit::StreamChunk]) -> Result<wit::Outcome, String> {
+        self.call("analyze-stream", |store, inst| match inst {
+            Instance::Analyzer(a) => a
+                .pcapxray_plugin_analyzer()
+                .call_analyze_stream(store, batch),
+            Instance::Output(_) => unreachable!("analyze-stream is only called on analyzers"),
+        })
+        .map_err(CallError::into_message)
+    }
+
     /// Ends an analyzer.
     pub fn finish_analyzer(&mut self) -> Result<wit::Outcome, String> {
         self.call("finish", |store, inst| match inst {

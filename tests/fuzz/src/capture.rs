@@ -4,7 +4,9 @@
 
 use crate::Frames;
 use pcapxray_capture::decode::{CaptureReader, Decoded, Decoder, Frame, IpPacket, Transport};
-use pcapxray_capture::flow::{FinishedFlow, FlowSettings, FlowTable};
+use pcapxray_capture::flow::{
+    ChunkData, FinishedFlow, FlowSettings, FlowTable, StreamBudget, StreamFilter,
+};
 use sha2::{Digest, Sha256};
 
 /// Bytes as a whole capture file, read to the end. Every frame fits in the file, reading always
@@ -78,12 +80,17 @@ pub fn flow_table(data: &[u8]) {
         udp_idle_timeout: 10,
         other_idle_timeout: 5,
         batch_size: 3,
+        stream_filters: vec![StreamFilter::all()],
+        stream_budget: StreamBudget {
+            total: StreamBudget::MIN,
+        },
     };
     let limit = settings.payload_bytes;
     let mut table = FlowTable::new(settings);
     let mut decoder = Decoder::new();
     let mut sent = Totals::default();
     let mut finished = Vec::new();
+    let mut next = std::collections::HashMap::new();
     for (ts, bytes) in frames {
         let frame = frame(ts, link_type, bytes);
         if let Ok(Decoded::Ip(pkt)) = decoder.decode(&frame) {
@@ -95,13 +102,29 @@ pub fn flow_table(data: &[u8]) {
         while table.batch_ready() {
             finished.extend(table.take_batch());
         }
+        check_chunks(&mut table, &mut next);
     }
     table.end_capture();
+    check_chunks(&mut table, &mut next);
     while table.has_ready() {
         finished.extend(table.take_batch());
     }
     assert_eq!(table.active(), 0, "flows left after the end of the capture");
     check_flows(&finished, &sent, table.flows_total(), limit);
+}
+
+/// Stream chunks follow on within each direction: every data or gap chunk starts where the one
+/// before it ended, and the end marker gives the direction's length.
+fn check_chunks(table: &mut FlowTable, next: &mut std::collections::HashMap<(u64, bool), u64>) {
+    for c in table.take_chunks() {
+        let at = next.entry((c.flow, c.to_server)).or_insert(c.offset);
+        assert_eq!(*at, c.offset, "stream chunks follow on");
+        match c.data {
+            ChunkData::Data(d) => *at += d.len() as u64,
+            ChunkData::Gap(n) => *at += n,
+            ChunkData::Start(_) | ChunkData::End(_) => {}
+        }
+    }
 }
 
 fn frame(ts: u64, link_type: pcapxray_capture::decode::LinkType, data: &[u8]) -> Frame<'_> {

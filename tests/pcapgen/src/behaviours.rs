@@ -569,6 +569,7 @@ pub fn shape(name: &str, count: u64) -> io::Result<Capture> {
         "dhcp-starvation" => dhcp_starvation(n32),
         "arp-many-macs" => arp_many_macs(n32),
         "udp-many-hosts" => udp_many_hosts(count as usize),
+        "bulk-transfer-mb" => crate::transfer::bulk_transfer(count as usize * 1_000_000),
         other => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("unknown shape `{other}`; known: {}", SHAPES.join(", ")),
@@ -577,7 +578,7 @@ pub fn shape(name: &str, count: u64) -> io::Result<Capture> {
 }
 
 /// The names [`shape`] knows.
-pub const SHAPES: [&str; 12] = [
+pub const SHAPES: [&str; 13] = [
     "port-scan",
     "host-sweep",
     "ping-sweep",
@@ -590,4 +591,5 @@ pub const SHAPES: [&str; 12] = [
     "dhcp-starvation",
     "arp-many-macs",
     "udp-many-hosts",
+    "bulk-transfer-mb",
 ];

@@ -46,6 +46,7 @@ pub mod rng;
 pub mod scenarios;
 pub mod tcp;
 pub mod tls;
+pub mod transfer;
 pub mod udp;
 pub mod vendors;
 

@@ -129,6 +129,18 @@ impl Capture {
     pub fn tcp_connect(&mut self, client: Endpoint, server: Endpoint) -> io::Result<TcpConn> {
         let c_isn = self.rng().next_u32();
         let s_isn = self.rng().next_u32();
+        self.tcp_connect_isn(client, server, c_isn, s_isn)
+    }
+
+    /// Opens a connection with chosen initial sequence numbers (e.g. just below 2^32, so the
+    /// sequence numbers wrap around during the transfer).
+    pub fn tcp_connect_isn(
+        &mut self,
+        client: Endpoint,
+        server: Endpoint,
+        c_isn: u32,
+        s_isn: u32,
+    ) -> io::Result<TcpConn> {
         let mut conn = TcpConn {
             client,
             server,
@@ -176,6 +188,50 @@ impl Capture {
             self.tcp_segment(conn, from, (false, false, i + 1 == n), chunk)?;
         }
         Ok(())
+    }
+
+    /// Sends `data` from `from` as segments of `size` bytes in the order `order` lists them by index:
+    /// an index listed twice is a retransmission, one left out a segment the capture lost. Then moves
+    /// the sequence space past all of `data`.
+    pub fn tcp_send_segments(
+        &mut self,
+        conn: &mut TcpConn,
+        from: Side,
+        data: &[u8],
+        size: usize,
+        order: &[usize],
+    ) -> io::Result<()> {
+        let segments: Vec<&[u8]> = data.chunks(size).collect();
+        for &i in order {
+            self.tcp_send_at(conn, from, (i * size) as u32, segments[i])?;
+        }
+        conn.consume(from, data.len() as u32);
+        Ok(())
+    }
+
+    /// Sends `bytes` from `from` at `offset` bytes past its next sequence number, without moving the
+    /// sequence space (an out-of-order, overlapping or conflicting copy).
+    pub fn tcp_send_at(
+        &mut self,
+        conn: &mut TcpConn,
+        from: Side,
+        offset: u32,
+        bytes: &[u8],
+    ) -> io::Result<()> {
+        self.tcp_pace(conn, from);
+        let (src, dst) = conn.ends(from);
+        let (seq, ack) = conn.seq_ack(from);
+        self.push_tcp(
+            src,
+            dst,
+            &TcpSegment {
+                seq: seq.wrapping_add(offset),
+                ack: Some(ack),
+                window: window(from),
+                payload: bytes,
+                ..Default::default()
+            },
+        )
     }
 
     /// Sends a pure ACK from `from`.

@@ -3,13 +3,19 @@
 //! active conversations, never the size of the capture. Host statistics are folded in when a flow
 //! leaves, so the per-packet path touches one hash table.
 
+mod delivery;
 mod hosts;
 mod state;
+mod stream;
 mod table;
 mod tcp;
 
+pub use delivery::{
+    ChunkData, StreamBudget, StreamChunk, StreamEnd, StreamFilter, StreamStart, StreamStats,
+};
 pub use hosts::{HostEntry, HostNote, HostSnapshot, HostTable};
 pub use state::ConnState;
+pub use stream::RECENT_WINDOW;
 pub use table::{
     Direction, EndReason, FinishedFlow, FlowSettings, FlowTable, Orientation, mac_u64,
 };

@@ -1,5 +1,9 @@
 //! The active-flow table and its expiry queues.
 
+use super::delivery::{
+    self, ChunkData, FlowStreams, StreamBudget, StreamChunk, StreamEnd, StreamFilter, StreamStart,
+    StreamStats,
+};
 use super::state::{ConnState, History};
 use super::tcp::StreamPrefix;
 use crate::decode::{IpPacket, Transport, TunnelKind, TunnelLayer};
@@ -21,6 +25,11 @@ pub struct FlowSettings {
     pub other_idle_timeout: u64,
     /// Flows per batch handed to the plugins.
     pub batch_size: usize,
+    /// One filter per stage that asked for streams (bit i of a chunk's `stages` is filter i); empty:
+    /// no reassembly at all.
+    pub stream_filters: Vec<StreamFilter>,
+    /// What streams may hold at once (see `delivery`).
+    pub stream_budget: StreamBudget,
 }
 
 impl Default for FlowSettings {
@@ -31,6 +40,8 @@ impl Default for FlowSettings {
             udp_idle_timeout: 60,
             other_idle_timeout: 60,
             batch_size: 1024,
+            stream_filters: Vec::new(),
+            stream_budget: StreamBudget::default(),
         }
     }
 }
@@ -123,6 +134,8 @@ struct ActiveFlow {
     history: History,
     last_seen: u64,
     closed: Option<EndReason>,
+    /// Reassembly, when some stage wants this flow's streams.
+    streams: Option<Box<FlowStreams>>,
 }
 
 /// The flow table: feed it packets, take finished flows in batches.
@@ -137,6 +150,12 @@ pub struct FlowTable {
     now: u64,
     flows_total: u64,
     max_active: usize,
+    /// Stream chunks not yet taken, and their bytes.
+    chunks: Vec<StreamChunk>,
+    chunk_bytes: usize,
+    /// Out-of-order bytes held by all reassemblers.
+    held: usize,
+    stream_stats: StreamStats,
 }
 
 impl FlowTable {
@@ -151,6 +170,10 @@ impl FlowTable {
             now: 0,
             flows_total: 0,
             max_active: 0,
+            chunks: Vec::new(),
+            chunk_bytes: 0,
+            held: 0,
+            stream_stats: StreamStats::default(),
         }
     }
 
@@ -236,6 +259,22 @@ impl FlowTable {
         if dir.mac.is_none() {
             dir.mac = pkt.src_mac.map(mac_u64);
         }
+        if let Some(streams) = flow.streams.as_deref_mut() {
+            let before = streams.held();
+            let pieces = stream_packet(
+                streams,
+                d,
+                &pkt.transport,
+                self.settings.stream_budget.hold_per_direction(),
+            );
+            self.held = self.held + streams.held() - before;
+            for (dir, placed) in pieces.into_iter().enumerate() {
+                let to_server = dir == flow.client_dir;
+                let new = delivery::chunks(flow.id, streams.stages, to_server, ts, placed);
+                push_chunks(&mut self.chunks, &mut self.chunk_bytes, new);
+            }
+        }
+        let dir = &mut flow.dirs[d];
         let mut close = None;
         match &pkt.transport {
             Transport::Tcp {
@@ -280,6 +319,62 @@ impl FlowTable {
         if let Some(reason) = close {
             self.close(key, reason);
         }
+        if self.held > self.settings.stream_budget.hold() {
+            self.cut_streams(ts);
+        }
+    }
+
+    /// Cuts the streams holding the most until what is held fits the budget's share again.
+    fn cut_streams(&mut self, ts: u64) {
+        let stats = &mut self.stream_stats;
+        while self.held > self.settings.stream_budget.hold() {
+            let largest = self
+                .active
+                .values_mut()
+                .filter_map(|f| {
+                    let client_dir = f.client_dir;
+                    let id = f.id;
+                    let s = f.streams.as_deref_mut()?;
+                    let d = usize::from(s.dirs[1].held() > s.dirs[0].held());
+                    Some((s.dirs[d].held(), id, client_dir, d, s))
+                })
+                .max_by_key(|(held, id, ..)| (*held, std::cmp::Reverse(*id)));
+            let Some((held, id, client_dir, d, s)) = largest.filter(|l| l.0 > 0) else {
+                break;
+            };
+            let mut placed = Vec::new();
+            let before = s.dirs[d].cut;
+            s.dirs[d].cut(&mut placed);
+            stats.cut_bytes += s.dirs[d].cut - before;
+            self.held -= held;
+            if !s.was_cut[d] {
+                s.was_cut[d] = true;
+                stats.cut_streams += 1;
+            }
+            let new = delivery::chunks(id, s.stages, d == client_dir, ts, placed);
+            push_chunks(&mut self.chunks, &mut self.chunk_bytes, new);
+        }
+    }
+
+    /// Undelivered stream chunk bytes.
+    pub fn chunk_bytes(&self) -> usize {
+        self.chunk_bytes
+    }
+
+    /// Takes the stream chunks made so far, in order.
+    pub fn take_chunks(&mut self) -> Vec<StreamChunk> {
+        self.chunk_bytes = 0;
+        std::mem::take(&mut self.chunks)
+    }
+
+    /// True when stream chunks are waiting.
+    pub fn has_chunks(&self) -> bool {
+        !self.chunks.is_empty()
+    }
+
+    /// Stream totals so far.
+    pub fn stream_stats(&self) -> StreamStats {
+        self.stream_stats
     }
 
     fn open(
@@ -302,6 +397,29 @@ impl FlowTable {
             _ => None,
         };
         let (client_dir, orientation) = orient(pkt.protocol, src.1, dst.1, flags, icmp);
+        let stages = delivery::wanted(&self.settings.stream_filters, pkt.protocol, (src.1, dst.1));
+        let streams = (stages != 0).then(|| {
+            let (client, server) = if client_dir == 0 {
+                (src, dst)
+            } else {
+                (dst, src)
+            };
+            self.stream_stats.flows += 1;
+            let start = StreamChunk {
+                flow: id,
+                stages,
+                to_server: true,
+                offset: 0,
+                time: ts,
+                data: ChunkData::Start(StreamStart {
+                    client,
+                    server,
+                    ip_protocol: pkt.protocol,
+                }),
+            };
+            push_chunks(&mut self.chunks, &mut self.chunk_bytes, [start].into_iter());
+            Box::new(FlowStreams::new(stages))
+        });
         ActiveFlow {
             id,
             first: src,
@@ -317,6 +435,7 @@ impl FlowTable {
             history: History::default(),
             last_seen: ts,
             closed: None,
+            streams,
         }
     }
 
@@ -374,7 +493,10 @@ impl FlowTable {
         }
     }
 
-    fn finish(&mut self, flow: ActiveFlow, reason: EndReason) {
+    fn finish(&mut self, mut flow: ActiveFlow, reason: EndReason) {
+        if let Some(streams) = flow.streams.take() {
+            self.end_streams(flow.id, flow.client_dir, flow.last_seen, *streams);
+        }
         let conn_state = flow.history.state(flow.ip_protocol, flow.client_dir);
         let history = flow.history.text(flow.client_dir);
         let [d0, d1] = flow.dirs;
@@ -409,6 +531,36 @@ impl FlowTable {
         });
     }
 
+    /// Delivers what a finished flow's reassemblers held, then an end marker per direction.
+    fn end_streams(&mut self, id: u64, client_dir: usize, ts: u64, mut streams: FlowStreams) {
+        self.held -= streams.held();
+        let mut conflicts = 0;
+        for d in 0..2 {
+            let r = &mut streams.dirs[d];
+            let mut placed = Vec::new();
+            r.finish(&mut placed);
+            let to_server = d == client_dir;
+            let new = delivery::chunks(id, streams.stages, to_server, ts, placed);
+            push_chunks(&mut self.chunks, &mut self.chunk_bytes, new);
+            let length = r.delivered().max(streams.udp_next[d]);
+            conflicts += u64::from(r.conflicts);
+            let end = StreamChunk {
+                flow: id,
+                stages: streams.stages,
+                to_server,
+                offset: length,
+                time: ts,
+                data: ChunkData::End(StreamEnd {
+                    conflicts: r.conflicts,
+                    cut: r.cut,
+                }),
+            };
+            push_chunks(&mut self.chunks, &mut self.chunk_bytes, [end].into_iter());
+        }
+        self.stream_stats.conflicts += conflicts;
+        self.stream_stats.conflict_flows += u64::from(conflicts > 0);
+    }
+
     /// True when a full batch is waiting.
     pub fn batch_ready(&self) -> bool {
         self.ready.len() >= self.settings.batch_size
@@ -435,6 +587,55 @@ impl FlowTable {
     /// True when finished flows are waiting.
     pub fn has_ready(&self) -> bool {
         !self.ready.is_empty()
+    }
+}
+
+/// Feeds one packet to a flow's reassemblers: the pieces each direction (flow-table index) delivers.
+fn stream_packet(
+    streams: &mut FlowStreams,
+    d: usize,
+    transport: &Transport<'_>,
+    hold_limit: usize,
+) -> [Vec<super::stream::Placed>; 2] {
+    let mut placed: [Vec<_>; 2] = Default::default();
+    match transport {
+        Transport::Tcp {
+            seq,
+            ack,
+            flags,
+            payload,
+            ..
+        } => {
+            let syn = flags & 0x02 != 0;
+            if syn {
+                streams.dirs[d].syn(*seq);
+            }
+            // Data on a SYN (TCP Fast Open) starts after the SYN's own sequence number.
+            let data_seq = seq.wrapping_add(u32::from(syn));
+            let fin = flags & 0x01 != 0;
+            streams.dirs[d].segment(data_seq, payload, fin, hold_limit, &mut placed[d]);
+            if flags & 0x10 != 0 {
+                streams.dirs[1 - d].ack(*ack, &mut placed[1 - d]);
+            }
+        }
+        Transport::Udp { payload, .. } if !payload.is_empty() => {
+            let at = streams.udp_next[d];
+            streams.udp_next[d] += payload.len() as u64;
+            placed[d].push((at, super::stream::Piece::Data(payload.to_vec())));
+        }
+        _ => {}
+    }
+    placed
+}
+
+fn push_chunks(
+    chunks: &mut Vec<StreamChunk>,
+    bytes: &mut usize,
+    new: impl Iterator<Item = StreamChunk>,
+) {
+    for c in new {
+        *bytes += c.size();
+        chunks.push(c);
     }
 }
 

@@ -344,7 +344,7 @@ impl<H: Host> Engine<H> {
                     && p.side == Side::Server
                     && !unanswered
                     && conn.transport().is_some()
-                    && !(p.side == Side::Server && rules::is_dns_exchange(flow))
+                    && !rules::is_dns_exchange(flow)
                     && !rules::is_discovery(&conn)
             }
             None => false,

@@ -196,18 +196,29 @@
     flows.forEach(function (f) { f.findings.forEach(function (x) { findings.push(x); }); });
     // Findings raised after their flow was written (in an analyzer's finish) come in the top-level
     // list; they belong to that flow all the same.
+    // Roll-ups (`rollup`) stand for findings already on their flows and are skipped here; a late
+    // finding that rests on several flows belongs to each of them.
     (report.findings || []).forEach(function (x) {
+      if (x.rollup) return;
       findings.push(x);
-      const f = x.subject && x.subject.flow !== undefined ? flowById.get(x.subject.flow) : null;
-      if (!f) return;
-      f.findings.push(x);
-      if (f.tags.indexOf(x.tag) < 0) f.tags.push(x.tag);
+      const ids = (x.flows || []).slice();
+      if (x.subject && x.subject.flow !== undefined && ids.indexOf(x.subject.flow) < 0) ids.push(x.subject.flow);
+      ids.forEach(function (id) {
+        const f = flowById.get(id);
+        if (!f) return;
+        f.findings.push(x);
+        if (f.tags.indexOf(x.tag) < 0) f.tags.push(x.tag);
+      });
     });
     const tags = new Set();
     findings.forEach(function (x) { tags.add(x.tag); });
+    // Run notes are statements about the analysis, not findings; a Tor note still opens the Tor view,
+    // which then says why it is empty.
+    const notes = report.notes || [];
+    if (notes.some(function (n) { return String(n.key).startsWith('tor.'); })) tags.add('tor');
     const classList = classes && classes.classes.length ? classes.classes : [];
     return {
-      report: report, files: files, flows: flows, hosts: hosts, flowById: flowById, findings: findings,
+      report: report, files: files, flows: flows, hosts: hosts, flowById: flowById, findings: findings, notes: notes,
       tags: Array.from(tags).sort(), classes: classList, views: classes ? classes.views : [],
       classified: !!classes, untracked: classes ? classes.untracked : 0,
     };
@@ -411,7 +422,8 @@
   // A note under the summary when the view cannot show what its name promises.
   function renderViewNote(sel) {
     const torView = sel.view === 'tor' || sel.view.startsWith('tag:tor');
-    const noConsensus = model.findings.some(function (x) { return x.tag === 'tor.no-consensus'; });
+    const noConsensus = model.notes.some(function (n) { return n.key === 'tor.no-consensus'; }) ||
+      model.findings.some(function (x) { return x.tag === 'tor.no-consensus'; });
     const text = torView && noConsensus ? TOR_NOTE : '';
     $('view-note').textContent = text;
     $('view-note').hidden = !text;

@@ -234,11 +234,16 @@ impl Finding {
 
     /// The value of attribute `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|a| a.key == key)
-            .map(|a| a.value.as_str())
+        attribute(&self.attributes, key)
     }
+}
+
+/// The value of the first attribute named `key` in `attributes`.
+fn attribute<'a>(attributes: &'a [Attribute], key: &str) -> Option<&'a str> {
+    attributes
+        .iter()
+        .find(|a| a.key == key)
+        .map(|a| a.value.as_str())
 }
 
 impl From<Ipv4Addr> for IpAddress {
@@ -291,10 +296,7 @@ impl RunNote {
 
     /// The value of attribute `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|a| a.key == key)
-            .map(|a| a.value.as_str())
+        attribute(&self.attributes, key)
     }
 }
 

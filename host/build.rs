@@ -20,6 +20,7 @@ fn main() {
         "tests/plugins",
         "config/data",
         "Cargo.lock",
+        "Cargo.toml",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }

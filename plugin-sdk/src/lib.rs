@@ -4,7 +4,7 @@
 //! plugins listed in a TOML pipeline. This crate is what a Rust plugin is written with: implement
 //! [`Analyzer`] (flows in, findings and host facts out) or [`Output`] (the annotated model in, report
 //! files out), call one export macro, and build with `cargo build --target wasm32-wasip2 --release`.
-//! The WIT interface (`wit/` in the repository, package `pcapxray:plugin@0.4.0`) stays hidden behind the
+//! The WIT interface (`wit/` in the repository, package `pcapxray:plugin@0.5.0`) stays hidden behind the
 //! types re-exported here.
 //!
 //! ```no_run
@@ -82,13 +82,13 @@ pub mod __bindings {
             export_macro_name: "__export_output_world",
             default_bindings_module: "::pcapxray_plugin_sdk::__bindings::output_world",
             with: {
-                "pcapxray:plugin/types@0.4.0": super::analyzer_world::pcapxray::plugin::types,
-                "pcapxray:plugin/log@0.4.0": super::analyzer_world::pcapxray::plugin::log,
-                "pcapxray:plugin/model@0.4.0": super::analyzer_world::pcapxray::plugin::model,
-                "pcapxray:plugin/capability@0.4.0": super::analyzer_world::pcapxray::plugin::capability,
-                "pcapxray:plugin/files@0.4.0": super::analyzer_world::pcapxray::plugin::files,
-                "pcapxray:plugin/dns@0.4.0": super::analyzer_world::pcapxray::plugin::dns,
-                "pcapxray:plugin/whois@0.4.0": super::analyzer_world::pcapxray::plugin::whois,
+                "pcapxray:plugin/types@0.5.0": super::analyzer_world::pcapxray::plugin::types,
+                "pcapxray:plugin/log@0.5.0": super::analyzer_world::pcapxray::plugin::log,
+                "pcapxray:plugin/model@0.5.0": super::analyzer_world::pcapxray::plugin::model,
+                "pcapxray:plugin/capability@0.5.0": super::analyzer_world::pcapxray::plugin::capability,
+                "pcapxray:plugin/files@0.5.0": super::analyzer_world::pcapxray::plugin::files,
+                "pcapxray:plugin/dns@0.5.0": super::analyzer_world::pcapxray::plugin::dns,
+                "pcapxray:plugin/whois@0.5.0": super::analyzer_world::pcapxray::plugin::whois,
             },
         });
     }

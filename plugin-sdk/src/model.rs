@@ -383,7 +383,7 @@ macro_rules! names {
 
 names!(Protocol { Tcp => "tcp", Udp => "udp", Icmp => "icmp", Icmpv6 => "icmpv6", Other => "other" });
 names!(crate::Orientation { Syn => "syn", FirstPacket => "first-packet", PortHeuristic => "port-heuristic" });
-names!(crate::EndReason { Fin => "fin", Rst => "rst", Idle => "idle", CaptureEnd => "capture-end" });
+names!(crate::EndReason { Fin => "fin", Rst => "rst", Idle => "idle", CaptureEnd => "capture-end", Evicted => "evicted" });
 names!(crate::TunnelKind { Pppoe => "pppoe", Mpls => "mpls", Gre => "gre", Erspan => "erspan", Vxlan => "vxlan", Geneve => "geneve", IpInIp => "ip-in-ip", GtpU => "gtp-u" });
 names!(crate::ConnState { S0 => "S0", S1 => "S1", Sf => "SF", Rej => "REJ", S2 => "S2", S3 => "S3", Rsto => "RSTO", Rstr => "RSTR", Rstos0 => "RSTOS0", Rstrh => "RSTRH", Sh => "SH", Shr => "SHR", Oth => "OTH" });
 names!(Severity { Info => "info", Low => "low", Medium => "medium", High => "high" });

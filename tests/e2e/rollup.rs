@@ -177,3 +177,59 @@ fn a_spoofed_syn_flood_is_a_handful_of_findings_and_its_limits_are_run_notes() {
         run.stdout
     );
 }
+
+#[test]
+fn a_flood_past_max_active_flows_ends_the_oldest_flows_early_and_says_so() {
+    // 3,000 spoofed SYNs within 2 s, none answered, none closed: with at most 1,024 flows open, each
+    // new source from the 1,025th on ends the one that has waited longest.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flood.pcap");
+    pcapgen::behaviours::syn_flood_spoofed(3_000)
+        .unwrap()
+        .write_file(&file)
+        .unwrap();
+    let pipeline = "[flows]\nmax_active_flows = 1024\n\n[[analyzer]]\nplugin = \"behaviour\"\n\n\
+                    [[output]]\nplugin = \"json\"\n";
+    let run = run_pipeline(dir.path(), pipeline, &file);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let report = run.report();
+    let flows = report["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 3_000, "every flow is still reported");
+    let evicted: Vec<&Value> = flows
+        .iter()
+        .filter(|f| f["end_reason"] == "evicted")
+        .collect();
+    assert_eq!(evicted.len(), 3_000 - 1_024);
+    // The oldest went first: the evicted flows are the first sources, in order.
+    let ids: Vec<u64> = evicted.iter().map(|f| f["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, (1..=1_976).collect::<Vec<u64>>());
+    assert!(
+        flows
+            .iter()
+            .filter(|f| f["end_reason"] != "evicted")
+            .all(|f| f["end_reason"] == "capture-end")
+    );
+    let note = report["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["key"] == "flows.evicted")
+        .expect("a flows.evicted run note");
+    assert_eq!(note["stage"], "host");
+    assert_eq!(note["attributes"]["flows"], "1976");
+    assert_eq!(note["attributes"]["max_active_flows"], "1024");
+    // The behaviour does not change: one flood, its victim named.
+    let flood: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["tag"] == "behaviour.syn-flood")
+        .collect();
+    assert_eq!(flood.len(), 1, "{flood:#?}");
+    assert_eq!(flood[0]["subject"]["host"], "192.168.56.20");
+    assert!(
+        run.stdout.contains("[host] flows.evicted:"),
+        "{}",
+        run.stdout
+    );
+}

@@ -37,7 +37,14 @@ fn run(
     let mut dirs: HashMap<(u64, bool), Got> = HashMap::new();
     let mut ports: HashMap<u64, u16> = HashMap::new();
     let mut finished = HashSet::new();
-    let mut take = |table: &mut FlowTable| {
+    // As the run does: a batch is taken, then the chunks made so far (those of the batch's flows
+    // included), and the chunks go to the stages before the batch's flows.
+    let mut take = |table: &mut FlowTable| loop {
+        let batch = if table.has_ready() {
+            table.take_batch()
+        } else {
+            Vec::new()
+        };
         for c in table.take_chunks() {
             assert!(!finished.contains(&c.flow), "a chunk after its flow: {c:?}");
             let got = dirs.entry((c.flow, c.to_server)).or_default();
@@ -63,10 +70,11 @@ fn run(
                 }
             }
         }
-        while table.has_ready() {
-            for flow in table.take_batch() {
-                finished.insert(flow.id);
-            }
+        for flow in batch {
+            finished.insert(flow.id);
+        }
+        if !table.has_ready() {
+            break;
         }
     };
     while let Some(frame) = reader.next_frame() {

@@ -203,6 +203,11 @@ impl Checker<'_> {
                         flows.batch_size = n as usize;
                     }
                 }
+                "max_active_flows" => {
+                    if let Some(n) = self.uint(v, &what, 1024, 1 << 28) {
+                        flows.max_active_flows = n as usize;
+                    }
+                }
                 "stream_budget_mb" => {
                     let min = (StreamBudget::MIN >> 20) as u64;
                     if let Some(n) = self.uint(v, &what, min, 64 * 1024) {
@@ -215,7 +220,8 @@ impl Checker<'_> {
                     key.span(),
                     format!(
                         "unknown key `{other}` in [flows]; expected payload_bytes, tcp_idle_timeout, \
-                         udp_idle_timeout, other_idle_timeout, batch_size or stream_budget_mb"
+                         udp_idle_timeout, other_idle_timeout, batch_size, max_active_flows or \
+                         stream_budget_mb"
                     ),
                 ),
             }
@@ -727,6 +733,7 @@ limits = { call_timeout_ms = 500 }
         let text = r#"
 [flows]
 stream_budget_mb = 16
+max_active_flows = 5000
 [[analyzer]]
 plugin = "web"
 streams = { ports = [80, 8080], protocols = ["tcp"] }
@@ -742,6 +749,7 @@ plugin = "json"
 "#;
         let p = parse(Path::new("/tmp/p.toml"), text, &builtin).unwrap();
         assert_eq!(p.flows.stream_budget.total, 16 << 20);
+        assert_eq!(p.flows.max_active_flows, 5000);
         let web = StreamFilter {
             ports: vec![80, 8080],
             tcp: true,
@@ -755,9 +763,11 @@ plugin = "json"
             "[[output]]\nplugin = \"json\"\n",
             &builtin,
         );
+        let default = default.unwrap();
+        assert_eq!(default.flows.stream_budget, StreamBudget::default());
         assert_eq!(
-            default.unwrap().flows.stream_budget,
-            StreamBudget::default()
+            default.flows.max_active_flows,
+            crate::flow::DEFAULT_MAX_ACTIVE_FLOWS
         );
     }
 

@@ -143,6 +143,32 @@ impl Analyzers {
         }
     }
 
+    /// The host's run note when the flow table had to end flows early.
+    pub fn eviction_note(&mut self, evicted: u64, max_active: usize) {
+        if evicted == 0 {
+            return;
+        }
+        self.host_note(wit::RunNote {
+            key: "flows.evicted".into(),
+            level: wit::NoteLevel::Warning,
+            message: format!(
+                "{evicted} flows were ended before their idle timeout (end reason `evicted`) because \
+                 {max_active} flows were active at once ([flows] max_active_flows); a conversation that \
+                 went on afterwards appears as more than one flow"
+            ),
+            attributes: vec![
+                wit::Attribute {
+                    key: "flows".into(),
+                    value: evicted.to_string(),
+                },
+                wit::Attribute {
+                    key: "max_active_flows".into(),
+                    value: max_active.to_string(),
+                },
+            ],
+        });
+    }
+
     fn host_note(&mut self, note: wit::RunNote) {
         self.notes.push(wit::NoteRecord {
             stage: "host".into(),

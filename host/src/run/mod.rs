@@ -237,6 +237,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     let flows_total = read.flows_total;
     let packets = stats.packets;
     analyzers.stream_notes(&read.streams, pipeline.flows.stream_budget.total >> 20);
+    analyzers.eviction_note(read.evicted, pipeline.flows.max_active_flows);
     analyzers.finish(&mut |phase| {
         report_progress(&mut opts, total, total, packets, flows_total, &phase)
     });
@@ -375,14 +376,14 @@ const HOSTS_PER_BATCH: usize = 4096;
 fn send_hosts(hosts: &Mutex<HostTable>, outputs: &mut Outputs) -> usize {
     let order: Vec<std::net::IpAddr> = {
         let table = hosts.lock().unwrap_or_else(|e| e.into_inner());
-        table.sorted().into_iter().map(|(ip, _)| ip).collect()
+        table.addresses()
     };
     for chunk in order.chunks(HOSTS_PER_BATCH) {
         let batch: Vec<wit::HostInfo> = {
             let table = hosts.lock().unwrap_or_else(|e| e.into_inner());
             chunk
                 .iter()
-                .filter_map(|ip| table.get(ip).map(|h| convert::host_to_wit(*ip, h)))
+                .filter_map(|ip| table.get(ip).map(|h| convert::host_to_wit(*ip, &h)))
                 .collect()
         };
         outputs.hosts(batch);

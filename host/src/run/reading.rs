@@ -97,6 +97,8 @@ pub struct Read {
     pub link_types: Vec<String>,
     pub flows_total: u64,
     pub max_active: usize,
+    /// Flows ended early to keep within `[flows] max_active_flows`.
+    pub evicted: u64,
     /// What reassembly did, for the run notes.
     pub streams: StreamStats,
     /// SHA-256 of the capture file (hex); empty if the file could not be read to its end.
@@ -261,6 +263,7 @@ fn read_all(
         link_types,
         flows_total: table.flows_total(),
         max_active: table.max_active(),
+        evicted: table.evicted(),
         streams: table.stream_stats(),
         sha256: reader.sha256().unwrap_or_default(),
     }

@@ -15,13 +15,13 @@ pub mod output {
         world: "output-plugin",
         path: "../wit",
         with: {
-            "pcapxray:plugin/types@0.4.0": super::analyzer::pcapxray::plugin::types,
-            "pcapxray:plugin/log@0.4.0": super::analyzer::pcapxray::plugin::log,
-            "pcapxray:plugin/model@0.4.0": super::analyzer::pcapxray::plugin::model,
-            "pcapxray:plugin/capability@0.4.0": super::analyzer::pcapxray::plugin::capability,
-            "pcapxray:plugin/files@0.4.0": super::analyzer::pcapxray::plugin::files,
-            "pcapxray:plugin/dns@0.4.0": super::analyzer::pcapxray::plugin::dns,
-            "pcapxray:plugin/whois@0.4.0": super::analyzer::pcapxray::plugin::whois,
+            "pcapxray:plugin/types@0.5.0": super::analyzer::pcapxray::plugin::types,
+            "pcapxray:plugin/log@0.5.0": super::analyzer::pcapxray::plugin::log,
+            "pcapxray:plugin/model@0.5.0": super::analyzer::pcapxray::plugin::model,
+            "pcapxray:plugin/capability@0.5.0": super::analyzer::pcapxray::plugin::capability,
+            "pcapxray:plugin/files@0.5.0": super::analyzer::pcapxray::plugin::files,
+            "pcapxray:plugin/dns@0.5.0": super::analyzer::pcapxray::plugin::dns,
+            "pcapxray:plugin/whois@0.5.0": super::analyzer::pcapxray::plugin::whois,
         },
     });
 }

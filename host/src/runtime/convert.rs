@@ -128,6 +128,7 @@ pub fn flow_to_wit(f: FinishedFlow) -> wit::Flow {
             flow::EndReason::Rst => wit::EndReason::Rst,
             flow::EndReason::Idle => wit::EndReason::Idle,
             flow::EndReason::CaptureEnd => wit::EndReason::CaptureEnd,
+            flow::EndReason::Evicted => wit::EndReason::Evicted,
         },
         icmp_type: f.icmp_type,
         icmp_code: f.icmp_code,

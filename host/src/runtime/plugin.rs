@@ -13,7 +13,7 @@ use wasmtime::{Config, Engine};
 /// The WIT package every plugin is built against.
 pub const WIT_PACKAGE: &str = "pcapxray:plugin";
 /// Its version. Plugins built for another major version (or, while 0.x, another minor) are refused.
-pub const WIT_VERSION: &str = "0.4.0";
+pub const WIT_VERSION: &str = "0.5.0";
 
 /// How often the epoch ticks: the resolution of call time limits.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -55,7 +55,7 @@ pub struct LoadedPlugin {
     pub needs_payload: bool,
     /// Whether the plugin asked for link-layer events (`analyze-link`).
     pub wants_link_events: bool,
-    /// The WIT package and version the component was built against (`pcapxray:plugin@0.4.0`).
+    /// The WIT package and version the component was built against (`pcapxray:plugin@0.5.0`).
     pub wit_package: String,
     /// Interfaces the component imports (capabilities it may ask for).
     pub imports: Vec<String>,
@@ -269,7 +269,7 @@ pub fn cache_dir() -> Option<std::path::PathBuf> {
     }
 }
 
-/// Reads the world from the export names: `pcapxray:plugin/analyzer@0.4.0`.
+/// Reads the world from the export names: `pcapxray:plugin/analyzer@0.5.0`.
 fn plugin_kind(
     source_name: &str,
     exports: &[String],
@@ -404,10 +404,10 @@ mod tests {
 
     #[test]
     fn versions_are_compatible_within_a_minor_while_zero() {
-        assert!(compatible("0.4.0"));
-        assert!(compatible("0.4.7"));
-        assert!(!compatible("0.3.0"));
-        assert!(!compatible("0.5.0"));
+        assert!(compatible("0.5.0"));
+        assert!(compatible("0.5.7"));
+        assert!(!compatible("0.4.0"));
+        assert!(!compatible("0.6.0"));
         assert!(!compatible("1.0.0"));
         assert!(!compatible("garbage"));
     }
@@ -418,7 +418,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("pcapxray:plugin@1.0.0") && err.contains("pcapxray:plugin@0.4.0"),
+            err.contains("pcapxray:plugin@1.0.0") && err.contains("pcapxray:plugin@0.5.0"),
             "{err}"
         );
     }

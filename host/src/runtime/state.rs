@@ -176,7 +176,7 @@ impl model::Host for StageState {
             .hosts
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        hosts.get(&ip).map(|h| super::convert::host_to_wit(ip, h))
+        hosts.get(&ip).map(|h| super::convert::host_to_wit(ip, &h))
     }
 
     fn all_hosts(&mut self) -> Vec<wit::HostInfo> {
@@ -193,9 +193,9 @@ impl model::Host for StageState {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         hosts
-            .sorted()
+            .addresses()
             .into_iter()
-            .map(|(ip, h)| super::convert::host_to_wit(ip, h))
+            .filter_map(|ip| hosts.get(&ip).map(|h| super::convert::host_to_wit(ip, &h)))
             .collect()
     }
 }

@@ -69,7 +69,7 @@ pub fn packet_decoder(data: &[u8]) {
 }
 
 /// Frames decoded (with reassembly) into one flow table with small limits, so timeouts, closes,
-/// port reuse, payload limits and batches all happen. Nothing is lost or counted twice: the finished
+/// port reuse, evictions, payload limits and batches all happen. Nothing is lost or counted twice: the finished
 /// flows carry every packet, byte and fragment that joined them, once.
 pub fn flow_table(data: &[u8]) {
     let frames = Frames::new(data);
@@ -84,6 +84,8 @@ pub fn flow_table(data: &[u8]) {
         stream_budget: StreamBudget {
             total: StreamBudget::MIN,
         },
+        // Small, so eviction happens too.
+        max_active_flows: 4,
     };
     let limit = settings.payload_bytes;
     let mut table = FlowTable::new(settings);
@@ -105,10 +107,12 @@ pub fn flow_table(data: &[u8]) {
         check_chunks(&mut table, &mut next);
     }
     table.end_capture();
-    check_chunks(&mut table, &mut next);
+    // Flows open at the end are finished a batch at a time, their last chunks with them.
     while table.has_ready() {
         finished.extend(table.take_batch());
+        check_chunks(&mut table, &mut next);
     }
+    check_chunks(&mut table, &mut next);
     assert_eq!(table.active(), 0, "flows left after the end of the capture");
     check_flows(&finished, &sent, table.flows_total(), limit);
 }

@@ -1,5 +1,8 @@
 //! The host table: every IP address the capture mentions, with its MACs, times and traffic totals, and
-//! the facts plugins publish about it. It is small (one entry per address), so it lives for the run.
+//! the facts plugins publish about it. It lives for the run, so it is compact: an address maps to a
+//! 64-byte slot (counters, times, the first MAC), and what few hosts have beyond that (more MACs, facts)
+//! sits in a side table. A million hosts cost about 85 MB, not the 250 MB of a map of full entries.
+//! Slots live in fixed-size chunks, so the table never copies itself when it grows.
 
 use super::table::{FinishedFlow, mac_u64};
 use crate::decode::Unflowed;
@@ -16,6 +19,7 @@ pub struct HostNote {
     pub observed: Option<u64>,
 }
 
+/// One host as the table knows it (a copy: the table keeps its own compact form).
 #[derive(Clone, Debug, Default)]
 pub struct HostEntry {
     pub macs: Vec<u64>,
@@ -26,93 +30,206 @@ pub struct HostEntry {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub seen_in_arp: bool,
-    pub notes: Vec<HostNote>,
+    /// Shared with the table until either changes.
+    pub notes: Arc<Vec<HostNote>>,
 }
 
-impl HostEntry {
+const BROADCAST: u64 = 0xffff_ffff_ffff;
+/// Set in `Slot::mac` when a MAC is there (MACs have 48 bits).
+const HAS_MAC: u64 = 1 << 63;
+/// Most MACs one host keeps.
+const MAX_MACS: usize = 64;
+
+/// Most notes one host keeps: a hostile capture cannot make a plugin grow the table without bound.
+const MAX_NOTES_PER_HOST: usize = 256;
+
+/// Slots per chunk.
+const CHUNK: usize = 1 << 14;
+
+/// A host in the table.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    first_seen: u64,
+    last_seen: u64,
+    packets_sent: u64,
+    packets_received: u64,
+    bytes_sent: u64,
+    bytes_received: u64,
+    /// The first MAC, with `HAS_MAC` set; 0 when none.
+    mac: u64,
+    /// Index + 1 into `extras`; 0 when the host has no more MACs and no notes.
+    extra: u32,
+    seen_in_arp: bool,
+}
+
+/// What a few hosts have beyond a slot.
+#[derive(Default)]
+struct Extra {
+    more_macs: Vec<u64>,
+    notes: Arc<Vec<HostNote>>,
+}
+
+impl Slot {
     fn seen(&mut self, first: u64, last: u64) {
         if first != 0 && (self.first_seen == 0 || first < self.first_seen) {
             self.first_seen = first;
         }
         self.last_seen = self.last_seen.max(last);
     }
-
-    fn add_mac(&mut self, mac: Option<u64>) {
-        // The broadcast address is where a frame went, never who a host is.
-        if let Some(mac) = mac
-            && mac != BROADCAST
-            && !self.macs.contains(&mac)
-            && self.macs.len() < 64
-        {
-            self.macs.push(mac);
-        }
-    }
-}
-
-const BROADCAST: u64 = 0xffff_ffff_ffff;
-
-/// Most notes one host keeps: a hostile capture cannot make a plugin grow the table without bound.
-const MAX_NOTES_PER_HOST: usize = 256;
-
-/// Entries are shared with [`HostSnapshot`]s and copied on write: a snapshot costs a reference per host
-/// and keeps what it saw however the table changes after.
-#[derive(Default)]
-pub struct HostTable {
-    hosts: FxHashMap<IpAddr, Arc<HostEntry>>,
 }
 
 /// Some hosts as they were at one moment of the run.
 #[derive(Default, Debug)]
 pub struct HostSnapshot {
-    hosts: FxHashMap<IpAddr, Arc<HostEntry>>,
+    hosts: FxHashMap<IpAddr, HostEntry>,
 }
 
 impl HostSnapshot {
     pub fn get(&self, ip: &IpAddr) -> Option<&HostEntry> {
-        self.hosts.get(ip).map(|h| &**h)
+        self.hosts.get(ip)
     }
 
     /// The hosts, sorted by address.
     pub fn sorted(&self) -> Vec<(IpAddr, &HostEntry)> {
-        let mut v: Vec<_> = self.hosts.iter().map(|(ip, h)| (*ip, &**h)).collect();
+        let mut v: Vec<_> = self.hosts.iter().map(|(ip, h)| (*ip, h)).collect();
         v.sort_by_key(|(ip, _)| *ip);
         v
     }
 }
 
+#[derive(Default)]
+pub struct HostTable {
+    v4: FxHashMap<u32, u32>,
+    v6: FxHashMap<u128, u32>,
+    chunks: Vec<Box<[Slot]>>,
+    len: usize,
+    extras: Vec<Extra>,
+}
+
 impl HostTable {
     pub fn len(&self) -> usize {
-        self.hosts.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.hosts.is_empty()
+        self.len == 0
     }
 
-    pub fn get(&self, ip: &IpAddr) -> Option<&HostEntry> {
-        self.hosts.get(ip).map(|h| &**h)
+    fn index(&self, ip: &IpAddr) -> Option<u32> {
+        match ip {
+            IpAddr::V4(v) => self.v4.get(&u32::from(*v)).copied(),
+            IpAddr::V6(v) => self.v6.get(&u128::from(*v)).copied(),
+        }
     }
 
-    /// All hosts, sorted by address.
-    pub fn sorted(&self) -> Vec<(IpAddr, &HostEntry)> {
-        let mut v: Vec<_> = self.hosts.iter().map(|(ip, h)| (*ip, &**h)).collect();
-        v.sort_by_key(|(ip, _)| *ip);
-        v
+    fn slot(&self, i: u32) -> &Slot {
+        let i = i as usize;
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    fn slot_mut(&mut self, i: u32) -> &mut Slot {
+        let i = i as usize;
+        &mut self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    /// A copy of the host at `ip`, if the capture has it.
+    pub fn get(&self, ip: &IpAddr) -> Option<HostEntry> {
+        let slot = self.slot(self.index(ip)?);
+        let mut macs = Vec::new();
+        if slot.mac & HAS_MAC != 0 {
+            macs.push(slot.mac & !HAS_MAC);
+        }
+        let mut notes = Arc::default();
+        if slot.extra != 0 {
+            let extra = &self.extras[slot.extra as usize - 1];
+            macs.extend_from_slice(&extra.more_macs);
+            notes = extra.notes.clone();
+        }
+        Some(HostEntry {
+            macs,
+            first_seen: slot.first_seen,
+            last_seen: slot.last_seen,
+            packets_sent: slot.packets_sent,
+            packets_received: slot.packets_received,
+            bytes_sent: slot.bytes_sent,
+            bytes_received: slot.bytes_received,
+            seen_in_arp: slot.seen_in_arp,
+            notes,
+        })
+    }
+
+    /// Every address, sorted.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        let mut v4: Vec<u32> = self.v4.keys().copied().collect();
+        v4.sort_unstable();
+        let mut v6: Vec<u128> = self.v6.keys().copied().collect();
+        v6.sort_unstable();
+        let v4 = v4.into_iter().map(|a| IpAddr::V4(a.into()));
+        v4.chain(v6.into_iter().map(|a| IpAddr::V6(a.into())))
+            .collect()
     }
 
     /// The hosts among `ips` as they are now.
     pub fn snapshot(&self, ips: impl IntoIterator<Item = IpAddr>) -> HostSnapshot {
         let mut hosts = FxHashMap::default();
         for ip in ips {
-            if let Some(h) = self.hosts.get(&ip) {
-                hosts.entry(ip).or_insert_with(|| h.clone());
+            if !hosts.contains_key(&ip)
+                && let Some(h) = self.get(&ip)
+            {
+                hosts.insert(ip, h);
             }
         }
         HostSnapshot { hosts }
     }
 
-    fn entry(&mut self, ip: IpAddr) -> &mut HostEntry {
-        Arc::make_mut(self.hosts.entry(ip).or_default())
+    /// The slot of `ip`, made if new.
+    fn entry(&mut self, ip: IpAddr) -> u32 {
+        if let Some(i) = self.index(&ip) {
+            return i;
+        }
+        let i = self.len as u32;
+        if self.len.is_multiple_of(CHUNK) {
+            self.chunks
+                .push(vec![Slot::default(); CHUNK].into_boxed_slice());
+        }
+        self.len += 1;
+        match ip {
+            IpAddr::V4(v) => self.v4.insert(u32::from(v), i),
+            IpAddr::V6(v) => self.v6.insert(u128::from(v), i),
+        };
+        i
+    }
+
+    fn extra(&mut self, i: u32) -> &mut Extra {
+        let slot = self.slot(i).extra;
+        let e = if slot == 0 {
+            self.extras.push(Extra::default());
+            let e = self.extras.len() as u32;
+            self.slot_mut(i).extra = e;
+            e
+        } else {
+            slot
+        };
+        &mut self.extras[e as usize - 1]
+    }
+
+    fn add_mac(&mut self, i: u32, mac: Option<u64>) {
+        // The broadcast address is where a frame went, never who a host is.
+        let Some(mac) = mac.filter(|m| *m != BROADCAST) else {
+            return;
+        };
+        let slot = self.slot_mut(i);
+        if slot.mac == 0 {
+            slot.mac = mac | HAS_MAC;
+            return;
+        }
+        if slot.mac == mac | HAS_MAC {
+            return;
+        }
+        let extra = self.extra(i);
+        if !extra.more_macs.contains(&mac) && extra.more_macs.len() + 1 < MAX_MACS {
+            extra.more_macs.push(mac);
+        }
     }
 
     /// Folds a finished flow into both of its hosts.
@@ -124,31 +241,35 @@ impl HostTable {
             .min()
             .unwrap_or(0);
         let last = c.last_seen.max(s.last_seen);
-        let client = self.entry(flow.client.0);
+        let i = self.entry(flow.client.0);
+        let client = self.slot_mut(i);
         client.seen(first, last);
-        client.add_mac(c.mac);
         client.packets_sent += c.packets;
         client.bytes_sent += c.bytes;
         client.packets_received += s.packets;
         client.bytes_received += s.bytes;
-        let server = self.entry(flow.server.0);
+        self.add_mac(i, c.mac);
+        let i = self.entry(flow.server.0);
+        let server = self.slot_mut(i);
         server.seen(first, last);
-        server.add_mac(s.mac);
         server.packets_sent += s.packets;
         server.bytes_sent += s.bytes;
         server.packets_received += c.packets;
         server.bytes_received += c.bytes;
+        self.add_mac(i, s.mac);
     }
 
     /// Folds in IP packets that never reached a flow (fragments of a datagram that never completed,
     /// fragments that could not be reassembled), so hosts seen only in them are still listed.
     pub fn add_unflowed(&mut self, u: &Unflowed) {
-        let src = self.entry(u.src);
+        let i = self.entry(u.src);
+        let src = self.slot_mut(i);
         src.seen(u.first_ts, u.last_ts);
-        src.add_mac(u.src_mac.map(mac_u64));
         src.packets_sent += u.packets;
         src.bytes_sent += u.bytes;
-        let dst = self.entry(u.dst);
+        self.add_mac(i, u.src_mac.map(mac_u64));
+        let i = self.entry(u.dst);
+        let dst = self.slot_mut(i);
         dst.seen(u.first_ts, u.last_ts);
         dst.packets_received += u.packets;
         dst.bytes_received += u.bytes;
@@ -161,27 +282,25 @@ impl HostTable {
         if ip.is_unspecified() || mac[0] & 1 == 1 || mac == [0; 6] {
             return;
         }
-        let host = self.entry(ip);
+        let i = self.entry(ip);
+        let host = self.slot_mut(i);
         host.seen(ts, ts);
-        host.add_mac(Some(mac_u64(mac)));
         host.seen_in_arp = true;
+        self.add_mac(i, Some(mac_u64(mac)));
     }
 
     /// Adds a fact; an identical fact (same key and value) is kept once.
     pub fn add_note(&mut self, ip: IpAddr, note: HostNote) {
-        let Some(host) = self.hosts.get(&ip) else {
-            self.entry(ip).notes.push(note);
-            return;
-        };
-        if host.notes.len() >= MAX_NOTES_PER_HOST
-            || host
-                .notes
+        let i = self.entry(ip);
+        let notes = &mut self.extra(i).notes;
+        if notes.len() >= MAX_NOTES_PER_HOST
+            || notes
                 .iter()
                 .any(|n| n.key == note.key && n.value == note.value)
         {
             return;
         }
-        self.entry(ip).notes.push(note);
+        Arc::make_mut(notes).push(note);
     }
 }
 

@@ -17,5 +17,6 @@ pub use hosts::{HostEntry, HostNote, HostSnapshot, HostTable};
 pub use state::ConnState;
 pub use stream::RECENT_WINDOW;
 pub use table::{
-    Direction, EndReason, FinishedFlow, FlowSettings, FlowTable, Orientation, mac_u64,
+    DEFAULT_MAX_ACTIVE_FLOWS, Direction, EndReason, FinishedFlow, FlowSettings, FlowTable,
+    Orientation, mac_u64,
 };

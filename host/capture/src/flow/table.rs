@@ -30,6 +30,10 @@ pub struct FlowSettings {
     pub stream_filters: Vec<StreamFilter>,
     /// What streams may hold at once (see `delivery`).
     pub stream_budget: StreamBudget,
+    /// The most flows kept active at once. A new flow beyond it first ends the flow that has waited
+    /// longest (closed flows first, then the least recently seen), as Suricata's flow memcap does: memory
+    /// follows this bound, whatever the capture holds. Such a flow ends with [`EndReason::Evicted`].
+    pub max_active_flows: usize,
 }
 
 impl Default for FlowSettings {
@@ -42,9 +46,16 @@ impl Default for FlowSettings {
             batch_size: 1024,
             stream_filters: Vec::new(),
             stream_budget: StreamBudget::default(),
+            max_active_flows: DEFAULT_MAX_ACTIVE_FLOWS,
         }
     }
 }
+
+/// The default bound on active flows: some 70 MB of flow state for flows that carry little (each
+/// flow's payload prefix comes on top, up to `payload_bytes` per direction), well above what the
+/// 1 GB benchmark capture keeps open at once. Suricata's default flow memcap (128 MB) is of the
+/// same order.
+pub const DEFAULT_MAX_ACTIVE_FLOWS: usize = 131_072;
 
 /// Seconds a closed TCP flow lingers to absorb the last ACKs before it is handed on.
 const CLOSE_GRACE_SECS: u64 = 2;
@@ -63,6 +74,8 @@ pub enum EndReason {
     Rst,
     Idle,
     CaptureEnd,
+    /// Ended early to keep the table within `max_active_flows`.
+    Evicted,
 }
 
 /// What one direction of a flow carried.
@@ -141,11 +154,17 @@ struct ActiveFlow {
 /// The flow table: feed it packets, take finished flows in batches.
 pub struct FlowTable {
     settings: FlowSettings,
-    active: FxHashMap<FlowKey, ActiveFlow>,
+    /// Boxed: the map's buckets stay small (a map keeps an eighth or more of them empty).
+    active: FxHashMap<FlowKey, Box<ActiveFlow>>,
     /// (deadline, key, id) per timeout class, in roughly increasing deadline order.
     idle_queue: VecDeque<(u64, FlowKey, u64)>,
     close_queue: VecDeque<(u64, FlowKey, u64)>,
-    ready: Vec<FinishedFlow>,
+    ready: VecDeque<FinishedFlow>,
+    /// Flows still active when the capture ended, by id descending: finished a batch at a time, so
+    /// the end of a capture with a million open flows never holds them twice.
+    ending: Vec<ActiveFlow>,
+    /// Flows ended early by `max_active_flows`.
+    evicted: u64,
     next_id: u64,
     now: u64,
     flows_total: u64,
@@ -165,7 +184,9 @@ impl FlowTable {
             active: FxHashMap::default(),
             idle_queue: VecDeque::new(),
             close_queue: VecDeque::new(),
-            ready: Vec::new(),
+            ready: VecDeque::new(),
+            ending: Vec::new(),
+            evicted: 0,
             next_id: 1,
             now: 0,
             flows_total: 0,
@@ -190,6 +211,11 @@ impl FlowTable {
     /// The most flows that were active at once: what the table's memory followed.
     pub fn max_active(&self) -> usize {
         self.max_active
+    }
+
+    /// Flows ended early because `max_active_flows` were active.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     /// Adds one packet at capture time `ts` (nanoseconds).
@@ -228,15 +254,18 @@ impl FlowTable {
             && let Some(old) = self.active.get(&key)
             && old.closed.is_some()
         {
-            let old = self.active.remove(&key).expect("checked above");
+            let old = self.active.remove(&key).map(|f| *f).expect("checked above");
             let reason = old.closed.unwrap_or(EndReason::Fin);
             self.finish(old, reason);
         }
         if !self.active.contains_key(&key) {
+            if self.active.len() >= self.settings.max_active_flows.max(1) {
+                self.evict_one();
+            }
             let flow = self.open(ts, src, dst, pkt, flags);
             let deadline = ts + self.timeout(pkt.protocol);
             self.idle_queue.push_back((deadline, key.clone(), flow.id));
-            self.active.insert(key.clone(), flow);
+            self.active.insert(key.clone(), Box::new(flow));
             self.max_active = self.max_active.max(self.active.len());
         }
         let limit = self.settings.payload_bytes;
@@ -466,7 +495,7 @@ impl FlowTable {
             }
             let (_, key, id) = self.close_queue.pop_front().expect("front exists");
             if self.active.get(&key).is_some_and(|f| f.id == id) {
-                let flow = self.active.remove(&key).expect("checked");
+                let flow = self.active.remove(&key).map(|f| *f).expect("checked");
                 let reason = flow.closed.unwrap_or(EndReason::Fin);
                 self.finish(flow, reason);
             }
@@ -484,12 +513,44 @@ impl FlowTable {
             }
             let real = flow.last_seen + self.timeout(key.protocol);
             if real <= now {
-                let flow = self.active.remove(&key).expect("checked");
+                let flow = self.active.remove(&key).map(|f| *f).expect("checked");
                 let reason = flow.closed.unwrap_or(EndReason::Idle);
                 self.finish(flow, reason);
             } else {
                 self.idle_queue.push_back((real, key, id));
             }
+        }
+    }
+
+    /// Ends one flow to make room: the closed flow that closed first, else the flow at the head of the
+    /// idle queue that has not been seen since it was queued (a flow seen since goes to the back with
+    /// its real deadline: a second chance, so a busy flow is not cut for a quiet one).
+    fn evict_one(&mut self) {
+        while let Some((_, key, id)) = self.close_queue.pop_front() {
+            if self.active.get(&key).is_some_and(|f| f.id == id) {
+                // Closed already: only its grace period for late ACKs is cut short.
+                let flow = self.active.remove(&key).map(|f| *f).expect("checked");
+                let reason = flow.closed.unwrap_or(EndReason::Fin);
+                self.finish(flow, reason);
+                return;
+            }
+        }
+        while let Some((deadline, key, id)) = self.idle_queue.pop_front() {
+            let Some(flow) = self.active.get(&key) else {
+                continue;
+            };
+            if flow.id != id {
+                continue;
+            }
+            let real = flow.last_seen + self.timeout(key.protocol);
+            if real > deadline {
+                self.idle_queue.push_back((real, key, id));
+                continue;
+            }
+            let flow = self.active.remove(&key).map(|f| *f).expect("checked");
+            self.evicted += 1;
+            self.finish(flow, EndReason::Evicted);
+            return;
         }
     }
 
@@ -512,7 +573,7 @@ impl FlowTable {
                 layer.outer = layer.outer.map(|(a, b)| (b, a));
             }
         }
-        self.ready.push(FinishedFlow {
+        self.ready.push_back(FinishedFlow {
             id: flow.id,
             client,
             server,
@@ -568,25 +629,30 @@ impl FlowTable {
 
     /// Takes the finished flows (at most a batch); the run folds them into the host table.
     pub fn take_batch(&mut self) -> Vec<FinishedFlow> {
-        let n = self.ready.len().min(self.settings.batch_size);
-        self.ready.drain(..n).collect()
-    }
-
-    /// The capture is over: every remaining flow ends.
-    pub fn end_capture(&mut self) {
-        let mut rest: Vec<ActiveFlow> = self.active.drain().map(|(_, f)| f).collect();
-        rest.sort_by_key(|f| f.id);
-        for flow in rest {
+        let size = self.settings.batch_size;
+        while self.ready.len() < size
+            && let Some(flow) = self.ending.pop()
+        {
             let reason = flow.closed.unwrap_or(EndReason::CaptureEnd);
             self.finish(flow, reason);
         }
+        let n = self.ready.len().min(size);
+        self.ready.drain(..n).collect()
+    }
+
+    /// The capture is over: every remaining flow ends, in the order the flows began (handed on a
+    /// batch at a time by `take_batch`).
+    pub fn end_capture(&mut self) {
+        let mut rest: Vec<ActiveFlow> = self.active.drain().map(|(_, f)| *f).collect();
+        rest.sort_unstable_by_key(|f| std::cmp::Reverse(f.id));
+        self.ending = rest;
         self.idle_queue.clear();
         self.close_queue.clear();
     }
 
     /// True when finished flows are waiting.
     pub fn has_ready(&self) -> bool {
-        !self.ready.is_empty()
+        !self.ready.is_empty() || !self.ending.is_empty()
     }
 }
 
@@ -729,6 +795,88 @@ fn service_rank(port: u16) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn udp(src: [u8; 4], sport: u16, payload: &[u8]) -> IpPacket<'_> {
+        IpPacket {
+            src_mac: None,
+            dst_mac: None,
+            vlan: Vec::new(),
+            tunnel: Vec::new(),
+            tunnel_error: None,
+            src: IpAddr::from(src),
+            dst: IpAddr::from([192, 0, 2, 1]),
+            ttl: 64,
+            protocol: 17,
+            wire_len: 28 + payload.len() as u64,
+            fragments: 0,
+            transport: Transport::Udp {
+                src_port: sport,
+                dst_port: 53,
+                payload: payload.into(),
+            },
+        }
+    }
+
+    fn drain(table: &mut FlowTable) -> Vec<FinishedFlow> {
+        let mut out = Vec::new();
+        while table.has_ready() {
+            out.extend(table.take_batch());
+        }
+        out
+    }
+
+    #[test]
+    fn a_full_table_ends_the_least_recently_seen_flow_first() {
+        let mut table = FlowTable::new(FlowSettings {
+            max_active_flows: 2,
+            ..FlowSettings::default()
+        });
+        table.add(SEC, &udp([10, 0, 0, 1], 1000, b"a"));
+        table.add(2 * SEC, &udp([10, 0, 0, 2], 1000, b"b"));
+        // The first flow is seen again: the second is now the one that waited longest.
+        table.add(3 * SEC, &udp([10, 0, 0, 1], 1000, b"c"));
+        table.add(4 * SEC, &udp([10, 0, 0, 3], 1000, b"d"));
+        assert_eq!(
+            (table.active(), table.evicted(), table.max_active()),
+            (2, 1, 2)
+        );
+        let gone = drain(&mut table);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].client.0, IpAddr::from([10, 0, 0, 2]));
+        assert_eq!(gone[0].end_reason, EndReason::Evicted);
+        table.end_capture();
+        let rest = drain(&mut table);
+        let first = rest.iter().find(|f| f.id == 1).expect("flow 1 lived on");
+        assert_eq!(
+            (first.to_server.packets, first.end_reason),
+            (2, EndReason::CaptureEnd)
+        );
+        assert_eq!(rest.len(), 2);
+    }
+
+    #[test]
+    fn flows_open_at_the_end_come_out_in_batches_in_the_order_they_began() {
+        let mut table = FlowTable::new(FlowSettings {
+            batch_size: 3,
+            ..FlowSettings::default()
+        });
+        for i in 0..10u16 {
+            table.add(SEC + u64::from(i), &udp([10, 0, 0, 1], 1000 + i, b"x"));
+        }
+        table.end_capture();
+        let mut sizes = Vec::new();
+        let mut ids = Vec::new();
+        while table.has_ready() {
+            let batch = table.take_batch();
+            sizes.push(batch.len());
+            ids.extend(batch.iter().map(|f| f.id));
+        }
+        assert_eq!(sizes, [3, 3, 3, 1]);
+        assert_eq!(ids, (1..=10).collect::<Vec<u64>>());
+        assert_eq!(table.evicted(), 0);
+    }
 
     #[test]
     fn a_syn_makes_its_sender_the_client() {

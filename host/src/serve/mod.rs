@@ -12,6 +12,7 @@
 //! nothing is fetched from the network.
 
 mod cases;
+mod evidence;
 mod files;
 mod jobs;
 mod pages;

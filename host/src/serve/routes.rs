@@ -11,6 +11,9 @@
 //! | `POST /cases/{id}/rerun` | analyze again with the current pipeline (form), 303 to the case |
 //! | `POST /cases/{id}/name` | name the case (form field `title`; empty removes it), 303 to the case |
 //! | `GET /cases/{id}/report/{*path}` | a report file (attachment; `?view` to open it, sandboxed) |
+//! | `GET /cases/{id}/pcap?flow=N`, `?host=IP[&time=START/END]` | the packets of a flow or a host, cut from the stored capture |
+//! | `POST /cases/{id}/pcap` | the packets of a set of flows (form field `flows`: ids separated by commas) |
+//! | `GET /cases/{id}/capture`, `…/capture.sha256` | the stored capture under its uploaded name; its SHA-256 (`sha256sum` format) |
 //! | `GET /api/cases`, `GET /api/cases/{id}` | case list; one case with its report files |
 //! | `GET /api/cases/{id}/events` | Server-Sent Events: `status` with the case as JSON until it ends |
 //! | `DELETE /api/cases/{id}` | delete |
@@ -19,6 +22,7 @@
 
 use super::App;
 use super::cases::{CaseId, CaseMeta};
+use super::evidence;
 use super::files::{self, Refused};
 use super::jobs::{ChangeError, DeleteError};
 use super::pages::{self, wants_html};
@@ -56,6 +60,14 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases/{id}/rerun", post(rerun_form))
         .route("/cases/{id}/name", post(name_form))
         .route("/cases/{id}/report/{*path}", get(download))
+        .route(
+            "/cases/{id}/pcap",
+            get(pcap_get)
+                .post(pcap_post)
+                .layer(DefaultBodyLimit::max(VIEW_FORM_LIMIT)),
+        )
+        .route("/cases/{id}/capture", get(capture_download))
+        .route("/cases/{id}/capture.sha256", get(capture_sha256))
         .route("/api/cases", get(list))
         .route("/api/cases/{id}", get(case_json).delete(delete_api))
         .route("/api/cases/{id}/events", get(events))
@@ -432,4 +444,272 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f)
         .await
         .expect("file-system task panicked")
+}
+
+/// A view's flow ids as a form: room for a million ids.
+const VIEW_FORM_LIMIT: usize = 16 << 20;
+
+/// `?flow=N` or `?host=IP[&time=START/END]`.
+#[derive(serde::Deserialize)]
+struct PcapQuery {
+    flow: Option<u64>,
+    host: Option<String>,
+    time: Option<String>,
+}
+
+/// The view form: `flows=1,2,3`.
+#[derive(serde::Deserialize)]
+struct PcapForm {
+    flows: String,
+}
+
+fn bad_request(text: &str) -> Response {
+    pages::message(StatusCode::BAD_REQUEST, "No packets cut", text)
+}
+
+async fn pcap_get(
+    State(app): AppState,
+    Path(id): Path<String>,
+    query: Result<axum::extract::Query<PcapQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(axum::extract::Query(q)) = query else {
+        return bad_request(
+            "Ask for ?flow=ID or ?host=ADDRESS (with &time=START/END if you like).",
+        );
+    };
+    let (selection, label) = match (q.flow, q.host) {
+        (Some(flow), None) => (
+            evidence::Selection::Flows([flow].into_iter().collect()),
+            format!("flow-{flow}"),
+        ),
+        (None, Some(host)) => {
+            let Ok(ip) = host.parse::<std::net::IpAddr>() else {
+                return bad_request(&format!("“{host}” is not an IP address."));
+            };
+            let range = match q.time.as_deref().map(time_range) {
+                None => None,
+                Some(Some(range)) => Some(range),
+                Some(None) => {
+                    return bad_request(
+                        "The time range must be START/END in ISO 8601 UTC, e.g. 2024-01-31T12:00:00Z/2024-01-31T12:05:00Z.",
+                    );
+                }
+            };
+            (evidence::Selection::Host(ip, range), format!("host-{ip}"))
+        }
+        _ => return bad_request("Ask for either ?flow=ID or ?host=ADDRESS."),
+    };
+    cut(app, id, selection, label).await
+}
+
+/// `START/END` → microseconds.
+fn time_range(text: &str) -> Option<(u64, u64)> {
+    let (a, b) = text.split_once('/')?;
+    let (a, b) = (evidence::micros(a)?, evidence::micros(b)?);
+    (a <= b).then_some((a, b))
+}
+
+async fn pcap_post(
+    State(app): AppState,
+    Path(id): Path<String>,
+    form: Result<Form<PcapForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return bad_request("Send the flows as the form field `flows`, ids separated by commas.");
+    };
+    let mut ids = std::collections::HashSet::new();
+    for item in form
+        .flows
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match item.parse::<u64>() {
+            Ok(n) => ids.insert(n),
+            Err(_) => return bad_request(&format!("“{item}” is not a flow id.")),
+        };
+    }
+    if ids.is_empty() {
+        return bad_request("The view holds no flows, so there are no packets to cut.");
+    }
+    cut(app, id, evidence::Selection::Flows(ids), "view".into()).await
+}
+
+/// Cuts the selection from the stored capture and streams it as `<evidence>-<label>.pcap`.
+async fn cut(app: Arc<App>, id: String, selection: evidence::Selection, label: String) -> Response {
+    let Some(id) = CaseId::parse(&id) else {
+        return not_found_case(true);
+    };
+    let Some(meta) = app.store.load(&id) else {
+        return not_found_case(true);
+    };
+    let capture = app.store.capture_path(&id);
+    let report = app.store.report_dir(&id).join("report.json");
+    let prepared = blocking(move || evidence::prepare(&capture, &report, selection)).await;
+    let cut = match prepared {
+        Ok(cut) => cut,
+        Err(e @ evidence::CutError::UnknownFlow(_)) => {
+            return pages::message(StatusCode::NOT_FOUND, "No packets cut", &format!("{e}."));
+        }
+        Err(e) => {
+            return pages::message(StatusCode::CONFLICT, "No packets cut", &format!("{e}."));
+        }
+    };
+    let stem = meta
+        .name
+        .rsplit_once('.')
+        .map_or(meta.name.as_str(), |(s, _)| s);
+    let name = format!("{stem}-{label}.{}", cut.extension());
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter::new(tx.clone());
+        let written = cut.write(&mut out).and_then(|w| out.finish().map(|()| w));
+        match written {
+            Ok(w) if w.stopped.is_some() => eprintln!(
+                "case {}: the cut {label} ends early with {} frames: {}",
+                id.as_str(),
+                w.frames,
+                w.stopped.unwrap_or_default()
+            ),
+            Ok(_) => {}
+            // The client went away, or the stored capture could not be read: end the body with an error.
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    attachment(
+        Body::from_stream(stream),
+        &name,
+        "application/vnd.tcpdump.pcap",
+        None,
+    )
+}
+
+/// A response that downloads as `name`.
+fn attachment(body: Body, name: &str, media_type: &'static str, len: Option<u64>) -> Response {
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    if let Some(len) = len {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' && c != '/' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(pages::FILE_CSP),
+    );
+    response
+}
+
+/// Writes into a channel in 64 KiB pieces; a closed channel (the client went away) is an error, which
+/// stops the cut.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    buf: Vec<u8>,
+}
+
+const PIECE: usize = 64 * 1024;
+
+impl ChannelWriter {
+    fn new(tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>) -> ChannelWriter {
+        ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(PIECE),
+        }
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let piece = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(PIECE)));
+        self.tx.blocking_send(Ok(piece)).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+        })
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PIECE {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The stored capture, under the name it was uploaded with.
+async fn capture_download(State(app): AppState, Path(id): Path<String>) -> Response {
+    let Some(id) = CaseId::parse(&id) else {
+        return not_found_case(true);
+    };
+    let Some(meta) = app.store.load(&id) else {
+        return not_found_case(true);
+    };
+    let Ok(handle) = tokio::fs::File::open(app.store.capture_path(&id)).await else {
+        return not_found_case(true);
+    };
+    let len = handle.metadata().await.map(|m| m.len()).ok();
+    attachment(
+        Body::from_stream(chunks(handle)),
+        &meta.name,
+        "application/octet-stream",
+        len,
+    )
+}
+
+/// The stored capture's SHA-256, computed now from the file, as `sha256sum` prints it.
+async fn capture_sha256(State(app): AppState, Path(id): Path<String>) -> Response {
+    let Some(id) = CaseId::parse(&id) else {
+        return not_found_case(true);
+    };
+    let Some(meta) = app.store.load(&id) else {
+        return not_found_case(true);
+    };
+    let path = app.store.capture_path(&id);
+    let digest = blocking(move || -> std::io::Result<String> {
+        use sha2::Digest;
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = sha2::Sha256::new();
+        std::io::copy(&mut file, &mut hasher)?;
+        Ok(pcapxray_capture::hex(&hasher.finalize()))
+    })
+    .await;
+    match digest {
+        Ok(hex) => {
+            let line = format!("{hex}  {}\n", meta.name.replace(['\n', '\r'], "_"));
+            attachment(
+                Body::from(line),
+                &format!("{}.sha256", meta.name),
+                "text/plain; charset=utf-8",
+                None,
+            )
+        }
+        Err(_) => not_found_case(true),
+    }
 }

@@ -36,6 +36,28 @@
   function str(v) { return v === undefined || v === null ? '' : String(v); }
   function nFlows(n) { return n + (n === 1 ? ' flow' : ' flows'); }
 
+  // ---------- time ----------
+  // Report times are ISO 8601 UTC with up to nine decimals; the page counts in microseconds since the
+  // epoch (exact in a double until the year 2255), as the reports write them.
+  const ISO = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d)?)(?:\.(\d{1,9}))?\s*(?:Z|UTC)?$/i;
+  function usOf(text) {
+    const m = ISO.exec(String(text === undefined || text === null ? '' : text).trim());
+    if (!m) return null;
+    const ms = Date.parse(m[1] + 'T' + (m[2].length === 5 ? m[2] + ':00' : m[2]) + 'Z');
+    if (isNaN(ms)) return null;
+    return ms * 1000 + Number((m[3] || '').padEnd(6, '0').slice(0, 6));
+  }
+  function isoOf(us) {
+    const ms = Math.floor(us / 1000);
+    return new Date(ms).toISOString().slice(0, 19) + '.' + String(us - Math.floor(us / 1e6) * 1e6).padStart(6, '0') + 'Z';
+  }
+  // Short labels for the timeline's axis: the date only when the capture spans days.
+  function timeLabel(us) {
+    const text = isoOf(us);
+    const long = model.end - model.start > 86400e6;
+    return long ? text.slice(0, 10) + ' ' + text.slice(11, 19) : text.slice(11, 23);
+  }
+
   document.querySelector('form.delete-case').addEventListener('submit', function (e) {
     if (!window.confirm('Delete the case “' + e.target.dataset.name + '” with its capture and reports?')) e.preventDefault();
   });
@@ -182,7 +204,18 @@
       const tags = (f.tags || []).slice();
       (f.findings || []).forEach(function (x) { if (tags.indexOf(x.tag) < 0) tags.push(x.tag); });
       const info = (classes && classes.byFlow.get(f.id)) || none;
-      return Object.assign({}, f, { tags: tags, findings: f.findings || [], cls: info.cls, views: info.views });
+      const bytes = (f.to_server ? f.to_server.bytes : 0) + (f.to_client ? f.to_client.bytes : 0);
+      const t0 = usOf(f.start), t1 = usOf(f.end);
+      return Object.assign({}, f, { tags: tags, findings: f.findings || [], cls: info.cls, views: info.views,
+        bytes: bytes, t0: t0, t1: t1 === null ? t0 : t1 });
+    });
+    // The capture's time span: its first and last packet, else its flows'.
+    const cap = report.capture || {};
+    let start = usOf(cap.first_packet), end = usOf(cap.last_packet);
+    flows.forEach(function (f) {
+      if (f.t0 === null) return;
+      if (start === null || f.t0 < start) start = f.t0;
+      if (end === null || f.t1 > end) end = f.t1;
     });
     const hosts = new Map();
     (report.hosts || []).forEach(function (h) { hosts.set(h.ip, h); });
@@ -218,7 +251,7 @@
     if (notes.some(function (n) { return String(n.key).startsWith('tor.'); })) tags.add('tor');
     const classList = classes && classes.classes.length ? classes.classes : [];
     return {
-      report: report, files: files, flows: flows, hosts: hosts, flowById: flowById, findings: findings, notes: notes,
+      report: report, files: files, flows: flows, hosts: hosts, start: start, end: end, flowById: flowById, findings: findings, notes: notes,
       tags: Array.from(tags).sort(), classes: classList, views: classes ? classes.views : [],
       classified: !!classes, untracked: classes ? classes.untracked : 0,
     };
@@ -267,10 +300,12 @@
     $('filter-error').hidden = !error;
     const fromNets = from.nets || [], toNets = to.nets || [];
     const test = viewTest(view);
-    const flows = model.flows.filter(function (f) {
+    // The view's flows at any time (drawn on the timeline), then those active in the time range.
+    const timeless = model.flows.filter(function (f) {
       return test(f) && matches(fromNets, f.client.ip) && matches(toNets, f.server.ip);
     });
-    const everything = view === 'all' && !fromNets.length && !toNets.length;
+    const flows = timeRange ? timeless.filter(inRange) : timeless;
+    const everything = view === 'all' && !fromNets.length && !toNets.length && !timeRange;
     const hosts = new Map();
     function host(ip) {
       let s = hosts.get(ip);
@@ -292,7 +327,7 @@
       const s = x.subject || {};
       if (s.flow !== undefined) return inFlows.has(s.flow);
       if (s.host !== undefined) return hosts.has(s.host);
-      return everything || (!!tagOnly && !fromNets.length && !toNets.length);
+      return everything || (!!tagOnly && !fromNets.length && !toNets.length && !timeRange);
     });
     findings.forEach(function (x) {
       const s = x.subject || {};
@@ -302,7 +337,7 @@
         if (f) { host(f.client.ip).flagged = true; host(f.server.ip).flagged = true; }
       }
     });
-    return { view: view, flows: flows, hosts: hosts, findings: findings };
+    return { view: view, flows: flows, timeless: timeless, hosts: hosts, findings: findings };
   }
 
   function hostName(h) {
@@ -327,15 +362,19 @@
   // ---------- state in the address ----------
   // The view, From, To and the selected host live in the fragment, so a copied link reopens the same
   // picture: #view=https&from=10.0.0.0/8&to=&host=10.0.0.5
+  // The time range as an ISO 8601 interval: &time=2011-03-18T19:06:08.000000Z/2011-03-18T19:06:09.000000Z
   function readState() {
     const q = new URLSearchParams(location.hash.slice(1));
-    return { view: q.get('view') || 'all', from: q.get('from') || '', to: q.get('to') || '', host: q.get('host') || '' };
+    const time = (q.get('time') || '').split('/');
+    return { view: q.get('view') || 'all', from: q.get('from') || '', to: q.get('to') || '', host: q.get('host') || '',
+      timeFrom: time[0] || '', timeTo: time[1] || '' };
   }
   function writeState() {
     const q = new URLSearchParams();
     q.set('view', $('view').value || 'all');
     if ($('from').value.trim()) q.set('from', $('from').value.trim());
     if ($('to').value.trim()) q.set('to', $('to').value.trim());
+    if (timeRange) q.set('time', isoOf(timeRange[0]) + '/' + isoOf(timeRange[1]));
     if (selected) q.set('host', selected);
     history.replaceState(null, '', '#' + q.toString());
   }
@@ -344,6 +383,57 @@
     select.value = Array.from(select.options).some(function (o) { return o.value === state.view; }) ? state.view : 'all';
     $('from').value = state.from;
     $('to').value = state.to;
+    $('time-from').value = state.timeFrom;
+    $('time-to').value = state.timeTo;
+    readTimeRange();
+  }
+
+  // ---------- the time range ----------
+  // null, or [first, last] microseconds; a flow is in range when it was active at some moment of it.
+  let timeRange = null;
+  function inRange(f) {
+    return f.t0 !== null && f.t1 >= timeRange[0] && f.t0 <= timeRange[1];
+  }
+  // The two time boxes → timeRange (an empty box is the capture's start or end); a wrong entry says why.
+  function readTimeRange() {
+    const a = $('time-from').value.trim(), b = $('time-to').value.trim();
+    const t0 = a ? usOf(a) : model.start, t1 = b ? usOf(b) : model.end;
+    let error = '';
+    if (a && t0 === null) error = '“' + a + '” is not a time; write it as 2024-01-31T12:00:00Z (UTC).';
+    else if (b && t1 === null) error = '“' + b + '” is not a time; write it as 2024-01-31T12:05:00Z (UTC).';
+    else if ((a || b) && t0 > t1) error = 'The time range ends before it starts.';
+    $('time-error').textContent = error;
+    $('time-error').hidden = !error;
+    timeRange = (a || b) && !error ? [t0, t1] : null;
+  }
+  function setTimeRange(range) {
+    $('time-from').value = range ? isoOf(range[0]) : '';
+    $('time-to').value = range ? isoOf(range[1]) : '';
+    readTimeRange();
+    render();
+  }
+
+  function drawTimeline(sel) {
+    const box = $('timeline');
+    if (model.start === null) {
+      box.replaceChildren(el('p', { class: 'hint', text: 'This report has no packet times.' }));
+      return;
+    }
+    // Findings above info on the view's flows, at their flow's start.
+    const marks = [];
+    sel.timeless.forEach(function (f) {
+      f.findings.forEach(function (x) {
+        if (x.severity === 'info' || f.t0 === null) return;
+        marks.push({ t: f.t0, severity: str(x.severity), text: str(x.severity) + ' ' + str(x.tag) + ' at ' + isoOf(f.t0) + ': ' + findingText(x) });
+      });
+    });
+    window.PcapxrayTimeline.draw(box, {
+      start: model.start, end: model.end, flows: sel.timeless, marks: marks, range: timeRange,
+      label: timeLabel, onSelect: setTimeRange,
+    });
+    $('timeline-caption').textContent = 'Capture from ' + isoOf(model.start) + ' to ' + isoOf(model.end) + '; ' +
+      (timeRange ? 'showing ' + isoOf(timeRange[0]) + ' to ' + isoOf(timeRange[1]) + ' (' + sel.flows.length + ' of ' + sel.timeless.length + ' flows of the view).' : 'showing all of it.') +
+      ' Marks: ' + marks.length + ' findings above info.';
   }
 
   // ---------- rendering ----------
@@ -364,8 +454,10 @@
       };
     });
     drawDiagram(sel.view, nodes, edgesOf(sel.flows, keep));
+    drawTimeline(sel);
     $('view-summary').textContent = sel.flows.length + ' of ' + model.flows.length + ' flows, ' + total + ' hosts, ' +
       sel.findings.length + ' findings in view “' + sel.view.replace(/^tag:/, '') + '”' +
+      (timeRange ? ' between ' + isoOf(timeRange[0]) + ' and ' + isoOf(timeRange[1]) : '') +
       (total > NODE_LIMIT ? '; the diagram shows ' + NODE_LIMIT + ' of ' + total + ' hosts (the busiest), the table all of them' : '') +
       (model.report.flows === undefined ? '; this report has no flows (the json output was configured without them)' : '') + '.';
     renderViewNote(sel);
@@ -624,7 +716,9 @@
     writeState();
     if (diagram) diagram.select(ip);
     const h = model.hosts.get(ip) || { ip: ip };
-    const flows = model.flows.filter(function (f) { return f.client.ip === ip || f.server.ip === ip; });
+    const flows = model.flows.filter(function (f) {
+      return (f.client.ip === ip || f.server.ip === ip) && (!timeRange || inRange(f));
+    });
     const peers = new Map();
     flows.forEach(function (f) {
       const peer = f.client.ip === ip ? f.server.ip : f.client.ip;
@@ -669,7 +763,7 @@
       const h2 = model.hosts.get(p[0]);
       return el('li', {}, hostButton(p[0]), (hostName(h2) ? ' ' + hostName(h2) : '') + ' — ' + nFlows(p[1]));
     })));
-    parts.push(el('h4', { text: 'Flows (' + flows.length + cut(flows.length) + ')' }));
+    parts.push(el('h4', { text: 'Flows (' + flows.length + (timeRange ? ' in the time range' : '') + cut(flows.length) + ')' }));
     parts.push(el('ul', { class: 'flows' }, ...flows.slice(0, 100).map(function (f) {
       const bytes = (f.to_server ? f.to_server.bytes : 0) + (f.to_client ? f.to_client.bytes : 0);
       return el('li', { text: f.protocol + ' ' + endpoint(f.client.ip, f.client.port) + ' → ' + endpoint(f.server.ip, f.server.port) + ', ' + size(bytes) + (f.tags.length ? ' [' + f.tags.join(', ') + ']' : '') });
@@ -772,11 +866,11 @@
     if (selected) showHost(selected, false);
     $('view').addEventListener('change', render);
     let pending = null;
-    ['from', 'to'].forEach(function (name) {
-      $(name).addEventListener('input', function () { clearTimeout(pending); pending = setTimeout(render, 250); });
+    ['from', 'to', 'time-from', 'time-to'].forEach(function (name) {
+      $(name).addEventListener('input', function () { clearTimeout(pending); pending = setTimeout(function () { readTimeRange(); render(); }, 250); });
     });
-    $('filters').addEventListener('submit', function (e) { e.preventDefault(); render(); });
-    $('filters').addEventListener('reset', function () { setTimeout(function () { $('view').value = 'all'; render(); }, 0); });
+    $('filters').addEventListener('submit', function (e) { e.preventDefault(); readTimeRange(); render(); });
+    $('filters').addEventListener('reset', function () { setTimeout(function () { $('view').value = 'all'; readTimeRange(); render(); }, 0); });
     $('search-form').addEventListener('submit', function (e) { e.preventDefault(); search($('search').value); });
     $('plugin-graph').addEventListener('change', function () { if (lastGraph) drawDiagram.apply(null, lastGraph); });
     $('zoom-in').addEventListener('click', function () { window.PcapxrayDiagram.zoom($('diagram'), 1.25); });

@@ -2,6 +2,8 @@
 //! over raw HTTP/1.1 (so that no client library tidies up the hostile URLs we send) and, for the explore
 //! page, by a real headless Chromium through playwright-core (tests/browser/).
 
+mod evidence;
+
 use crate::support::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};

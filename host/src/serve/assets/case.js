@@ -469,6 +469,11 @@
       return rank(p) - rank(q);
     }));
     webTable.set(sel.findings.filter(function (x) { return /^web\.(http|https|tls)$/.test(x.tag); }));
+    flowsTable.set(sel.flows.slice().sort(function (p, q) { return (p.t0 || 0) - (q.t0 || 0) || p.id - q.id; }));
+    dnsTable.set(dnsRows(sel.flows));
+    viewFlows = sel.flows;
+    $('view-pcap').textContent = 'Download the packets of this view (' + nFlows(sel.flows.length) + ', pcap)';
+    $('view-pcap').disabled = !sel.flows.length;
     if (selected) showHost(selected, false);
     writeState();
   }
@@ -527,6 +532,7 @@
   }
 
   let lastGraph = null;
+  let viewFlows = [];
   function drawDiagram(view, nodes, edges) {
     lastGraph = [view, nodes, edges];
     const canvas = $('diagram');
@@ -566,9 +572,10 @@
     const body = table.querySelector('tbody');
     const filter = el('input', { type: 'search', id: id + '-filter', autocomplete: 'off', spellcheck: 'false', placeholder: 'filter' });
     const counter = el('p', { class: 'hint table-count', id: id + '-count', role: 'status' });
-    const bar = el('div', { class: 'table-bar' }, el('label', { for: id + '-filter', text: 'Filter ' + noun }), filter, counter);
+    const csv = el('button', { type: 'button', id: id + '-csv', text: 'Download CSV' });
+    const bar = el('div', { class: 'table-bar' }, el('label', { for: id + '-filter', text: 'Filter ' + noun }), filter, csv, counter);
     table.closest('.scroll').before(bar);
-    let rows = [], sortBy = -1, descending = false;
+    let rows = [], sortBy = -1, descending = false, shown = [];
     const headers = columns.map(function (c, i) {
       const button = el('button', { type: 'button', class: 'sort', text: c.label });
       button.addEventListener('click', function () {
@@ -581,6 +588,20 @@
     head.replaceChildren.apply(head, headers);
     let pending = null;
     filter.addEventListener('input', function () { clearTimeout(pending); pending = setTimeout(draw, 150); });
+    // The rows as filtered and sorted, every one of them (not only those drawn), as CSV.
+    csv.addEventListener('click', function () {
+      const keep = columns.filter(function (c) { return c.csv !== false; });
+      const lines = [keep.map(function (c) { return csvField(c.label); }).join(',')];
+      shown.forEach(function (r) {
+        lines.push(keep.map(function (c) { return csvField(c.csv ? c.csv(r.row) : r.values[columns.indexOf(c)]); }).join(','));
+      });
+      const blob = new Blob([lines.join('\r\n') + '\r\n'], { type: 'text/csv;charset=utf-8' });
+      const a = el('a', { href: URL.createObjectURL(blob), download: id.replace(/-table$/, '') + '.csv' });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
+    });
     function draw() {
       const q = filter.value.trim().toLowerCase();
       let out = q ? rows.filter(function (r) { return r.text.indexOf(q) >= 0; }) : rows.slice();
@@ -596,6 +617,7 @@
         if (i === sortBy) th.setAttribute('aria-sort', descending ? 'descending' : 'ascending');
         else th.removeAttribute('aria-sort');
       });
+      shown = out;
       const visible = out.slice(0, ROW_LIMIT).map(function (r) {
         return el('tr', {}, ...columns.map(function (c, i) {
           const cell = c.cell ? c.cell(r.row) : r.values[i];
@@ -618,7 +640,15 @@
     };
   }
 
-  let hostsTable, findingsTable, webTable;
+  // One CSV field (RFC 4180). Values come from a capture: one that a spreadsheet would run as a
+  // formula (= + - @ first) gets a leading apostrophe.
+  function csvField(v) {
+    let t = v === undefined || v === null ? '' : String(v);
+    if (/^[=+\-@\t\r]/.test(t) && !/^-?\d+(\.\d+)?$/.test(t)) t = "'" + t;
+    return /[",\r\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
+  }
+
+  let hostsTable, findingsTable, webTable, flowsTable, dnsTable;
   function makeTables() {
     hostsTable = DataTable('hosts-table', 'hosts', [
       { label: 'Address', value: function (s) { return s.ip; }, cell: function (s) { return hostButton(s.ip); } },
@@ -633,12 +663,40 @@
     ], 'No hosts in this view.');
     findingsTable = DataTable('findings-table', 'findings', [
       { label: 'Severity', value: function (x) { return 5 - (SEVERITY_ORDER[x.severity] === undefined ? 5 : SEVERITY_ORDER[x.severity]); },
-        cell: function (x) { return str(x.severity); }, cls: function (x) { return 'sev-' + str(x.severity); } },
+        cell: function (x) { return str(x.severity); }, csv: function (x) { return str(x.severity); }, cls: function (x) { return 'sev-' + str(x.severity); } },
       { label: 'Tag', value: function (x) { return str(x.tag); } },
       { label: 'Subject', value: subjectText, cell: subject },
       { label: 'Summary', value: findingText },
       { label: 'Stage', value: function (x) { return str(x.stage); } },
+      { label: 'Evidence', value: evidenceText, cell: evidenceNode },
     ], 'No findings in this view.');
+    flowsTable = DataTable('flows-table', 'flows', [
+      { label: 'ID', num: true, value: function (f) { return f.id; } },
+      { label: 'Start (UTC)', value: function (f) { return str(f.start); } },
+      { label: 'Protocol', value: function (f) { return str(f.protocol); } },
+      { label: 'Client', value: function (f) { return endpoint(f.client.ip, f.client.port); }, cell: function (f) { return endpointNode(f.client.ip, f.client.port); } },
+      { label: 'Server', value: function (f) { return endpoint(f.server.ip, f.server.port); }, cell: function (f) { return endpointNode(f.server.ip, f.server.port); } },
+      { label: 'State', value: function (f) { return str(f.conn_state); }, cell: function (f) { return el('abbr', { title: CONN_STATES[f.conn_state] || '', text: str(f.conn_state) }); } },
+      { label: 'History', value: function (f) { return str(f.history); } },
+      { label: 'Packets', num: true, value: function (f) { return packetsOf(f); } },
+      { label: 'Bytes', num: true, value: function (f) { return f.bytes; } },
+      { label: 'Duration (s)', num: true, value: function (f) { return Number(f.duration_seconds || 0); } },
+      { label: 'Tags', value: function (f) { return f.tags.join(', '); } },
+      { label: 'Packets file', csv: false, value: function () { return ''; }, cell: function (f) {
+        return el('a', { href: base + '/pcap?flow=' + f.id, download: '', class: 'flow-pcap', 'data-flow': String(f.id), text: 'pcap',
+          'aria-label': 'packets of flow ' + f.id + ' (pcap)' });
+      } },
+    ], 'No flows in this view.');
+    dnsTable = DataTable('dns-table', 'DNS flows', [
+      { label: 'Kind', value: function (r) { return str(r.x.tag); } },
+      { label: 'Client', value: function (r) { return r.f.client.ip; }, cell: function (r) { return hostButton(r.f.client.ip); } },
+      { label: 'Server', value: function (r) { return endpoint(r.f.server.ip, r.f.server.port); }, cell: function (r) { return endpointNode(r.f.server.ip, r.f.server.port); } },
+      { label: 'Queries', value: function (r) { return attr(r.x, 'dns.queries') + more(r.x, 'dns.queries-omitted'); } },
+      { label: 'Types', value: function (r) { return attr(r.x, 'dns.qtypes'); } },
+      { label: 'Answers', value: function (r) { return attr(r.x, 'dns.answers') + more(r.x, 'dns.answers-omitted'); } },
+      { label: 'Response codes', value: function (r) { return attr(r.x, 'dns.rcode'); } },
+      { label: 'Messages', value: function (r) { return attr(r.x, 'dns.messages'); } },
+    ], 'No DNS in this view.');
     webTable = DataTable('web-table', 'web transactions', [
       { label: 'Client', value: function (x) { const f = flowOf(x); return f ? f.client.ip : ''; },
         cell: function (x) { const f = flowOf(x); return f ? hostButton(f.client.ip) : ''; } },
@@ -655,6 +713,43 @@
       } },
       { label: 'User agent', value: function (x) { return str((x.attributes || {})['http.user-agent']); } },
     ], 'No web transactions in this view.');
+  }
+
+  function attr(x, key) { return str((x.attributes || {})[key]); }
+  function more(x, key) { const n = attr(x, key); return n && n !== '0' ? ' (and ' + n + ' more)' : ''; }
+  function packetsOf(f) { return (f.to_server ? f.to_server.packets : 0) + (f.to_client ? f.to_client.packets : 0); }
+  // Zeek's connection states, for the State column's tooltip.
+  const CONN_STATES = {
+    S0: 'attempt seen, no reply', S1: 'established, not terminated', SF: 'normal establishment and termination',
+    REJ: 'attempt rejected', S2: 'established, close attempt by the client only', S3: 'established, close attempt by the server only',
+    RSTO: 'established, the client aborted (RST)', RSTR: 'established, the server aborted (RST)',
+    RSTOS0: 'the client sent a SYN then a RST; no SYN-ACK seen', RSTRH: 'the server sent a SYN-ACK then a RST; no SYN seen',
+    SH: 'the client sent a SYN then a FIN; no SYN-ACK seen', SHR: 'the server sent a SYN-ACK then a FIN; no SYN seen',
+    OTH: 'no SYN seen, only midstream traffic',
+  };
+  // A finding's evidence: its attributes as the analyzer wrote them, and the flows it rests on.
+  function evidenceText(x) {
+    const a = x.attributes || {};
+    const parts = Object.keys(a).sort().map(function (k) { return k + '=' + a[k]; });
+    const flows = (x.flows || []).length;
+    if (flows > 1) parts.push(flows + ' flows');
+    return parts.join('; ');
+  }
+  function evidenceNode(x) {
+    const text = evidenceText(x);
+    if (text.length <= 120) return text;
+    return el('details', {}, el('summary', { text: text.slice(0, 100) + '…' }), el('span', { text: text }));
+  }
+  // One row per flow that carried DNS (the dns stage's finding on it, as it wrote it).
+  const DNS_TAG = /^dns(\.(mdns|llmnr|nbns|malformed))?$/;
+  function dnsRows(flows) {
+    const rows = [];
+    flows.forEach(function (f) {
+      const x = f.findings.find(function (y) { return DNS_TAG.test(y.tag) && (y.attributes || {})['dns.messages'] !== undefined; }) ||
+        f.findings.find(function (y) { return DNS_TAG.test(y.tag); });
+      if (x) rows.push({ f: f, x: x });
+    });
+    return rows;
   }
 
   function flowOf(x) {
@@ -750,7 +845,10 @@
     }
     const facts = (h.notes || []).filter(function (n) { return ['name', 'vendor', 'os', 'device'].indexOf(n.key) < 0; });
     const panel = $('details');
-    const parts = [el('h3', { id: 'details-heading', text: 'Host ' + ip }), dl];
+    const range = timeRange ? '&time=' + encodeURIComponent(isoOf(timeRange[0]) + '/' + isoOf(timeRange[1])) : '';
+    const pcap = el('p', {}, el('a', { href: base + '/pcap?host=' + encodeURIComponent(ip) + range, download: '', id: 'host-pcap',
+      text: 'Download this host\'s packets' + (timeRange ? ' in the time range' : '') + ' (pcap)' }));
+    const parts = [el('h3', { id: 'details-heading', text: 'Host ' + ip }), pcap, dl];
     if (facts.length) {
       parts.push(el('h4', { text: 'Facts' }), el('ul', {}, ...facts.map(function (n) {
         return el('li', { text: n.key + ': ' + n.value + ' (' + n.stage + ')' });
@@ -856,6 +954,7 @@
       } catch (_) { classes = null; /* the legend says the classes are missing */ }
     }
     model = buildModel(report, files, classes);
+    $('original-sha256').textContent = str((report.capture || {}).sha256) || 'not in the report';
     fillViews();
     makeTables();
     const state = readState();
@@ -871,6 +970,9 @@
     });
     $('filters').addEventListener('submit', function (e) { e.preventDefault(); readTimeRange(); render(); });
     $('filters').addEventListener('reset', function () { setTimeout(function () { $('view').value = 'all'; readTimeRange(); render(); }, 0); });
+    $('view-pcap-form').addEventListener('submit', function () {
+      $('view-pcap-flows').value = viewFlows.map(function (f) { return f.id; }).join(',');
+    });
     $('search-form').addEventListener('submit', function (e) { e.preventDefault(); search($('search').value); });
     $('plugin-graph').addEventListener('change', function () { if (lastGraph) drawDiagram.apply(null, lastGraph); });
     $('zoom-in').addEventListener('click', function () { window.PcapxrayDiagram.zoom($('diagram'), 1.25); });

@@ -566,7 +566,7 @@ async fn cut(app: Arc<App>, id: String, selection: evidence::Selection, label: S
         let written = cut.write(&mut out).and_then(|w| out.finish().map(|()| w));
         match written {
             Ok(w) if w.stopped.is_some() => eprintln!(
-                "case {}: the cut {label} ends early with {} frames: {}",
+                "case {}: the cut {label} holds the {} matching frames before the capture's damage: {}",
                 id.as_str(),
                 w.frames,
                 w.stopped.unwrap_or_default()

@@ -3,6 +3,7 @@
 //! page, by a real headless Chromium through playwright-core (tests/browser/).
 
 mod evidence;
+mod tor;
 
 use crate::support::*;
 use serde_json::Value;

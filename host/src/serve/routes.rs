@@ -14,6 +14,8 @@
 //! | `GET /cases/{id}/pcap?flow=N`, `?host=IP[&time=START/END]` | the packets of a flow or a host, cut from the stored capture |
 //! | `POST /cases/{id}/pcap` | the packets of a set of flows (form field `flows`: ids separated by commas) |
 //! | `GET /cases/{id}/capture`, `…/capture.sha256` | the stored capture under its uploaded name; its SHA-256 (`sha256sum` format) |
+//! | `GET /tor`, `GET /api/tor` | the Tor consensuses held and the times they cover |
+//! | `POST /tor` | add consensuses (multipart fields `consensus`: documents, `.tar`, `.tar.xz`, `.xz`) |
 //! | `GET /api/cases`, `GET /api/cases/{id}` | case list; one case with its report files |
 //! | `GET /api/cases/{id}/events` | Server-Sent Events: `status` with the case as JSON until it ends |
 //! | `DELETE /api/cases/{id}` | delete |
@@ -38,7 +40,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use futures_util::Stream;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +70,13 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/cases/{id}/capture", get(capture_download))
         .route("/cases/{id}/capture.sha256", get(capture_sha256))
+        .route(
+            "/tor",
+            get(tor_page)
+                .post(tor_upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/tor", get(tor_json))
         .route("/api/cases", get(list))
         .route("/api/cases/{id}", get(case_json).delete(delete_api))
         .route("/api/cases/{id}/events", get(events))
@@ -711,5 +720,157 @@ async fn capture_sha256(State(app): AppState, Path(id): Path<String>) -> Respons
             )
         }
         Err(_) => not_found_case(true),
+    }
+}
+
+async fn tor_page(State(app): AppState) -> Response {
+    let dir = app.tor.imported.clone();
+    let docs = blocking(move || crate::torimport::list(&dir)).await;
+    let read = app.tor.read.contains(&app.tor.imported);
+    pages::tor(&docs, &[], read, app.max_upload)
+}
+
+async fn tor_json(State(app): AppState) -> Response {
+    let dir = app.tor.imported.clone();
+    let docs = blocking(move || crate::torimport::list(&dir)).await;
+    let coverage = crate::torimport::coverage(&docs);
+    Json(json!({
+        "consensuses": docs,
+        "coverage": coverage,
+        "used_by_analyses": app.tor.read.contains(&app.tor.imported),
+    }))
+    .into_response()
+}
+
+/// Each uploaded file is streamed to a hidden file in the tor folder (within the upload limit), then
+/// imported from there and removed.
+async fn tor_upload(
+    State(app): AppState,
+    headers: HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let html = wants_html(&headers);
+    let mut results = Vec::new();
+    match form {
+        Ok(form) => receive_consensuses(&app, form, &mut results).await,
+        Err(_) => results.push(Err(
+            "send the files as multipart/form-data fields `consensus`".to_string(),
+        )),
+    }
+    if results.is_empty() {
+        results.push(Err("the upload carried no file".to_string()));
+    }
+    let status = if results
+        .iter()
+        .any(|r| r.as_ref().is_ok_and(|i| !i.stored.is_empty()))
+    {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let dir = app.tor.imported.clone();
+    let docs = blocking(move || crate::torimport::list(&dir)).await;
+    if html {
+        let read = app.tor.read.contains(&app.tor.imported);
+        let mut page = pages::tor(&docs, &results, read, app.max_upload);
+        *page.status_mut() = status;
+        return page;
+    }
+    let results: Vec<Value> = results
+        .iter()
+        .map(|r| match r {
+            Ok(got) => json!(got),
+            Err(e) => json!({ "error": e }),
+        })
+        .collect();
+    (
+        status,
+        Json(json!({ "imported": results, "consensuses": docs.len() })),
+    )
+        .into_response()
+}
+
+async fn receive_consensuses(
+    app: &Arc<App>,
+    mut form: Multipart,
+    results: &mut Vec<Result<crate::torimport::Imported, String>>,
+) {
+    use tokio::io::AsyncWriteExt;
+    loop {
+        let mut field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => return,
+            Err(e) => {
+                results.push(Err(format!(
+                    "the upload was interrupted: {}",
+                    e.body_text()
+                )));
+                return;
+            }
+        };
+        let Some(name) = field.file_name().map(upload::display_name) else {
+            continue;
+        };
+        let tmp = app
+            .tor
+            .imported
+            .join(format!(".upload-{}", CaseId::generate().as_str()));
+        let guard = TempFile(tmp.clone());
+        let Ok(mut file) = tokio::fs::File::create(&tmp).await else {
+            results.push(Err(format!("{name}: the server could not store it")));
+            return;
+        };
+        let mut size = 0u64;
+        let mut failed = None;
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    size += chunk.len() as u64;
+                    if size > app.max_upload {
+                        failed = Some(format!(
+                            "{name} is larger than the upload limit of {} MiB; nothing was kept",
+                            app.max_upload >> 20
+                        ));
+                        break;
+                    }
+                    if file.write_all(&chunk).await.is_err() {
+                        failed = Some(format!("{name}: the server could not store it"));
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    failed = Some(format!(
+                        "{name}: the upload was interrupted: {}",
+                        e.body_text()
+                    ));
+                    break;
+                }
+            }
+        }
+        let _ = file.flush().await;
+        drop(file);
+        if let Some(e) = failed {
+            results.push(Err(e));
+            return;
+        }
+        let dir = app.tor.imported.clone();
+        let shown = name.clone();
+        let got = blocking(move || {
+            let got = crate::torimport::import(&guard.0, &shown, &dir);
+            drop(guard);
+            got
+        })
+        .await;
+        results.push(got.map_err(|e| format!("{name}: {e}")));
+    }
+}
+
+/// A file removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }

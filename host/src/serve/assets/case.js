@@ -357,7 +357,9 @@
     if (x.tag === 'tor.no-consensus') return TOR_NOTE;
     return str(x.summary);
   }
-  const TOR_NOTE = 'Tor relays could not be recognised in this analysis: the server had no list of Tor relays (a consensus) for it, so connections to Tor relays are not marked; only the check of Tor-like server names ran.';
+  const TOR_NOTE = 'Tor relays could not be recognised in this analysis: the server had no list of Tor relays (a consensus) for it, so connections to Tor relays are not marked; only the check of Tor-like server names ran. Add consensuses of the capture\'s dates on the Tor relays page, then analyze the case again.';
+  // Said by the server when the consensuses it holds do not cover the capture's time.
+  let torCoverage = '';
 
   // ---------- state in the address ----------
   // The view, From, To and the selected host live in the fragment, so a copied link reopens the same
@@ -521,7 +523,7 @@
     const torView = sel.view === 'tor' || sel.view.startsWith('tag:tor');
     const noConsensus = model.notes.some(function (n) { return n.key === 'tor.no-consensus'; }) ||
       model.findings.some(function (x) { return x.tag === 'tor.no-consensus'; });
-    const text = torView && noConsensus ? TOR_NOTE : '';
+    const text = torView ? (noConsensus ? TOR_NOTE : torCoverage) : '';
     $('view-note').textContent = text;
     $('view-note').hidden = !text;
   }
@@ -915,6 +917,8 @@
     } else {
       incomplete.hidden = true;
     }
+    torCoverage = str(s.tor_note);
+    if (torCoverage) parts.push(el('p', { class: 'warning', id: 'tor-coverage-note', text: torCoverage }));
     if (s.warnings && s.warnings.length) {
       parts.push(el('details', {}, el('summary', { text: 'Warnings (' + s.warnings.length + ')' }),
         el('ul', {}, ...s.warnings.map(function (p) { return el('li', { text: p }); }))));

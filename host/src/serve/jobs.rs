@@ -164,11 +164,15 @@ impl Jobs {
             Ok(Ok(summary)) => {
                 meta.status = Status::Done;
                 let mut summary = summarize(&summary, &meta.name, &capture);
-                let (folders, report) = (self.tor_folders.clone(), self.store.report_dir(&id));
-                summary.tor_note = tokio::task::spawn_blocking(move || tor_note(&folders, &report))
-                    .await
-                    .ok()
-                    .flatten();
+                let (folders, case_dir) = (self.tor_folders.clone(), self.store.case_dir(&id));
+                // The page's compact model is made now, not when the page first asks for it.
+                summary.tor_note = tokio::task::spawn_blocking(move || {
+                    let _ = super::explore::model(&case_dir);
+                    tor_note(&folders, &case_dir.join("report"))
+                })
+                .await
+                .ok()
+                .flatten();
                 meta.summary = Some(summary);
             }
             Ok(Err(e)) => {

@@ -13,6 +13,7 @@
 
 mod cases;
 mod evidence;
+mod explore;
 mod files;
 mod jobs;
 mod pages;
@@ -205,21 +206,22 @@ fn tor_folders(loaded: &pipeline::Pipeline) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The built-in pipeline as the server writes it into its data folder: its `tor` stage also reads
-/// `<data>/tor`, where the Tor relays page keeps uploaded consensuses.
-fn builtin_pipeline(data: &Path) -> String {
+/// The built-in pipeline as the server writes it into its data folder: its `tor` stage also reads the
+/// folder `tor` beside it, `<data>/tor`, where the Tor relays page keeps uploaded consensuses. The path
+/// is relative to the pipeline file, so what the stage says about it (in report.json too) never names
+/// the server's folders.
+fn builtin_pipeline() -> String {
     const CONFIG: &str = "config = { consensus = [\"~/.local/share/pcapxray/tor\"] }";
     const GRANTS: &str = "grants = { files = [\"~/.local/share/pcapxray/tor\"] }";
-    let folder = toml::Value::String(crate::torimport::data_dir(data).display().to_string());
     BUILTIN_PIPELINE
         .replacen(
             CONFIG,
-            &format!("config = {{ consensus = [\"~/.local/share/pcapxray/tor\", {folder}] }}"),
+            "config = { consensus = [\"~/.local/share/pcapxray/tor\", \"tor\"] }",
             1,
         )
         .replacen(
             GRANTS,
-            &format!("grants = {{ files = [\"~/.local/share/pcapxray/tor\", {folder}] }}"),
+            "grants = { files = [\"~/.local/share/pcapxray/tor\", \"tor\"] }",
             1,
         )
 }
@@ -235,7 +237,7 @@ fn choose_pipeline(given: Option<&Path>, data: &Path) -> std::io::Result<PathBuf
         return std::path::absolute(local);
     }
     let path = data.join("builtin-pipeline.toml");
-    std::fs::write(&path, builtin_pipeline(data))?;
+    std::fs::write(&path, builtin_pipeline())?;
     Ok(path)
 }
 
@@ -245,19 +247,15 @@ mod tests {
 
     #[test]
     fn the_builtin_pipeline_written_for_the_server_reads_its_tor_folder() {
-        let data = Path::new("/srv/pcap \"cases\"");
-        let table: toml::Table = toml::from_str(&builtin_pipeline(data)).unwrap();
-        let tor = table["analyzer"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["plugin"].as_str() == Some("tor"))
-            .unwrap();
-        let expected = toml::Value::Array(vec![
-            "~/.local/share/pcapxray/tor".into(),
-            "/srv/pcap \"cases\"/tor".into(),
-        ]);
-        assert_eq!(tor["config"]["consensus"], expected);
-        assert_eq!(tor["grants"]["files"], expected);
+        let dir = tempfile::tempdir().unwrap();
+        let path = choose_pipeline(None, dir.path()).unwrap();
+        let loaded = pipeline::load(&path, &crate::builtins::exists).unwrap();
+        let expected = vec![
+            pipeline::expand_home("~/.local/share/pcapxray/tor"),
+            pipeline::normalize(&dir.path().join("tor")),
+        ];
+        assert_eq!(tor_folders(&loaded), expected);
+        let tor = loaded.stages.iter().find(|s| s.name == "tor").unwrap();
+        assert_eq!(tor.grants.files, expected);
     }
 }

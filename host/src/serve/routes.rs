@@ -17,6 +17,7 @@
 //! | `GET /tor`, `GET /api/tor` | the Tor consensuses held and the times they cover |
 //! | `POST /tor` | add consensuses (multipart fields `consensus`: documents, `.tar`, `.tar.xz`, `.xz`) |
 //! | `GET /api/cases`, `GET /api/cases/{id}` | case list; one case with its report files |
+//! | `GET /api/cases/{id}/explore` | what the case page explores, compact (see [`super::explore`]) |
 //! | `GET /api/cases/{id}/events` | Server-Sent Events: `status` with the case as JSON until it ends |
 //! | `DELETE /api/cases/{id}` | delete |
 //! | `POST /api/cases/{id}/rerun` | analyze again; 202 `{id, url}` |
@@ -80,6 +81,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/cases", get(list))
         .route("/api/cases/{id}", get(case_json).delete(delete_api))
         .route("/api/cases/{id}/events", get(events))
+        .route("/api/cases/{id}/explore", get(explore_model))
         .route("/api/cases/{id}/rerun", post(rerun_api))
         .fallback(|| async {
             pages::message(
@@ -872,5 +874,41 @@ struct TempFile(std::path::PathBuf);
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The compact explore model of a finished case, made from report.json if needed.
+async fn explore_model(State(app): AppState, Path(id): Path<String>) -> Response {
+    let Some(id) = CaseId::parse(&id) else {
+        return not_found_case(false);
+    };
+    let dir = app.store.case_dir(&id);
+    match blocking(move || super::explore::model(&dir)).await {
+        Ok(Some(path)) => match tokio::fs::File::open(&path).await {
+            Ok(file) => {
+                let len = file.metadata().await.map(|m| m.len()).ok();
+                let mut response = Response::new(Body::from_stream(chunks(file)));
+                let h = response.headers_mut();
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                if let Some(len) = len {
+                    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+                }
+                response
+            }
+            Err(_) => not_found_case(false),
+        },
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "This case has no report.json to explore." })),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "error": format!("report.json could not be read: {e}") })),
+        )
+            .into_response(),
     }
 }

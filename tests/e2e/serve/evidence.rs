@@ -136,6 +136,12 @@ fn the_timeline_filters_every_table_and_pcaps_of_a_flow_a_host_and_the_view_hold
     )
     .unwrap();
     let flows = report["flows"].as_array().unwrap();
+    // The page read the server's compact model of report.json, made when the analysis ended.
+    let model: Value = serde_json::from_str(
+        &std::fs::read_to_string(server.data.join(id).join("explore.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(model["flows"].as_array().unwrap().len(), flows.len());
 
     // The whole capture: 120 bars, nothing shaded, every flow.
     assert_eq!(r["whole"]["bars"], 120, "{r}");

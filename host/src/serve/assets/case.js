@@ -206,7 +206,8 @@
       const info = (classes && classes.byFlow.get(f.id)) || none;
       const bytes = (f.to_server ? f.to_server.bytes : 0) + (f.to_client ? f.to_client.bytes : 0);
       const t0 = usOf(f.start), t1 = usOf(f.end);
-      return Object.assign({}, f, { tags: tags, findings: f.findings || [], cls: info.cls, views: info.views,
+      // Filled in place: a big case has hundreds of thousands of flows, copies cost.
+      return Object.assign(f, { tags: tags, findings: f.findings || [], cls: info.cls, views: info.views,
         bytes: bytes, t0: t0, t1: t1 === null ? t0 : t1 });
     });
     // The capture's time span: its first and last packet, else its flows'.
@@ -926,6 +927,35 @@
     $('run').replaceChildren.apply($('run'), parts);
   }
 
+  // The server's compact model of report.json (GET /api/cases/ID/explore: flows as rows of the fields
+  // this page reads), turned back into report.json's shape; null when the server has none, and the
+  // page then reads report.json itself.
+  async function compactReport() {
+    let m;
+    try {
+      const r = await fetch('/api/cases/' + encodeURIComponent(id) + '/explore', { headers: { Accept: 'application/json' } });
+      if (!r.ok) return null;
+      m = await r.json();
+    } catch (_) { return null; }
+    if (!m || m.format !== 'pcapxray-explore-1') return null;
+    const c = {};
+    m.columns.forEach(function (name, i) { c[name] = i; });
+    const found = new Map(m.flow_findings || []);
+    const flows = m.flows === null ? undefined : m.flows.map(function (r) {
+      return {
+        id: r[c.id], protocol: r[c.protocol],
+        client: { ip: r[c.client_ip], port: r[c.client_port], mac: r[c.client_mac] },
+        server: { ip: r[c.server_ip], port: r[c.server_port] },
+        start: r[c.start], end: r[c.end], duration_seconds: r[c.duration_seconds],
+        conn_state: r[c.conn_state], history: r[c.history],
+        to_server: { packets: r[c.to_server_packets], bytes: r[c.to_server_bytes] },
+        to_client: { packets: r[c.to_client_packets], bytes: r[c.to_client_bytes] },
+        tags: r[c.tags], findings: found.get(r[c.id]) || [],
+      };
+    });
+    return { flows: flows, findings: m.findings, hosts: m.hosts, capture: m.capture, notes: m.notes };
+  }
+
   async function explore(c) {
     $('failure').hidden = true;
     let files = [];
@@ -942,10 +972,9 @@
       $('failure').hidden = false;
       return;
     }
-    let report, classes = null;
+    let report = await compactReport(), classes = null;
     try {
-      const r = await fetch(base + '/report/report.json');
-      report = await r.json();
+      if (!report) report = await (await fetch(base + '/report/report.json')).json();
     } catch (e) {
       $('error-text').textContent = 'report.json could not be read: ' + e;
       $('failure').hidden = false;

@@ -2,7 +2,8 @@
 //! other tools (a 1 GB capture gives a report.json of well over 100 MB, too much for a page to fetch
 //! and parse in seconds), while the page needs a dozen fields per flow. This module writes, once per
 //! report, `explore.json` beside the case's `report/` folder: the flows as rows of those fields, and the
-//! hosts, findings, notes and capture facts as report.json has them. It is derived, never the truth:
+//! hosts, findings (without roll-ups, which repeat flow findings), notes and capture facts as
+//! report.json has them. It is derived, never the truth:
 //! it is made again whenever report.json is newer, and a case without it still works.
 
 use serde::{Deserialize, Serialize};
@@ -128,11 +129,25 @@ pub fn model(case_dir: &Path) -> io::Result<Option<PathBuf>> {
     };
     let fresh = std::fs::metadata(&model)
         .and_then(|m| Ok(m.modified()? >= source.modified()?))
-        .unwrap_or(false);
+        .unwrap_or(false)
+        && current_format(&model);
     if !fresh {
         write(&report, &model)?;
     }
     Ok(Some(model))
+}
+
+/// What the page checks first; a model of another format (an older server's) is made again.
+const FORMAT: &str = "pcapxray-explore-2";
+
+/// Whether a model file starts with this server's format (serde writes `format` first).
+fn current_format(model: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(model)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    head[..n].starts_with(format!("{{\"format\":\"{FORMAT}\"").as_bytes())
 }
 
 fn write(report: &Path, model: &Path) -> io::Result<()> {
@@ -140,7 +155,7 @@ fn write(report: &Path, model: &Path) -> io::Result<()> {
     let report: Report = serde_json::from_reader(BufReader::new(file)).map_err(io::Error::other)?;
     let flows = report.flows.as_deref().unwrap_or_default();
     let out = Model {
-        format: "pcapxray-explore-1",
+        format: FORMAT,
         columns: &FLOW_COLUMNS,
         flows: report
             .flows
@@ -151,7 +166,12 @@ fn write(report: &Path, model: &Path) -> io::Result<()> {
             .filter(|f| !f.findings.is_empty())
             .map(|f| (f.id, f.findings.clone()))
             .collect(),
-        findings: report.findings,
+        // Roll-ups repeat flow findings for the report's readers; the page lists each flow's own.
+        findings: report
+            .findings
+            .into_iter()
+            .filter(|x| x.get("rollup") != Some(&Value::Bool(true)))
+            .collect(),
         hosts: report.hosts,
         capture: report.capture,
         notes: report.notes,

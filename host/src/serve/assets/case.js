@@ -6,7 +6,7 @@
   const id = document.body.dataset.case;
   const $ = function (s) { return document.getElementById(s); };
   const base = '/cases/' + encodeURIComponent(id);
-  const ROW_LIMIT = 500;
+  const ROW_LIMIT = 250;
   const NODE_LIMIT = 150;
 
   // ---------- small helpers ----------
@@ -569,6 +569,7 @@
   // A table the investigator sorts (a header button) and filters (the box above it); its caption says
   // how many rows it shows of how many. columns: {label, value(row) for sorting and filtering,
   // cell(row) → text or node (default: the value), num}.
+  const COLLATE = new Intl.Collator('en', { numeric: true }).compare;
   function DataTable(id, noun, columns, empty) {
     const table = $(id);
     const head = table.querySelector('thead tr');
@@ -596,7 +597,7 @@
       const keep = columns.filter(function (c) { return c.csv !== false; });
       const lines = [keep.map(function (c) { return csvField(c.label); }).join(',')];
       shown.forEach(function (r) {
-        lines.push(keep.map(function (c) { return csvField(c.csv ? c.csv(r.row) : r.values[columns.indexOf(c)]); }).join(','));
+        lines.push(keep.map(function (c) { return csvField(c.csv ? c.csv(r.row) : value(r, columns.indexOf(c))); }).join(','));
       });
       const blob = new Blob([lines.join('\r\n') + '\r\n'], { type: 'text/csv;charset=utf-8' });
       const a = el('a', { href: URL.createObjectURL(blob), download: id.replace(/-table$/, '') + '.csv' });
@@ -605,14 +606,28 @@
       a.remove();
       setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
     });
+    // A big case has hundreds of thousands of rows: a cell's value is computed when first needed (to
+    // draw one of the rows shown, to sort by its column, to filter or to write CSV), then kept.
+    function value(r, i) {
+      let v = r.values[i];
+      if (v === undefined) {
+        v = columns[i].value(r.row);
+        r.values[i] = v = v === undefined || v === null ? '' : v;
+      }
+      return v;
+    }
+    function text(r) {
+      if (r.text === null) r.text = columns.map(function (_, i) { return value(r, i); }).join('\u0001').toLowerCase();
+      return r.text;
+    }
     function draw() {
       const q = filter.value.trim().toLowerCase();
-      let out = q ? rows.filter(function (r) { return r.text.indexOf(q) >= 0; }) : rows.slice();
+      let out = q ? rows.filter(function (r) { return text(r).indexOf(q) >= 0; }) : rows.slice();
       if (sortBy >= 0) {
         const sign = descending ? -1 : 1;
         out.sort(function (p, q2) {
-          const a = p.values[sortBy], b = q2.values[sortBy];
-          const c = typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b), 'en', { numeric: true });
+          const a = value(p, sortBy), b = value(q2, sortBy);
+          const c = typeof a === 'number' && typeof b === 'number' ? a - b : COLLATE(String(a), String(b));
           return sign * c;
         });
       }
@@ -623,21 +638,18 @@
       shown = out;
       const visible = out.slice(0, ROW_LIMIT).map(function (r) {
         return el('tr', {}, ...columns.map(function (c, i) {
-          const cell = c.cell ? c.cell(r.row) : r.values[i];
+          const cell = c.cell ? c.cell(r.row) : value(r, i);
           return el('td', { class: (c.num ? 'num ' : '') + (c.cls ? c.cls(r.row) : '') }, typeof cell === 'number' ? count(cell) : cell);
         }));
       });
       if (!visible.length) visible.push(el('tr', {}, el('td', { colspan: String(columns.length), class: 'hint', text: rows.length ? 'No row matches the filter.' : empty })));
       body.replaceChildren.apply(body, visible);
       counter.textContent = out.length + ' of ' + rows.length + ' ' + noun +
-        (out.length > ROW_LIMIT ? ' (the first ' + ROW_LIMIT + ' shown; narrow the filter or download the report for all)' : '');
+        (out.length > ROW_LIMIT ? ' (the first ' + ROW_LIMIT + ' shown; narrow the filter, or download the CSV for all)' : '');
     }
     return {
       set: function (list) {
-        rows = list.map(function (row) {
-          const values = columns.map(function (c) { return c.value(row); });
-          return { row: row, values: values, text: values.join('\u0001').toLowerCase() };
-        });
+        rows = list.map(function (row) { return { row: row, values: [], text: null }; });
         draw();
       },
     };
@@ -937,7 +949,7 @@
       if (!r.ok) return null;
       m = await r.json();
     } catch (_) { return null; }
-    if (!m || m.format !== 'pcapxray-explore-1') return null;
+    if (!m || m.format !== 'pcapxray-explore-2') return null;
     const c = {};
     m.columns.forEach(function (name, i) { c[name] = i; });
     const found = new Map(m.flow_findings || []);

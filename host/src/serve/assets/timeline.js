@@ -52,13 +52,24 @@
       bars.appendChild(rect);
     }
     root.appendChild(bars);
-    const marks = svg('g', { class: 'marks' });
+    // One mark per bar at most (a big case has thousands of findings): the most severe, with a count.
+    const RANK = { low: 1, medium: 2, high: 3, critical: 4 };
+    const perBin = new Map();
     opts.marks.forEach(function (m) {
-      const mx = x(m.t);
+      const b = Math.min(BINS - 1, Math.max(0, Math.floor((m.t - start) / span * BINS)));
+      let g = perBin.get(b);
+      if (!g) { g = { t: m.t, severity: m.severity, texts: [], count: 0 }; perBin.set(b, g); }
+      g.count++;
+      if ((RANK[m.severity] || 0) > (RANK[g.severity] || 0)) g.severity = m.severity;
+      if (g.texts.length < 5) g.texts.push(m.text);
+    });
+    const marks = svg('g', { class: 'marks' });
+    perBin.forEach(function (g) {
+      const mx = x(g.t);
       const mark = svg('path', { d: 'M' + (mx - 4) + ' 2 L' + (mx + 4) + ' 2 L' + mx + ' ' + (TOP - 4) + ' Z',
-        class: 'mark sev-' + m.severity, 'data-t': m.t });
+        class: 'mark sev-' + g.severity, 'data-t': g.t, 'data-count': g.count });
       const title = svg('title', {});
-      title.textContent = m.text;
+      title.textContent = g.texts.join('\n') + (g.count > g.texts.length ? '\n… ' + (g.count - g.texts.length) + ' more' : '');
       mark.appendChild(title);
       marks.appendChild(mark);
     });

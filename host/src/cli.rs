@@ -112,6 +112,16 @@ enum TorCommand {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+    /// Store consensus files or Tor Metrics monthly archives (consensuses-YYYY-MM.tar.xz) for relay
+    /// matching on their dates, offline.
+    Import {
+        /// Consensus documents, or .tar / .tar.xz / .xz archives of them.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Folder to store them in (the one the default pipeline reads).
+        #[arg(long, default_value_os_t = pcapxray::torfetch::default_dir())]
+        dir: PathBuf,
+    },
 }
 
 pub fn main() -> i32 {
@@ -170,6 +180,9 @@ pub fn main() -> i32 {
         Command::Tor {
             command: TorCommand::Fetch { dir, from, timeout },
         } => tor_fetch(&dir, from, timeout),
+        Command::Tor {
+            command: TorCommand::Import { files, dir },
+        } => tor_import(&files, &dir),
     }
 }
 
@@ -416,6 +429,44 @@ fn tor_fetch(dir: &Path, from: Vec<String>, timeout: u64) -> i32 {
             1
         }
     }
+}
+
+/// Imports every file; fails (1) when one could not be read or none held a consensus.
+fn tor_import(files: &[PathBuf], dir: &Path) -> i32 {
+    let mut code = 0;
+    let mut stored = 0;
+    for file in files {
+        match pcapxray::torimport::import(file, &file.display().to_string(), dir) {
+            Ok(got) => {
+                stored += got.stored.len();
+                println!("{}", got.describe());
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = 1;
+            }
+        }
+    }
+    let docs = pcapxray::torimport::list(dir);
+    let spans: Vec<String> = pcapxray::torimport::coverage(&docs)
+        .iter()
+        .map(|(from, to)| format!("{from} to {to}"))
+        .collect();
+    println!(
+        "{} now holds {} consensuses, covering (UTC) {}",
+        dir.display(),
+        docs.len(),
+        if spans.is_empty() {
+            "nothing".to_string()
+        } else {
+            spans.join(", ")
+        }
+    );
+    if stored == 0 {
+        eprintln!("error: no consensus was stored");
+        code = 1;
+    }
+    code
 }
 
 fn inspect(file: &Path) -> i32 {

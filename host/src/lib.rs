@@ -16,3 +16,4 @@ pub mod serve;
 pub mod stages;
 pub mod template;
 pub mod torfetch;
+pub mod torimport;

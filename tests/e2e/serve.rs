@@ -2,6 +2,9 @@
 //! over raw HTTP/1.1 (so that no client library tidies up the hostile URLs we send) and, for the explore
 //! page, by a real headless Chromium through playwright-core (tests/browser/).
 
+mod evidence;
+mod tor;
+
 use crate::support::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -68,12 +71,18 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Case folders in the data folder.
+    /// Case folders in the data folder (named by a case id; the Tor relays page's `tor` folder is
+    /// not a case).
     fn case_dirs(&self) -> Vec<PathBuf> {
         std::fs::read_dir(&self.data)
             .unwrap()
             .flatten()
             .filter(|e| e.file_type().unwrap().is_dir())
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit())
+            })
             .map(|e| e.path())
             .collect()
     }

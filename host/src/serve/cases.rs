@@ -97,6 +97,9 @@ pub struct Summary {
     /// What became of the packets, in table order (absent from cases analyzed before it existed).
     #[serde(default)]
     pub packet_fates: Vec<crate::run::FateCount>,
+    /// Said when the Tor consensuses the analysis could read do not cover the capture's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tor_note: Option<String>,
 }
 
 /// `case.json`.

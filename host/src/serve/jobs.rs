@@ -15,15 +15,23 @@ pub struct Jobs {
     store: Arc<Store>,
     pipeline: PathBuf,
     slots: Arc<Semaphore>,
+    /// The folders the pipeline's `tor` stages read, to say when their consensuses miss a capture.
+    tor_folders: Vec<PathBuf>,
     live: Mutex<HashMap<String, Arc<watch::Sender<CaseMeta>>>>,
 }
 
 impl Jobs {
-    pub fn new(store: Arc<Store>, pipeline: PathBuf, at_once: usize) -> Arc<Jobs> {
+    pub fn new(
+        store: Arc<Store>,
+        pipeline: PathBuf,
+        at_once: usize,
+        tor_folders: Vec<PathBuf>,
+    ) -> Arc<Jobs> {
         Arc::new(Jobs {
             store,
             pipeline,
             slots: Arc::new(Semaphore::new(at_once)),
+            tor_folders,
             live: Mutex::new(HashMap::new()),
         })
     }
@@ -155,7 +163,17 @@ impl Jobs {
         match outcome {
             Ok(Ok(summary)) => {
                 meta.status = Status::Done;
-                meta.summary = Some(summarize(&summary, &meta.name, &capture));
+                let mut summary = summarize(&summary, &meta.name, &capture);
+                let (folders, case_dir) = (self.tor_folders.clone(), self.store.case_dir(&id));
+                // The page's compact model is made now, not when the page first asks for it.
+                summary.tor_note = tokio::task::spawn_blocking(move || {
+                    let _ = super::explore::model(&case_dir);
+                    tor_note(&folders, &case_dir.join("report"))
+                })
+                .await
+                .ok()
+                .flatten();
+                meta.summary = Some(summary);
             }
             Ok(Err(e)) => {
                 meta.status = Status::Failed;
@@ -215,7 +233,50 @@ fn summarize(s: &RunSummary, name: &str, capture: &Path) -> Summary {
         problems: local(&s.problems),
         warnings: local(&s.warnings),
         packet_fates: s.packet_fates.clone(),
+        tor_note: None,
     }
+}
+
+/// The capture's first and last packet as report.json gives them.
+#[derive(serde::Deserialize)]
+struct CaptureTimes {
+    capture: Times,
+}
+
+#[derive(serde::Deserialize)]
+struct Times {
+    first_packet: Option<String>,
+    last_packet: Option<String>,
+}
+
+/// A sentence when the pipeline reads Tor consensuses, some are there, and none covers the whole
+/// capture (with none at all the `tor` stage says so itself).
+fn tor_note(folders: &[PathBuf], report_dir: &Path) -> Option<String> {
+    use crate::torimport::{coverage, covers, list};
+    let docs: Vec<_> = folders.iter().flat_map(|f| list(f)).collect();
+    if docs.is_empty() {
+        return None;
+    }
+    let file = std::fs::File::open(report_dir.join("report.json")).ok()?;
+    let times: CaptureTimes = serde_json::from_reader(std::io::BufReader::new(file)).ok()?;
+    // `2011-03-18T19:06:07.096535Z` → `2011-03-18 19:06:07`, the consensus's own format.
+    let plain = |t: &str| t.get(..19).map(|t| t.replace('T', " "));
+    let first = plain(times.capture.first_packet.as_deref()?)?;
+    let last = plain(times.capture.last_packet.as_deref()?)?;
+    let spans = coverage(&docs);
+    if covers(&spans, &first, &last) {
+        return None;
+    }
+    let held: Vec<String> = spans
+        .iter()
+        .take(5)
+        .map(|(a, b)| format!("{a} to {b}"))
+        .collect();
+    Some(format!(
+        "The Tor consensuses this server holds cover {}{} (UTC), not all of this capture ({first} to {last} UTC): relays were matched against the nearest consensus in time, whose relays may have changed. Add consensuses of the capture's dates on the Tor relays page, then analyze the case again.",
+        held.join(", "),
+        if spans.len() > 5 { " and more" } else { "" }
+    ))
 }
 
 /// A message for the page: the uploaded name instead of the server's own path.

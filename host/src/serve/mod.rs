@@ -12,6 +12,8 @@
 //! nothing is fetched from the network.
 
 mod cases;
+mod evidence;
+mod explore;
 mod files;
 mod jobs;
 mod pages;
@@ -78,6 +80,15 @@ pub(crate) struct App {
     pub store: Arc<cases::Store>,
     pub jobs: Arc<jobs::Jobs>,
     pub max_upload: u64,
+    pub tor: TorFolders,
+}
+
+/// Where the Tor relays page keeps consensuses, and what the pipeline reads.
+pub(crate) struct TorFolders {
+    /// `<data>/tor`: where uploaded consensuses go.
+    pub imported: PathBuf,
+    /// The folders the pipeline's `tor` stages read consensuses from (empty: no `tor` stage).
+    pub read: Vec<PathBuf>,
 }
 
 /// Starts the server and runs until Ctrl-C. Prints `listening on http://ADDR` on stdout once bound.
@@ -87,8 +98,14 @@ pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         source,
     };
     let store = Arc::new(cases::Store::open(&opts.data).map_err(data_err)?);
-    let pipeline = choose_pipeline(opts.pipeline.as_deref(), &opts.data).map_err(data_err)?;
-    check_pipeline(&pipeline)?;
+    let data = std::path::absolute(&opts.data).map_err(data_err)?;
+    let imported = crate::torimport::data_dir(&data);
+    std::fs::create_dir_all(&imported).map_err(data_err)?;
+    let pipeline = choose_pipeline(opts.pipeline.as_deref(), &data).map_err(data_err)?;
+    let tor = TorFolders {
+        imported,
+        read: check_pipeline(&pipeline)?,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -105,11 +122,20 @@ pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
             store.clone(),
             pipeline.clone(),
             opts.analyses_at_once.max(1),
+            tor.read.clone(),
         );
+        if !tor.read.contains(&tor.imported) {
+            eprintln!(
+                "note: the pipeline {} does not read {}, where the Tor relays page keeps consensuses; analyses use them only with that folder in its tor stage's `consensus` list and `files` grant.",
+                pipeline.display(),
+                tor.imported.display()
+            );
+        }
         let app = Arc::new(App {
             store,
             jobs,
             max_upload: opts.max_upload,
+            tor,
         });
         if !addr.ip().is_loopback() {
             eprintln!("{}", open_listen_warning(addr));
@@ -146,8 +172,9 @@ fn open_listen_warning(addr: SocketAddr) -> String {
 
 /// Loads the pipeline and starts its plugins once, as `pcapxray validate` does, so that a broken
 /// pipeline stops the server at once instead of failing every analysis. (Each analysis reads the file
-/// again, so it can still be edited while the server runs.)
-fn check_pipeline(path: &Path) -> Result<(), ServeError> {
+/// again, so it can still be edited while the server runs.) Returns the folders its `tor` stages read
+/// consensuses from.
+fn check_pipeline(path: &Path) -> Result<Vec<PathBuf>, ServeError> {
     let failed = |diagnostics| ServeError::Pipeline {
         path: path.display().to_string(),
         diagnostics,
@@ -155,9 +182,48 @@ fn check_pipeline(path: &Path) -> Result<(), ServeError> {
     let loaded = pipeline::load(path, &crate::builtins::exists).map_err(failed)?;
     let rt = crate::runtime::Runtime::new().map_err(|e| ServeError::Runtime(e.to_string()))?;
     let services = Arc::new(crate::caps::Services::default());
-    crate::stages::start_stages(&rt, &loaded, &services)
-        .map(drop)
-        .map_err(failed)
+    crate::stages::start_stages(&rt, &loaded, &services).map_err(failed)?;
+    Ok(tor_folders(&loaded))
+}
+
+/// The `consensus` sources of the pipeline's built-in `tor` stages, as absolute paths.
+fn tor_folders(loaded: &pipeline::Pipeline) -> Vec<PathBuf> {
+    let tor = pipeline::PluginSource::Builtin("tor".into());
+    loaded
+        .stages
+        .iter()
+        .filter(|s| s.source == tor)
+        .flat_map(|s| {
+            let list = s.config["consensus"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let base = s.grants.base_dir.clone();
+            list.into_iter()
+                .filter_map(|v| v.as_str().map(pipeline::expand_home))
+                .map(move |p| pipeline::normalize(&base.join(p)))
+        })
+        .collect()
+}
+
+/// The built-in pipeline as the server writes it into its data folder: its `tor` stage also reads the
+/// folder `tor` beside it, `<data>/tor`, where the Tor relays page keeps uploaded consensuses. The path
+/// is relative to the pipeline file, so what the stage says about it (in report.json too) never names
+/// the server's folders.
+fn builtin_pipeline() -> String {
+    const CONFIG: &str = "config = { consensus = [\"~/.local/share/pcapxray/tor\"] }";
+    const GRANTS: &str = "grants = { files = [\"~/.local/share/pcapxray/tor\"] }";
+    BUILTIN_PIPELINE
+        .replacen(
+            CONFIG,
+            "config = { consensus = [\"~/.local/share/pcapxray/tor\", \"tor\"] }",
+            1,
+        )
+        .replacen(
+            GRANTS,
+            "grants = { files = [\"~/.local/share/pcapxray/tor\", \"tor\"] }",
+            1,
+        )
 }
 
 /// The pipeline file to use: the one given, else `config/pipeline.toml`, else the built-in default
@@ -171,6 +237,25 @@ fn choose_pipeline(given: Option<&Path>, data: &Path) -> std::io::Result<PathBuf
         return std::path::absolute(local);
     }
     let path = data.join("builtin-pipeline.toml");
-    std::fs::write(&path, BUILTIN_PIPELINE)?;
+    std::fs::write(&path, builtin_pipeline())?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_pipeline_written_for_the_server_reads_its_tor_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = choose_pipeline(None, dir.path()).unwrap();
+        let loaded = pipeline::load(&path, &crate::builtins::exists).unwrap();
+        let expected = vec![
+            pipeline::expand_home("~/.local/share/pcapxray/tor"),
+            pipeline::normalize(&dir.path().join("tor")),
+        ];
+        assert_eq!(tor_folders(&loaded), expected);
+        let tor = loaded.stages.iter().find(|s| s.name == "tor").unwrap();
+        assert_eq!(tor.grants.files, expected);
+    }
 }

@@ -47,6 +47,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/diagram.js"),
     ),
     (
+        "timeline.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/timeline.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_str!("assets/favicon.svg"),
@@ -56,6 +61,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const CASE_HTML: &str = include_str!("assets/case.html");
 const MESSAGE_HTML: &str = include_str!("assets/message.html");
+const TOR_HTML: &str = include_str!("assets/tor.html");
 
 /// An embedded asset by name.
 pub fn asset(name: &str) -> Response {
@@ -172,6 +178,77 @@ fn case_row(c: &CaseMeta) -> String {
         when = utc(c.uploaded, false),
         status = c.status.as_str(),
     )
+}
+
+/// The Tor relays page: the consensuses held, what they cover, the upload form, and what the last
+/// upload gave (`result`).
+pub fn tor(
+    docs: &[crate::torimport::Stored],
+    result: &[Result<crate::torimport::Imported, String>],
+    read: bool,
+    max_upload: u64,
+) -> Response {
+    let spans = crate::torimport::coverage(docs);
+    let coverage = if docs.is_empty() {
+        "None yet: Tor relays are not recognised in analyses until consensuses are added."
+            .to_string()
+    } else {
+        format!(
+            "{} {}, covering (UTC) {}.",
+            docs.len(),
+            if docs.len() == 1 {
+                "consensus"
+            } else {
+                "consensuses"
+            },
+            spans
+                .iter()
+                .map(|(a, b)| format!("{} to {}", escape(a), escape(b)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let rows: String = docs
+        .iter()
+        .map(|d| {
+            format!(
+                "<tr><td>{}</td><td>{}</td></tr>",
+                escape(&d.valid_after),
+                escape(&d.valid_until)
+            )
+        })
+        .collect();
+    let result_html = if result.is_empty() {
+        String::new()
+    } else {
+        let items: String = result
+            .iter()
+            .map(|r| match r {
+                Ok(got) => format!("<li>{}</li>", escape(&got.describe())),
+                Err(e) => format!("<li class=\"error\">{}</li>", escape(e)),
+            })
+            .collect();
+        format!(
+            "<section id=\"tor-result\" role=\"status\" aria-labelledby=\"result-heading\"><h2 id=\"result-heading\">Added</h2><ul>{items}</ul></section>"
+        )
+    };
+    let not_read = if read {
+        ""
+    } else {
+        "<p class=\"warning\" id=\"tor-not-read\">This server's pipeline does not read the consensuses kept here, so analyses do not use them; whoever runs the server can add this server's tor folder to the pipeline's tor stage.</p>"
+    };
+    let body = fill(
+        TOR_HTML,
+        &[
+            ("RESULT", &result_html),
+            ("LIMIT", &escape(&human_size(max_upload))),
+            ("NOT_READ", not_read),
+            ("COVERAGE", &coverage),
+            ("ROWS", &rows),
+            ("TABLE_HIDDEN", if docs.is_empty() { "hidden" } else { "" }),
+        ],
+    );
+    html(StatusCode::OK, body)
 }
 
 /// The case page: live progress, then the explore view (built by `case.js` from `report.json`).

@@ -11,7 +11,13 @@
 //! | `POST /cases/{id}/rerun` | analyze again with the current pipeline (form), 303 to the case |
 //! | `POST /cases/{id}/name` | name the case (form field `title`; empty removes it), 303 to the case |
 //! | `GET /cases/{id}/report/{*path}` | a report file (attachment; `?view` to open it, sandboxed) |
+//! | `GET /cases/{id}/pcap?flow=N`, `?host=IP[&time=START/END]` | the packets of a flow or a host, cut from the stored capture |
+//! | `POST /cases/{id}/pcap` | the packets of a set of flows (form field `flows`: ids separated by commas) |
+//! | `GET /cases/{id}/capture`, `…/capture.sha256` | the stored capture under its uploaded name; its SHA-256 (`sha256sum` format) |
+//! | `GET /tor`, `GET /api/tor` | the Tor consensuses held and the times they cover |
+//! | `POST /tor` | add consensuses (multipart fields `consensus`: documents, `.tar`, `.tar.xz`, `.xz`) |
 //! | `GET /api/cases`, `GET /api/cases/{id}` | case list; one case with its report files |
+//! | `GET /api/cases/{id}/explore` | what the case page explores, compact (see [`super::explore`]) |
 //! | `GET /api/cases/{id}/events` | Server-Sent Events: `status` with the case as JSON until it ends |
 //! | `DELETE /api/cases/{id}` | delete |
 //! | `POST /api/cases/{id}/rerun` | analyze again; 202 `{id, url}` |
@@ -19,6 +25,7 @@
 
 use super::App;
 use super::cases::{CaseId, CaseMeta};
+use super::evidence;
 use super::files::{self, Refused};
 use super::jobs::{ChangeError, DeleteError};
 use super::pages::{self, wants_html};
@@ -34,7 +41,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use futures_util::Stream;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,9 +63,25 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases/{id}/rerun", post(rerun_form))
         .route("/cases/{id}/name", post(name_form))
         .route("/cases/{id}/report/{*path}", get(download))
+        .route(
+            "/cases/{id}/pcap",
+            get(pcap_get)
+                .post(pcap_post)
+                .layer(DefaultBodyLimit::max(VIEW_FORM_LIMIT)),
+        )
+        .route("/cases/{id}/capture", get(capture_download))
+        .route("/cases/{id}/capture.sha256", get(capture_sha256))
+        .route(
+            "/tor",
+            get(tor_page)
+                .post(tor_upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/tor", get(tor_json))
         .route("/api/cases", get(list))
         .route("/api/cases/{id}", get(case_json).delete(delete_api))
         .route("/api/cases/{id}/events", get(events))
+        .route("/api/cases/{id}/explore", get(explore_model))
         .route("/api/cases/{id}/rerun", post(rerun_api))
         .fallback(|| async {
             pages::message(
@@ -432,4 +455,460 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f)
         .await
         .expect("file-system task panicked")
+}
+
+/// A view's flow ids as a form: room for a million ids.
+const VIEW_FORM_LIMIT: usize = 16 << 20;
+
+/// `?flow=N` or `?host=IP[&time=START/END]`.
+#[derive(serde::Deserialize)]
+struct PcapQuery {
+    flow: Option<u64>,
+    host: Option<String>,
+    time: Option<String>,
+}
+
+/// The view form: `flows=1,2,3`.
+#[derive(serde::Deserialize)]
+struct PcapForm {
+    flows: String,
+}
+
+fn bad_request(text: &str) -> Response {
+    pages::message(StatusCode::BAD_REQUEST, "No packets cut", text)
+}
+
+async fn pcap_get(
+    State(app): AppState,
+    Path(id): Path<String>,
+    query: Result<axum::extract::Query<PcapQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(axum::extract::Query(q)) = query else {
+        return bad_request(
+            "Ask for ?flow=ID or ?host=ADDRESS (with &time=START/END if you like).",
+        );
+    };
+    let (selection, label) = match (q.flow, q.host) {
+        (Some(flow), None) => (
+            evidence::Selection::Flows([flow].into_iter().collect()),
+            format!("flow-{flow}"),
+        ),
+        (None, Some(host)) => {
+            let Ok(ip) = host.parse::<std::net::IpAddr>() else {
+                return bad_request(&format!("“{host}” is not an IP address."));
+            };
+            let range = match q.time.as_deref().map(time_range) {
+                None => None,
+                Some(Some(range)) => Some(range),
+                Some(None) => {
+                    return bad_request(
+                        "The time range must be START/END in ISO 8601 UTC, e.g. 2024-01-31T12:00:00Z/2024-01-31T12:05:00Z.",
+                    );
+                }
+            };
+            (evidence::Selection::Host(ip, range), format!("host-{ip}"))
+        }
+        _ => return bad_request("Ask for either ?flow=ID or ?host=ADDRESS."),
+    };
+    cut(app, id, selection, label).await
+}
+
+/// `START/END` → microseconds.
+fn time_range(text: &str) -> Option<(u64, u64)> {
+    let (a, b) = text.split_once('/')?;
+    let (a, b) = (evidence::micros(a)?, evidence::micros(b)?);
+    (a <= b).then_some((a, b))
+}
+
+async fn pcap_post(
+    State(app): AppState,
+    Path(id): Path<String>,
+    form: Result<Form<PcapForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return bad_request("Send the flows as the form field `flows`, ids separated by commas.");
+    };
+    let mut ids = std::collections::HashSet::new();
+    for item in form
+        .flows
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match item.parse::<u64>() {
+            Ok(n) => ids.insert(n),
+            Err(_) => return bad_request(&format!("“{item}” is not a flow id.")),
+        };
+    }
+    if ids.is_empty() {
+        return bad_request("The view holds no flows, so there are no packets to cut.");
+    }
+    cut(app, id, evidence::Selection::Flows(ids), "view".into()).await
+}
+
+/// Cuts the selection from the stored capture and streams it as `<evidence>-<label>.pcap`.
+async fn cut(app: Arc<App>, id: String, selection: evidence::Selection, label: String) -> Response {
+    let Some(id) = CaseId::parse(&id) else {
+        return not_found_case(true);
+    };
+    let Some(meta) = app.store.load(&id) else {
+        return not_found_case(true);
+    };
+    let capture = app.store.capture_path(&id);
+    let report = app.store.report_dir(&id).join("report.json");
+    let prepared = blocking(move || evidence::prepare(&capture, &report, selection)).await;
+    let cut = match prepared {
+        Ok(cut) => cut,
+        Err(e @ evidence::CutError::UnknownFlow(_)) => {
+            return pages::message(StatusCode::NOT_FOUND, "No packets cut", &format!("{e}."));
+        }
+        Err(e) => {
+            return pages::message(StatusCode::CONFLICT, "No packets cut", &format!("{e}."));
+        }
+    };
+    let stem = meta
+        .name
+        .rsplit_once('.')
+        .map_or(meta.name.as_str(), |(s, _)| s);
+    let name = format!("{stem}-{label}.{}", cut.extension());
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter::new(tx.clone());
+        let written = cut.write(&mut out).and_then(|w| out.finish().map(|()| w));
+        match written {
+            Ok(w) if w.stopped.is_some() => eprintln!(
+                "case {}: the cut {label} holds the {} matching frames before the capture's damage: {}",
+                id.as_str(),
+                w.frames,
+                w.stopped.unwrap_or_default()
+            ),
+            Ok(_) => {}
+            // The client went away, or the stored capture could not be read: end the body with an error.
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    attachment(
+        Body::from_stream(stream),
+        &name,
+        "application/vnd.tcpdump.pcap",
+        None,
+    )
+}
+
+/// A response that downloads as `name`.
+fn attachment(body: Body, name: &str, media_type: &'static str, len: Option<u64>) -> Response {
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    if let Some(len) = len {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' && c != '/' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(pages::FILE_CSP),
+    );
+    response
+}
+
+/// Writes into a channel in 64 KiB pieces; a closed channel (the client went away) is an error, which
+/// stops the cut.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    buf: Vec<u8>,
+}
+
+const PIECE: usize = 64 * 1024;
+
+impl ChannelWriter {
+    fn new(tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>) -> ChannelWriter {
+        ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(PIECE),
+        }
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let piece = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(PIECE)));
+        self.tx.blocking_send(Ok(piece)).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+        })
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PIECE {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The stored capture, under the name it was uploaded with.
+async fn capture_download(State(app): AppState, Path(id): Path<String>) -> Response {
+    let Some(id) = CaseId::parse(&id) else {
+        return not_found_case(true);
+    };
+    let Some(meta) = app.store.load(&id) else {
+        return not_found_case(true);
+    };
+    let Ok(handle) = tokio::fs::File::open(app.store.capture_path(&id)).await else {
+        return not_found_case(true);
+    };
+    let len = handle.metadata().await.map(|m| m.len()).ok();
+    attachment(
+        Body::from_stream(chunks(handle)),
+        &meta.name,
+        "application/octet-stream",
+        len,
+    )
+}
+
+/// The stored capture's SHA-256, computed now from the file, as `sha256sum` prints it.
+async fn capture_sha256(State(app): AppState, Path(id): Path<String>) -> Response {
+    let Some(id) = CaseId::parse(&id) else {
+        return not_found_case(true);
+    };
+    let Some(meta) = app.store.load(&id) else {
+        return not_found_case(true);
+    };
+    let path = app.store.capture_path(&id);
+    let digest = blocking(move || -> std::io::Result<String> {
+        use sha2::Digest;
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = sha2::Sha256::new();
+        std::io::copy(&mut file, &mut hasher)?;
+        Ok(pcapxray_capture::hex(&hasher.finalize()))
+    })
+    .await;
+    match digest {
+        Ok(hex) => {
+            let line = format!("{hex}  {}\n", meta.name.replace(['\n', '\r'], "_"));
+            attachment(
+                Body::from(line),
+                &format!("{}.sha256", meta.name),
+                "text/plain; charset=utf-8",
+                None,
+            )
+        }
+        Err(_) => not_found_case(true),
+    }
+}
+
+async fn tor_page(State(app): AppState) -> Response {
+    let dir = app.tor.imported.clone();
+    let docs = blocking(move || crate::torimport::list(&dir)).await;
+    let read = app.tor.read.contains(&app.tor.imported);
+    pages::tor(&docs, &[], read, app.max_upload)
+}
+
+async fn tor_json(State(app): AppState) -> Response {
+    let dir = app.tor.imported.clone();
+    let docs = blocking(move || crate::torimport::list(&dir)).await;
+    let coverage = crate::torimport::coverage(&docs);
+    Json(json!({
+        "consensuses": docs,
+        "coverage": coverage,
+        "used_by_analyses": app.tor.read.contains(&app.tor.imported),
+    }))
+    .into_response()
+}
+
+/// Each uploaded file is streamed to a hidden file in the tor folder (within the upload limit), then
+/// imported from there and removed.
+async fn tor_upload(
+    State(app): AppState,
+    headers: HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let html = wants_html(&headers);
+    let mut results = Vec::new();
+    match form {
+        Ok(form) => receive_consensuses(&app, form, &mut results).await,
+        Err(_) => results.push(Err(
+            "send the files as multipart/form-data fields `consensus`".to_string(),
+        )),
+    }
+    if results.is_empty() {
+        results.push(Err("the upload carried no file".to_string()));
+    }
+    let status = if results
+        .iter()
+        .any(|r| r.as_ref().is_ok_and(|i| !i.stored.is_empty()))
+    {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let dir = app.tor.imported.clone();
+    let docs = blocking(move || crate::torimport::list(&dir)).await;
+    if html {
+        let read = app.tor.read.contains(&app.tor.imported);
+        let mut page = pages::tor(&docs, &results, read, app.max_upload);
+        *page.status_mut() = status;
+        return page;
+    }
+    let results: Vec<Value> = results
+        .iter()
+        .map(|r| match r {
+            Ok(got) => json!(got),
+            Err(e) => json!({ "error": e }),
+        })
+        .collect();
+    (
+        status,
+        Json(json!({ "imported": results, "consensuses": docs.len() })),
+    )
+        .into_response()
+}
+
+async fn receive_consensuses(
+    app: &Arc<App>,
+    mut form: Multipart,
+    results: &mut Vec<Result<crate::torimport::Imported, String>>,
+) {
+    use tokio::io::AsyncWriteExt;
+    loop {
+        let mut field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => return,
+            Err(e) => {
+                results.push(Err(format!(
+                    "the upload was interrupted: {}",
+                    e.body_text()
+                )));
+                return;
+            }
+        };
+        let Some(name) = field.file_name().map(upload::display_name) else {
+            continue;
+        };
+        let tmp = app
+            .tor
+            .imported
+            .join(format!(".upload-{}", CaseId::generate().as_str()));
+        let guard = TempFile(tmp.clone());
+        let Ok(mut file) = tokio::fs::File::create(&tmp).await else {
+            results.push(Err(format!("{name}: the server could not store it")));
+            return;
+        };
+        let mut size = 0u64;
+        let mut failed = None;
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    size += chunk.len() as u64;
+                    if size > app.max_upload {
+                        failed = Some(format!(
+                            "{name} is larger than the upload limit of {} MiB; nothing was kept",
+                            app.max_upload >> 20
+                        ));
+                        break;
+                    }
+                    if file.write_all(&chunk).await.is_err() {
+                        failed = Some(format!("{name}: the server could not store it"));
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    failed = Some(format!(
+                        "{name}: the upload was interrupted: {}",
+                        e.body_text()
+                    ));
+                    break;
+                }
+            }
+        }
+        let _ = file.flush().await;
+        drop(file);
+        if let Some(e) = failed {
+            results.push(Err(e));
+            return;
+        }
+        let dir = app.tor.imported.clone();
+        let shown = name.clone();
+        let got = blocking(move || {
+            let got = crate::torimport::import(&guard.0, &shown, &dir);
+            drop(guard);
+            got
+        })
+        .await;
+        results.push(got.map_err(|e| format!("{name}: {e}")));
+    }
+}
+
+/// A file removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The compact explore model of a finished case, made from report.json if needed.
+async fn explore_model(State(app): AppState, Path(id): Path<String>) -> Response {
+    let Some(id) = CaseId::parse(&id) else {
+        return not_found_case(false);
+    };
+    let dir = app.store.case_dir(&id);
+    match blocking(move || super::explore::model(&dir)).await {
+        Ok(Some(path)) => match tokio::fs::File::open(&path).await {
+            Ok(file) => {
+                let len = file.metadata().await.map(|m| m.len()).ok();
+                let mut response = Response::new(Body::from_stream(chunks(file)));
+                let h = response.headers_mut();
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                if let Some(len) = len {
+                    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+                }
+                response
+            }
+            Err(_) => not_found_case(false),
+        },
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "This case has no report.json to explore." })),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "error": format!("report.json could not be read: {e}") })),
+        )
+            .into_response(),
+    }
 }

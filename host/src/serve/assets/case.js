@@ -6,7 +6,7 @@
   const id = document.body.dataset.case;
   const $ = function (s) { return document.getElementById(s); };
   const base = '/cases/' + encodeURIComponent(id);
-  const ROW_LIMIT = 500;
+  const ROW_LIMIT = 250;
   const NODE_LIMIT = 150;
 
   // ---------- small helpers ----------
@@ -35,6 +35,28 @@
   function count(n) { return n === undefined || n === null ? '–' : Number(n).toLocaleString('en'); }
   function str(v) { return v === undefined || v === null ? '' : String(v); }
   function nFlows(n) { return n + (n === 1 ? ' flow' : ' flows'); }
+
+  // ---------- time ----------
+  // Report times are ISO 8601 UTC with up to nine decimals; the page counts in microseconds since the
+  // epoch (exact in a double until the year 2255), as the reports write them.
+  const ISO = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d)?)(?:\.(\d{1,9}))?\s*(?:Z|UTC)?$/i;
+  function usOf(text) {
+    const m = ISO.exec(String(text === undefined || text === null ? '' : text).trim());
+    if (!m) return null;
+    const ms = Date.parse(m[1] + 'T' + (m[2].length === 5 ? m[2] + ':00' : m[2]) + 'Z');
+    if (isNaN(ms)) return null;
+    return ms * 1000 + Number((m[3] || '').padEnd(6, '0').slice(0, 6));
+  }
+  function isoOf(us) {
+    const ms = Math.floor(us / 1000);
+    return new Date(ms).toISOString().slice(0, 19) + '.' + String(us - Math.floor(us / 1e6) * 1e6).padStart(6, '0') + 'Z';
+  }
+  // Short labels for the timeline's axis: the date only when the capture spans days.
+  function timeLabel(us) {
+    const text = isoOf(us);
+    const long = model.end - model.start > 86400e6;
+    return long ? text.slice(0, 10) + ' ' + text.slice(11, 19) : text.slice(11, 23);
+  }
 
   document.querySelector('form.delete-case').addEventListener('submit', function (e) {
     if (!window.confirm('Delete the case “' + e.target.dataset.name + '” with its capture and reports?')) e.preventDefault();
@@ -182,7 +204,19 @@
       const tags = (f.tags || []).slice();
       (f.findings || []).forEach(function (x) { if (tags.indexOf(x.tag) < 0) tags.push(x.tag); });
       const info = (classes && classes.byFlow.get(f.id)) || none;
-      return Object.assign({}, f, { tags: tags, findings: f.findings || [], cls: info.cls, views: info.views });
+      const bytes = (f.to_server ? f.to_server.bytes : 0) + (f.to_client ? f.to_client.bytes : 0);
+      const t0 = usOf(f.start), t1 = usOf(f.end);
+      // Filled in place: a big case has hundreds of thousands of flows, copies cost.
+      return Object.assign(f, { tags: tags, findings: f.findings || [], cls: info.cls, views: info.views,
+        bytes: bytes, t0: t0, t1: t1 === null ? t0 : t1 });
+    });
+    // The capture's time span: its first and last packet, else its flows'.
+    const cap = report.capture || {};
+    let start = usOf(cap.first_packet), end = usOf(cap.last_packet);
+    flows.forEach(function (f) {
+      if (f.t0 === null) return;
+      if (start === null || f.t0 < start) start = f.t0;
+      if (end === null || f.t1 > end) end = f.t1;
     });
     const hosts = new Map();
     (report.hosts || []).forEach(function (h) { hosts.set(h.ip, h); });
@@ -218,7 +252,7 @@
     if (notes.some(function (n) { return String(n.key).startsWith('tor.'); })) tags.add('tor');
     const classList = classes && classes.classes.length ? classes.classes : [];
     return {
-      report: report, files: files, flows: flows, hosts: hosts, flowById: flowById, findings: findings, notes: notes,
+      report: report, files: files, flows: flows, hosts: hosts, start: start, end: end, flowById: flowById, findings: findings, notes: notes,
       tags: Array.from(tags).sort(), classes: classList, views: classes ? classes.views : [],
       classified: !!classes, untracked: classes ? classes.untracked : 0,
     };
@@ -267,10 +301,12 @@
     $('filter-error').hidden = !error;
     const fromNets = from.nets || [], toNets = to.nets || [];
     const test = viewTest(view);
-    const flows = model.flows.filter(function (f) {
+    // The view's flows at any time (drawn on the timeline), then those active in the time range.
+    const timeless = model.flows.filter(function (f) {
       return test(f) && matches(fromNets, f.client.ip) && matches(toNets, f.server.ip);
     });
-    const everything = view === 'all' && !fromNets.length && !toNets.length;
+    const flows = timeRange ? timeless.filter(inRange) : timeless;
+    const everything = view === 'all' && !fromNets.length && !toNets.length && !timeRange;
     const hosts = new Map();
     function host(ip) {
       let s = hosts.get(ip);
@@ -292,7 +328,7 @@
       const s = x.subject || {};
       if (s.flow !== undefined) return inFlows.has(s.flow);
       if (s.host !== undefined) return hosts.has(s.host);
-      return everything || (!!tagOnly && !fromNets.length && !toNets.length);
+      return everything || (!!tagOnly && !fromNets.length && !toNets.length && !timeRange);
     });
     findings.forEach(function (x) {
       const s = x.subject || {};
@@ -302,7 +338,7 @@
         if (f) { host(f.client.ip).flagged = true; host(f.server.ip).flagged = true; }
       }
     });
-    return { view: view, flows: flows, hosts: hosts, findings: findings };
+    return { view: view, flows: flows, timeless: timeless, hosts: hosts, findings: findings };
   }
 
   function hostName(h) {
@@ -322,20 +358,26 @@
     if (x.tag === 'tor.no-consensus') return TOR_NOTE;
     return str(x.summary);
   }
-  const TOR_NOTE = 'Tor relays could not be recognised in this analysis: the server had no list of Tor relays (a consensus) for it, so connections to Tor relays are not marked; only the check of Tor-like server names ran.';
+  const TOR_NOTE = 'Tor relays could not be recognised in this analysis: the server had no list of Tor relays (a consensus) for it, so connections to Tor relays are not marked; only the check of Tor-like server names ran. Add consensuses of the capture\'s dates on the Tor relays page, then analyze the case again.';
+  // Said by the server when the consensuses it holds do not cover the capture's time.
+  let torCoverage = '';
 
   // ---------- state in the address ----------
   // The view, From, To and the selected host live in the fragment, so a copied link reopens the same
   // picture: #view=https&from=10.0.0.0/8&to=&host=10.0.0.5
+  // The time range as an ISO 8601 interval: &time=2011-03-18T19:06:08.000000Z/2011-03-18T19:06:09.000000Z
   function readState() {
     const q = new URLSearchParams(location.hash.slice(1));
-    return { view: q.get('view') || 'all', from: q.get('from') || '', to: q.get('to') || '', host: q.get('host') || '' };
+    const time = (q.get('time') || '').split('/');
+    return { view: q.get('view') || 'all', from: q.get('from') || '', to: q.get('to') || '', host: q.get('host') || '',
+      timeFrom: time[0] || '', timeTo: time[1] || '' };
   }
   function writeState() {
     const q = new URLSearchParams();
     q.set('view', $('view').value || 'all');
     if ($('from').value.trim()) q.set('from', $('from').value.trim());
     if ($('to').value.trim()) q.set('to', $('to').value.trim());
+    if (timeRange) q.set('time', isoOf(timeRange[0]) + '/' + isoOf(timeRange[1]));
     if (selected) q.set('host', selected);
     history.replaceState(null, '', '#' + q.toString());
   }
@@ -344,6 +386,57 @@
     select.value = Array.from(select.options).some(function (o) { return o.value === state.view; }) ? state.view : 'all';
     $('from').value = state.from;
     $('to').value = state.to;
+    $('time-from').value = state.timeFrom;
+    $('time-to').value = state.timeTo;
+    readTimeRange();
+  }
+
+  // ---------- the time range ----------
+  // null, or [first, last] microseconds; a flow is in range when it was active at some moment of it.
+  let timeRange = null;
+  function inRange(f) {
+    return f.t0 !== null && f.t1 >= timeRange[0] && f.t0 <= timeRange[1];
+  }
+  // The two time boxes → timeRange (an empty box is the capture's start or end); a wrong entry says why.
+  function readTimeRange() {
+    const a = $('time-from').value.trim(), b = $('time-to').value.trim();
+    const t0 = a ? usOf(a) : model.start, t1 = b ? usOf(b) : model.end;
+    let error = '';
+    if (a && t0 === null) error = '“' + a + '” is not a time; write it as 2024-01-31T12:00:00Z (UTC).';
+    else if (b && t1 === null) error = '“' + b + '” is not a time; write it as 2024-01-31T12:05:00Z (UTC).';
+    else if ((a || b) && t0 > t1) error = 'The time range ends before it starts.';
+    $('time-error').textContent = error;
+    $('time-error').hidden = !error;
+    timeRange = (a || b) && !error ? [t0, t1] : null;
+  }
+  function setTimeRange(range) {
+    $('time-from').value = range ? isoOf(range[0]) : '';
+    $('time-to').value = range ? isoOf(range[1]) : '';
+    readTimeRange();
+    render();
+  }
+
+  function drawTimeline(sel) {
+    const box = $('timeline');
+    if (model.start === null) {
+      box.replaceChildren(el('p', { class: 'hint', text: 'This report has no packet times.' }));
+      return;
+    }
+    // Findings above info on the view's flows, at their flow's start.
+    const marks = [];
+    sel.timeless.forEach(function (f) {
+      f.findings.forEach(function (x) {
+        if (x.severity === 'info' || f.t0 === null) return;
+        marks.push({ t: f.t0, severity: str(x.severity), text: str(x.severity) + ' ' + str(x.tag) + ' at ' + isoOf(f.t0) + ': ' + findingText(x) });
+      });
+    });
+    window.PcapxrayTimeline.draw(box, {
+      start: model.start, end: model.end, flows: sel.timeless, marks: marks, range: timeRange,
+      label: timeLabel, onSelect: setTimeRange,
+    });
+    $('timeline-caption').textContent = 'Capture from ' + isoOf(model.start) + ' to ' + isoOf(model.end) + '; ' +
+      (timeRange ? 'showing ' + isoOf(timeRange[0]) + ' to ' + isoOf(timeRange[1]) + ' (' + sel.flows.length + ' of ' + sel.timeless.length + ' flows of the view).' : 'showing all of it.') +
+      ' Marks: ' + marks.length + ' findings above info.';
   }
 
   // ---------- rendering ----------
@@ -364,8 +457,10 @@
       };
     });
     drawDiagram(sel.view, nodes, edgesOf(sel.flows, keep));
+    drawTimeline(sel);
     $('view-summary').textContent = sel.flows.length + ' of ' + model.flows.length + ' flows, ' + total + ' hosts, ' +
       sel.findings.length + ' findings in view “' + sel.view.replace(/^tag:/, '') + '”' +
+      (timeRange ? ' between ' + isoOf(timeRange[0]) + ' and ' + isoOf(timeRange[1]) : '') +
       (total > NODE_LIMIT ? '; the diagram shows ' + NODE_LIMIT + ' of ' + total + ' hosts (the busiest), the table all of them' : '') +
       (model.report.flows === undefined ? '; this report has no flows (the json output was configured without them)' : '') + '.';
     renderViewNote(sel);
@@ -377,6 +472,11 @@
       return rank(p) - rank(q);
     }));
     webTable.set(sel.findings.filter(function (x) { return /^web\.(http|https|tls)$/.test(x.tag); }));
+    flowsTable.set(sel.flows.slice().sort(function (p, q) { return (p.t0 || 0) - (q.t0 || 0) || p.id - q.id; }));
+    dnsTable.set(dnsRows(sel.flows));
+    viewFlows = sel.flows;
+    $('view-pcap').textContent = 'Download the packets of this view (' + nFlows(sel.flows.length) + ', pcap)';
+    $('view-pcap').disabled = !sel.flows.length;
     if (selected) showHost(selected, false);
     writeState();
   }
@@ -424,7 +524,7 @@
     const torView = sel.view === 'tor' || sel.view.startsWith('tag:tor');
     const noConsensus = model.notes.some(function (n) { return n.key === 'tor.no-consensus'; }) ||
       model.findings.some(function (x) { return x.tag === 'tor.no-consensus'; });
-    const text = torView && noConsensus ? TOR_NOTE : '';
+    const text = torView ? (noConsensus ? TOR_NOTE : torCoverage) : '';
     $('view-note').textContent = text;
     $('view-note').hidden = !text;
   }
@@ -435,6 +535,7 @@
   }
 
   let lastGraph = null;
+  let viewFlows = [];
   function drawDiagram(view, nodes, edges) {
     lastGraph = [view, nodes, edges];
     const canvas = $('diagram');
@@ -468,15 +569,17 @@
   // A table the investigator sorts (a header button) and filters (the box above it); its caption says
   // how many rows it shows of how many. columns: {label, value(row) for sorting and filtering,
   // cell(row) → text or node (default: the value), num}.
+  const COLLATE = new Intl.Collator('en', { numeric: true }).compare;
   function DataTable(id, noun, columns, empty) {
     const table = $(id);
     const head = table.querySelector('thead tr');
     const body = table.querySelector('tbody');
     const filter = el('input', { type: 'search', id: id + '-filter', autocomplete: 'off', spellcheck: 'false', placeholder: 'filter' });
     const counter = el('p', { class: 'hint table-count', id: id + '-count', role: 'status' });
-    const bar = el('div', { class: 'table-bar' }, el('label', { for: id + '-filter', text: 'Filter ' + noun }), filter, counter);
+    const csv = el('button', { type: 'button', id: id + '-csv', text: 'Download CSV' });
+    const bar = el('div', { class: 'table-bar' }, el('label', { for: id + '-filter', text: 'Filter ' + noun }), filter, csv, counter);
     table.closest('.scroll').before(bar);
-    let rows = [], sortBy = -1, descending = false;
+    let rows = [], sortBy = -1, descending = false, shown = [];
     const headers = columns.map(function (c, i) {
       const button = el('button', { type: 'button', class: 'sort', text: c.label });
       button.addEventListener('click', function () {
@@ -489,14 +592,42 @@
     head.replaceChildren.apply(head, headers);
     let pending = null;
     filter.addEventListener('input', function () { clearTimeout(pending); pending = setTimeout(draw, 150); });
+    // The rows as filtered and sorted, every one of them (not only those drawn), as CSV.
+    csv.addEventListener('click', function () {
+      const keep = columns.filter(function (c) { return c.csv !== false; });
+      const lines = [keep.map(function (c) { return csvField(c.label); }).join(',')];
+      shown.forEach(function (r) {
+        lines.push(keep.map(function (c) { return csvField(c.csv ? c.csv(r.row) : value(r, columns.indexOf(c))); }).join(','));
+      });
+      const blob = new Blob([lines.join('\r\n') + '\r\n'], { type: 'text/csv;charset=utf-8' });
+      const a = el('a', { href: URL.createObjectURL(blob), download: id.replace(/-table$/, '') + '.csv' });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
+    });
+    // A big case has hundreds of thousands of rows: a cell's value is computed when first needed (to
+    // draw one of the rows shown, to sort by its column, to filter or to write CSV), then kept.
+    function value(r, i) {
+      let v = r.values[i];
+      if (v === undefined) {
+        v = columns[i].value(r.row);
+        r.values[i] = v = v === undefined || v === null ? '' : v;
+      }
+      return v;
+    }
+    function text(r) {
+      if (r.text === null) r.text = columns.map(function (_, i) { return value(r, i); }).join('\u0001').toLowerCase();
+      return r.text;
+    }
     function draw() {
       const q = filter.value.trim().toLowerCase();
-      let out = q ? rows.filter(function (r) { return r.text.indexOf(q) >= 0; }) : rows.slice();
+      let out = q ? rows.filter(function (r) { return text(r).indexOf(q) >= 0; }) : rows.slice();
       if (sortBy >= 0) {
         const sign = descending ? -1 : 1;
         out.sort(function (p, q2) {
-          const a = p.values[sortBy], b = q2.values[sortBy];
-          const c = typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b), 'en', { numeric: true });
+          const a = value(p, sortBy), b = value(q2, sortBy);
+          const c = typeof a === 'number' && typeof b === 'number' ? a - b : COLLATE(String(a), String(b));
           return sign * c;
         });
       }
@@ -504,29 +635,35 @@
         if (i === sortBy) th.setAttribute('aria-sort', descending ? 'descending' : 'ascending');
         else th.removeAttribute('aria-sort');
       });
+      shown = out;
       const visible = out.slice(0, ROW_LIMIT).map(function (r) {
         return el('tr', {}, ...columns.map(function (c, i) {
-          const cell = c.cell ? c.cell(r.row) : r.values[i];
+          const cell = c.cell ? c.cell(r.row) : value(r, i);
           return el('td', { class: (c.num ? 'num ' : '') + (c.cls ? c.cls(r.row) : '') }, typeof cell === 'number' ? count(cell) : cell);
         }));
       });
       if (!visible.length) visible.push(el('tr', {}, el('td', { colspan: String(columns.length), class: 'hint', text: rows.length ? 'No row matches the filter.' : empty })));
       body.replaceChildren.apply(body, visible);
       counter.textContent = out.length + ' of ' + rows.length + ' ' + noun +
-        (out.length > ROW_LIMIT ? ' (the first ' + ROW_LIMIT + ' shown; narrow the filter or download the report for all)' : '');
+        (out.length > ROW_LIMIT ? ' (the first ' + ROW_LIMIT + ' shown; narrow the filter, or download the CSV for all)' : '');
     }
     return {
       set: function (list) {
-        rows = list.map(function (row) {
-          const values = columns.map(function (c) { return c.value(row); });
-          return { row: row, values: values, text: values.join('\u0001').toLowerCase() };
-        });
+        rows = list.map(function (row) { return { row: row, values: [], text: null }; });
         draw();
       },
     };
   }
 
-  let hostsTable, findingsTable, webTable;
+  // One CSV field (RFC 4180). Values come from a capture: one that a spreadsheet would run as a
+  // formula (= + - @ first) gets a leading apostrophe.
+  function csvField(v) {
+    let t = v === undefined || v === null ? '' : String(v);
+    if (/^[=+\-@\t\r]/.test(t) && !/^-?\d+(\.\d+)?$/.test(t)) t = "'" + t;
+    return /[",\r\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
+  }
+
+  let hostsTable, findingsTable, webTable, flowsTable, dnsTable;
   function makeTables() {
     hostsTable = DataTable('hosts-table', 'hosts', [
       { label: 'Address', value: function (s) { return s.ip; }, cell: function (s) { return hostButton(s.ip); } },
@@ -541,12 +678,40 @@
     ], 'No hosts in this view.');
     findingsTable = DataTable('findings-table', 'findings', [
       { label: 'Severity', value: function (x) { return 5 - (SEVERITY_ORDER[x.severity] === undefined ? 5 : SEVERITY_ORDER[x.severity]); },
-        cell: function (x) { return str(x.severity); }, cls: function (x) { return 'sev-' + str(x.severity); } },
+        cell: function (x) { return str(x.severity); }, csv: function (x) { return str(x.severity); }, cls: function (x) { return 'sev-' + str(x.severity); } },
       { label: 'Tag', value: function (x) { return str(x.tag); } },
       { label: 'Subject', value: subjectText, cell: subject },
       { label: 'Summary', value: findingText },
       { label: 'Stage', value: function (x) { return str(x.stage); } },
+      { label: 'Evidence', value: evidenceText, cell: evidenceNode },
     ], 'No findings in this view.');
+    flowsTable = DataTable('flows-table', 'flows', [
+      { label: 'ID', num: true, value: function (f) { return f.id; } },
+      { label: 'Start (UTC)', value: function (f) { return str(f.start); } },
+      { label: 'Protocol', value: function (f) { return str(f.protocol); } },
+      { label: 'Client', value: function (f) { return endpoint(f.client.ip, f.client.port); }, cell: function (f) { return endpointNode(f.client.ip, f.client.port); } },
+      { label: 'Server', value: function (f) { return endpoint(f.server.ip, f.server.port); }, cell: function (f) { return endpointNode(f.server.ip, f.server.port); } },
+      { label: 'State', value: function (f) { return str(f.conn_state); }, cell: function (f) { return el('abbr', { title: CONN_STATES[f.conn_state] || '', text: str(f.conn_state) }); } },
+      { label: 'History', value: function (f) { return str(f.history); } },
+      { label: 'Packets', num: true, value: function (f) { return packetsOf(f); } },
+      { label: 'Bytes', num: true, value: function (f) { return f.bytes; } },
+      { label: 'Duration (s)', num: true, value: function (f) { return Number(f.duration_seconds || 0); } },
+      { label: 'Tags', value: function (f) { return f.tags.join(', '); } },
+      { label: 'Packets file', csv: false, value: function () { return ''; }, cell: function (f) {
+        return el('a', { href: base + '/pcap?flow=' + f.id, download: '', class: 'flow-pcap', 'data-flow': String(f.id), text: 'pcap',
+          'aria-label': 'packets of flow ' + f.id + ' (pcap)' });
+      } },
+    ], 'No flows in this view.');
+    dnsTable = DataTable('dns-table', 'DNS flows', [
+      { label: 'Kind', value: function (r) { return str(r.x.tag); } },
+      { label: 'Client', value: function (r) { return r.f.client.ip; }, cell: function (r) { return hostButton(r.f.client.ip); } },
+      { label: 'Server', value: function (r) { return endpoint(r.f.server.ip, r.f.server.port); }, cell: function (r) { return endpointNode(r.f.server.ip, r.f.server.port); } },
+      { label: 'Queries', value: function (r) { return attr(r.x, 'dns.queries') + more(r.x, 'dns.queries-omitted'); } },
+      { label: 'Types', value: function (r) { return attr(r.x, 'dns.qtypes'); } },
+      { label: 'Answers', value: function (r) { return attr(r.x, 'dns.answers') + more(r.x, 'dns.answers-omitted'); } },
+      { label: 'Response codes', value: function (r) { return attr(r.x, 'dns.rcode'); } },
+      { label: 'Messages', value: function (r) { return attr(r.x, 'dns.messages'); } },
+    ], 'No DNS in this view.');
     webTable = DataTable('web-table', 'web transactions', [
       { label: 'Client', value: function (x) { const f = flowOf(x); return f ? f.client.ip : ''; },
         cell: function (x) { const f = flowOf(x); return f ? hostButton(f.client.ip) : ''; } },
@@ -563,6 +728,43 @@
       } },
       { label: 'User agent', value: function (x) { return str((x.attributes || {})['http.user-agent']); } },
     ], 'No web transactions in this view.');
+  }
+
+  function attr(x, key) { return str((x.attributes || {})[key]); }
+  function more(x, key) { const n = attr(x, key); return n && n !== '0' ? ' (and ' + n + ' more)' : ''; }
+  function packetsOf(f) { return (f.to_server ? f.to_server.packets : 0) + (f.to_client ? f.to_client.packets : 0); }
+  // Zeek's connection states, for the State column's tooltip.
+  const CONN_STATES = {
+    S0: 'attempt seen, no reply', S1: 'established, not terminated', SF: 'normal establishment and termination',
+    REJ: 'attempt rejected', S2: 'established, close attempt by the client only', S3: 'established, close attempt by the server only',
+    RSTO: 'established, the client aborted (RST)', RSTR: 'established, the server aborted (RST)',
+    RSTOS0: 'the client sent a SYN then a RST; no SYN-ACK seen', RSTRH: 'the server sent a SYN-ACK then a RST; no SYN seen',
+    SH: 'the client sent a SYN then a FIN; no SYN-ACK seen', SHR: 'the server sent a SYN-ACK then a FIN; no SYN seen',
+    OTH: 'no SYN seen, only midstream traffic',
+  };
+  // A finding's evidence: its attributes as the analyzer wrote them, and the flows it rests on.
+  function evidenceText(x) {
+    const a = x.attributes || {};
+    const parts = Object.keys(a).sort().map(function (k) { return k + '=' + a[k]; });
+    const flows = (x.flows || []).length;
+    if (flows > 1) parts.push(flows + ' flows');
+    return parts.join('; ');
+  }
+  function evidenceNode(x) {
+    const text = evidenceText(x);
+    if (text.length <= 120) return text;
+    return el('details', {}, el('summary', { text: text.slice(0, 100) + '…' }), el('span', { text: text }));
+  }
+  // One row per flow that carried DNS (the dns stage's finding on it, as it wrote it).
+  const DNS_TAG = /^dns(\.(mdns|llmnr|nbns|malformed))?$/;
+  function dnsRows(flows) {
+    const rows = [];
+    flows.forEach(function (f) {
+      const x = f.findings.find(function (y) { return DNS_TAG.test(y.tag) && (y.attributes || {})['dns.messages'] !== undefined; }) ||
+        f.findings.find(function (y) { return DNS_TAG.test(y.tag); });
+      if (x) rows.push({ f: f, x: x });
+    });
+    return rows;
   }
 
   function flowOf(x) {
@@ -624,7 +826,9 @@
     writeState();
     if (diagram) diagram.select(ip);
     const h = model.hosts.get(ip) || { ip: ip };
-    const flows = model.flows.filter(function (f) { return f.client.ip === ip || f.server.ip === ip; });
+    const flows = model.flows.filter(function (f) {
+      return (f.client.ip === ip || f.server.ip === ip) && (!timeRange || inRange(f));
+    });
     const peers = new Map();
     flows.forEach(function (f) {
       const peer = f.client.ip === ip ? f.server.ip : f.client.ip;
@@ -656,7 +860,10 @@
     }
     const facts = (h.notes || []).filter(function (n) { return ['name', 'vendor', 'os', 'device'].indexOf(n.key) < 0; });
     const panel = $('details');
-    const parts = [el('h3', { id: 'details-heading', text: 'Host ' + ip }), dl];
+    const range = timeRange ? '&time=' + encodeURIComponent(isoOf(timeRange[0]) + '/' + isoOf(timeRange[1])) : '';
+    const pcap = el('p', {}, el('a', { href: base + '/pcap?host=' + encodeURIComponent(ip) + range, download: '', id: 'host-pcap',
+      text: 'Download this host\'s packets' + (timeRange ? ' in the time range' : '') + ' (pcap)' }));
+    const parts = [el('h3', { id: 'details-heading', text: 'Host ' + ip }), pcap, dl];
     if (facts.length) {
       parts.push(el('h4', { text: 'Facts' }), el('ul', {}, ...facts.map(function (n) {
         return el('li', { text: n.key + ': ' + n.value + ' (' + n.stage + ')' });
@@ -669,7 +876,7 @@
       const h2 = model.hosts.get(p[0]);
       return el('li', {}, hostButton(p[0]), (hostName(h2) ? ' ' + hostName(h2) : '') + ' — ' + nFlows(p[1]));
     })));
-    parts.push(el('h4', { text: 'Flows (' + flows.length + cut(flows.length) + ')' }));
+    parts.push(el('h4', { text: 'Flows (' + flows.length + (timeRange ? ' in the time range' : '') + cut(flows.length) + ')' }));
     parts.push(el('ul', { class: 'flows' }, ...flows.slice(0, 100).map(function (f) {
       const bytes = (f.to_server ? f.to_server.bytes : 0) + (f.to_client ? f.to_client.bytes : 0);
       return el('li', { text: f.protocol + ' ' + endpoint(f.client.ip, f.client.port) + ' → ' + endpoint(f.server.ip, f.server.port) + ', ' + size(bytes) + (f.tags.length ? ' [' + f.tags.join(', ') + ']' : '') });
@@ -723,11 +930,42 @@
     } else {
       incomplete.hidden = true;
     }
+    torCoverage = str(s.tor_note);
+    if (torCoverage) parts.push(el('p', { class: 'warning', id: 'tor-coverage-note', text: torCoverage }));
     if (s.warnings && s.warnings.length) {
       parts.push(el('details', {}, el('summary', { text: 'Warnings (' + s.warnings.length + ')' }),
         el('ul', {}, ...s.warnings.map(function (p) { return el('li', { text: p }); }))));
     }
     $('run').replaceChildren.apply($('run'), parts);
+  }
+
+  // The server's compact model of report.json (GET /api/cases/ID/explore: flows as rows of the fields
+  // this page reads), turned back into report.json's shape; null when the server has none, and the
+  // page then reads report.json itself.
+  async function compactReport() {
+    let m;
+    try {
+      const r = await fetch('/api/cases/' + encodeURIComponent(id) + '/explore', { headers: { Accept: 'application/json' } });
+      if (!r.ok) return null;
+      m = await r.json();
+    } catch (_) { return null; }
+    if (!m || m.format !== 'pcapxray-explore-2') return null;
+    const c = {};
+    m.columns.forEach(function (name, i) { c[name] = i; });
+    const found = new Map(m.flow_findings || []);
+    const flows = m.flows === null ? undefined : m.flows.map(function (r) {
+      return {
+        id: r[c.id], protocol: r[c.protocol],
+        client: { ip: r[c.client_ip], port: r[c.client_port], mac: r[c.client_mac] },
+        server: { ip: r[c.server_ip], port: r[c.server_port] },
+        start: r[c.start], end: r[c.end], duration_seconds: r[c.duration_seconds],
+        conn_state: r[c.conn_state], history: r[c.history],
+        to_server: { packets: r[c.to_server_packets], bytes: r[c.to_server_bytes] },
+        to_client: { packets: r[c.to_client_packets], bytes: r[c.to_client_bytes] },
+        tags: r[c.tags], findings: found.get(r[c.id]) || [],
+      };
+    });
+    return { flows: flows, findings: m.findings, hosts: m.hosts, capture: m.capture, notes: m.notes };
   }
 
   async function explore(c) {
@@ -746,10 +984,9 @@
       $('failure').hidden = false;
       return;
     }
-    let report, classes = null;
+    let report = await compactReport(), classes = null;
     try {
-      const r = await fetch(base + '/report/report.json');
-      report = await r.json();
+      if (!report) report = await (await fetch(base + '/report/report.json')).json();
     } catch (e) {
       $('error-text').textContent = 'report.json could not be read: ' + e;
       $('failure').hidden = false;
@@ -762,6 +999,7 @@
       } catch (_) { classes = null; /* the legend says the classes are missing */ }
     }
     model = buildModel(report, files, classes);
+    $('original-sha256').textContent = str((report.capture || {}).sha256) || 'not in the report';
     fillViews();
     makeTables();
     const state = readState();
@@ -772,11 +1010,14 @@
     if (selected) showHost(selected, false);
     $('view').addEventListener('change', render);
     let pending = null;
-    ['from', 'to'].forEach(function (name) {
-      $(name).addEventListener('input', function () { clearTimeout(pending); pending = setTimeout(render, 250); });
+    ['from', 'to', 'time-from', 'time-to'].forEach(function (name) {
+      $(name).addEventListener('input', function () { clearTimeout(pending); pending = setTimeout(function () { readTimeRange(); render(); }, 250); });
     });
-    $('filters').addEventListener('submit', function (e) { e.preventDefault(); render(); });
-    $('filters').addEventListener('reset', function () { setTimeout(function () { $('view').value = 'all'; render(); }, 0); });
+    $('filters').addEventListener('submit', function (e) { e.preventDefault(); readTimeRange(); render(); });
+    $('filters').addEventListener('reset', function () { setTimeout(function () { $('view').value = 'all'; readTimeRange(); render(); }, 0); });
+    $('view-pcap-form').addEventListener('submit', function () {
+      $('view-pcap-flows').value = viewFlows.map(function (f) { return f.id; }).join(',');
+    });
     $('search-form').addEventListener('submit', function (e) { e.preventDefault(); search($('search').value); });
     $('plugin-graph').addEventListener('change', function () { if (lastGraph) drawDiagram.apply(null, lastGraph); });
     $('zoom-in').addEventListener('click', function () { window.PcapxrayDiagram.zoom($('diagram'), 1.25); });

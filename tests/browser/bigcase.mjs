@@ -1,0 +1,61 @@
+// How the case page of a big case behaves, timed in a real headless Chromium: from navigation to the
+// explore view being ready, a view switch, a From filter and a time range, and the longest main-thread
+// task (PerformanceObserver 'longtask'). Prints one JSON line. Used by hand on the tests/bench.sh
+// capture (see serve's README section); it asserts nothing itself.
+//
+// node bigcase.mjs --case http://127.0.0.1:PORT/cases/ID [--view dns] [--from 10.0.0.0/8] [--chromium PATH]
+
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+if (!args.case) { console.error('missing --case'); process.exit(2); }
+const profile = mkdtempSync(join(tmpdir(), 'pcapxray-bigcase-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: args.chromium || '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1400, height: 1000 },
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+const result = { consoleErrors: [] };
+try {
+  const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(180_000);
+  page.on('console', (m) => { if (m.type() === 'error') result.consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => result.consoleErrors.push(String(e)));
+  await page.addInitScript(() => {
+    window.__long = [];
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__long.push(e.duration); })
+      .observe({ type: 'longtask', buffered: true });
+  });
+  const t0 = Date.now();
+  await page.goto(args.case);
+  await page.waitForFunction(() => document.body.dataset.ready === 'explore');
+  result.readyMs = Date.now() - t0;
+  result.summary = await page.locator('#view-summary').textContent();
+  const timed = async (what, act, done, arg) => {
+    const start = Date.now();
+    await act();
+    await page.waitForFunction(done, arg);
+    result[what] = Date.now() - start;
+  };
+  const view = args.view || 'dns';
+  await timed('viewSwitchMs', () => page.getByLabel('View', { exact: true }).selectOption(view),
+    () => document.getElementById('view-summary').textContent.includes('view “' + document.getElementById('view').value + '”'));
+  await timed('backToAllMs', () => page.getByLabel('View', { exact: true }).selectOption('all'),
+    () => document.getElementById('view-summary').textContent.includes('view “all”'));
+  const before = await page.locator('#view-summary').textContent();
+  await timed('fromFilterMs', () => page.getByLabel('From (IP or CIDR)').fill(args.from || '10.0.0.0/8'),
+    (b) => document.getElementById('view-summary').textContent !== b, before);
+  result.filtered = await page.locator('#view-summary').textContent();
+  result.longTasksMs = await page.evaluate(() => window.__long.map(Math.round).sort((a, b) => b - a).slice(0, 10));
+  result.heapMB = await page.evaluate(() => performance.memory ? Math.round(performance.memory.usedJSHeapSize / 1048576) : null);
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log(JSON.stringify(result));

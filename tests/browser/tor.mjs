@@ -1,0 +1,75 @@
+// Tor relays without the command line, in a real headless Chromium: open the Tor relays page from the
+// start page, add consensus files and a Tor Metrics style archive through the form, then upload a
+// capture and look at its Tor view. Prints one JSON line with what it saw; tests/e2e/serve.rs checks it.
+//
+// node tor.mjs --url http://127.0.0.1:PORT/ --capture FILE --out DIR --add FILE[,FILE...] [--chromium PATH]
+
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+for (const need of ['url', 'capture', 'out', 'add']) {
+  if (!args[need]) { console.error(`missing --${need}`); process.exit(2); }
+}
+const step = (text) => console.error(`[browser] ${text}`);
+
+const profile = mkdtempSync(join(args.out, 'profile-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: args.chromium || '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1400, height: 1000 },
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+const result = { consoleErrors: [] };
+try {
+  const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(60_000);
+  page.on('console', (m) => { if (m.type() === 'error') result.consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => result.consoleErrors.push(String(e)));
+
+  await page.goto(args.url);
+  await page.getByRole('navigation', { name: 'Site' }).getByRole('link', { name: 'Tor relays' }).click();
+  await page.waitForURL(/\/tor$/);
+  result.before = await page.locator('#tor-coverage').textContent();
+  result.notReadBefore = await page.locator('#tor-not-read').count();
+
+  await page.getByLabel('Consensus files or archives').setInputFiles(args.add.split(','));
+  await Promise.all([
+    page.waitForLoadState('load'),
+    page.getByRole('button', { name: 'Add' }).click(),
+  ]);
+  await page.locator('#tor-result').waitFor();
+  result.added = await page.locator('#tor-result li').allTextContents();
+  result.after = await page.locator('#tor-coverage').textContent();
+  result.rows = await page.locator('#tor-consensuses tbody tr').evaluateAll((rs) => rs.map((r) => Array.from(r.cells).map((c) => c.textContent)));
+  step(`added: ${result.after}`);
+
+  // A capture analyzed afterwards uses them.
+  await page.goto(args.url);
+  await page.getByLabel('Capture file').setInputFiles(args.capture);
+  await Promise.all([
+    page.waitForURL(/\/cases\/[0-9a-f]{32}$/),
+    page.getByRole('button', { name: 'Upload and analyze' }).click(),
+  ]);
+  result.caseUrl = page.url();
+  await page.waitForFunction(() => document.body.dataset.ready === 'explore', null, { timeout: 180_000 });
+  const views = await page.getByLabel('View', { exact: true }).locator('option').evaluateAll((os) => os.map((o) => o.value));
+  result.views = views;
+  await page.getByLabel('View', { exact: true }).selectOption(views.includes('tor') ? 'tor' : 'tag:tor');
+  await page.waitForTimeout(400);
+  result.tor = {
+    summary: await page.locator('#view-summary').textContent(),
+    findings: await page.locator('#findings-table tbody').innerText(),
+    noteVisible: await page.locator('#view-note').isVisible(),
+    note: await page.locator('#view-note').textContent(),
+    runNote: await page.locator('#tor-coverage-note').count() ? await page.locator('#tor-coverage-note').textContent() : null,
+  };
+  step(`tor view: ${result.tor.summary}`);
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log(JSON.stringify(result));

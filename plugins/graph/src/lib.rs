@@ -51,6 +51,8 @@ pub struct Config {
     engine: String,
     /// Also write PNG files (needs the `graphviz` capability).
     png: bool,
+    /// Hosts the model keeps one by one; later ones are folded into their address blocks (/24, /48).
+    max_hosts: usize,
 }
 
 impl Default for Config {
@@ -63,6 +65,7 @@ impl Default for Config {
             renderer: Renderer::Builtin,
             engine: "dot".into(),
             png: false,
+            max_hosts: pcapxray_plugin_sdk::graph::DEFAULT_MAX_HOSTS,
         }
     }
 }
@@ -150,6 +153,12 @@ impl GraphOutput {
                 format!("must be 1 to {MAX_INTERNET_NODES_LIMIT}"),
             ));
         }
+        if !(1..=10_000_000).contains(&config.max_hosts) {
+            return Err(config_error(
+                "max_hosts".into(),
+                "must be 1 to 10000000".to_string(),
+            ));
+        }
         if !ENGINES.contains(&config.engine.as_str()) {
             return Err(config_error(
                 "engine".into(),
@@ -167,7 +176,7 @@ impl GraphOutput {
             renderer: config.renderer,
             engine: config.engine,
             png: config.png,
-            model: NetGraph::new(),
+            model: NetGraph::with_max_hosts(config.max_hosts),
         })
     }
 
@@ -302,8 +311,8 @@ pub fn classes_artifact(model: &NetGraph) -> Artifact {
             let (from, to) = model.graph.edge_endpoints(e)?;
             let c = &model.graph[e];
             Some(serde_json::json!({
-                "client": model.graph[from].ip.to_string(),
-                "server": model.graph[to].ip.to_string(),
+                "client": model.graph[from].address(),
+                "server": model.graph[to].address(),
                 "class": c.class.as_str(),
                 "views": view_names(model, c.views),
                 "flows": flows,
@@ -379,6 +388,13 @@ impl Output for GraphOutput {
             self.env.log("warn", &format!(
                 "{lost} findings raised at the end of the run are about flows past the first {} of the capture; their flows keep the class they had.",
                 pcapxray_plugin_sdk::graph::MAX_TRACKED_FLOWS
+            ));
+        }
+        if self.model.folded_hosts() > 0 {
+            self.env.log("warn", &format!(
+                "The diagrams draw {} hosts one by one and fold {} more into their address blocks (config max_hosts raises the bound).",
+                self.model.max_hosts(),
+                self.model.folded_hosts()
             ));
         }
         let mut out = vec![classes_artifact(&self.model)];

@@ -26,7 +26,7 @@ use std::net::IpAddr;
 pub const MAX_TRACKED_FLOWS: usize = 262_144;
 
 /// Addresses that get a node of their own before later ones are folded into address blocks.
-pub const DEFAULT_MAX_HOSTS: usize = 16_384;
+pub const DEFAULT_MAX_HOSTS: usize = 4096;
 
 /// Distinct ports counted per conversation; the rest are only counted together.
 const MAX_PORTS: usize = 32;

@@ -63,7 +63,7 @@ pub struct Config {
 }
 
 /// Default of `max_hosts`: far above a LAN's machines, a bounded slice of a flood.
-pub const DEFAULT_MAX_HOSTS: usize = 16_384;
+pub const DEFAULT_MAX_HOSTS: usize = 8192;
 
 impl Default for Config {
     fn default() -> Config {

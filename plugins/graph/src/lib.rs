@@ -304,30 +304,36 @@ pub fn classes_artifact(model: &NetGraph) -> Artifact {
             })
         })
         .collect();
-    let conversations: Vec<serde_json::Value> = model
-        .flows_by_conversation()
-        .into_iter()
-        .filter_map(|(e, flows)| {
-            let (from, to) = model.graph.edge_endpoints(e)?;
-            let c = &model.graph[e];
-            Some(serde_json::json!({
-                "client": model.graph[from].address(),
-                "server": model.graph[to].address(),
-                "class": c.class.as_str(),
-                "views": view_names(model, c.views),
-                "flows": flows,
-            }))
-        })
-        .collect();
-    let body = serde_json::json!({
-        "classes": classes,
-        "conversations": conversations,
-        "untracked_flows": model.untracked_flows(),
-    });
+    // Written a conversation at a time (the same bytes as one `json!` tree, without the tree: a
+    // quarter of a million flow ids as JSON values would cost the plugin tens of megabytes).
+    let mut bytes = b"{\"classes\":".to_vec();
+    let _ = serde_json::to_writer(&mut bytes, &classes);
+    bytes.extend_from_slice(b",\"conversations\":[");
+    let mut first = true;
+    for (e, flows) in model.flows_by_conversation() {
+        let Some((from, to)) = model.graph.edge_endpoints(e) else {
+            continue;
+        };
+        let c = &model.graph[e];
+        if !std::mem::take(&mut first) {
+            bytes.push(b',');
+        }
+        let conversation = serde_json::json!({
+            "client": model.graph[from].address(),
+            "server": model.graph[to].address(),
+            "class": c.class.as_str(),
+            "views": view_names(model, c.views),
+            "flows": flows,
+        });
+        let _ = serde_json::to_writer(&mut bytes, &conversation);
+    }
+    bytes.extend_from_slice(b"],\"untracked_flows\":");
+    bytes.extend_from_slice(model.untracked_flows().to_string().as_bytes());
+    bytes.push(b'}');
     Artifact {
         name: "graph/classes.json".into(),
         media_type: "application/json".into(),
-        bytes: serde_json::to_vec(&body).unwrap_or_default(),
+        bytes,
     }
 }
 

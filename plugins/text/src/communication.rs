@@ -196,7 +196,7 @@ impl Pair {
 }
 
 /// Default of the most host pairs listed: far above a LAN's conversations, a bounded slice of a flood.
-pub const DEFAULT_MAX_PAIRS: usize = 8192;
+pub const DEFAULT_MAX_PAIRS: usize = 4096;
 
 /// The per-pair aggregate, fed flow by flow.
 pub struct Communication {

@@ -29,7 +29,7 @@ use serde::Deserialize;
 const REPORTS: [&str; 3] = ["devices", "communication", "payloads"];
 
 /// Default of `max_hosts`: far above a LAN's machines, a bounded slice of a flood.
-const DEFAULT_MAX_HOSTS: usize = 8192;
+const DEFAULT_MAX_HOSTS: usize = 4096;
 
 /// The stage's `config` table.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -161,9 +161,48 @@ pub mod hosts {
         super::wit::model::get_host(*ip)
     }
 
-    /// Every host (a copy of the whole table: call it once, e.g. in `finish`).
+    /// Every host (a copy of the whole table: call it once, e.g. in `finish`). A capture can hold
+    /// millions of hosts: prefer [`pages`], which holds one page at a time.
     pub fn all() -> Vec<HostInfo> {
         super::wit::model::all_hosts()
+    }
+
+    /// Hosts per page of the host table, in address order.
+    pub const PAGE: u32 = 4096;
+
+    /// The host table as it is now, page by page in address order ([`PAGE`] hosts each): memory for
+    /// one page instead of the whole table.
+    pub fn pages() -> Pages {
+        Pages {
+            after: None,
+            done: false,
+        }
+    }
+
+    /// An iterator over pages of the host table (see [`pages`]).
+    #[derive(Debug)]
+    pub struct Pages {
+        after: Option<IpAddress>,
+        done: bool,
+    }
+
+    impl Iterator for Pages {
+        type Item = Vec<HostInfo>;
+
+        fn next(&mut self) -> Option<Vec<HostInfo>> {
+            if self.done {
+                return None;
+            }
+            let page = super::wit::model::hosts_after(self.after, PAGE);
+            match page.last() {
+                Some(last) => self.after = Some(last.ip),
+                None => self.done = true,
+            }
+            if page.len() < PAGE as usize {
+                self.done = true;
+            }
+            (!page.is_empty()).then_some(page)
+        }
     }
 }
 

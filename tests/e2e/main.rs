@@ -5,6 +5,7 @@ mod support;
 mod authoring;
 mod beacon;
 mod behaviour;
+mod bounded;
 mod captures;
 mod dns_devices;
 mod encap;

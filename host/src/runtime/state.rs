@@ -33,6 +33,9 @@ pub struct StageState {
     /// were done with it. The model answers from it, so what an output sees does not depend on how
     /// far the analyzers have got meanwhile (outputs run on threads of their own).
     pub snapshot: Option<Arc<HostSnapshot>>,
+    /// The addresses of the host table in order, taken at the first `hosts-after` call of a walk (one
+    /// that starts from the beginning), so that each further page is a binary search, not a sort.
+    host_order: Vec<IpAddr>,
     dns: Option<Result<caps::dns::Dns, String>>,
     whois: Option<caps::whois::Whois>,
     databases: caps::sqlite::Databases,
@@ -114,6 +117,7 @@ impl StageState {
             services,
             host_time: std::time::Duration::ZERO,
             snapshot: None,
+            host_order: Vec::new(),
             dns: None,
             whois: None,
             databases: Default::default(),
@@ -197,6 +201,44 @@ impl model::Host for StageState {
             .into_iter()
             .filter_map(|ip| hosts.get(&ip).map(|h| super::convert::host_to_wit(ip, &h)))
             .collect()
+    }
+
+    fn hosts_after(&mut self, after: Option<wit::IpAddress>, limit: u32) -> Vec<wit::HostInfo> {
+        let after = after.map(super::convert::ip_from_wit);
+        let snapshot = self.snapshot.clone();
+        let hosts = self
+            .services
+            .hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if after.is_none() || self.host_order.is_empty() {
+            self.host_order = match &snapshot {
+                Some(s) => s.sorted().into_iter().map(|(ip, _)| ip).collect(),
+                None => hosts.addresses(),
+            };
+        }
+        let start = match after {
+            None => 0,
+            Some(ip) => self.host_order.partition_point(|known| *known <= ip),
+        };
+        let end = start
+            .saturating_add(limit as usize)
+            .min(self.host_order.len());
+        let page = self.host_order[start.min(end)..end]
+            .iter()
+            .filter_map(|ip| {
+                let entry = match &snapshot {
+                    Some(s) => s.get(ip).cloned(),
+                    None => hosts.get(ip),
+                };
+                entry.map(|h| super::convert::host_to_wit(*ip, &h))
+            })
+            .collect();
+        if end == self.host_order.len() {
+            // The walk is over: free the order until the next one.
+            self.host_order = Vec::new();
+        }
+        page
     }
 }
 

@@ -36,7 +36,7 @@ mod view;
 
 pub use class::{Class, FIXED_VIEWS, Prefixes, ViewBits, classify, is_view_name, tag_bits};
 pub use dot::{caption, to_dot};
-pub use model::{Conversation, HostNode, MAX_TRACKED_FLOWS, NetGraph, Ports};
+pub use model::{Conversation, DEFAULT_MAX_HOSTS, HostNode, MAX_TRACKED_FLOWS, NetGraph, Ports};
 pub use svg::{OPTIMIZE_LIMIT, to_svg, to_svg_unplaced};
 pub use view::{
     DEFAULT_MAX_INTERNET_NODES, MAX_EDGES, MAX_LAN_NODES, View, ViewEdge, ViewNode, ViewOptions,

@@ -7,6 +7,13 @@
 //! flows went by. To still put such a flow on the right edge, the model keeps one compact record per
 //! flow (id, edge, bytes, port: 24 bytes) for at most [`MAX_TRACKED_FLOWS`] flows; a late finding about
 //! a flow past that bound is counted and reported by [`NetGraph::untracked_late_findings`] instead.
+//!
+//! Memory is bounded by host count too: the first [`DEFAULT_MAX_HOSTS`] addresses (configurable with
+//! [`NetGraph::with_max_hosts`]) are nodes of their own; later addresses are folded into a node for
+//! their address block (/24, IPv6 /48; /16 and /32 once there are as many blocks as hosts allowed,
+//! then /8 and /16), which counts the hosts it stands for. The views group internet hosts by the
+//! same blocks anyway, so a diagram of a million hosts looks as it would have, while the model holds a
+//! bounded number of nodes; [`NetGraph::folded_hosts`] says how many were folded.
 
 use super::class::{Class, Prefixes, ViewBits, classify, tag_bits};
 use crate::net::IpClass;
@@ -15,8 +22,11 @@ use petgraph::graph::{EdgeIndex, Graph, NodeIndex};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-/// How many flows the model remembers for late findings (32 MB at most).
-pub const MAX_TRACKED_FLOWS: usize = 1_000_000;
+/// How many flows the model remembers for late findings (8 MB at most).
+pub const MAX_TRACKED_FLOWS: usize = 262_144;
+
+/// Addresses that get a node of their own before later ones are folded into address blocks.
+pub const DEFAULT_MAX_HOSTS: usize = 4096;
 
 /// Distinct ports counted per conversation; the rest are only counted together.
 const MAX_PORTS: usize = 32;
@@ -50,6 +60,11 @@ pub struct HostNode {
     pub bytes: u64,
     /// Packets sent and received, from the report.
     pub packets: u64,
+    /// When the node stands for an address block (hosts folded past the model's bound): its prefix
+    /// length; `ip` is then the block's first address.
+    pub block: Option<u8>,
+    /// Hosts of the report this node stands for: 1 for a host, the count of folded hosts for a block.
+    pub hosts: u64,
 }
 
 impl HostNode {
@@ -66,7 +81,22 @@ impl HostNode {
             severity: None,
             bytes: 0,
             packets: 0,
+            block: None,
+            hosts: 1,
         }
+    }
+
+    /// The address, or the block as `a.b.c.0/24`.
+    pub fn address(&self) -> String {
+        match self.block {
+            Some(len) => format!("{}/{len}", self.ip),
+            None => self.ip.to_string(),
+        }
+    }
+
+    /// Hosts this node stands for (at least 1).
+    pub fn weight(&self) -> u64 {
+        self.hosts.max(1)
     }
 
     /// The name to show, if any.
@@ -220,7 +250,7 @@ struct Tracked {
 
 /// The model: build it with [`NetGraph::consume`] and [`NetGraph::finish`], then cut views from it
 /// with [`super::view::View::build`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NetGraph {
     /// Hosts and conversations. Edges with no flows left (all moved by late findings) are skipped by
     /// the views.
@@ -241,6 +271,35 @@ pub struct NetGraph {
     internet_macs: HashMap<u64, usize>,
     /// Whether an analyzer named a gateway or router.
     named_gateway: bool,
+    /// Addresses with a node of their own, at most.
+    max_hosts: usize,
+    /// Block nodes, by (first address, prefix length).
+    blocks: HashMap<(IpAddr, u8), NodeIndex>,
+    /// Hosts of the report folded into block nodes.
+    folded: u64,
+}
+
+impl Default for NetGraph {
+    fn default() -> NetGraph {
+        NetGraph::with_max_hosts(DEFAULT_MAX_HOSTS)
+    }
+}
+
+/// The prefix lengths blocks are made of, finest first: (IPv4, IPv6).
+const BLOCK_LEVELS: [(u8, u8); 3] = [(24, 48), (16, 32), (8, 16)];
+
+/// The first address of `ip`'s block at a level.
+fn block_start(ip: IpAddr, (v4, v6): (u8, u8)) -> (IpAddr, u8) {
+    match ip {
+        IpAddr::V4(a) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(v4)).unwrap_or(0);
+            (IpAddr::V4((u32::from(a) & mask).into()), v4)
+        }
+        IpAddr::V6(a) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(v6)).unwrap_or(0);
+            (IpAddr::V6((u128::from(a) & mask).into()), v6)
+        }
+    }
 }
 
 /// What the model keeps of a finding not on a flow until the end.
@@ -264,19 +323,74 @@ impl NetGraph {
         NetGraph::default()
     }
 
-    /// The node of `ip`, created when new.
+    /// An empty model that gives at most `max_hosts` addresses a node of their own (at least 1).
+    pub fn with_max_hosts(max_hosts: usize) -> NetGraph {
+        NetGraph {
+            graph: Graph::default(),
+            prefixes: Prefixes::default(),
+            nodes: HashMap::new(),
+            edges: HashMap::new(),
+            tracked: Vec::new(),
+            tracked_sorted: false,
+            untracked: 0,
+            untracked_flows: 0,
+            late: Vec::new(),
+            internet_macs: HashMap::new(),
+            named_gateway: false,
+            max_hosts: max_hosts.max(1),
+            blocks: HashMap::new(),
+            folded: 0,
+        }
+    }
+
+    /// The node of `ip`: its own, created when new while there is room, else its block's.
     pub fn node(&mut self, ip: IpAddr) -> NodeIndex {
-        if let Some(&n) = self.nodes.get(&ip) {
+        if let Some(n) = self.find(ip) {
             return n;
         }
-        let n = self.graph.add_node(HostNode::new(ip));
-        self.nodes.insert(ip, n);
+        if self.nodes.len() < self.max_hosts {
+            let n = self.graph.add_node(HostNode::new(ip));
+            self.nodes.insert(ip, n);
+            return n;
+        }
+        // The finest level that still has room (blocks are bounded like hosts), the coarsest else.
+        let level = if self.blocks.len() < self.max_hosts / 2 {
+            BLOCK_LEVELS[0]
+        } else if self.blocks.len() < self.max_hosts {
+            BLOCK_LEVELS[1]
+        } else {
+            BLOCK_LEVELS[2]
+        };
+        let key = block_start(ip, level);
+        let mut block = HostNode::new(key.0);
+        block.block = Some(key.1);
+        block.hosts = 0;
+        let n = self.graph.add_node(block);
+        self.blocks.insert(key, n);
         n
     }
 
-    /// The node of `ip`, if the model has it.
+    /// The node of `ip` (its own or its block's), if the model has it.
     pub fn find(&self, ip: IpAddr) -> Option<NodeIndex> {
-        self.nodes.get(&ip).copied()
+        if let Some(&n) = self.nodes.get(&ip) {
+            return Some(n);
+        }
+        if self.blocks.is_empty() {
+            return None;
+        }
+        BLOCK_LEVELS
+            .iter()
+            .find_map(|&level| self.blocks.get(&block_start(ip, level)).copied())
+    }
+
+    /// Hosts of the report folded into address blocks (past the bound on hosts with a node).
+    pub fn folded_hosts(&self) -> u64 {
+        self.folded
+    }
+
+    /// The bound on hosts with a node of their own.
+    pub fn max_hosts(&self) -> usize {
+        self.max_hosts
     }
 
     fn edge(&mut self, from: NodeIndex, to: NodeIndex, class: Class) -> EdgeIndex {
@@ -486,15 +600,27 @@ impl NetGraph {
     /// calls this from `consume_hosts`; otherwise [`NetGraph::finish`] does, with `report.hosts`.
     pub fn add_hosts(&mut self, hosts: &[HostInfo]) {
         for h in hosts {
-            // For the router's MAC: see `conclude_hosts`.
+            // For the router's MAC: see `conclude_hosts`. Bounded like the nodes.
             if !IpClass::of(h.ip.into()).is_local() {
                 for m in &h.macs {
-                    *self.internet_macs.entry(*m).or_default() += 1;
+                    if self.internet_macs.len() < self.max_hosts
+                        || self.internet_macs.contains_key(m)
+                    {
+                        *self.internet_macs.entry(*m).or_default() += 1;
+                    }
                 }
             }
             let ip: IpAddr = h.ip.into();
             let n = self.node(ip);
             let node = &mut self.graph[n];
+            if node.block.is_some() {
+                // A folded host: counted, its traffic summed, its details left out.
+                node.hosts += 1;
+                node.bytes += h.bytes_sent + h.bytes_received;
+                node.packets += h.packets_sent + h.packets_received;
+                self.folded += 1;
+                continue;
+            }
             node.macs = h.macs.iter().copied().take(MAX_PER_HOST).collect();
             node.bytes = h.bytes_sent + h.bytes_received;
             node.packets = h.packets_sent + h.packets_received;
@@ -697,6 +823,34 @@ pub(crate) mod tests {
 
     fn ip(s: &str) -> IpAddress {
         s.parse::<IpAddr>().unwrap().into()
+    }
+
+    #[test]
+    fn hosts_past_the_bound_are_folded_into_their_blocks_and_counted() {
+        let mut g = NetGraph::with_max_hosts(3);
+        let mut flows = Vec::new();
+        let mut hosts = vec![host("192.168.1.10", 1, &[])];
+        for i in 1..=6u64 {
+            let client = format!("203.0.113.{i}");
+            flows.push(flow(i, &client, "192.168.1.10", Protocol::Udp, 53, &[]));
+            hosts.push(host(&client, 2, &[]));
+        }
+        g.consume(&flows);
+        // 192.168.1.10, 203.0.113.1 and .2 are nodes; .3 to .6 share the block node 203.0.113.0/24.
+        assert_eq!(g.graph.node_count(), 4);
+        hosts.sort_by_key(|h| IpAddr::from(h.ip));
+        g.finish(&report(hosts, vec![]));
+        assert_eq!(g.folded_hosts(), 4);
+        let block = g.find("203.0.113.6".parse().unwrap()).unwrap();
+        assert_eq!(g.graph[block].address(), "203.0.113.0/24");
+        assert_eq!(g.graph[block].weight(), 4);
+        // The flows add up: 6 flows on 3 edges, 4 of them on the block's.
+        let flows: Vec<u64> = g.graph.edge_weights().map(|c| c.flows).collect();
+        assert_eq!(flows.iter().sum::<u64>(), 6);
+        assert!(flows.contains(&4));
+        // A view counts the hosts a block stands for.
+        let view = super::super::View::build(&g, "all", 0, &Default::default());
+        assert_eq!(view.hosts, 7);
     }
 
     #[test]

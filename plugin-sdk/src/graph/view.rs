@@ -273,19 +273,20 @@ impl View {
             members.iter().partition(|&&n| g.graph[n].local);
         let w = |n: NodeIndex| weight.get(&n).copied().unwrap_or(0);
         let mut notes = Vec::new();
+        let hosts_of = |side: &[NodeIndex]| side.iter().map(|&n| g.graph[n].weight()).sum::<u64>();
         let mut groups = group_side(g, &local, MAX_LAN_NODES, false, &w);
-        if groups.len() < local.len() {
+        if (groups.len() as u64) < hosts_of(&local) {
             notes.push(format!(
                 "{} local hosts drawn as {} nodes (limit {MAX_LAN_NODES})",
-                local.len(),
+                hosts_of(&local),
                 groups.len()
             ));
         }
         let internet_groups = group_side(g, &internet, opts.max_internet_nodes.max(1), true, &w);
-        if internet_groups.len() < internet.len() {
+        if (internet_groups.len() as u64) < hosts_of(&internet) {
             notes.push(format!(
                 "{} internet hosts drawn as {} nodes (max_internet_nodes = {}, grouped by domain or address block)",
-                internet.len(),
+                hosts_of(&internet),
                 internet_groups.len(),
                 opts.max_internet_nodes.max(1)
             ));
@@ -337,7 +338,7 @@ impl View {
             nodes,
             edges,
             grouping: (!notes.is_empty()).then(|| notes.join("; ")),
-            hosts: members.len(),
+            hosts: hosts_of(&members) as usize,
         }
     }
 
@@ -481,6 +482,9 @@ fn view_node(g: &NetGraph, i: usize, group: &Group) -> ViewNode {
     let id = format!("n{i}");
     if let [n] = group.members[..] {
         let h = &g.graph[n];
+        if h.block.is_some() {
+            return block_node(id, h);
+        }
         let mut lines = vec![h.ip.to_string()];
         if let Some(name) = h.name() {
             let mut line = clean(name, NAME_CHARS);
@@ -508,7 +512,7 @@ fn view_node(g: &NetGraph, i: usize, group: &Group) -> ViewNode {
             tooltip: host_tooltip(h),
         };
     }
-    let hosts = group.members.len();
+    let hosts: u64 = group.members.iter().map(|&m| g.graph[m].weight()).sum();
     let mut shown: Vec<String> = group
         .members
         .iter()
@@ -516,20 +520,20 @@ fn view_node(g: &NetGraph, i: usize, group: &Group) -> ViewNode {
         .map(|&m| {
             let h = &g.graph[m];
             match h.name() {
-                Some(name) => format!("{} ({})", h.ip, clean(name, NAME_CHARS)),
-                None => h.ip.to_string(),
+                Some(name) => format!("{} ({})", h.address(), clean(name, NAME_CHARS)),
+                None => h.address(),
             }
         })
         .collect();
-    if hosts > 20 {
-        shown.push(format!("… and {} more", hosts - 20));
+    if group.members.len() > 20 {
+        shown.push(format!("… and {} more", group.members.len() - 20));
     }
     let local = group.members.iter().all(|&m| g.graph[m].local);
     ViewNode {
         id,
         lines: vec![group.label.clone(), format!("({hosts} hosts)")],
         local,
-        members: hosts,
+        members: hosts as usize,
         ip: None,
         gateway: false,
         tor_relay: group.members.iter().any(|&m| g.graph[m].is_tor_relay()),
@@ -539,6 +543,25 @@ fn view_node(g: &NetGraph, i: usize, group: &Group) -> ViewNode {
                 .is_some_and(|s| s >= crate::Severity::Medium)
         }),
         tooltip: format!("{hosts} hosts grouped: {}", shown.join(", ")),
+    }
+}
+
+/// A node that stands for an address block the model folded hosts into.
+fn block_node(id: String, h: &HostNode) -> ViewNode {
+    let hosts = h.weight();
+    ViewNode {
+        id,
+        lines: vec![h.address(), format!("({hosts} hosts)")],
+        local: h.local,
+        members: hosts as usize,
+        ip: None,
+        gateway: false,
+        tor_relay: false,
+        flagged: h.severity.is_some_and(|s| s >= crate::Severity::Medium),
+        tooltip: format!(
+            "{hosts} hosts of {} (folded: the capture has more hosts than the diagram keeps one by one)",
+            h.address()
+        ),
     }
 }
 

@@ -12,6 +12,7 @@
 //! The decisions live in plain modules (`oui`, `dhcp`, `os`, `inventory`) that make no host calls and
 //! are tested natively; this file holds the configuration, the per-flow collection and the SDK glue.
 
+mod busiest;
 #[cfg(test)]
 mod captures;
 mod dhcp;
@@ -57,7 +58,12 @@ pub struct Config {
     pub device_findings: bool,
     /// Publish `os` facts and `device.os` findings.
     pub os_hints: bool,
+    /// Most hosts examined (the busiest; the rest are counted in a run note).
+    pub max_hosts: usize,
 }
+
+/// Default of `max_hosts`: far above a LAN's machines, a bounded slice of a flood.
+pub const DEFAULT_MAX_HOSTS: usize = 8192;
 
 impl Default for Config {
     fn default() -> Config {
@@ -66,6 +72,7 @@ impl Default for Config {
             gateway_min_public_ips: 3,
             device_findings: true,
             os_hints: true,
+            max_hosts: DEFAULT_MAX_HOSTS,
         }
     }
 }
@@ -99,6 +106,12 @@ impl Devices {
                     "must be between 1 and 1000000, not {}",
                     config.gateway_min_public_ips
                 ),
+            ));
+        }
+        if !(1..=10_000_000).contains(&config.max_hosts) {
+            return Err(config_error(
+                "max_hosts",
+                format!("must be between 1 and 10000000, not {}", config.max_hosts),
             ));
         }
         Ok(Devices {
@@ -198,6 +211,21 @@ impl Devices {
     }
 }
 
+/// The run note for a capture with more hosts than `max_hosts`.
+fn host_limit_note(seen: u64, left_out: u64, max: usize) -> pcapxray_plugin_sdk::RunNote {
+    pcapxray_plugin_sdk::RunNote::warning(
+        "devices.host-limit",
+        format!(
+            "devices examined the {max} busiest of {seen} hosts (most packets, named hosts first); \
+             {left_out} others were not looked at, so they got no vendor, LAN, gateway or OS facts and \
+             the gateway and router counts leave them out (config max_hosts raises the bound)"
+        ),
+    )
+    .attr("limit", max.to_string())
+    .attr("hosts", seen.to_string())
+    .attr("left_out", left_out.to_string())
+}
+
 impl Analyzer for Devices {
     const NAME: &'static str = "devices";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
@@ -237,8 +265,16 @@ impl Analyzer for Devices {
     }
 
     fn finish(&mut self, out: &mut Outcome) -> Result<(), PluginError> {
-        let hosts = hosts::all();
+        let mut busiest = busiest::Busiest::new(self.config.max_hosts);
+        for host in hosts::pages().flatten() {
+            busiest.offer(host);
+        }
+        let (seen, left_out) = (busiest.seen, busiest.left_out());
+        let hosts = busiest.into_sorted();
         self.conclude(&hosts, out);
+        if left_out > 0 {
+            out.note(host_limit_note(seen, left_out, self.config.max_hosts));
+        }
         let count = |tag: &str| out.findings.iter().filter(|f| f.tag == tag).count();
         log::info(&format!(
             "Described {} LAN hosts ({} gateways, {} routers, {} OS hints) from {} hosts and {} DHCP messages.",
@@ -246,7 +282,7 @@ impl Analyzer for Devices {
             count("device.gateway"),
             count("device.router"),
             count("device.os"),
-            hosts.len(),
+            seen,
             self.dhcp_messages
         ));
         Ok(())

@@ -162,8 +162,6 @@ const MAX_PENDING: usize = 65_536;
 pub trait Model {
     /// True when the capture has traffic of `ip` so far.
     fn has_host(&mut self, ip: IpAddr) -> bool;
-    /// Every address the capture has.
-    fn all_hosts(&mut self) -> Vec<IpAddr>;
 }
 
 /// The host table of the running pipeline.
@@ -172,10 +170,6 @@ struct HostModel;
 impl Model for HostModel {
     fn has_host(&mut self, ip: IpAddr) -> bool {
         hosts::get(&ip.into()).is_some()
-    }
-
-    fn all_hosts(&mut self) -> Vec<IpAddr> {
-        hosts::all().into_iter().map(|h| h.ip.into()).collect()
     }
 }
 
@@ -273,9 +267,10 @@ impl Dns {
     pub fn finish_with(&mut self, out: &mut Outcome, model: &mut dyn Model) -> usize {
         let mut dropped = 0;
         if !self.pending.is_empty() {
-            let mut all = model.all_hosts();
-            all.sort();
-            for ip in all {
+            // One question per waiting address (at most MAX_PENDING), not a copy of the host table.
+            let mut waiting: Vec<IpAddr> = self.pending.keys().copied().collect();
+            waiting.sort();
+            for ip in waiting.into_iter().filter(|ip| model.has_host(*ip)) {
                 for fact in self.pending.remove(&ip).unwrap_or_default() {
                     out.fact(ip, fact.key, fact.value, Some(fact.observed));
                 }
@@ -377,9 +372,6 @@ mod tests {
     impl Model for Known {
         fn has_host(&mut self, ip: IpAddr) -> bool {
             self.0.contains(&ip)
-        }
-        fn all_hosts(&mut self) -> Vec<IpAddr> {
-            self.0.clone()
         }
     }
 

@@ -54,27 +54,15 @@ impl Analyzer for Enrich {
         Ok(())
     }
 
-    /// Asks once, at the end, about every internet host the capture touched.
+    /// Asks once, at the end, about the internet hosts the capture touched, up to `max_hosts` per
+    /// capability.
     fn finish(&mut self, out: &mut Outcome) -> Result<(), PluginError> {
-        let all = hosts::all();
-        let public: Vec<IpAddress> = all
-            .iter()
-            .filter(|h| IpClass::of(h.ip.into()) == IpClass::Public)
-            .map(|h| h.ip)
-            .collect();
-        if public.is_empty() {
+        let candidates = self.candidates();
+        if candidates.public.qualified == 0 {
             return Ok(());
         }
         if self.config.reverse_dns {
-            let unnamed: Vec<IpAddress> = all
-                .iter()
-                .filter(|h| {
-                    IpClass::of(h.ip.into()) == IpClass::Public
-                        && !h.notes.iter().any(|n| n.key == "name")
-                })
-                .map(|h| h.ip)
-                .collect();
-            let asked = self.ask("reverse DNS", &unnamed, |batch| {
+            let asked = self.ask("reverse DNS", &candidates.unnamed, |batch| {
                 dns::reverse(batch)
                     .into_iter()
                     .map(|r| r.map(|_| ()))
@@ -83,7 +71,7 @@ impl Analyzer for Enrich {
             summarize(out, "enrich.dns", "reverse DNS", asked);
         }
         if self.config.whois {
-            let asked = self.ask("RDAP", &public, |batch| {
+            let asked = self.ask("RDAP", &candidates.public, |batch| {
                 whois::lookup(batch)
                     .into_iter()
                     .map(|r| r.map(|_| ()))
@@ -95,19 +83,60 @@ impl Analyzer for Enrich {
     }
 }
 
+/// The first `max_hosts` addresses that qualify for a kind of lookup, and how many qualified in all.
+#[derive(Default)]
+struct Qualified {
+    ips: Vec<IpAddress>,
+    qualified: usize,
+}
+
+impl Qualified {
+    fn offer(&mut self, ip: IpAddress, max: usize) {
+        self.qualified += 1;
+        if self.ips.len() < max {
+            self.ips.push(ip);
+        }
+    }
+}
+
+/// Who may be asked: every internet host (RDAP), and those without a name (reverse DNS).
+struct Candidates {
+    public: Qualified,
+    unnamed: Qualified,
+}
+
 /// How a round of lookups went: (answered, failed, asked, qualified), or None when the capability is
 /// not granted.
 type Tally = Option<(usize, usize, usize, usize)>;
 
 impl Enrich {
+    /// Walks the host table a page at a time: the plugin holds at most `max_hosts` addresses per
+    /// capability, however many hosts the capture has.
+    fn candidates(&self) -> Candidates {
+        let max = self.config.max_hosts;
+        let (mut public, mut unnamed) = (Qualified::default(), Qualified::default());
+        for page in hosts::pages() {
+            for h in page
+                .iter()
+                .filter(|h| IpClass::of(h.ip.into()) == IpClass::Public)
+            {
+                public.offer(h.ip, max);
+                if !h.notes.iter().any(|n| n.key == "name") {
+                    unnamed.offer(h.ip, max);
+                }
+            }
+        }
+        Candidates { public, unnamed }
+    }
+
     fn ask(
         &self,
         what: &str,
-        ips: &[IpAddress],
+        candidates: &Qualified,
         lookup: impl Fn(&[IpAddress]) -> Vec<Result<(), CapabilityError>>,
     ) -> Tally {
         let (mut answered, mut failed) = (0, 0);
-        let asked = &ips[..ips.len().min(self.config.max_hosts)];
+        let asked = &candidates.ips;
         for (i, batch) in asked.chunks(BATCH).enumerate() {
             for result in lookup(batch) {
                 match result {
@@ -120,15 +149,15 @@ impl Enrich {
                 }
             }
             // Only worth saying once the capability turned out to be granted.
-            if i == 0 && ips.len() > asked.len() {
+            if i == 0 && candidates.qualified > asked.len() {
                 log::warn(&format!(
                     "{} hosts qualify for {what} lookups; only the first {} are asked (config max_hosts).",
-                    ips.len(),
+                    candidates.qualified,
                     asked.len()
                 ));
             }
         }
-        Some((answered, failed, asked.len(), ips.len()))
+        Some((answered, failed, asked.len(), candidates.qualified))
     }
 }
 

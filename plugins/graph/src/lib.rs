@@ -51,6 +51,8 @@ pub struct Config {
     engine: String,
     /// Also write PNG files (needs the `graphviz` capability).
     png: bool,
+    /// Hosts the model keeps one by one; later ones are folded into their address blocks (/24, /48).
+    max_hosts: usize,
 }
 
 impl Default for Config {
@@ -63,6 +65,7 @@ impl Default for Config {
             renderer: Renderer::Builtin,
             engine: "dot".into(),
             png: false,
+            max_hosts: pcapxray_plugin_sdk::graph::DEFAULT_MAX_HOSTS,
         }
     }
 }
@@ -150,6 +153,12 @@ impl GraphOutput {
                 format!("must be 1 to {MAX_INTERNET_NODES_LIMIT}"),
             ));
         }
+        if !(1..=10_000_000).contains(&config.max_hosts) {
+            return Err(config_error(
+                "max_hosts".into(),
+                "must be 1 to 10000000".to_string(),
+            ));
+        }
         if !ENGINES.contains(&config.engine.as_str()) {
             return Err(config_error(
                 "engine".into(),
@@ -167,7 +176,7 @@ impl GraphOutput {
             renderer: config.renderer,
             engine: config.engine,
             png: config.png,
-            model: NetGraph::new(),
+            model: NetGraph::with_max_hosts(config.max_hosts),
         })
     }
 
@@ -295,30 +304,36 @@ pub fn classes_artifact(model: &NetGraph) -> Artifact {
             })
         })
         .collect();
-    let conversations: Vec<serde_json::Value> = model
-        .flows_by_conversation()
-        .into_iter()
-        .filter_map(|(e, flows)| {
-            let (from, to) = model.graph.edge_endpoints(e)?;
-            let c = &model.graph[e];
-            Some(serde_json::json!({
-                "client": model.graph[from].ip.to_string(),
-                "server": model.graph[to].ip.to_string(),
-                "class": c.class.as_str(),
-                "views": view_names(model, c.views),
-                "flows": flows,
-            }))
-        })
-        .collect();
-    let body = serde_json::json!({
-        "classes": classes,
-        "conversations": conversations,
-        "untracked_flows": model.untracked_flows(),
-    });
+    // Written a conversation at a time (the same bytes as one `json!` tree, without the tree: a
+    // quarter of a million flow ids as JSON values would cost the plugin tens of megabytes).
+    let mut bytes = b"{\"classes\":".to_vec();
+    let _ = serde_json::to_writer(&mut bytes, &classes);
+    bytes.extend_from_slice(b",\"conversations\":[");
+    let mut first = true;
+    for (e, flows) in model.flows_by_conversation() {
+        let Some((from, to)) = model.graph.edge_endpoints(e) else {
+            continue;
+        };
+        let c = &model.graph[e];
+        if !std::mem::take(&mut first) {
+            bytes.push(b',');
+        }
+        let conversation = serde_json::json!({
+            "client": model.graph[from].address(),
+            "server": model.graph[to].address(),
+            "class": c.class.as_str(),
+            "views": view_names(model, c.views),
+            "flows": flows,
+        });
+        let _ = serde_json::to_writer(&mut bytes, &conversation);
+    }
+    bytes.extend_from_slice(b"],\"untracked_flows\":");
+    bytes.extend_from_slice(model.untracked_flows().to_string().as_bytes());
+    bytes.push(b'}');
     Artifact {
         name: "graph/classes.json".into(),
         media_type: "application/json".into(),
-        bytes: serde_json::to_vec(&body).unwrap_or_default(),
+        bytes,
     }
 }
 
@@ -379,6 +394,13 @@ impl Output for GraphOutput {
             self.env.log("warn", &format!(
                 "{lost} findings raised at the end of the run are about flows past the first {} of the capture; their flows keep the class they had.",
                 pcapxray_plugin_sdk::graph::MAX_TRACKED_FLOWS
+            ));
+        }
+        if self.model.folded_hosts() > 0 {
+            self.env.log("warn", &format!(
+                "The diagrams draw {} hosts one by one and fold {} more into their address blocks (config max_hosts raises the bound).",
+                self.model.max_hosts(),
+                self.model.folded_hosts()
             ));
         }
         let mut out = vec![classes_artifact(&self.model)];

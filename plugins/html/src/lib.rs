@@ -16,8 +16,8 @@ use pcapxray_plugin_sdk::{
 use serde::Deserialize;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-/// Hosts listed in the hosts table (those with the most bytes).
-pub const MAX_HOSTS: usize = 20_000;
+/// Default of `max_hosts`: hosts listed in the hosts table (those with the most bytes).
+pub const MAX_HOSTS: usize = 5000;
 
 /// Attributes listed per finding, and the length of each value.
 const MAX_ATTRIBUTES: usize = 8;
@@ -31,6 +31,10 @@ pub struct Config {
     pub max_flows: usize,
     /// The page title (default: `pcapxray report: <capture file>`).
     pub title: Option<String>,
+    /// Hosts listed in the hosts table, most traffic first; the page says how many there are in all.
+    pub max_hosts: usize,
+    /// Hosts the diagram keeps one by one; later ones are folded into their address blocks.
+    pub diagram_max_hosts: usize,
 }
 
 impl Default for Config {
@@ -38,6 +42,8 @@ impl Default for Config {
         Config {
             max_flows: 5000,
             title: None,
+            max_hosts: MAX_HOSTS,
+            diagram_max_hosts: pcapxray_plugin_sdk::graph::DEFAULT_MAX_HOSTS,
         }
     }
 }
@@ -186,19 +192,33 @@ impl Ord for Ranked {
     }
 }
 
-/// The hosts table's rows as hosts stream in: the [`MAX_HOSTS`] with the most traffic are kept (a
+/// The hosts table's rows as hosts stream in: the `max_hosts` with the most traffic are kept (a
 /// min-heap, the least of them on top), the rest only counted.
-#[derive(Default)]
 struct TopHosts {
     heap: BinaryHeap<std::cmp::Reverse<Ranked>>,
     total: usize,
+    max: usize,
+}
+
+impl Default for TopHosts {
+    fn default() -> TopHosts {
+        TopHosts::new(MAX_HOSTS)
+    }
 }
 
 impl TopHosts {
+    fn new(max: usize) -> TopHosts {
+        TopHosts {
+            heap: BinaryHeap::new(),
+            total: 0,
+            max,
+        }
+    }
+
     fn add(&mut self, host: HostInfo) {
         self.total += 1;
         self.heap.push(std::cmp::Reverse(Ranked(host)));
-        if self.heap.len() > MAX_HOSTS {
+        if self.heap.len() > self.max {
             self.heap.pop();
         }
     }
@@ -229,20 +249,26 @@ pub struct Html {
 impl Html {
     /// Checks the configuration.
     pub fn checked(config: Config) -> Result<Html, PluginError> {
-        if config.max_flows > 1_000_000 {
-            return Err(PluginError::Config(vec![ConfigError {
-                key: "max_flows".into(),
-                message: "must be at most 1000000 (a browser cannot open a bigger page)".into(),
-            }]));
+        for (key, value) in [
+            ("max_flows", config.max_flows),
+            ("max_hosts", config.max_hosts),
+            ("diagram_max_hosts", config.diagram_max_hosts),
+        ] {
+            if value > 1_000_000 {
+                return Err(PluginError::Config(vec![ConfigError {
+                    key: key.into(),
+                    message: "must be at most 1000000 (a browser cannot open a bigger page)".into(),
+                }]));
+            }
         }
         Ok(Html {
             findings: Findings::new(config.max_flows.max(100)),
-            config,
-            model: NetGraph::new(),
+            model: NetGraph::with_max_hosts(config.diagram_max_hosts),
             flows: Vec::new(),
             flow_rows: HashMap::new(),
             flows_seen: 0,
-            hosts: TopHosts::default(),
+            hosts: TopHosts::new(config.max_hosts.max(1)),
+            config,
         })
     }
 
@@ -343,6 +369,19 @@ impl Html {
             notes.push(format!(
                 "report.html lists {} findings, most severe first; {dropped} more are counted in the summary only.",
                 self.findings.len()
+            ));
+        }
+        if self.hosts.total > self.hosts.max {
+            notes.push(format!(
+                "report.html lists the {} hosts with the most traffic of {} (config max_hosts).",
+                self.hosts.max, self.hosts.total
+            ));
+        }
+        if self.model.folded_hosts() > 0 {
+            notes.push(format!(
+                "The diagrams of report.html draw {} hosts one by one and fold {} more into their address blocks (config diagram_max_hosts).",
+                self.model.max_hosts(),
+                self.model.folded_hosts()
             ));
         }
         let hosts_total = self.hosts.total;

@@ -2,7 +2,7 @@
 //! plugin goes through `e()` (escaping for HTML text and attributes) or is a number; the only markup
 //! not built here is the diagrams' SVG, which the SDK's renderer escapes the same way.
 
-use crate::{FindingRow, Findings, FlowRow, MAX_HOSTS, ts};
+use crate::{FindingRow, Findings, FlowRow, ts};
 use pcapxray_plugin_sdk::graph::text::{clean, escape_xml as e};
 use pcapxray_plugin_sdk::graph::{
     LAYOUT_BUDGET_MS, NetGraph, View, ViewOptions, available_views, to_svg, to_svg_unplaced,
@@ -14,7 +14,7 @@ use std::fmt::Write;
 pub struct Page<'a> {
     pub title: String,
     pub report: &'a Report,
-    /// The hosts listed (at most `MAX_HOSTS`, most traffic first) and how many there are in all.
+    /// The hosts listed (at most `max_hosts`, most traffic first) and how many there are in all.
     pub hosts: &'a [HostInfo],
     pub hosts_total: usize,
     pub model: &'a NetGraph,
@@ -315,10 +315,11 @@ impl Page<'_> {
             out,
             "<section id=\"hosts\" aria-labelledby=\"hosts-h\"><h2 id=\"hosts-h\">Hosts ({total})</h2>"
         );
-        if total > MAX_HOSTS {
+        if total > hosts.len() {
             let _ = write!(
                 out,
-                "<p class=\"note\">The {MAX_HOSTS} hosts with the most traffic of {total} are listed; report.json has them all.</p>"
+                "<p class=\"note\">The {} hosts with the most traffic of {total} are listed (config max_hosts); report.json has them all.</p>",
+                hosts.len()
             );
         }
         table_start(

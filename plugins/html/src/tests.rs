@@ -206,6 +206,7 @@ fn tables_are_bounded_and_say_so() {
         Config {
             max_flows: 10,
             title: Some("Case 42 <b>".into()),
+            ..Config::default()
         },
         flows,
     );
@@ -230,7 +231,7 @@ fn configuration_is_checked() {
     assert!(
         Html::checked(Config {
             max_flows: 2_000_000,
-            title: None
+            ..Config::default()
         })
         .is_err()
     );

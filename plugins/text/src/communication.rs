@@ -195,9 +195,15 @@ impl Pair {
     }
 }
 
+/// Default of the most host pairs listed: far above a LAN's conversations, a bounded slice of a flood.
+pub const DEFAULT_MAX_PAIRS: usize = 4096;
+
 /// The per-pair aggregate, fed flow by flow.
-#[derive(Default)]
 pub struct Communication {
+    /// Most pairs kept; flows of further pairs are only counted.
+    max_pairs: usize,
+    /// Flows of pairs past `max_pairs`.
+    pub dropped_flows: u64,
     index: HashMap<(IpAddr, IpAddr), u32>,
     pairs: Vec<Pair>,
     names: Names,
@@ -210,7 +216,34 @@ pub struct Communication {
     flows: u64,
 }
 
+impl Default for Communication {
+    fn default() -> Communication {
+        Communication::new(DEFAULT_MAX_PAIRS)
+    }
+}
+
 impl Communication {
+    /// Lists at most `max_pairs` host pairs (the first ones seen); flows of others are counted.
+    pub fn new(max_pairs: usize) -> Communication {
+        Communication {
+            max_pairs,
+            dropped_flows: 0,
+            index: HashMap::new(),
+            pairs: Vec::new(),
+            names: Names::default(),
+            host_findings: HashMap::new(),
+            capture_findings: NotedList::default(),
+            unplaced: NotedList::default(),
+            flow_pairs: Vec::new(),
+            flows: 0,
+        }
+    }
+
+    /// The addresses of the listed pairs, whose host details the report needs.
+    pub fn endpoints(&self) -> std::collections::HashSet<IpAddr> {
+        self.pairs.iter().flat_map(|p| [p.a, p.b]).collect()
+    }
+
     /// Folds one flow (and its findings) into its pair.
     pub fn add(&mut self, flow: &Flow) {
         self.flows += 1;
@@ -222,6 +255,10 @@ impl Communication {
             (server, client)
         };
         let next = self.pairs.len() as u32;
+        if self.pairs.len() >= self.max_pairs && !self.index.contains_key(&key) {
+            self.dropped_flows += 1;
+            return;
+        }
         let i = *self.index.entry(key).or_insert(next) as usize;
         if i == self.pairs.len() {
             // Grow by a quarter, not double: the pairs are most of this report's memory.
@@ -353,6 +390,14 @@ impl Communication {
             clean::count(peers.len() as u64, "host"),
             order.len(),
         );
+        if self.dropped_flows > 0 {
+            let _ = writeln!(
+                out,
+                "not listed {} of further host pairs: this report lists the first {} pairs (config max_pairs raises the bound)",
+                clean::count(self.dropped_flows, "flow"),
+                self.max_pairs,
+            );
+        }
         if !self.capture_findings.kept.is_empty() {
             let _ = writeln!(out, "\nFindings about the capture:");
             for r in &self.capture_findings.kept {

@@ -176,19 +176,30 @@ pub fn capture_header(out: &mut String, title: &str, report: &Report) {
     }
 }
 
+/// Hosts that `render` is told about instead of given.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    /// Hosts without a MAC address that are not in `report.hosts`.
+    pub without_mac: u64,
+    /// Hosts with a MAC address that are not in `report.hosts` (past `max_hosts`).
+    pub left_out: u64,
+}
+
 /// The whole `devices.txt`.
-pub fn render(report: &Report, analysis: &Analysis) -> String {
+/// `counts` says how many hosts were left out of `report.hosts`: those without a MAC address (never
+/// listed) and those past the output's `max_hosts`.
+pub fn render(report: &Report, analysis: &Analysis, counts: Counts) -> String {
     let mut out = String::with_capacity(1024 + report.hosts.len() * 256);
     capture_header(&mut out, "devices report", report);
     let with_mac: Vec<&HostInfo> = sorted(&report.hosts)
         .into_iter()
         .filter(|h| !h.macs.is_empty())
         .collect();
-    let without = report.hosts.len() - with_mac.len();
+    let without = report.hosts.len() - with_mac.len() + counts.without_mac as usize;
     let _ = writeln!(
         out,
         "hosts     {} with a MAC address{}",
-        with_mac.len(),
+        with_mac.len() as u64 + counts.left_out,
         if without > 0 {
             format!(
                 ", {without} without one (not listed: never a sender on this link, e.g. broadcast or multicast, or a link layer without MAC addresses)"
@@ -197,6 +208,15 @@ pub fn render(report: &Report, analysis: &Analysis) -> String {
             String::new()
         }
     );
+
+    if counts.left_out > 0 {
+        let _ = writeln!(
+            out,
+            "listed    {} of them; {} more are counted, not listed (config max_hosts raises the bound)",
+            with_mac.len(),
+            counts.left_out
+        );
+    }
 
     mac_table(&mut out, &with_mac, &analysis.mac_vendors);
 
@@ -447,7 +467,7 @@ mod tests {
         for f in &r.findings {
             analysis.note(f);
         }
-        let text = render(&r, &analysis);
+        let text = render(&r, &analysis, Counts::default());
         let local = text.find("192.168.1.23  [private]").unwrap();
         let remote = text.find("\n8.8.8.8  [public]  -  2024-03-12T09:00:00.000000Z to 2024-03-12T09:01:00.000000Z  sent 3 packets (300 B), received 4 packets (4.0 kB)\n").unwrap();
         assert!(local < remote, "{text}");
@@ -477,7 +497,7 @@ mod tests {
 
     #[test]
     fn an_empty_report_still_has_its_headings() {
-        let text = render(&report(Vec::new()), &Analysis::default());
+        let text = render(&report(Vec::new()), &Analysis::default(), Counts::default());
         assert!(text.contains("== Local network hosts (0)"));
     }
 }

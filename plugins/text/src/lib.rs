@@ -13,17 +13,23 @@
 mod clean;
 mod communication;
 mod devices;
+mod kept;
 mod payloads;
 
 use communication::Communication;
+use kept::Kept;
 use payloads::Payloads;
 use pcapxray_plugin_sdk::{
-    Artifact, ConfigError, FindingRecord, Flow, Output, PluginError, Report, export_output,
+    Artifact, ConfigError, FindingRecord, Flow, HostInfo, Output, PluginError, Report,
+    export_output, log,
 };
 use serde::Deserialize;
 
 /// The files this plugin can write.
 const REPORTS: [&str; 3] = ["devices", "communication", "payloads"];
+
+/// Default of `max_hosts`: far above a LAN's machines, a bounded slice of a flood.
+const DEFAULT_MAX_HOSTS: usize = 4096;
 
 /// The stage's `config` table.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -37,6 +43,10 @@ pub struct Config {
     pub max_payload_report_bytes: u64,
     /// Peers listed per host in `communication.txt`, largest first; the rest are summed in one line.
     pub max_peers: usize,
+    /// Hosts with a MAC address listed in `devices.txt` (local ones first); the rest are counted.
+    pub max_hosts: usize,
+    /// Host pairs listed in `communication.txt` (the first seen); flows of the rest are counted.
+    pub max_pairs: usize,
 }
 
 impl Default for Config {
@@ -46,6 +56,8 @@ impl Default for Config {
             max_excerpt_bytes: 256,
             max_payload_report_bytes: 2 * 1024 * 1024,
             max_peers: 1000,
+            max_hosts: DEFAULT_MAX_HOSTS,
+            max_pairs: communication::DEFAULT_MAX_PAIRS,
         }
     }
 }
@@ -90,6 +102,12 @@ impl Config {
         if self.max_peers == 0 {
             error("max_peers", "must be at least 1".into());
         }
+        if self.max_hosts == 0 {
+            error("max_hosts", "must be at least 1".into());
+        }
+        if self.max_pairs == 0 {
+            error("max_pairs", "must be at least 1".into());
+        }
         errors
     }
 
@@ -104,6 +122,8 @@ pub struct Text {
     communication: Communication,
     analysis: devices::Analysis,
     payloads: Payloads,
+    /// The hosts kept as they stream in (made at the first batch of hosts).
+    kept: Option<Kept>,
 }
 
 impl Text {
@@ -141,9 +161,10 @@ impl Output for Text {
         }
         Ok(Text {
             payloads: Payloads::new(config.max_excerpt_bytes, config.max_payload_report_bytes),
-            config,
-            communication: Communication::default(),
+            communication: Communication::new(config.max_pairs),
             analysis: devices::Analysis::default(),
+            kept: None,
+            config,
         })
     }
 
@@ -175,14 +196,54 @@ impl Output for Text {
         Ok(Vec::new())
     }
 
-    fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError> {
+    /// Hosts are kept up to the bounds as they come (see `kept`), not held whole by the SDK.
+    const STREAMS_HOSTS: bool = true;
+
+    fn consume_hosts(&mut self, hosts: Vec<HostInfo>) -> Result<Vec<Artifact>, PluginError> {
+        let kept = self.kept_hosts();
+        for h in &hosts {
+            kept.offer(h);
+        }
+        Ok(Vec::new())
+    }
+
+    fn finish(&mut self, mut report: Report) -> Result<Vec<Artifact>, PluginError> {
         // Empty when the findings were streamed; taken in all the same if an SDK hands them here.
         self.note(&report.findings);
+        // Empty when the hosts were streamed; taken in all the same if an SDK hands them here.
+        for h in std::mem::take(&mut report.hosts) {
+            self.kept_hosts().offer(&h);
+        }
+        let mut kept = self
+            .kept
+            .take()
+            .unwrap_or_else(|| Kept::new(1, Default::default()));
         let mut out = Vec::new();
         if self.config.wants("devices") {
-            let text = devices::render(&report, &self.analysis);
-            out.push(text_file("devices.txt", text));
+            let counts = devices::Counts {
+                without_mac: kept.without_mac,
+                left_out: kept.left_out(),
+            };
+            report.hosts = kept.for_devices();
+            if counts.left_out > 0 {
+                log::warn(&format!(
+                    "devices.txt lists {} of {} hosts with a MAC address and counts the rest (config max_hosts raises the bound).",
+                    report.hosts.len(),
+                    kept.with_mac
+                ));
+            }
+            out.push(text_file(
+                "devices.txt",
+                devices::render(&report, &self.analysis, counts),
+            ));
         }
+        if self.communication.dropped_flows > 0 {
+            log::warn(&format!(
+                "communication.txt lists the first {} host pairs; {} flows of further pairs are counted, not listed (config max_pairs raises the bound).",
+                self.config.max_pairs, self.communication.dropped_flows
+            ));
+        }
+        report.hosts = kept.for_communication();
         if self.config.wants("communication") {
             // In parts: the host appends them to the file in order.
             for part in self.communication.render(&report, self.config.max_peers) {
@@ -196,6 +257,15 @@ impl Output for Text {
             out.push(text_file("payloads.txt", text));
         }
         Ok(out)
+    }
+}
+
+impl Text {
+    /// The kept hosts, made at the first host (the flows, and so the listed pairs, are all in).
+    fn kept_hosts(&mut self) -> &mut Kept {
+        let (max, communication) = (self.config.max_hosts, &self.communication);
+        self.kept
+            .get_or_insert_with(|| Kept::new(max, communication.endpoints()))
     }
 }
 

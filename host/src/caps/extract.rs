@@ -10,7 +10,7 @@
 use crate::pipeline::ExtractGrant;
 use crate::runtime::bindings::CapabilityError;
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,8 +50,9 @@ pub struct Extractor {
     next: u32,
     /// Bytes on disk for this stage: kept files and partial ones.
     used: u64,
-    /// Names already written (a second copy of the same bytes is not written again).
-    written: HashSet<String>,
+    /// Names already written, by SHA-256: a second copy of the same bytes is not written again,
+    /// whatever extension it came with.
+    written: HashMap<String, String>,
 }
 
 /// `extension` if it is 1 to 8 lower-case ASCII letters or digits, else `bin`.
@@ -169,16 +170,17 @@ impl Extractor {
         }
         let (partial, out) = file.partial.expect("kept files have a partial file");
         drop(out);
-        let name = format!("{FOLDER}/{}.{}", hex(&file.hash.finalize()), file.extension);
-        if self.written.contains(&name) {
+        let sha256 = hex(&file.hash.finalize());
+        if let Some(name) = self.written.get(&sha256) {
             let _ = std::fs::remove_file(&partial);
             self.used -= file.size;
-            return Ok(Kept::Written(name));
+            return Ok(Kept::Written(name.clone()));
         }
+        let name = format!("{FOLDER}/{sha256}.{}", file.extension);
         let target = dir.join(&name);
         std::fs::rename(&partial, &target).map_err(|e| other("rename", &partial, e))?;
         created.push(target);
-        self.written.insert(name.clone());
+        self.written.insert(sha256, name.clone());
         Ok(Kept::Written(name))
     }
 

@@ -10,7 +10,7 @@ use crate::sink::{Sink, Summary, hex};
 use sha2::{Digest, Sha256};
 
 enum Layer {
-    Plain(Sink),
+    Plain(Box<Sink>),
     Decoded(Box<Decoder>),
 }
 
@@ -45,7 +45,7 @@ impl Entity {
                 Layer::Decoded(Box::new(Decoder::new(c, sink, cap))),
                 Some((Sha256::new(), 0)),
             ),
-            _ => (Layer::Plain(sink), None),
+            _ => (Layer::Plain(Box::new(sink)), None),
         };
         Entity {
             layer,
@@ -87,7 +87,7 @@ impl Entity {
 
     pub fn finish(self) -> EntityOut {
         let (sink, mut problem) = match self.layer {
-            Layer::Plain(sink) => (sink, None),
+            Layer::Plain(sink) => (*sink, None),
             Layer::Decoded(d) => d.finish(),
         };
         if self.broken > 0 {

@@ -1,22 +1,26 @@
 //! FTP: a control session announces where its data connections will go (the server's `227`/`229`
 //! answers to PASV/EPSV, the client's PORT/EPRT) and what each carries (RETR, STOR, STOU, APPE, or a
-//! listing). A new TCP flow to an announced endpoint is that session's data connection; its bytes are
-//! hashed as they come, and when it ends it takes the session's oldest transfer command for its name
-//! and direction. Listings (LIST, NLST, MLSD) are not files and are dropped.
+//! listing). A transfer command belongs to the endpoint announced last before it, so a data
+//! connection is named by the command that followed its announcement even when other data
+//! connections of the session are missing from the capture. A new TCP flow to an announced endpoint is
+//! that session's data connection; its bytes are hashed as they come, and when it ends it takes its
+//! command for its name and direction. Listings (LIST, NLST, MLSD) are not files and are dropped.
 
 use crate::Ctx;
 use crate::report::{FileInfo, Found};
 use crate::sink::Sink;
 use pcapxray_plugin_sdk::{FlowId, StreamChunk, StreamData, StreamStart, Timestamp};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Sessions and the data endpoints they announced, shared by all flows.
 #[derive(Default)]
 pub struct Registry {
     expected: HashMap<(IpAddr, u16), FlowId>,
-    /// Transfer commands (verb, argument) not yet matched with a data connection, per control flow.
-    transfers: HashMap<FlowId, VecDeque<(String, String)>>,
+    /// The endpoint each control flow announced last.
+    last: HashMap<FlowId, (IpAddr, u16)>,
+    /// Transfer commands (verb, argument) by the data endpoint they use.
+    commands: HashMap<(IpAddr, u16), (String, String)>,
 }
 
 const MAX_EXPECTED: usize = 4096;
@@ -28,6 +32,7 @@ impl Registry {
         let control = self.expected.remove(&server)?;
         Some(Data {
             control,
+            endpoint: server,
             sinks: [Sink::new(""), Sink::new("")],
         })
     }
@@ -35,8 +40,11 @@ impl Registry {
     fn expect(&mut self, endpoint: (IpAddr, u16), control: FlowId) {
         if self.expected.len() >= MAX_EXPECTED {
             self.expected.clear();
+            self.commands.clear();
+            self.last.clear();
         }
         self.expected.insert(endpoint, control);
+        self.last.insert(control, endpoint);
     }
 }
 
@@ -92,9 +100,8 @@ impl Control {
                     }
                 }
                 "RETR" | "STOR" | "STOU" | "APPE" | "LIST" | "NLST" | "MLSD" => {
-                    let queue = ctx.ftp.transfers.entry(flow).or_default();
-                    if queue.len() < 1024 {
-                        queue.push_back((verb, arg.to_string()));
+                    if let Some(endpoint) = ctx.ftp.last.remove(&flow) {
+                        ctx.ftp.commands.insert(endpoint, (verb, arg.to_string()));
                     }
                 }
                 _ => {}
@@ -153,6 +160,7 @@ fn eprt(text: &str) -> Option<(IpAddr, u16)> {
 /// One data connection.
 pub struct Data {
     control: FlowId,
+    endpoint: (IpAddr, u16),
     /// [to server, to client].
     sinks: [Sink; 2],
 }
@@ -168,11 +176,7 @@ impl Data {
     }
 
     pub fn close(self, flow: FlowId, time: Timestamp, ctx: &mut Ctx) {
-        let command = ctx
-            .ftp
-            .transfers
-            .get_mut(&self.control)
-            .and_then(VecDeque::pop_front);
+        let command = ctx.ftp.commands.remove(&self.endpoint);
         let listing = command
             .as_ref()
             .is_some_and(|(v, _)| matches!(v.as_str(), "LIST" | "NLST" | "MLSD"));

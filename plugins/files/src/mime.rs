@@ -194,10 +194,10 @@ impl Message {
             .trim()
             .to_ascii_lowercase();
         if mime.starts_with("multipart/") {
-            if let Some(b) = param(&content_type, "boundary") {
-                if self.boundaries.len() < MAX_DEPTH {
-                    self.boundaries.push(b);
-                }
+            if let Some(b) = param(&content_type, "boundary")
+                && self.boundaries.len() < MAX_DEPTH
+            {
+                self.boundaries.push(b);
             }
             return;
         }

@@ -70,15 +70,19 @@ impl Multipart {
         if matches!(self.state, State::Done) {
             return;
         }
-        self.buf.extend_from_slice(bytes);
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.extend_from_slice(bytes);
         let mut at = 0;
-        while let Some(used) = self.step(&self.buf[at..].to_vec()) {
+        while let Some(used) = self.step(&buf[at..]) {
             at += used;
-            if used == 0 {
+            if used == 0 || matches!(self.state, State::Done) {
                 break;
             }
         }
-        self.buf.drain(..at);
+        if !matches!(self.state, State::Done) {
+            buf.drain(..at.min(buf.len()));
+            self.buf = buf;
+        }
     }
 
     /// Consumes from the front of `bytes`; `None` or `Some(0)` when more input is needed.

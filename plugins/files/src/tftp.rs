@@ -112,10 +112,10 @@ impl Transfer {
             write: d[1] == 2,
             mode,
         };
-        if let Some(client) = self.client {
-            if ctx.tftp.expected.len() < 4096 {
-                ctx.tftp.expected.insert(client, request.clone());
-            }
+        if let Some(client) = self.client
+            && ctx.tftp.expected.len() < 4096
+        {
+            ctx.tftp.expected.insert(client, request.clone());
         }
         self.request = Some(request);
     }
@@ -126,12 +126,11 @@ impl Transfer {
             .map(|f| String::from_utf8_lossy(f).to_ascii_lowercase())
             .collect();
         for pair in fields.chunks(2) {
-            if let [k, v] = pair {
-                if k == "blksize" {
-                    if let Ok(n) = v.parse::<usize>() {
-                        self.block_size = n.clamp(8, 65464);
-                    }
-                }
+            if let [k, v] = pair
+                && k == "blksize"
+                && let Ok(n) = v.parse::<usize>()
+            {
+                self.block_size = n.clamp(8, 65464);
             }
         }
     }

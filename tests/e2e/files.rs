@@ -554,3 +554,46 @@ fn without_the_grant_nothing_is_written_and_files_are_still_hashed() {
     assert!(!found[0].contains_key("extracted"));
     assert!(!run.out_dir.join("files").exists());
 }
+
+#[test]
+fn a_file_whose_hash_is_on_an_intel_list_is_a_suspicious_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = pcapgen::transfer::body(20_000, 6);
+    let good = pcapgen::transfer::body(20_000, 7);
+    let path = http_capture(
+        dir.path(),
+        &[
+            (get("/bad.bin"), response("", &bad)),
+            (get("/good.bin"), response("", &good)),
+        ],
+    );
+    let list = dir.path().join("hashes.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "# known droppers\n{} dropper v2\n",
+            sha(&bad).to_uppercase()
+        ),
+    )
+    .unwrap();
+    let pipeline = format!(
+        "[[analyzer]]\nplugin = \"files\"\nstreams = true\n\
+         [[analyzer]]\nplugin = \"suspicious\"\nconfig = {{ intel = [\"{0}\"] }}\ngrants = {{ files = [\"{0}\"] }}\n\
+         [[output]]\nplugin = \"json\"\n",
+        list.display()
+    );
+    let run = run_pipeline(dir.path(), &pipeline, &path);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let report = run.report();
+    let hits: Vec<&Value> = report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["findings"].as_array().unwrap())
+        .filter(|f| f["tag"] == "suspicious.file")
+        .collect();
+    assert_eq!(hits.len(), 1, "{hits:#?}");
+    assert_eq!(hits[0]["severity"], "high");
+    assert_eq!(hits[0]["attributes"]["file.name"], "bad.bin");
+    assert_eq!(hits[0]["attributes"]["intel.line"], "2");
+}

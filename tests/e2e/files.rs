@@ -86,9 +86,11 @@ fn tshark_disagreements() -> BTreeMap<(&'static str, &'static str), (u64, &'stat
     ])
 }
 
-/// The protocol family an expected object belongs to (SMB is not read yet).
+/// The protocol family an expected object belongs to. `smb-expected-reference` is what tshark
+/// exports from the complete sibling of the capture with a lost packet: what an ideal reader finds.
 fn family(protocol: &str) -> Option<&'static str> {
     Some(match protocol {
+        "smb" | "smb-expected-reference" => "smb",
         "http" | "http-multipart-part" | "http-unexported" => "http",
         "imf" | "smtp-attachment" | "pop3-attachment" => "mail",
         "ftp-data" => "ftp",
@@ -104,6 +106,9 @@ fn every_complete_object_of_the_shared_captures_is_found_with_its_sha256() {
     let disagreements = tshark_disagreements();
     let mut checked: BTreeMap<&str, usize> = BTreeMap::new();
     for (capture, objects) in &expected {
+        if capture.starts_with("smb1_") {
+            continue; // SMB1 is not read yet
+        }
         let objects: Vec<&Value> = objects
             .as_array()
             .unwrap()
@@ -152,6 +157,17 @@ fn every_complete_object_of_the_shared_captures_is_found_with_its_sha256() {
                     });
                 assert_eq!(f["complete"], "false");
                 assert!(f.contains_key("missing_ranges"), "{f:?}");
+            } else if o["protocol"] == "smb-expected-reference" {
+                // The file the lost packet cut: reported with its hole, not invented whole.
+                let holed: Vec<_> = found.iter().filter(|f| f["complete"] == "false").collect();
+                assert!(
+                    !holed.is_empty(),
+                    "{capture}: no file names its missing bytes"
+                );
+                assert!(
+                    holed.iter().all(|f| f.contains_key("missing_ranges")),
+                    "{holed:?}"
+                );
             } else if o["spurious"] == true {
                 let sha256 = o["sha256"].as_str().unwrap();
                 assert!(
@@ -162,8 +178,15 @@ fn every_complete_object_of_the_shared_captures_is_found_with_its_sha256() {
         }
     }
     // Counted from files_expected.json with a script: 38 HTTP objects (bodies and multipart parts,
-    // the complete `http-unexported` one included), 14 mail messages and attachments, 4 FTP, 1 TFTP.
-    let want = BTreeMap::from([("ftp", 4), ("http", 38), ("mail", 14), ("tftp", 1)]);
+    // the complete `http-unexported` one included), 14 mail messages and attachments, 4 FTP, 1 TFTP,
+    // 166 SMB2/3 (134 tshark exports, 32 references for the capture with a lost packet).
+    let want = BTreeMap::from([
+        ("ftp", 4),
+        ("http", 38),
+        ("mail", 14),
+        ("smb", 166),
+        ("tftp", 1),
+    ]);
     assert_eq!(checked, want);
 }
 

@@ -1,7 +1,7 @@
 //! files: the files a capture carried, found on whole reassembled streams (issue #11): HTTP/1.x bodies
 //! (every transaction of a connection, content codings undone, multipart uploads split, 206 ranges),
 //! SMTP, POP3 and IMAP messages with their MIME attachments, FTP transfers linked to their control
-//! session, and TFTP transfers. Each file is one `files.<protocol>` finding on the flow that carried
+//! session, TFTP transfers, and SMB2/3 reads and writes named by their CREATE. Each file is one `files.<protocol>` finding on the flow that carried
 //! it, with its name, declared and detected types, size, missing ranges, MD5, SHA-1 and SHA-256, both
 //! hosts and the time; a declared type the content contradicts raises it to Medium. Protocols are
 //! recognised by their first bytes, not by port. Bytes are hashed as they stream by and, when the
@@ -16,6 +16,7 @@ mod mime;
 mod multipart;
 mod report;
 mod sink;
+mod smb;
 mod tftp;
 
 use pcapxray_plugin_sdk::{
@@ -57,6 +58,7 @@ enum Conv {
     FtpControl(Box<ftp::Control>),
     FtpData(Box<ftp::Data>),
     Tftp(Box<tftp::Transfer>),
+    Smb(Box<smb::Smb>),
     /// Not a protocol that carries files: chunks are dropped at once.
     Other,
 }
@@ -89,7 +91,7 @@ pub struct Files {
 impl Analyzer for Files {
     const NAME: &'static str = "files";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "Files carried over HTTP, SMTP, POP3, IMAP, FTP and TFTP, with types, hashes and missing ranges; kept when granted `extract`.";
+    const DESCRIPTION: &'static str = "Files carried over HTTP, SMTP, POP3, IMAP, FTP, TFTP and SMB2/3, with types, hashes and missing ranges; kept when granted `extract`.";
     const NEEDS_PAYLOAD: bool = false;
     type Config = Config;
 
@@ -216,6 +218,7 @@ impl Files {
             Conv::FtpControl(c) => c.chunk(chunk, ctx),
             Conv::FtpData(d) => d.chunk(chunk),
             Conv::Tftp(t) => t.chunk(chunk, ctx),
+            Conv::Smb(s) => s.chunk(chunk, ctx),
             Conv::Undecided | Conv::Banner220 | Conv::Other => {}
         }
     }
@@ -229,6 +232,7 @@ impl Files {
             Conv::FtpControl(c) => c.close(ctx),
             Conv::FtpData(d) => d.close(flow, time, ctx),
             Conv::Tftp(t) => t.close(flow, ctx),
+            Conv::Smb(s) => s.close(flow, ctx),
             Conv::Undecided | Conv::Banner220 | Conv::Other => {}
         }
     }
@@ -261,6 +265,8 @@ fn decide(
         Conv::Undecided => {
             if http::starts_like_http(&bytes[..bytes.len().min(16)], false) {
                 Conv::Http(Box::new(http::Conversation::new(cap)))
+            } else if smb::starts_like_smb(bytes) {
+                Conv::Smb(Box::default())
             } else {
                 Conv::Other
             }
@@ -285,6 +291,7 @@ pub const TAGS: &[&str] = &[
     "files.imap",
     "files.ftp",
     "files.tftp",
+    "files.smb",
 ];
 
 pcapxray_plugin_sdk::export_analyzer!(Files);

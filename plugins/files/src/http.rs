@@ -376,10 +376,10 @@ impl Conversation {
         }
     }
 
-    pub fn close(mut self, flow: FlowId, ctx: &mut Ctx) {
+    pub fn close(mut self, flow: FlowId, time: Timestamp, ctx: &mut Ctx) {
         self.requests.end();
         self.responses.end();
-        self.report(flow, 0, ctx);
+        self.report(flow, time, ctx);
     }
 }
 

@@ -80,7 +80,8 @@ impl Ctx {
 }
 
 pub struct Files {
-    conv: HashMap<FlowId, (Conv, u8)>,
+    /// Each live flow's reading, its end markers seen, and the time of its last chunk.
+    conv: HashMap<FlowId, (Conv, u8, Timestamp)>,
     /// Files an extraction cap kept out, for the run note.
     not_kept: u64,
     /// Each flow's endpoints, until it is handed over.
@@ -115,10 +116,10 @@ impl Analyzer for Files {
         if let StreamData::Start(start) = &chunk.data {
             self.starts.insert(flow, *start);
             let conv = self.first_conv(flow, start);
-            self.conv.insert(flow, (conv, 0));
+            self.conv.insert(flow, (conv, 0, chunk.time));
             return Ok(());
         }
-        let Some((mut conv, mut ended)) = self.conv.remove(&flow) else {
+        let Some((mut conv, mut ended, _)) = self.conv.remove(&flow) else {
             return Ok(());
         };
         if let StreamData::End(_) = chunk.data {
@@ -130,7 +131,7 @@ impl Analyzer for Files {
         }
         self.feed(&mut conv, chunk);
         if ended < 2 {
-            self.conv.insert(flow, (conv, ended));
+            self.conv.insert(flow, (conv, ended, chunk.time));
         } else {
             self.close(flow, conv, chunk.time);
         }
@@ -140,7 +141,7 @@ impl Analyzer for Files {
     fn analyze(&mut self, flows: &[Flow], out: &mut Outcome) -> Result<(), PluginError> {
         for flow in flows {
             let start = self.starts.remove(&flow.id);
-            if let Some((conv, _)) = self.conv.remove(&flow.id) {
+            if let Some((conv, _, _)) = self.conv.remove(&flow.id) {
                 // A flow handed over without its end markers (should not happen): close it now.
                 self.close(flow.id, conv, flow.last_seen());
             }
@@ -154,8 +155,8 @@ impl Analyzer for Files {
     fn finish(&mut self, out: &mut Outcome) -> Result<(), PluginError> {
         let open: Vec<FlowId> = self.conv.keys().copied().collect();
         for flow in open {
-            if let Some((conv, _)) = self.conv.remove(&flow) {
-                self.close(flow, conv, 0);
+            if let Some((conv, _, time)) = self.conv.remove(&flow) {
+                self.close(flow, conv, time);
             }
         }
         for (flow, found) in std::mem::take(&mut self.ctx.done) {
@@ -227,8 +228,8 @@ impl Files {
     fn close(&mut self, flow: FlowId, conv: Conv, time: Timestamp) {
         let ctx = &mut self.ctx;
         match conv {
-            Conv::Http(c) => c.close(flow, ctx),
-            Conv::Mail(s) => s.close(flow, ctx),
+            Conv::Http(c) => c.close(flow, time, ctx),
+            Conv::Mail(s) => s.close(flow, time, ctx),
             Conv::FtpControl(c) => c.close(ctx),
             Conv::FtpData(d) => d.close(flow, time, ctx),
             Conv::Tftp(t) => t.close(flow, ctx),

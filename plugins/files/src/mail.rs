@@ -248,8 +248,8 @@ impl Session {
         }
     }
 
-    pub fn close(mut self, flow: FlowId, ctx: &mut Ctx) {
-        self.end_message(false, 0);
+    pub fn close(mut self, flow: FlowId, time: Timestamp, ctx: &mut Ctx) {
+        self.end_message(false, time);
         for found in self.found.drain(..) {
             ctx.found(flow, found);
         }

@@ -159,6 +159,7 @@ pub fn grant_warnings(pipeline: &Pipeline, stages: &[Stage]) -> Vec<Diagnostic> 
             ("whois", g.whois.is_some()),
             ("sqlite", g.sqlite),
             ("graphviz", g.graphviz.is_some()),
+            ("extract", g.extract.is_some()),
         ];
         for (cap, is_granted) in granted {
             if is_granted && !imported.contains(&cap) {

@@ -221,6 +221,34 @@ pub mod files {
     }
 }
 
+/// Keeping the bytes of found files in `files/` of the report folder (`grants.extract`): open, append
+/// the bytes as they stream by, close; the host names the file by its SHA-256 and enforces the caps.
+pub mod extract {
+    use super::CapabilityError;
+    pub use super::wit::extract::Kept;
+
+    /// Starts a file; `extension` (`pdf`, `exe`) becomes part of its name if it is 1–8 lower-case
+    /// letters or digits, else `bin`.
+    pub fn open(extension: &str) -> Result<u32, CapabilityError> {
+        super::wit::extract::open(extension)
+    }
+
+    /// Appends bytes; false once a cap stopped the file from being kept (later appends are dropped).
+    pub fn append(handle: u32, bytes: &[u8]) -> Result<bool, CapabilityError> {
+        super::wit::extract::append(handle, bytes)
+    }
+
+    /// Ends the file and says what was kept.
+    pub fn close(handle: u32) -> Result<Kept, CapabilityError> {
+        super::wit::extract::close(handle)
+    }
+
+    /// Drops a file without keeping it.
+    pub fn discard(handle: u32) {
+        super::wit::extract::discard(handle)
+    }
+}
+
 /// DNS lookups through the host's resolver (`grants.dns`).
 pub mod dns {
     use super::{CapabilityError, IpAddress};

@@ -132,6 +132,7 @@ fn verbose_run_lists_calls_time_and_memory_of_every_stage() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stages = [
         "web",
+        "files",
         "dns",
         "tor",
         "enrich",

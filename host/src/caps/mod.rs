@@ -2,6 +2,7 @@
 //! reachable unless the pipeline grants it to the stage; a refusal names the stage and what it asked for.
 
 pub mod dns;
+pub mod extract;
 pub mod files;
 pub mod graphviz;
 pub mod log;

@@ -1,8 +1,8 @@
 //! Reads a pipeline file into [`Pipeline`], collecting every error with its position.
 
 use super::{
-    Diagnostic, Diagnostics, DnsGrant, Grants, GraphvizGrant, Limits, Pipeline, PluginSource,
-    SourceMap, StageKind, StageSpec, WhoisGrant,
+    Diagnostic, Diagnostics, DnsGrant, ExtractGrant, Grants, GraphvizGrant, Limits, Pipeline,
+    PluginSource, SourceMap, StageKind, StageSpec, WhoisGrant,
 };
 use crate::flow::{FlowSettings, StreamBudget, StreamFilter};
 use std::collections::HashMap;
@@ -474,9 +474,10 @@ impl Checker<'_> {
                     _ => self.err(v.span(), format!("stage `{stage}`: `grants.sqlite` must be true or false")),
                 },
                 "graphviz" => grants.graphviz = self.graphviz_grant(v, stage),
+                "extract" => grants.extract = self.extract_grant(v, stage),
                 other => self.err(
                     key.span(),
-                    format!("stage `{stage}`: unknown capability `{other}`; grantable are files, dns, whois, sqlite and graphviz"),
+                    format!("stage `{stage}`: unknown capability `{other}`; grantable are files, dns, whois, sqlite, graphviz and extract"),
                 ),
             }
         }
@@ -519,6 +520,34 @@ impl Checker<'_> {
             _ => self.err(
                 v.span(),
                 format!("stage `{stage}`: `grants.dns` must be true or a table"),
+            ),
+        }
+        Some(grant)
+    }
+
+    fn extract_grant(&mut self, v: &Spanned<DeValue>, stage: &str) -> Option<ExtractGrant> {
+        const MB: u64 = 1 << 20;
+        let mut grant = ExtractGrant {
+            file_bytes: 64 * MB,
+            total_bytes: 256 * MB,
+        };
+        match v.get_ref() {
+            DeValue::Boolean(b) => return b.then_some(grant),
+            DeValue::Table(t) => {
+                for (key, v) in t.iter() {
+                    match key.get_ref().as_ref() {
+                        "file_mb" => grant.file_bytes = self.uint(v, "file_mb", 1, 1 << 20).unwrap_or(64) * MB,
+                        "total_mb" => grant.total_bytes = self.uint(v, "total_mb", 1, 1 << 24).unwrap_or(256) * MB,
+                        other => self.err(
+                            key.span(),
+                            format!("stage `{stage}`: unknown key `{other}` in grants.extract; expected total_mb, file_mb"),
+                        ),
+                    }
+                }
+            }
+            _ => self.err(
+                v.span(),
+                format!("stage `{stage}`: `grants.extract` must be true or a table"),
             ),
         }
         Some(grant)

@@ -93,6 +93,17 @@ pub struct Grants {
     pub sqlite: bool,
     /// Graphviz's `dot` program.
     pub graphviz: Option<GraphvizGrant>,
+    /// Writing found files into `files/` of the report folder.
+    pub extract: Option<ExtractGrant>,
+}
+
+/// Caps on the bytes a stage may extract (`grants.extract = { total_mb, file_mb }`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtractGrant {
+    /// Largest file kept, in bytes; a larger one is not kept at all.
+    pub file_bytes: u64,
+    /// Bytes the stage may keep in all; a file that would cross it is not kept.
+    pub total_bytes: u64,
 }
 
 #[derive(Clone, Debug)]

@@ -65,7 +65,7 @@ pub struct LoadedPlugin {
 }
 
 /// The capabilities a pipeline can grant, by the name of their WIT interface and of their grant key.
-pub const CAPABILITIES: &[&str] = &["files", "dns", "whois", "sqlite", "graphviz"];
+pub const CAPABILITIES: &[&str] = &["files", "dns", "whois", "sqlite", "graphviz", "extract"];
 
 impl LoadedPlugin {
     /// The grantable capabilities among the component's imports. A component that does not import one

@@ -170,6 +170,7 @@ impl Stage {
             Err(trap) => self.trap_message(&who, what, &trap),
         };
         self.instance = None;
+        self.store.data_mut().abandon_extractions();
         self.failure = Some(message.clone());
         Err(CallError::Stopped(message))
     }
@@ -245,11 +246,15 @@ impl Stage {
 
     /// Ends an analyzer.
     pub fn finish_analyzer(&mut self) -> Result<wit::Outcome, String> {
-        self.call("finish", |store, inst| match inst {
-            Instance::Analyzer(a) => a.pcapxray_plugin_analyzer().call_finish(store),
-            Instance::Output(_) => unreachable!("finish_analyzer is only called on analyzers"),
-        })
-        .map_err(CallError::into_message)
+        let result = self
+            .call("finish", |store, inst| match inst {
+                Instance::Analyzer(a) => a.pcapxray_plugin_analyzer().call_finish(store),
+                Instance::Output(_) => unreachable!("finish_analyzer is only called on analyzers"),
+            })
+            .map_err(CallError::into_message);
+        // Files still open now will never be closed: their partial bytes must not reach the report.
+        self.store.data_mut().abandon_extractions();
+        result
     }
 
     /// Hands a batch of annotated flows to an output; returns file parts to append now.

@@ -2,7 +2,7 @@
 //! memory limiter, and the host services it may call, checked against the stage's grants.
 
 use super::bindings::analyzer::pcapxray::plugin::{
-    capability, dns, files, log, model, types, whois,
+    capability, dns, extract, files, log, model, types, whois,
 };
 use super::bindings::output::pcapxray::plugin::{graphviz, sqlite};
 use super::bindings::{CapabilityError, wit};
@@ -39,6 +39,7 @@ pub struct StageState {
     dns: Option<Result<caps::dns::Dns, String>>,
     whois: Option<caps::whois::Whois>,
     databases: caps::sqlite::Databases,
+    extractor: caps::extract::Extractor,
 }
 
 /// The stage's memory limit, remembering the most linear memory the plugin asked for.
@@ -121,6 +122,7 @@ impl StageState {
             dns: None,
             whois: None,
             databases: Default::default(),
+            extractor: Default::default(),
         }
     }
 
@@ -410,5 +412,54 @@ impl graphviz::Host for StageState {
         let result = caps::graphviz::render(grant, &dot, &engine, &format);
         self.host_time += started.elapsed();
         result
+    }
+}
+
+impl extract::Host for StageState {
+    fn open(&mut self, extension: String) -> Result<u32, CapabilityError> {
+        let dir = self.extract_dir("to keep a file's bytes")?.0;
+        self.extractor.open(&dir, &extension)
+    }
+
+    fn append(&mut self, handle: u32, bytes: Vec<u8>) -> Result<bool, CapabilityError> {
+        let grant = self.extract_dir("to keep a file's bytes")?.1;
+        self.extractor.append(&grant, handle, &bytes)
+    }
+
+    fn close(&mut self, handle: u32) -> Result<extract::Kept, CapabilityError> {
+        let dir = self.extract_dir("to keep a file's bytes")?.0;
+        let mut created = Vec::new();
+        let kept = self.extractor.close(&dir, handle, &mut created);
+        self.register(created);
+        Ok(match kept? {
+            caps::extract::Kept::Written(name) => extract::Kept::Written(name),
+            caps::extract::Kept::OverFileCap => extract::Kept::OverFileCap,
+            caps::extract::Kept::OverTotalCap => extract::Kept::OverTotalCap,
+        })
+    }
+
+    fn discard(&mut self, handle: u32) {
+        self.extractor.discard(handle);
+    }
+}
+
+impl StageState {
+    /// The report folder and the caps, when this stage may extract files.
+    fn extract_dir(
+        &self,
+        what: &str,
+    ) -> Result<(std::path::PathBuf, crate::pipeline::ExtractGrant), CapabilityError> {
+        let Some(grant) = self.grants.extract else {
+            return Err(caps::not_granted(&self.stage, "extract", what));
+        };
+        let dir = self.services.out_dir.clone().ok_or_else(|| {
+            CapabilityError::Other("there is no report folder while validating a pipeline".into())
+        })?;
+        Ok((dir, grant))
+    }
+
+    /// Removes the bytes of files the plugin left open (it ended or was stopped).
+    pub fn abandon_extractions(&mut self) {
+        self.extractor.abandon();
     }
 }

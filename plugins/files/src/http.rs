@@ -1,12 +1,16 @@
 //! HTTP/1.x message framing over one direction of a reassembled stream: every message of a keep-alive
 //! or pipelined connection, its head parsed with `httparse`, its body delimited as RFC 9112 section 6
 //! says (chunked, then Content-Length, then — for responses — until the connection closes), and the
-//! body hashed as it passes, never kept. A body is the bytes on the wire after de-chunking; content
-//! codings (gzip, ...) are not undone. Bytes missing inside a body (a gap) are counted and the body
-//! goes on; a gap inside a head or chunk-size line loses the framing, and the rest of the direction is
+//! body handed, after de-chunking, to an [`Entity`] (which undoes content codings and splits
+//! multipart uploads), never kept. Bytes missing inside a body (a gap) are counted and the body goes
+//! on; a gap inside a head or chunk-size line loses the framing, and the rest of the direction is
 //! skipped (said on the body and counted).
 
-use sha2::{Digest, Sha256};
+use crate::Ctx;
+use crate::entity::{Entity, EntityOut};
+use crate::report::{FileInfo, Found};
+use pcapxray_plugin_sdk::{FlowId, StreamChunk, StreamData, Timestamp};
+use std::collections::VecDeque;
 
 /// A head longer than this is not HTTP we can frame (the rest of the direction is skipped).
 pub const MAX_HEAD: usize = 256 * 1024;
@@ -44,19 +48,21 @@ impl Head {
 }
 
 /// A finished message with a body (or an empty one that was declared).
-#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Body {
     pub head: Head,
     /// For a response: the request it answers, when it was seen.
     pub request: Option<Head>,
-    /// Bytes of the body seen.
-    pub size: u64,
-    /// Bytes of the body that were missing (gaps).
-    pub missing: u64,
-    /// SHA-256 of the bytes seen, hex.
-    pub sha256: String,
+    /// What the body carried.
+    pub out: EntityOut,
     /// False when the body was cut short: the stream ended or lost its framing inside it.
-    pub complete: bool,
+    pub framed: bool,
+}
+
+impl Body {
+    #[cfg(test)]
+    fn sha256(&self) -> &str {
+        &self.out.summary.sha256
+    }
 }
 
 #[derive(Debug)]
@@ -79,20 +85,18 @@ enum State {
     Lost,
 }
 
-/// What a message's body is being hashed into.
-#[derive(Debug)]
+/// What a message's body is being handed to.
 struct Open {
     head: Head,
     request: Option<Head>,
-    sha: Sha256,
-    size: u64,
-    missing: u64,
+    entity: Entity,
 }
 
 /// One direction: requests (client to server) or responses.
-#[derive(Debug)]
 pub struct Direction {
     responses: bool,
+    /// Cap on a body's decoded bytes.
+    cap: u64,
     state: State,
     open: Option<Open>,
     /// Finished bodies, taken by the caller.
@@ -105,9 +109,10 @@ pub struct Direction {
 
 impl Direction {
     /// A direction carrying requests (`responses` false) or responses.
-    pub fn new(responses: bool) -> Direction {
+    pub fn new(responses: bool, cap: u64) -> Direction {
         Direction {
             responses,
+            cap,
             state: State::Head(Vec::new()),
             open: None,
             bodies: Vec::new(),
@@ -167,32 +172,23 @@ impl Direction {
 
     fn missing(&mut self, n: u64) {
         if let Some(open) = &mut self.open {
-            open.missing += n;
+            open.entity.gap(n);
         }
     }
 
     fn hash(&mut self, bytes: &[u8]) {
         if let Some(open) = &mut self.open {
-            open.sha.update(bytes);
-            open.size += bytes.len() as u64;
+            open.entity.data(bytes);
         }
     }
 
     fn close(&mut self, complete: bool) {
         if let Some(open) = self.open.take() {
-            let sha256 = open
-                .sha
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
             self.bodies.push(Body {
                 head: open.head,
                 request: open.request,
-                size: open.size,
-                missing: open.missing,
-                sha256,
-                complete: complete && open.missing == 0,
+                out: open.entity.finish(),
+                framed: complete,
             });
         }
         self.state = State::Head(Vec::new());
@@ -311,12 +307,16 @@ impl Direction {
         };
         let declared = chunked || length.is_some_and(|n| n > 0) || self.responses;
         if let Some(state) = state.filter(|_| declared) {
+            let entity = Entity::new(
+                head.header("content-encoding"),
+                head.header("content-type"),
+                &name(&head, request.as_ref()),
+                self.cap,
+            );
             self.open = Some(Open {
                 head,
                 request,
-                sha: Sha256::new(),
-                size: 0,
-                missing: 0,
+                entity,
             });
             self.state = state;
             if matches!(self.state, State::Sized(0)) {
@@ -326,6 +326,155 @@ impl Direction {
             self.state = State::Head(Vec::new());
         }
     }
+}
+
+/// One TCP conversation read as HTTP: requests and responses paired in order.
+pub struct Conversation {
+    requests: Direction,
+    responses: Direction,
+    /// Requests not yet answered, oldest first.
+    pending: VecDeque<Head>,
+}
+
+impl Conversation {
+    pub fn new(cap: u64) -> Conversation {
+        Conversation {
+            requests: Direction::new(false, cap),
+            responses: Direction::new(true, cap),
+            pending: VecDeque::new(),
+        }
+    }
+
+    pub fn chunk(&mut self, chunk: &StreamChunk, ctx: &mut Ctx) {
+        let pending = &mut self.pending;
+        let dir = if chunk.to_server {
+            &mut self.requests
+        } else {
+            &mut self.responses
+        };
+        match &chunk.data {
+            StreamData::Data(bytes) => dir.data(bytes, &mut || pending.pop_front()),
+            StreamData::Gap(n) => dir.gap(*n),
+            StreamData::End(_) => dir.end(),
+            StreamData::Start(_) => {}
+        }
+        self.pending.extend(self.requests.requests.drain(..));
+        self.report(chunk.flow, chunk.time, ctx);
+    }
+
+    fn report(&mut self, flow: FlowId, time: Timestamp, ctx: &mut Ctx) {
+        let bodies: Vec<Body> = self
+            .requests
+            .bodies
+            .drain(..)
+            .chain(self.responses.bodies.drain(..))
+            .collect();
+        for body in bodies {
+            for found in found(body, time) {
+                ctx.found(flow, found);
+            }
+        }
+    }
+
+    pub fn close(mut self, flow: FlowId, time: Timestamp, ctx: &mut Ctx) {
+        self.requests.end();
+        self.responses.end();
+        self.report(flow, time, ctx);
+    }
+}
+
+/// The files of one body: the body itself (unless empty) and its multipart parts.
+fn found(body: Body, time: Timestamp) -> Vec<Found> {
+    let Body {
+        head,
+        request,
+        out,
+        framed,
+    } = body;
+    let upload = head.status == 0;
+    let mut files = Vec::new();
+    if out.summary.size == 0
+        && out.summary.missing == 0
+        && out.encoded.as_ref().is_none_or(|e| e.1 == 0)
+    {
+        return files;
+    }
+    let request = if upload {
+        Some(&head)
+    } else {
+        request.as_ref()
+    };
+    let what = match (upload, head.status) {
+        (true, _) => "upload",
+        (false, 206) => "partial download",
+        _ => "download",
+    };
+    let mut info = FileInfo::new("http", what, name(&head, request));
+    info.framed = framed;
+    info.problem = out.problem;
+    info.declared_type = head
+        .header("content-type")
+        .map(|c| c.split(';').next().unwrap_or("").trim().to_string());
+    if let Some(r) = request {
+        info.attr("method", r.method.clone());
+        info.attr("uri", r.uri.clone());
+        info.attr("host", r.header("host").unwrap_or_default());
+    }
+    if !upload {
+        info.attr("status", head.status.to_string());
+    }
+    info.attr(
+        "content_range",
+        head.header("content-range").unwrap_or_default(),
+    );
+    info.attr(
+        "content_encoding",
+        head.header("content-encoding").unwrap_or_default(),
+    );
+    info.attr(
+        "transfer_encoding",
+        head.header("transfer-encoding").unwrap_or_default(),
+    );
+    if let Some((sha, size)) = out.encoded {
+        info.attr("encoded_sha256", sha);
+        info.attr("encoded_size", size.to_string());
+    }
+    for (mut part, summary) in out.parts {
+        for key in ["method", "uri", "host"] {
+            if let Some((_, v)) = info.attrs.iter().find(|(k, _)| *k == key) {
+                part.attrs.push((key, v.clone()));
+            }
+        }
+        files.push(Found {
+            info: part,
+            summary,
+            time,
+        });
+    }
+    files.insert(
+        0,
+        Found {
+            info,
+            summary: out.summary,
+            time,
+        },
+    );
+    files
+}
+
+/// The file's name: `filename=` of Content-Disposition, else the last segment of the request path.
+pub fn name(head: &Head, request: Option<&Head>) -> String {
+    let disposition = head
+        .header("content-disposition")
+        .and_then(|v| crate::multipart::param(v, "filename"));
+    let uri = request.map_or(head.uri.as_str(), |r| r.uri.as_str());
+    let path = uri.split(['?', '#']).next().unwrap_or("");
+    disposition
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| match path.rsplit('/').next() {
+            Some(last) if !last.is_empty() => last.to_string(),
+            _ => path.to_string(),
+        })
 }
 
 /// Appends bytes up to and including the first `\r\n\r\n` (allowing for one split across calls);
@@ -367,7 +516,7 @@ fn take_line(line: &mut Vec<u8>, bytes: &[u8]) -> (usize, bool) {
 /// Whether the first bytes of a head can be HTTP: `HTTP/` for a response, a method token and a space
 /// for a request. Decided as soon as there are enough bytes, so a TLS or binary stream is given up at
 /// once instead of being buffered.
-fn starts_like_http(buf: &[u8], response: bool) -> bool {
+pub fn starts_like_http(buf: &[u8], response: bool) -> bool {
     if response {
         let n = buf.len().min(5);
         return buf[..n] == b"HTTP/"[..n];
@@ -424,6 +573,8 @@ fn parse_head(raw: &[u8], response: bool) -> Option<Head> {
 mod tests {
     use super::*;
 
+    use sha2::{Digest, Sha256};
+
     fn sha(bytes: &[u8]) -> String {
         Sha256::digest(bytes)
             .iter()
@@ -433,7 +584,7 @@ mod tests {
 
     /// Feeds `text` to a response direction in pieces of `step` bytes.
     fn responses(text: &[u8], step: usize, methods: &[&str]) -> Direction {
-        let mut d = Direction::new(true);
+        let mut d = Direction::new(true, 1 << 20);
         let mut methods = methods.iter().map(|m| Head {
             method: m.to_string(),
             ..Head::default()
@@ -457,7 +608,7 @@ HTTP/1.1 200 OK\r\n\r\nuntil close";
             let got: Vec<(String, u64, bool)> = d
                 .bodies
                 .iter()
-                .map(|b| (b.sha256.clone(), b.size, b.complete))
+                .map(|b| (b.sha256().to_string(), b.out.summary.size, b.framed))
                 .collect();
             let want = vec![
                 (sha(b"hello"), 5, true),
@@ -475,13 +626,13 @@ HTTP/1.1 200 OK\r\n\r\nuntil close";
         let text = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
         let d = responses(text, 4, &["HEAD", "GET"]);
         assert_eq!(d.bodies.len(), 1);
-        assert_eq!(d.bodies[0].sha256, sha(b"ok"));
+        assert_eq!(d.bodies[0].sha256(), sha(b"ok"));
         assert_eq!(d.messages, 2);
     }
 
     #[test]
     fn a_gap_inside_a_body_is_counted_and_the_next_message_still_parses() {
-        let mut d = Direction::new(true);
+        let mut d = Direction::new(true, 1 << 20);
         let mut get = || {
             Some(Head {
                 method: "GET".into(),
@@ -498,28 +649,31 @@ HTTP/1.1 200 OK\r\n\r\nuntil close";
         d.end();
         assert_eq!(d.bodies.len(), 2);
         assert_eq!(
-            (d.bodies[0].size, d.bodies[0].missing, d.bodies[0].complete),
-            (6, 4, false)
+            (
+                d.bodies[0].out.summary.size,
+                d.bodies[0].out.summary.missing
+            ),
+            (6, 4)
         );
-        assert_eq!(d.bodies[0].sha256, sha(b"abchij"));
-        assert!(d.bodies[1].complete);
+        assert_eq!(d.bodies[0].sha256(), sha(b"abchij"));
+        assert!(d.bodies[1].framed);
     }
 
     #[test]
     fn requests_with_bodies_are_uploads_and_others_have_none() {
-        let mut d = Direction::new(false);
+        let mut d = Direction::new(false, 1 << 20);
         let text = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nPOST /up HTTP/1.1\r\nContent-Length: 4\r\n\r\ndataGET /x HTTP/1.1\r\n\r\n";
         d.data(text, &mut || None);
         d.end();
         assert_eq!(d.messages, 3);
         assert_eq!(d.bodies.len(), 1);
         assert_eq!(d.bodies[0].head.uri, "/up");
-        assert_eq!(d.bodies[0].sha256, sha(b"data"));
+        assert_eq!(d.bodies[0].sha256(), sha(b"data"));
     }
 
     #[test]
     fn a_stream_that_is_not_http_is_given_up() {
-        let mut d = Direction::new(true);
+        let mut d = Direction::new(true, 1 << 20);
         d.data(
             b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n",
             &mut || None,

@@ -273,7 +273,36 @@ impl<H: Host> Engine<H> {
         for flow in flows {
             self.counts.flows += 1;
             self.cleartext(flow, out);
+            self.file_hashes(flow, out);
             self.evaluate(flow, out);
+        }
+    }
+
+    /// Files earlier stages found on the flow (`files.*` findings) whose MD5, SHA-1 or SHA-256 is on
+    /// an intel list: one High finding per file, naming the list and line.
+    fn file_hashes(&mut self, flow: &Flow, out: &mut Outcome) {
+        if !self.intel.has_hashes() {
+            return;
+        }
+        for file in flow.findings_tagged("files") {
+            let hit = ["sha256", "sha1", "md5"]
+                .iter()
+                .find_map(|key| file.get(key).and_then(|h| self.intel.match_hash(h)));
+            let Some(hit) = hit else { continue };
+            let name = file.get("name").unwrap_or("");
+            let finding = Finding::on_flow(flow.id, "suspicious.file", Severity::High)
+                .confidence(95)
+                .summary(format!(
+                    "File {name} is on an intel list: {}",
+                    hit.describe()
+                ))
+                .attr("reason.intel", hit.describe())
+                .attr("file.name", name)
+                .attr("file.sha256", file.get("sha256").unwrap_or(""))
+                .attr("intel.list", hit.list.clone())
+                .attr("intel.line", hit.entry.line.to_string())
+                .attr("intel.indicator", hit.entry.indicator.to_string());
+            out.push(finding);
         }
     }
 

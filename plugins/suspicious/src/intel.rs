@@ -2,7 +2,8 @@
 //! is the strongest reason the plugin has, so it must say exactly which list and which line matched;
 //! an investigator has to be able to go back to the source and judge it.
 //!
-//! A list is either plain text (one IP, CIDR or domain per line, `#` comments, an optional label after
+//! A list is either plain text (one IP, CIDR, domain or file hash — MD5, SHA-1 or SHA-256 in hex —
+//! per line, `#` comments, an optional label after
 //! the indicator) or CSV (the indicator in the first column, an optional label or source in the
 //! second; a header row is skipped). Lookups cost a hash probe per prefix length in use, or per label
 //! of a name, whatever the size of the lists.
@@ -73,6 +74,8 @@ pub struct Intel {
     v6: HashMap<(u8, u128), Entry>,
     v6_prefixes: Vec<u8>,
     domains: HashMap<Box<str>, Entry>,
+    /// File hashes (lower-case hex: MD5, SHA-1, SHA-256).
+    hashes: HashMap<Box<str>, Entry>,
 }
 
 /// An indicator, parsed.
@@ -81,9 +84,23 @@ enum Indicator {
     V4(u32, u8),
     V6(u128, u8),
     Domain(String),
+    /// A file hash in lower-case hex.
+    Hash(String),
 }
 
 impl Intel {
+    /// The entry listing a file hash (hex, any case), if one does.
+    pub fn match_hash(&self, hash: &str) -> Option<Hit> {
+        let hash = hash.to_ascii_lowercase();
+        let entry = self.hashes.get(hash.as_str())?;
+        Some(self.hit(entry, hash))
+    }
+
+    /// True when some list has file hashes, so file findings are worth checking.
+    pub fn has_hashes(&self) -> bool {
+        !self.hashes.is_empty()
+    }
+
     /// True when some list has domains, so names are worth collecting.
     pub fn has_domains(&self) -> bool {
         !self.domains.is_empty()
@@ -184,6 +201,9 @@ impl Intel {
             Indicator::Domain(d) => {
                 self.domains.entry(d.into()).or_insert(entry);
             }
+            Indicator::Hash(h) => {
+                self.hashes.entry(h.into()).or_insert(entry);
+            }
         }
     }
 
@@ -261,6 +281,9 @@ fn normalise(text: &str) -> String {
 /// An IP, a CIDR network, a domain, or a URL whose host is one of those.
 fn parse_indicator(text: &str) -> Option<Indicator> {
     let text = normalise(text);
+    if matches!(text.len(), 32 | 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Some(Indicator::Hash(text));
+    }
     let mut text = text.as_str();
     if let Some((_, rest)) = text.split_once("://") {
         // A URL: keep its host.
@@ -308,6 +331,25 @@ fn parse_indicator(text: &str) -> Option<Indicator> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_hashes_are_indicators_of_their_own() {
+        let mut intel = Intel::default();
+        let sha256 = "2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824";
+        let list = format!("# files\n{sha256} hello dropper\n5d41402abc4b2a76b9719d911017c592\n");
+        assert_eq!(intel.add_list("h.txt", list.as_bytes()).indicators, 2);
+        let hit = intel.match_hash(&sha256.to_ascii_lowercase()).unwrap();
+        assert_eq!(
+            (hit.entry.line, hit.entry.label.as_deref()),
+            (2, Some("hello dropper"))
+        );
+        assert!(
+            intel
+                .match_hash("5D41402ABC4B2A76B9719D911017C592")
+                .is_some()
+        );
+        assert!(intel.match_name(sha256).is_none());
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

@@ -374,16 +374,16 @@ const HOSTS_PER_BATCH: usize = 4096;
 /// Hands every host to the outputs in batches sorted by address; returns how many there are. The table
 /// is only locked while a batch is copied: an output may read it while it takes the batch.
 fn send_hosts(hosts: &Mutex<HostTable>, outputs: &mut Outputs) -> usize {
-    let order: Vec<std::net::IpAddr> = {
-        let table = hosts.lock().unwrap_or_else(|e| e.into_inner());
-        table.addresses()
-    };
-    for chunk in order.chunks(HOSTS_PER_BATCH) {
+    let order = hosts.lock().unwrap_or_else(|e| e.into_inner()).order();
+    for start in (0..order.len()).step_by(HOSTS_PER_BATCH) {
+        let end = (start + HOSTS_PER_BATCH).min(order.len());
         let batch: Vec<wit::HostInfo> = {
             let table = hosts.lock().unwrap_or_else(|e| e.into_inner());
-            chunk
-                .iter()
-                .filter_map(|ip| table.get(ip).map(|h| convert::host_to_wit(*ip, &h)))
+            (start..end)
+                .filter_map(|i| {
+                    let ip = order.get(i);
+                    table.get(&ip).map(|h| convert::host_to_wit(ip, &h))
+                })
                 .collect()
         };
         outputs.hosts(batch);

@@ -7,7 +7,7 @@ use super::bindings::analyzer::pcapxray::plugin::{
 use super::bindings::output::pcapxray::plugin::{graphviz, sqlite};
 use super::bindings::{CapabilityError, wit};
 use crate::caps::{self, Services};
-use crate::flow::{HostNote, HostSnapshot};
+use crate::flow::{AddressOrder, HostNote, HostSnapshot};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,7 +35,7 @@ pub struct StageState {
     pub snapshot: Option<Arc<HostSnapshot>>,
     /// The addresses of the host table in order, taken at the first `hosts-after` call of a walk (one
     /// that starts from the beginning), so that each further page is a binary search, not a sort.
-    host_order: Vec<IpAddr>,
+    host_order: AddressOrder,
     dns: Option<Result<caps::dns::Dns, String>>,
     whois: Option<caps::whois::Whois>,
     databases: caps::sqlite::Databases,
@@ -118,7 +118,7 @@ impl StageState {
             services,
             host_time: std::time::Duration::ZERO,
             snapshot: None,
-            host_order: Vec::new(),
+            host_order: AddressOrder::default(),
             dns: None,
             whois: None,
             databases: Default::default(),
@@ -215,30 +215,30 @@ impl model::Host for StageState {
             .unwrap_or_else(|e| e.into_inner());
         if after.is_none() || self.host_order.is_empty() {
             self.host_order = match &snapshot {
-                Some(s) => s.sorted().into_iter().map(|(ip, _)| ip).collect(),
-                None => hosts.addresses(),
+                Some(s) => AddressOrder::from_sorted(s.sorted().into_iter().map(|(ip, _)| ip)),
+                None => hosts.order(),
             };
         }
         let start = match after {
             None => 0,
-            Some(ip) => self.host_order.partition_point(|known| *known <= ip),
+            Some(ip) => self.host_order.after(ip),
         };
         let end = start
             .saturating_add(limit as usize)
             .min(self.host_order.len());
-        let page = self.host_order[start.min(end)..end]
-            .iter()
-            .filter_map(|ip| {
+        let page = (start.min(end)..end)
+            .filter_map(|i| {
+                let ip = self.host_order.get(i);
                 let entry = match &snapshot {
-                    Some(s) => s.get(ip).cloned(),
-                    None => hosts.get(ip),
+                    Some(s) => s.get(&ip).cloned(),
+                    None => hosts.get(&ip),
                 };
-                entry.map(|h| super::convert::host_to_wit(*ip, &h))
+                entry.map(|h| super::convert::host_to_wit(ip, &h))
             })
             .collect();
         if end == self.host_order.len() {
             // The walk is over: free the order until the next one.
-            self.host_order = Vec::new();
+            self.host_order = AddressOrder::default();
         }
         page
     }

@@ -29,7 +29,7 @@ use std::net::IpAddr;
 pub const BEACON_PEER: &str = "beacon.peer";
 
 /// Pairs kept; flows of further pairs are counted, not kept.
-pub const MAX_PAIRS: usize = 200_000;
+pub const MAX_PAIRS: usize = 100_000;
 /// Connections kept per pair (the first ones; a day of one connection every 5 s).
 pub const MAX_PER_PAIR: usize = 20_000;
 /// Connections kept in all.

@@ -114,9 +114,13 @@ impl Analyzer for Files {
     fn stream(&mut self, chunk: &StreamChunk, _out: &mut Outcome) -> Result<(), PluginError> {
         let flow = chunk.flow;
         if let StreamData::Start(start) = &chunk.data {
-            self.starts.insert(flow, *start);
             let conv = self.first_conv(flow, start);
-            self.conv.insert(flow, (conv, 0, chunk.time));
+            // A flow that cannot carry files keeps nothing here: a flood of a million of them costs
+            // no memory, and its later chunks find no entry and are dropped.
+            if !matches!(conv, Conv::Other) {
+                self.starts.insert(flow, *start);
+                self.conv.insert(flow, (conv, 0, chunk.time));
+            }
             return Ok(());
         }
         let Some((mut conv, mut ended, _)) = self.conv.remove(&flow) else {
@@ -128,6 +132,10 @@ impl Analyzer for Files {
         if let StreamData::Data(bytes) = &chunk.data {
             let server = self.starts.get(&flow).map(|s| s.server.ip.into());
             conv = decide(conv, chunk.to_server, bytes, self.ctx.cap, server);
+            if matches!(conv, Conv::Other) && !self.ctx.done.contains_key(&flow) {
+                self.starts.remove(&flow);
+                return Ok(());
+            }
         }
         self.feed(&mut conv, chunk);
         if ended < 2 {

@@ -85,7 +85,7 @@ impl StreamBudget {
 
 impl Default for StreamBudget {
     fn default() -> Self {
-        StreamBudget { total: 64 << 20 }
+        StreamBudget { total: 32 << 20 }
     }
 }
 

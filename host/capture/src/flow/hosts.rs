@@ -97,6 +97,51 @@ impl HostSnapshot {
     }
 }
 
+/// Addresses in order (IPv4 before IPv6, as `IpAddr` orders them), 4 or 16 bytes each.
+#[derive(Default, Debug)]
+pub struct AddressOrder {
+    v4: Vec<u32>,
+    v6: Vec<u128>,
+}
+
+impl AddressOrder {
+    /// From addresses already sorted.
+    pub fn from_sorted(ips: impl IntoIterator<Item = IpAddr>) -> AddressOrder {
+        let mut order = AddressOrder::default();
+        for ip in ips {
+            match ip {
+                IpAddr::V4(v) => order.v4.push(v.into()),
+                IpAddr::V6(v) => order.v6.push(v.into()),
+            }
+        }
+        order
+    }
+
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`-th address (`i < len()`).
+    pub fn get(&self, i: usize) -> IpAddr {
+        match self.v4.get(i) {
+            Some(v) => IpAddr::V4((*v).into()),
+            None => IpAddr::V6(self.v6[i - self.v4.len()].into()),
+        }
+    }
+
+    /// How many addresses are at or before `ip`: the index of the first one after it.
+    pub fn after(&self, ip: IpAddr) -> usize {
+        match ip {
+            IpAddr::V4(v) => self.v4.partition_point(|a| *a <= u32::from(v)),
+            IpAddr::V6(v) => self.v4.len() + self.v6.partition_point(|a| *a <= u128::from(v)),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct HostTable {
     v4: FxHashMap<u32, u32>,
@@ -160,13 +205,17 @@ impl HostTable {
 
     /// Every address, sorted.
     pub fn addresses(&self) -> Vec<IpAddr> {
+        let order = self.order();
+        (0..order.len()).map(|i| order.get(i)).collect()
+    }
+
+    /// Every address, sorted, in a compact form (4 bytes an IPv4 address, not 17).
+    pub fn order(&self) -> AddressOrder {
         let mut v4: Vec<u32> = self.v4.keys().copied().collect();
         v4.sort_unstable();
         let mut v6: Vec<u128> = self.v6.keys().copied().collect();
         v6.sort_unstable();
-        let v4 = v4.into_iter().map(|a| IpAddr::V4(a.into()));
-        v4.chain(v6.into_iter().map(|a| IpAddr::V6(a.into())))
-            .collect()
+        AddressOrder { v4, v6 }
     }
 
     /// The hosts among `ips` as they are now.

@@ -13,7 +13,7 @@ mod tcp;
 pub use delivery::{
     ChunkData, StreamBudget, StreamChunk, StreamEnd, StreamFilter, StreamStart, StreamStats,
 };
-pub use hosts::{HostEntry, HostNote, HostSnapshot, HostTable};
+pub use hosts::{AddressOrder, HostEntry, HostNote, HostSnapshot, HostTable};
 pub use state::ConnState;
 pub use stream::RECENT_WINDOW;
 pub use table::{

@@ -43,7 +43,7 @@ impl Default for FlowSettings {
             tcp_idle_timeout: 300,
             udp_idle_timeout: 60,
             other_idle_timeout: 60,
-            batch_size: 1024,
+            batch_size: 512,
             stream_filters: Vec::new(),
             stream_budget: StreamBudget::default(),
             max_active_flows: DEFAULT_MAX_ACTIVE_FLOWS,
@@ -51,12 +51,12 @@ impl Default for FlowSettings {
     }
 }
 
-/// The default bound on active flows: some 45 MB of flow state for flows that carry little (about
+/// The default bound on active flows: some 23 MB of flow state for flows that carry little (about
 /// 700 bytes each with the map and queues; each flow's payload prefix comes on top, up to
 /// `payload_bytes` per direction). The 1 GB benchmark capture keeps at most 206 open at once; a
 /// flood or scan that needs more is made of one-packet flows that lose nothing by ending early.
 /// Suricata's default flow memcap (128 MB) is of the same order.
-pub const DEFAULT_MAX_ACTIVE_FLOWS: usize = 65_536;
+pub const DEFAULT_MAX_ACTIVE_FLOWS: usize = 32_768;
 
 /// Seconds a closed TCP flow lingers to absorb the last ACKs before it is handed on.
 const CLOSE_GRACE_SECS: u64 = 2;

@@ -124,7 +124,16 @@ try {
   step(`forged deletes: ${JSON.stringify(result.forged)}; A is ${result.aAfterForgery}`);
 
   // A finishes with its spinning stage stopped: the page says the report is incomplete, at the top.
-  await page.goto(`${base}/cases/${result.a}`);
+  // The hostile form's own navigation (to the refused delete) may still be landing: let it, then go.
+  await page.waitForLoadState('load').catch(() => {});
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await page.goto(`${base}/cases/${result.a}`);
+      break;
+    } catch (e) {
+      if (attempt >= 3 || !String(e).includes('interrupted by another navigation')) throw e;
+    }
+  }
   watching = true;
   await page.waitForFunction(() => document.body.dataset.ready === 'explore', null, { timeout: 60_000 });
   result.incomplete = await page.locator('#incomplete').innerText();

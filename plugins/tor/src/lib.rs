@@ -85,6 +85,9 @@ struct Stats {
     relay: u64,
     relay_address: u64,
     heuristic: u64,
+    /// Flows that started at a time no held consensus covers, and the farthest nearest one (hours).
+    uncovered: u64,
+    uncovered_hours: i64,
 }
 
 /// The analyzer.
@@ -165,6 +168,10 @@ impl Tor {
         let Some((index, fit)) = catalog.select(start) else {
             return false;
         };
+        if fit != Fit::Valid {
+            self.stats.uncovered += 1;
+            self.stats.uncovered_hours = self.stats.uncovered_hours.max(fit.hours());
+        }
         let Some(document) = catalog.documents.get(index).cloned() else {
             return false;
         };
@@ -274,6 +281,21 @@ impl Tor {
                     ),
                 )
                 .attr("reason", reason),
+            );
+        } else if self.stats.uncovered > 0 {
+            out.note(
+                RunNote::warning(
+                    "tor.not-covered",
+                    format!(
+                        "{} flows started at times no held Tor consensus covers; their servers were matched \
+                         against the nearest consensus (up to {} hours away), and relays change hourly. Add \
+                         consensuses of the capture's dates (`pcapxray tor import`, or the Tor relays page of \
+                         `pcapxray serve`) for certain results.",
+                        self.stats.uncovered, self.stats.uncovered_hours
+                    ),
+                )
+                .attr("flows", self.stats.uncovered.to_string())
+                .attr("hours", self.stats.uncovered_hours.to_string()),
             );
         }
     }
@@ -483,6 +505,54 @@ mod tests {
                 .starts_with("/tor: not granted")
         );
         assert!(out.notes[0].message.contains("heuristic is switched off"));
+    }
+
+    #[test]
+    fn flows_no_held_consensus_covers_give_a_run_note_with_their_count() {
+        let mut fs = FakeFiles::default();
+        // Valid 2022-11-19 10:00–13:00; the second and third flows start two days later.
+        fs.files.insert(
+            "/tor/c".into(),
+            doc("2022-11-19 10", "stars1", "158.69.204.36", 443),
+        );
+        let mut tor = Tor::new(Config {
+            consensus: vec!["/tor".into()],
+            ..Config::default()
+        })
+        .unwrap();
+        let later = |port| {
+            let mut f = flow("158.69.204.36", port);
+            for d in [&mut f.to_server, &mut f.to_client] {
+                d.first_seen += 48 * 3600 * 1_000_000_000;
+                d.last_seen += 48 * 3600 * 1_000_000_000;
+            }
+            f
+        };
+        let out = run(
+            &mut tor,
+            &fs,
+            &[flow("158.69.204.36", 443), later(443), later(9001)],
+        );
+        assert_eq!(out.notes.len(), 1, "{:?}", out.notes);
+        let note = &out.notes[0];
+        assert_eq!(note.key, "tor.not-covered");
+        assert_eq!(note.get("flows"), Some("2"));
+        assert!(
+            note.message.contains("pcapxray tor import"),
+            "{}",
+            note.message
+        );
+        // Covered flows alone give no note.
+        let mut tor = Tor::new(Config {
+            consensus: vec!["/tor".into()],
+            ..Config::default()
+        })
+        .unwrap();
+        assert!(
+            run(&mut tor, &fs, &[flow("158.69.204.36", 443)])
+                .notes
+                .is_empty()
+        );
     }
 
     #[test]

@@ -332,9 +332,9 @@ fn swapping_outputs_is_a_pipeline_edit() {
 
     // The CSV files and the database agree, and both agree with the JSON run.
     let report = json_text.report();
-    let flows = parse_csv(&read(&csv_sqlite, "flows.csv"));
-    let findings = parse_csv(&read(&csv_sqlite, "findings.csv"));
-    let hosts = parse_csv(&read(&csv_sqlite, "hosts.csv"));
+    let flows = csv_file(&read(&csv_sqlite, "flows.csv"));
+    let findings = csv_file(&read(&csv_sqlite, "findings.csv"));
+    let hosts = csv_file(&read(&csv_sqlite, "hosts.csv"));
     let db = Connection::open(csv_sqlite.out_dir.join("report.sqlite")).unwrap();
     assert_eq!(flows.len() - 1, report["flows"].as_array().unwrap().len());
     assert_eq!(
@@ -515,34 +515,10 @@ fn payloads_txt_has_the_http_transactions_and_stays_within_its_bound() {
     assert!(bounded.contains("BOUND REACHED"), "{bounded}");
 }
 
-/// RFC 4180 records (quoted fields, doubled quotes, CRLF), for checking the CSV files.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut records = Vec::new();
-    let (mut record, mut field) = (Vec::new(), String::new());
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    assert!(
-        !quoted && field.is_empty() && record.is_empty(),
-        "the file does not end with CRLF"
-    );
+/// RFC 4180 records of a CSV file, which must end with its line ending.
+fn csv_file(text: &str) -> Vec<Vec<String>> {
+    let (records, complete) = crate::support::parse_csv(text);
+    assert!(complete, "the file does not end with CRLF");
     records
 }
 
@@ -678,7 +654,7 @@ fn csv_host_names_are_those_known_when_the_flow_was_analyzed_and_the_same_every_
         texts.iter().all(|t| *t == texts[0]),
         "flows.csv differs between runs"
     );
-    let rows = parse_csv(&texts[0]);
+    let rows = csv_file(&texts[0]);
     let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
     let (id, ip, name) = (col("id"), col("server_ip"), col("server_name"));
     let row = |n: &str| rows.iter().find(|r| r[id] == n).unwrap();

@@ -145,3 +145,31 @@ pub fn finding_values(report: &Value, tag: &str, key: &str) -> Vec<String> {
     v.dedup();
     v
 }
+
+/// RFC 4180 records (quoted fields, doubled quotes, CRLF or LF), and whether the text ended with a
+/// complete record (its line ending outside quotes). An unterminated last record is not returned.
+pub fn parse_csv(text: &str) -> (Vec<Vec<String>>, bool) {
+    let (mut records, mut record, mut field) = (Vec::new(), Vec::new(), String::new());
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    let complete = !quoted && field.is_empty() && record.is_empty();
+    (records, complete)
+}

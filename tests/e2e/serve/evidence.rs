@@ -81,32 +81,6 @@ fn tshark_count(capture: &Path, filter: &str) -> usize {
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
-/// RFC 4180 records (quoted fields may hold commas, quotes and line breaks).
-fn csv_records(text: &str) -> Vec<Vec<String>> {
-    let (mut records, mut record, mut field) = (Vec::new(), Vec::new(), String::new());
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    records
-}
-
 #[test]
 fn the_timeline_filters_every_table_and_pcaps_of_a_flow_a_host_and_the_view_hold_exactly_their_packets()
  {
@@ -231,7 +205,7 @@ fn the_timeline_filters_every_table_and_pcaps_of_a_flow_a_host_and_the_view_hold
     assert_eq!(tshark_count(&view_file, "") as u64, expected);
 
     // The flows CSV is the filtered table: the same flows, every column.
-    let csv = csv_records(r["flowsCsv"]["text"].as_str().unwrap());
+    let csv = crate::support::parse_csv(r["flowsCsv"]["text"].as_str().unwrap()).0;
     assert_eq!(csv[0][0], "ID");
     assert!(csv[0].contains(&"State".to_string()) && csv[0].contains(&"History".to_string()));
     let csv_ids: BTreeSet<u64> = csv[1..].iter().map(|row| row[0].parse().unwrap()).collect();
@@ -322,7 +296,7 @@ fn the_timeline_filters_every_table_and_pcaps_of_a_flow_a_host_and_the_view_hold
     assert_eq!(table_names, tshark_names);
 
     // Findings with their evidence, as CSV: every row the table counts, with the analyzers' attributes.
-    let findings = csv_records(r["findingsCsv"].as_str().unwrap());
+    let findings = crate::support::parse_csv(r["findingsCsv"].as_str().unwrap()).0;
     assert_eq!(findings[0].last().unwrap(), "Evidence");
     assert_eq!(
         findings.len() as u64 - 1,

@@ -5,28 +5,16 @@
 //
 // node bigcase.mjs --case http://127.0.0.1:PORT/cases/ID [--view dns] [--from 10.0.0.0/8] [--chromium PATH]
 
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { openSession } from './session.mjs';
 import { tmpdir } from 'node:os';
 
 const args = {};
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
 if (!args.case) { console.error('missing --case'); process.exit(2); }
-const profile = mkdtempSync(join(tmpdir(), 'pcapxray-bigcase-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: args.chromium || '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1400, height: 1000 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
 const result = { consoleErrors: [] };
+const { page, close } = await openSession(tmpdir(), args.chromium, result.consoleErrors);
 try {
-  const page = context.pages()[0] || await context.newPage();
   page.setDefaultTimeout(180_000);
-  page.on('console', (m) => { if (m.type() === 'error') result.consoleErrors.push(m.text()); });
-  page.on('pageerror', (e) => result.consoleErrors.push(String(e)));
   await page.addInitScript(() => {
     window.__long = [];
     new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__long.push(e.duration); })
@@ -55,7 +43,6 @@ try {
   result.longTasksMs = await page.evaluate(() => window.__long.map(Math.round).sort((a, b) => b - a).slice(0, 10));
   result.heapMB = await page.evaluate(() => performance.memory ? Math.round(performance.memory.usedJSHeapSize / 1048576) : null);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log(JSON.stringify(result));

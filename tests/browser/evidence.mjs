@@ -7,9 +7,9 @@
 //
 // node evidence.mjs --url http://127.0.0.1:PORT/ --capture FILE --out DIR --host IP [--chromium PATH]
 
-import { chromium } from 'playwright-core';
+import { openSession } from './session.mjs';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = {};
@@ -80,22 +80,9 @@ function readPcapng(b) {
 }
 
 // ---------- the session ----------
-const profile = mkdtempSync(join(args.out, 'profile-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: args.chromium || '/usr/bin/chromium',
-  headless: true,
-  acceptDownloads: true,
-  viewport: { width: 1400, height: 1000 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-});
 const result = { consoleErrors: [] };
+const { context, page, close } = await openSession(args.out, args.chromium, result.consoleErrors);
 try {
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(60_000);
-  page.on('console', (m) => { if (m.type() === 'error') result.consoleErrors.push(m.text()); });
-  page.on('pageerror', (e) => result.consoleErrors.push(String(e)));
-
   await page.goto(args.url);
   await page.getByLabel('Capture file').setInputFiles(args.capture);
   await Promise.all([
@@ -205,8 +192,7 @@ try {
   result.original.file = readFileSync(shaFile.path, 'utf8');
   result.summaryAtEnd = await summary();
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log(JSON.stringify(result));
 

@@ -11,8 +11,7 @@
 // node explore.mjs --url http://127.0.0.1:PORT/ --capture FILE --out DIR [--chromium PATH]
 //                  [--view https] [--host 192.168.0.26] [--mac MAC] [--v6-case URL] [--many-case URL]
 
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { openSession } from './session.mjs';
 import { join } from 'node:path';
 
 const args = {};
@@ -24,23 +23,9 @@ const view = args.view || 'https';
 const host = args.host || '192.168.0.26';
 const step = (text) => console.error(`[browser] ${text}`);
 
-// A fresh profile every time, and none of Chromium's calls home (this machine's network is closed).
-const profile = mkdtempSync(join(args.out, 'profile-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: args.chromium || '/usr/bin/chromium',
-  headless: true,
-  acceptDownloads: true,
-  viewport: { width: 1400, height: 1000 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-});
 const result = { statuses: [], phases: [], consoleErrors: [] };
+const { context, page, close } = await openSession(args.out, args.chromium, result.consoleErrors);
 try {
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(60_000);
-  page.on('console', (m) => { if (m.type() === 'error') result.consoleErrors.push(m.text()); });
-  page.on('pageerror', (e) => result.consoleErrors.push(String(e)));
-
   step(`open ${args.url}`);
   await page.goto(args.url);
   await page.getByLabel('Capture file').setInputFiles(args.capture);
@@ -216,7 +201,6 @@ try {
   }
   if (args['many-case']) result.many = await hostsOf(args['many-case'], '10.0.0.1');
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log(JSON.stringify(result));

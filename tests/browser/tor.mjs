@@ -4,9 +4,7 @@
 //
 // node tor.mjs --url http://127.0.0.1:PORT/ --capture FILE --out DIR --add FILE[,FILE...] [--chromium PATH]
 
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { openSession } from './session.mjs';
 
 const args = {};
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
@@ -15,21 +13,9 @@ for (const need of ['url', 'capture', 'out', 'add']) {
 }
 const step = (text) => console.error(`[browser] ${text}`);
 
-const profile = mkdtempSync(join(args.out, 'profile-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: args.chromium || '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1400, height: 1000 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-});
 const result = { consoleErrors: [] };
+const { page, close } = await openSession(args.out, args.chromium, result.consoleErrors);
 try {
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(60_000);
-  page.on('console', (m) => { if (m.type() === 'error') result.consoleErrors.push(m.text()); });
-  page.on('pageerror', (e) => result.consoleErrors.push(String(e)));
-
   await page.goto(args.url);
   await page.getByRole('navigation', { name: 'Site' }).getByRole('link', { name: 'Tor relays' }).click();
   await page.waitForURL(/\/tor$/);
@@ -69,7 +55,6 @@ try {
   };
   step(`tor view: ${result.tor.summary}`);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log(JSON.stringify(result));

@@ -415,6 +415,25 @@ mod tests {
         assert_eq!(errors[0].key, "consensus.1");
     }
 
+    /// A consensus valid 2022-11-19 10:00–13:00 UTC with relay "stars1" at 158.69.204.36:443, in /tor.
+    fn stars1() -> FakeFiles {
+        let mut fs = FakeFiles::default();
+        fs.files.insert(
+            "/tor/c".into(),
+            doc("2022-11-19 10", "stars1", "158.69.204.36", 443),
+        );
+        fs
+    }
+
+    /// A stage that reads /tor.
+    fn reading_tor() -> Tor {
+        Tor::new(Config {
+            consensus: vec!["/tor".into()],
+            ..Config::default()
+        })
+        .unwrap()
+    }
+
     fn run(tor: &mut Tor, fs: &FakeFiles, flows: &[Flow]) -> Outcome {
         let mut out = Outcome::default();
         for f in flows {
@@ -426,16 +445,8 @@ mod tests {
 
     #[test]
     fn matches_relays_publishes_facts_once_and_says_when_no_consensus_was_read() {
-        let mut fs = FakeFiles::default();
-        fs.files.insert(
-            "/tor/c".into(),
-            doc("2022-11-19 10", "stars1", "158.69.204.36", 443),
-        );
-        let mut tor = Tor::new(Config {
-            consensus: vec!["/tor".into()],
-            ..Config::default()
-        })
-        .unwrap();
+        let mut fs = stars1();
+        let mut tor = reading_tor();
         let flows = [
             flow("158.69.204.36", 443),
             flow("158.69.204.36", 443),
@@ -509,17 +520,9 @@ mod tests {
 
     #[test]
     fn flows_no_held_consensus_covers_give_a_run_note_with_their_count() {
-        let mut fs = FakeFiles::default();
-        // Valid 2022-11-19 10:00–13:00; the second and third flows start two days later.
-        fs.files.insert(
-            "/tor/c".into(),
-            doc("2022-11-19 10", "stars1", "158.69.204.36", 443),
-        );
-        let mut tor = Tor::new(Config {
-            consensus: vec!["/tor".into()],
-            ..Config::default()
-        })
-        .unwrap();
+        // The second and third flows start two days after the consensus was valid.
+        let fs = stars1();
+        let mut tor = reading_tor();
         let later = |port| {
             let mut f = flow("158.69.204.36", port);
             for d in [&mut f.to_server, &mut f.to_client] {
@@ -543,11 +546,7 @@ mod tests {
             note.message
         );
         // Covered flows alone give no note.
-        let mut tor = Tor::new(Config {
-            consensus: vec!["/tor".into()],
-            ..Config::default()
-        })
-        .unwrap();
+        let mut tor = reading_tor();
         assert!(
             run(&mut tor, &fs, &[flow("158.69.204.36", 443)])
                 .notes

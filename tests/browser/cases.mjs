@@ -49,12 +49,16 @@ const result = { consoleErrors: [] };
 try {
   const js = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const noJs = await browser.newContext({ javaScriptEnabled: false });
-  const page = await js.newPage();
-  page.setDefaultTimeout(30_000);
-  // Errors on pcapxray's pages (the hostile pages' refused requests are expected to fail).
-  let watching = true;
-  page.on('console', (m) => { if (watching && m.type() === 'error') result.consoleErrors.push(m.text()); });
-  page.on('pageerror', (e) => { if (watching) result.consoleErrors.push(String(e)); });
+  // Errors on pcapxray's pages are collected (the hostile pages' refused requests are expected to fail,
+  // so they get a page of their own that is not watched).
+  const watched = async () => {
+    const p = await js.newPage();
+    p.setDefaultTimeout(30_000);
+    p.on('console', (m) => { if (m.type() === 'error') result.consoleErrors.push(m.text()); });
+    p.on('pageerror', (e) => result.consoleErrors.push(String(e)));
+    return p;
+  };
+  let page = await watched();
   const api = async (id) => {
     const r = await page.request.get(`${base}/api/cases/${id}`);
     return r.status() === 200 ? (await r.json()).case.status : `HTTP ${r.status()}`;
@@ -108,33 +112,28 @@ try {
   const evil = await hostile(`${base}/cases/${result.a}/delete`);
   const evilBase = `http://localhost:${evil.address().port}`;
   result.forged = {};
-  watching = false;
   const seen = [];
   js.on('request', (r) => { if (r.url().endsWith(`/cases/${result.a}/delete`)) seen.push(r); });
+  const evilPage = await js.newPage();
   for (const path of ['/sandboxed', '/plain']) {
     seen.length = 0;
-    await page.goto(evilBase + path);
-    for (let i = 0; i < 200 && !seen.length; i++) await page.waitForTimeout(50);
+    await evilPage.goto(evilBase + path);
+    for (let i = 0; i < 200 && !seen.length; i++) await evilPage.waitForTimeout(50);
     if (!seen.length) throw new Error(`the hostile page ${path} sent no delete`);
     const response = await seen[0].response();
     result.forged[path] = { status: response && response.status(), origin: await seen[0].headerValue('origin') };
   }
+  await evilPage.close();
   evil.close();
   result.aAfterForgery = await api(result.a);
   step(`forged deletes: ${JSON.stringify(result.forged)}; A is ${result.aAfterForgery}`);
 
   // A finishes with its spinning stage stopped: the page says the report is incomplete, at the top.
-  // The hostile form's own navigation (to the refused delete) may still be landing: let it, then go.
-  await page.waitForLoadState('load').catch(() => {});
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await page.goto(`${base}/cases/${result.a}`);
-      break;
-    } catch (e) {
-      if (attempt >= 3 || !String(e).includes('interrupted by another navigation')) throw e;
-    }
-  }
-  watching = true;
+  // A fresh page: the start page left open above follows the only case left to its page by itself
+  // (start.js), a navigation that would race with ours.
+  await page.close();
+  page = await watched();
+  await page.goto(`${base}/cases/${result.a}`);
   await page.waitForFunction(() => document.body.dataset.ready === 'explore', null, { timeout: 60_000 });
   result.incomplete = await page.locator('#incomplete').innerText();
   result.incompleteVisible = await page.locator('#incomplete').isVisible();

@@ -59,6 +59,10 @@ class Analyzer(exports.Analyzer):
             kind=types.PluginKind.ANALYZER,
             needs_payload=True,
             wants_link_events=False,
+            # Flows arrive as records in the `analyze` argument (packed flows are for the Rust SDK).
+            packed_flows=False,
+            # DNS names are in payloads: flows that carried none need not be handed over.
+            payload_flows_only=True,
         )
 
     def configure(self, config: str) -> None:

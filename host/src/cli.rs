@@ -493,6 +493,19 @@ fn inspect(file: &Path) -> i32 {
                     "does not read payloads"
                 }
             );
+            println!(
+                "flows        {}{}",
+                if p.packed_flows {
+                    "fetched packed (batch.flows)"
+                } else {
+                    "passed as records"
+                },
+                if p.payload_flows_only {
+                    ", only those that carried payload"
+                } else {
+                    ""
+                }
+            );
             println!("digest       sha256:{}", p.digest);
             println!("capabilities {}", capabilities(&p));
             println!("imports");

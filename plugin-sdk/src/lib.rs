@@ -50,6 +50,7 @@ pub mod encoding;
 pub mod graph;
 mod model;
 pub mod net;
+mod packed;
 mod runtime;
 mod seen;
 pub mod streams;
@@ -69,6 +70,8 @@ pub mod __bindings {
         wit_bindgen::generate!({
             world: "analyzer-plugin",
             path: "../wit",
+            // Flows also arrive packed (`batch.flows`), decoded by `crate::packed`.
+            additional_derives: [serde::Deserialize],
             pub_export_macro: true,
             export_macro_name: "__export_analyzer_world",
             default_bindings_module: "::pcapxray_plugin_sdk::__bindings::analyzer_world",
@@ -82,13 +85,14 @@ pub mod __bindings {
             export_macro_name: "__export_output_world",
             default_bindings_module: "::pcapxray_plugin_sdk::__bindings::output_world",
             with: {
-                "pcapxray:plugin/types@0.5.0": super::analyzer_world::pcapxray::plugin::types,
-                "pcapxray:plugin/log@0.5.0": super::analyzer_world::pcapxray::plugin::log,
-                "pcapxray:plugin/model@0.5.0": super::analyzer_world::pcapxray::plugin::model,
-                "pcapxray:plugin/capability@0.5.0": super::analyzer_world::pcapxray::plugin::capability,
-                "pcapxray:plugin/files@0.5.0": super::analyzer_world::pcapxray::plugin::files,
-                "pcapxray:plugin/dns@0.5.0": super::analyzer_world::pcapxray::plugin::dns,
-                "pcapxray:plugin/whois@0.5.0": super::analyzer_world::pcapxray::plugin::whois,
+                "pcapxray:plugin/types@0.6.0": super::analyzer_world::pcapxray::plugin::types,
+                "pcapxray:plugin/log@0.6.0": super::analyzer_world::pcapxray::plugin::log,
+                "pcapxray:plugin/model@0.6.0": super::analyzer_world::pcapxray::plugin::model,
+                "pcapxray:plugin/batch@0.6.0": super::analyzer_world::pcapxray::plugin::batch,
+                "pcapxray:plugin/capability@0.6.0": super::analyzer_world::pcapxray::plugin::capability,
+                "pcapxray:plugin/files@0.6.0": super::analyzer_world::pcapxray::plugin::files,
+                "pcapxray:plugin/dns@0.6.0": super::analyzer_world::pcapxray::plugin::dns,
+                "pcapxray:plugin/whois@0.6.0": super::analyzer_world::pcapxray::plugin::whois,
             },
         });
     }

@@ -33,6 +33,11 @@ pub trait Analyzer: Sized + 'static {
     /// Looks at a batch of finished flows. Findings and facts go into `out`.
     fn analyze(&mut self, flows: &[Flow], out: &mut Outcome) -> Result<(), PluginError>;
 
+    /// Whether the plugin looks only at flows that carried payload in at least one direction. When
+    /// true, the host does not hand it the others (unanswered SYNs, empty datagrams), which on a flood
+    /// capture are nearly all of them.
+    const PAYLOAD_FLOWS_ONLY: bool = false;
+
     /// Whether the plugin wants link-layer events (ARP packets, source MACs, DHCP datagrams) in
     /// [`Analyzer::analyze_link`]. When false (the default) the host does not collect them.
     const WANTS_LINK_EVENTS: bool = false;
@@ -178,6 +183,7 @@ pub mod __private {
         kind: PluginKind,
         needs_payload: bool,
         wants_link_events: bool,
+        payload_flows_only: bool,
     ) -> PluginInfo {
         PluginInfo {
             name: name.into(),
@@ -186,6 +192,18 @@ pub mod __private {
             kind,
             needs_payload,
             wants_link_events,
+            // Every plugin built with the SDK fetches its flows packed and decodes them here.
+            packed_flows: true,
+            payload_flows_only,
+        }
+    }
+
+    /// The call's flows: as passed, or fetched packed when the host passed none.
+    fn flows_of_call(flows: Vec<Flow>) -> Result<Vec<Flow>, PluginError> {
+        if flows.is_empty() {
+            crate::packed::fetch()
+        } else {
+            Ok(flows)
         }
     }
 
@@ -195,6 +213,7 @@ pub mod __private {
     }
 
     pub fn analyzer_analyze<T: Analyzer>(flows: Vec<Flow>) -> Result<Outcome, PluginError> {
+        let flows = flows_of_call(flows)?;
         with_instance::<T, _>(|p| {
             let mut out = Outcome::default();
             p.analyze(&flows, &mut out)?;
@@ -236,6 +255,7 @@ pub mod __private {
     }
 
     pub fn output_consume<T: Output>(flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
+        let flows = flows_of_call(flows)?;
         with_instance::<T, _>(|p| p.consume(flows))
     }
 
@@ -293,6 +313,7 @@ macro_rules! export_analyzer {
                     $crate::PluginKind::Analyzer,
                     <$plugin as $crate::Analyzer>::NEEDS_PAYLOAD,
                     <$plugin as $crate::Analyzer>::WANTS_LINK_EVENTS,
+                    <$plugin as $crate::Analyzer>::PAYLOAD_FLOWS_ONLY,
                 )
             }
             fn analyze_link(
@@ -342,6 +363,7 @@ macro_rules! export_output {
                     <$plugin as $crate::Output>::DESCRIPTION,
                     $crate::PluginKind::Output,
                     <$plugin as $crate::Output>::NEEDS_PAYLOAD,
+                    false,
                     false,
                 )
             }

@@ -166,14 +166,14 @@ fn plugins_inspect_shows_what_a_component_is_and_asks_for() {
     for line in [
         "name         enrich",
         "kind         analyzer",
-        "wit          pcapxray:plugin@0.5.0",
+        "wit          pcapxray:plugin@0.6.0",
         "capabilities dns, whois",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
     assert!(
         text.contains("digest       sha256:")
-            && text.contains("exports\n  pcapxray:plugin/analyzer@0.5.0"),
+            && text.contains("exports\n  pcapxray:plugin/analyzer@0.6.0"),
         "{text}"
     );
 }
@@ -189,7 +189,7 @@ fn a_component_built_for_another_wit_major_version_is_refused_with_both_versions
     let run = run_pipeline(dir.path(), &pipeline, &testdata("http_get_bro_org.pcap"));
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr.contains("was built for WIT package pcapxray:plugin@1.0.0, but this pcapxray speaks pcapxray:plugin@0.5.0"),
+        run.stderr.contains("was built for WIT package pcapxray:plugin@1.0.0, but this pcapxray speaks pcapxray:plugin@0.6.0"),
         "{}",
         run.stderr
     );

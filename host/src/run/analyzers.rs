@@ -1,7 +1,6 @@
 //! The analyzer stages of a run: each batch of finished flows goes through them in order, and what one
 //! finds is on the flows (and hosts) before the next one looks.
 
-use super::payloads::with_payloads;
 use super::rollup::Rollups;
 use crate::caps::{Services, log::Level};
 use crate::flow::{FinishedFlow, HostNote, StreamChunk, StreamFilter, StreamStats};
@@ -53,8 +52,17 @@ impl Analyzers {
                 continue;
             }
             let stage = &mut self.stages[i];
-            let needs = stage.plugin.needs_payload;
-            match with_payloads(&mut flows, needs, |flows| stage.analyze(flows)) {
+            let only_payload = stage.plugin.payload_flows_only;
+            let picked: Vec<&wit::Flow> = flows
+                .iter()
+                .filter(|f| !only_payload || carried_payload(f))
+                .collect();
+            if picked.is_empty() {
+                continue;
+            }
+            let result = stage.analyze(&picked, stage.plugin.needs_payload);
+            drop(picked);
+            match result {
                 Ok(outcome) => self.apply(i, outcome, &mut flows, &index),
                 Err(message) => self.failed(message),
             }
@@ -270,4 +278,9 @@ impl Analyzers {
             self.loose.push(record);
         }
     }
+}
+
+/// Whether a flow carried payload in either direction (stages with `payload-flows-only` get no others).
+fn carried_payload(f: &wit::Flow) -> bool {
+    f.to_server.payload_bytes > 0 || f.to_client.payload_bytes > 0
 }

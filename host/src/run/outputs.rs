@@ -12,7 +12,7 @@ use crate::runtime::bindings::wit;
 use crate::runtime::{Stage, convert};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 /// What an output thread is handed. Flows and findings come with the hosts they involve as they were
@@ -20,10 +20,28 @@ use std::thread::JoinHandle;
 /// asks, and its report must not depend on that.
 #[derive(Clone)]
 enum Message {
-    Flows(Arc<Vec<wit::Flow>>, Arc<HostSnapshot>),
+    Flows(Arc<Batch>, Arc<HostSnapshot>),
     Findings(Arc<Vec<wit::FindingRecord>>, Arc<HostSnapshot>),
     Hosts(Arc<Vec<wit::HostInfo>>),
     Finish(Arc<wit::Report>),
+}
+
+/// A batch of annotated flows, and the same packed, made by the first output that asks for it
+/// (off the analyzer thread) and shared by the others.
+struct Batch {
+    flows: Vec<wit::Flow>,
+    packed: OnceLock<Vec<u8>>,
+}
+
+impl Batch {
+    fn packed(&self) -> Vec<u8> {
+        self.packed
+            .get_or_init(|| {
+                let refs: Vec<&wit::Flow> = self.flows.iter().collect();
+                crate::runtime::pack_flows(&refs, true)
+            })
+            .clone()
+    }
 }
 
 /// What the outputs did.
@@ -94,7 +112,11 @@ impl Outputs {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .snapshot(ips);
-        self.send(Message::Flows(Arc::new(flows), Arc::new(snapshot)));
+        let batch = Batch {
+            flows,
+            packed: OnceLock::new(),
+        };
+        self.send(Message::Flows(Arc::new(batch), Arc::new(snapshot)));
     }
 
     /// Hands the outputs findings that are not on a flow (host, capture, and late flow findings), with
@@ -161,7 +183,7 @@ fn work(
         let (result, last) = match &message {
             Message::Flows(flows, hosts) => {
                 stage.set_snapshot(Some(hosts.clone()));
-                (stage.consume(flows), false)
+                (stage.consume(&flows.flows, || flows.packed()), false)
             }
             Message::Findings(findings, hosts) => {
                 stage.set_snapshot(Some(hosts.clone()));

@@ -7,6 +7,8 @@ pub mod analyzer {
     wasmtime::component::bindgen!({
         world: "analyzer-plugin",
         path: "../wit",
+        // The flow model is also handed over packed (`batch.flows`, see `super::packed`).
+        additional_derives: [serde::Serialize],
     });
 }
 
@@ -15,13 +17,14 @@ pub mod output {
         world: "output-plugin",
         path: "../wit",
         with: {
-            "pcapxray:plugin/types@0.5.0": super::analyzer::pcapxray::plugin::types,
-            "pcapxray:plugin/log@0.5.0": super::analyzer::pcapxray::plugin::log,
-            "pcapxray:plugin/model@0.5.0": super::analyzer::pcapxray::plugin::model,
-            "pcapxray:plugin/capability@0.5.0": super::analyzer::pcapxray::plugin::capability,
-            "pcapxray:plugin/files@0.5.0": super::analyzer::pcapxray::plugin::files,
-            "pcapxray:plugin/dns@0.5.0": super::analyzer::pcapxray::plugin::dns,
-            "pcapxray:plugin/whois@0.5.0": super::analyzer::pcapxray::plugin::whois,
+            "pcapxray:plugin/types@0.6.0": super::analyzer::pcapxray::plugin::types,
+            "pcapxray:plugin/log@0.6.0": super::analyzer::pcapxray::plugin::log,
+            "pcapxray:plugin/model@0.6.0": super::analyzer::pcapxray::plugin::model,
+            "pcapxray:plugin/batch@0.6.0": super::analyzer::pcapxray::plugin::batch,
+            "pcapxray:plugin/capability@0.6.0": super::analyzer::pcapxray::plugin::capability,
+            "pcapxray:plugin/files@0.6.0": super::analyzer::pcapxray::plugin::files,
+            "pcapxray:plugin/dns@0.6.0": super::analyzer::pcapxray::plugin::dns,
+            "pcapxray:plugin/whois@0.6.0": super::analyzer::pcapxray::plugin::whois,
         },
     });
 }

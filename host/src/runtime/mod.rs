@@ -4,10 +4,12 @@
 
 pub mod bindings;
 pub mod convert;
+mod packed;
 mod plugin;
 mod stage;
 mod state;
 
+pub use packed::pack as pack_flows;
 pub use plugin::{
     LoadedPlugin, PluginLoadError, Runtime, WIT_PACKAGE, WIT_VERSION, hex as hex_digest,
 };

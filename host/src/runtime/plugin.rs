@@ -13,7 +13,7 @@ use wasmtime::{Config, Engine};
 /// The WIT package every plugin is built against.
 pub const WIT_PACKAGE: &str = "pcapxray:plugin";
 /// Its version. Plugins built for another major version (or, while 0.x, another minor) are refused.
-pub const WIT_VERSION: &str = "0.5.0";
+pub const WIT_VERSION: &str = "0.6.0";
 
 /// How often the epoch ticks: the resolution of call time limits.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -55,7 +55,11 @@ pub struct LoadedPlugin {
     pub needs_payload: bool,
     /// Whether the plugin asked for link-layer events (`analyze-link`).
     pub wants_link_events: bool,
-    /// The WIT package and version the component was built against (`pcapxray:plugin@0.5.0`).
+    /// Whether the plugin fetches its flows packed (`batch.flows`) instead of as the call's argument.
+    pub packed_flows: bool,
+    /// Whether the plugin only wants flows that carried payload.
+    pub payload_flows_only: bool,
+    /// The WIT package and version the component was built against (`pcapxray:plugin@0.6.0`).
     pub wit_package: String,
     /// Interfaces the component imports (capabilities it may ask for).
     pub imports: Vec<String>,
@@ -199,6 +203,8 @@ impl Runtime {
             description: String::new(),
             needs_payload: true,
             wants_link_events: false,
+            packed_flows: false,
+            payload_flows_only: false,
             wit_package,
             imports,
             exports,
@@ -214,6 +220,8 @@ impl Runtime {
         plugin.description = info.description;
         plugin.needs_payload = info.needs_payload;
         plugin.wants_link_events = info.wants_link_events;
+        plugin.packed_flows = info.packed_flows;
+        plugin.payload_flows_only = info.payload_flows_only;
         Ok(plugin)
     }
 }
@@ -269,7 +277,7 @@ pub fn cache_dir() -> Option<std::path::PathBuf> {
     }
 }
 
-/// Reads the world from the export names: `pcapxray:plugin/analyzer@0.5.0`.
+/// Reads the world from the export names: `pcapxray:plugin/analyzer@0.6.0`.
 fn plugin_kind(
     source_name: &str,
     exports: &[String],
@@ -404,10 +412,10 @@ mod tests {
 
     #[test]
     fn versions_are_compatible_within_a_minor_while_zero() {
-        assert!(compatible("0.5.0"));
-        assert!(compatible("0.5.7"));
-        assert!(!compatible("0.4.0"));
-        assert!(!compatible("0.6.0"));
+        assert!(compatible("0.6.0"));
+        assert!(compatible("0.6.7"));
+        assert!(!compatible("0.5.0"));
+        assert!(!compatible("0.7.0"));
         assert!(!compatible("1.0.0"));
         assert!(!compatible("garbage"));
     }
@@ -418,7 +426,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("pcapxray:plugin@1.0.0") && err.contains("pcapxray:plugin@0.5.0"),
+            err.contains("pcapxray:plugin@1.0.0") && err.contains("pcapxray:plugin@0.6.0"),
             "{err}"
         );
     }

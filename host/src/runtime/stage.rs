@@ -210,18 +210,56 @@ impl Stage {
         self.store.data_mut().snapshot = snapshot;
     }
 
+    /// Whether flows go to this stage packed: when the plugin fetches them so, unless
+    /// `PCAPXRAY_FLOWS_AS_RECORDS=1` asks for records (to measure what packing saves, README
+    /// "Benchmark").
+    fn packed(&self) -> bool {
+        static AS_RECORDS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let as_records = *AS_RECORDS.get_or_init(|| {
+            std::env::var_os("PCAPXRAY_FLOWS_AS_RECORDS").is_some_and(|v| v == "1")
+        });
+        self.plugin.packed_flows && !as_records
+    }
+
     /// The most linear memory the plugin has had, in bytes.
     pub fn peak_memory(&self) -> usize {
         self.store.data().limits.peak
     }
 
-    /// Hands a batch to an analyzer.
-    pub fn analyze(&mut self, flows: &[wit::Flow]) -> Result<wit::Outcome, String> {
-        self.call("analyze", |store, inst| match inst {
-            Instance::Analyzer(a) => a.pcapxray_plugin_analyzer().call_analyze(store, flows),
-            Instance::Output(_) => unreachable!("analyze is only called on analyzers"),
-        })
-        .map_err(CallError::into_message)
+    /// Hands a batch to an analyzer, packed when the plugin fetches it that way (`with_payload` says
+    /// whether the packed flows carry their payloads; flows passed as records carry what they hold).
+    pub fn analyze(
+        &mut self,
+        flows: &[&wit::Flow],
+        with_payload: bool,
+    ) -> Result<wit::Outcome, String> {
+        let owned: Vec<wit::Flow>;
+        let records: &[wit::Flow] = if self.packed() {
+            self.store.data_mut().packed = super::packed::pack(flows, with_payload);
+            &[]
+        } else {
+            owned = flows
+                .iter()
+                .map(|f| {
+                    let mut f = (*f).clone();
+                    if !with_payload {
+                        for d in [&mut f.to_server, &mut f.to_client] {
+                            (d.payload, d.datagrams) = (Vec::new(), Vec::new());
+                        }
+                    }
+                    f
+                })
+                .collect();
+            &owned
+        };
+        let result = self
+            .call("analyze", |store, inst| match inst {
+                Instance::Analyzer(a) => a.pcapxray_plugin_analyzer().call_analyze(store, records),
+                Instance::Output(_) => unreachable!("analyze is only called on analyzers"),
+            })
+            .map_err(CallError::into_message);
+        self.store.data_mut().packed = Vec::new();
+        result
     }
 
     /// Hands an analyzer the link-layer events of a stretch of the capture.
@@ -257,13 +295,27 @@ impl Stage {
         result
     }
 
-    /// Hands a batch of annotated flows to an output; returns file parts to append now.
-    pub fn consume(&mut self, flows: &[wit::Flow]) -> Result<Vec<wit::Artifact>, String> {
-        self.call("consume", |store, inst| match inst {
-            Instance::Output(o) => o.pcapxray_plugin_output().call_consume(store, flows),
-            Instance::Analyzer(_) => unreachable!("consume is only called on outputs"),
-        })
-        .map_err(CallError::into_message)
+    /// Hands a batch of annotated flows to an output; returns file parts to append now. `packed` gives
+    /// the same flows packed, for a plugin that fetches them that way.
+    pub fn consume(
+        &mut self,
+        flows: &[wit::Flow],
+        packed: impl FnOnce() -> Vec<u8>,
+    ) -> Result<Vec<wit::Artifact>, String> {
+        let records = if self.packed() {
+            self.store.data_mut().packed = packed();
+            &[]
+        } else {
+            flows
+        };
+        let result = self
+            .call("consume", |store, inst| match inst {
+                Instance::Output(o) => o.pcapxray_plugin_output().call_consume(store, records),
+                Instance::Analyzer(_) => unreachable!("consume is only called on outputs"),
+            })
+            .map_err(CallError::into_message);
+        self.store.data_mut().packed = Vec::new();
+        result
     }
 
     /// Hands an output the findings that are not on a flow.

@@ -2,7 +2,7 @@
 //! memory limiter, and the host services it may call, checked against the stage's grants.
 
 use super::bindings::analyzer::pcapxray::plugin::{
-    capability, dns, extract, files, log, model, types, whois,
+    batch, capability, dns, extract, files, log, model, types, whois,
 };
 use super::bindings::output::pcapxray::plugin::{graphviz, sqlite};
 use super::bindings::{CapabilityError, wit};
@@ -33,6 +33,8 @@ pub struct StageState {
     /// were done with it. The model answers from it, so what an output sees does not depend on how
     /// far the analyzers have got meanwhile (outputs run on threads of their own).
     pub snapshot: Option<Arc<HostSnapshot>>,
+    /// The flows of the call in progress, packed, for `batch.flows` (plugins with `packed-flows`).
+    pub packed: Vec<u8>,
     /// The addresses of the host table in order, taken at the first `hosts-after` call of a walk (one
     /// that starts from the beginning), so that each further page is a binary search, not a sort.
     host_order: AddressOrder,
@@ -118,6 +120,7 @@ impl StageState {
             services,
             host_time: std::time::Duration::ZERO,
             snapshot: None,
+            packed: Vec::new(),
             host_order: AddressOrder::default(),
             dns: None,
             whois: None,
@@ -155,6 +158,12 @@ impl WasiView for StageState {
 }
 
 impl types::Host for StageState {}
+
+impl batch::Host for StageState {
+    fn flows(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.packed)
+    }
+}
 impl capability::Host for StageState {}
 
 impl log::Host for StageState {

@@ -291,6 +291,8 @@ impl Analyzer for Dns {
     const NAME: &'static str = "dns";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "Parses DNS, mDNS, LLMNR and NetBIOS name service traffic, names hosts from the answers (passive DNS) and flags DNS that looks like tunnelling.";
+    /// DNS, mDNS, LLMNR and NetBIOS names are in payloads: a flow without any has nothing to read.
+    const PAYLOAD_FLOWS_ONLY: bool = true;
     type Config = Config;
 
     fn new(config: Config) -> Result<Dns, PluginError> {

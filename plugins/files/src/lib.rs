@@ -94,6 +94,8 @@ impl Analyzer for Files {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "Files carried over HTTP, SMTP, POP3, IMAP, FTP, TFTP and SMB2/3, with types, hashes and missing ranges; kept when granted `extract`.";
     const NEEDS_PAYLOAD: bool = false;
+    /// Files are in payloads: a flow without any has none (its stream start is forgotten at its end).
+    const PAYLOAD_FLOWS_ONLY: bool = true;
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, PluginError> {
@@ -142,6 +144,11 @@ impl Analyzer for Files {
             self.conv.insert(flow, (conv, ended, chunk.time));
         } else {
             self.close(flow, conv, chunk.time);
+            // `analyze` (which reports the flow's files and forgets its start) is not called for a
+            // flow that carried no payload: with no file found, forget it now.
+            if !self.ctx.done.contains_key(&flow) {
+                self.starts.remove(&flow);
+            }
         }
         Ok(())
     }

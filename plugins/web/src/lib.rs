@@ -109,6 +109,8 @@ impl Analyzer for Web {
     const NAME: &'static str = "web";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "Recognises HTTP and TLS by parsing flow payloads and names web servers from Host headers and SNI.";
+    /// HTTP, TLS and QUIC are read from payloads: a flow without any has nothing to read.
+    const PAYLOAD_FLOWS_ONLY: bool = true;
     type Config = Config;
 
     fn new(config: Config) -> Result<Web, PluginError> {

@@ -309,7 +309,9 @@ fn swapping_outputs_is_a_pipeline_edit() {
         files(&json_text),
         [
             "communication.txt",
+            "credentials.txt",
             "devices.txt",
+            "files.txt",
             "payloads.txt",
             "report.json"
         ]

@@ -240,6 +240,14 @@ pub fn mask(secret: &str) -> &'static str {
 /// The dots a masked secret shows.
 pub const MASK: &str = "••••••••";
 
+/// A secret as a static page keeps it until a click reveals it: base64 of its UTF-8, so it is not
+/// on screen, in a screenshot, in the browser's find-in-page or in a glance at the source. This is a
+/// guard against onlookers, not encryption: whoever has the page (or report.json) has the secret.
+pub fn conceal(secret: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(secret.as_bytes())
+}
+
 fn fill(cell: &mut String, value: &str) {
     if cell.is_empty() {
         *cell = value.to_string();
@@ -456,5 +464,10 @@ mod tests {
     fn a_masked_secret_shows_nothing_of_it() {
         assert_eq!(mask(""), "");
         assert_eq!(mask("hunter2"), mask("correct horse battery staple"));
+        assert_eq!(conceal("hunter2"), "aHVudGVyMg==");
+        assert_eq!(
+            crate::encoding::base64(&conceal("pässwörd")).unwrap(),
+            "pässwörd".as_bytes()
+        );
     }
 }

@@ -17,6 +17,7 @@
 
 use super::class::{Class, Prefixes, ViewBits, classify, tag_bits};
 use crate::net::IpClass;
+use crate::tables::Table;
 use crate::{FindingRecord, Flow, HostInfo, Report, Severity, Subject};
 use petgraph::graph::{EdgeIndex, Graph, NodeIndex};
 use std::collections::{HashMap, HashSet};
@@ -205,6 +206,8 @@ pub struct Conversation {
     pub first: u64,
     /// Last packet.
     pub last: u64,
+    /// Files carried over its flows (`files.*` findings, as the SDK's files table counts them).
+    pub files: u64,
 }
 
 impl Conversation {
@@ -218,6 +221,7 @@ impl Conversation {
             ports: Ports::default(),
             first: 0,
             last: 0,
+            files: 0,
         }
     }
 
@@ -228,6 +232,7 @@ impl Conversation {
         self.bytes += other.bytes;
         self.packets += other.packets;
         self.ports.merge(&other.ports);
+        self.files += other.files;
         self.first = match (self.first, other.first) {
             (0, b) => b,
             (a, 0) => a,
@@ -415,6 +420,11 @@ impl NetGraph {
             c.bytes += flow.bytes();
             c.packets += flow.packets();
             c.ports.add(flow.ip_protocol, flow.server.port, 1);
+            c.files += flow
+                .findings
+                .iter()
+                .filter(|r| Table::of_tag(&r.finding.tag) == Some(Table::Files))
+                .count() as u64;
             let (first, last) = (flow.first_seen(), flow.last_seen());
             c.first = if c.first == 0 || (first != 0 && first < c.first) {
                 first
@@ -567,6 +577,9 @@ impl NetGraph {
             _ => old,
         };
         self.graph[target].views |= bits;
+        if Table::of_tag(tag) == Some(Table::Files) {
+            self.graph[target].files += 1;
+        }
     }
 
     fn host_finding(&mut self, ip: IpAddr, tag: &str, severity: Severity, peers: &[IpAddr]) {
@@ -891,6 +904,52 @@ pub(crate) mod tests {
             .find(|c| c.class == Class::Https)
             .unwrap();
         assert_eq!(https.ports.distinct(), 2);
+    }
+
+    #[test]
+    fn an_edge_counts_the_files_that_went_over_it_and_says_so_in_its_label() {
+        let mut g = NetGraph::new();
+        g.consume(&[
+            flow(
+                1,
+                "192.168.0.5",
+                "10.0.0.9",
+                Protocol::Tcp,
+                21,
+                &["files.ftp", "files.ftp"],
+            ),
+            flow(2, "192.168.0.5", "10.0.0.9", Protocol::Tcp, 21, &[]),
+            flow(3, "192.168.0.5", "8.8.8.8", Protocol::Udp, 53, &["dns"]),
+        ]);
+        g.note_findings(&[FindingRecord {
+            stage: "files".into(),
+            finding: Finding::on_flow(2, "files.ftp", Severity::Info),
+            rollup: false,
+        }]);
+        g.finish(&report(Vec::new(), Vec::new()));
+        let view = crate::graph::View::build(
+            &g,
+            "all",
+            crate::graph::view_bits(&g, "all").unwrap(),
+            &crate::graph::ViewOptions::default(),
+        );
+        let labels: Vec<String> = view.edges.iter().map(|e| e.label()).collect();
+        assert!(
+            labels.iter().any(|l| l.ends_with(", \u{1f4ce} 3 files")),
+            "{labels:?}"
+        );
+        assert!(
+            labels
+                .iter()
+                .any(|l| l.starts_with("dns") && !l.contains("file"))
+        );
+        let svg = crate::graph::to_svg(&view, "t.pcap", "");
+        assert!(
+            svg.contains("data-files=\"3\""),
+            "the SVG edge says how many files"
+        );
+        let dot = crate::graph::to_dot(&view, "t.pcap");
+        assert!(dot.contains("3 files"), "{dot}");
     }
 
     fn late_findings_model() -> (NetGraph, Vec<Flow>, Report) {

@@ -54,7 +54,8 @@ mod packed;
 mod runtime;
 mod seen;
 pub mod streams;
-#[cfg(feature = "testing")]
+pub mod tables;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;
 pub mod web;

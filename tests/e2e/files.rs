@@ -57,7 +57,8 @@ fn with_sha<'a>(
 /// Objects whose expected hash is tshark's and differs from the message as the protocol defines it,
 /// checked by hand from the raw streams (`tshark -z follow,tcp,raw`): (capture, expected name) →
 /// (size, SHA-256) of the message proper.
-fn tshark_disagreements() -> BTreeMap<(&'static str, &'static str), (u64, &'static str)> {
+pub(crate) fn tshark_disagreements() -> BTreeMap<(&'static str, &'static str), (u64, &'static str)>
+{
     BTreeMap::from([
         // POP3 RETR 1: three lines are dot-stuffed; tshark's object keeps the stuffing (9127 bytes),
         // the server's `+OK 9124 octets` gives the size of the message without it.
@@ -88,7 +89,7 @@ fn tshark_disagreements() -> BTreeMap<(&'static str, &'static str), (u64, &'stat
 
 /// The protocol family an expected object belongs to. `smb-expected-reference` is what tshark
 /// exports from the complete sibling of the capture with a lost packet: what an ideal reader finds.
-fn family(protocol: &str) -> Option<&'static str> {
+pub(crate) fn family(protocol: &str) -> Option<&'static str> {
     Some(match protocol {
         "smb" | "smb-expected-reference" => "smb",
         "http" | "http-multipart-part" | "http-unexported" => "http",

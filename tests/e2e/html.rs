@@ -159,7 +159,7 @@ fn the_tor_example_report_offers_every_view_of_the_diagram() {
 }
 
 /// The text of one table of report.html, a row per line, cells separated by ` | `.
-fn table_text(html: &str, id: &str) -> String {
+pub(crate) fn table_text(html: &str, id: &str) -> String {
     let start = html
         .find(&format!("id=\"{id}\""))
         .expect("table in the page");

@@ -24,5 +24,6 @@ mod rollup;
 mod serve;
 mod streams;
 mod suspicious;
+mod tables;
 mod tor;
 mod torfetch;

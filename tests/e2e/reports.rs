@@ -309,7 +309,9 @@ fn swapping_outputs_is_a_pipeline_edit() {
         files(&json_text),
         [
             "communication.txt",
+            "credentials.txt",
             "devices.txt",
+            "files.txt",
             "payloads.txt",
             "report.json"
         ]
@@ -320,9 +322,16 @@ fn swapping_outputs_is_a_pipeline_edit() {
     let csv_sqlite = run_ok(b.path(), &format!("{ANALYZERS}{CSV}{SQLITE}"), &capture);
     assert_eq!(
         files(&csv_sqlite),
-        ["findings.csv", "flows.csv", "hosts.csv", "report.sqlite"]
-            .map(String::from)
-            .into()
+        [
+            "credentials.csv",
+            "files.csv",
+            "findings.csv",
+            "flows.csv",
+            "hosts.csv",
+            "report.sqlite"
+        ]
+        .map(String::from)
+        .into()
     );
     assert!(
         csv_sqlite.stdout.contains("report.sqlite"),
@@ -540,6 +549,8 @@ fn dump(db: &Connection) -> String {
         ("finding_attributes", "finding_id, position"),
         ("dns", "id"),
         ("web", "id"),
+        ("files", "id"),
+        ("credentials", "id"),
         ("plugins", "position"),
         ("queries", "id"),
     ];

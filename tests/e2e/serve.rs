@@ -3,6 +3,7 @@
 //! page, by a real headless Chromium through playwright-core (tests/browser/).
 
 mod evidence;
+mod files;
 mod tor;
 
 use crate::support::*;

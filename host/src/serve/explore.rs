@@ -5,6 +5,11 @@
 //! hosts, findings (without roll-ups, which repeat flow findings), notes and capture facts as
 //! report.json has them. It is derived, never the truth:
 //! it is made again whenever report.json is newer, and a case without it still works.
+//!
+//! The files and credentials tables are report.json's `files` and `credentials` (the SDK's `tables`
+//! rows). Secrets never reach the page with the model: each credential's `secret` (and any finding
+//! attribute named `secret`) is replaced by a mask, and the secrets are kept apart in `secrets.json`,
+//! which the server hands out one at a time when the investigator asks ([`secret`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -44,6 +49,10 @@ struct Report {
     capture: Value,
     #[serde(default)]
     notes: Vec<Value>,
+    #[serde(default)]
+    files: Vec<Value>,
+    #[serde(default)]
+    credentials: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +104,45 @@ struct Model<'a> {
     hosts: Vec<Value>,
     capture: Value,
     notes: Vec<Value>,
+    /// report.json's files table.
+    files: Vec<Value>,
+    /// report.json's credentials table, each `secret` masked; `secret_index` says which entry of
+    /// `secrets.json` holds it.
+    credentials: Vec<Value>,
+}
+
+/// The attribute holding a secret (the SDK's `tables::SECRET`).
+const SECRET: &str = "secret";
+/// What the page shows in place of a secret (the SDK's `tables::MASK`).
+const MASK: &str = "\u{2022}\u{2022}\u{2022}\u{2022}\u{2022}\u{2022}\u{2022}\u{2022}";
+
+/// Masks the secret in a finding's or a row's `attributes`, returning it.
+fn take_secret(item: &mut Value) -> Option<String> {
+    let attrs = item.get_mut("attributes")?.as_object_mut()?;
+    let secret = attrs.get_mut(SECRET)?;
+    let text = secret.as_str().filter(|s| !s.is_empty())?.to_string();
+    *secret = Value::String(MASK.into());
+    Some(text)
+}
+
+/// The credentials with their secrets masked, and the secrets.
+fn split_secrets(mut credentials: Vec<Value>) -> (Vec<Value>, Vec<String>) {
+    let mut secrets = Vec::new();
+    for c in &mut credentials {
+        if let Some(secret) = take_secret(c) {
+            c["secret_index"] = Value::from(secrets.len());
+            secrets.push(secret);
+        }
+    }
+    (credentials, secrets)
+}
+
+/// Secret `index` of a case's credentials table, once its model was made.
+pub fn secret(case_dir: &Path, index: usize) -> Option<String> {
+    model(case_dir).ok()??;
+    let text = std::fs::read(case_dir.join("secrets.json")).ok()?;
+    let secrets: Vec<String> = serde_json::from_slice(&text).ok()?;
+    secrets.into_iter().nth(index)
 }
 
 fn row(f: &Flow) -> Value {
@@ -138,7 +186,7 @@ pub fn model(case_dir: &Path) -> io::Result<Option<PathBuf>> {
 }
 
 /// What the page checks first; a model of another format (an older server's) is made again.
-const FORMAT: &str = "pcapxray-explore-2";
+const FORMAT: &str = "pcapxray-explore-3";
 
 /// Whether a model file starts with this server's format (serde writes `format` first).
 fn current_format(model: &Path) -> bool {
@@ -152,7 +200,20 @@ fn current_format(model: &Path) -> bool {
 
 fn write(report: &Path, model: &Path) -> io::Result<()> {
     let file = std::fs::File::open(report)?;
-    let report: Report = serde_json::from_reader(BufReader::new(file)).map_err(io::Error::other)?;
+    let mut report: Report =
+        serde_json::from_reader(BufReader::new(file)).map_err(io::Error::other)?;
+    let (credentials, secrets) = split_secrets(std::mem::take(&mut report.credentials));
+    // A finding's own `secret` attribute is masked too; the credentials table reveals it.
+    let mut flows = report.flows.take();
+    for f in flows.iter_mut().flatten() {
+        f.findings.iter_mut().for_each(|x| drop(take_secret(x)));
+    }
+    report.flows = flows;
+    report
+        .findings
+        .iter_mut()
+        .for_each(|x| drop(take_secret(x)));
+    write_atomic(&model.with_file_name("secrets.json"), &secrets)?;
     let flows = report.flows.as_deref().unwrap_or_default();
     let out = Model {
         format: FORMAT,
@@ -175,11 +236,19 @@ fn write(report: &Path, model: &Path) -> io::Result<()> {
         hosts: report.hosts,
         capture: report.capture,
         notes: report.notes,
+        files: report.files,
+        credentials,
     };
-    let tmp = model.with_file_name(".explore.json.tmp");
+    write_atomic(model, &out)
+}
+
+/// Writes `value` as JSON into `path` through a temporary file beside it.
+fn write_atomic(path: &Path, value: &impl Serialize) -> io::Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("model");
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
     let mut w = BufWriter::new(std::fs::File::create(&tmp)?);
-    serde_json::to_writer(&mut w, &out).map_err(io::Error::other)?;
+    serde_json::to_writer(&mut w, value).map_err(io::Error::other)?;
     w.flush()?;
     drop(w);
-    std::fs::rename(&tmp, model)
+    std::fs::rename(&tmp, path)
 }

@@ -63,6 +63,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases/{id}/rerun", post(rerun_form))
         .route("/cases/{id}/name", post(name_form))
         .route("/cases/{id}/report/{*path}", get(download))
+        .route("/cases/{id}/extracted/{name}", get(extracted))
         .route(
             "/cases/{id}/pcap",
             get(pcap_get)
@@ -82,6 +83,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/cases/{id}", get(case_json).delete(delete_api))
         .route("/api/cases/{id}/events", get(events))
         .route("/api/cases/{id}/explore", get(explore_model))
+        .route("/api/cases/{id}/secrets/{index}", get(reveal_secret))
         .route("/api/cases/{id}/rerun", post(rerun_api))
         .fallback(|| async {
             pages::message(
@@ -401,7 +403,10 @@ async fn download(
         .and_then(|n| n.to_str())
         .unwrap_or("report")
         .to_string();
-    let inline = query.as_deref() == Some("view");
+    // A file the files analyzer kept is the capture's content, chosen by whoever made the traffic:
+    // never shown inline, always plain bytes to save (see `extracted`).
+    let kept_file = path_is_extracted(&file, &app.store.report_dir(&id));
+    let inline = query.as_deref() == Some("view") && !kept_file;
     let disposition = format!(
         "{}; filename=\"{}\"",
         if inline { "inline" } else { "attachment" },
@@ -412,7 +417,11 @@ async fn download(
     );
     let mut response = Response::new(Body::from_stream(chunks(handle)));
     let h = response.headers_mut();
-    let media_type = files::media_type(&file);
+    let media_type = if kept_file {
+        "application/octet-stream"
+    } else {
+        files::media_type(&file)
+    };
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     if let Ok(v) = HeaderValue::from_str(&disposition) {
@@ -423,6 +432,65 @@ async fn download(
         HeaderValue::from_static(pages::FILE_CSP),
     );
     response
+}
+
+/// Whether a resolved report file lies in the report's `files/` folder (the extracted files).
+fn path_is_extracted(file: &std::path::Path, report: &std::path::Path) -> bool {
+    report
+        .join("files")
+        .canonicalize()
+        .is_ok_and(|kept| file.starts_with(kept))
+}
+
+/// A file the files analyzer kept in the case's `report/files/`, by its name there (one plain path
+/// segment; anything else, or a name that resolves outside that folder, is refused). Served as an
+/// attachment of plain bytes (`application/octet-stream`, `nosniff` from the guard), never inline:
+/// its content is whatever the traffic carried.
+async fn extracted(State(app): AppState, Path((id, name)): Path<(String, String)>) -> Response {
+    let Some(id) = CaseId::parse(&id) else {
+        return refused(StatusCode::NOT_FOUND);
+    };
+    if name.contains('/') || name.contains('\\') {
+        return refused(StatusCode::BAD_REQUEST);
+    }
+    let kept = app.store.report_dir(&id).join("files");
+    let resolved = blocking(move || files::resolve(&kept, &name)).await;
+    let file = match resolved {
+        Ok(file) => file,
+        Err(Refused::BadName) => return refused(StatusCode::BAD_REQUEST),
+        Err(Refused::NotFound) => return refused(StatusCode::NOT_FOUND),
+    };
+    let Ok(handle) = tokio::fs::File::open(&file).await else {
+        return refused(StatusCode::NOT_FOUND);
+    };
+    let len = handle.metadata().await.map(|m| m.len()).ok();
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    attachment(
+        Body::from_stream(chunks(handle)),
+        name,
+        "application/octet-stream",
+        len,
+    )
+}
+
+/// One secret of a case's credentials table, when the investigator asks to see it (the page and its
+/// model only ever hold a mask).
+async fn reveal_secret(
+    State(app): AppState,
+    Path((id, index)): Path<(String, String)>,
+) -> Response {
+    let (Some(id), Ok(index)) = (CaseId::parse(&id), index.parse::<usize>()) else {
+        return not_found_case(false);
+    };
+    let dir = app.store.case_dir(&id);
+    match blocking(move || super::explore::secret(&dir, index)).await {
+        Some(secret) => Json(json!({ "secret": secret })).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "This case has no such secret." })),
+        )
+            .into_response(),
+    }
 }
 
 fn refused(status: StatusCode) -> Response {

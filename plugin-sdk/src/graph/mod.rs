@@ -39,6 +39,6 @@ pub use dot::{caption, to_dot};
 pub use model::{Conversation, DEFAULT_MAX_HOSTS, HostNode, MAX_TRACKED_FLOWS, NetGraph, Ports};
 pub use svg::{OPTIMIZE_LIMIT, to_svg, to_svg_unplaced};
 pub use view::{
-    DEFAULT_MAX_INTERNET_NODES, MAX_EDGES, MAX_LAN_NODES, View, ViewEdge, ViewNode, ViewOptions,
-    available_views, view_bits, view_names,
+    DEFAULT_MAX_INTERNET_NODES, FILES_MARK, MAX_EDGES, MAX_LAN_NODES, View, ViewEdge, ViewNode,
+    ViewOptions, available_views, view_bits, view_names,
 };

@@ -17,6 +17,7 @@
 
 use super::class::{Class, Prefixes, ViewBits, classify, tag_bits};
 use crate::net::IpClass;
+use crate::tables::Table;
 use crate::{FindingRecord, Flow, HostInfo, Report, Severity, Subject};
 use petgraph::graph::{EdgeIndex, Graph, NodeIndex};
 use std::collections::{HashMap, HashSet};
@@ -205,6 +206,8 @@ pub struct Conversation {
     pub first: u64,
     /// Last packet.
     pub last: u64,
+    /// Files carried over its flows (`files.*` findings, as the SDK's files table counts them).
+    pub files: u64,
 }
 
 impl Conversation {
@@ -218,6 +221,7 @@ impl Conversation {
             ports: Ports::default(),
             first: 0,
             last: 0,
+            files: 0,
         }
     }
 
@@ -228,6 +232,7 @@ impl Conversation {
         self.bytes += other.bytes;
         self.packets += other.packets;
         self.ports.merge(&other.ports);
+        self.files += other.files;
         self.first = match (self.first, other.first) {
             (0, b) => b,
             (a, 0) => a,
@@ -246,6 +251,8 @@ struct Tracked {
     packets: u32,
     port: u16,
     proto: u8,
+    /// Files on the flow (saturating), moved with it to another edge.
+    files: u8,
 }
 
 /// The model: build it with [`NetGraph::consume`] and [`NetGraph::finish`], then cut views from it
@@ -415,6 +422,12 @@ impl NetGraph {
             c.bytes += flow.bytes();
             c.packets += flow.packets();
             c.ports.add(flow.ip_protocol, flow.server.port, 1);
+            let files = flow
+                .findings
+                .iter()
+                .filter(|r| Table::of_tag(&r.finding.tag) == Some(Table::Files))
+                .count() as u64;
+            c.files += files;
             let (first, last) = (flow.first_seen(), flow.last_seen());
             c.first = if c.first == 0 || (first != 0 && first < c.first) {
                 first
@@ -430,6 +443,7 @@ impl NetGraph {
                     packets: flow.packets().min(u64::from(u32::MAX)) as u32,
                     port: flow.server.port,
                     proto: flow.ip_protocol,
+                    files: files.min(u64::from(u8::MAX)) as u8,
                 });
                 self.tracked_sorted = false;
             } else {
@@ -549,6 +563,7 @@ impl NetGraph {
                 c_old.bytes = c_old.bytes.saturating_sub(t.bytes);
                 c_old.packets = c_old.packets.saturating_sub(u64::from(t.packets));
                 c_old.ports.remove(t.proto, t.port);
+                c_old.files = c_old.files.saturating_sub(u64::from(t.files));
                 let new = self.edge(from, to, c);
                 let (first, last) = (self.graph[old].first, self.graph[old].last);
                 let c_new = &mut self.graph[new];
@@ -556,6 +571,7 @@ impl NetGraph {
                 c_new.bytes += t.bytes;
                 c_new.packets += u64::from(t.packets);
                 c_new.ports.add(t.proto, t.port, 1);
+                c_new.files += u64::from(t.files);
                 c_new.views |= moved;
                 if c_new.first == 0 {
                     c_new.first = first;
@@ -567,6 +583,11 @@ impl NetGraph {
             _ => old,
         };
         self.graph[target].views |= bits;
+        if Table::of_tag(tag) == Some(Table::Files) {
+            self.graph[target].files += 1;
+            let t = &mut self.tracked[i];
+            t.files = t.files.saturating_add(1);
+        }
     }
 
     fn host_finding(&mut self, ip: IpAddr, tag: &str, severity: Severity, peers: &[IpAddr]) {
@@ -891,6 +912,66 @@ pub(crate) mod tests {
             .find(|c| c.class == Class::Https)
             .unwrap();
         assert_eq!(https.ports.distinct(), 2);
+    }
+
+    #[test]
+    fn an_edge_counts_the_files_that_went_over_it_and_says_so_in_its_label() {
+        let mut g = NetGraph::new();
+        g.consume(&[
+            flow(
+                1,
+                "192.168.0.5",
+                "10.0.0.9",
+                Protocol::Tcp,
+                21,
+                &["files.ftp", "files.ftp"],
+            ),
+            flow(2, "192.168.0.5", "10.0.0.9", Protocol::Tcp, 21, &[]),
+            flow(3, "192.168.0.5", "8.8.8.8", Protocol::Udp, 53, &["dns"]),
+        ]);
+        g.note_findings(&[FindingRecord {
+            stage: "files".into(),
+            finding: Finding::on_flow(2, "files.ftp", Severity::Info),
+            rollup: false,
+        }]);
+        // A late finding moves flow 1 (and its two files) to the suspicious edge.
+        g.note_findings(&[FindingRecord {
+            stage: "suspicious".into(),
+            finding: Finding::on_flow(1, "suspicious", Severity::Medium),
+            rollup: false,
+        }]);
+        g.finish(&report(Vec::new(), Vec::new()));
+        let view = crate::graph::View::build(
+            &g,
+            "all",
+            crate::graph::view_bits(&g, "all").unwrap(),
+            &crate::graph::ViewOptions::default(),
+        );
+        let labels: Vec<String> = view.edges.iter().map(|e| e.label()).collect();
+        assert!(
+            labels
+                .iter()
+                .any(|l| l.starts_with("suspicious") && l.ends_with(", \u{1f4ce} 2 files")),
+            "{labels:?}"
+        );
+        assert!(
+            labels
+                .iter()
+                .any(|l| l.starts_with("other") && l.ends_with(", \u{1f4ce} 1 file")),
+            "{labels:?}"
+        );
+        assert!(
+            labels
+                .iter()
+                .any(|l| l.starts_with("dns") && !l.contains("file"))
+        );
+        let svg = crate::graph::to_svg(&view, "t.pcap", "");
+        assert!(
+            svg.contains("data-files=\"2\"") && svg.contains("data-files=\"1\""),
+            "the SVG edges say how many files"
+        );
+        let dot = crate::graph::to_dot(&view, "t.pcap");
+        assert!(dot.contains("2 files") && dot.contains("1 file\""), "{dot}");
     }
 
     fn late_findings_model() -> (NetGraph, Vec<Flow>, Report) {

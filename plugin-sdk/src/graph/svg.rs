@@ -463,10 +463,11 @@ fn draw(out: &mut String, view: &View, placed: &Placed, p: &str) {
         let width = if e.flagged() { "2.6" } else { "1.3" };
         let _ = write!(
             out,
-            "<g class=\"edge\" id=\"{p}e{i}\" data-from=\"{}\" data-to=\"{}\" data-class=\"{}\" data-label=\"{}\" aria-label=\"{}\"><title>{}</title>",
+            "<g class=\"edge\" id=\"{p}e{i}\" data-from=\"{}\" data-to=\"{}\" data-class=\"{}\" data-files=\"{}\" data-label=\"{}\" aria-label=\"{}\"><title>{}</title>",
             from.id,
             to.id,
             e.class.as_str(),
+            e.conversation.files,
             escape_xml(&label),
             escape_xml(&format!("{} to {}: {label}", from.lines[0], to.lines[0])),
             escape_xml(&e.tooltip(&view.nodes))

@@ -92,6 +92,9 @@ impl ViewNode {
     }
 }
 
+/// The mark an edge label carries when files went over it (a paper clip).
+pub const FILES_MARK: &str = "\u{1f4ce}";
+
 /// An edge of a view: the conversations of one class between two nodes.
 #[derive(Clone, Debug)]
 pub struct ViewEdge {
@@ -130,6 +133,10 @@ impl ViewEdge {
             text.push_str(", ");
         }
         text.push_str(&count(c.flows, "flow"));
+        if c.files > 0 {
+            // A paper clip: files went over this edge (the files table lists them).
+            text.push_str(&format!(", {FILES_MARK} {}", count(c.files, "file")));
+        }
         text
     }
 

@@ -6,7 +6,9 @@
 //! per host, with the names and device facts known at the end, to join the others with). Flows and
 //! their findings are streamed: each batch becomes rows appended to the files at once, and the findings
 //! only known at the end of the run (about hosts, the capture, or flows decided late) are appended by
-//! `finish`. The plugin keeps nothing per flow, only a bounded cache of host names.
+//! `finish`. `files.csv` and `credentials.csv` (one row per file / credential, the columns of the
+//! SDK's `tables` module, secrets whole) are streamed the same way. The plugin keeps nothing per
+//! flow, only a bounded cache of host names.
 //!
 //! Rows and cells are built in `rows` and `cells`, plain functions tested natively; this file holds
 //! the configuration, the name cache and the SDK glue.
@@ -16,6 +18,7 @@ mod rows;
 
 use pcapxray_plugin_sdk::{
     Artifact, FindingRecord, Flow, HostInfo, IpAddress, Output, PluginError, Report, export_output,
+    tables::{self, Row, Table},
 };
 use rows::{Cells, FINDING_COLUMNS, FLOW_COLUMNS, HOST_COLUMNS};
 use serde::Deserialize;
@@ -101,6 +104,8 @@ pub struct Csv {
     names: Names,
     flows_started: bool,
     findings_started: bool,
+    /// Whether `files.csv` / `credentials.csv` got their header.
+    tables_started: [bool; 2],
 }
 
 fn csv_file(name: &str, bytes: Vec<u8>) -> Artifact {
@@ -147,6 +152,27 @@ impl Csv {
         if !flow_rows.is_empty() {
             out.push(self.flows_part(&flow_rows)?);
         }
+        let rows: Vec<Row> = flows.iter().flat_map(tables::rows_of_flow).collect();
+        out.extend(self.tables_parts(&rows, false)?);
+        Ok(out)
+    }
+
+    /// `files.csv` and `credentials.csv` parts for `rows`; with `all`, a header-only part for a table
+    /// that has none yet, so both files exist after every run.
+    fn tables_parts(&mut self, rows: &[Row], all: bool) -> Result<Vec<Artifact>, PluginError> {
+        let mut out = Vec::new();
+        for (i, table) in Table::ALL.into_iter().enumerate() {
+            let mine = rows.iter().filter(|r| r.table == table);
+            if mine.clone().next().is_none() && (self.tables_started[i] || !all) {
+                continue;
+            }
+            let header = (!self.tables_started[i]).then(|| table.header());
+            self.tables_started[i] = true;
+            let cells = self.cells;
+            let bytes = rows::encode(header.as_deref(), mine.map(|r| rows::table_row(r, &cells)))
+                .map_err(PluginError::other)?;
+            out.push(csv_file(&format!("{}.csv", table.name()), bytes));
+        }
         Ok(out)
     }
 
@@ -174,7 +200,7 @@ impl Csv {
 impl Output for Csv {
     const NAME: &'static str = "csv";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "Writes flows.csv (one row per flow), findings.csv (one row per finding) and hosts.csv, RFC 4180, for spreadsheets and SIEM import.";
+    const DESCRIPTION: &'static str = "Writes flows.csv (one row per flow), findings.csv (one row per finding), hosts.csv, files.csv and credentials.csv, RFC 4180, for spreadsheets and SIEM import.";
     const NEEDS_PAYLOAD: bool = false;
     type Config = Config;
 
@@ -187,6 +213,7 @@ impl Output for Csv {
             names: Names::default(),
             flows_started: false,
             findings_started: false,
+            tables_started: [false; 2],
         })
     }
 
@@ -207,7 +234,9 @@ impl Output for Csv {
         }
         let cells = self.cells;
         let rows = findings.iter().map(|r| rows::record_row(r, &cells));
-        Ok(vec![self.findings_part(rows)?])
+        let mut out = vec![self.findings_part(rows)?];
+        out.extend(self.tables_parts(&tables::rows_of_records(&findings), false)?);
+        Ok(out)
     }
 
     fn finish(&mut self, report: Report) -> Result<Vec<Artifact>, PluginError> {
@@ -221,6 +250,7 @@ impl Output for Csv {
             let rows = report.findings.iter().map(|r| rows::record_row(r, &cells));
             out.push(self.findings_part(rows)?);
         }
+        out.extend(self.tables_parts(&tables::rows_of_records(&report.findings), true)?);
         // Row by row: a capture can have hundreds of thousands of hosts.
         let hosts = report.hosts.iter().map(|h| rows::host_row(h, &self.cells));
         let bytes = rows::encode(Some(HOST_COLUMNS), hosts).map_err(PluginError::other)?;
@@ -291,14 +321,14 @@ mod tests {
         });
         r.hosts.push(host("192.168.1.23", &[1]));
         let end = csv.finish(r).unwrap();
-        assert_eq!(end.len(), 2);
+        assert_eq!(end.len(), 4);
         assert_eq!(
             text(&end[0]),
             "beacon,beacon,high,100,host,,192.168.1.23,,,1,\r\n"
         );
-        assert_eq!(end[1].name, "hosts.csv");
-        assert!(text(&end[1]).starts_with("ip,class,macs,name,"));
-        assert_eq!(text(&end[1]).lines().count(), 2);
+        assert_eq!(end[3].name, "hosts.csv");
+        assert!(text(&end[3]).starts_with("ip,class,macs,name,"));
+        assert_eq!(text(&end[3]).lines().count(), 2);
     }
 
     #[test]
@@ -315,7 +345,74 @@ mod tests {
         assert!(csv.consume_findings(Vec::new()).unwrap().is_empty());
         let end = csv.finish(report(Vec::new())).unwrap();
         let names: Vec<&str> = end.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, ["flows.csv", "hosts.csv"]);
+        assert_eq!(
+            names,
+            ["flows.csv", "files.csv", "credentials.csv", "hosts.csv"]
+        );
+    }
+
+    #[test]
+    fn files_and_logins_stream_into_their_own_files_with_one_header_each() {
+        let mut csv = Csv::new(Config::default()).unwrap();
+        let mut f = flow(4, "10.0.0.2", "10.0.0.9", 21);
+        f.findings.push(finding(
+            "files",
+            4,
+            "files.ftp",
+            "FTP download",
+            &[("name", "=cmd.exe"), ("sha256", "ab12"), ("size", "3")],
+        ));
+        f.findings.push(finding(
+            "suspicious",
+            4,
+            "cleartext.ftp",
+            "FTP login",
+            &[
+                ("cleartext.user", "anonymous"),
+                ("cleartext.protocol", "FTP"),
+            ],
+        ));
+        let first = csv
+            .consume_with(std::slice::from_ref(&f), |_| None)
+            .unwrap();
+        let names: Vec<&str> = first.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["flows.csv", "files.csv", "credentials.csv"]);
+        let files = text(&first[1]);
+        let mut lines = files.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "flow,time,client,server,stage,tag,severity,protocol,direction,name,declared_type,\
+             detected_type,size,missing,missing_ranges,complete,md5,sha1,sha256,extracted,\
+             not_extracted,mismatch,attributes"
+        );
+        let row = lines.next().unwrap();
+        assert!(row.starts_with("4,2024-03-12T09:00"), "{row}");
+        assert!(
+            row.contains(",10.0.0.2:49152,10.0.0.9:21,files,files.ftp,info,"),
+            "{row}"
+        );
+        assert!(
+            row.contains(",'=cmd.exe,") && row.contains(",ab12,"),
+            "{row}"
+        );
+        assert!(
+            text(&first[2]).contains(",ftp,anonymous,"),
+            "{}",
+            text(&first[2])
+        );
+        let again = csv.consume_with(&[f], |_| None).unwrap();
+        assert!(!text(&again[1]).starts_with("flow,"));
+        let names: Vec<String> = csv
+            .finish(report(Vec::new()))
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(
+            names,
+            ["findings.csv", "hosts.csv"],
+            "no second header at the end"
+        );
     }
 
     #[test]
@@ -323,7 +420,16 @@ mod tests {
         let mut csv = Csv::new(Config::default()).unwrap();
         let end = csv.finish(report(Vec::new())).unwrap();
         let names: Vec<&str> = end.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, ["flows.csv", "findings.csv", "hosts.csv"]);
+        assert_eq!(
+            names,
+            [
+                "flows.csv",
+                "findings.csv",
+                "files.csv",
+                "credentials.csv",
+                "hosts.csv"
+            ]
+        );
         for file in &end {
             assert_eq!(text(file).lines().count(), 1);
         }

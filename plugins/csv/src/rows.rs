@@ -2,6 +2,7 @@
 //! of their input, tested natively; the plugin glue decides when rows are written.
 
 use crate::cells::{self, defuse};
+use pcapxray_plugin_sdk::tables::Row;
 use pcapxray_plugin_sdk::{
     Finding, FindingRecord, Flow, HostInfo, Severity, Subject, format_mac,
     net::{IpClass, well_known_service},
@@ -253,6 +254,11 @@ pub fn host_row(h: &HostInfo, c: &Cells) -> Vec<String> {
 /// A finding record's row.
 pub fn record_row(r: &FindingRecord, c: &Cells) -> Vec<String> {
     finding_row(&r.stage, &r.finding, c)
+}
+
+/// A row of the files or credentials table, in the order of [`Table::header`]; text cells defused.
+pub fn table_row(row: &Row, c: &Cells) -> Vec<String> {
+    row.cells().iter().map(|v| c.text(v)).collect()
 }
 
 /// RFC 4180 text for `rows` (CRLF line ends, fields quoted when they need it), with `header` first

@@ -1,6 +1,7 @@
 //! The `html` output: one self-contained `report.html` an investigator can open anywhere, mail, or
 //! attach to a case file — the capture summary, the diagrams (inline SVG with a view selector), and
-//! sortable tables of hosts, flows, findings and the plugins that ran. Nothing is loaded from outside
+//! sortable tables of hosts, flows, findings, files, credentials and the plugins that ran. Secrets
+//! in the credentials table are masked until the reader clicks one (see `page`). Nothing is loaded from outside
 //! (no CDN, no fonts, no images; a Content-Security-Policy forbids it), and everything that came from
 //! the capture is escaped, because host names, SNI values and user agents are attacker-controlled.
 
@@ -8,6 +9,7 @@ mod page;
 
 use pcapxray_plugin_sdk::graph::NetGraph;
 use pcapxray_plugin_sdk::graph::text::clean;
+use pcapxray_plugin_sdk::tables::{self, Row, Table};
 use pcapxray_plugin_sdk::time::iso8601;
 use pcapxray_plugin_sdk::{
     Artifact, ConfigError, Finding, FindingRecord, Flow, HostInfo, Output, PluginError, Report,
@@ -27,7 +29,8 @@ const ATTRIBUTE_CHARS: usize = 200;
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Flows listed in the flows table (the first ones to end); also the most findings listed.
+    /// Flows listed in the flows table (the first ones to end); also the most findings, files and
+    /// credentials listed.
     pub max_flows: usize,
     /// The page title (default: `pcapxray report: <capture file>`).
     pub title: Option<String>,
@@ -146,7 +149,16 @@ impl Findings {
                 .attributes
                 .iter()
                 .take(MAX_ATTRIBUTES)
-                .map(|a| (clean(&a.key, 64), clean(&a.value, ATTRIBUTE_CHARS)))
+                .map(|a| {
+                    // A secret is never written into the findings table; the credentials table
+                    // reveals it on a click.
+                    let value = if a.key == tables::SECRET {
+                        tables::mask(&a.value).to_string()
+                    } else {
+                        clean(&a.value, ATTRIBUTE_CHARS)
+                    };
+                    (clean(&a.key, 64), value)
+                })
                 .collect(),
             count: f.occurrences(),
             flows: f.flows.iter().take(FLOWS_PER_ROW).copied().collect(),
@@ -244,6 +256,36 @@ pub struct Html {
     flows_seen: u64,
     findings: Findings,
     hosts: TopHosts,
+    /// The files and credentials tables (at most `max_flows` rows each) and how many rows each had.
+    tables: TableRows,
+}
+
+/// The rows of the files and credentials tables, bounded.
+#[derive(Debug, Default)]
+pub struct TableRows {
+    rows: Vec<Row>,
+    /// Rows seen per table (files, credentials), listed or not.
+    seen: [u64; 2],
+    limit: usize,
+}
+
+impl TableRows {
+    fn add(&mut self, rows: Vec<Row>) {
+        for row in rows {
+            let i = Table::ALL.iter().position(|t| *t == row.table).unwrap_or(0);
+            self.seen[i] += 1;
+            if self.seen[i] as usize <= self.limit {
+                self.rows.push(row);
+            }
+        }
+    }
+
+    /// The listed rows of `table`, and how many it had in all.
+    pub fn of(&self, table: Table) -> (Vec<&Row>, u64) {
+        let i = Table::ALL.iter().position(|t| *t == table).unwrap_or(0);
+        let rows = self.rows.iter().filter(|r| r.table == table).collect();
+        (rows, self.seen[i])
+    }
 }
 
 impl Html {
@@ -268,6 +310,10 @@ impl Html {
             flow_rows: HashMap::new(),
             flows_seen: 0,
             hosts: TopHosts::new(config.max_hosts.max(1)),
+            tables: TableRows {
+                limit: config.max_flows.max(100),
+                ..TableRows::default()
+            },
             config,
         })
     }
@@ -276,6 +322,8 @@ impl Html {
     /// their findings.
     pub fn add_flows(&mut self, flows: &[Flow]) {
         self.model.consume(flows);
+        self.tables
+            .add(flows.iter().flat_map(tables::rows_of_flow).collect());
         // A flow's own findings are its tags here; the findings table lists their roll-ups.
         for flow in flows {
             self.flows_seen += 1;
@@ -316,6 +364,7 @@ impl Html {
     /// roll-ups of flow findings (whose flows already carry them as tags).
     pub fn add_findings(&mut self, records: &[FindingRecord]) {
         let late: Vec<FindingRecord> = records.iter().filter(|r| !r.rollup).cloned().collect();
+        self.tables.add(tables::rows_of_records(&late));
         self.model.note_findings(&late);
         for r in records {
             self.findings.add(&r.stage, &r.finding);
@@ -395,6 +444,7 @@ impl Html {
             flows: &self.flows,
             flows_seen: self.flows_seen,
             findings: &self.findings,
+            tables: &self.tables,
         };
         (page.render(), notes)
     }
@@ -414,7 +464,7 @@ impl Html {
 impl Output for Html {
     const NAME: &'static str = "html";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "Writes report.html: one self-contained page with the capture summary, the diagrams, and sortable hosts, flows and findings tables.";
+    const DESCRIPTION: &'static str = "Writes report.html: one self-contained page with the capture summary, the diagrams, and sortable hosts, flows, findings, files and credentials tables.";
     const NEEDS_PAYLOAD: bool = false;
     type Config = Config;
 

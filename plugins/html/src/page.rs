@@ -2,12 +2,13 @@
 //! plugin goes through `e()` (escaping for HTML text and attributes) or is a number; the only markup
 //! not built here is the diagrams' SVG, which the SDK's renderer escapes the same way.
 
-use crate::{FindingRow, Findings, FlowRow, ts};
+use crate::{FindingRow, Findings, FlowRow, TableRows, ts};
 use pcapxray_plugin_sdk::graph::text::{clean, escape_xml as e};
 use pcapxray_plugin_sdk::graph::{
     LAYOUT_BUDGET_MS, NetGraph, View, ViewOptions, available_views, to_svg, to_svg_unplaced,
 };
 use pcapxray_plugin_sdk::net::IpClass;
+use pcapxray_plugin_sdk::tables::{self, Row, Table};
 use pcapxray_plugin_sdk::{HostInfo, Report, format_mac};
 use std::fmt::Write;
 
@@ -21,6 +22,7 @@ pub struct Page<'a> {
     pub flows: &'a [FlowRow],
     pub flows_seen: u64,
     pub findings: &'a Findings,
+    pub tables: &'a TableRows,
 }
 
 const STYLE: &str = r#"
@@ -58,6 +60,7 @@ td code, .mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-siz
 figure.diagram { margin: 0; overflow: auto; max-height: 85vh; border: 1px solid var(--line); }
 figure.diagram figcaption { padding: 4px 8px; color: var(--muted); border-bottom: 1px solid var(--line); }
 ul.attrs { margin: 0; padding-left: 16px; }
+button.reveal { font: inherit; font-size: 12px; cursor: pointer; }
 "#;
 
 const SCRIPT: &str = r#"
@@ -88,6 +91,16 @@ const SCRIPT: &str = r#"
         });
         rows.forEach(function (row) { body.appendChild(row); });
       });
+    });
+  });
+  // A secret is in the page only as base64 in its button's data-secret; a click shows that one.
+  Array.prototype.forEach.call(document.querySelectorAll("button.reveal"), function (button) {
+    button.addEventListener("click", function () {
+      var bytes = Uint8Array.from(atob(button.getAttribute("data-secret")), function (c) { return c.charCodeAt(0); });
+      var code = document.createElement("code");
+      code.className = "secret";
+      code.textContent = new TextDecoder().decode(bytes);
+      button.replaceWith(code);
     });
   });
   var select = document.getElementById("view-select");
@@ -157,12 +170,14 @@ impl Page<'_> {
                 self.hosts_total
             ))
         );
-        out.push_str("<nav aria-label=\"Sections\"><a href=\"#summary\">Summary</a><a href=\"#diagram\">Diagram</a><a href=\"#hosts\">Hosts</a><a href=\"#flows\">Flows</a><a href=\"#findings\">Findings</a><a href=\"#notes\">Run notes</a><a href=\"#plugins\">Plugins</a></nav>\n<main>\n");
+        out.push_str("<nav aria-label=\"Sections\"><a href=\"#summary\">Summary</a><a href=\"#diagram\">Diagram</a><a href=\"#hosts\">Hosts</a><a href=\"#flows\">Flows</a><a href=\"#findings\">Findings</a><a href=\"#files\">Files</a><a href=\"#credentials\">Credentials</a><a href=\"#notes\">Run notes</a><a href=\"#plugins\">Plugins</a></nav>\n<main>\n");
         self.summary(&mut out);
         self.diagrams(&mut out);
         self.hosts(&mut out);
         self.flows(&mut out);
         self.findings(&mut out);
+        self.files(&mut out);
+        self.credentials(&mut out);
         self.notes(&mut out);
         self.plugins(&mut out);
         let _ = write!(
@@ -513,6 +528,161 @@ impl Page<'_> {
             }
             out.push_str("</td>");
             text_cell(out, &f.stage);
+            out.push_str("</tr>\n");
+        }
+        table_end(out);
+        out.push_str("</section>\n");
+    }
+
+    /// The heading of the files or credentials section, and the note when rows were left out.
+    fn table_heading(&self, out: &mut String, table: Table, title: &str) -> Vec<&Row> {
+        let (rows, seen) = self.tables.of(table);
+        let id = table.name();
+        let _ = writeln!(
+            out,
+            "<section id=\"{id}\" aria-labelledby=\"{id}-h\"><h2 id=\"{id}-h\">{title} ({seen})</h2>"
+        );
+        if seen > rows.len() as u64 {
+            let _ = writeln!(
+                out,
+                "<p class=\"note\" role=\"note\">Only the first {} of {seen} are listed (config <code>max_flows</code>); report.json, the csv and sqlite reports list them all.</p>",
+                rows.len()
+            );
+        }
+        rows
+    }
+
+    /// Where a row was seen: flow, time, client, server.
+    fn row_start(out: &mut String, r: &Row) {
+        out.push_str("<tr>");
+        num_cell(out, r.flow);
+        text_cell(out, &r.time);
+        let _ = write!(out, "<td class=\"mono\">{}</td>", e(&clean(&r.client, 64)));
+        let _ = write!(out, "<td class=\"mono\">{}</td>", e(&clean(&r.server, 64)));
+    }
+
+    fn cell(out: &mut String, r: &Row, key: &str) {
+        text_cell(out, &clean(r.get(key).unwrap_or(""), 300));
+    }
+
+    fn files(&self, out: &mut String) {
+        let rows = self.table_heading(out, Table::Files, "Files");
+        table_start(
+            out,
+            "files-table",
+            "Files carried over the flows, in the order their flows ended",
+            &[
+                ("Flow", true),
+                ("Time", false),
+                ("Client", false),
+                ("Server", false),
+                ("Protocol", false),
+                ("Name", false),
+                ("Type", false),
+                ("Size", true),
+                ("Missing", true),
+                ("SHA-256", false),
+                ("Kept as", false),
+                ("Details", false),
+            ],
+        );
+        for r in rows {
+            Self::row_start(out, r);
+            Self::cell(out, r, "protocol");
+            Self::cell(out, r, "name");
+            let kind = r
+                .get("detected_type")
+                .or(r.get("declared_type"))
+                .unwrap_or("");
+            text_cell(out, &clean(kind, 120));
+            for key in ["size", "missing"] {
+                num_cell(
+                    out,
+                    r.get(key).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0),
+                );
+            }
+            let _ = write!(
+                out,
+                "<td class=\"mono\">{}</td>",
+                e(&clean(r.get("sha256").unwrap_or(""), 64))
+            );
+            let kept = r.get("extracted").or(r.get("not_extracted")).unwrap_or("");
+            text_cell(out, &clean(kept, 300));
+            self.details(out, r);
+            out.push_str("</tr>\n");
+        }
+        table_end(out);
+        out.push_str("</section>\n");
+    }
+
+    /// The other attributes and the summary of a row.
+    fn details(&self, out: &mut String, r: &Row) {
+        out.push_str("<td><ul class=\"attrs\">");
+        let shown = ["protocol", "name", "size", "missing", "sha256", "extracted"];
+        for a in r
+            .attributes
+            .iter()
+            .filter(|a| !shown.contains(&a.key.as_str()))
+        {
+            if a.key == tables::SECRET {
+                continue;
+            }
+            let _ = write!(
+                out,
+                "<li><code>{}</code>: {}</li>",
+                e(&clean(&a.key, 64)),
+                e(&clean(&a.value, 300))
+            );
+        }
+        let _ = write!(out, "</ul>{}</td>", e(&clean(&r.summary, 600)));
+    }
+
+    fn credentials(&self, out: &mut String) {
+        let rows = self.table_heading(out, Table::Credentials, "Credentials");
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Secrets are masked; click one to show it. The page keeps each secret base64-encoded until then (not on screen, not found by a page search), which guards against onlookers, not against whoever has the file: report.json and report.sqlite hold them whole.</p>"
+        );
+        table_start(
+            out,
+            "credentials-table",
+            "Credentials sent over the flows",
+            &[
+                ("Flow", true),
+                ("Time", false),
+                ("Client", false),
+                ("Server", false),
+                ("Protocol", false),
+                ("User", false),
+                ("Domain", false),
+                ("Workstation", false),
+                ("Secret", false),
+                ("Format", false),
+                ("Service", false),
+                ("Outcome", false),
+                ("Tag", false),
+            ],
+        );
+        for r in rows {
+            Self::row_start(out, r);
+            for key in ["protocol", "user", "domain", "workstation"] {
+                Self::cell(out, r, key);
+            }
+            match r.get(tables::SECRET).filter(|s| !s.is_empty()) {
+                Some(secret) => {
+                    let _ = write!(
+                        out,
+                        "<td><button type=\"button\" class=\"reveal\" title=\"Show this secret\" data-secret=\"{}\">{} show</button></td>",
+                        e(&tables::conceal(secret)),
+                        tables::MASK
+                    );
+                }
+                None => text_cell(out, ""),
+            }
+            for key in ["secret_format", "service", "outcome"] {
+                Self::cell(out, r, key);
+            }
+            let _ = write!(out, "<td><code>{}</code></td>", e(&clean(&r.tag, 80)));
             out.push_str("</tr>\n");
         }
         table_end(out);

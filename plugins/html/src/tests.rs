@@ -271,3 +271,40 @@ fn the_hosts_table_keeps_the_hosts_with_most_traffic_however_they_stream_in() {
     let ips = |v: &[HostInfo]| v.iter().map(|h| h.ip).collect::<Vec<_>>();
     assert_eq!(ips(&kept), ips(&expected));
 }
+
+#[test]
+fn files_and_credentials_have_sections_and_secrets_are_only_in_the_source_encoded() {
+    let mut f = flow(7, "203.0.113.9", &[]);
+    f.findings.push(FindingRecord {
+        stage: "files".into(),
+        finding: Finding::on_flow(7, "files.http", Severity::Medium)
+            .summary("HTTP download invoice.pdf.exe")
+            .attr("name", EVIL)
+            .attr("size", "54000")
+            .attr("sha256", "5a3f00"),
+        rollup: false,
+    });
+    f.findings.push(FindingRecord {
+        stage: "credentials".into(),
+        finding: Finding::on_flow(7, "credentials.http-basic", Severity::Medium)
+            .summary("HTTP Basic login")
+            .attr("user", "alice")
+            .attr("secret", "Sup3r-S3cret!")
+            .attr("secret_format", "cleartext"),
+        rollup: false,
+    });
+    let (text, _) = page(Config::default(), vec![f]);
+    assert!(text.contains("<section id=\"files\""));
+    assert!(text.contains("<h2 id=\"credentials-h\">Credentials (1)</h2>"));
+    assert!(text.contains("<td class=\"mono\">5a3f00</td>"));
+    assert!(!text.contains("<img"), "file names are escaped");
+    assert!(
+        !text.contains("Sup3r-S3cret!"),
+        "the secret is nowhere in plain text"
+    );
+    assert!(text.contains("data-secret=\"U3VwM3ItUzNjcmV0IQ==\""));
+    assert!(
+        text.contains("<code>secret</code>: ••••••••"),
+        "masked in the findings table too"
+    );
+}

@@ -4,17 +4,19 @@
 
 use pcapxray_plugin_sdk::{
     Artifact, Finding, FindingRecord, Flow, HostInfo, Output, PluginError, Report, Subject,
-    format_mac, time::iso8601,
+    format_mac,
+    tables::{self, Row, Table},
+    time::iso8601,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The version of report.json's layout, its first key. It changes with every change to the layout
 /// (plugins/json/README.md lists them): 2 has `capture.packet_fates` in place of `decode_errors`,
-/// `capture.timestamp_anomalies` and `tunnel` on flows.
-pub const SCHEMA_VERSION: u32 = 3;
-const SCHEMA_PRETTY: &str = "\n  \"schema_version\": 3,";
-const SCHEMA_COMPACT: &str = "\"schema_version\":3,";
+/// `capture.timestamp_anomalies` and `tunnel` on flows; 4 adds the `files` and `credentials` tables.
+pub const SCHEMA_VERSION: u32 = 4;
+const SCHEMA_PRETTY: &str = "\n  \"schema_version\": 4,";
+const SCHEMA_COMPACT: &str = "\"schema_version\":4,";
 
 /// The `config` table of a `json` stage.
 #[derive(Deserialize)]
@@ -49,6 +51,9 @@ pub struct Json {
     flow_findings: u64,
     /// Hosts written.
     hosts: usize,
+    /// The files and credentials tables, written by `finish` (a row per file or login, not per
+    /// packet or flow).
+    rows: Vec<Row>,
 }
 
 /// The part of the document being written. The document is
@@ -173,12 +178,15 @@ impl Output for Json {
             tags: BTreeMap::new(),
             flow_findings: 0,
             hosts: 0,
+            rows: Vec::new(),
         })
     }
 
     /// Flows are streamed into the file as they come (one line each), so the plugin holds none.
     fn consume(&mut self, flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
         self.flow_findings += flows.iter().map(|f| f.findings.len() as u64).sum::<u64>();
+        self.rows
+            .extend(flows.iter().flat_map(tables::rows_of_flow));
         if !self.config.flows || flows.is_empty() {
             return Ok(Vec::new());
         }
@@ -192,6 +200,7 @@ impl Output for Json {
         &mut self,
         findings: Vec<FindingRecord>,
     ) -> Result<Vec<Artifact>, PluginError> {
+        self.rows.extend(tables::rows_of_records(&findings));
         for f in &findings {
             *self.tags.entry(f.finding.tag.clone()).or_default() += 1;
         }
@@ -219,7 +228,9 @@ impl Output for Json {
             _ => b"],",
         });
         let start = out.len();
-        let rest = rest_json(&report, &self.tags, self.hosts, self.flow_findings);
+        let mut rest = rest_json(&report, &self.tags, self.hosts, self.flow_findings);
+        rest.files = table_json(&self.rows, Table::Files);
+        rest.credentials = table_json(&self.rows, Table::Credentials);
         let encoded = if self.config.pretty {
             serde_json::to_writer_pretty(&mut out, &rest)
         } else {
@@ -559,6 +570,42 @@ struct RestOut<'a> {
     queries: Vec<QueryOut<'a>>,
     /// Statements about the run, not the traffic: limits reached, capabilities missing.
     notes: Vec<RunNoteOut<'a>>,
+    /// One entry per file carried over a flow (`files.*` findings), with every attribute.
+    files: Vec<RowOut<'a>>,
+    /// One entry per credential (`credentials.*` findings, and `cleartext.*` logins the credentials
+    /// analyzer did not report), secrets whole.
+    credentials: Vec<RowOut<'a>>,
+}
+
+/// A row of the files or credentials table.
+#[derive(Serialize)]
+struct RowOut<'a> {
+    flow: u64,
+    time: Option<&'a str>,
+    client: &'a str,
+    server: &'a str,
+    stage: &'a str,
+    tag: &'a str,
+    severity: &'static str,
+    summary: &'a str,
+    attributes: Attributes<'a>,
+}
+
+fn table_json(rows: &[Row], table: Table) -> Vec<RowOut<'_>> {
+    rows.iter()
+        .filter(|r| r.table == table)
+        .map(|r| RowOut {
+            flow: r.flow,
+            time: (!r.time.is_empty()).then_some(r.time.as_str()),
+            client: &r.client,
+            server: &r.server,
+            stage: &r.stage,
+            tag: &r.tag,
+            severity: r.severity.as_str(),
+            summary: &r.summary,
+            attributes: Attributes(&r.attributes),
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -659,6 +706,8 @@ fn rest_json<'a>(
                 sent: ts(q.sent),
             })
             .collect(),
+        files: Vec::new(),
+        credentials: Vec::new(),
     }
 }
 

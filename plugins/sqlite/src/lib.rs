@@ -21,7 +21,9 @@ mod schema;
 use db::{Db, HostDb};
 use pcapxray_plugin_sdk::{
     Artifact, CapabilityError, ConfigError, FindingRecord, Flow, Output, PluginError, Report,
-    export_output, sqlite::Value,
+    export_output,
+    sqlite::Value,
+    tables::{self, Row, Table},
 };
 use rows::{Batch, Ids};
 use serde::Deserialize;
@@ -121,7 +123,22 @@ impl<D: Db> Writer<D> {
             batch.flow(&mut self.ids, flow);
         }
         self.flows += flows.len() as u64;
-        self.insert_batch(&batch)
+        self.insert_batch(&batch)?;
+        let rows: Vec<Row> = flows.iter().flat_map(tables::rows_of_flow).collect();
+        self.insert_tables(&rows)
+    }
+
+    /// Inserts rows of the files and credentials tables.
+    fn insert_tables(&mut self, rows: &[Row]) -> Result<(), PluginError> {
+        for table in Table::ALL {
+            let values: Vec<Vec<Value>> = rows
+                .iter()
+                .filter(|r| r.table == table)
+                .map(rows::table_row)
+                .collect();
+            self.insert(&schema::insert_table(table), &values)?;
+        }
+        Ok(())
     }
 
     /// Inserts a batch: first bare rows for the hosts it names for the first time, then the rest in
@@ -154,6 +171,7 @@ impl<D: Db> Writer<D> {
                 batch.finding(&mut self.ids, &r.stage, &r.finding, 0, listing);
             }
             self.insert_batch(&batch)?;
+            self.insert_tables(&tables::rows_of_records(part))?;
         }
         Ok(())
     }

@@ -14,6 +14,29 @@ use pcapxray_plugin_sdk::{
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+/// A row of the files or credentials table, in the order of its insert statement (`flow_id` an
+/// integer, empty cells NULL, `attributes` always text).
+pub fn table_row(row: &pcapxray_plugin_sdk::tables::Row) -> Vec<Value> {
+    let mut values: Vec<Value> = row
+        .cells()
+        .into_iter()
+        .map(|v| {
+            if v.is_empty() {
+                Value::Null
+            } else {
+                Value::Text(v)
+            }
+        })
+        .collect();
+    values[0] = int(row.flow);
+    if let Some(last) = values.last_mut()
+        && matches!(last, Value::Null)
+    {
+        *last = text("");
+    }
+    values
+}
+
 pub fn int(v: u64) -> Value {
     Value::Integer(i64::try_from(v).unwrap_or(i64::MAX))
 }

@@ -5,7 +5,7 @@
 //! (an upsert), so every row only ever points to rows that exist.
 
 /// Bumped whenever a table or column changes (`PRAGMA user_version`).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// The first statements the plugin sends: the schema version, then [`TABLES`].
 pub fn create() -> String {
@@ -210,6 +210,57 @@ CREATE TABLE queries (
     sent       TEXT
 );
 
+-- One row per file carried over a flow (files.* findings), columns as the SDK's tables module names
+-- them; every other attribute of the finding in `attributes` (key=value; ...).
+CREATE TABLE files (
+    id             INTEGER PRIMARY KEY,
+    flow_id        INTEGER NOT NULL,
+    time           TEXT,
+    client         TEXT,
+    server         TEXT,
+    stage          TEXT NOT NULL,
+    tag            TEXT NOT NULL,
+    severity       TEXT NOT NULL,
+    protocol       TEXT,
+    direction      TEXT,
+    name           TEXT,
+    declared_type  TEXT,
+    detected_type  TEXT,
+    size           INTEGER,
+    missing        INTEGER,
+    missing_ranges TEXT,
+    complete       TEXT,
+    md5            TEXT,
+    sha1           TEXT,
+    sha256         TEXT,
+    extracted      TEXT,
+    not_extracted  TEXT,
+    mismatch       TEXT,
+    attributes     TEXT NOT NULL
+);
+
+-- One row per credential (credentials.* findings; cleartext.* logins no credentials finding
+-- repeats), secrets whole.
+CREATE TABLE credentials (
+    id            INTEGER PRIMARY KEY,
+    flow_id       INTEGER NOT NULL,
+    time          TEXT,
+    client        TEXT,
+    server        TEXT,
+    stage         TEXT NOT NULL,
+    tag           TEXT NOT NULL,
+    severity      TEXT NOT NULL,
+    protocol      TEXT,
+    user          TEXT,
+    domain        TEXT,
+    workstation   TEXT,
+    secret        TEXT,
+    secret_format TEXT,
+    service       TEXT,
+    outcome       TEXT,
+    attributes    TEXT NOT NULL
+);
+
 -- The findings list as report.json and report.html show it.
 CREATE VIEW findings_listed AS
 SELECT * FROM findings WHERE listed = 1;
@@ -248,8 +299,28 @@ CREATE INDEX dns_flow ON dns(flow_id);
 CREATE INDEX web_host ON web(host);
 CREATE INDEX web_sni ON web(sni);
 CREATE INDEX web_flow ON web(flow_id);
+CREATE INDEX files_sha256 ON files(sha256);
+CREATE INDEX files_flow ON files(flow_id);
+CREATE INDEX credentials_user ON credentials(user);
+CREATE INDEX credentials_flow ON credentials(flow_id);
 ANALYZE;
 "#;
+
+/// The insert statement of the files or credentials table: its columns are the SDK's
+/// [`Table::header`](pcapxray_plugin_sdk::tables::Table::header), in order.
+pub fn insert_table(table: pcapxray_plugin_sdk::tables::Table) -> String {
+    let header = table.header();
+    format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        table.name(),
+        header
+            .iter()
+            .map(|c| if *c == "flow" { "flow_id" } else { c })
+            .collect::<Vec<_>>()
+            .join(", "),
+        vec!["?"; header.len()].join(", ")
+    )
+}
 
 /// The insert statements, one per table.
 pub mod insert {

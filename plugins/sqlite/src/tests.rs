@@ -373,3 +373,80 @@ fn checks_the_database_name() {
     }
     assert!(serde_json::from_str::<Config>(r#"{"file": "x"}"#).is_err());
 }
+
+#[test]
+fn files_and_credentials_are_tables_indexed_by_sha256_and_user() {
+    let mut w = Writer::start(MemDb::new(), "report.sqlite").unwrap();
+    let mut ftp = flow(12, "10.0.0.2", "10.0.0.9", 21);
+    ftp.findings.push(finding(
+        "files",
+        12,
+        "files.ftp",
+        "FTP download a.exe",
+        &[
+            ("protocol", "ftp"),
+            ("name", "a.exe"),
+            ("size", "54000"),
+            ("sha256", "0123abcd"),
+            ("control_flow", "11"),
+        ],
+    ));
+    ftp.findings.push(finding(
+        "suspicious",
+        12,
+        "cleartext.ftp",
+        "FTP login",
+        &[
+            ("cleartext.user", "anonymous"),
+            ("cleartext.method", "USER/PASS"),
+        ],
+    ));
+    w.consume(&[ftp]).unwrap();
+    let late = finding(
+        "credentials",
+        13,
+        "credentials.ntlm",
+        "NTLM",
+        &[
+            ("user", "bob"),
+            ("secret", "bob::CORP:aa:bb:cc"),
+            ("secret_format", "netntlmv2"),
+        ],
+    );
+    w.findings(&[late]).unwrap();
+    w.finish(&report(Vec::new())).unwrap();
+    let c = w.db.conn;
+    let file: (i64, String, i64, String, String) = c
+        .query_row(
+            "SELECT flow_id, server, size, sha256, attributes FROM files",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        file,
+        (
+            12,
+            "10.0.0.9:21".into(),
+            54000,
+            "0123abcd".into(),
+            "control_flow=11".into()
+        )
+    );
+    assert_eq!(
+        strings(
+            &c,
+            "SELECT user || '/' || COALESCE(secret, '-') FROM credentials ORDER BY flow_id"
+        ),
+        ["anonymous/-", "bob/bob::CORP:aa:bb:cc"]
+    );
+    let indexes = strings(
+        &c,
+        "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name",
+    );
+    assert!(indexes.contains(&"files_sha256".to_string()), "{indexes:?}");
+    assert!(
+        indexes.contains(&"credentials_user".to_string()),
+        "{indexes:?}"
+    );
+}

@@ -5,7 +5,8 @@
 //! which ports, and what was found about it) and `payloads.txt` (HTTP transactions, TLS server names,
 //! DNS, and short printable excerpts of the rest). Unlike the ancestor's payload dump, every report is
 //! bounded: flows are folded into per-host-pair aggregates or streamed into `payloads.txt` as they
-//! arrive, and `payloads.txt` stops at a configured size.
+//! arrive, and `payloads.txt` stops at a configured size. `files.txt` and `credentials.txt` list the
+//! SDK's files and credentials tables, streamed and bounded (`listing`).
 //!
 //! The report logic lives in plain modules (`devices`, `communication`, `payloads`, `clean`) that make
 //! no host calls and are tested natively; this file holds the configuration and the SDK glue.
@@ -14,19 +15,28 @@ mod clean;
 mod communication;
 mod devices;
 mod kept;
+mod listing;
 mod payloads;
 
 use communication::Communication;
 use kept::Kept;
+use listing::Listing;
 use payloads::Payloads;
 use pcapxray_plugin_sdk::{
     Artifact, ConfigError, FindingRecord, Flow, HostInfo, Output, PluginError, Report,
     export_output, log,
+    tables::{self, Table},
 };
 use serde::Deserialize;
 
 /// The files this plugin can write.
-const REPORTS: [&str; 3] = ["devices", "communication", "payloads"];
+const REPORTS: [&str; 5] = [
+    "devices",
+    "communication",
+    "payloads",
+    "files",
+    "credentials",
+];
 
 /// Default of `max_hosts`: far above a LAN's machines, a bounded slice of a flood.
 const DEFAULT_MAX_HOSTS: usize = 4096;
@@ -35,7 +45,8 @@ const DEFAULT_MAX_HOSTS: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Which reports to write: any of `devices`, `communication`, `payloads`.
+    /// Which reports to write: any of `devices`, `communication`, `payloads`, `files`,
+    /// `credentials`.
     pub reports: Vec<String>,
     /// Payload bytes shown per direction of a flow without web or DNS findings (0: no excerpts).
     pub max_excerpt_bytes: usize,
@@ -47,6 +58,8 @@ pub struct Config {
     pub max_hosts: usize,
     /// Host pairs listed in `communication.txt` (the first seen); flows of the rest are counted.
     pub max_pairs: usize,
+    /// Files (and credentials) listed in `files.txt` (`credentials.txt`); the rest are counted.
+    pub max_table_rows: usize,
 }
 
 impl Default for Config {
@@ -58,6 +71,7 @@ impl Default for Config {
             max_peers: 1000,
             max_hosts: DEFAULT_MAX_HOSTS,
             max_pairs: communication::DEFAULT_MAX_PAIRS,
+            max_table_rows: 10_000,
         }
     }
 }
@@ -76,7 +90,8 @@ impl Config {
                 error(
                     &format!("reports.{i}"),
                     format!(
-                        "unknown report `{r}`; the reports are devices, communication and payloads"
+                        "unknown report `{r}`; the reports are devices, communication, payloads, \
+                         files and credentials"
                     ),
                 );
             }
@@ -108,6 +123,9 @@ impl Config {
         if self.max_pairs == 0 {
             error("max_pairs", "must be at least 1".into());
         }
+        if self.max_table_rows == 0 {
+            error("max_table_rows", "must be at least 1".into());
+        }
         errors
     }
 
@@ -124,9 +142,21 @@ pub struct Text {
     payloads: Payloads,
     /// The hosts kept as they stream in (made at the first batch of hosts).
     kept: Option<Kept>,
+    /// `files.txt` and `credentials.txt`, the ones asked for.
+    listings: Vec<Listing>,
 }
 
 impl Text {
+    /// Parts of `files.txt` / `credentials.txt` for `rows`.
+    fn list(&mut self, rows: &[tables::Row], out: &mut Vec<Artifact>) {
+        for listing in &mut self.listings {
+            let text = listing.part(rows);
+            if !text.is_empty() {
+                out.push(text_file(&listing.file(), text));
+            }
+        }
+    }
+
     fn note(&mut self, findings: &[FindingRecord]) {
         for r in findings {
             if self.config.wants("communication") {
@@ -150,7 +180,7 @@ fn text_file(name: &str, text: String) -> Artifact {
 impl Output for Text {
     const NAME: &'static str = "text";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "Writes devices.txt, communication.txt and payloads.txt: devices, who talked to whom, and HTTP, TLS, DNS and payload excerpts, as bounded plain text.";
+    const DESCRIPTION: &'static str = "Writes devices.txt, communication.txt, payloads.txt, files.txt and credentials.txt: devices, who talked to whom, HTTP, TLS, DNS and payload excerpts, files and credentials, as bounded plain text.";
     const NEEDS_PAYLOAD: bool = true;
     type Config = Config;
 
@@ -159,7 +189,13 @@ impl Output for Text {
         if !errors.is_empty() {
             return Err(PluginError::Config(errors));
         }
+        let listings = Table::ALL
+            .into_iter()
+            .filter(|t| config.wants(t.name()))
+            .map(|t| Listing::new(t, config.max_table_rows))
+            .collect();
         Ok(Text {
+            listings,
             payloads: Payloads::new(config.max_excerpt_bytes, config.max_payload_report_bytes),
             communication: Communication::new(config.max_pairs),
             analysis: devices::Analysis::default(),
@@ -181,6 +217,8 @@ impl Output for Text {
                 out.push(text_file("payloads.txt", text));
             }
         }
+        let rows: Vec<tables::Row> = flows.iter().flat_map(tables::rows_of_flow).collect();
+        self.list(&rows, &mut out);
         Ok(out)
     }
 
@@ -193,7 +231,9 @@ impl Output for Text {
         findings: Vec<FindingRecord>,
     ) -> Result<Vec<Artifact>, PluginError> {
         self.note(&findings);
-        Ok(Vec::new())
+        let mut out = Vec::new();
+        self.list(&tables::rows_of_records(&findings), &mut out);
+        Ok(out)
     }
 
     /// Hosts are kept up to the bounds as they come (see `kept`), not held whole by the SDK.
@@ -210,6 +250,8 @@ impl Output for Text {
     fn finish(&mut self, mut report: Report) -> Result<Vec<Artifact>, PluginError> {
         // Empty when the findings were streamed; taken in all the same if an SDK hands them here.
         self.note(&report.findings);
+        let mut listed = Vec::new();
+        self.list(&tables::rows_of_records(&report.findings), &mut listed);
         // Empty when the hosts were streamed; taken in all the same if an SDK hands them here.
         for h in std::mem::take(&mut report.hosts) {
             self.kept_hosts().offer(&h);
@@ -255,6 +297,10 @@ impl Output for Text {
                 .payloads
                 .finish(&report.capture.file, self.config.max_payload_report_bytes);
             out.push(text_file("payloads.txt", text));
+        }
+        out.extend(listed);
+        for listing in &mut self.listings {
+            out.push(text_file(&listing.file(), listing.finish()));
         }
         Ok(out)
     }
@@ -305,7 +351,16 @@ mod tests {
         let files = t.finish(report(vec![host("10.0.0.1", &[1])])).unwrap();
         let mut names: Vec<&str> = files.iter().map(|a| a.name.as_str()).collect();
         names.dedup();
-        assert_eq!(names, ["devices.txt", "communication.txt", "payloads.txt"]);
+        assert_eq!(
+            names,
+            [
+                "devices.txt",
+                "communication.txt",
+                "payloads.txt",
+                "files.txt",
+                "credentials.txt"
+            ]
+        );
 
         let mut only = Text::new(config(r#"{"reports": ["devices"]}"#).unwrap()).unwrap();
         assert!(

@@ -251,7 +251,19 @@
     const notes = report.notes || [];
     if (notes.some(function (n) { return String(n.key).startsWith('tor.'); })) tags.add('tor');
     const classList = classes && classes.classes.length ? classes.classes : [];
+    // The files and credentials tables, as report.json has them (the SDK's one derivation). The
+    // server's model holds masks in place of secrets; report.json read whole (no model) holds them
+    // whole, so they are masked here and cannot be revealed.
+    const fileRows = report.files || [];
+    const filesByFlow = new Map();
+    fileRows.forEach(function (r) { filesByFlow.set(r.flow, (filesByFlow.get(r.flow) || 0) + 1); });
+    const credentialRows = (report.credentials || []).map(function (r) {
+      const a = r.attributes || {};
+      if (a.secret && r.secret_index === undefined) r.attributes = Object.assign({}, a, { secret: MASK });
+      return r;
+    });
     return {
+      fileRows: fileRows, filesByFlow: filesByFlow, credentialRows: credentialRows,
       report: report, files: files, flows: flows, hosts: hosts, start: start, end: end, flowById: flowById, findings: findings, notes: notes,
       tags: Array.from(tags).sort(), classes: classList, views: classes ? classes.views : [],
       classified: !!classes, untracked: classes ? classes.untracked : 0,
@@ -338,7 +350,9 @@
         if (f) { host(f.client.ip).flagged = true; host(f.server.ip).flagged = true; }
       }
     });
-    return { view: view, flows: flows, timeless: timeless, hosts: hosts, findings: findings };
+    const onFlows = function (r) { return inFlows.has(r.flow); };
+    return { view: view, flows: flows, timeless: timeless, hosts: hosts, findings: findings,
+      files: model.fileRows.filter(onFlows), credentials: model.credentialRows.filter(onFlows) };
   }
 
   function hostName(h) {
@@ -474,6 +488,8 @@
     webTable.set(sel.findings.filter(function (x) { return /^web\.(http|https|tls)$/.test(x.tag); }));
     flowsTable.set(sel.flows.slice().sort(function (p, q) { return (p.t0 || 0) - (q.t0 || 0) || p.id - q.id; }));
     dnsTable.set(dnsRows(sel.flows));
+    filesTable.set(sel.files);
+    credentialsTable.set(sel.credentials);
     viewFlows = sel.flows;
     $('view-pcap').textContent = 'Download the packets of this view (' + nFlows(sel.flows.length) + ', pcap)';
     $('view-pcap').disabled = !sel.flows.length;
@@ -490,16 +506,18 @@
       const bytes = (f.to_server ? f.to_server.bytes : 0) + (f.to_client ? f.to_client.bytes : 0);
       const key = f.client.ip + ' ' + f.server.ip;
       let e = edges.get(key);
-      if (!e) { e = { a: f.client.ip, b: f.server.ip, flows: 0, bytes: 0, classes: new Set() }; edges.set(key, e); }
+      if (!e) { e = { a: f.client.ip, b: f.server.ip, flows: 0, bytes: 0, files: 0, classes: new Set() }; edges.set(key, e); }
       e.flows++; e.bytes += bytes; e.classes.add(f.cls || UNCLASSIFIED.name);
+      e.files += model.filesByFlow.get(f.id) || 0;
     });
     const order = model.classes.map(function (c) { return c.name; }).concat([UNCLASSIFIED.name]);
     return Array.from(edges.values()).map(function (e) {
       const cls = Array.from(e.classes).sort(function (p, q) { return order.indexOf(p) - order.indexOf(q); })[0];
       const server = model.hosts.get(e.b);
       return {
-        a: e.a, b: e.b, cls: cls, color: classInfo(cls).color, width: Math.min(6, 1 + Math.log10(1 + e.bytes) / 1.5),
-        title: cls.toUpperCase() + ': ' + e.a + ' → ' + e.b + (hostName(server) ? ' (' + hostName(server) + ')' : '') + ', ' + nFlows(e.flows) + ', ' + size(e.bytes),
+        a: e.a, b: e.b, cls: cls, color: classInfo(cls).color, width: Math.min(6, 1 + Math.log10(1 + e.bytes) / 1.5), files: e.files,
+        title: cls.toUpperCase() + ': ' + e.a + ' → ' + e.b + (hostName(server) ? ' (' + hostName(server) + ')' : '') + ', ' + nFlows(e.flows) + ', ' + size(e.bytes) +
+          (e.files ? ', ' + e.files + (e.files === 1 ? ' file' : ' files') : ''),
       };
     });
   }
@@ -663,7 +681,49 @@
     return /[",\r\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
   }
 
-  let hostsTable, findingsTable, webTable, flowsTable, dnsTable;
+  let hostsTable, findingsTable, webTable, flowsTable, dnsTable, filesTable, credentialsTable;
+  // What a masked secret shows (the SDK's tables::MASK).
+  const MASK = '\u2022\u2022\u2022\u2022\u2022\u2022\u2022\u2022';
+  function rowAttr(r, key) { return str((r.attributes || {})[key]); }
+  function rowPlace() {
+    return [
+      { label: 'Flow', num: true, value: function (r) { return r.flow; } },
+      { label: 'Time (UTC)', value: function (r) { return str(r.time); } },
+      { label: 'Client', value: function (r) { return str(r.client); } },
+      { label: 'Server', value: function (r) { return str(r.server); } },
+    ];
+  }
+  // A file row's attributes that have no column of their own, as a finding's evidence.
+  const FILE_COLUMNS = ['protocol', 'name', 'detected_type', 'declared_type', 'size', 'missing', 'sha256'];
+  function fileDetails(r) {
+    const a = r.attributes || {}, rest = {};
+    Object.keys(a).forEach(function (k) { if (FILE_COLUMNS.indexOf(k) < 0) rest[k] = a[k]; });
+    return { attributes: rest };
+  }
+  // A kept file's name in the case's report/files/ folder (the files analyzer writes `files/NAME`).
+  function keptName(r) {
+    const path = rowAttr(r, 'extracted');
+    return path.startsWith('files/') && path.indexOf('/', 6) < 0 ? path.slice(6) : '';
+  }
+  // A masked secret: a button that asks the server for this one secret and shows it in its place.
+  function secretNode(r) {
+    if (r.secret_index === undefined) return rowAttr(r, 'secret');
+    const button = el('button', { type: 'button', class: 'reveal', 'data-secret-index': String(r.secret_index), text: MASK + ' show',
+      'aria-label': 'show the secret of ' + (rowAttr(r, 'user') || 'this credential') });
+    button.addEventListener('click', async function () {
+      button.disabled = true;
+      try {
+        const answer = await fetch('/api/cases/' + encodeURIComponent(id) + '/secrets/' + r.secret_index, { headers: { Accept: 'application/json' } });
+        const body = await answer.json();
+        if (!answer.ok) throw new Error(body.error || answer.status);
+        button.replaceWith(el('code', { class: 'secret', text: str(body.secret) }));
+      } catch (e) {
+        button.disabled = false;
+        button.title = 'The secret could not be fetched: ' + e.message;
+      }
+    });
+    return button;
+  }
   function makeTables() {
     hostsTable = DataTable('hosts-table', 'hosts', [
       { label: 'Address', value: function (s) { return s.ip; }, cell: function (s) { return hostButton(s.ip); } },
@@ -712,6 +772,33 @@
       { label: 'Response codes', value: function (r) { return attr(r.x, 'dns.rcode'); } },
       { label: 'Messages', value: function (r) { return attr(r.x, 'dns.messages'); } },
     ], 'No DNS in this view.');
+    filesTable = DataTable('files-table', 'files', rowPlace().concat([
+      { label: 'Protocol', value: function (r) { return rowAttr(r, 'protocol'); } },
+      { label: 'Name', value: function (r) { return rowAttr(r, 'name'); } },
+      { label: 'Type', value: function (r) { return rowAttr(r, 'detected_type') || rowAttr(r, 'declared_type'); } },
+      { label: 'Size', num: true, value: function (r) { return Number(rowAttr(r, 'size')) || 0; } },
+      { label: 'Missing', num: true, value: function (r) { return Number(rowAttr(r, 'missing')) || 0; } },
+      { label: 'SHA-256', value: function (r) { return rowAttr(r, 'sha256'); }, cls: function () { return 'mono'; } },
+      { label: 'Details', value: function (r) { return evidenceText(fileDetails(r)); }, cell: function (r) { return evidenceNode(fileDetails(r)); } },
+      { label: 'File', csv: false, value: function () { return ''; }, cell: function (r) {
+        const name = keptName(r);
+        if (!name) return rowAttr(r, 'not_extracted') ? 'not kept' : '';
+        return el('a', { href: base + '/extracted/' + encodeURIComponent(name), download: '', class: 'file-download', 'data-sha256': rowAttr(r, 'sha256'),
+          text: 'download', 'aria-label': 'download ' + (rowAttr(r, 'name') || name) });
+      } },
+    ]), 'No files in this view.');
+    credentialsTable = DataTable('credentials-table', 'credentials', rowPlace().concat([
+      { label: 'Protocol', value: function (r) { return rowAttr(r, 'protocol'); } },
+      { label: 'User', value: function (r) { return rowAttr(r, 'user'); } },
+      { label: 'Domain', value: function (r) { return rowAttr(r, 'domain'); } },
+      { label: 'Workstation', value: function (r) { return rowAttr(r, 'workstation'); } },
+      // Sorted, filtered and written to CSV as the mask: the page never holds a secret until asked.
+      { label: 'Secret', value: function (r) { return rowAttr(r, 'secret') ? MASK : ''; }, cell: secretNode },
+      { label: 'Format', value: function (r) { return rowAttr(r, 'secret_format'); } },
+      { label: 'Service', value: function (r) { return rowAttr(r, 'service'); } },
+      { label: 'Outcome', value: function (r) { return rowAttr(r, 'outcome'); } },
+      { label: 'Tag', value: function (r) { return str(r.tag); } },
+    ]), 'No credentials in this view.');
     webTable = DataTable('web-table', 'web transactions', [
       { label: 'Client', value: function (x) { const f = flowOf(x); return f ? f.client.ip : ''; },
         cell: function (x) { const f = flowOf(x); return f ? hostButton(f.client.ip) : ''; } },
@@ -949,7 +1036,7 @@
       if (!r.ok) return null;
       m = await r.json();
     } catch (_) { return null; }
-    if (!m || m.format !== 'pcapxray-explore-2') return null;
+    if (!m || m.format !== 'pcapxray-explore-3') return null;
     const c = {};
     m.columns.forEach(function (name, i) { c[name] = i; });
     const found = new Map(m.flow_findings || []);
@@ -965,7 +1052,7 @@
         tags: r[c.tags], findings: found.get(r[c.id]) || [],
       };
     });
-    return { flows: flows, findings: m.findings, hosts: m.hosts, capture: m.capture, notes: m.notes };
+    return { flows: flows, findings: m.findings, hosts: m.hosts, capture: m.capture, notes: m.notes, files: m.files, credentials: m.credentials };
   }
 
   async function explore(c) {

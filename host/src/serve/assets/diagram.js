@@ -140,7 +140,7 @@
     return vp;
   }
 
-  // nodes: {id, label, sub, lan, flagged, weight, title}; edges: {a, b, cls, color, width, title}.
+  // nodes: {id, label, sub, lan, flagged, weight, title}; edges: {a, b, cls, color, width, title, files}.
   function draw(canvas, nodes, edges, onSelect) {
     const vp = viewport(canvas);
     // About 110 × 110 pixels per host leaves room for the labels at zoom 1.
@@ -166,6 +166,15 @@
       t.textContent = e.title;
       line.appendChild(t);
       edgeLayer.appendChild(line);
+      // A paper clip with the count where files went over the edge.
+      if (e.files) {
+        const mark = svg('text', { x: (p[0] + q[0]) / 2, y: (p[1] + q[1]) / 2, class: 'files-mark', 'text-anchor': 'middle', 'data-files': e.files, 'data-a': e.a, 'data-b': e.b });
+        mark.textContent = '\u{1f4ce}' + e.files;
+        const mt = svg('title', {});
+        mt.textContent = e.title;
+        mark.appendChild(mt);
+        edgeLayer.appendChild(mark);
+      }
     });
     root.appendChild(edgeLayer);
     const nodeLayer = svg('g', { class: 'nodes' });

@@ -165,6 +165,9 @@ pub(super) struct FlowStreams {
     pub udp_next: [u64; 2],
     /// Whether each direction was cut by the budget (counted once).
     pub was_cut: [bool; 2],
+    /// The flow's start marker, held back until its first piece: a flow that never carries a byte
+    /// (an unanswered SYN) gives its stages no chunk at all.
+    pub pending_start: Option<StreamChunk>,
 }
 
 /// Which stages want a new flow's streams: a bit per filter.
@@ -177,13 +180,24 @@ pub(super) fn wanted(filters: &[StreamFilter], protocol: u8, ports: (u16, u16)) 
 }
 
 impl FlowStreams {
-    pub fn new(stages: u64) -> FlowStreams {
+    pub fn new(stages: u64, start: StreamChunk) -> FlowStreams {
         FlowStreams {
             stages,
             dirs: Default::default(),
             udp_next: [0; 2],
             was_cut: [false; 2],
+            pending_start: Some(start),
         }
+    }
+
+    /// The chunks to deliver for `new`: the held-back start marker first, the first time there are any.
+    pub fn with_start(&mut self, new: Vec<StreamChunk>) -> impl Iterator<Item = StreamChunk> {
+        let start = if new.is_empty() {
+            None
+        } else {
+            self.pending_start.take()
+        };
+        start.into_iter().chain(new)
     }
 
     pub fn held(&self) -> usize {

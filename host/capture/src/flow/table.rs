@@ -301,6 +301,7 @@ impl FlowTable {
             for (dir, placed) in pieces.into_iter().enumerate() {
                 let to_server = dir == flow.client_dir;
                 let new = delivery::chunks(flow.id, streams.stages, to_server, ts, placed);
+                let new = streams.with_start(new.collect());
                 push_chunks(&mut self.chunks, &mut self.chunk_bytes, new);
             }
         }
@@ -382,6 +383,7 @@ impl FlowTable {
                 stats.cut_streams += 1;
             }
             let new = delivery::chunks(id, s.stages, d == client_dir, ts, placed);
+            let new = s.with_start(new.collect());
             push_chunks(&mut self.chunks, &mut self.chunk_bytes, new);
         }
     }
@@ -447,8 +449,7 @@ impl FlowTable {
                     ip_protocol: pkt.protocol,
                 }),
             };
-            push_chunks(&mut self.chunks, &mut self.chunk_bytes, [start].into_iter());
-            Box::new(FlowStreams::new(stages))
+            Box::new(FlowStreams::new(stages, start))
         });
         ActiveFlow {
             id,
@@ -593,24 +594,36 @@ impl FlowTable {
         });
     }
 
-    /// Delivers what a finished flow's reassemblers held, then an end marker per direction.
+    /// Delivers what a finished flow's reassemblers held, then an end marker per direction; nothing at
+    /// all for a flow that never carried a byte (its start marker was never sent).
     fn end_streams(&mut self, id: u64, client_dir: usize, ts: u64, mut streams: FlowStreams) {
         self.held -= streams.held();
+        let mut last: Vec<StreamChunk> = Vec::new();
+        for d in 0..2 {
+            let mut placed = Vec::new();
+            streams.dirs[d].finish(&mut placed);
+            last.extend(delivery::chunks(
+                id,
+                streams.stages,
+                d == client_dir,
+                ts,
+                placed,
+            ));
+        }
+        let last = streams.with_start(last).collect::<Vec<_>>();
+        push_chunks(&mut self.chunks, &mut self.chunk_bytes, last.into_iter());
+        if streams.pending_start.is_some() {
+            return;
+        }
         let mut conflicts = 0;
         for d in 0..2 {
-            let r = &mut streams.dirs[d];
-            let mut placed = Vec::new();
-            r.finish(&mut placed);
-            let to_server = d == client_dir;
-            let new = delivery::chunks(id, streams.stages, to_server, ts, placed);
-            push_chunks(&mut self.chunks, &mut self.chunk_bytes, new);
-            let length = r.delivered().max(streams.udp_next[d]);
+            let r = &streams.dirs[d];
             conflicts += u64::from(r.conflicts);
             let end = StreamChunk {
                 flow: id,
                 stages: streams.stages,
-                to_server,
-                offset: length,
+                to_server: d == client_dir,
+                offset: r.delivered().max(streams.udp_next[d]),
                 time: ts,
                 data: ChunkData::End(StreamEnd {
                     conflicts: r.conflicts,
@@ -855,6 +868,32 @@ mod tests {
             (2, EndReason::CaptureEnd)
         );
         assert_eq!(rest.len(), 2);
+    }
+
+    #[test]
+    fn a_flow_that_never_carried_a_byte_gives_its_stream_stages_no_chunk() {
+        let mut table = FlowTable::new(FlowSettings {
+            stream_filters: vec![StreamFilter::all()],
+            ..FlowSettings::default()
+        });
+        table.add(SEC, &udp([10, 0, 0, 1], 1000, b""));
+        table.add(SEC, &udp([10, 0, 0, 2], 1000, b"hi"));
+        table.end_capture();
+        drain(&mut table);
+        let chunks = table.take_chunks();
+        let kinds: Vec<(u64, &str)> = chunks
+            .iter()
+            .map(|c| {
+                let kind = match c.data {
+                    ChunkData::Start(_) => "start",
+                    ChunkData::Data(_) => "data",
+                    ChunkData::Gap(_) => "gap",
+                    ChunkData::End(_) => "end",
+                };
+                (c.flow, kind)
+            })
+            .collect();
+        assert_eq!(kinds, [(2, "start"), (2, "data"), (2, "end"), (2, "end")]);
     }
 
     #[test]

@@ -127,7 +127,7 @@ impl Cred {
         let what = match self.secret_format {
             format::CLEARTEXT => "password in clear text",
             format::NONE => "user name only",
-            _ => "crackable challenge-response",
+            _ => "crackable hash",
         };
         let to = self
             .service

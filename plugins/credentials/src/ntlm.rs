@@ -122,3 +122,102 @@ impl Authenticate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// An AUTHENTICATE message laid out as MS-NLMP 2.2.1.3 says, strings in UTF-16LE.
+    fn authenticate_message(lm: &[u8], nt: &[u8]) -> Vec<u8> {
+        let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+        let fields = [
+            lm.to_vec(),
+            nt.to_vec(),
+            utf16("Domain"),
+            utf16("User"),
+            utf16("COMPUTER"),
+        ];
+        let mut m = b"NTLMSSP\0\x03\0\0\0".to_vec();
+        let mut payload: Vec<u8> = Vec::new();
+        let mut offset = 72u32;
+        for f in &fields {
+            m.extend((f.len() as u16).to_le_bytes());
+            m.extend((f.len() as u16).to_le_bytes());
+            m.extend(offset.to_le_bytes());
+            offset += f.len() as u32;
+            payload.extend(f);
+        }
+        m.extend([0, 0, 0, 0]);
+        m.extend(offset.to_le_bytes());
+        m.extend(1u32.to_le_bytes()); // NEGOTIATE_UNICODE
+        m.extend([0; 8]);
+        m.extend(payload);
+        m
+    }
+
+    const CHALLENGE: [u8; 8] = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef];
+
+    /// MS-NLMP 4.2.4.2.1 (LMv2) and 4.2.4.2.2 (NTProofStr and temp): hashcat mode 5600.
+    #[test]
+    fn an_ntlmv2_authenticate_gives_the_hashcat_5600_line_of_the_ms_nlmp_example() {
+        let temp = "01010000000000000000000000000000aaaaaaaaaaaaaaaa00000000\
+                    02000c0044006f006d00610069006e0001000c0053006500720076006500720000000000\
+                    00000000";
+        let nt = unhex(&format!("68cd0ab851e51c96aabc927bebef6a1c{temp}"));
+        let lm = unhex("86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa");
+        let Some(Message::Authenticate(a)) = find(&authenticate_message(&lm, &nt)) else {
+            panic!("not parsed");
+        };
+        let cred = a.cred("SMB2", Some(CHALLENGE));
+        assert_eq!(cred.secret_format, format::NETNTLMV2);
+        assert_eq!(
+            cred.secret,
+            format!("User::Domain:0123456789abcdef:68cd0ab851e51c96aabc927bebef6a1c:{temp}")
+        );
+        assert_eq!(cred.workstation.as_deref(), Some("COMPUTER"));
+        assert!(
+            a.cred("SMB2", None).secret.is_empty(),
+            "no challenge, no line"
+        );
+    }
+
+    /// MS-NLMP 4.2.2.2.1 (NTLMv1 response) and 4.2.2.2.2 (LMv1 response): hashcat mode 5500.
+    #[test]
+    fn an_ntlmv1_authenticate_gives_the_hashcat_5500_line_of_the_ms_nlmp_example() {
+        let nt = unhex("67c43011f30298a2ad35ece64f16331c44bdbed927841f94");
+        let lm = unhex("98def7b87f88aa5dafe2df779688a172def11c7d5ccdef13");
+        // Wrapped in SPNEGO-like bytes, as SMB and `Negotiate` carry it.
+        let blob = [
+            &b"\xa1\x82\x01\x00junk"[..],
+            &authenticate_message(&lm, &nt),
+        ]
+        .concat();
+        let Some(Message::Authenticate(a)) = find(&blob) else {
+            panic!("not parsed");
+        };
+        let cred = a.cred("HTTP NTLM", Some(CHALLENGE));
+        assert_eq!(cred.secret_format, format::NETNTLMV1);
+        assert_eq!(
+            cred.secret,
+            "User::Domain:98def7b87f88aa5dafe2df779688a172def11c7d5ccdef13:\
+             67c43011f30298a2ad35ece64f16331c44bdbed927841f94:0123456789abcdef"
+        );
+    }
+
+    /// A message cut before its user name is not a credential (a cut workstation name, last in the
+    /// payload, is only left out).
+    #[test]
+    fn truncated_messages_are_not_parsed() {
+        let m = authenticate_message(&[0; 24], &[0; 24]);
+        for n in [0, 9, 40, 60, m.len() - "COMPUTER".len() * 2 - 1] {
+            assert_eq!(find(&m[..n]), None, "{n} bytes");
+        }
+    }
+}

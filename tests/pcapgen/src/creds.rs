@@ -300,7 +300,7 @@ fn client(port: u16) -> crate::Endpoint {
 /// the tests expect are written out there, from the specifications' own examples where they have
 /// one: RFC 1939's APOP, RFC 2617's Digest, MS-NLMP 4.2.4's NTLMv2):
 ///
-/// * FTP to 10.0.0.21: `alice`/`wrong1` refused twice, 200 `NOOP`s (past 4 KiB), `alice`/`Secr3t!`;
+/// * FTP to 10.0.0.21: `alice`/`wrong1` refused twice, 800 `NOOP`s (4,800 bytes, past 4 KiB), `alice`/`Secr3t!`;
 /// * POP3 to 10.0.0.22: `bob`/`pop-pw` accepted; APOP `mrose` (RFC 1939 4's example);
 /// * IMAP to 10.0.0.23: LOGIN `carol`/`imap pw` accepted; AUTHENTICATE PLAIN `dave`/`plain-pw` refused;
 /// * SMTP to 10.0.0.24: AUTH PLAIN `erin`/`smtp-pw` accepted; an AUTH after STARTTLS (not readable);
@@ -316,7 +316,7 @@ fn client(port: u16) -> crate::Endpoint {
 pub fn logins(cap: &mut crate::Capture) -> std::io::Result<()> {
     use crate::{Side::Client as C, Side::Server as S, TcpEnd::Fin};
     let mut noops = String::new();
-    for _ in 0..200 {
+    for _ in 0..800 {
         noops.push_str("NOOP\r\n");
     }
     let ftp: Vec<(crate::Side, Vec<u8>)> = vec![

@@ -270,3 +270,92 @@ pub const TAGS: &[&str] = &[
 ];
 
 pcapxray_plugin_sdk::export_analyzer!(Credentials);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pcapxray_plugin_sdk::{Endpoint, IpAddress, StreamEnd};
+
+    fn chunk(flow: FlowId, to_server: bool, data: StreamData) -> StreamChunk {
+        StreamChunk {
+            flow,
+            to_server,
+            offset: 0,
+            time: 0,
+            data,
+        }
+    }
+
+    fn start(ip_protocol: u8, port: u16) -> StreamData {
+        let end = |ip: u32, port| Endpoint {
+            ip: IpAddress::V4(ip),
+            port,
+            mac: None,
+        };
+        StreamData::Start(StreamStart {
+            client: end(0x0a00_000a, 40000),
+            server: end(0x0a00_0001, port),
+            ip_protocol,
+        })
+    }
+
+    /// Feeds one flow's chunks (server first, then client and server alternating, each cut into
+    /// pieces of `cut` bytes) and ends it.
+    fn feed(c: &mut Credentials, flow: FlowId, proto: u8, port: u16, parts: &[&[u8]], cut: usize) {
+        let mut out = Outcome::default();
+        c.stream(&chunk(flow, true, start(proto, port)), &mut out)
+            .unwrap();
+        for (i, p) in parts.iter().enumerate() {
+            for piece in p.chunks(cut.max(1)) {
+                let data = StreamData::Data(piece.to_vec());
+                c.stream(&chunk(flow, i % 2 == 1, data), &mut out).unwrap();
+            }
+        }
+        for to_server in [true, false] {
+            let end = StreamData::End(StreamEnd {
+                conflicts: 0,
+                cut: 0,
+            });
+            c.stream(&chunk(flow, to_server, end), &mut out).unwrap();
+        }
+    }
+
+    /// Bad input never panics: protocol openings followed by pseudo-random bytes, cut at every chunk
+    /// size from 1 to 16, on every reader; and a flow that ended is no longer held.
+    #[test]
+    fn arbitrary_bytes_after_any_opening_never_panic_and_nothing_stays_open() {
+        let openings: &[(u8, u16, &[u8], &[u8])] = &[
+            (6, 21, b"220 x\r\n", b"USER a\r\nPASS "),
+            (6, 110, b"+OK <a@b>\r\n", b"APOP "),
+            (6, 143, b"* OK\r\n", b"a LOGIN \"x"),
+            (6, 25, b"220 x\r\n", b"EHLO x\r\nAUTH LOGIN\r\n"),
+            (6, 23, b"\xff\xfd\x18login: ", b"\xff\xfa"),
+            (6, 80, b"HTTP/1.1 401 x\r\nWWW-Authenticate: NTLM TlRMTVNTUAACAAAA\r\n\r\n", b"POST / HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=x\r\nTransfer-Encoding: chunked\r\n\r\nff\r\n--x"),
+            (6, 445, b"\0\0\0\x50\xfeSMB", b"\0\0\x01\0\xfeSMB\x40\0"),
+            (6, 88, b"\0\0\0\x10\x7e\x82", b"\0\0\0\x20\x6a\x82\x01"),
+            (17, 88, b"\x7e\x03", b"\x6a\x30\x82\xff"),
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut random = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect()
+        };
+        let mut c = Credentials::default();
+        let mut flow = 0;
+        for (proto, port, server, client) in openings {
+            for cut in 1..=16 {
+                flow += 1;
+                let noise = random(600);
+                let parts: [&[u8]; 4] = [server, client, &noise, &noise[..300]];
+                feed(&mut c, flow, *proto, *port, &parts, cut);
+            }
+        }
+        assert!(c.sessions.is_empty());
+    }
+}

@@ -202,6 +202,23 @@ fn ntlm_over_smb2_gives_the_hashcat_line_of_the_ms_nlmp_example() {
     );
 }
 
+/// MS-NLMP 4.2.2: the NTLMv1 responses of `Password` to challenge 0123456789abcdef, over SMB1
+/// with extended security, as hashcat mode 5500 reads them: user::domain:lm:nt:challenge.
+#[test]
+fn ntlmv1_over_smb1_gives_the_hashcat_5500_line_of_the_ms_nlmp_example() {
+    let line = "User::Domain:98def7b87f88aa5dafe2df779688a172def11c7d5ccdef13:\
+                67c43011f30298a2ad35ece64f16331c44bdbed927841f94:0123456789abcdef";
+    check(
+        one("ntlm", "User", line),
+        &[
+            ("secret_format", "netntlmv1"),
+            ("method", "SMB1"),
+            ("service", "\\\\10.0.0.46"),
+            ("outcome", "accepted"),
+        ],
+    );
+}
+
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
@@ -286,7 +303,7 @@ fn nothing_after_an_accepted_starttls_is_read() {
         "{:#?}",
         logins()
     );
-    assert_eq!(logins().len(), 17, "{:#?}", logins());
+    assert_eq!(logins().len(), 18, "{:#?}", logins());
 }
 
 /// One login, two findings that say how they relate: `suspicious`'s cleartext verdict names the

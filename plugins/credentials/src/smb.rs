@@ -4,8 +4,9 @@
 //! CHALLENGE, then the request's AUTHENTICATE, whose outcome is the status of its response
 //! (`STATUS_SUCCESS` accepts, anything but `STATUS_MORE_PROCESSING_REQUIRED` rejects). The first
 //! TREE_CONNECT after it names the share (`service`). Anonymous (null) sessions carry no credential
-//! and are not reported. SMB1 and encrypted (transform) messages are not read; reading stops after an
-//! accepted login has named its share, or after a gap.
+//! and are not reported. SMB1 SESSION_SETUP_ANDX with extended security is read the same way
+//! (without the share); SMB1 logins without it and encrypted (transform) messages are not read;
+//! reading stops after an accepted SMB2 login has named its share, or after a gap.
 
 use crate::cred::{Found, Outcome};
 use crate::ntlm::{self, Message};
@@ -102,6 +103,10 @@ impl Smb {
 
     /// Reads the SMB2 command at `at`; the offset of the next one in a compound, if any.
     fn command(&mut self, m: &[u8], at: usize, found: &mut Found) -> Option<usize> {
+        if at == 0 && m.starts_with(b"\xffSMB") {
+            self.smb1(m, found);
+            return None;
+        }
         let h = m.get(at..at + HEADER)?;
         if &h[..4] != b"\xfeSMB" {
             return None;
@@ -118,6 +123,30 @@ impl Smb {
         }
         let next = u32::from_le_bytes(h[20..24].try_into().ok()?) as usize;
         (next >= HEADER).then_some(next)
+    }
+
+    /// SMB1 SESSION_SETUP_ANDX with extended security (MS-SMB 2.2.4.6): the NTLMSSP message is
+    /// found in the security blob by its signature; the reply's status decides as in SMB2. Logins
+    /// without extended security (passwords or v1 responses in the request's fields) are not read.
+    fn smb1(&mut self, m: &[u8], found: &mut Found) {
+        const SESSION_SETUP_ANDX: u8 = 0x73;
+        if m.len() < 33 || m[4] != SESSION_SETUP_ANDX {
+            return;
+        }
+        let status = u32::from_le_bytes([m[5], m[6], m[7], m[8]]);
+        let reply = m[9] & 0x80 != 0;
+        let body = &m[32..];
+        if reply {
+            self.setup_response(m, 0, &[], status, found);
+            if let Some(Message::Challenge(c)) = ntlm::find(body) {
+                self.challenge = Some(c);
+            }
+        } else if let Some(Message::Authenticate(auth)) = ntlm::find(body)
+            && !auth.anonymous()
+        {
+            let cred = auth.cred("SMB1", self.challenge);
+            self.pending = Some(found.add(cred.service(format!("\\\\{}", self.server))));
+        }
     }
 
     fn setup_request(&mut self, m: &[u8], at: usize, body: &[u8], found: &mut Found) {

@@ -188,6 +188,41 @@ pub fn smb2_tree_connect(message_id: u64, path: &str) -> Vec<u8> {
     smb2(3, false, 0, message_id, &b)
 }
 
+/// An SMB1 message over direct TCP (MS-CIFS 2.2.3.1): header, words, bytes.
+pub fn smb1(command: u8, reply: bool, status: u32, words: &[u8], bytes: &[u8]) -> Vec<u8> {
+    let mut m = b"\xffSMB".to_vec();
+    m.push(command);
+    m.extend(status.to_le_bytes());
+    m.push(if reply { 0x98 } else { 0x18 });
+    m.extend(0xc807u16.to_le_bytes()); // unicode, NT status, extended security, long names
+    m.extend([0; 12]); // PID high, security features, reserved
+    m.extend([0, 0, 0xff, 0xfe, 0x00, 0x08, 0x01, 0x00]); // TID, PID, UID, MID
+    m.push((words.len() / 2) as u8);
+    m.extend(words);
+    m.extend((bytes.len() as u16).to_le_bytes());
+    m.extend(bytes);
+    [&(m.len() as u32).to_be_bytes()[..], &m].concat()
+}
+
+/// SMB1 SESSION_SETUP_ANDX request with extended security carrying `blob` (MS-SMB 2.2.4.6.1).
+pub fn smb1_session_setup(blob: &[u8]) -> Vec<u8> {
+    let mut w = vec![0xff, 0, 0, 0];
+    w.extend(4356u16.to_le_bytes());
+    w.extend(50u16.to_le_bytes());
+    w.extend([0; 6]); // VC number, session key
+    w.extend((blob.len() as u16).to_le_bytes());
+    w.extend([0; 4]);
+    w.extend(0x8000_0000u32.to_le_bytes()); // CAP_EXTENDED_SECURITY
+    smb1(0x73, false, 0, &w, blob)
+}
+
+/// SMB1 SESSION_SETUP_ANDX response with `status` and a security blob (MS-SMB 2.2.4.6.2).
+pub fn smb1_session_setup_response(status: u32, blob: &[u8]) -> Vec<u8> {
+    let mut w = vec![0xff, 0, 0, 0, 0, 0];
+    w.extend((blob.len() as u16).to_le_bytes());
+    smb1(0x73, true, status, &w, blob)
+}
+
 /// A DER element: tag, definite length, contents.
 pub fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
@@ -309,7 +344,7 @@ fn client(port: u16) -> crate::Endpoint {
 ///   `heidi`/`form pw!`, a multipart form `ivan@example.com`/`multi-pw`, Digest `Mufasa` (RFC 2617 3.5);
 /// * NTLM over HTTP to 10.0.0.81: `CORP\mallory` from `LAPTOP7`, password `NtlmPass1`;
 /// * NTLM over SMB2 to 10.0.0.45: MS-NLMP 4.2.4's `Domain\User`, password `Password`, share
-///   `\\10.0.0.45\share`;
+///   `\\10.0.0.45\share`; over SMB1 to 10.0.0.46: the same user's NTLMv1 responses of MS-NLMP 4.2.2;
 /// * Kerberos over TCP to 10.0.0.88: `oscar@EXAMPLE.COM` without pre-authentication (answered
 ///   PREAUTH_REQUIRED), then with an RC4 PA-ENC-TIMESTAMP whose cipher is bytes 0..52 (answered
 ///   with an AS-REP); over UDP: `peggy@EXAMPLE.COM` with an AES256 one, bytes 100..156, refused.
@@ -570,7 +605,30 @@ fn smb(cap: &mut crate::Capture) -> std::io::Result<()> {
         (S, smb2_session_setup_response(2, 0, &[])),
         (C, smb2_tree_connect(3, "\\\\10.0.0.45\\share")),
     ];
-    session(cap, client(40445), host(45, 445), &p)
+    session(cap, client(40445), host(45, 445), &p)?;
+    // SMB1 with NTLMv1: MS-NLMP 4.2.2's responses of `Password` to the same challenge.
+    let lm = unhex("98def7b87f88aa5dafe2df779688a172def11c7d5ccdef13");
+    let nt = unhex("67c43011f30298a2ad35ece64f16331c44bdbed927841f94");
+    let p: Vec<(crate::Side, Vec<u8>)> = vec![
+        (C, smb1_session_setup(&ntlm_negotiate())),
+        (
+            S,
+            smb1_session_setup_response(0xc000_0016, &ntlm_challenge(challenge, &info)),
+        ),
+        (
+            C,
+            smb1_session_setup(&ntlm_authenticate("User", "Domain", "COMPUTER", &lm, &nt)),
+        ),
+        (S, smb1_session_setup_response(0, &[])),
+    ];
+    session(cap, client(40446), host(46, 445), &p)
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn kerberos(cap: &mut crate::Capture) -> std::io::Result<()> {

@@ -45,6 +45,7 @@
 
 #![deny(missing_docs)]
 
+pub mod credentials;
 pub mod encoding;
 #[cfg(feature = "graph")]
 pub mod graph;

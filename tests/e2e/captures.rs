@@ -133,6 +133,7 @@ fn verbose_run_lists_calls_time_and_memory_of_every_stage() {
     let stages = [
         "web",
         "files",
+        "credentials",
         "dns",
         "tor",
         "enrich",

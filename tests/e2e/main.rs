@@ -7,6 +7,7 @@ mod beacon;
 mod behaviour;
 mod bounded;
 mod captures;
+mod credentials;
 mod dns_devices;
 mod encap;
 mod enrich;

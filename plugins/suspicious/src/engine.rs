@@ -332,22 +332,21 @@ impl<H: Host> Engine<H> {
             if let Some(method) = found.method {
                 finding = finding.attr("cleartext.method", method);
             }
-            out.push(finding);
+            out.push(refer_to_credential(flow, finding));
             self.counts.cleartext += 1;
         }
         if let Some((user, host)) = rules::http_basic_user(flow) {
             let to = host.unwrap_or_else(|| conn.server.to_string());
-            out.push(
-                Finding::on_flow(flow.id, "cleartext.http-basic", Severity::Medium)
-                    .summary(format!(
-                        "HTTP Basic credentials of {user} sent in clear text to {to}: {}",
-                        conn.describe()
-                    ))
-                    .attr("cleartext.protocol", "HTTP")
-                    .attr("cleartext.user", user)
-                    .attr("cleartext.method", "Basic")
-                    .attr("cleartext.password-sent", "true"),
-            );
+            let finding = Finding::on_flow(flow.id, "cleartext.http-basic", Severity::Medium)
+                .summary(format!(
+                    "HTTP Basic credentials of {user} sent in clear text to {to}: {}",
+                    conn.describe()
+                ))
+                .attr("cleartext.protocol", "HTTP")
+                .attr("cleartext.user", user)
+                .attr("cleartext.method", "Basic")
+                .attr("cleartext.password-sent", "true");
+            out.push(refer_to_credential(flow, finding));
             self.counts.cleartext += 1;
         }
     }
@@ -700,4 +699,28 @@ fn read<H: Host>(host: &mut H, path: &str) -> Result<Vec<u8>, String> {
         ),
         other => format!("cannot read `{path}`: {}: {}", other.kind(), other.message()),
     })
+}
+
+/// The verdict "a password crossed the network in clear" refers to the evidence: when an earlier
+/// stage (`credentials`) holds the credential itself on the same flow, the `cleartext.*` finding
+/// names that finding's tag in `cleartext.credential` and says so in its summary, so the analyst
+/// reads two findings for one login as the verdict and its evidence, not as two unexplained ones.
+fn refer_to_credential(flow: &Flow, finding: Finding) -> Finding {
+    let wanted = match finding.tag.as_str() {
+        "cleartext.smtp-auth" => "credentials.smtp",
+        tag => &format!(
+            "{}.{}",
+            pcapxray_plugin_sdk::credentials::TAG,
+            tag.trim_start_matches("cleartext.")
+        ),
+    };
+    let Some(credential) = flow.findings_tagged(wanted).next() else {
+        return finding;
+    };
+    let tag = credential.tag.clone();
+    let summary = format!(
+        "{} (the credential itself: the {tag} finding on this flow)",
+        finding.summary
+    );
+    finding.summary(summary).attr("cleartext.credential", tag)
 }

@@ -506,6 +506,34 @@ fn cleartext_logins_get_their_own_medium_findings_without_passwords() {
     assert!(basic.summary.contains("to printer.local"));
 }
 
+/// One login, two findings that say how they relate: the `credentials` stage's finding holds the
+/// credential, this stage's `cleartext.*` verdict names it.
+#[test]
+fn a_cleartext_verdict_names_the_credential_finding_of_an_earlier_stage() {
+    let host = Fake::default();
+    let mut e = engine("{}", &host);
+    let ftp = flow(
+        Protocol::Tcp,
+        "192.168.1.10",
+        50_000,
+        "192.168.1.20",
+        21,
+        b"USER alice\r\nPASS s3cret\r\n",
+        b"220 ready\r\n331 pw\r\n230 ok\r\n",
+    );
+    let ftp = with_finding(ftp, "credentials.ftp", &[("user", "alice")]);
+    let (during, _) = run(&mut e, &[ftp]);
+    let verdict = during.iter().find(|f| f.tag == "cleartext.ftp").unwrap();
+    assert_eq!(verdict.get("cleartext.credential"), Some("credentials.ftp"));
+    assert!(
+        verdict
+            .summary
+            .ends_with("(the credential itself: the credentials.ftp finding on this flow)"),
+        "{}",
+        verdict.summary
+    );
+}
+
 #[test]
 fn switching_rules_off_leaves_only_the_others() {
     let host = Fake::default();

@@ -13,6 +13,8 @@
 //! * [`tls`]: TLS ClientHello/ServerHello inside a TCP session ([`Capture::tls_session`]);
 //! * [`arp`], [`icmp`], [`dhcp`]: ARP who-has/is-at, ICMP echo, DHCP DORA;
 //! * [`encap`]: tunnels and encapsulations (PPPoE, MPLS, GRE, ERSPAN, VXLAN, Geneve, IP-in-IP, GTP-U);
+//! * [`creds`]: logins for the credentials analyzer (NTLMSSP with MS-NLMP responses, SMB2 session
+//!   set-up, Kerberos AS-REQ in DER);
 //! * [`scenarios`]: many hosts contacted by one client, periodic beacons;
 //! * [`demo`]: the deterministic demo capture (`config/demo.pcap`);
 //! * [`mod@bench`]: the large benchmark capture built from real captures.
@@ -34,6 +36,7 @@ pub mod arp;
 pub mod behaviours;
 pub mod bench;
 pub mod capture;
+pub mod creds;
 pub mod demo;
 pub mod dhcp;
 pub mod dns;

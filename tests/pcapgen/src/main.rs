@@ -25,6 +25,11 @@ enum Cmd {
         /// Output file.
         out: PathBuf,
     },
+    /// Write the logins of every protocol the credentials analyzer reads (`pcapgen::creds::logins`).
+    Credentials {
+        /// Output file.
+        out: PathBuf,
+    },
     /// Build a large benchmark capture from copies of real Ethernet captures.
     Bench {
         /// Output file.
@@ -135,6 +140,12 @@ fn run(cli: Cli) -> io::Result<()> {
                 out.display(),
                 cap.len()
             );
+        }
+        Cmd::Credentials { out } => {
+            let mut cap = pcapgen::Capture::new(1_764_748_800);
+            pcapgen::creds::logins(&mut cap)?;
+            cap.write_file(&out)?;
+            println!("wrote {}: {} packets", out.display(), cap.len());
         }
         Cmd::Count { file } => println!("{}", pcapgen::bench::count_packets(&file)?),
     }

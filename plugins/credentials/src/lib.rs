@@ -101,6 +101,8 @@ impl Analyzer for Credentials {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "Credentials anywhere in a session: FTP, POP3, IMAP, SMTP AUTH, Telnet, HTTP Basic/Digest/forms, NTLM over HTTP and SMB2 (hashcat lines), Kerberos AS-REQ (hashcat lines).";
     const NEEDS_PAYLOAD: bool = false;
+    /// Logins are in streams: a flow that carried no payload has no stream and nothing to report.
+    const PAYLOAD_FLOWS_ONLY: bool = true;
     type Config = NoConfig;
 
     fn new(_config: NoConfig) -> Result<Self, PluginError> {

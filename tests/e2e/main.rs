@@ -26,3 +26,4 @@ mod streams;
 mod suspicious;
 mod tor;
 mod torfetch;
+mod web;

@@ -5,7 +5,7 @@
 //! the server's handshake records, which this module reassembles. X.509 is parsed with
 //! `x509-parser` (no signature checks: "self-signed" means issuer and subject are the same name).
 
-use crate::text::clean;
+use crate::text::{clean, hex};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
@@ -70,10 +70,6 @@ pub fn date(secs: i64) -> String {
         Ok(s) => pcapxray_plugin_sdk::time::iso8601(s.saturating_mul(1_000_000_000)),
         Err(_) => format!("{secs} s since 1970"),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The handshake bytes of the handshake records at the start of a server stream, concatenated.

@@ -7,7 +7,9 @@
 
 use md5::Md5;
 use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
 
+use crate::text::hex;
 use crate::tls::is_grease;
 
 const SERVER_NAME: u16 = 0x0000;
@@ -141,23 +143,30 @@ fn read_server(body: &[u8]) -> Option<Hello<'_>> {
     Some(hello)
 }
 
-fn dashed<T: ToString>(values: impl Iterator<Item = T>) -> String {
-    values.map(|v| v.to_string()).collect::<Vec<_>>().join("-")
+fn dashed<T: std::fmt::Display>(values: impl Iterator<Item = T>) -> String {
+    let mut out = String::new();
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        let _ = write!(out, "{v}");
+    }
+    out
 }
 
 fn hex_list(values: impl Iterator<Item = u16>) -> String {
-    values
-        .map(|v| format!("{v:04x}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut out = String::new();
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&hex(&v.to_be_bytes()));
+    }
+    out
 }
 
 fn md5_hex(text: &str) -> String {
     hex(&Md5::digest(text.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// JA4's truncated hash: the first 12 hex digits of SHA-256, or twelve zeros for an empty list.

@@ -23,6 +23,9 @@ pub struct HttpTransaction {
     pub server: Option<String>,
     /// `Content-Type` header of the response.
     pub content_type: Option<String>,
+    /// Names of the form fields the request body carried (URL-encoded or multipart; read when the
+    /// `web` stage receives streams). Never their values.
+    pub form: Vec<String>,
 }
 
 /// A status given as a number or as text.
@@ -57,6 +60,7 @@ impl Finding {
             status: self.get("http.status").and_then(|s| s.trim().parse().ok()),
             server: text("http.server"),
             content_type: text("http.content-type"),
+            form: Vec::new(),
         }]
     }
 }
@@ -69,11 +73,15 @@ mod tests {
     fn transactions_come_from_the_list_or_from_the_single_attributes() {
         let listed = Finding::on_flow(1, "web.http", Severity::Info).attr(
             "http.transactions",
-            r#"[{"method":"GET","host":"a.example","uri":"/","status":200},{"method":"GET","uri":"/x","status":null}]"#,
+            r#"[{"method":"GET","host":"a.example","uri":"/","status":200},{"method":"POST","uri":"/x","status":null,"form":["user"]}]"#,
         );
         let txs = listed.http_transactions();
         assert_eq!(txs.len(), 2);
         assert_eq!((txs[0].status, txs[1].status), (Some(200), None));
+        assert_eq!(
+            (txs[0].form.len(), txs[1].form.as_slice()),
+            (0, &["user".to_string()][..])
+        );
         let single = Finding::on_flow(1, "web.http", Severity::Info)
             .attr("http.method", "POST")
             .attr("http.status", "404");

@@ -28,3 +28,4 @@ mod suspicious;
 mod tables;
 mod tor;
 mod torfetch;
+mod web;

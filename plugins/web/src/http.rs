@@ -29,7 +29,12 @@ pub struct Request {
     pub auth_scheme: Option<String>,
     /// The user name of `Basic` credentials. The password is never kept.
     pub basic_auth_user: Option<String>,
+    /// The names of the form fields its body carried (streams only), at most [`MAX_FORM_FIELDS`].
+    pub form_fields: Vec<String>,
 }
+
+/// Form field names kept per request.
+pub const MAX_FORM_FIELDS: usize = 32;
 
 impl Request {
     /// True for requests meant for a proxy: `CONNECT`, or an absolute URI (`GET http://...`).
@@ -79,14 +84,52 @@ pub struct Responses<'a> {
 
 /// How long a message body is, from its headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Body {
+pub enum Body {
     /// Exactly this many bytes.
     Length(u64),
-    /// Chunked, or up to the end of the connection: the walk cannot go on.
+    /// `Transfer-Encoding` ending in `chunked`.
+    Chunked,
+    /// Another transfer coding: up to the end of the connection.
     Unknown,
     /// Conflicting or malformed framing.
     Invalid,
 }
+
+/// A form a request body carries, from its `Content-Type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormKind {
+    /// `application/x-www-form-urlencoded`.
+    UrlEncoded,
+    /// `multipart/form-data` with this boundary.
+    Multipart(Vec<u8>),
+}
+
+/// A request head parsed whole.
+#[derive(Debug)]
+pub struct RequestHead {
+    /// The request.
+    pub request: Request,
+    /// Bytes of the head, blank line included.
+    pub len: usize,
+    /// How its body is framed (none without framing headers).
+    pub body: Body,
+    /// The form its body carries, if any.
+    pub form: Option<FormKind>,
+}
+
+/// A response head parsed whole.
+#[derive(Debug)]
+pub struct ResponseHead {
+    /// The response.
+    pub response: Response,
+    /// Bytes of the head.
+    pub len: usize,
+    /// How its body is framed; `None` without framing headers (up to the end of the connection).
+    pub body: Option<Body>,
+}
+
+/// The result of parsing a message head: `Ok(None)` when more bytes are needed.
+pub type Parsed<T> = Result<Option<T>, ()>;
 
 fn header<'h>(headers: &'h [httparse::Header<'_>], name: &str) -> Option<&'h [u8]> {
     headers
@@ -104,8 +147,13 @@ fn text_header(headers: &[httparse::Header<'_>], name: &str) -> Option<String> {
 /// The framing of a message from `Transfer-Encoding` and `Content-Length`. `None` when it has
 /// neither.
 fn body_framing(headers: &[httparse::Header<'_>]) -> Option<Body> {
-    if header(headers, "transfer-encoding").is_some() {
-        return Some(Body::Unknown);
+    if let Some(te) = header(headers, "transfer-encoding") {
+        let last = te.rsplit(|&b| b == b',').next().unwrap_or_default();
+        return Some(if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+            Body::Chunked
+        } else {
+            Body::Unknown
+        });
     }
     let mut length = None;
     for h in headers
@@ -159,54 +207,158 @@ fn authorization(headers: &[httparse::Header<'_>]) -> (Option<String>, Option<St
     ((!scheme.is_empty()).then_some(scheme), user)
 }
 
+/// The form a request's `Content-Type` announces.
+fn form_kind(headers: &[httparse::Header<'_>]) -> Option<FormKind> {
+    let value = header(headers, "content-type")?;
+    let text = String::from_utf8_lossy(value).to_ascii_lowercase();
+    if text.starts_with("application/x-www-form-urlencoded") {
+        return Some(FormKind::UrlEncoded);
+    }
+    if !text.starts_with("multipart/form-data") {
+        return None;
+    }
+    let at = text.find("boundary=")? + "boundary=".len();
+    let raw = String::from_utf8_lossy(value);
+    let boundary = raw.get(at..)?.split(';').next()?.trim().trim_matches('"');
+    (!boundary.is_empty() && boundary.len() <= 200).then(|| FormKind::Multipart(boundary.into()))
+}
+
+/// Parses one request head at the start of `bytes`.
+pub fn request_head(bytes: &[u8]) -> Parsed<RequestHead> {
+    let mut config = httparse::ParserConfig::default();
+    config.allow_multiple_spaces_in_request_line_delimiters(true);
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let len = match config.parse_request(&mut req, bytes) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(()),
+    };
+    let (Some(method), Some(uri)) = (req.method, req.path) else {
+        return Err(());
+    };
+    let (auth_scheme, basic_auth_user) = authorization(req.headers);
+    let request = Request {
+        method: clean(method.as_bytes(), 32),
+        uri: clean(uri.as_bytes(), MAX_VALUE_CHARS),
+        host: text_header(req.headers, "host"),
+        user_agent: text_header(req.headers, "user-agent"),
+        auth_scheme,
+        basic_auth_user,
+        ..Request::default()
+    };
+    // A request without framing headers has no body (RFC 9112 section 6.3).
+    Ok(Some(RequestHead {
+        request,
+        len,
+        body: body_framing(req.headers).unwrap_or(Body::Length(0)),
+        form: form_kind(req.headers),
+    }))
+}
+
 /// Parses the requests at the start of a client→server stream: every complete request, skipping
 /// `Content-Length` bodies, until a partial or malformed message, a body of unknown length or a
 /// `CONNECT`. Keeps the first `max`.
 pub fn parse_requests(stream: &[u8], max: usize) -> Requests<'_> {
     let mut found = Requests::default();
     let mut rest = stream;
-    let mut config = httparse::ParserConfig::default();
-    config.allow_multiple_spaces_in_request_line_delimiters(true);
     while !rest.is_empty() && found.count < MAX_MESSAGES {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        let Ok(httparse::Status::Complete(head)) = config.parse_request(&mut req, rest) else {
+        let Ok(Some(head)) = request_head(rest) else {
             break;
         };
-        let (Some(method), Some(uri)) = (req.method, req.path) else {
-            break;
-        };
-        let (auth_scheme, basic_auth_user) = authorization(req.headers);
-        let request = Request {
-            method: clean(method.as_bytes(), 32),
-            uri: clean(uri.as_bytes(), MAX_VALUE_CHARS),
-            host: text_header(req.headers, "host"),
-            user_agent: text_header(req.headers, "user-agent"),
-            auth_scheme,
-            basic_auth_user,
-        };
-        let body = body_framing(req.headers);
+        let request = head.request;
         found.count += 1;
         found.methods.push(request.method.clone());
         let connect = request.method.eq_ignore_ascii_case("CONNECT");
         if found.items.len() < max {
             found.items.push(request);
         }
-        let after_head = rest.get(head..).unwrap_or_default();
+        let after_head = rest.get(head.len..).unwrap_or_default();
         if connect {
             found.tunnel = Some(after_head);
             break;
         }
-        // A request without framing headers has no body (RFC 9112 section 6.3).
-        rest = match body.unwrap_or(Body::Length(0)) {
+        rest = match head.body {
             Body::Length(n) => match skip(after_head, n) {
                 Some(next) => next,
                 None => break,
             },
-            Body::Unknown | Body::Invalid => break,
+            Body::Chunked | Body::Unknown | Body::Invalid => break,
         };
     }
     found
+}
+
+/// Parses one response head at the start of `bytes`.
+pub fn response_head(bytes: &[u8]) -> Parsed<ResponseHead> {
+    let mut config = httparse::ParserConfig::default();
+    config
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_spaces_after_header_name_in_responses(true)
+        .allow_multiple_spaces_in_response_status_delimiters(true);
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let len = match config.parse_response(&mut resp, bytes) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(()),
+    };
+    let Some(status) = resp.code else {
+        return Err(());
+    };
+    let body = body_framing(resp.headers);
+    Ok(Some(ResponseHead {
+        response: Response {
+            status,
+            reason: clean(resp.reason.unwrap_or_default().as_bytes(), 256),
+            server: text_header(resp.headers, "server"),
+            content_type: text_header(resp.headers, "content-type"),
+            content_length: match body {
+                Some(Body::Length(n)) => Some(n),
+                _ => None,
+            },
+        },
+        len,
+        body,
+    }))
+}
+
+/// What follows a final response to `method`: its body's framing, or that the connection stops
+/// being HTTP/1 (`101`, a tunnel opened by `CONNECT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// A body framed so; `Length(0)` for none.
+    Body(Body),
+    /// Up to the end of the connection.
+    Close,
+    /// Switching protocols: no longer HTTP/1.
+    Switch,
+    /// A tunnel opened by `CONNECT`.
+    Tunnel,
+}
+
+/// What follows the head of a final response to `method`.
+pub fn after_response(method: &str, head: &ResponseHead) -> After {
+    let status = head.response.status;
+    if status == 101 {
+        return After::Switch;
+    }
+    if method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&status) {
+        return After::Tunnel;
+    }
+    if method.eq_ignore_ascii_case("HEAD") || status == 204 || status == 304 {
+        return After::Body(Body::Length(0));
+    }
+    match head.body {
+        Some(Body::Unknown) | None => After::Close,
+        Some(body) => After::Body(body),
+    }
+}
+
+/// True for interim answers (100 Continue, 103 Early Hints): they precede the real one and have no
+/// body.
+pub fn is_interim(status: u16) -> bool {
+    (100..200).contains(&status) && status != 101
 }
 
 /// Parses the responses at the start of a server→client stream. `methods` are the methods of the
@@ -220,60 +372,33 @@ pub fn parse_responses<'a, M: AsRef<str>>(
     let mut found = Responses::default();
     let mut rest = stream;
     let mut walked = 0;
-    let mut config = httparse::ParserConfig::default();
-    config
-        .allow_obsolete_multiline_headers_in_responses(true)
-        .allow_spaces_after_header_name_in_responses(true)
-        .allow_multiple_spaces_in_response_status_delimiters(true);
     while !rest.is_empty() && walked < MAX_MESSAGES {
         walked += 1;
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut headers);
-        let Ok(httparse::Status::Complete(head)) = config.parse_response(&mut resp, rest) else {
+        let Ok(Some(head)) = response_head(rest) else {
             break;
         };
-        let Some(status) = resp.code else {
-            break;
-        };
-        let after_head = rest.get(head..).unwrap_or_default();
-        // Interim answers (100 Continue, 103 Early Hints) precede the real one and have no body.
-        if (100..200).contains(&status) && status != 101 {
+        let after_head = rest.get(head.len..).unwrap_or_default();
+        if is_interim(head.response.status) {
             rest = after_head;
             continue;
         }
         let method = methods.get(found.count).map_or("GET", AsRef::as_ref);
-        let body = body_framing(resp.headers);
-        let response = Response {
-            status,
-            reason: clean(resp.reason.unwrap_or_default().as_bytes(), 256),
-            server: text_header(resp.headers, "server"),
-            content_type: text_header(resp.headers, "content-type"),
-            content_length: match body {
-                Some(Body::Length(n)) => Some(n),
-                _ => None,
-            },
-        };
+        let after = after_response(method, &head);
         found.count += 1;
         if found.items.len() < max {
-            found.items.push(response);
+            found.items.push(head.response);
         }
-        if status == 101 {
-            // Switching protocols (WebSocket, h2c): what follows is no longer HTTP/1.
-            break;
-        }
-        if method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&status) {
-            found.tunnel = Some(after_head);
-            break;
-        }
-        let no_body = method.eq_ignore_ascii_case("HEAD") || status == 204 || status == 304;
-        rest = match (no_body, body) {
-            (true, _) => after_head,
-            (false, Some(Body::Length(n))) => match skip(after_head, n) {
+        rest = match after {
+            After::Tunnel => {
+                found.tunnel = Some(after_head);
+                break;
+            }
+            After::Body(Body::Length(n)) => match skip(after_head, n) {
                 Some(next) => next,
                 None => break,
             },
-            // Chunked, malformed, or delimited by the end of the connection.
-            (false, _) => break,
+            // Switching protocols, chunked, malformed, or delimited by the end of the connection.
+            _ => break,
         };
     }
     found

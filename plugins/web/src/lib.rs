@@ -1,10 +1,12 @@
 //! # pcapxray `web` analyzer
 //!
 //! Recognises web traffic by parsing what the flows carried, not by their ports: HTTP/1.x requests
-//! and responses (method, host, URI, user agent, status, server) and TLS handshakes (SNI, offered and
-//! negotiated versions, ALPN, cipher), and QUIC client handshakes on UDP flows (`quic`). It raises
-//! one `web.http`, `web.https`, `web.tls` or `web.quic` finding per
-//! flow and publishes the server names it learns (`name`) and the clients' user agents
+//! and responses (method, host, URI, user agent, status, server, form field names) and TLS
+//! handshakes (SNI, offered and negotiated versions, ALPN, cipher, JA3/JA4 fingerprints, the TLS 1.2
+//! certificate chain), and QUIC client handshakes on UDP flows (`quic`). When its stage receives
+//! streams it reads TCP flows whole (`stream`, `http_stream`), else from their payload prefixes. It
+//! raises one `web.http`, `web.https`, `web.tls` or `web.quic` finding per flow, a Low
+//! `web.certificate` once per server and self-signed or expired certificate, and publishes the server names it learns (`name`) and the clients' user agents
 //! (`http.user-agent`) as host facts, so later stages and reports can name the machines.
 //!
 //! The parsing lives in plain modules (`http`, `tls`, `report`) that make no host calls and are
@@ -13,9 +15,13 @@
 
 #[cfg(test)]
 mod captures;
+mod cert;
+mod fingerprint;
 mod http;
+mod http_stream;
 mod quic;
 mod report;
+mod stream;
 mod text;
 mod tls;
 
@@ -25,16 +31,25 @@ mod tls;
 pub mod fuzz {
     use pcapxray_plugin_sdk::Flow;
 
-    /// A client→server stream as HTTP requests, and as responses to them.
+    /// A client→server stream as HTTP requests, and as responses to them; then both read
+    /// incrementally, cut where the first byte says.
     pub fn http(stream: &[u8]) {
         let requests = crate::http::parse_requests(stream, 20);
         let _ = crate::http::parse_responses(stream, &requests.methods, 20);
+        let cut = usize::from(stream.first().copied().unwrap_or(0)).min(stream.len());
+        let mut conv = crate::http_stream::Conversation::new(20);
+        for to_server in [true, false] {
+            conv.data(to_server, &stream[..cut]);
+            conv.data(to_server, &stream[cut..]);
+            conv.end(to_server);
+        }
     }
 
-    /// A stream as the start of a TLS client and of a TLS server.
+    /// A stream as the start of a TLS client and of a TLS server, and as a server's certificates.
     pub fn tls(stream: &[u8]) {
         let _ = crate::tls::parse_client_hello(stream);
         let _ = crate::tls::parse_server_hello(stream);
+        let _ = crate::cert::chain(stream);
         let _ = crate::tls::record_chain(stream);
         let _ = crate::tls::is_mid_stream(stream, stream);
     }
@@ -46,9 +61,10 @@ pub mod fuzz {
 }
 
 use pcapxray_plugin_sdk::{
-    Analyzer, ConfigError, Flow, IpAddress, Outcome, PluginError, Seen, export_analyzer, log,
+    Analyzer, ConfigError, Finding, Flow, IpAddress, Outcome, PluginError, Seen, Severity,
+    StreamChunk, export_analyzer, log,
 };
-use report::Kind;
+use report::{Kind, Observation};
 use serde::Deserialize;
 
 /// The stage's `config` table.
@@ -75,6 +91,10 @@ pub struct Web {
     config: Config,
     names: Seen<(IpAddress, String)>,
     agents: Seen<(IpAddress, String)>,
+    /// Certificates already judged, by server and SHA-256.
+    certificates: Seen<(IpAddress, u16, String)>,
+    /// The live flows whose streams are being read (stages with `streams = ...`).
+    streams: stream::Flows,
     http_flows: u64,
     tls_flows: u64,
 }
@@ -82,9 +102,15 @@ pub struct Web {
 impl Web {
     /// Adds the finding and facts of one flow to `out`.
     fn observe(&mut self, flow: &Flow, out: &mut Outcome) {
-        let Some(observation) = report::observe(flow, self.config.max_transactions) else {
+        let max = self.config.max_transactions;
+        let observation = match self.streams.take(flow.id) {
+            Some(conv) => report::observe_stream(flow, conv, max),
+            None => report::observe(flow, max),
+        };
+        let Some(observation) = observation else {
             return;
         };
+        self.judge_certificate(flow, &observation, out);
         match observation.kind {
             Kind::Http => self.http_flows += 1,
             Kind::Tls | Kind::Quic => self.tls_flows += 1,
@@ -102,6 +128,40 @@ impl Web {
             }
         }
         out.push(observation.finding);
+    }
+
+    /// A self-signed, expired or not yet valid server certificate is a Low finding, once per server
+    /// and certificate.
+    fn judge_certificate(&mut self, flow: &Flow, observation: &Observation, out: &mut Outcome) {
+        let Some(leaf) = &observation.certificate else {
+            return;
+        };
+        let problems = leaf.problems(i64::try_from(flow.first_seen() / 1_000_000_000).unwrap_or(0));
+        if problems.is_empty()
+            || !self.certificates.first_time((
+                flow.server.ip,
+                flow.server.port,
+                leaf.sha256.clone(),
+            ))
+        {
+            return;
+        }
+        let server = std::net::SocketAddr::new(flow.server_ip(), flow.server.port);
+        out.push(
+            Finding::on_flow(flow.id, "web.certificate", Severity::Low)
+                .summary(format!(
+                    "The certificate {} presented by {server} deserves a look: {}",
+                    leaf.subject,
+                    problems.join("; ")
+                ))
+                .attr("tls.cert.subject", leaf.subject.as_str())
+                .attr("tls.cert.issuer", leaf.issuer.as_str())
+                .attr("tls.cert.not-before", cert::date(leaf.not_before))
+                .attr("tls.cert.not-after", cert::date(leaf.not_after))
+                .attr("tls.cert.self-signed", leaf.self_signed.to_string())
+                .attr("tls.cert.sha256", leaf.sha256.as_str())
+                .attr("reasons", problems.join("; ")),
+        );
     }
 }
 
@@ -123,10 +183,13 @@ impl Analyzer for Web {
                 ),
             }]));
         }
+        let max = config.max_transactions;
         Ok(Web {
             config,
             names: Seen::new(),
             agents: Seen::new(),
+            certificates: Seen::new(),
+            streams: stream::Flows::new(max),
             http_flows: 0,
             tls_flows: 0,
         })
@@ -139,7 +202,13 @@ impl Analyzer for Web {
         Ok(())
     }
 
+    fn stream(&mut self, chunk: &StreamChunk, _out: &mut Outcome) -> Result<(), PluginError> {
+        self.streams.chunk(chunk);
+        Ok(())
+    }
+
     fn finish(&mut self, _out: &mut Outcome) -> Result<(), PluginError> {
+        self.streams.clear();
         log::info(&format!(
             "Recognised {} HTTP and {} TLS or QUIC flows.",
             self.http_flows, self.tls_flows

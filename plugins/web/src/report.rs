@@ -3,8 +3,10 @@
 //! plugin glue and free of host calls, so the whole per-flow decision is tested natively on
 //! hand-made flows.
 
+use crate::cert::{self, Certificate};
 use crate::http::{self, Request, Requests, Response, Responses};
 use crate::quic;
+use crate::stream::Conv;
 use crate::text::{ServerName, server_name};
 use crate::tls::{self, ClientHello, ServerHello, cipher_name, version_name};
 use pcapxray_plugin_sdk::{Finding, Flow, Severity};
@@ -37,6 +39,8 @@ pub struct Observation {
     pub server_name: Option<String>,
     /// The distinct `User-Agent` values the client sent, for facts about the client.
     pub user_agents: Vec<String>,
+    /// The server's certificate (the leaf of its chain), when the handshake showed it.
+    pub certificate: Option<Certificate>,
 }
 
 /// Recognises HTTP or TLS on a TCP flow, QUIC on a UDP flow, from their payload prefixes. `None`
@@ -53,7 +57,7 @@ pub fn observe(flow: &Flow, max_transactions: usize) -> Option<Observation> {
     let hello = tls::parse_client_hello(client);
     let server_hello = tls::parse_server_hello(server);
     if hello.is_some() || server_hello.is_some() {
-        return Some(observe_tls(flow, hello, server_hello));
+        return Some(observe_tls(flow, hello, server_hello, &cert::chain(server)));
     }
     if tls::is_mid_stream(client, server) {
         return Some(observe_tls_mid_stream(flow));
@@ -64,6 +68,36 @@ pub fn observe(flow: &Flow, max_transactions: usize) -> Option<Observation> {
         return None;
     }
     Some(observe_http(flow, &requests, &responses, max_transactions))
+}
+
+/// Recognises a TCP flow from what its whole stream showed (`conv`); flows the stream did not
+/// settle (neither HTTP nor TLS from their first bytes, or a handshake without hellos) are judged
+/// from their payload prefixes as [`observe`] does.
+pub fn observe_stream(flow: &Flow, conv: Conv, max_transactions: usize) -> Option<Observation> {
+    match conv {
+        Conv::Tls(tls) if tls.hello.is_some() || tls.server_hello.is_some() => {
+            Some(observe_tls(flow, tls.hello, tls.server_hello, &tls.chain))
+        }
+        Conv::Http(http) if http.request_count > 0 || http.response_count > 0 => {
+            let requests = Requests {
+                items: http.requests,
+                count: http.request_count,
+                methods: Vec::new(),
+                tunnel: (!http.client_tunnel.is_empty()).then_some(&http.client_tunnel[..]),
+            };
+            let responses = Responses {
+                items: http.responses,
+                count: http.response_count,
+                tunnel: (!http.server_tunnel.is_empty()).then_some(&http.server_tunnel[..]),
+            };
+            let mut seen = observe_http(flow, &requests, &responses, max_transactions);
+            if http.head_over_limit {
+                seen.finding = seen.finding.attr("http.head-over-limit", "true");
+            }
+            Some(seen)
+        }
+        _ => observe(flow, max_transactions),
+    }
 }
 
 fn server_address(flow: &Flow) -> String {
@@ -89,6 +123,7 @@ fn observe_tls(
     flow: &Flow,
     hello: Option<ClientHello>,
     server: Option<ServerHello>,
+    chain: &[Certificate],
 ) -> Observation {
     let sni = hello.as_ref().and_then(|h| h.sni.clone());
     let alpn = hello.as_ref().map(|h| h.alpn.clone()).unwrap_or_default();
@@ -116,6 +151,10 @@ fn observe_tls(
     if let Some(server) = &server {
         finding = tls_server_attributes(finding, server, &mut summary);
     }
+    if let Some(leaf) = chain.first() {
+        summary.push_str(&format!("; certificate {}", leaf.subject));
+        finding = certificate_attributes(finding, chain, flow);
+    }
     let name = sni.as_deref().and_then(dns_name);
     if let Some(name) = &name {
         finding = finding.attr("server.name", name.as_str());
@@ -125,6 +164,7 @@ fn observe_tls(
         finding: finding.summary(summary).confidence(confidence),
         server_name: name,
         user_agents: Vec::new(),
+        certificate: chain.first().cloned(),
     }
 }
 
@@ -160,6 +200,7 @@ fn observe_quic(flow: &Flow) -> Option<Observation> {
             .confidence(if hello.complete { 100 } else { 90 }),
         server_name: name,
         user_agents: Vec::new(),
+        certificate: None,
     })
 }
 
@@ -182,7 +223,53 @@ fn observe_tls_mid_stream(flow: &Flow) -> Observation {
             .confidence(60),
         server_name: None,
         user_agents: Vec::new(),
+        certificate: None,
     }
+}
+
+/// The flow's first packet, in seconds since the epoch.
+fn flow_secs(flow: &Flow) -> i64 {
+    i64::try_from(flow.first_seen() / 1_000_000_000).unwrap_or(i64::MAX)
+}
+
+/// One certificate of a chain as listed in `tls.cert.chain`.
+#[derive(Serialize)]
+struct ChainEntry<'a> {
+    subject: &'a str,
+    issuer: &'a str,
+    sha256: &'a str,
+}
+
+/// Adds the server's certificate chain (the leaf in detail) to a finding.
+fn certificate_attributes(mut finding: Finding, chain: &[Certificate], flow: &Flow) -> Finding {
+    let leaf = &chain[0];
+    let when = flow_secs(flow);
+    let expired = when > leaf.not_after || when < leaf.not_before;
+    finding = finding
+        .attr("tls.cert.subject", leaf.subject.as_str())
+        .attr("tls.cert.issuer", leaf.issuer.as_str())
+        .attr("tls.cert.serial", leaf.serial.as_str())
+        .attr("tls.cert.not-before", cert::date(leaf.not_before))
+        .attr("tls.cert.not-after", cert::date(leaf.not_after))
+        .attr("tls.cert.self-signed", leaf.self_signed.to_string())
+        .attr("tls.cert.expired", expired.to_string())
+        .attr("tls.cert.sha1", leaf.sha1.as_str())
+        .attr("tls.cert.sha256", leaf.sha256.as_str());
+    if !leaf.names.is_empty() {
+        finding = finding.attr("tls.cert.names", leaf.names.join(", "));
+    }
+    let list: Vec<ChainEntry<'_>> = chain
+        .iter()
+        .map(|c| ChainEntry {
+            subject: &c.subject,
+            issuer: &c.issuer,
+            sha256: &c.sha256,
+        })
+        .collect();
+    finding.attr(
+        "tls.cert.chain",
+        serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_string()),
+    )
 }
 
 /// Adds what a ClientHello offers (versions, ALPN, ECH) to a finding and its summary.
@@ -207,6 +294,12 @@ fn tls_client_attributes(
     if !hello.complete {
         finding = finding.attr("tls.client-hello-truncated", "true");
     }
+    if let Some(fp) = &hello.fingerprint {
+        finding = finding
+            .attr("tls.ja3", fp.ja3.as_str())
+            .attr("tls.ja3-full", fp.ja3_full.as_str())
+            .attr("tls.ja4", fp.ja4.as_str());
+    }
     finding
 }
 
@@ -230,6 +323,12 @@ fn tls_server_attributes(
     if let Some(alpn) = &server.alpn {
         finding = finding.attr("tls.alpn-selected", alpn.as_str());
     }
+    if let Some(fp) = &server.fingerprint {
+        finding = finding
+            .attr("tls.ja3s", fp.ja3s.as_str())
+            .attr("tls.ja3s-full", fp.ja3s_full.as_str())
+            .attr("tls.ja4s", fp.ja4s.as_str());
+    }
     finding
 }
 
@@ -243,6 +342,8 @@ struct Transaction<'a> {
     status: Option<u16>,
     server: Option<&'a str>,
     content_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    form: &'a [String],
 }
 
 fn transactions(requests: &[Request], responses: &[Response], max: usize) -> String {
@@ -258,6 +359,7 @@ fn transactions(requests: &[Request], responses: &[Response], max: usize) -> Str
                 status: resp.map(|r| r.status),
                 server: resp.and_then(|r| r.server.as_deref()),
                 content_type: resp.and_then(|r| r.content_type.as_deref()),
+                form: req.map_or(&[][..], |r| &r.form_fields[..]),
             }
         })
         .collect();
@@ -361,6 +463,15 @@ fn observe_http(
     if proxied {
         finding = finding.attr("http.proxy", "true");
     }
+    let fields = distinct(
+        requests
+            .items
+            .iter()
+            .flat_map(|r| r.form_fields.iter().map(String::as_str)),
+    );
+    if !fields.is_empty() {
+        finding = finding.attr("http.form-fields", fields.join(","));
+    }
     if let Some(scheme) = requests.items.iter().find_map(|r| r.auth_scheme.as_deref()) {
         finding = finding.attr("http.auth-scheme", scheme);
     }
@@ -413,6 +524,7 @@ fn observe_http(
         finding: finding.summary(summary).confidence(confidence),
         server_name: name,
         user_agents,
+        certificate: None,
     }
 }
 

@@ -4,6 +4,7 @@
 //! recovering even from a ClientHello split over several records or cut by the payload prefix. Pure
 //! functions on byte slices built on tls-parser; malformed input yields `None`, never a panic.
 
+use crate::fingerprint;
 use crate::text::clean;
 use tls_parser::{
     TlsCipherSuite, TlsExtension, TlsExtensionType, TlsMessage, TlsMessageHandshake, TlsRecordType,
@@ -47,6 +48,8 @@ pub struct ClientHello {
     /// False when the message was cut by the end of the prefix: the extensions read are those that
     /// fit.
     pub complete: bool,
+    /// JA3 and JA4, when the message is whole.
+    pub fingerprint: Option<fingerprint::Client>,
 }
 
 /// What a ServerHello says.
@@ -60,6 +63,8 @@ pub struct ServerHello {
     pub alpn: Option<String>,
     /// True when this is a HelloRetryRequest: the server asked for another ClientHello.
     pub retry: bool,
+    /// JA3S and JA4S.
+    pub fingerprint: Option<fingerprint::Server>,
 }
 
 /// True for the GREASE values of RFC 8701 (`0x0a0a`, `0x1a1a`, ... `0xfafa`).
@@ -187,7 +192,7 @@ fn client_hello_fields(body: &[u8]) -> Option<(u16, &[u8])> {
 /// [`MAX_RECORDS`] handshake records. A ClientHello cut by the prefix still gives its fields and the
 /// extensions that fit, with `complete` false.
 pub fn parse_client_hello(stream: &[u8]) -> Option<ClientHello> {
-    client_hello_of(first_handshake_message(stream, CLIENT_HELLO)?)
+    client_hello_of(first_handshake_message(stream, CLIENT_HELLO)?, false)
 }
 
 /// Parses a ClientHello handshake message without the record layer, as QUIC carries it in CRYPTO
@@ -202,13 +207,17 @@ pub fn parse_client_hello_message(message: &[u8]) -> Option<ClientHello> {
         return None;
     }
     let bytes = message.get(..total).unwrap_or(message).to_vec();
-    client_hello_of(Handshake {
-        complete: bytes.len() == total,
-        bytes,
-    })
+    client_hello_of(
+        Handshake {
+            complete: bytes.len() == total,
+            bytes,
+        },
+        true,
+    )
 }
 
-fn client_hello_of(message: Handshake) -> Option<ClientHello> {
+/// The fields of a ClientHello message; `quic` says which transport carried it (for JA4).
+fn client_hello_of(message: Handshake, quic: bool) -> Option<ClientHello> {
     let (legacy_version, block) = if message.complete {
         match parse_tls_message_handshake(&message.bytes) {
             Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(hello)))) => {
@@ -222,6 +231,10 @@ fn client_hello_of(message: Handshake) -> Option<ClientHello> {
     let mut hello = ClientHello {
         legacy_version,
         complete: message.complete,
+        fingerprint: message
+            .complete
+            .then(|| fingerprint::client(&message.bytes, quic))
+            .flatten(),
         ..ClientHello::default()
     };
     for extension in extensions(block, false) {
@@ -283,6 +296,7 @@ pub fn parse_server_hello(stream: &[u8]) -> Option<ServerHello> {
         cipher,
         alpn: None,
         retry: random == HELLO_RETRY_RANDOM,
+        fingerprint: fingerprint::server(&message.bytes, false),
     };
     for extension in extensions(block.unwrap_or_default(), true) {
         match extension {

@@ -52,6 +52,7 @@ pub mod tls;
 pub mod transfer;
 pub mod udp;
 pub mod vendors;
+pub mod web;
 
 pub use capture::Capture;
 pub use dhcp::DhcpLease;

@@ -251,3 +251,85 @@ impl Capture {
         self.tcp_close(conn, TcpEnd::Fin)
     }
 }
+
+/// Fixed certificates for TLS handshakes that show a chain, made once with OpenSSL 3.0 (RSA keys
+/// thrown away). `LEAF` is for `shop.pcapgen.test` (names `shop.pcapgen.test`,
+/// `www.shop.pcapgen.test`, `192.0.2.80`), serial `0b:ad:c0:ff:ee`, valid 2020-01-01 to 2021-01-01
+/// (expired for any capture after that), issued by `INTERMEDIATE`, itself issued by `ROOT`.
+/// `SELF_SIGNED` is `CN=router.lan`, serial 7, valid 2023-01-01 to 2033-01-01. Their fields and
+/// fingerprints as `openssl x509 -noout -subject -issuer -serial -dates -fingerprint` prints them
+/// are in `certs/README.md`.
+pub mod certs {
+    /// Leaf certificate of `shop.pcapgen.test` (DER, 1414 bytes).
+    pub const LEAF: &[u8] = include_bytes!("certs/leaf.der");
+    /// The intermediate CA that issued `LEAF` (DER).
+    pub const INTERMEDIATE: &[u8] = include_bytes!("certs/int.der");
+    /// The root CA that issued `INTERMEDIATE` (DER, self-signed).
+    pub const ROOT: &[u8] = include_bytes!("certs/root.der");
+    /// A self-signed certificate for `router.lan` (DER).
+    pub const SELF_SIGNED: &[u8] = include_bytes!("certs/self.der");
+}
+
+/// A TLS 1.2 Certificate handshake message carrying `chain` (leaf first).
+pub fn certificate_message(chain: &[&[u8]]) -> Vec<u8> {
+    let mut list = Vec::new();
+    for cert in chain {
+        put_vec(&mut list, 3, cert);
+    }
+    let mut body = Vec::new();
+    put_vec(&mut body, 3, &list);
+    handshake(11, &body)
+}
+
+/// Handshake messages cut into handshake records of at most `record_max` bytes each, as a TLS
+/// stack may fragment them (a message then spans records).
+pub fn handshake_records(messages: &[u8], record_max: usize) -> Vec<u8> {
+    messages
+        .chunks(record_max.max(1))
+        .flat_map(|part| record(CONTENT_HANDSHAKE, TLS12, part))
+        .collect()
+}
+
+impl Capture {
+    /// A TLS 1.2 connection whose server shows its certificate `chain`: ClientHello for `hello`,
+    /// then ServerHello, Certificate and ServerHelloDone in handshake records of at most
+    /// `record_max` bytes (so the Certificate spans records, and TCP segments), the client's key
+    /// exchange, both ChangeCipherSpecs and Finished, one application record each way, FIN.
+    pub fn tls12_session_with_chain(
+        &mut self,
+        client: Endpoint,
+        server: Endpoint,
+        hello: &TlsHello,
+        chain: &[&[u8]],
+        record_max: usize,
+    ) -> io::Result<()> {
+        let mut conn = self.tcp_connect(client, server)?;
+        let ch = client_hello(hello, self.rng());
+        let session_id = ch[44..76].to_vec();
+        self.tcp_send(&mut conn, Side::Client, &ch)?;
+        let alpn = hello.alpn.first().copied();
+        // The ServerHello's handshake message, without its record header.
+        let mut messages = server_hello(TLS12, &session_id, alpn, self.rng())[5..].to_vec();
+        messages.extend(certificate_message(chain));
+        messages.extend(handshake(14, &[]));
+        self.tcp_send(
+            &mut conn,
+            Side::Server,
+            &handshake_records(&messages, record_max),
+        )?;
+        let mut cke = Vec::new();
+        put_vec(&mut cke, 1, &self.rng().bytes(32));
+        let mut msg = record(CONTENT_HANDSHAKE, TLS12, &handshake(16, &cke));
+        msg.extend(ccs());
+        msg.extend(record(CONTENT_HANDSHAKE, TLS12, &self.rng().bytes(40)));
+        self.tcp_send(&mut conn, Side::Client, &msg)?;
+        let mut fin = ccs();
+        fin.extend(record(CONTENT_HANDSHAKE, TLS12, &self.rng().bytes(40)));
+        self.tcp_send(&mut conn, Side::Server, &fin)?;
+        let data = app_data(300, self.rng());
+        self.tcp_send(&mut conn, Side::Client, &data)?;
+        let data = app_data(900, self.rng());
+        self.tcp_send(&mut conn, Side::Server, &data)?;
+        self.tcp_close(conn, TcpEnd::Fin)
+    }
+}

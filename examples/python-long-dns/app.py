@@ -95,7 +95,7 @@ class Analyzer(exports.Analyzer):
                     if finding:
                         FLAGGED.add(flow.id)
                         findings.append(finding)
-        return types.Outcome(findings=findings, host_facts=[], notes=[])
+        return types.Outcome(findings=findings, host_facts=[], notes=[], streams_done=[])
 
     def judge(self, flow_id: int, name: str):
         labels = [label for label in name.split(".") if label]
@@ -123,12 +123,12 @@ class Analyzer(exports.Analyzer):
 
     def analyze_link(self, batch) -> types.Outcome:
         # Not called: describe() does not ask for link-layer events.
-        return types.Outcome(findings=[], host_facts=[], notes=[])
+        return types.Outcome(findings=[], host_facts=[], notes=[], streams_done=[])
 
     def analyze_stream(self, batch) -> types.Outcome:
         # Not called: the pipeline does not set `streams` for this stage.
-        return types.Outcome(findings=[], host_facts=[], notes=[])
+        return types.Outcome(findings=[], host_facts=[], notes=[], streams_done=[])
 
     def finish(self) -> types.Outcome:
         log.log(log.Level.INFO, f"Flagged {len(FLAGGED)} flows with long DNS names.")
-        return types.Outcome(findings=[], host_facts=[], notes=[])
+        return types.Outcome(findings=[], host_facts=[], notes=[], streams_done=[])

@@ -265,6 +265,7 @@ impl Default for Outcome {
             findings: Vec::new(),
             host_facts: Vec::new(),
             notes: Vec::new(),
+            streams_done: Vec::new(),
         }
     }
 }
@@ -320,6 +321,13 @@ impl Outcome {
     /// the traffic.
     pub fn note(&mut self, note: RunNote) {
         self.notes.push(note);
+    }
+
+    /// Says the stage wants no further chunk of `flow`'s streams (from [`crate::Analyzer::stream`]):
+    /// neither data nor end markers. The flow still comes to `analyze`, so forget its stream state now
+    /// or there.
+    pub fn stop_stream(&mut self, flow: FlowId) {
+        self.streams_done.push(flow);
     }
 
     /// Publishes a fact about a host; later stages see it at once.

@@ -234,8 +234,15 @@ pub mod __private {
     ) -> Result<Outcome, PluginError> {
         with_instance::<T, _>(|p| {
             let mut out = Outcome::default();
+            // A flow the plugin gave up on gets no further chunk, even later in this batch.
+            let mut stopped = std::collections::HashSet::new();
             for chunk in &batch {
-                p.stream(chunk, &mut out)?;
+                if out.streams_done.len() > stopped.len() {
+                    stopped.extend(out.streams_done.iter().copied());
+                }
+                if !stopped.contains(&chunk.flow) {
+                    p.stream(chunk, &mut out)?;
+                }
             }
             Ok(out)
         })

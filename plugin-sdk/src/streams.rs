@@ -115,6 +115,13 @@ impl<T: Default> Streams<T> {
         self.starts.get(&flow).map(|(s, _)| s)
     }
 
+    /// Forgets a flow whose streams the stage gave up on ([`crate::Outcome::stop_stream`]): its
+    /// directions' values come back, to-server first, and no end marker will come for it.
+    pub fn forget(&mut self, flow: FlowId) -> [Option<T>; 2] {
+        self.starts.remove(&flow);
+        [true, false].map(|to_server| self.open.remove(&StreamKey { flow, to_server }))
+    }
+
     /// Directions open now.
     pub fn len(&self) -> usize {
         self.open.len()

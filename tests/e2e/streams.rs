@@ -212,3 +212,51 @@ fn concurrent_streams_beyond_the_budget_are_cut_largest_first_and_the_cut_is_rep
     assert_eq!(note["attributes"]["streams"], "6", "{note}");
     assert_eq!(note["attributes"]["bytes"], "6000", "{note}");
 }
+
+/// A stage that gives up on a stream (`Outcome::stop_stream`) gets no further chunk of it, not even
+/// its end markers, while a stage beside it that did not give up still gets the whole stream; both
+/// still get the flow in `analyze` (the plugin reports a chunk after giving up as `stream.order`).
+#[test]
+fn a_stage_that_gives_up_on_a_stream_gets_no_more_of_it_and_the_others_still_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = 2_000_000;
+    let capture = dir.path().join("bulk.pcap");
+    pcapgen::transfer::bulk_transfer(bytes)
+        .unwrap()
+        .write_file(&capture)
+        .unwrap();
+    let plugin = built_plugin("pcapxray-test-stream-hash");
+    let pipeline = format!(
+        "[[analyzer]]\nname = \"quitter\"\nplugin = \"{p}\"\nstreams = true\nconfig = {{ stop_after = 10000 }}\n\
+         [[analyzer]]\nname = \"all\"\nplugin = \"{p}\"\nstreams = true\n\
+         [[output]]\nplugin = \"json\"\n",
+        p = plugin.display()
+    );
+    let run = run_pipeline(dir.path(), &pipeline, &capture);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let report = run.report();
+    let mut stopped = Vec::new();
+    for flow in report["flows"].as_array().unwrap() {
+        for f in flow["findings"].as_array().unwrap() {
+            assert_ne!(f["tag"], "stream.order", "{f}");
+            if f["stage"] == "quitter" {
+                assert_eq!(
+                    f["tag"], "stream.stopped",
+                    "the quitter hashed a stream: {f}"
+                );
+                stopped.push(
+                    f["attributes"]["bytes"]
+                        .as_str()
+                        .unwrap()
+                        .parse::<u64>()
+                        .unwrap(),
+                );
+            }
+        }
+    }
+    // It gave up on the download once, after at least 10,000 bytes and far fewer than were sent.
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    assert!((10_000..100_000).contains(&stopped[0]), "{stopped:?}");
+    let down = &hashes(&report, "all")[&(8080, false)];
+    assert_eq!(down["sha256"], sha(&pcapgen::transfer::body(bytes, 0)));
+}

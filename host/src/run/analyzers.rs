@@ -6,7 +6,7 @@ use crate::caps::{Services, log::Level};
 use crate::flow::{FinishedFlow, HostNote, StreamChunk, StreamFilter, StreamStats};
 use crate::runtime::bindings::wit;
 use crate::runtime::{Stage, convert};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -26,6 +26,9 @@ pub struct Analyzers {
     pub notes: Vec<wit::NoteRecord>,
     /// Why stages were stopped.
     pub failures: Vec<String>,
+    /// (flow, stream stage bit) pairs whose stage said it wants no more of the flow's streams
+    /// (`outcome.streams-done`); forgotten when the flow is analyzed, after its last chunk.
+    stopped: FxHashSet<(u64, u8)>,
 }
 
 impl Analyzers {
@@ -39,6 +42,7 @@ impl Analyzers {
             rollups: Rollups::default(),
             notes: Vec::new(),
             failures: Vec::new(),
+            stopped: FxHashSet::default(),
         }
     }
 
@@ -47,6 +51,14 @@ impl Analyzers {
         let mut flows: Vec<wit::Flow> = batch.into_iter().map(convert::flow_to_wit).collect();
         let index: FxHashMap<u64, usize> =
             flows.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
+        if !self.stopped.is_empty() {
+            let bits = self.stream_stages().count() as u8;
+            for f in &flows {
+                for bit in 0..bits {
+                    self.stopped.remove(&(f.id, bit));
+                }
+            }
+        }
         for i in 0..self.stages.len() {
             if !self.stages[i].running() {
                 continue;
@@ -96,16 +108,23 @@ impl Analyzers {
             if !self.stages[i].running() {
                 continue;
             }
+            let stopped = &self.stopped;
             let batch: Vec<wit::StreamChunk> = chunks
                 .iter()
                 .filter(|c| c.stages & (1 << bit) != 0)
+                .filter(|c| stopped.is_empty() || !stopped.contains(&(c.flow, bit as u8)))
                 .map(convert::chunk_to_wit)
                 .collect();
             if batch.is_empty() {
                 continue;
             }
             match self.stages[i].analyze_stream(&batch) {
-                Ok(outcome) => self.apply(i, outcome, &mut [], &FxHashMap::default()),
+                Ok(mut outcome) => {
+                    for flow in std::mem::take(&mut outcome.streams_done) {
+                        self.stopped.insert((flow, bit as u8));
+                    }
+                    self.apply(i, outcome, &mut [], &FxHashMap::default())
+                }
                 Err(message) => self.failed(message),
             }
         }

@@ -109,17 +109,20 @@ impl Analyzer for Credentials {
         Ok(Credentials::default())
     }
 
-    fn stream(&mut self, chunk: &StreamChunk, _out: &mut Outcome) -> Result<(), PluginError> {
+    fn stream(&mut self, chunk: &StreamChunk, out: &mut Outcome) -> Result<(), PluginError> {
         let flow = chunk.flow;
         if let StreamData::Start(start) = &chunk.data {
-            if let Some(reading) = first_reading(start) {
-                let session = Session {
-                    reading,
-                    found: Found::default(),
-                    start: *start,
-                    ended: 0,
-                };
-                self.sessions.insert(flow, session);
+            match first_reading(start) {
+                Some(reading) => {
+                    let session = Session {
+                        reading,
+                        found: Found::default(),
+                        start: *start,
+                        ended: 0,
+                    };
+                    self.sessions.insert(flow, session);
+                }
+                None => out.stop_stream(flow),
             }
             return Ok(());
         }
@@ -143,6 +146,10 @@ impl Analyzer for Credentials {
         if s.ended >= 2 || s.reading.done() || undecidable {
             if !s.found.creds.is_empty() {
                 self.done.entry(flow).or_default().extend(s.found.creds);
+            }
+            if s.ended < 2 {
+                // Nothing more to read here: the host need send no more of this flow.
+                out.stop_stream(flow);
             }
         } else {
             self.sessions.insert(flow, s);

@@ -113,13 +113,15 @@ impl Analyzer for Files {
         })
     }
 
-    fn stream(&mut self, chunk: &StreamChunk, _out: &mut Outcome) -> Result<(), PluginError> {
+    fn stream(&mut self, chunk: &StreamChunk, out: &mut Outcome) -> Result<(), PluginError> {
         let flow = chunk.flow;
         if let StreamData::Start(start) = &chunk.data {
             let conv = self.first_conv(flow, start);
-            // A flow that cannot carry files keeps nothing here: a flood of a million of them costs
-            // no memory, and its later chunks find no entry and are dropped.
-            if !matches!(conv, Conv::Other) {
+            // A flow that cannot carry files keeps nothing here (a flood of a million of them costs
+            // no memory), and the host sends no more of it.
+            if matches!(conv, Conv::Other) {
+                out.stop_stream(flow);
+            } else {
                 self.starts.insert(flow, *start);
                 self.conv.insert(flow, (conv, 0, chunk.time));
             }
@@ -136,6 +138,7 @@ impl Analyzer for Files {
             conv = decide(conv, chunk.to_server, bytes, self.ctx.cap, server);
             if matches!(conv, Conv::Other) && !self.ctx.done.contains_key(&flow) {
                 self.starts.remove(&flow);
+                out.stop_stream(flow);
                 return Ok(());
             }
         }

@@ -202,8 +202,10 @@ impl Analyzer for Web {
         Ok(())
     }
 
-    fn stream(&mut self, chunk: &StreamChunk, _out: &mut Outcome) -> Result<(), PluginError> {
-        self.streams.chunk(chunk);
+    fn stream(&mut self, chunk: &StreamChunk, out: &mut Outcome) -> Result<(), PluginError> {
+        if self.streams.chunk(chunk) {
+            out.stop_stream(chunk.flow);
+        }
         Ok(())
     }
 

@@ -42,23 +42,25 @@ impl Flows {
         }
     }
 
-    /// Takes one chunk.
-    pub fn chunk(&mut self, chunk: &StreamChunk) {
+    /// Reads one chunk; true when the flow's streams hold nothing more for this stage (neither HTTP
+    /// nor TLS, or a TLS handshake read in both directions), so the host need send no more of them.
+    pub fn chunk(&mut self, chunk: &StreamChunk) -> bool {
         if let StreamData::Start(start) = &chunk.data {
-            if start.ip_protocol == 6 {
-                self.live.insert(chunk.flow, Conv::Undecided);
+            if start.ip_protocol != 6 {
+                return true;
             }
-            return;
+            self.live.insert(chunk.flow, Conv::Undecided);
+            return false;
         }
         let Some(conv) = self.live.get_mut(&chunk.flow) else {
-            return;
+            return false;
         };
         if let (Conv::Undecided, StreamData::Data(bytes)) = (&*conv, &chunk.data) {
             match decide(chunk.to_server, bytes, self.max_transactions) {
                 Some(decided) => *conv = decided,
                 None => {
                     self.live.remove(&chunk.flow);
-                    return;
+                    return true;
                 }
             }
         }
@@ -69,13 +71,17 @@ impl Flows {
                 StreamData::End(_) => http.end(chunk.to_server),
                 StreamData::Start(_) => {}
             },
-            Conv::Tls(tls) => match &chunk.data {
-                StreamData::Data(bytes) => tls.data(chunk.to_server, bytes),
-                StreamData::Gap(_) | StreamData::End(_) => tls.stop(chunk.to_server),
-                StreamData::Start(_) => {}
-            },
+            Conv::Tls(tls) => {
+                match &chunk.data {
+                    StreamData::Data(bytes) => tls.data(chunk.to_server, bytes),
+                    StreamData::Gap(_) | StreamData::End(_) => tls.stop(chunk.to_server),
+                    StreamData::Start(_) => {}
+                }
+                return tls.done();
+            }
             Conv::Undecided => {}
         }
+        false
     }
 
     /// What was read of a flow, which is forgotten.
@@ -168,6 +174,11 @@ impl Handshake {
         if over || hello_whole {
             self.stop(to_server);
         }
+    }
+
+    /// True once both directions' handshakes are read.
+    fn done(&self) -> bool {
+        self.client.done && self.server.done
     }
 
     /// Reads what one direction holds and drops its bytes.

@@ -8,10 +8,10 @@
 
 use pcapxray_plugin_sdk::streams::{StreamEvent, Streams};
 use pcapxray_plugin_sdk::{
-    Analyzer, Finding, Flow, NoConfig, Outcome, PluginError, Severity, StreamChunk,
+    Analyzer, Finding, Flow, Outcome, PluginError, Severity, StreamChunk, StreamData,
 };
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// One direction being hashed.
 #[derive(Default)]
@@ -22,9 +22,24 @@ pub struct Hashing {
     gaps: u32,
 }
 
+/// The stage's configuration.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// When set, the stage gives up on a flow's streams (`Outcome::stop_stream`) once this many bytes
+    /// of it have come, and reports `stream.stopped` with what it had when it did.
+    #[serde(default)]
+    stop_after: Option<u64>,
+}
+
 #[derive(Default)]
 pub struct StreamHash {
+    config: Config,
     streams: Streams<Hashing>,
+    /// Bytes seen per flow, when `stop_after` is set.
+    seen: HashMap<u64, u64>,
+    /// Flows the stage gave up on, until `analyze` hands them over.
+    stopped: HashSet<u64>,
     /// Results waiting for their flow.
     done: HashMap<u64, Vec<Finding>>,
 }
@@ -35,14 +50,18 @@ impl Analyzer for StreamHash {
     const DESCRIPTION: &'static str =
         "Hashes each direction of every stream it is handed (test plugin).";
     const NEEDS_PAYLOAD: bool = false;
-    type Config = NoConfig;
+    type Config = Config;
 
-    fn new(_config: NoConfig) -> Result<Self, PluginError> {
-        Ok(StreamHash::default())
+    fn new(config: Config) -> Result<Self, PluginError> {
+        Ok(StreamHash {
+            config,
+            ..StreamHash::default()
+        })
     }
 
     fn analyze(&mut self, flows: &[Flow], out: &mut Outcome) -> Result<(), PluginError> {
         for flow in flows {
+            self.stopped.remove(&flow.id);
             if self.streams.start(flow.id).is_some() {
                 out.push(
                     Finding::on_flow(flow.id, "stream.order", Severity::High)
@@ -67,7 +86,31 @@ impl Analyzer for StreamHash {
         Ok(())
     }
 
-    fn stream(&mut self, chunk: &StreamChunk, _out: &mut Outcome) -> Result<(), PluginError> {
+    fn stream(&mut self, chunk: &StreamChunk, out: &mut Outcome) -> Result<(), PluginError> {
+        if self.stopped.contains(&chunk.flow) {
+            // The host must not send a chunk of a flow the stage gave up on.
+            self.done.entry(chunk.flow).or_default().push(
+                Finding::on_flow(chunk.flow, "stream.order", Severity::High)
+                    .summary("a chunk came after the stage gave up on the stream"),
+            );
+            return Ok(());
+        }
+        if let (Some(limit), StreamData::Data(bytes)) = (self.config.stop_after, &chunk.data) {
+            let seen = self.seen.entry(chunk.flow).or_default();
+            *seen += bytes.len() as u64;
+            if *seen >= limit {
+                let seen = self.seen.remove(&chunk.flow).unwrap_or_default();
+                self.streams.forget(chunk.flow);
+                self.stopped.insert(chunk.flow);
+                out.stop_stream(chunk.flow);
+                self.done.entry(chunk.flow).or_default().push(
+                    Finding::on_flow(chunk.flow, "stream.stopped", Severity::Info)
+                        .summary("stream given up")
+                        .attr("bytes", seen.to_string()),
+                );
+                return Ok(());
+            }
+        }
         let done = self.streams.feed(chunk, |_, h, event| match event {
             StreamEvent::Data(bytes) => {
                 h.sha.update(bytes);
@@ -113,7 +156,7 @@ pcapxray_plugin_sdk::export_analyzer!(StreamHash);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pcapxray_plugin_sdk::{StreamData, StreamEnd};
+    use pcapxray_plugin_sdk::StreamEnd;
 
     fn chunk(offset: u64, data: StreamData) -> StreamChunk {
         StreamChunk {
@@ -127,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_direction_is_hashed_over_its_bytes_with_gaps_counted() {
-        let mut p = StreamHash::new(NoConfig {}).unwrap();
+        let mut p = StreamHash::new(Config::default()).unwrap();
         let mut out = Outcome::default();
         let end = StreamEnd {
             conflicts: 0,

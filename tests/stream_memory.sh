@@ -1,40 +1,43 @@
 #!/usr/bin/env bash
-# Peak memory of a run over one large download, with and without a stage that asks for streams (#11).
-# The stream budget bounds what reassembly holds, so the peak must not grow with the transfer.
+# Peak memory of the default pipeline over one large HTTP download, against the same capture without
+# the download (#11): the stream budget bounds what reassembly holds and `files` hashes as the bytes
+# stream by, so the peak must not grow with the transfer beyond the budget.
 #
-#   tests/stream_memory.sh [MB ...]        (default: 10 100; needs `cargo build -p pcapxray -p pcapgen`)
+#   tests/stream_memory.sh [MB ...]        (default: 100 1000; needs `cargo build --release -p pcapxray -p pcapgen`)
 #
-# Prints, per transfer size, the peak RSS (GNU time's %M, KiB) and wall time of `pcapxray run` with the stream-hash
-# test plugin asking for streams and with the same plugin not asking. Captures go to target/tmp and
-# are deleted afterwards. PROFILE=release measures the release build.
+# For each size, `pcapgen shape http-download-mb MB` (one GET, a 200 response with Content-Length and
+# MB million bytes of body) and `http-download-mb 0` (the same connection with an empty body) run
+# through config/pipeline.toml; it prints the peak RSS (GNU time's %M) and wall time of both, the
+# difference, and the budget, and the SHA-256 and size `files` reported. Captures go to target/tmp
+# and are deleted afterwards. PROFILE=debug measures the debug build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-profile=${PROFILE:-debug}
+profile=${PROFILE:-release}
 bin=target/$profile/pcapxray
 gen=target/$profile/pcapgen
-plugin=target/wasm-plugins/wasm32-wasip2/wasm/pcapxray_test_stream_hash.wasm
-[ -x "$bin" ] && [ -x "$gen" ] && [ -f "$plugin" ] || { echo "build first: cargo build -p pcapxray -p pcapgen" >&2; exit 1; }
+[ -x "$bin" ] && [ -x "$gen" ] || { echo "build first: cargo build --profile $profile -p pcapxray -p pcapgen" >&2; exit 1; }
+mkdir -p target/tmp
 tmp=$(mktemp -d target/tmp/stream-memory.XXXX)
 trap 'rm -rf "$tmp"' EXIT
-for streams in true false; do
-  cat > "$tmp/$streams.toml" <<TOML
-[flows]
-stream_budget_mb = ${BUDGET_MB:-64}
-[[analyzer]]
-plugin = "$PWD/$plugin"
-streams = $streams
-[[output]]
-plugin = "json"
-TOML
-done
-printf '%-12s %-10s %-26s %-26s\n' transfer capture "streams: peak RSS, time" "no streams: peak RSS, time"
-for mb in "${@:-10 100}"; do
-  for m in $mb; do
-    cap="$tmp/bulk-$m.pcap"
-    "$gen" shape bulk-transfer-mb "$m" "$cap" >/dev/null
-    size=$(du -m "$cap" | cut -f1)
-    peak() { /usr/bin/time -f '%M KiB, %e s' "$bin" run "$tmp/$1.toml" "$cap" -o "$tmp/report-$1" -q 2>&1 >/dev/null | tail -1; }
-    printf '%-12s %-10s %-26s %-26s\n' "$m MB" "$size MB" "$(peak true)" "$(peak false)"
-    rm -f "$cap"
-  done
+budget=$(sed -n 's/^stream_budget_mb *= *\([0-9]*\).*/\1/p' config/pipeline.toml)
+budget=${budget:-32}
+peak() { # capture report-dir → "KiB seconds"
+  /usr/bin/time -f '%M %e' "$bin" run config/pipeline.toml "$1" -o "$2" -q 2>&1 >/dev/null | tail -1
+}
+"$gen" shape http-download-mb 0 "$tmp/empty.pcap" >/dev/null
+read -r base_kib base_s < <(peak "$tmp/empty.pcap" "$tmp/report-empty")
+printf 'stream budget %s MiB; without the download: peak %s MiB, %s s\n' "$budget" $((base_kib / 1024)) "$base_s"
+printf '%-10s %-10s %-12s %-8s %-20s %s\n' download capture "peak (MiB)" "time (s)" "peak - without (MiB)" "files: size, sha256"
+for mb in "${@:-100 1000}"; do
+  cap="$tmp/download-$mb.pcap"
+  "$gen" shape http-download-mb "$mb" "$cap" >/dev/null
+  size=$(du -m "$cap" | cut -f1)
+  read -r kib s < <(peak "$cap" "$tmp/report-$mb")
+  file=$(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(" ".join(f"{f.get(\"size\")} {f.get(\"sha256\")}" for f in r.get("files", [])) or "none")
+' "$tmp/report-$mb/report.json")
+  printf '%-10s %-10s %-12s %-8s %-20s %s\n' "$mb MB" "$size MB" $((kib / 1024)) "$s" $(((kib - base_kib) / 1024)) "$file"
+  rm -f "$cap"
 done

@@ -17,6 +17,7 @@ mod multipart;
 mod report;
 mod sink;
 mod smb;
+mod smb1;
 mod tftp;
 
 use pcapxray_plugin_sdk::{

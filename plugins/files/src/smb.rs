@@ -4,12 +4,14 @@
 //! which are placed in order into the handle's file (a jump forward is a hole, bytes seen before are
 //! not hashed twice); CLOSE, or the end of the connection, ends the file. READ and WRITE payloads are
 //! streamed straight into the file, so a 8 MiB read costs no buffer; other messages are held whole up to
-//! [`MAX_MESSAGE`]. After a gap the direction resynchronises on the next `\xfeSMB` header. SMB1 and
-//! encrypted (transform) messages are skipped.
+//! [`MAX_MESSAGE`]. After a gap the direction resynchronises on the next SMB header. SMB1 (module
+//! `smb1`) is read the same way: OPEN_ANDX and NT_CREATE_ANDX name a file, READ_ANDX and WRITE_ANDX
+//! carry its bytes, CLOSE ends it. Encrypted (transform) messages are skipped.
 
 use crate::Ctx;
 use crate::report::{FileInfo, Found};
 use crate::sink::Sink;
+use crate::smb1;
 use pcapxray_plugin_sdk::{FlowId, StreamChunk, StreamData, Timestamp};
 use std::collections::HashMap;
 
@@ -18,13 +20,15 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// Open handles and pending requests kept per connection.
 const MAX_OPEN: usize = 4096;
 const HEADER: usize = 64;
+/// The shortest message: an SMB1 header with no words and no bytes.
+const MIN_MESSAGE: usize = 35;
 
 const CREATE: u16 = 5;
 const CLOSE: u16 = 6;
 const READ: u16 = 8;
 const WRITE: u16 = 9;
 
-type FileId = [u8; 16];
+pub(crate) type FileId = [u8; 16];
 
 /// Whether the first bytes of a client stream are an SMB message over NetBIOS/direct TCP.
 pub fn starts_like_smb(bytes: &[u8]) -> bool {
@@ -137,7 +141,7 @@ impl Smb {
                     return (State::Length(h), n);
                 }
                 let len = (usize::from(h[1]) << 16) | (usize::from(h[2]) << 8) | usize::from(h[3]);
-                if h[0] != 0 || len < HEADER {
+                if h[0] != 0 || len < MIN_MESSAGE {
                     return (State::Resync(Vec::new()), n);
                 }
                 let message = State::Message {
@@ -186,7 +190,7 @@ impl Smb {
                 tail.extend_from_slice(bytes);
                 let found = tail
                     .windows(8)
-                    .position(|w| w[0] == 0 && &w[4..8] == b"\xfeSMB");
+                    .position(|w| w[0] == 0 && (&w[4..8] == b"\xfeSMB" || &w[4..8] == b"\xffSMB"));
                 match found {
                     // The header starts in the current bytes: go on from there.
                     Some(i) if i >= at => (State::Length(Vec::new()), i - at),
@@ -200,7 +204,7 @@ impl Smb {
                             | (usize::from(kept[2]) << 8)
                             | usize::from(kept[3]);
                         let message = State::Message {
-                            len: len.max(HEADER),
+                            len: len.max(MIN_MESSAGE),
                             got: kept.len() - 4,
                             head: kept[4..].to_vec(),
                             stream: None,
@@ -219,6 +223,9 @@ impl Smb {
 
     /// For a READ response or WRITE request whose header is in `head`: where its payload goes.
     fn payload(&mut self, side: usize, head: &[u8]) -> Option<Stream> {
+        if head.get(..4) == Some(b"\xffSMB") {
+            return self.payload1(side, head);
+        }
         if head.len() < HEADER + 16 || &head[..4] != b"\xfeSMB" {
             return None;
         }
@@ -251,6 +258,33 @@ impl Smb {
             }
             _ => return None,
         };
+        self.start_payload(side, fid, offset, start, length)
+    }
+
+    /// For an SMB1 READ_ANDX response or WRITE_ANDX request whose words are in `head`: where its
+    /// payload goes.
+    fn payload1(&mut self, side: usize, head: &[u8]) -> Option<Stream> {
+        let m = smb1::Message::parse(head)?;
+        let (fid, offset, start, length) = match (m.command, side) {
+            (smb1::READ_ANDX, 1) if m.status == 0 => {
+                let (start, length) = m.read_data()?;
+                let (fid, offset) = self.reads.remove(&m.key)?;
+                (fid, offset, start, length)
+            }
+            (smb1::WRITE_ANDX, 0) => m.write()?,
+            _ => return None,
+        };
+        self.start_payload(side, fid, offset, start, length)
+    }
+
+    fn start_payload(
+        &mut self,
+        side: usize,
+        fid: FileId,
+        offset: u64,
+        start: usize,
+        length: usize,
+    ) -> Option<Stream> {
         let file = self.files.get_mut(&fid)?;
         rewrite(file, offset, length as u64);
         if side == 1 {
@@ -317,6 +351,10 @@ impl Smb {
 
     /// A whole message (or a compound chain) held in `msg`.
     fn message(&mut self, side: usize, msg: &[u8]) {
+        if let Some(m) = smb1::Message::parse(msg) {
+            self.command1(side, &m, msg);
+            return;
+        }
         let mut at = 0;
         while at + HEADER <= msg.len() && &msg[at..at + 4] == b"\xfeSMB" {
             let m = &msg[at..];
@@ -354,33 +392,16 @@ impl Smb {
             }
             (CREATE, 1) => {
                 let name = self.creates.remove(&id)?;
-                if status != 0 || self.files.len() >= MAX_OPEN {
+                if status != 0 {
                     return None;
                 }
-                let end_of_file = u64le(body, 48)?;
-                self.files.insert(
-                    fid(body, 64)?,
-                    File {
-                        sink: Sink::new(&name),
-                        name,
-                        next: 0,
-                        read: false,
-                        written: false,
-                        end_of_file,
-                    },
-                );
+                self.open(fid(body, 64)?, name, u64le(body, 48)?);
             }
             (READ, 0) if self.reads.len() < MAX_OPEN => {
                 self.reads.insert(id, (fid(body, 16)?, u64le(body, 8)?));
             }
-            (READ, 1) | (WRITE, 0) => {
-                // A payload inside a compound chain: placed from the held message.
-                let s = self.payload(side, m)?;
-                let end = s.end.min(m.len());
-                let bytes = m.get(s.start..end)?;
-                let file = self.files.get_mut(&s.fid)?;
-                place(file, s.offset, Some(bytes), bytes.len() as u64);
-            }
+            // A payload inside a compound chain: placed from the held message.
+            (READ, 1) | (WRITE, 0) => self.place_held(side, m)?,
             (CLOSE, 0) => {
                 let file = self.files.remove(&fid(body, 8)?)?;
                 self.report(file);
@@ -388,6 +409,58 @@ impl Smb {
             _ => {}
         }
         Some(())
+    }
+
+    /// A READ response or WRITE request held whole: its payload goes to the file.
+    fn place_held(&mut self, side: usize, m: &[u8]) -> Option<()> {
+        let s = self.payload(side, m)?;
+        let end = s.end.min(m.len());
+        let bytes = m.get(s.start..end)?;
+        let file = self.files.get_mut(&s.fid)?;
+        place(file, s.offset, Some(bytes), bytes.len() as u64);
+        Some(())
+    }
+
+    /// One SMB1 message held whole.
+    fn command1(&mut self, side: usize, m: &smb1::Message, raw: &[u8]) -> Option<()> {
+        match (m.command, side) {
+            (smb1::OPEN_ANDX | smb1::NT_CREATE_ANDX, 0) if self.creates.len() < MAX_OPEN => {
+                self.creates.insert(m.key, m.open_name()?);
+            }
+            (smb1::OPEN_ANDX | smb1::NT_CREATE_ANDX, 1) => {
+                let name = self.creates.remove(&m.key)?;
+                if m.status != 0 {
+                    return None;
+                }
+                let (fid, end_of_file) = m.opened()?;
+                self.open(fid, name, end_of_file);
+            }
+            (smb1::READ_ANDX, 0) if self.reads.len() < MAX_OPEN => {
+                self.reads.insert(m.key, m.read_request()?);
+            }
+            (smb1::READ_ANDX, 1) | (smb1::WRITE_ANDX, 0) => self.place_held(side, raw)?,
+            (smb1::CLOSE, 0) => {
+                let file = self.files.remove(&m.closed()?)?;
+                self.report(file);
+            }
+            _ => {}
+        }
+        Some(())
+    }
+
+    fn open(&mut self, fid: FileId, name: String, end_of_file: u64) {
+        if self.files.len() >= MAX_OPEN {
+            return;
+        }
+        let file = File {
+            sink: Sink::new(&name),
+            name,
+            next: 0,
+            read: false,
+            written: false,
+            end_of_file,
+        };
+        self.files.insert(fid, file);
     }
 
     fn report(&mut self, file: File) {

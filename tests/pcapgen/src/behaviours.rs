@@ -570,6 +570,7 @@ pub fn shape(name: &str, count: u64) -> io::Result<Capture> {
         "arp-many-macs" => arp_many_macs(n32),
         "udp-many-hosts" => udp_many_hosts(count as usize),
         "bulk-transfer-mb" => crate::transfer::bulk_transfer(count as usize * 1_000_000),
+        "http-download-mb" => crate::transfer::http_download(count as usize * 1_000_000),
         other => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("unknown shape `{other}`; known: {}", SHAPES.join(", ")),
@@ -578,7 +579,7 @@ pub fn shape(name: &str, count: u64) -> io::Result<Capture> {
 }
 
 /// The names [`shape`] knows.
-pub const SHAPES: [&str; 13] = [
+pub const SHAPES: [&str; 14] = [
     "port-scan",
     "host-sweep",
     "ping-sweep",
@@ -592,4 +593,5 @@ pub const SHAPES: [&str; 13] = [
     "arp-many-macs",
     "udp-many-hosts",
     "bulk-transfer-mb",
+    "http-download-mb",
 ];

@@ -38,6 +38,22 @@ fn swapped(segments: usize, every: usize) -> Vec<usize> {
 /// One download of `body(bytes, 0)` from 10.9.0.3:8080, in 1,460-byte segments, every 50th pair
 /// reordered, the client acknowledging every 64 segments.
 pub fn bulk_transfer(bytes: usize) -> io::Result<Capture> {
+    download(Vec::new(), bytes)
+}
+
+/// The same download as [`bulk_transfer`] as an HTTP/1.1 response: a `200 OK` with
+/// `Content-Length: bytes`, `Content-Type: application/octet-stream` and the file name `big.bin`,
+/// then `body(bytes, 0)`.
+pub fn http_download(bytes: usize) -> io::Result<Capture> {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {bytes}\r\n\
+         Content-Disposition: attachment; filename=\"big.bin\"\r\n\r\n"
+    );
+    download(head.into_bytes(), bytes)
+}
+
+/// A download of `body(bytes, 0)` after `head`, both sent by the server.
+fn download(head: Vec<u8>, bytes: usize) -> io::Result<Capture> {
     let mut cap = Capture::new(1_700_000_000);
     let (client, server) = ends(40000);
     let mut conn = cap.tcp_connect(client, server)?;
@@ -46,7 +62,8 @@ pub fn bulk_transfer(bytes: usize) -> io::Result<Capture> {
         Side::Client,
         b"GET /big HTTP/1.1\r\nHost: bulk\r\n\r\n",
     )?;
-    let data = body(bytes, 0);
+    let mut data = head;
+    data.extend(body(bytes, 0));
     let window = 1460 * 64;
     for part in data.chunks(window) {
         let segments = part.len().div_ceil(1460);

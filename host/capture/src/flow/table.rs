@@ -302,7 +302,11 @@ impl FlowTable {
                 let to_server = dir == flow.client_dir;
                 let new = delivery::chunks(flow.id, streams.stages, to_server, ts, placed);
                 let new = streams.with_start(new.collect());
-                push_chunks(&mut self.chunks, &mut self.chunk_bytes, new);
+                if matches!(pkt.transport, Transport::Tcp { .. }) {
+                    coalesce_chunks(&mut self.chunks, &mut self.chunk_bytes, new);
+                } else {
+                    push_chunks(&mut self.chunks, &mut self.chunk_bytes, new);
+                }
             }
         }
         let dir = &mut flow.dirs[d];
@@ -719,6 +723,39 @@ fn push_chunks(
     }
 }
 
+/// The most bytes one coalesced TCP chunk holds.
+const COALESCE_MAX: usize = 64 << 10;
+
+/// Like [`push_chunks`] for TCP: a data chunk that continues the data chunk just before it (same flow,
+/// direction and stages, no other chunk between them) is appended to it instead of becoming a chunk of
+/// its own, up to [`COALESCE_MAX`] bytes. A stream's bytes and the order of everything stay as they
+/// were; a bulk transfer reaches the stages in a few large chunks instead of one per segment, and
+/// each chunk costs a call's share and an allocation in every stage that reads it. (UDP keeps one
+/// chunk per datagram: its boundaries are the protocol's.)
+fn coalesce_chunks(
+    chunks: &mut Vec<StreamChunk>,
+    bytes: &mut usize,
+    new: impl Iterator<Item = StreamChunk>,
+) {
+    for c in new {
+        if let (Some(last), ChunkData::Data(more)) = (chunks.last_mut(), &c.data)
+            && let ChunkData::Data(held) = &mut last.data
+            && last.flow == c.flow
+            && last.to_server == c.to_server
+            && last.stages == c.stages
+            && last.offset + held.len() as u64 == c.offset
+            && held.len() + more.len() <= COALESCE_MAX
+        {
+            held.extend_from_slice(more);
+            last.time = c.time;
+            *bytes += more.len();
+            continue;
+        }
+        *bytes += c.size();
+        chunks.push(c);
+    }
+}
+
 /// What makes a tunnel part of a conversation's identity, the same in both directions: each layer's
 /// kind, its outer address pair (unordered) and its id when the id is the same both ways (VNI, GRE key,
 /// ERSPAN session, PPPoE session; not GTP-U TEIDs). Equal inner 5-tuples in two VNIs are two
@@ -894,6 +931,64 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, [(2, "start"), (2, "data"), (2, "end"), (2, "end")]);
+    }
+
+    fn tcp(from_client: bool, seq: u32, flags: u8, payload: &[u8]) -> IpPacket<'_> {
+        let (client, server) = ([10, 0, 0, 1], [192, 0, 2, 1]);
+        let (src, dst, sport, dport) = if from_client {
+            (client, server, 40000, 80)
+        } else {
+            (server, client, 80, 40000)
+        };
+        let mut p = udp(src, sport, payload);
+        p.dst = IpAddr::from(dst);
+        p.protocol = 6;
+        p.transport = Transport::Tcp {
+            src_port: sport,
+            dst_port: dport,
+            seq,
+            ack: 0,
+            flags,
+            payload: payload.into(),
+        };
+        p
+    }
+
+    /// Consecutive in-order segments of one direction become one chunk (up to `COALESCE_MAX`); a chunk
+    /// of the other direction between them keeps them apart, so the order of the two directions holds.
+    #[test]
+    fn consecutive_tcp_segments_of_a_direction_reach_the_stages_as_one_chunk() {
+        let mut table = FlowTable::new(FlowSettings {
+            stream_filters: vec![StreamFilter::all()],
+            ..FlowSettings::default()
+        });
+        table.add(SEC, &tcp(true, 99, 0x02, b""));
+        table.add(SEC, &tcp(false, 499, 0x12, b""));
+        table.add(SEC, &tcp(true, 100, 0x18, b"GET / HTTP/1.1\r\n"));
+        table.add(SEC, &tcp(true, 116, 0x18, b"\r\n"));
+        let body = vec![7u8; 100 * 1000];
+        for (i, piece) in body.chunks(1000).enumerate() {
+            table.add(2 * SEC, &tcp(false, 500 + 1000 * i as u32, 0x18, piece));
+        }
+        table.add(3 * SEC, &tcp(true, 118, 0x18, b"next"));
+        let data: Vec<(bool, u64, usize)> = table
+            .take_chunks()
+            .iter()
+            .filter_map(|c| match &c.data {
+                ChunkData::Data(d) => Some((c.to_server, c.offset, d.len())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            data,
+            [
+                (true, 0, 18),
+                // 65 segments fit in 64 KiB, the 66th begins the next chunk
+                (false, 0, 65_000),
+                (false, 65_000, 35_000),
+                (true, 18, 4)
+            ]
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ for mb in "${@:-100 1000}"; do
   file=$(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
-print(" ".join(f"{f.get(\"size\")} {f.get(\"sha256\")}" for f in r.get("files", [])) or "none")
+print(" ".join("%s %s" % (f["attributes"].get("size"), f["attributes"].get("sha256")) for f in r.get("files", [])) or "none")
 ' "$tmp/report-$mb/report.json")
   printf '%-10s %-10s %-12s %-8s %-20s %s\n' "$mb MB" "$size MB" $((kib / 1024)) "$s" $(((kib - base_kib) / 1024)) "$file"
   rm -f "$cap"

@@ -13,28 +13,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
-/// The attributes of every `credentials.*` finding on a flow of a report, with `tag`, `severity`
-/// and `summary`.
+/// The attributes of every `credentials.*` finding on a flow of a report, with `tag`, `severity` and `summary`.
 fn credentials(report: &Value) -> Vec<BTreeMap<String, String>> {
-    report["flows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|f| f["findings"].as_array().unwrap())
-        .filter(|f| f["tag"].as_str().unwrap().starts_with("credentials."))
-        .map(|f| {
-            let mut a: BTreeMap<String, String> = f["attributes"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                .collect();
-            for key in ["tag", "severity", "summary"] {
-                a.insert(key.into(), f[key].as_str().unwrap().into());
-            }
-            a
-        })
-        .collect()
+    crate::support::flow_findings_tagged(report, "credentials.")
 }
 
 /// The default pipeline over `capture`, its report.

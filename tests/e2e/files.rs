@@ -23,28 +23,9 @@ fn sha(bytes: &[u8]) -> String {
     pcapxray_capture::hex(&Sha256::digest(bytes))
 }
 
-/// The attributes of every `files.*` finding of a report, with the tag as `tag` and severity as
-/// `severity`.
+/// The attributes of every `files.*` finding on a flow of a report, with `tag`, `severity` and `summary`.
 fn files(report: &Value) -> Vec<BTreeMap<String, String>> {
-    report["flows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|f| f["findings"].as_array().unwrap())
-        .filter(|f| f["tag"].as_str().unwrap().starts_with("files."))
-        .map(|f| {
-            let mut a: BTreeMap<String, String> = f["attributes"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                .collect();
-            a.insert("tag".into(), f["tag"].as_str().unwrap().into());
-            a.insert("severity".into(), f["severity"].as_str().unwrap().into());
-            a.insert("summary".into(), f["summary"].as_str().unwrap().into());
-            a
-        })
-        .collect()
+    crate::support::flow_findings_tagged(report, "files.")
 }
 
 fn with_sha<'a>(

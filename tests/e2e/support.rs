@@ -173,3 +173,30 @@ pub fn parse_csv(text: &str) -> (Vec<Vec<String>>, bool) {
     let complete = !quoted && field.is_empty() && record.is_empty();
     (records, complete)
 }
+
+/// The attributes of every finding on a flow of a report whose tag starts with `prefix`, each with
+/// its `tag`, `severity` and `summary` added.
+pub fn flow_findings_tagged(
+    report: &Value,
+    prefix: &str,
+) -> Vec<std::collections::BTreeMap<String, String>> {
+    report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["findings"].as_array().unwrap())
+        .filter(|f| f["tag"].as_str().unwrap().starts_with(prefix))
+        .map(|f| {
+            let mut a: std::collections::BTreeMap<String, String> = f["attributes"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect();
+            for key in ["tag", "severity", "summary"] {
+                a.insert(key.into(), f[key].as_str().unwrap().into());
+            }
+            a
+        })
+        .collect()
+}

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
 use wasmtime::{Config, Engine};
 
 /// The WIT package every plugin is built against.
@@ -227,18 +227,27 @@ impl Runtime {
                 reason: looks_like,
             });
         }
-        let declared =
-            super::wit_shape::read(bytes).map_err(|r| PluginLoadError::refused(&source_name, r))?;
         let digest = hex(&Sha256::digest(bytes));
+        // A file's WIT is read before it is compiled; a built-in plugin was built from this very WIT
+        // by build.rs (a test checks it), so its declarations are taken from the compiled component.
+        let declared = match &source {
+            PluginSource::File(_) => Some(
+                super::wit_shape::read(bytes)
+                    .map_err(|r| PluginLoadError::refused(&source_name, r))?,
+            ),
+            PluginSource::Builtin(_) => None,
+        };
         // An import this host lacks is found from the names alone: no need to compile first.
-        let missing = self.missing_imports(declared.kind, &declared.probes);
-        if !missing.is_empty() {
-            return Ok(Inspected::Unlinked(Unlinked {
-                declared,
-                digest,
-                missing,
-                error: String::new(),
-            }));
+        if let Some(declared) = &declared {
+            let missing = self.missing_imports(declared.kind, &declared.probes);
+            if !missing.is_empty() {
+                return Ok(Inspected::Unlinked(Unlinked {
+                    declared: declared.clone(),
+                    digest,
+                    missing,
+                    error: String::new(),
+                }));
+            }
         }
         let component =
             self.compile(&source, bytes, &digest)
@@ -246,6 +255,10 @@ impl Runtime {
                     source_name: source_name.clone(),
                     reason: format!("{e:#}"),
                 })?;
+        let declared = match declared {
+            Some(declared) => declared,
+            None => self.declared_by(&source_name, &component)?,
+        };
         let pre = match self.link(declared.kind, &component) {
             Ok(pre) => pre,
             Err(e) => {
@@ -286,6 +299,40 @@ impl Runtime {
         plugin.packed_flows = info.packed_flows;
         plugin.payload_flows_only = info.payload_flows_only;
         Ok(Inspected::Linked(plugin))
+    }
+
+    /// A compiled component's declarations, from its type (for the built-in plugins).
+    fn declared_by(
+        &self,
+        source_name: &str,
+        component: &Component,
+    ) -> Result<super::wit_shape::Declared, PluginLoadError> {
+        let ty = component.component_type();
+        let imports: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let Some((kind, version)) = exports
+            .iter()
+            .find_map(|e| super::wit_shape::plugin_export(e))
+        else {
+            return Err(PluginLoadError::refused(
+                source_name,
+                super::wit_shape::Refusal::NotAPlugin(exports),
+            ));
+        };
+        Ok(super::wit_shape::Declared {
+            kind,
+            wit_package: format!("{WIT_PACKAGE}@{version}"),
+            probes: imports.iter().map(|i| (i.clone(), None)).collect(),
+            imports,
+            exports,
+        })
     }
 
     fn linker(&self, kind: StageKind) -> &Linker<StageState> {

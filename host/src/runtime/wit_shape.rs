@@ -12,6 +12,7 @@ use wit_parser::{Interface, Resolve, Type, TypeDefKind, WorldKey};
 const SHOWN: usize = 8;
 
 /// What a component declares about itself.
+#[derive(Clone)]
 pub struct Declared {
     pub kind: StageKind,
     /// `pcapxray:plugin@0.6.0`.
@@ -93,7 +94,7 @@ pub fn read(bytes: &[u8]) -> Result<Declared, Refusal> {
 }
 
 /// `pcapxray:plugin/analyzer@0.6.0` → (analyzer, "0.6.0").
-fn plugin_export(name: &str) -> Option<(StageKind, String)> {
+pub(super) fn plugin_export(name: &str) -> Option<(StageKind, String)> {
     let rest = name.strip_prefix(&format!("{WIT_PACKAGE}/"))?;
     let (iface, version) = rest.split_once('@').unwrap_or((rest, "?"));
     let kind = match iface {
@@ -373,6 +374,24 @@ mod tests {
             .push_str("plugin.wit", &edit(crate::embedded::wit_single_file()))
             .unwrap();
         resolve
+    }
+
+    /// The runtime trusts the built-in plugins' WIT without decoding it at every start (that would
+    /// cost 0.4 s of a debug build's start-up): here is why it may.
+    #[test]
+    fn every_built_in_plugin_declares_this_wit() {
+        for (name, bytes) in crate::builtins::BUILTINS {
+            if let Err(refusal) = read(bytes) {
+                let why = match refusal {
+                    Refusal::Unreadable(w) => w,
+                    Refusal::NotAPlugin(e) => e.join(", "),
+                    Refusal::Version { differences, .. } | Refusal::Shape { differences, .. } => {
+                        differences.join("; ")
+                    }
+                };
+                panic!("built-in plugin {name}: {why}");
+            }
+        }
     }
 
     #[test]

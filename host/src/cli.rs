@@ -41,8 +41,9 @@ enum Command {
         /// The pipeline file.
         pipeline: PathBuf,
     },
-    /// List the built-in plugins; inspect a component; start a new plugin.
-    #[command(alias = "plugin")]
+    /// List the built-in plugins, inspect a component (`plugins inspect FILE.wasm`), or start a new
+    /// plugin in Rust, Python or JavaScript (`plugin new NAME --lang rust|python|js`).
+    #[command(visible_alias = "plugin")]
     Plugins {
         #[command(subcommand)]
         command: Option<PluginsCommand>,
@@ -66,6 +67,12 @@ enum Command {
         #[arg(long = "max-analyses", default_value_t = pcapxray::serve::ANALYSES_AT_ONCE as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
         max_analyses: u16,
     },
+    /// Print the WIT package plugins are built against (one file), or write its files into a folder.
+    Wit {
+        /// Write the package's files into this folder instead of printing them.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Tor relay data for the `tor` analyzer.
     Tor {
         #[command(subcommand)]
@@ -76,24 +83,29 @@ enum Command {
 #[derive(Subcommand)]
 enum PluginsCommand {
     /// Show what a plugin component is: name, kind, version, WIT version, imports (capabilities it may
-    /// ask for), exports and content digest.
+    /// ask for, and which a pipeline grants), exports and content digest. A component this pcapxray
+    /// cannot link is shown with the imports it lacks.
     Inspect {
         /// The .wasm component.
         file: PathBuf,
+        /// A pipeline whose stages running this component show what they are granted.
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
     },
-    /// Create a standalone plugin crate that builds with `cargo build --target wasm32-wasip2 --release`.
+    /// Start a plugin: a working detector (flows to a configured port) with a unit test, a build
+    /// script, a pipeline and this pcapxray's WIT (and, for Rust, its plugin SDK).
     New {
         /// Plugin name (lower case, digits, `-`/`_`); also the folder created.
         name: String,
-        /// What the plugin is.
+        /// The language.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: pcapxray::template::Lang,
+        /// What the plugin is (an output only in Rust).
         #[arg(long, value_enum, default_value = "analyzer")]
         kind: pcapxray::template::Kind,
         /// Where to create it [default: ./NAME].
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Path of the pcapxray plugin SDK crate the new plugin depends on.
-        #[arg(long, default_value_os_t = pcapxray::template::default_sdk_path())]
-        sdk: PathBuf,
     },
 }
 
@@ -137,33 +149,18 @@ pub fn main() -> i32 {
         Command::Validate { pipeline } => validate(&pipeline),
         Command::Plugins { command: None } => plugins(),
         Command::Plugins {
-            command: Some(PluginsCommand::Inspect { file }),
-        } => inspect(&file),
+            command: Some(PluginsCommand::Inspect { file, pipeline }),
+        } => inspect(&file, pipeline.as_deref()),
         Command::Plugins {
             command:
                 Some(PluginsCommand::New {
                     name,
+                    lang,
                     kind,
                     dir,
-                    sdk,
                 }),
-        } => {
-            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
-            match pcapxray::template::create(&name, kind, &dir, &sdk) {
-                Ok(()) => {
-                    println!("created {} — build it with:", dir.display());
-                    println!(
-                        "  cd {} && cargo build --target wasm32-wasip2 --release",
-                        dir.display()
-                    );
-                    0
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    1
-                }
-            }
-        }
+        } => plugin_new(&name, lang, kind, dir),
+        Command::Wit { out } => wit(out.as_deref()),
         Command::Serve {
             listen,
             pipeline,
@@ -289,6 +286,14 @@ fn print_summary(s: &RunSummary, verbose: bool) {
                 st.finish_seconds,
                 st.peak_memory as f64 / (1 << 20) as f64
             );
+        }
+        for st in &s.stages {
+            if let Some(printed) = &st.printed {
+                println!("stage `{}` printed to stderr:", st.stage);
+                for line in printed.lines() {
+                    println!("    {line}");
+                }
+            }
         }
     }
     println!("report    {}", s.out_dir.display());
@@ -469,53 +474,17 @@ fn tor_import(files: &[PathBuf], dir: &Path) -> i32 {
     code
 }
 
-fn inspect(file: &Path) -> i32 {
-    let rt = match runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the WebAssembly runtime: {e}");
-            return 1;
-        }
-    };
-    match stages::load_one(&rt, &PluginSource::File(file.to_path_buf())) {
-        Ok(p) => {
-            println!("file         {}", file.display());
-            println!("name         {}", p.name);
-            println!("kind         {}", p.kind.as_str());
-            println!("version      {}", p.version);
-            println!("description  {}", p.description);
-            println!("wit          {}", p.wit_package);
-            println!(
-                "payloads     {}",
-                if p.needs_payload {
-                    "reads flow payloads"
-                } else {
-                    "does not read payloads"
-                }
-            );
-            println!(
-                "flows        {}{}",
-                if p.packed_flows {
-                    "fetched packed (batch.flows)"
-                } else {
-                    "passed as records"
-                },
-                if p.payload_flows_only {
-                    ", only those that carried payload"
-                } else {
-                    ""
-                }
-            );
-            println!("digest       sha256:{}", p.digest);
-            println!("capabilities {}", capabilities(&p));
-            println!("imports");
-            for i in &p.imports {
-                println!("  {i}");
-            }
-            println!("exports");
-            for e in &p.exports {
-                println!("  {e}");
-            }
+fn plugin_new(
+    name: &str,
+    lang: pcapxray::template::Lang,
+    kind: pcapxray::template::Kind,
+    dir: Option<PathBuf>,
+) -> i32 {
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    match pcapxray::template::create(name, lang, kind, &dir) {
+        Ok(build) => {
+            println!("created {} — build it with:", dir.display());
+            println!("  {build}");
             0
         }
         Err(e) => {
@@ -525,12 +494,166 @@ fn inspect(file: &Path) -> i32 {
     }
 }
 
-/// The grantable capabilities among a component's imports.
-fn capabilities(p: &runtime::LoadedPlugin) -> String {
-    let wanted = p.capabilities();
-    if wanted.is_empty() {
-        "none (it uses no grantable capability)".into()
-    } else {
-        wanted.join(", ")
+fn wit(out: Option<&Path>) -> i32 {
+    let Some(dir) = out else {
+        print!("{}", pcapxray::embedded::wit_single_file());
+        return 0;
+    };
+    match pcapxray::embedded::write_wit(dir) {
+        Ok(()) => {
+            println!(
+                "wrote {}@{} into {}",
+                runtime::WIT_PACKAGE,
+                runtime::WIT_VERSION,
+                dir.display()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the WIT package: {e}");
+            1
+        }
     }
+}
+
+fn inspect(file: &Path, pipeline_path: Option<&Path>) -> i32 {
+    let rt = match runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the WebAssembly runtime: {e}");
+            return 1;
+        }
+    };
+    let inspected = match stages::inspect_one(&rt, &PluginSource::File(file.to_path_buf())) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    println!("file         {}", file.display());
+    let (imports, exports, digest) = match &inspected {
+        runtime::Inspected::Linked(p) => {
+            print_plugin(p);
+            (&p.imports, &p.exports, &p.digest)
+        }
+        runtime::Inspected::Unlinked(u) => {
+            println!("kind         {}", u.declared.kind.as_str());
+            println!("wit          {}", u.declared.wit_package);
+            println!("links        NO: {}", u.reason());
+            for m in &u.missing {
+                println!("  missing    {m}");
+            }
+            (&u.declared.imports, &u.declared.exports, &u.digest)
+        }
+    };
+    println!("digest       sha256:{digest}");
+    let code = print_capabilities(file, imports, pipeline_path);
+    println!("imports");
+    for i in imports {
+        println!("  {i}");
+    }
+    println!("exports");
+    for e in exports {
+        println!("  {e}");
+    }
+    match (&inspected, code) {
+        (runtime::Inspected::Unlinked(_), _) => 2,
+        (_, code) => code,
+    }
+}
+
+fn print_plugin(p: &runtime::LoadedPlugin) {
+    println!("name         {}", p.name);
+    println!("kind         {}", p.kind.as_str());
+    println!("version      {}", p.version);
+    println!("description  {}", p.description);
+    println!("wit          {}", p.wit_package);
+    println!("links        yes");
+    println!(
+        "payloads     {}",
+        if p.needs_payload {
+            "reads flow payloads"
+        } else {
+            "does not read payloads"
+        }
+    );
+    println!(
+        "flows        {}{}",
+        if p.packed_flows {
+            "fetched packed (batch.flows)"
+        } else {
+            "passed as records"
+        },
+        if p.payload_flows_only {
+            ", only those that carried payload"
+        } else {
+            ""
+        }
+    );
+}
+
+/// The grantable capabilities a component imports and, with a pipeline, what each of its stages that
+/// runs this file is granted. An import is no use: Python and JavaScript toolchains import every
+/// capability of the world; only a grant lets a call through.
+fn print_capabilities(file: &Path, imports: &[String], pipeline_path: Option<&Path>) -> i32 {
+    let imported = runtime::capabilities_among(imports);
+    println!(
+        "capabilities {} imported{}",
+        if imported.is_empty() {
+            "none".to_string()
+        } else {
+            imported.join(", ")
+        },
+        if imported.is_empty() {
+            ""
+        } else {
+            " (an import is no grant: calls are refused unless the pipeline grants them)"
+        }
+    );
+    let Some(path) = pipeline_path else {
+        return 0;
+    };
+    let pipeline = match pipeline::load(path, &builtins::exists) {
+        Ok(p) => p,
+        Err(d) => {
+            eprintln!("{d}");
+            return 1;
+        }
+    };
+    let same_file = |s: &pcapxray::pipeline::StageSpec| match &s.source {
+        PluginSource::File(p) => std::fs::canonicalize(p).ok() == std::fs::canonicalize(file).ok(),
+        PluginSource::Builtin(_) => false,
+    };
+    let mut any = false;
+    for spec in pipeline.stages.iter().filter(|s| same_file(s)) {
+        any = true;
+        let granted = spec.grants.granted();
+        let list = |caps: Vec<&str>| match caps.is_empty() {
+            true => "none".to_string(),
+            false => caps.join(", "),
+        };
+        println!(
+            "  stage `{}`: granted {}; imported only {}",
+            spec.name,
+            list(
+                granted
+                    .iter()
+                    .copied()
+                    .filter(|c| imported.contains(c))
+                    .collect()
+            ),
+            list(
+                imported
+                    .iter()
+                    .copied()
+                    .filter(|c| !granted.contains(c))
+                    .collect()
+            ),
+        );
+    }
+    if !any {
+        println!("  no stage of {} runs this file", path.display());
+    }
+    0
 }

@@ -7,6 +7,7 @@
 
 pub mod builtins;
 pub mod caps;
+pub mod embedded;
 pub use pcapxray_capture::{clock, decode, fates, flow};
 pub mod output;
 pub mod pipeline;

@@ -4,7 +4,7 @@
 use crate::builtins;
 use crate::caps::Services;
 use crate::pipeline::{Diagnostic, Diagnostics, Pipeline, PluginSource, StageSpec};
-use crate::runtime::{LoadedPlugin, Runtime, Stage, StageFailure};
+use crate::runtime::{Inspected, LoadedPlugin, Runtime, Stage, StageFailure};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -96,7 +96,20 @@ fn load_plugins(
 
 /// Loads one plugin by source.
 pub fn load_one(rt: &Runtime, source: &PluginSource) -> Result<LoadedPlugin, String> {
-    let bytes: Vec<u8> = match source {
+    let bytes = plugin_bytes(source)?;
+    rt.load(source.clone(), &bytes).map_err(|e| e.to_string())
+}
+
+/// Inspects one plugin by source: like [`load_one`], but a component that cannot be linked is
+/// described instead of refused.
+pub fn inspect_one(rt: &Runtime, source: &PluginSource) -> Result<Inspected, String> {
+    let bytes = plugin_bytes(source)?;
+    rt.inspect(source.clone(), &bytes)
+        .map_err(|e| e.to_string())
+}
+
+fn plugin_bytes(source: &PluginSource) -> Result<Vec<u8>, String> {
+    Ok(match source {
         PluginSource::Builtin(name) => builtins::get(name)
             .ok_or_else(|| format!("no built-in plugin `{name}`"))?
             .to_vec(),
@@ -105,8 +118,7 @@ pub fn load_one(rt: &Runtime, source: &PluginSource) -> Result<LoadedPlugin, Str
                 .map_err(|why| format!("plugin file {} {why}", path.display()))?;
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
         }
-    };
-    rt.load(source.clone(), &bytes).map_err(|e| e.to_string())
+    })
 }
 
 /// Places a plugin's configuration error at the offending key in the pipeline file.
@@ -153,16 +165,8 @@ pub fn grant_warnings(pipeline: &Pipeline, stages: &[Stage]) -> Vec<Diagnostic> 
         };
         let imported = stage.plugin.capabilities();
         let g = &spec.grants;
-        let granted = [
-            ("files", !g.files.is_empty()),
-            ("dns", g.dns.is_some()),
-            ("whois", g.whois.is_some()),
-            ("sqlite", g.sqlite),
-            ("graphviz", g.graphviz.is_some()),
-            ("extract", g.extract.is_some()),
-        ];
-        for (cap, is_granted) in granted {
-            if is_granted && !imported.contains(&cap) {
+        for cap in g.granted() {
+            if !imported.contains(&cap) {
                 out.push(warn(format!(
                     "granted `{cap}`, but plugin {} does not import the {cap} capability, so the grant has no \
                      effect; remove it",

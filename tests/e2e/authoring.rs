@@ -1,14 +1,22 @@
-//! Plugins written outside the workspace: the `plugin new` template, a plugin in another language
-//! (Python, built from source with componentize-py), `plugins inspect`, and the WIT version check.
+//! Plugins written outside the workspace: the `plugin new` output template, a plugin in another
+//! language (Python, built from source with componentize-py), `plugins inspect`, and the WIT version
+//! check. The templates of every language are tested in `workbench.rs`.
 
 use crate::support::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A cargo command for a crate outside this workspace: none of the test's own cargo settings leak in.
-fn cargo(dir: &Path) -> Command {
+pub fn cargo(dir: &Path) -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(dir);
+    clean_cargo_env(&mut cmd);
+    cmd
+}
+
+/// Removes the test's own cargo settings from a command that builds a crate outside this workspace,
+/// and shares one target folder between them, so the SDK's dependencies compile once.
+pub fn clean_cargo_env(cmd: &mut Command) {
     for (key, _) in std::env::vars() {
         if key.starts_with("CARGO_") && key != "CARGO_HOME"
             || key == "RUSTFLAGS"
@@ -22,7 +30,6 @@ fn cargo(dir: &Path) -> Command {
         "CARGO_TARGET_DIR",
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("authoring-target"),
     );
-    cmd
 }
 
 fn new_plugin(dir: &Path, name: &str, kind: &str) -> PathBuf {
@@ -56,24 +63,6 @@ fn new_plugin(dir: &Path, name: &str, kind: &str) -> PathBuf {
 }
 
 #[test]
-fn plugin_new_creates_an_analyzer_that_builds_and_runs_in_a_pipeline() {
-    let dir = tempfile::tempdir().unwrap();
-    let wasm = new_plugin(dir.path(), "big-flows", "analyzer");
-    let pipeline = format!(
-        "[[analyzer]]\nplugin = {:?}\nconfig = {{ min_bytes = 5000 }}\n[[output]]\nplugin = \"json\"\n",
-        wasm.display().to_string()
-    );
-    let run = run_pipeline(dir.path(), &pipeline, &testdata("http_get_bro_org.pcap"));
-    assert_eq!(run.code, 0, "{}", run.all_output());
-    // The one flow of the capture: 14 packets, 6087 bytes of frames, 5891 bytes of IP (14 × 14 bytes of
-    // Ethernet headers less).
-    assert_eq!(
-        finding_values(&run.report(), "big-flows.large", "bytes"),
-        ["5891"]
-    );
-}
-
-#[test]
 fn plugin_new_creates_an_output_that_builds_and_writes_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let wasm = new_plugin(dir.path(), "tag-counts", "output");
@@ -95,10 +84,7 @@ fn a_python_plugin_built_from_source_runs_through_the_host() {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("long_dns_names.wasm");
     let build = Command::new(repo().join("examples/python-long-dns/build.sh"))
         .arg(&out)
-        .env(
-            "PCAPXRAY_PY_VENV",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("py-venv"),
-        )
+        .env("PCAPXRAY_PY_VENV", py_venv())
         .output()
         .expect("run examples/python-long-dns/build.sh (needs python3)");
     assert!(

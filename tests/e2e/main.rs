@@ -29,3 +29,4 @@ mod tables;
 mod tor;
 mod torfetch;
 mod web;
+mod workbench;

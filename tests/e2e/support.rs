@@ -43,6 +43,41 @@ pub fn built_plugin(krate: &str) -> PathBuf {
     path
 }
 
+/// A virtualenv with componentize-py (PyPI, the version `plugin new --lang python` pins), made once
+/// per test run and shared, so that tests building Python plugins do not race to create it.
+pub fn py_venv() -> PathBuf {
+    static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    VENV.get_or_init(|| {
+        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("py-venv");
+        let tool = venv.join("bin/componentize-py");
+        let ready = || {
+            Command::new(&tool)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !ready() {
+            let made = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status();
+            assert!(
+                made.is_ok_and(|s| s.success()),
+                "python3 -m venv failed (Python 3 is needed)"
+            );
+            let pip = Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "componentize-py==0.25.1"])
+                .status();
+            assert!(
+                pip.is_ok_and(|s| s.success()),
+                "pip install componentize-py failed"
+            );
+        }
+        venv
+    })
+    .clone()
+}
+
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }

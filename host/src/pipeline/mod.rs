@@ -97,6 +97,23 @@ pub struct Grants {
     pub extract: Option<ExtractGrant>,
 }
 
+impl Grants {
+    /// The capabilities granted, by the name of their WIT interface (`files`, `dns`, ...).
+    pub fn granted(&self) -> Vec<&'static str> {
+        [
+            ("files", !self.files.is_empty()),
+            ("dns", self.dns.is_some()),
+            ("whois", self.whois.is_some()),
+            ("sqlite", self.sqlite),
+            ("graphviz", self.graphviz.is_some()),
+            ("extract", self.extract.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(cap, granted)| granted.then_some(cap))
+        .collect()
+    }
+}
+
 /// Caps on the bytes a stage may extract (`grants.extract = { total_mb, file_mb }`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExtractGrant {

@@ -118,6 +118,8 @@ pub struct StageStats {
     pub finish_seconds: f64,
     /// The most linear memory the plugin had, in bytes.
     pub peak_memory: usize,
+    /// What it printed to stderr, cleaned (shown by `run -v`).
+    pub printed: Option<String>,
 }
 
 impl StageStats {
@@ -128,6 +130,7 @@ impl StageStats {
             seconds: stage.busy.as_secs_f64(),
             finish_seconds: stage.busy_finish.as_secs_f64(),
             peak_memory: stage.peak_memory(),
+            printed: stage.printed(),
         }
     }
 }
@@ -291,7 +294,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
                 .stages
                 .iter()
                 .find(|s| s.spec.name == run.stage)
-                .and_then(|s| s.failure.clone());
+                .and_then(|s| s.failure_record());
             run
         })
         .collect();

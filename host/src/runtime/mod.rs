@@ -8,10 +8,14 @@ mod packed;
 mod plugin;
 mod stage;
 mod state;
+mod stderr;
+pub mod wit_shape;
 
 pub use packed::pack as pack_flows;
 pub use plugin::{
-    LoadedPlugin, PluginLoadError, Runtime, WIT_PACKAGE, WIT_VERSION, hex as hex_digest,
+    Inspected, LoadedPlugin, PluginLoadError, Runtime, Unlinked, WIT_PACKAGE, WIT_VERSION,
+    capabilities_among, hex as hex_digest,
 };
 pub use stage::{Stage, StageFailure};
 pub use state::StageState;
+pub use stderr::STDERR_KEPT;

@@ -23,10 +23,24 @@ pub enum PluginLoadError {
     #[error("{source_name} is not a WebAssembly component: {reason}")]
     NotAComponent { source_name: String, reason: String },
     #[error(
-        "{source_name} was built for WIT package {found}, but this pcapxray speaks {WIT_PACKAGE}@{WIT_VERSION}; \
-         rebuild the plugin against {WIT_PACKAGE}@{WIT_VERSION}"
+        "{source_name} was built for WIT package {found}, but this pcapxray speaks {WIT_PACKAGE}@{WIT_VERSION}{differences}; \
+         rebuild it against this pcapxray's WIT ({WIT_PACKAGE}@{WIT_VERSION}; `pcapxray wit --out wit` writes it)"
     )]
-    IncompatibleVersion { source_name: String, found: String },
+    IncompatibleVersion {
+        source_name: String,
+        found: String,
+        /// What differs, as `(…)` after the versions, or empty.
+        differences: String,
+    },
+    #[error(
+        "{source_name} was built against a WIT that says {found} but differs from this pcapxray's: {differences}; \
+         rebuild it against this pcapxray's WIT ({WIT_PACKAGE}@{WIT_VERSION}; `pcapxray wit --out wit` writes it)"
+    )]
+    Reshaped {
+        source_name: String,
+        found: String,
+        differences: String,
+    },
     #[error(
         "{source_name} exports neither {WIT_PACKAGE}/analyzer nor {WIT_PACKAGE}/output; its exports are: {exports}"
     )]
@@ -40,6 +54,40 @@ pub enum PluginLoadError {
     Describe { source_name: String, reason: String },
     #[error("cannot read {source_name}: {reason}")]
     Io { source_name: String, reason: String },
+}
+
+impl PluginLoadError {
+    fn refused(source_name: &str, refusal: super::wit_shape::Refusal) -> PluginLoadError {
+        use super::wit_shape::Refusal;
+        let source_name = source_name.to_string();
+        match refusal {
+            Refusal::Unreadable(why) => PluginLoadError::NotAComponent {
+                source_name,
+                reason: format!("its type information cannot be read: {why}"),
+            },
+            Refusal::NotAPlugin(exports) => PluginLoadError::NotAPlugin {
+                source_name,
+                exports: if exports.is_empty() {
+                    "(none)".into()
+                } else {
+                    exports.join(", ")
+                },
+            },
+            Refusal::Version { found, differences } => PluginLoadError::IncompatibleVersion {
+                source_name,
+                found,
+                differences: match differences.is_empty() {
+                    true => String::new(),
+                    false => format!(" ({})", differences.join("; ")),
+                },
+            },
+            Refusal::Shape { found, differences } => PluginLoadError::Reshaped {
+                source_name,
+                found,
+                differences: differences.join("; "),
+            },
+        }
+    }
 }
 
 /// A compiled plugin, ready to be instantiated by any number of stages.
@@ -75,15 +123,20 @@ impl LoadedPlugin {
     /// The grantable capabilities among the component's imports. A component that does not import one
     /// can never use a grant of it.
     pub fn capabilities(&self) -> Vec<&'static str> {
-        CAPABILITIES
-            .iter()
-            .copied()
-            .filter(|c| {
-                let prefix = format!("{WIT_PACKAGE}/{c}@");
-                self.imports.iter().any(|i| i.starts_with(&prefix))
-            })
-            .collect()
+        capabilities_among(&self.imports)
     }
+}
+
+/// The grantable capabilities among a component's imports.
+pub fn capabilities_among(imports: &[String]) -> Vec<&'static str> {
+    CAPABILITIES
+        .iter()
+        .copied()
+        .filter(|c| {
+            let prefix = format!("{WIT_PACKAGE}/{c}@");
+            imports.iter().any(|i| i.starts_with(&prefix))
+        })
+        .collect()
 }
 
 pub(super) enum PluginPre {
@@ -143,12 +196,30 @@ impl Runtime {
         })
     }
 
-    /// Compiles a component and finds out which world it implements.
+    /// Checks a component's declarations, compiles it, links it and asks it who it is.
     pub fn load(
         &self,
         source: PluginSource,
         bytes: &[u8],
     ) -> Result<LoadedPlugin, PluginLoadError> {
+        let source_name = source.to_string();
+        match self.inspect(source, bytes)? {
+            Inspected::Linked(plugin) => Ok(plugin),
+            Inspected::Unlinked(u) => Err(PluginLoadError::Link {
+                source_name,
+                reason: u.reason(),
+            }),
+        }
+    }
+
+    /// Like [`Runtime::load`], but a component this host cannot link is described instead of refused.
+    /// Its WIT version and shape, and whether this host provides every import it names, are checked
+    /// before it is compiled.
+    pub fn inspect(
+        &self,
+        source: PluginSource,
+        bytes: &[u8],
+    ) -> Result<Inspected, PluginLoadError> {
         let source_name = source.to_string();
         if let Some(looks_like) = not_a_component(bytes) {
             return Err(PluginLoadError::NotAComponent {
@@ -157,47 +228,52 @@ impl Runtime {
             });
         }
         let digest = hex(&Sha256::digest(bytes));
+        // A file's WIT is read before it is compiled; a built-in plugin was built from this very WIT
+        // by build.rs (a test checks it), so its declarations are taken from the compiled component.
+        let declared = match &source {
+            PluginSource::File(_) => Some(
+                super::wit_shape::read(bytes)
+                    .map_err(|r| PluginLoadError::refused(&source_name, r))?,
+            ),
+            PluginSource::Builtin(_) => None,
+        };
+        // An import this host lacks is found from the names alone: no need to compile first.
+        if let Some(declared) = &declared {
+            let missing = self.missing_imports(declared.kind, &declared.probes);
+            if !missing.is_empty() {
+                return Ok(Inspected::Unlinked(Unlinked {
+                    declared: declared.clone(),
+                    digest,
+                    missing,
+                    error: String::new(),
+                }));
+            }
+        }
         let component =
-            self.compile(bytes, &digest)
+            self.compile(&source, bytes, &digest)
                 .map_err(|e| PluginLoadError::NotAComponent {
                     source_name: source_name.clone(),
                     reason: format!("{e:#}"),
                 })?;
-        let ty = component.component_type();
-        let imports: Vec<String> = ty
-            .imports(&self.engine)
-            .map(|(n, _)| n.to_string())
-            .collect();
-        let exports: Vec<String> = ty
-            .exports(&self.engine)
-            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
-            .map(|(n, _)| n.to_string())
-            .collect();
-        let (kind, wit_package) = plugin_kind(&source_name, &exports)?;
-        let link_err = |e: wasmtime::Error| PluginLoadError::Link {
-            source_name: source_name.clone(),
-            reason: format!("{e:#}"),
+        let declared = match declared {
+            Some(declared) => declared,
+            None => self.declared_by(&source_name, &component)?,
         };
-        let pre = match kind {
-            StageKind::Analyzer => {
-                let pre = self
-                    .analyzer_linker
-                    .instantiate_pre(&component)
-                    .map_err(link_err)?;
-                PluginPre::Analyzer(analyzer::AnalyzerPluginPre::new(pre).map_err(link_err)?)
-            }
-            StageKind::Output => {
-                let pre = self
-                    .output_linker
-                    .instantiate_pre(&component)
-                    .map_err(link_err)?;
-                PluginPre::Output(output::OutputPluginPre::new(pre).map_err(link_err)?)
+        let pre = match self.link(declared.kind, &component) {
+            Ok(pre) => pre,
+            Err(e) => {
+                return Ok(Inspected::Unlinked(Unlinked {
+                    missing: Vec::new(),
+                    error: format!("{e:#}"),
+                    declared,
+                    digest,
+                }));
             }
         };
         let mut plugin = LoadedPlugin {
             source,
             digest,
-            kind,
+            kind: declared.kind,
             name: String::new(),
             version: String::new(),
             description: String::new(),
@@ -205,9 +281,9 @@ impl Runtime {
             wants_link_events: false,
             packed_flows: false,
             payload_flows_only: false,
-            wit_package,
-            imports,
-            exports,
+            wit_package: declared.wit_package,
+            imports: declared.imports,
+            exports: declared.exports,
             pre,
         };
         let info =
@@ -222,15 +298,155 @@ impl Runtime {
         plugin.wants_link_events = info.wants_link_events;
         plugin.packed_flows = info.packed_flows;
         plugin.payload_flows_only = info.payload_flows_only;
-        Ok(plugin)
+        Ok(Inspected::Linked(plugin))
+    }
+
+    /// A compiled component's declarations, from its type (for the built-in plugins).
+    fn declared_by(
+        &self,
+        source_name: &str,
+        component: &Component,
+    ) -> Result<super::wit_shape::Declared, PluginLoadError> {
+        let ty = component.component_type();
+        let imports: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let Some((kind, version)) = exports
+            .iter()
+            .find_map(|e| super::wit_shape::plugin_export(e))
+        else {
+            return Err(PluginLoadError::refused(
+                source_name,
+                super::wit_shape::Refusal::NotAPlugin(exports),
+            ));
+        };
+        Ok(super::wit_shape::Declared {
+            kind,
+            wit_package: format!("{WIT_PACKAGE}@{version}"),
+            probes: imports.iter().map(|i| (i.clone(), None)).collect(),
+            imports,
+            exports,
+        })
+    }
+
+    fn linker(&self, kind: StageKind) -> &Linker<StageState> {
+        match kind {
+            StageKind::Analyzer => &self.analyzer_linker,
+            StageKind::Output => &self.output_linker,
+        }
+    }
+
+    fn link(&self, kind: StageKind, component: &Component) -> wasmtime::Result<PluginPre> {
+        let pre = self.linker(kind).instantiate_pre(component)?;
+        Ok(match kind {
+            StageKind::Analyzer => PluginPre::Analyzer(analyzer::AnalyzerPluginPre::new(pre)?),
+            StageKind::Output => PluginPre::Output(output::OutputPluginPre::new(pre)?),
+        })
+    }
+
+    /// The imported interfaces this host provides no implementation for. wasmtime serves an import
+    /// by its exact name or a semver-compatible one (`wasi:io/streams@0.2.3` by `@0.2.6`). A linker
+    /// cannot be asked what it holds, but defining a function it already holds fails: so one function
+    /// of each import is defined, on a copy of the linker, under the import's name and each
+    /// compatible name; if every attempt succeeds, nothing served it.
+    fn missing_imports(&self, kind: StageKind, probes: &[(String, Option<String>)]) -> Vec<String> {
+        probes
+            .iter()
+            .filter_map(|(name, function)| {
+                let function = function.as_deref()?;
+                let mut probe = self.linker(kind).clone();
+                let served = compatible_names(name).iter().any(|n| {
+                    probe
+                        .instance(n)
+                        .and_then(|mut i| i.func_new(function, |_, _, _, _| Ok(())))
+                        .is_err()
+                });
+                (!served).then(|| name.clone())
+            })
+            .collect()
+    }
+}
+
+/// `name` and the names a linker would serve it with: the same interface at the other patch
+/// versions of its `0.y` (0 to 63), or the other minor and patch versions of its `x` (to 63.63).
+fn compatible_names(name: &str) -> Vec<String> {
+    let Some((base, version)) = name.split_once('@') else {
+        return vec![name.to_string()];
+    };
+    let parts: Vec<u64> = version.split('.').filter_map(|p| p.parse().ok()).collect();
+    let mut names = vec![name.to_string()];
+    match parts.as_slice() {
+        [0, 0, _] => {}
+        [0, minor, _] => names.extend((0..64).map(|p| format!("{base}@0.{minor}.{p}"))),
+        [major, _, _] => names
+            .extend((0..64).flat_map(|m| (0..64).map(move |p| format!("{base}@{major}.{m}.{p}")))),
+        _ => {}
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// What [`Runtime::inspect`] found.
+pub enum Inspected {
+    /// The component links and said who it is.
+    Linked(LoadedPlugin),
+    /// The component is a plugin of this WIT but cannot be linked.
+    Unlinked(Unlinked),
+}
+
+/// A plugin component this host cannot link.
+pub struct Unlinked {
+    pub declared: super::wit_shape::Declared,
+    pub digest: String,
+    /// The imports no implementation was found for.
+    pub missing: Vec<String>,
+    /// wasmtime's reason when every import exists but one has another type (empty otherwise).
+    pub error: String,
+}
+
+impl Unlinked {
+    /// Why, in words: the missing imports, with what to do about the usual one.
+    pub fn reason(&self) -> String {
+        if self.missing.is_empty() {
+            return self.error.clone();
+        }
+        let mut text = format!(
+            "it imports {}, which this pcapxray does not provide (plugins get only the WASI \
+             interfaces of a command without network, and {WIT_PACKAGE}'s capabilities)",
+            self.missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if self.missing.iter().any(|m| m.starts_with("wasi:http/")) {
+            text.push_str(
+                "; a JavaScript plugin must be built with `componentize-js -d http -d fetch-event` \
+                 (docs/plugins.md)",
+            );
+        }
+        text
     }
 }
 
 impl Runtime {
     /// Compiles a component, or loads its machine code from the cache when this engine compiled the same
     /// bytes before (compiling costs 0.1–5 s per plugin; loading, a millisecond).
-    fn compile(&self, bytes: &[u8], digest: &str) -> wasmtime::Result<Component> {
+    fn compile(
+        &self,
+        source: &PluginSource,
+        bytes: &[u8],
+        digest: &str,
+    ) -> wasmtime::Result<Component> {
         let Some(dir) = cache_dir() else {
+            notice_compiling(source, bytes, None);
             return Component::new(&self.engine, bytes);
         };
         let mut hasher = std::hash::DefaultHasher::new();
@@ -249,6 +465,7 @@ impl Runtime {
                 }
             }
         }
+        notice_compiling(source, bytes, Some(&dir));
         let component = Component::new(&self.engine, bytes)?;
         if let Ok(code) = component.serialize()
             && std::fs::create_dir_all(&dir).is_ok()
@@ -263,6 +480,24 @@ impl Runtime {
     }
 }
 
+/// Components this large take seconds to compile (an 18 MB Python one 30 to 50 s): say so before.
+const NOTICE_BYTES: usize = 1 << 20;
+
+/// Tells the user, on stderr, that a large component is being compiled and why it takes long.
+fn notice_compiling(source: &PluginSource, bytes: &[u8], cache: Option<&std::path::Path>) {
+    if bytes.len() < NOTICE_BYTES {
+        return;
+    }
+    let then = match cache {
+        Some(dir) => format!("once: later runs load it from {}", dir.display()),
+        None => "every time: the cache is off (PCAPXRAY_CACHE_DIR=off)".into(),
+    };
+    eprintln!(
+        "note: compiling {source} ({:.1} MB) for this machine; this can take a minute, {then}.",
+        bytes.len() as f64 / 1e6
+    );
+}
+
 /// Where compiled plugins are cached: `$PCAPXRAY_CACHE_DIR`, else `$XDG_CACHE_HOME/pcapxray`, else
 /// `~/.cache/pcapxray`. `PCAPXRAY_CACHE_DIR=off` disables the cache.
 pub fn cache_dir() -> Option<std::path::PathBuf> {
@@ -275,39 +510,6 @@ pub fn cache_dir() -> Option<std::path::PathBuf> {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
             .map(|d| d.join("pcapxray")),
     }
-}
-
-/// Reads the world from the export names: `pcapxray:plugin/analyzer@0.6.0`.
-fn plugin_kind(
-    source_name: &str,
-    exports: &[String],
-) -> Result<(StageKind, String), PluginLoadError> {
-    for export in exports {
-        let Some(rest) = export.strip_prefix(&format!("{WIT_PACKAGE}/")) else {
-            continue;
-        };
-        let (iface, version) = rest.split_once('@').unwrap_or((rest, "?"));
-        let kind = match iface {
-            "analyzer" => StageKind::Analyzer,
-            "output" => StageKind::Output,
-            _ => continue,
-        };
-        if !compatible(version) {
-            return Err(PluginLoadError::IncompatibleVersion {
-                source_name: source_name.to_string(),
-                found: format!("{WIT_PACKAGE}@{version}"),
-            });
-        }
-        return Ok((kind, format!("{WIT_PACKAGE}@{version}")));
-    }
-    Err(PluginLoadError::NotAPlugin {
-        source_name: source_name.to_string(),
-        exports: if exports.is_empty() {
-            "(none)".into()
-        } else {
-            exports.join(", ")
-        },
-    })
 }
 
 /// Semver compatibility with [`WIT_VERSION`]: same major, and while major is 0, same minor.
@@ -422,12 +624,25 @@ mod tests {
 
     #[test]
     fn another_wit_version_is_refused_with_both_versions_named() {
-        let err = plugin_kind("x.wasm", &["pcapxray:plugin/analyzer@1.0.0".into()])
-            .unwrap_err()
-            .to_string();
+        let refusal = super::super::wit_shape::Refusal::Version {
+            found: "pcapxray:plugin@1.0.0".into(),
+            differences: vec!["interface `extra` is not in this pcapxray's WIT".into()],
+        };
+        let err = PluginLoadError::refused("x.wasm", refusal).to_string();
         assert!(
-            err.contains("pcapxray:plugin@1.0.0") && err.contains("pcapxray:plugin@0.6.0"),
+            err.contains("pcapxray:plugin@1.0.0")
+                && err.contains("pcapxray:plugin@0.6.0 (interface `extra`")
+                && err.contains("rebuild it against this pcapxray's WIT (pcapxray:plugin@0.6.0"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn compatible_names_cover_the_semver_family() {
+        let names = compatible_names("wasi:io/streams@0.2.3");
+        assert!(names.contains(&"wasi:io/streams@0.2.6".to_string()));
+        assert!(!names.iter().any(|n| n.contains("@0.3.")));
+        assert_eq!(compatible_names("a:b/c@0.0.1"), ["a:b/c@0.0.1"]);
+        assert_eq!(compatible_names("a:b/c"), ["a:b/c"]);
     }
 }

@@ -191,17 +191,34 @@ impl Stage {
                 self.spec.limits.memory_mb
             )
         } else {
-            let first = text.lines().next().unwrap_or("trap").to_string();
-            let printed =
-                String::from_utf8_lossy(&self.store.data().stderr.contents()).into_owned();
-            let printed: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).collect();
-            if printed.is_empty() {
-                format!("{who} trapped in `{what}`: {first}")
-            } else {
-                let tail = printed[printed.len().saturating_sub(3)..].join(" / ");
-                format!("{who} trapped in `{what}`: {first}; it printed: {tail}")
+            // The root cause ("wasm `unreachable` instruction executed"), not the backtrace's heading.
+            let first = trap.root_cause().to_string();
+            match self.store.data().stderr.text() {
+                None => format!("{who} trapped in `{what}`: {first}"),
+                Some(printed) => {
+                    let lines: Vec<&str> = printed.lines().collect();
+                    let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
+                    format!("{who} trapped in `{what}`: {first}; it printed: {tail}")
+                }
             }
         }
+    }
+
+    /// What the plugin printed to stderr so far, cleaned of runtime boilerplate (the last 64 KiB,
+    /// with a notice when more was cut).
+    pub fn printed(&self) -> Option<String> {
+        self.store.data().stderr.text()
+    }
+
+    /// Why the stage was stopped, followed by everything it printed: a Python traceback or a
+    /// JavaScript stack with the plugin's own message and line. This is the stage's `error` in
+    /// report.json.
+    pub fn failure_record(&self) -> Option<String> {
+        let failure = self.failure.clone()?;
+        Some(match self.printed() {
+            Some(printed) => format!("{failure}\nIt printed to stderr:\n{printed}"),
+            None => failure,
+        })
     }
 
     /// What the model answers from during the next calls: a snapshot of some hosts, or (`None`) the

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub struct StageState {
     wasi: WasiCtx,
-    /// What the plugin printed to stderr (a Rust panic message lands here), kept to explain a trap.
-    pub stderr: MemoryOutputPipe,
+    /// What the plugin printed to stderr (a Rust panic message, a Python traceback), kept to explain
+    /// a failure.
+    pub stderr: super::stderr::StderrLog,
     table: ResourceTable,
     pub limits: PeakLimits,
     /// The stage name, for log lines and refusals.
@@ -102,7 +102,7 @@ impl StageState {
         memory_mb: u64,
         services: Arc<Services>,
     ) -> StageState {
-        let stderr = MemoryOutputPipe::new(64 * 1024);
+        let stderr = super::stderr::StderrLog::default();
         StageState {
             // Deliberately empty: no preopened folders, no environment, no arguments, no network.
             wasi: WasiCtx::builder().stderr(stderr.clone()).build(),

@@ -89,13 +89,24 @@
     return vp;
   }
 
-  // Labels that would overlap another, more important one, or stick out of the picture, are not
-  // shown: fewer labels, never smaller ones. Frames' headers first, then networks, then hosts by
+  // Labels that would overlap a host's or network's shape or another, more important label, or
+  // stick out of the picture, are not shown: fewer labels, never smaller ones. Frames' headers first, then networks, then hosts by
   // traffic, then the names under them. Boxes are measured as drawn (SVG units, CSS pixels at Fit).
-  function thinLabels(labels, w, h) {
+  function thinLabels(labels, shapes, w, h) {
     const CELL = 64;
     const grid = new Map();
     const kept = [];
+    // The hosts' and networks' shapes are taken first: a label never covers one.
+    function take(b) {
+      for (let gx = Math.floor(b.x / CELL); gx <= Math.floor((b.x + b.width) / CELL); gx++) {
+        for (let gy = Math.floor(b.y / CELL); gy <= Math.floor((b.y + b.height) / CELL); gy++) {
+          const key = gx + ',' + gy;
+          if (!grid.has(key)) grid.set(key, []);
+          grid.get(key).push(b);
+        }
+      }
+    }
+    shapes.forEach(take);
     labels.sort(function (p, q) { return p.rank - q.rank || q.weight - p.weight; });
     // A node's labels are placed inside its group: its position is added to their boxes.
     const boxes = labels.map(function (l) {
@@ -105,18 +116,15 @@
     labels.forEach(function (l, i) {
       const b = boxes[i];
       let ok = b.x >= 0 && b.y >= 0 && b.x + b.width <= w && b.y + b.height <= h;
-      const keys = [];
       for (let gx = Math.floor(b.x / CELL); ok && gx <= Math.floor((b.x + b.width) / CELL); gx++) {
         for (let gy = Math.floor(b.y / CELL); ok && gy <= Math.floor((b.y + b.height) / CELL); gy++) {
-          const key = gx + ',' + gy;
-          keys.push(key);
-          ok = !(grid.get(key) || []).some(function (o) {
+          ok = !(grid.get(gx + ',' + gy) || []).some(function (o) {
             return b.x < o.x + o.width && o.x < b.x + b.width && b.y < o.y + o.height && o.y < b.y + b.height;
           });
         }
       }
       if (!ok) { l.text.setAttribute('display', 'none'); return; }
-      keys.forEach(function (key) { if (!grid.has(key)) grid.set(key, []); grid.get(key).push(b); });
+      take(b);
       kept.push(l.text);
     });
     return kept;
@@ -201,7 +209,7 @@
     });
     root.appendChild(nodeLayer);
     vp.show(root, w, h);
-    thinLabels(labels, w, h);
+    thinLabels(labels, d.nodes.map(function (n) { return { x: n.x - n.r, y: n.y - n.r, width: 2 * n.r, height: 2 * n.r }; }), w, h);
     return {
       select: function (id) {
         byId.forEach(function (g, key) { g.classList.toggle('selected', key === id); });

@@ -95,7 +95,8 @@ try {
 
   const summary = () => page.locator('#view-summary').textContent();
   const counter = (table) => page.locator(`#${table}-count`).textContent();
-  const settle = () => page.waitForTimeout(400);
+  // A pause for the typing delay, then until the page has drawn what it was asked.
+  const settle = async () => { await page.waitForTimeout(400); await page.waitForFunction(() => !document.body.dataset.busy); };
   const save = async (name, click) => {
     const [download] = await Promise.all([page.waitForEvent('download'), click()]);
     const path = join(args.out, name);
@@ -165,6 +166,7 @@ try {
 
   // One flow's packets: the flow with the most packets, through its link in the flows table.
   await page.locator('#flows-table thead').getByRole('button', { name: 'Packets', exact: true }).click();
+  await settle();
   const first = page.locator('#flows-table tbody tr').first();
   const cells = await first.locator('td').allTextContents();
   result.flow = { id: Number(cells[0].replace(/,/g, '')), packets: Number(cells[7].replace(/,/g, '')), row: cells };
@@ -174,6 +176,7 @@ try {
 
   // One host's packets, from its details.
   await page.locator(`#hosts-table button[data-host="${args.host}"]`).first().click();
+  await settle();
   const hostPcap = await save('host.pcap', () => page.getByRole('link', { name: /Download this host's packets/ }).click());
   result.hostPcap = { name: hostPcap.name, ...summarize(readCapture(readFileSync(hostPcap.path))), path: hostPcap.path };
 

@@ -11,7 +11,7 @@
 // node explore.mjs --url http://127.0.0.1:PORT/ --capture FILE --out DIR [--chromium PATH]
 //                  [--view https] [--host 192.168.0.26] [--mac MAC] [--v6-case URL] [--many-case URL]
 
-import { openSession } from './session.mjs';
+import { openSession, labels } from './session.mjs';
 import { join } from 'node:path';
 
 const args = {};
@@ -87,7 +87,8 @@ try {
   // What the page shows, read back for the checks in serve.rs.
   const summary = () => page.locator('#view-summary').textContent();
   const counter = (table) => page.locator(`#${table}-count`).textContent();
-  const settle = () => page.waitForTimeout(400);
+  // A pause for the typing delay, then until the page has drawn what it was asked.
+  const settle = async () => { await page.waitForTimeout(400); await page.waitForFunction(() => !document.body.dataset.busy); };
 
   // The diagram of `all`: every edge with the class the page drew it in.
   await page.getByLabel('View', { exact: true }).selectOption('all');
@@ -109,8 +110,10 @@ try {
   await page.getByLabel('From (IP or CIDR)').fill('');
   await settle();
   await page.locator('#hosts-table thead').getByRole('button', { name: 'Flows' }).click();
+  await settle();
   result.flowsDescending = await flowsColumn();
   await page.locator('#hosts-table thead').getByRole('button', { name: 'Flows' }).click();
+  await settle();
   result.flowsAscending = await flowsColumn();
   result.hostsSort = await page.locator('#hosts-table th[aria-sort]').getAttribute('aria-sort');
   await page.getByLabel('Filter hosts').fill('192.168.');
@@ -199,7 +202,21 @@ try {
     result.listed = await page.locator(`tr[data-id="${url.split('/').pop()}"] td:first-child`).textContent();
     step(`renamed and re-ran ${url}: ${JSON.stringify(result.rerun)}`);
   }
-  if (args['many-case']) result.many = await hostsOf(args['many-case'], '10.0.0.1');
+  if (args['many-case']) {
+    result.many = await hostsOf(args['many-case'], '10.0.0.1');
+    // More hosts than the diagram draws one by one: a network opens on a press, its hosts labelled
+    // at Fit no smaller than 10 px and without overlap, and closes again.
+    const many = result.many;
+    many.groups = await page.locator('#diagram g.node.group').evaluateAll((gs) => gs.map((g) => g.dataset.group));
+    many.labelsClosed = await labels(page);
+    await page.locator('#diagram g.node.group rect').first().click();
+    await page.locator('#diagram g.frame').first().waitFor();
+    many.opened = { nodes: await page.locator('#diagram g.node:not(.group)').count(), frames: await page.locator('#diagram g.frame').evaluateAll((fs) => fs.map((f) => f.dataset.group)) };
+    many.labelsOpened = await labels(page);
+    await page.locator('#diagram g.frame-head').first().click();
+    await page.locator('#diagram g.node.group').first().waitFor();
+    many.closed = { nodes: await page.locator('#diagram g.node').count(), frames: await page.locator('#diagram g.frame').count() };
+  }
 } finally {
   await close();
 }

@@ -23,7 +23,8 @@ const result = { consoleErrors: [] };
 const { page, close } = await openSession(args.out, args.chromium, result.consoleErrors);
 const rows = (table) => page.locator(`#${table} tbody tr`).evaluateAll((rs) => rs.map((r) => Array.from(r.cells).map((c) => c.textContent)));
 const counter = (table) => page.locator(`#${table}-count`).textContent();
-const settle = () => page.waitForTimeout(400);
+// A pause for the typing delay, then until the page has drawn what it was asked.
+const settle = async () => { await page.waitForTimeout(400); await page.waitForFunction(() => !document.body.dataset.busy); };
 const save = async (name, click) => {
   const [download] = await Promise.all([page.waitForEvent('download'), click()]);
   const path = join(args.out, name);
@@ -49,6 +50,7 @@ try {
   result.fileMarks = await page.locator('#diagram .files-mark').evaluateAll((ms) => ms.map((m) => m.firstChild.textContent));
   // Sort by size: the first press on a number column sorts largest first.
   await page.locator('#files-table thead').getByRole('button', { name: 'Size', exact: true }).click();
+  await settle();
   result.sizeSort = await page.locator('#files-table thead th[aria-sort]').textContent();
   result.bySize = await rows('files-table');
   // Filter by a word, and download the table as filtered.

@@ -25,3 +25,25 @@ export async function openSession(dir, executablePath, errors) {
   };
   return { context, page, close };
 }
+
+// The diagram's labels as the page shows them now: how many, the smallest in CSS pixels on screen
+// (font size times the diagram's zoom) and how many pairs overlap (their boxes on screen).
+export async function labels(page) {
+  return page.evaluate(() => {
+    const stage = document.querySelector('#diagram .stage');
+    const zoom = stage ? new DOMMatrix(getComputedStyle(stage).transform).a : 1;
+    const shown = Array.from(document.querySelectorAll('#diagram svg text'))
+      .filter((t) => t.getAttribute('display') !== 'none' && getComputedStyle(t).display !== 'none');
+    const boxes = shown.map((t) => t.getBoundingClientRect());
+    let overlaps = 0;
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i], b = boxes[j];
+        if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) overlaps++;
+      }
+    }
+    const px = shown.map((t) => parseFloat(getComputedStyle(t).fontSize) * zoom);
+    return { shown: shown.length, all: document.querySelectorAll('#diagram svg text').length, zoom,
+      smallestPx: px.length ? Math.min(...px) : null, overlaps };
+  });
+}

@@ -46,6 +46,7 @@ try {
   result.views = views;
   await page.getByLabel('View', { exact: true }).selectOption(views.includes('tor') ? 'tor' : 'tag:tor');
   await page.waitForTimeout(400);
+  await page.waitForFunction(() => !document.body.dataset.busy);
   result.tor = {
     summary: await page.locator('#view-summary').textContent(),
     findings: await page.locator('#findings-table tbody').innerText(),

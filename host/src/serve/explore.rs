@@ -3,7 +3,8 @@
 //! and parse in seconds), while the page needs a dozen fields per flow. This module writes, once per
 //! report, `explore.json` beside the case's `report/` folder: the flows as rows of those fields, and the
 //! hosts, findings (without roll-ups, which repeat flow findings), notes and capture facts as
-//! report.json has them. It is derived, never the truth:
+//! report.json has them; the attributes of the flows' findings (more than half of the bytes) go to
+//! `explore-details.json`, which the page reads after it has drawn. It is derived, never the truth:
 //! it is made again whenever report.json is newer, and a case without it still works.
 //!
 //! The files and credentials tables are report.json's `files` and `credentials` (the SDK's `tables`
@@ -11,13 +12,16 @@
 //! attribute named `secret`) is replaced by a mask, and the secrets are kept apart in `secrets.json`,
 //! which the server hands out one at a time when the investigator asks ([`secret`]).
 
+use super::evidence::micros;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// The columns of a flow row, in order; the page reads them by these names.
-pub const FLOW_COLUMNS: [&str; 17] = [
+/// The columns of a flow row, in order; the page reads them by these names. `t0` and `t1` are
+/// `start` and `end` in microseconds since the epoch (`null` when missing), so the page does not
+/// parse a quarter of a million time stamps before it can draw.
+pub const FLOW_COLUMNS: [&str; 19] = [
     "id",
     "protocol",
     "client_ip",
@@ -35,6 +39,8 @@ pub const FLOW_COLUMNS: [&str; 17] = [
     "to_client_packets",
     "to_client_bytes",
     "tags",
+    "t0",
+    "t1",
 ];
 
 #[derive(Deserialize)]
@@ -98,7 +104,8 @@ struct Model<'a> {
     columns: &'a [&'a str],
     /// `null` when report.json was written without flows.
     flows: Option<Vec<Value>>,
-    /// The findings of each flow that report.json lists on the flow: `[flow id, [finding, ...]]`.
+    /// The findings of each flow that report.json lists on the flow: `[flow id, [finding, ...]]`,
+    /// without their `attributes` (most of the bytes), which `explore-details.json` holds.
     flow_findings: Vec<(u64, Vec<Value>)>,
     findings: Vec<Value>,
     hosts: Vec<Value>,
@@ -163,7 +170,9 @@ fn row(f: &Flow) -> Value {
         f.to_server.bytes,
         f.to_client.packets,
         f.to_client.bytes,
-        f.tags
+        f.tags,
+        f.start.as_deref().and_then(micros),
+        f.end.as_deref().and_then(micros)
     ])
 }
 
@@ -186,7 +195,37 @@ pub fn model(case_dir: &Path) -> io::Result<Option<PathBuf>> {
 }
 
 /// What the page checks first; a model of another format (an older server's) is made again.
-const FORMAT: &str = "pcapxray-explore-3";
+const FORMAT: &str = "pcapxray-explore-4";
+
+/// The attributes of the flows' findings, in `flow_findings`' order: what the page reads after it
+/// has drawn the first picture (the evidence, DNS and web columns).
+#[derive(Serialize)]
+struct Details {
+    format: &'static str,
+    /// `[flow id, [attributes of its first finding, of its second, ...]]`.
+    flow_attributes: Vec<(u64, Vec<Value>)>,
+}
+
+/// The details file of a case's model (made with the model).
+pub fn details(case_dir: &Path) -> io::Result<Option<PathBuf>> {
+    Ok(model(case_dir)?.map(|m| m.with_file_name(DETAILS)))
+}
+const DETAILS: &str = "explore-details.json";
+
+/// A flow's findings without their attributes, and the attributes.
+fn split_attributes(findings: &[Value]) -> (Vec<Value>, Vec<Value>) {
+    findings
+        .iter()
+        .map(|x| {
+            let mut x = x.clone();
+            let attributes = x
+                .as_object_mut()
+                .and_then(|o| o.remove("attributes"))
+                .unwrap_or(Value::Null);
+            (x, attributes)
+        })
+        .unzip()
+}
 
 /// Whether a model file starts with this server's format (serde writes `format` first).
 fn current_format(model: &Path) -> bool {
@@ -215,6 +254,21 @@ fn write(report: &Path, model: &Path) -> io::Result<()> {
         .for_each(|x| drop(take_secret(x)));
     write_atomic(&model.with_file_name("secrets.json"), &secrets)?;
     let flows = report.flows.as_deref().unwrap_or_default();
+    let (flow_findings, flow_attributes) = flows
+        .iter()
+        .filter(|f| !f.findings.is_empty())
+        .map(|f| {
+            let (findings, attributes) = split_attributes(&f.findings);
+            ((f.id, findings), (f.id, attributes))
+        })
+        .unzip();
+    write_atomic(
+        &model.with_file_name(DETAILS),
+        &Details {
+            format: FORMAT,
+            flow_attributes,
+        },
+    )?;
     let out = Model {
         format: FORMAT,
         columns: &FLOW_COLUMNS,
@@ -222,11 +276,7 @@ fn write(report: &Path, model: &Path) -> io::Result<()> {
             .flows
             .as_ref()
             .map(|_| flows.iter().map(row).collect()),
-        flow_findings: flows
-            .iter()
-            .filter(|f| !f.findings.is_empty())
-            .map(|f| (f.id, f.findings.clone()))
-            .collect(),
+        flow_findings,
         // Roll-ups repeat flow findings for the report's readers; the page lists each flow's own.
         findings: report
             .findings

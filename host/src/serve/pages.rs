@@ -37,6 +37,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/start.js"),
     ),
     (
+        "common.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/common.js"),
+    ),
+    (
+        "explore-worker.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/explore-worker.js"),
+    ),
+    (
         "case.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/case.js"),

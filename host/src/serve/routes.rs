@@ -18,6 +18,7 @@
 //! | `POST /tor` | add consensuses (multipart fields `consensus`: documents, `.tar`, `.tar.xz`, `.xz`) |
 //! | `GET /api/cases`, `GET /api/cases/{id}` | case list; one case with its report files |
 //! | `GET /api/cases/{id}/explore` | what the case page explores, compact (see [`super::explore`]) |
+//! | `GET /api/cases/{id}/explore/details` | the attributes of the flows' findings, read after the first picture |
 //! | `GET /api/cases/{id}/events` | Server-Sent Events: `status` with the case as JSON until it ends |
 //! | `DELETE /api/cases/{id}` | delete |
 //! | `POST /api/cases/{id}/rerun` | analyze again; 202 `{id, url}` |
@@ -83,6 +84,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/cases/{id}", get(case_json).delete(delete_api))
         .route("/api/cases/{id}/events", get(events))
         .route("/api/cases/{id}/explore", get(explore_model))
+        .route("/api/cases/{id}/explore/details", get(explore_details))
         .route("/api/cases/{id}/secrets/{index}", get(reveal_secret))
         .route("/api/cases/{id}/rerun", post(rerun_api))
         .fallback(|| async {
@@ -947,11 +949,25 @@ impl Drop for TempFile {
 
 /// The compact explore model of a finished case, made from report.json if needed.
 async fn explore_model(State(app): AppState, Path(id): Path<String>) -> Response {
+    explore_file(app, id, super::explore::model).await
+}
+
+/// The attributes of the flows' findings in a case's explore model.
+async fn explore_details(State(app): AppState, Path(id): Path<String>) -> Response {
+    explore_file(app, id, super::explore::details).await
+}
+
+/// One file of a case's explore model, made first if missing or older than report.json.
+async fn explore_file(
+    app: Arc<App>,
+    id: String,
+    which: fn(&std::path::Path) -> std::io::Result<Option<std::path::PathBuf>>,
+) -> Response {
     let Some(id) = CaseId::parse(&id) else {
         return not_found_case(false);
     };
     let dir = app.store.case_dir(&id);
-    match blocking(move || super::explore::model(&dir)).await {
+    match blocking(move || which(&dir)).await {
         Ok(Some(path)) => match tokio::fs::File::open(&path).await {
             Ok(file) => {
                 let len = file.metadata().await.map(|m| m.len()).ok();

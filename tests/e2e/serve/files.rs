@@ -152,6 +152,14 @@ fn a_kept_file_downloads_as_an_attachment_and_hostile_names_reach_nothing() {
         "{}",
         model.text()
     );
+    // Nor in the findings' details the page reads after its first picture.
+    let details = get(&format!("/api/cases/{a}/explore/details"));
+    assert_eq!(details.status, 200, "{}", details.text());
+    assert!(
+        !details.text().contains(&format!("\"{password}\"")),
+        "{}",
+        details.text()
+    );
     let credentials = model.json()["credentials"].clone();
     assert_eq!(credentials.as_array().unwrap().len(), 1, "{credentials}");
     assert_eq!(

@@ -1,5 +1,7 @@
-// The network diagram: a small force-directed layout drawn as SVG, with pan and zoom by mouse, wheel,
-// touch and keyboard. Every host is a focusable button; text goes in through textContent only.
+// The network diagram, drawn as SVG where the explore worker placed the hosts and networks, with pan
+// and zoom by mouse, wheel, touch and keyboard. Every host and network is a focusable button; text
+// goes in through textContent only. Labels are never drawn smaller than at Fit: those that would
+// overlap are left out, and below Fit none are shown.
 'use strict';
 (function () {
   const SVG = 'http://www.w3.org/2000/svg';
@@ -10,67 +12,14 @@
     return e;
   }
 
-  // Fruchterman–Reingold, deterministic: the start positions depend only on the node order.
-  function layout(nodes, edges, width, height) {
-    const n = nodes.length;
-    const index = new Map(nodes.map(function (node, i) { return [node.id, i]; }));
-    const x = new Float64Array(n), y = new Float64Array(n);
-    const lan = nodes.filter(function (node) { return node.lan; }).length;
-    let li = 0, wi = 0;
-    nodes.forEach(function (node, i) {
-      const inner = node.lan;
-      const count = inner ? Math.max(lan, 1) : Math.max(n - lan, 1);
-      const slot = inner ? li++ : wi++;
-      const r = (inner ? 0.15 : 0.45) * Math.min(width, height);
-      const a = 2 * Math.PI * slot / count + (inner ? 0.3 : 0);
-      x[i] = width / 2 + r * Math.cos(a);
-      y[i] = height / 2 + r * Math.sin(a);
-    });
-    const links = edges.map(function (e) { return [index.get(e.a), index.get(e.b)]; })
-      .filter(function (l) { return l[0] !== undefined && l[1] !== undefined && l[0] !== l[1]; });
-    const k = 0.9 * Math.sqrt(width * height / Math.max(n, 1));
-    const reach2 = 9 * k * k;
-    const dx = new Float64Array(n), dy = new Float64Array(n);
-    let temperature = width / 10;
-    const rounds = n > 100 ? 200 : 300;
-    for (let round = 0; round < rounds; round++) {
-      dx.fill(0); dy.fill(0);
-      for (let i = 0; i < n; i++) {
-        for (let j = i + 1; j < n; j++) {
-          let ex = x[i] - x[j], ey = y[i] - y[j];
-          let d2 = ex * ex + ey * ey;
-          // Only near hosts push each other away, so separate groups do not drift apart.
-          if (d2 > reach2) continue;
-          if (d2 < 0.01) { ex = 0.1 * ((i % 7) - 3); ey = 0.1 * ((j % 5) - 2); d2 = 0.05; }
-          const f = k * k / d2;
-          dx[i] += ex * f; dy[i] += ey * f; dx[j] -= ex * f; dy[j] -= ey * f;
-        }
-      }
-      for (const [a, b] of links) {
-        const ex = x[a] - x[b], ey = y[a] - y[b];
-        const d = Math.sqrt(ex * ex + ey * ey) + 0.01;
-        const f = d / k;
-        dx[a] -= ex * f; dy[a] -= ey * f; dx[b] += ex * f; dy[b] += ey * f;
-      }
-      for (let i = 0; i < n; i++) {
-        // Gravity keeps unconnected hosts and groups together.
-        dx[i] += (width / 2 - x[i]) * 0.08;
-        dy[i] += (height / 2 - y[i]) * 0.08;
-        const d = Math.sqrt(dx[i] * dx[i] + dy[i] * dy[i]) + 0.01;
-        const step = Math.min(d, temperature);
-        x[i] += dx[i] / d * step; y[i] += dy[i] / d * step;
-      }
-      temperature *= 0.97;
-    }
-    return nodes.map(function (_, i) { return [x[i], y[i]]; });
-  }
-
   // Pan and zoom of whatever the canvas shows, kept per canvas element.
   function viewport(canvas) {
     if (canvas._viewport) return canvas._viewport;
     const vp = { s: 1, tx: 0, ty: 0, w: 1, h: 1, stage: null, dragged: false };
     vp.apply = function () {
       if (vp.stage) vp.stage.style.transform = 'translate(' + vp.tx + 'px,' + vp.ty + 'px) scale(' + vp.s + ')';
+      // Labels are 11 px at Fit (scale 1); smaller than 10 px they are not shown.
+      canvas.classList.toggle('tiny', vp.s < 10 / 11);
     };
     vp.fit = function () {
       const r = canvas.getBoundingClientRect();
@@ -140,36 +89,91 @@
     return vp;
   }
 
-  // nodes: {id, label, sub, lan, flagged, weight, title}; edges: {a, b, cls, color, width, title, files}.
-  function draw(canvas, nodes, edges, onSelect) {
-    const vp = viewport(canvas);
-    // About 110 × 110 pixels per host leaves room for the labels at zoom 1.
-    const width = Math.max(600, 130 * Math.sqrt(nodes.length));
-    const height = width * 0.7;
-    const pos = layout(nodes, edges, width, height);
-    const at = new Map(nodes.map(function (node, i) { return [node.id, pos[i]]; }));
-    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-    pos.forEach(function (p) {
-      minX = Math.min(minX, p[0]); minY = Math.min(minY, p[1]);
-      maxX = Math.max(maxX, p[0]); maxY = Math.max(maxY, p[1]);
+  // Labels that would overlap a host's or network's shape or another, more important label, or
+  // stick out of the picture, are not shown: fewer labels, never smaller ones. Frames' headers first, then networks, then hosts by
+  // traffic, then the names under them. Boxes are measured as drawn (SVG units, CSS pixels at Fit).
+  function thinLabels(labels, shapes, w, h) {
+    const CELL = 64;
+    const grid = new Map();
+    const kept = [];
+    // The hosts' and networks' shapes are taken first: a label never covers one.
+    function take(b) {
+      for (let gx = Math.floor(b.x / CELL); gx <= Math.floor((b.x + b.width) / CELL); gx++) {
+        for (let gy = Math.floor(b.y / CELL); gy <= Math.floor((b.y + b.height) / CELL); gy++) {
+          const key = gx + ',' + gy;
+          if (!grid.has(key)) grid.set(key, []);
+          grid.get(key).push(b);
+        }
+      }
+    }
+    shapes.forEach(take);
+    labels.sort(function (p, q) { return p.rank - q.rank || q.weight - p.weight; });
+    // A node's labels are placed inside its group: its position is added to their boxes.
+    const boxes = labels.map(function (l) {
+      const b = l.text.getBBox();
+      return { x: b.x + (l.dx || 0), y: b.y + (l.dy || 0), width: b.width, height: b.height };
     });
-    if (!nodes.length) { minX = minY = 0; maxX = maxY = 100; }
-    const pad = 70;
-    const w = maxX - minX + 2 * pad, h = maxY - minY + 2 * pad;
-    const root = svg('svg', { width: w, height: h, viewBox: (minX - pad) + ' ' + (minY - pad) + ' ' + w + ' ' + h, role: 'presentation' });
+    labels.forEach(function (l, i) {
+      const b = boxes[i];
+      let ok = b.x >= 0 && b.y >= 0 && b.x + b.width <= w && b.y + b.height <= h;
+      for (let gx = Math.floor(b.x / CELL); ok && gx <= Math.floor((b.x + b.width) / CELL); gx++) {
+        for (let gy = Math.floor(b.y / CELL); ok && gy <= Math.floor((b.y + b.height) / CELL); gy++) {
+          ok = !(grid.get(gx + ',' + gy) || []).some(function (o) {
+            return b.x < o.x + o.width && o.x < b.x + b.width && b.y < o.y + o.height && o.y < b.y + b.height;
+          });
+        }
+      }
+      if (!ok) { l.text.setAttribute('display', 'none'); return; }
+      take(b);
+      kept.push(l.text);
+    });
+    return kept;
+  }
+
+  function label(x, y, text, cls) {
+    const t = svg('text', { x: x, y: y, 'text-anchor': 'middle', class: cls || '' });
+    t.textContent = text;
+    return t;
+  }
+
+  // d: {width, height, nodes: [{id, group, x, y, r, label, sub, lan, flagged, weight, title}], frames:
+  // [{key, x, y, w, h, label}] (open networks), edges: [{a, b, cls, color, width, title, files, group}]},
+  // positions already laid out to fill width × height. on.host(ip) and on.group(key) when pressed.
+  function draw(canvas, d, on) {
+    const vp = viewport(canvas);
+    const w = d.width, h = d.height;
+    const at = new Map(d.nodes.map(function (n) { return [n.id, n]; }));
+    const root = svg('svg', { width: w, height: h, viewBox: '0 0 ' + w + ' ' + h, role: 'presentation' });
+    const labels = [];
+    const frameLayer = svg('g', { class: 'frames' });
+    d.frames.forEach(function (f) {
+      const g = svg('g', { class: 'frame', 'data-group': f.key });
+      g.appendChild(svg('rect', { x: f.x, y: f.y, width: f.w, height: f.h, rx: 6 }));
+      const head = svg('g', { class: 'frame-head', tabindex: '0', role: 'button', 'data-group': f.key, 'aria-label': 'Close network ' + f.label });
+      const t = svg('text', { x: f.x + 6, y: f.y + 13 });
+      t.textContent = '− ' + f.label;
+      head.appendChild(t);
+      press(head, function () { on.group(f.key); });
+      g.appendChild(head);
+      frameLayer.appendChild(g);
+      labels.push({ text: t, rank: 0, weight: f.w * f.h });
+    });
+    root.appendChild(frameLayer);
     const edgeLayer = svg('g', { class: 'edges' });
-    edges.forEach(function (e) {
+    d.edges.forEach(function (e) {
       const p = at.get(e.a), q = at.get(e.b);
       if (!p || !q) return;
-      const line = svg('line', { x1: p[0], y1: p[1], x2: q[0], y2: q[1], class: 'edge', stroke: e.color, 'stroke-width': e.width, 'data-class': e.cls, 'data-a': e.a, 'data-b': e.b });
+      // Conversations with a network of hosts are drawn apart from those between two hosts.
+      const line = svg('line', { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: e.group ? 'link' : 'edge', stroke: e.color, 'stroke-width': e.width, 'data-class': e.cls, 'data-a': e.a, 'data-b': e.b });
       const t = svg('title', {});
       t.textContent = e.title;
       line.appendChild(t);
       edgeLayer.appendChild(line);
       // A paper clip with the count where files went over the edge.
       if (e.files) {
-        const mark = svg('text', { x: (p[0] + q[0]) / 2, y: (p[1] + q[1]) / 2, class: 'files-mark', 'text-anchor': 'middle', 'data-files': e.files, 'data-a': e.a, 'data-b': e.b });
+        const mark = svg('text', { x: (p.x + q.x) / 2, y: (p.y + q.y) / 2, class: 'files-mark', 'text-anchor': 'middle', 'data-files': e.files, 'data-a': e.a, 'data-b': e.b });
         mark.textContent = '\u{1f4ce}' + e.files;
+        labels.push({ text: mark, rank: 4, weight: e.files });
         const mt = svg('title', {});
         mt.textContent = e.title;
         mark.appendChild(mt);
@@ -179,41 +183,46 @@
     root.appendChild(edgeLayer);
     const nodeLayer = svg('g', { class: 'nodes' });
     const byId = new Map();
-    nodes.forEach(function (node) {
-      const p = at.get(node.id);
+    d.nodes.forEach(function (node) {
       const g = svg('g', {
-        class: 'node ' + (node.lan ? 'lan' : 'wan') + (node.flagged ? ' flagged' : ''),
-        transform: 'translate(' + p[0] + ',' + p[1] + ')',
-        tabindex: '0', role: 'button', 'data-ip': node.id,
+        class: 'node ' + (node.lan ? 'lan' : 'wan') + (node.flagged ? ' flagged' : '') + (node.group ? ' group' : ''),
+        transform: 'translate(' + node.x + ',' + node.y + ')', tabindex: '0', role: 'button',
       });
+      g.setAttribute(node.group ? 'data-group' : 'data-ip', node.id);
       g.setAttribute('aria-label', node.title);
-      const r = Math.min(16, 5 + 1.6 * Math.log10(1 + node.weight));
-      g.appendChild(svg('circle', { r: r }));
-      const label = svg('text', { x: 0, y: r + 12, 'text-anchor': 'middle' });
-      label.textContent = node.label;
-      g.appendChild(label);
+      const r = node.r;
+      g.appendChild(node.group ? svg('rect', { x: -r, y: -r, width: 2 * r, height: 2 * r, rx: 3 }) : svg('circle', { r: r }));
+      const main = label(0, r + 12, node.label);
+      g.appendChild(main);
+      labels.push({ text: main, rank: node.group ? 1 : 2, weight: node.weight, dx: node.x, dy: node.y });
       if (node.sub) {
-        const sub = svg('text', { x: 0, y: r + 25, 'text-anchor': 'middle' });
-        sub.textContent = node.sub;
+        const sub = label(0, r + 26, node.sub, 'sub');
         g.appendChild(sub);
+        labels.push({ text: sub, rank: 3, weight: node.weight, dx: node.x, dy: node.y });
       }
       const t = svg('title', {});
       t.textContent = node.title;
       g.appendChild(t);
-      g.addEventListener('click', function () { if (!vp.dragged) onSelect(node.id); vp.dragged = false; });
-      g.addEventListener('keydown', function (e) {
-        if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); e.stopPropagation(); onSelect(node.id); }
-      });
+      press(g, function () { if (node.group) on.group(node.id); else on.host(node.id); });
       nodeLayer.appendChild(g);
-      byId.set(node.id, g);
+      if (!node.group) byId.set(node.id, g);
     });
     root.appendChild(nodeLayer);
     vp.show(root, w, h);
+    thinLabels(labels, d.nodes.map(function (n) { return { x: n.x - n.r, y: n.y - n.r, width: 2 * n.r, height: 2 * n.r }; }), w, h);
     return {
       select: function (id) {
         byId.forEach(function (g, key) { g.classList.toggle('selected', key === id); });
       },
     };
+
+    // A click (not the end of a drag), Enter or Space.
+    function press(g, act) {
+      g.addEventListener('click', function (e) { e.stopPropagation(); if (!vp.dragged) act(); vp.dragged = false; });
+      g.addEventListener('keydown', function (e) {
+        if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); e.stopPropagation(); act(); }
+      });
+    }
   }
 
   // A picture made elsewhere (the graph plugin's SVG), with the same pan and zoom.

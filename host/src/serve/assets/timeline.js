@@ -4,7 +4,6 @@
 'use strict';
 (function () {
   const SVG = 'http://www.w3.org/2000/svg';
-  const BINS = 120;
   const HEIGHT = 96, TOP = 18, AXIS = 18;
 
   function svg(tag, attrs) {
@@ -13,30 +12,17 @@
     return e;
   }
 
-  // Flows → bytes per bin, each flow's bytes spread evenly over the bins it spans.
-  function bin(flows, start, end) {
-    const span = Math.max(end - start, 1);
-    const bytes = new Float64Array(BINS);
-    flows.forEach(function (f) {
-      if (f.t0 === null) return;
-      const b0 = Math.min(BINS - 1, Math.max(0, Math.floor((f.t0 - start) / span * BINS)));
-      const b1 = Math.min(BINS - 1, Math.max(b0, Math.floor(((f.t1 === null ? f.t0 : f.t1) - start) / span * BINS)));
-      const share = f.bytes / (b1 - b0 + 1);
-      for (let b = b0; b <= b1; b++) bytes[b] += share;
-    });
-    return bytes;
-  }
-
-  // Draws the timeline into `box`. opts: {start, end, flows: [{t0, t1, bytes}], marks: [{t, severity,
-  // text}], range: [t0, t1] or null, label(t) → text, onSelect([t0, t1])}.
+  // Draws the timeline into `box`. opts: {start, end, bytes: [BINS numbers], marks: one per bin at
+  // most, [{t, severity (the most severe), texts (up to five), count}], range: [t0, t1] or null,
+  // label(t) → text, onSelect([t0, t1])}. The explore worker bins the flows and findings.
   function draw(box, opts) {
     const width = Math.max(box.clientWidth || 0, 320);
     const start = opts.start, end = Math.max(opts.end, opts.start + 1);
     const span = end - start;
     const x = function (t) { return (t - start) / span * width; };
     const t = function (px) { return Math.round(start + Math.min(Math.max(px, 0), width) / width * span); };
-    const bytes = bin(opts.flows, start, end);
-    const top = Math.max.apply(null, Array.from(bytes).concat([1]));
+    const bytes = opts.bytes, BINS = bytes.length;
+    const top = Math.max.apply(null, bytes.concat([1]));
     const root = svg('svg', { width: width, height: HEIGHT, class: 'timeline-svg', role: 'img',
       'aria-label': 'Bytes over time from ' + opts.label(start) + ' to ' + opts.label(end) });
     const barW = width / BINS;
@@ -52,19 +38,8 @@
       bars.appendChild(rect);
     }
     root.appendChild(bars);
-    // One mark per bar at most (a big case has thousands of findings): the most severe, with a count.
-    const RANK = { low: 1, medium: 2, high: 3, critical: 4 };
-    const perBin = new Map();
-    opts.marks.forEach(function (m) {
-      const b = Math.min(BINS - 1, Math.max(0, Math.floor((m.t - start) / span * BINS)));
-      let g = perBin.get(b);
-      if (!g) { g = { t: m.t, severity: m.severity, texts: [], count: 0 }; perBin.set(b, g); }
-      g.count++;
-      if ((RANK[m.severity] || 0) > (RANK[g.severity] || 0)) g.severity = m.severity;
-      if (g.texts.length < 5) g.texts.push(m.text);
-    });
     const marks = svg('g', { class: 'marks' });
-    perBin.forEach(function (g) {
+    opts.marks.forEach(function (g) {
       const mx = x(g.t);
       const mark = svg('path', { d: 'M' + (mx - 4) + ' 2 L' + (mx + 4) + ' 2 L' + mx + ' ' + (TOP - 4) + ' Z',
         class: 'mark sev-' + g.severity, 'data-t': g.t, 'data-count': g.count });
@@ -119,5 +94,5 @@
     box.replaceChildren(root);
   }
 
-  window.PcapxrayTimeline = { draw: draw, BINS: BINS };
+  window.PcapxrayTimeline = { draw: draw };
 })();

@@ -33,21 +33,7 @@ pub fn clean_cargo_env(cmd: &mut Command) {
 }
 
 fn new_plugin(dir: &Path, name: &str, kind: &str) -> PathBuf {
-    let crate_dir = dir.join(name);
-    let out = pcapxray(&[
-        "plugin",
-        "new",
-        name,
-        "--kind",
-        kind,
-        "--dir",
-        crate_dir.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let crate_dir = crate::support::plugin_new(dir, name, "--kind", kind);
     let build = cargo(&crate_dir)
         .args(["build", "--target", "wasm32-wasip2", "--release"])
         .output()

@@ -235,3 +235,24 @@ pub fn flow_findings_tagged(
         })
         .collect()
 }
+
+/// `pcapxray plugin new NAME OPTION VALUE --dir dir/NAME` (OPTION `--lang` or `--kind`); the new
+/// plugin's folder.
+pub fn plugin_new(dir: &Path, name: &str, option: &str, value: &str) -> std::path::PathBuf {
+    let folder = dir.join(name);
+    let out = pcapxray(&[
+        "plugin",
+        "new",
+        name,
+        option,
+        value,
+        "--dir",
+        folder.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    folder
+}

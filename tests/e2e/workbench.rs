@@ -10,22 +10,7 @@ use std::process::{Command, Output};
 
 /// `pcapxray plugin new NAME --lang LANG --dir dir/NAME`.
 fn new_plugin(dir: &Path, name: &str, lang: &str) -> PathBuf {
-    let folder = dir.join(name);
-    let out = pcapxray(&[
-        "plugin",
-        "new",
-        name,
-        "--lang",
-        lang,
-        "--dir",
-        folder.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    folder
+    crate::support::plugin_new(dir, name, "--lang", lang)
 }
 
 /// componentize-js as `tests/js-plugin/package-lock.json` pins it (`npm ci` once per test run).

@@ -207,6 +207,21 @@ try {
     // More hosts than the diagram draws one by one: a network opens on a press, its hosts labelled
     // at Fit no smaller than 10 px and without overlap, and closes again.
     const many = result.many;
+    // The hosts table shows a page of rows at a time: press "Next rows" to the end, then back once.
+    many.pages = [];
+    for (;;) {
+      many.pages.push({
+        range: await page.locator('#hosts-table-rows').textContent(),
+        addresses: await page.locator('#hosts-table tbody tr td:nth-child(1)').allTextContents(),
+      });
+      const next = page.locator('#hosts-table-next');
+      if (await next.isDisabled() || many.pages.length > 10) break;
+      await next.click();
+      await settle();
+    }
+    await page.locator('#hosts-table-previous').click();
+    await settle();
+    many.back = await page.locator('#hosts-table-rows').textContent();
     many.groups = await page.locator('#diagram g.node.group').evaluateAll((gs) => gs.map((g) => g.dataset.group));
     many.labelsClosed = await labels(page);
     await page.locator('#diagram g.node.group rect').first().click();

@@ -1435,6 +1435,33 @@ fn views_and_tables_of_other_cases(result: &Value) {
 
     let many = &result["many"];
     assert_eq!(many["count"], "201 of 201 hosts", "{many}");
+    // The table's pages, turned by its buttons, hold every host once.
+    let pages = many["pages"].as_array().unwrap();
+    let sizes: Vec<usize> = pages
+        .iter()
+        .map(|p| p["addresses"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [50, 50, 50, 50, 1], "{many}");
+    let all: std::collections::BTreeSet<&str> = pages
+        .iter()
+        .flat_map(|p| p["addresses"].as_array().unwrap())
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(all.len(), 201, "{many}");
+    assert!(
+        pages[4]["range"]
+            .as_str()
+            .unwrap()
+            .starts_with("rows 201–201 of 201"),
+        "{many}"
+    );
+    assert!(
+        many["back"]
+            .as_str()
+            .unwrap()
+            .starts_with("rows 151–200 of 201"),
+        "{many}"
+    );
     // Issue 14 point 7: more hosts than the diagram draws one by one are grouped by network: the
     // client alone in its /24 is drawn as itself, the 200 servers as 203.0.113.0/24, which opens
     // into its hosts on a press and closes again; labels at Fit are 10 px or more and never overlap.

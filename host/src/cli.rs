@@ -333,7 +333,7 @@ fn validate(path: &Path) -> i32 {
     let rt = match runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the WebAssembly runtime: {e}");
+            eprintln!("error: cannot start the WebAssembly runtime: {e:#}");
             return 1;
         }
     };
@@ -348,14 +348,15 @@ fn validate(path: &Path) -> i32 {
                 0 => String::new(),
                 n => format!(" with {n} warning(s)"),
             };
-            println!("{}: ok{noted}, {} stage(s)", path.display(), stages.len());
-            for s in &stages {
+            let started = stages.plugins(&pipeline);
+            println!("{}: ok{noted}, {} stage(s)", path.display(), started.len());
+            for (spec, plugin) in started {
                 println!(
                     "  {:<8} {:<12} {} {}",
-                    s.spec.kind.as_str(),
-                    s.spec.name,
-                    s.plugin.name,
-                    s.plugin.version
+                    spec.kind.as_str(),
+                    spec.name,
+                    plugin.name,
+                    plugin.version
                 );
             }
             0
@@ -372,7 +373,7 @@ fn plugins() -> i32 {
     let rt = match runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the WebAssembly runtime: {e}");
+            eprintln!("error: cannot start the WebAssembly runtime: {e:#}");
             return 1;
         }
     };
@@ -520,7 +521,7 @@ fn inspect(file: &Path, pipeline_path: Option<&Path>) -> i32 {
     let rt = match runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the WebAssembly runtime: {e}");
+            eprintln!("error: cannot start the WebAssembly runtime: {e:#}");
             return 1;
         }
     };

@@ -60,8 +60,8 @@ mod tests {
             package.name.to_string(),
             format!(
                 "{}@{}",
-                crate::runtime::WIT_PACKAGE,
-                crate::runtime::WIT_VERSION
+                crate::bindings::WIT_PACKAGE,
+                crate::bindings::WIT_VERSION
             )
         );
         for world in ["analyzer-plugin", "output-plugin"] {

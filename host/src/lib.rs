@@ -5,8 +5,10 @@
 //! (TOML → stages), `runtime` (wasmtime, limits, plugins), `caps` (what plugins may ask the host for),
 //! `output` (artifacts → files) and `run` (one capture through one pipeline).
 
+pub mod bindings;
 pub mod builtins;
 pub mod caps;
+pub mod config;
 pub mod embedded;
 pub use pcapxray_capture::{clock, decode, fates, flow};
 pub mod output;

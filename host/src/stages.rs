@@ -3,20 +3,52 @@
 
 use crate::builtins;
 use crate::caps::Services;
-use crate::pipeline::{Diagnostic, Diagnostics, Pipeline, PluginSource, StageSpec};
-use crate::runtime::{Inspected, LoadedPlugin, Runtime, Stage, StageFailure};
+use crate::pipeline::{Diagnostic, Diagnostics, Pipeline, PluginSource, StageKind, StageSpec};
+use crate::runtime::{
+    AnalyzerStage, Inspected, LoadedPlugin, OutputStage, PluginLoadError, Runtime, Stage,
+    StageError, World,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The started stages of a pipeline, each list in pipeline order.
+pub struct Stages {
+    pub analyzers: Vec<AnalyzerStage>,
+    pub outputs: Vec<OutputStage>,
+}
+
+impl Stages {
+    /// Each stage's spec and plugin, in the pipeline's order.
+    pub fn plugins<'a>(
+        &'a self,
+        pipeline: &Pipeline,
+    ) -> Vec<(&'a StageSpec, &'a Arc<LoadedPlugin>)> {
+        let all: Vec<(&StageSpec, &Arc<LoadedPlugin>)> = self
+            .analyzers
+            .iter()
+            .map(|s| (&s.spec, &s.plugin))
+            .chain(self.outputs.iter().map(|s| (&s.spec, &s.plugin)))
+            .collect();
+        pipeline
+            .stages
+            .iter()
+            .filter_map(|spec| all.iter().find(|(s, _)| s.name == spec.name).copied())
+            .collect()
+    }
+}
 
 /// Compiles every plugin the pipeline names (each once) and starts every stage.
 pub fn start_stages(
     rt: &Runtime,
     pipeline: &Pipeline,
     services: &Arc<Services>,
-) -> Result<Vec<Stage>, Diagnostics> {
+) -> Result<Stages, Diagnostics> {
     let mut errors = Vec::new();
     let plugins = load_plugins(rt, pipeline, &mut errors);
-    let mut stages = Vec::new();
+    let mut stages = Stages {
+        analyzers: Vec::new(),
+        outputs: Vec::new(),
+    };
     for spec in &pipeline.stages {
         let Some(plugin) = plugins.get(&spec.source) else {
             continue;
@@ -34,15 +66,21 @@ pub fn start_stages(
             ));
             continue;
         }
-        match Stage::start(rt, spec.clone(), plugin.clone(), services.clone()) {
-            Ok(stage) => stages.push(stage),
-            Err(StageFailure::Config(problems)) => {
+        let started = match spec.kind {
+            StageKind::Analyzer => {
+                start(rt, spec, plugin, services).map(|s| stages.analyzers.push(s))
+            }
+            StageKind::Output => start(rt, spec, plugin, services).map(|s| stages.outputs.push(s)),
+        };
+        match started {
+            Ok(()) => {}
+            Err(StageError::Config(problems)) => {
                 for (key, message) in problems {
                     errors.push(config_error(pipeline, spec, &key, &message));
                 }
             }
-            Err(StageFailure::Stopped(message)) => {
-                errors.push(pipeline.source.error(spec.span.clone(), message))
+            Err(StageError::Stopped(stop)) => {
+                errors.push(pipeline.source.error(spec.span.clone(), stop.to_string()))
             }
         }
     }
@@ -52,6 +90,15 @@ pub fn start_stages(
         errors.sort_by_key(|d| (d.line, d.column));
         Err(Diagnostics(errors))
     }
+}
+
+fn start<W: World>(
+    rt: &Runtime,
+    spec: &StageSpec,
+    plugin: &Arc<LoadedPlugin>,
+    services: &Arc<Services>,
+) -> Result<Stage<W>, StageError> {
+    Stage::start(rt, spec.clone(), plugin.clone(), services.clone())
 }
 
 fn load_plugins(
@@ -69,13 +116,13 @@ fn load_plugins(
     let results: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = sources
             .iter()
-            .map(|(source, _)| scope.spawn(move || load_one(rt, source)))
+            .map(|(source, _)| (source, scope.spawn(move || load_one(rt, source))))
             .collect();
         handles
             .into_iter()
-            .map(|h| {
+            .map(|(source, h)| {
                 h.join()
-                    .unwrap_or_else(|_| Err("plugin loading panicked".into()))
+                    .unwrap_or_else(|_| Err(PluginLoadError::Panicked(source.to_string())))
             })
             .collect()
     });
@@ -95,28 +142,34 @@ fn load_plugins(
 }
 
 /// Loads one plugin by source.
-pub fn load_one(rt: &Runtime, source: &PluginSource) -> Result<LoadedPlugin, String> {
+pub fn load_one(rt: &Runtime, source: &PluginSource) -> Result<LoadedPlugin, PluginLoadError> {
     let bytes = plugin_bytes(source)?;
-    rt.load(source.clone(), &bytes).map_err(|e| e.to_string())
+    rt.load(source.clone(), &bytes)
 }
 
 /// Inspects one plugin by source: like [`load_one`], but a component that cannot be linked is
 /// described instead of refused.
-pub fn inspect_one(rt: &Runtime, source: &PluginSource) -> Result<Inspected, String> {
+pub fn inspect_one(rt: &Runtime, source: &PluginSource) -> Result<Inspected, PluginLoadError> {
     let bytes = plugin_bytes(source)?;
     rt.inspect(source.clone(), &bytes)
-        .map_err(|e| e.to_string())
 }
 
-fn plugin_bytes(source: &PluginSource) -> Result<Vec<u8>, String> {
+fn plugin_bytes(source: &PluginSource) -> Result<Vec<u8>, PluginLoadError> {
     Ok(match source {
         PluginSource::Builtin(name) => builtins::get(name)
-            .ok_or_else(|| format!("no built-in plugin `{name}`"))?
+            .ok_or_else(|| PluginLoadError::NoBuiltin(name.clone()))?
             .to_vec(),
         PluginSource::File(path) => {
-            crate::pipeline::plugin_file_problem(path)
-                .map_err(|why| format!("plugin file {} {why}", path.display()))?;
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            crate::pipeline::plugin_file_problem(path).map_err(|problem| {
+                PluginLoadError::NotAFile {
+                    path: path.clone(),
+                    problem,
+                }
+            })?;
+            std::fs::read(path).map_err(|e| PluginLoadError::Io {
+                source_name: path.display().to_string(),
+                reason: e.to_string(),
+            })?
         }
     })
 }
@@ -153,24 +206,23 @@ fn config_error(pipeline: &Pipeline, spec: &StageSpec, key: &str, message: &str)
 /// Grants a stage cannot use (its plugin does not import the capability) and grants that are risky (read
 /// access to the whole file system or a top-level folder, a `graphviz.program` that is not Graphviz):
 /// warnings, placed at the stage, never errors. `validate` prints them and `run` logs them.
-pub fn grant_warnings(pipeline: &Pipeline, stages: &[Stage]) -> Vec<Diagnostic> {
+pub fn grant_warnings(pipeline: &Pipeline, stages: &Stages) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for stage in stages {
-        let spec = &stage.spec;
+    for (spec, plugin) in stages.plugins(pipeline) {
         let warn = |message: String| {
             pipeline.source.error(
                 spec.span.clone(),
                 format!("warning: stage `{}`: {message}", spec.name),
             )
         };
-        let imported = stage.plugin.capabilities();
+        let imported = plugin.capabilities();
         let g = &spec.grants;
         for cap in g.granted() {
             if !imported.contains(&cap) {
                 out.push(warn(format!(
                     "granted `{cap}`, but plugin {} does not import the {cap} capability, so the grant has no \
                      effect; remove it",
-                    stage.plugin.name
+                    plugin.name
                 )));
             }
         }

@@ -30,11 +30,25 @@ const MAX_SIZE: u64 = 32 << 20;
 
 /// Downloads a consensus from the first source that answers with one and stores it in `dir` under a
 /// name taken from its `valid-after` time. Returns the file written and the validity period.
+/// Why no consensus was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("cannot {what} {}: {error}", path.display())]
+    Store {
+        what: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// Every source failed: each with its reason.
+    #[error("no directory source gave a consensus:\n  {}", .0.join("\n  "))]
+    NoSource(Vec<String>),
+}
+
 pub fn fetch(
     sources: &[String],
     dir: &Path,
     timeout: Duration,
-) -> Result<(PathBuf, String), String> {
+) -> Result<(PathBuf, String), FetchError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .user_agent(concat!("pcapxray/", env!("CARGO_PKG_VERSION")))
@@ -45,12 +59,18 @@ pub fn fetch(
         match download(&agent, url) {
             Ok(text) => match validity(&text) {
                 Some((after, until)) => {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                    std::fs::create_dir_all(dir).map_err(|error| FetchError::Store {
+                        what: "create",
+                        path: dir.to_path_buf(),
+                        error,
+                    })?;
                     let name = format!("consensus-{}", after.replace([' ', ':'], "-"));
                     let path = dir.join(name);
-                    std::fs::write(&path, &text)
-                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    std::fs::write(&path, &text).map_err(|error| FetchError::Store {
+                        what: "write",
+                        path: path.clone(),
+                        error,
+                    })?;
                     return Ok((path, format!("valid from {after} to {until} UTC")));
                 }
                 None => failures.push(format!(
@@ -60,10 +80,7 @@ pub fn fetch(
             Err(e) => failures.push(format!("{url}: {e}")),
         }
     }
-    Err(format!(
-        "no directory source gave a consensus:\n  {}",
-        failures.join("\n  ")
-    ))
+    Err(FetchError::NoSource(failures))
 }
 
 fn download(agent: &ureq::Agent, url: &str) -> Result<String, String> {

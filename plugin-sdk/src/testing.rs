@@ -93,32 +93,127 @@ pub fn flow(id: u64, client: &str, server: &str, port: u16) -> Flow {
 /// A TCP flow from `client` to `server:port` with the given payloads.
 pub fn flow_with(id: u64, client: &str, server: &str, port: u16, up: &[u8], down: &[u8]) -> Flow {
     let t = 1_710_234_001_000_000_000 + id * 1_000_000_000;
-    Flow {
-        id,
-        client: Endpoint {
-            ip: ip(client),
-            port: 49152,
-            mac: Some(0xf8bc126e4d21),
-        },
-        server: Endpoint {
-            ip: ip(server),
-            port,
-            mac: Some(0x00146c3a910e),
-        },
-        protocol: Protocol::Tcp,
-        ip_protocol: 6,
-        vlan: Vec::new(),
-        tunnel: Vec::new(),
-        orientation: Orientation::Syn,
-        end_reason: EndReason::Fin,
-        icmp_type: 0,
-        icmp_code: 0,
-        fragments: 0,
-        conn_state: crate::ConnState::Oth,
-        history: String::new(),
-        to_server: direction(up, 100 + up.len() as u64, t),
-        to_client: direction(down, 100 + down.len() as u64, t + 5_000_000),
-        findings: Vec::new(),
+    FlowBuilder::new(Protocol::Tcp, (client, 49152), (server, port))
+        .id(id)
+        .macs(Some(0xf8bc126e4d21), Some(0x00146c3a910e))
+        .to_server(direction(up, 100 + up.len() as u64, t))
+        .to_client(direction(down, 100 + down.len() as u64, t + 5_000_000))
+        .build()
+}
+
+/// A flow from defaults, one setter per thing a test cares about: the flow of `protocol` between
+/// `client` and `server` (address, port), id 1, no MACs, seen from its start (`Syn`), ended by FIN,
+/// connection state `OTH` without history, empty directions, no findings. The only place a test
+/// writes a whole `Flow`.
+#[derive(Clone, Debug)]
+pub struct FlowBuilder {
+    flow: Flow,
+}
+
+impl FlowBuilder {
+    /// A flow of `protocol` from `client` to `server`, each an (address, port), with the defaults above.
+    pub fn new(protocol: Protocol, client: (&str, u16), server: (&str, u16)) -> FlowBuilder {
+        let client_ip = ip(client.0);
+        FlowBuilder {
+            flow: Flow {
+                id: 1,
+                client: Endpoint {
+                    ip: client_ip,
+                    port: client.1,
+                    mac: None,
+                },
+                server: Endpoint {
+                    ip: ip(server.0),
+                    port: server.1,
+                    mac: None,
+                },
+                protocol,
+                ip_protocol: match protocol {
+                    Protocol::Tcp => 6,
+                    Protocol::Udp => 17,
+                    Protocol::Icmp => 1,
+                    Protocol::Icmpv6 => 58,
+                    Protocol::Other => 0,
+                },
+                vlan: Vec::new(),
+                tunnel: Vec::new(),
+                orientation: Orientation::Syn,
+                end_reason: EndReason::Fin,
+                icmp_type: 0,
+                icmp_code: 0,
+                fragments: 0,
+                conn_state: crate::ConnState::Oth,
+                history: String::new(),
+                to_server: direction(b"", 0, 0),
+                to_client: direction(b"", 0, 0),
+                findings: Vec::new(),
+            },
+        }
+    }
+
+    /// The flow id.
+    pub fn id(mut self, id: u64) -> Self {
+        self.flow.id = id;
+        self
+    }
+
+    /// The IP protocol number, for a protocol `Other` or an unusual pairing.
+    pub fn ip_protocol(mut self, number: u8) -> Self {
+        self.flow.ip_protocol = number;
+        self
+    }
+
+    /// The client's and the server's MAC.
+    pub fn macs(mut self, client: Option<u64>, server: Option<u64>) -> Self {
+        (self.flow.client.mac, self.flow.server.mac) = (client, server);
+        self
+    }
+
+    /// How the client was told from the server.
+    pub fn orientation(mut self, orientation: Orientation) -> Self {
+        self.flow.orientation = orientation;
+        self
+    }
+
+    /// Why the flow ended.
+    pub fn end_reason(mut self, end_reason: EndReason) -> Self {
+        self.flow.end_reason = end_reason;
+        self
+    }
+
+    /// The ICMP type and code of an ICMP flow.
+    pub fn icmp(mut self, icmp_type: u8, icmp_code: u8) -> Self {
+        (self.flow.icmp_type, self.flow.icmp_code) = (icmp_type, icmp_code);
+        self
+    }
+
+    /// Zeek's connection state and history.
+    pub fn conn_state(mut self, state: crate::ConnState, history: &str) -> Self {
+        (self.flow.conn_state, self.flow.history) = (state, history.into());
+        self
+    }
+
+    /// What the client sent.
+    pub fn to_server(mut self, direction: Direction) -> Self {
+        self.flow.to_server = direction;
+        self
+    }
+
+    /// What the server sent.
+    pub fn to_client(mut self, direction: Direction) -> Self {
+        self.flow.to_client = direction;
+        self
+    }
+
+    /// A finding an earlier stage put on the flow.
+    pub fn finding(mut self, finding: FindingRecord) -> Self {
+        self.flow.findings.push(finding);
+        self
+    }
+
+    /// The flow.
+    pub fn build(self) -> Flow {
+        self.flow
     }
 }
 

@@ -2,9 +2,12 @@
 //! concurrently (up to the grant's `concurrency`), each bounded by its `timeout_ms`; answers are cached
 //! for the run, recorded in the query log, and attached to the hosts they are about.
 
+use super::Session;
 use super::queries::QueryLog;
-use crate::pipeline::DnsGrant;
-use crate::runtime::bindings::CapabilityError;
+use crate::bindings::CapabilityError;
+use crate::bindings::analyzer::pcapxray::plugin::dns;
+use crate::bindings::wit;
+use crate::config::TomlReader;
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
@@ -12,6 +15,59 @@ use hickory_resolver::proto::rr::{Name, RData};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+use std::time::Instant;
+use toml::Spanned;
+use toml::de::DeValue;
+
+#[derive(Clone, Debug)]
+pub struct DnsGrant {
+    /// `ip:port` nameservers; empty means the system's resolver configuration.
+    pub nameservers: Vec<String>,
+    pub timeout_ms: u64,
+    pub concurrency: usize,
+}
+
+/// `grants.dns`: `true` or `{ nameservers = ["ip:port", ...], timeout_ms, concurrency }`.
+pub fn grant_from_toml(r: &mut TomlReader, v: &Spanned<DeValue>, stage: &str) -> Option<DnsGrant> {
+    let mut grant = DnsGrant {
+        nameservers: Vec::new(),
+        timeout_ms: 2000,
+        concurrency: 16,
+    };
+    match v.get_ref() {
+        DeValue::Boolean(b) => return b.then_some(grant),
+        DeValue::Table(t) => {
+            for (key, v) in t.iter() {
+                match key.get_ref().as_ref() {
+                    "nameservers" => match v.get_ref() {
+                        DeValue::Array(items) => {
+                            for item in items {
+                                if let Some(s) = r.string(item, "grants.dns.nameservers entries") {
+                                    if s.parse::<std::net::SocketAddr>().is_err() {
+                                        r.err(item.span(), format!("stage `{stage}`: nameserver `{s}` is not ip:port"));
+                                    }
+                                    grant.nameservers.push(s);
+                                }
+                            }
+                        }
+                        _ => r.err(v.span(), "`grants.dns.nameservers` must be an array of \"ip:port\""),
+                    },
+                    "timeout_ms" => grant.timeout_ms = r.uint(v, "timeout_ms", 1, 60_000).unwrap_or(2000),
+                    "concurrency" => grant.concurrency = r.uint(v, "concurrency", 1, 1024).unwrap_or(16) as usize,
+                    other => r.err(
+                        key.span(),
+                        format!("stage `{stage}`: unknown key `{other}` in grants.dns; expected nameservers, timeout_ms, concurrency"),
+                    ),
+                }
+            }
+        }
+        _ => r.err(
+            v.span(),
+            format!("stage `{stage}`: `grants.dns` must be true or a table"),
+        ),
+    }
+    Some(grant)
+}
 
 /// One stage's resolver.
 pub struct Dns {
@@ -25,14 +81,17 @@ pub struct Dns {
 }
 
 impl Dns {
-    pub fn new(grant: &DnsGrant) -> Result<Dns, String> {
+    pub fn new(grant: &DnsGrant) -> Result<Dns, CapabilityError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the DNS runtime: {e}"))?;
+            .map_err(|e| CapabilityError::Other(format!("cannot start the DNS runtime: {e}")))?;
         let (config, servers) = if grant.nameservers.is_empty() {
-            let (config, _) = hickory_resolver::system_conf::read_system_conf()
-                .map_err(|e| format!("cannot read the system's resolver configuration: {e}"))?;
+            let (config, _) = hickory_resolver::system_conf::read_system_conf().map_err(|e| {
+                CapabilityError::Other(format!(
+                    "cannot read the system's resolver configuration: {e}"
+                ))
+            })?;
             let servers = config
                 .name_servers
                 .iter()
@@ -43,9 +102,9 @@ impl Dns {
         } else {
             let mut list = Vec::new();
             for server in &grant.nameservers {
-                let addr: SocketAddr = server
-                    .parse()
-                    .map_err(|_| format!("nameserver `{server}` is not ip:port"))?;
+                let addr: SocketAddr = server.parse().map_err(|_| {
+                    CapabilityError::Other(format!("nameserver `{server}` is not ip:port"))
+                })?;
                 let mut udp = ConnectionConfig::udp();
                 udp.port = addr.port();
                 let mut tcp = ConnectionConfig::tcp();
@@ -65,9 +124,9 @@ impl Dns {
         opts.num_concurrent_reqs = grant.concurrency.max(1);
         let resolver = {
             let _guard = runtime.enter();
-            builder
-                .build()
-                .map_err(|e| format!("cannot build the DNS resolver: {e}"))?
+            builder.build().map_err(|e| {
+                CapabilityError::Other(format!("cannot build the DNS resolver: {e}"))
+            })?
         };
         Ok(Dns {
             runtime,
@@ -255,5 +314,62 @@ pub fn error_text(e: &CapabilityError) -> String {
         | CapabilityError::NotFound(m)
         | CapabilityError::Timeout(m)
         | CapabilityError::Other(m) => m.clone(),
+    }
+}
+
+impl dns::Host for Session {
+    fn reverse(&mut self, ips: Vec<wit::IpAddress>) -> Vec<Result<Vec<String>, CapabilityError>> {
+        let ips: Vec<IpAddr> = ips.into_iter().map(crate::bindings::ip_from_wit).collect();
+        let started = Instant::now();
+        let answers = match self.dns_service("for reverse DNS lookups") {
+            Err(e) => return ips.iter().map(|_| Err(e.clone())).collect(),
+            Ok(()) => {
+                let (stage, services) = (self.stage.clone(), self.services.clone());
+                match self.dns.as_mut() {
+                    Some(Ok(dns)) => dns.reverse(&stage, &ips, &services.queries),
+                    _ => unreachable!("checked by dns_service"),
+                }
+            }
+        };
+        self.host_time += started.elapsed();
+        for (ip, answer) in ips.iter().zip(&answers) {
+            if let Ok(names) = answer {
+                for name in names {
+                    self.note(*ip, "name", name);
+                    self.note(*ip, "dns.ptr", name);
+                }
+            }
+        }
+        answers
+    }
+
+    fn forward(&mut self, names: Vec<String>) -> Vec<Result<Vec<wit::IpAddress>, CapabilityError>> {
+        let started = Instant::now();
+        let answers = match self.dns_service("for DNS lookups") {
+            Err(e) => return names.iter().map(|_| Err(e.clone())).collect(),
+            Ok(()) => {
+                let (stage, services) = (self.stage.clone(), self.services.clone());
+                match self.dns.as_mut() {
+                    Some(Ok(dns)) => dns.forward(&stage, &names, &services.queries),
+                    _ => unreachable!("checked by dns_service"),
+                }
+            }
+        };
+        self.host_time += started.elapsed();
+        answers
+            .into_iter()
+            .map(|r| r.map(|ips| ips.into_iter().map(crate::bindings::ip_to_wit).collect()))
+            .collect()
+    }
+}
+
+impl Session {
+    /// The stage's resolver, created on first use; a refusal when `dns` is not granted.
+    fn dns_service(&mut self, what: &str) -> Result<(), CapabilityError> {
+        let Some(grant) = &self.grants.dns else {
+            return Err(super::not_granted(&self.stage, "dns", what));
+        };
+        let dns = self.dns.get_or_insert_with(|| super::dns::Dns::new(grant));
+        dns.as_ref().map(|_| ()).map_err(Clone::clone)
     }
 }

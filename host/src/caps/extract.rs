@@ -7,13 +7,59 @@
 //! as it crosses the line, so disk use never exceeds the caps; `close` says which cap stopped it, for the
 //! plugin's run note. Bytes of files still open when the stage ends are removed.
 
-use crate::pipeline::ExtractGrant;
-use crate::runtime::bindings::CapabilityError;
+use super::Session;
+use crate::bindings::CapabilityError;
+use crate::bindings::analyzer::pcapxray::plugin::extract;
+use crate::config::TomlReader;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use toml::Spanned;
+use toml::de::DeValue;
+
+/// Caps on the bytes a stage may extract (`grants.extract = { total_mb, file_mb }`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtractGrant {
+    /// Largest file kept, in bytes; a larger one is not kept at all.
+    pub file_bytes: u64,
+    /// Bytes the stage may keep in all; a file that would cross it is not kept.
+    pub total_bytes: u64,
+}
+
+/// `grants.extract`: `true` or `{ total_mb, file_mb }`.
+pub fn grant_from_toml(
+    r: &mut TomlReader,
+    v: &Spanned<DeValue>,
+    stage: &str,
+) -> Option<ExtractGrant> {
+    const MB: u64 = 1 << 20;
+    let mut grant = ExtractGrant {
+        file_bytes: 64 * MB,
+        total_bytes: 256 * MB,
+    };
+    match v.get_ref() {
+        DeValue::Boolean(b) => return b.then_some(grant),
+        DeValue::Table(t) => {
+            for (key, v) in t.iter() {
+                match key.get_ref().as_ref() {
+                    "file_mb" => grant.file_bytes = r.uint(v, "file_mb", 1, 1 << 20).unwrap_or(64) * MB,
+                    "total_mb" => grant.total_bytes = r.uint(v, "total_mb", 1, 1 << 24).unwrap_or(256) * MB,
+                    other => r.err(
+                        key.span(),
+                        format!("stage `{stage}`: unknown key `{other}` in grants.extract; expected total_mb, file_mb"),
+                    ),
+                }
+            }
+        }
+        _ => r.err(
+            v.span(),
+            format!("stage `{stage}`: `grants.extract` must be true or a table"),
+        ),
+    }
+    Some(grant)
+}
 
 /// The folder inside the report folder that holds extracted files.
 pub const FOLDER: &str = "files";
@@ -208,6 +254,48 @@ impl Extractor {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl extract::Host for Session {
+    fn open(&mut self, extension: String) -> Result<u32, CapabilityError> {
+        let dir = self.extract_dir("to keep a file's bytes")?.0;
+        self.extractor.open(&dir, &extension)
+    }
+
+    fn append(&mut self, handle: u32, bytes: Vec<u8>) -> Result<bool, CapabilityError> {
+        let grant = self.extract_dir("to keep a file's bytes")?.1;
+        self.extractor.append(&grant, handle, &bytes)
+    }
+
+    fn close(&mut self, handle: u32) -> Result<extract::Kept, CapabilityError> {
+        let dir = self.extract_dir("to keep a file's bytes")?.0;
+        let mut created = Vec::new();
+        let kept = self.extractor.close(&dir, handle, &mut created);
+        self.register(created);
+        Ok(match kept? {
+            super::extract::Kept::Written(name) => extract::Kept::Written(name),
+            super::extract::Kept::OverFileCap => extract::Kept::OverFileCap,
+            super::extract::Kept::OverTotalCap => extract::Kept::OverTotalCap,
+        })
+    }
+
+    fn discard(&mut self, handle: u32) {
+        self.extractor.discard(handle);
+    }
+}
+
+impl Session {
+    /// The report folder and the caps, when this stage may extract files.
+    fn extract_dir(
+        &self,
+        what: &str,
+    ) -> Result<(std::path::PathBuf, ExtractGrant), CapabilityError> {
+        let Some(grant) = self.grants.extract else {
+            return Err(super::not_granted(&self.stage, "extract", what));
+        };
+        let dir = self.report_dir()?;
+        Ok((dir, grant))
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,39 @@
 //! Read-only access to granted files and folders. Paths are resolved (symlinks included) before they
 //! are compared with the grants, so `..` and links cannot leave a granted folder.
 
+use super::Grants;
+use super::Session;
 use super::not_granted;
-use crate::pipeline::Grants;
-use crate::runtime::bindings::CapabilityError;
+use crate::bindings::CapabilityError;
+use crate::bindings::analyzer::pcapxray::plugin::files;
+use crate::config::{TomlReader, expand_home, normalize};
 use std::path::PathBuf;
+use toml::Spanned;
+use toml::de::DeValue;
+
+/// `grants.files`: the files and folders the stage may read, relative to the pipeline's folder `base`.
+pub fn grant_from_toml(
+    r: &mut TomlReader,
+    v: &Spanned<DeValue>,
+    stage: &str,
+    base: &std::path::Path,
+) -> Vec<PathBuf> {
+    let mut granted = Vec::new();
+    match v.get_ref() {
+        DeValue::Array(items) => {
+            for item in items {
+                if let Some(p) = r.string(item, "grants.files entries") {
+                    granted.push(normalize(&base.join(expand_home(&p))));
+                }
+            }
+        }
+        _ => r.err(
+            v.span(),
+            format!("stage `{stage}`: `grants.files` must be an array of paths"),
+        ),
+    }
+    granted
+}
 
 /// Largest file a plugin may read in one call.
 const MAX_READ: u64 = 512 << 20;
@@ -19,8 +48,7 @@ fn resolve(
         return Err(not_granted(stage, "files", &format!("to {what} `{path}`")));
     }
     // `~/` and relative paths mean what they mean in the pipeline file.
-    let full =
-        crate::pipeline::normalize(&grants.base_dir.join(crate::pipeline::expand_home(path)));
+    let full = super::resolve_like_pipeline(grants, path);
     let real = std::fs::canonicalize(&full).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             CapabilityError::NotFound(format!("{path}: no such file or folder"))
@@ -65,6 +93,16 @@ pub fn list(stage: &str, grants: &Grants, path: &str) -> Result<Vec<String>, Cap
         .collect();
     names.sort();
     Ok(names)
+}
+
+impl files::Host for Session {
+    fn read_file(&mut self, path: String) -> Result<Vec<u8>, CapabilityError> {
+        super::files::read(&self.stage, &self.grants, &path)
+    }
+
+    fn list_dir(&mut self, path: String) -> Result<Vec<String>, CapabilityError> {
+        super::files::list(&self.stage, &self.grants, &path)
+    }
 }
 
 #[cfg(test)]

@@ -2,11 +2,54 @@
 //! output and Graphviz's own layouts, which the sandbox cannot do. The program gets the DOT text on
 //! stdin, runs with a time limit, and only whitelisted engines and formats are accepted.
 
-use crate::pipeline::GraphvizGrant;
-use crate::runtime::bindings::CapabilityError;
+use super::Session;
+use crate::bindings::CapabilityError;
+use crate::bindings::output::pcapxray::plugin::graphviz;
+use crate::config::TomlReader;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use toml::Spanned;
+use toml::de::DeValue;
+
+#[derive(Clone, Debug)]
+pub struct GraphvizGrant {
+    /// The program to run (`dot` on the PATH by default).
+    pub program: String,
+    pub timeout_ms: u64,
+}
+
+/// `grants.graphviz`: `true` or `{ program, timeout_ms }`.
+pub fn grant_from_toml(
+    r: &mut TomlReader,
+    v: &Spanned<DeValue>,
+    stage: &str,
+) -> Option<GraphvizGrant> {
+    let mut grant = GraphvizGrant {
+        program: "dot".into(),
+        timeout_ms: 60_000,
+    };
+    match v.get_ref() {
+        DeValue::Boolean(b) => return b.then_some(grant),
+        DeValue::Table(t) => {
+            for (key, v) in t.iter() {
+                match key.get_ref().as_ref() {
+                    "program" => grant.program = r.string(v, "grants.graphviz.program").unwrap_or_default(),
+                    "timeout_ms" => grant.timeout_ms = r.uint(v, "timeout_ms", 1, 600_000).unwrap_or(60_000),
+                    other => r.err(
+                        key.span(),
+                        format!("stage `{stage}`: unknown key `{other}` in grants.graphviz; expected program, timeout_ms"),
+                    ),
+                }
+            }
+        }
+        _ => r.err(
+            v.span(),
+            format!("stage `{stage}`: `grants.graphviz` must be true or a table"),
+        ),
+    }
+    Some(grant)
+}
 
 /// The layout engines a plugin may ask for; also the program names `validate` accepts without a warning.
 pub const ENGINES: &[&str] = &["dot", "neato", "sfdp", "circo", "fdp", "twopi"];
@@ -85,4 +128,25 @@ pub fn render(
         )));
     }
     Ok(output)
+}
+
+impl graphviz::Host for Session {
+    fn render(
+        &mut self,
+        dot: String,
+        engine: String,
+        format: String,
+    ) -> Result<Vec<u8>, CapabilityError> {
+        let Some(grant) = &self.grants.graphviz else {
+            return Err(super::not_granted(
+                &self.stage,
+                "graphviz",
+                "to run Graphviz",
+            ));
+        };
+        let started = Instant::now();
+        let result = super::graphviz::render(grant, &dot, &engine, &format);
+        self.host_time += started.elapsed();
+        result
+    }
 }

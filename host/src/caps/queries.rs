@@ -1,7 +1,7 @@
 //! The record of every query the host sent on a plugin's behalf. It goes into the report, so an
 //! investigator can say exactly what left the machine during an analysis.
 
-use crate::runtime::bindings::wit;
+use crate::bindings::wit;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 

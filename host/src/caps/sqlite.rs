@@ -2,11 +2,14 @@
 //! host runs it: a plugin names a database file in the report folder and sends statements; it cannot
 //! reach any other file (no `ATTACH`, names checked like report files).
 
-use crate::runtime::bindings::CapabilityError;
-use crate::runtime::bindings::output::pcapxray::plugin::sqlite::Value;
+use super::Session;
+use crate::bindings::CapabilityError;
+use crate::bindings::output::pcapxray::plugin::sqlite;
+use crate::bindings::output::pcapxray::plugin::sqlite::Value;
 use rusqlite::Connection;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 #[derive(Default)]
 pub struct Databases {
@@ -22,7 +25,8 @@ impl Databases {
         created: &mut Vec<PathBuf>,
     ) -> Result<&mut Connection, CapabilityError> {
         if !self.open.contains_key(name) {
-            let path = crate::output::artifact_path(dir, name).map_err(CapabilityError::Denied)?;
+            let path = crate::output::artifact_path(dir, name)
+                .map_err(|e| CapabilityError::Denied(e.to_string()))?;
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| CapabilityError::Other(format!("{name}: {e}")))?;
@@ -88,5 +92,46 @@ fn to_sql(v: &Value) -> rusqlite::types::Value {
         Value::Real(r) => V::Real(*r),
         Value::Text(t) => V::Text(t.clone()),
         Value::Blob(b) => V::Blob(b.clone()),
+    }
+}
+
+impl sqlite::Host for Session {
+    fn execute(&mut self, database: String, sql: String) -> Result<(), CapabilityError> {
+        let dir = self.sqlite_dir()?;
+        let mut created = Vec::new();
+        let result = self.databases.execute(&dir, &database, &sql, &mut created);
+        self.register(created);
+        result
+    }
+
+    fn insert(
+        &mut self,
+        database: String,
+        sql: String,
+        rows: Vec<Vec<sqlite::Value>>,
+    ) -> Result<u64, CapabilityError> {
+        let dir = self.sqlite_dir()?;
+        let mut created = Vec::new();
+        let started = Instant::now();
+        let result = self
+            .databases
+            .insert(&dir, &database, &sql, &rows, &mut created);
+        self.host_time += started.elapsed();
+        self.register(created);
+        result
+    }
+}
+
+impl Session {
+    /// The report folder, when this stage may keep databases there.
+    fn sqlite_dir(&self) -> Result<std::path::PathBuf, CapabilityError> {
+        if !self.grants.sqlite {
+            return Err(super::not_granted(
+                &self.stage,
+                "sqlite",
+                "to write a SQLite database",
+            ));
+        }
+        self.report_dir()
     }
 }

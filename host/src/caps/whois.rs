@@ -2,15 +2,63 @@
 //! the grant's base URL (`https://rdap.org/` by default, which redirects to the right registry), run
 //! concurrently, are cached for the run, recorded in the query log and attached to the hosts.
 
+use super::Session;
 use super::dns::{error_text, unique};
 use super::queries::QueryLog;
-use crate::pipeline::WhoisGrant;
-use crate::runtime::bindings::CapabilityError;
-use crate::runtime::bindings::analyzer::pcapxray::plugin::whois::NetworkOwner;
+use crate::bindings::CapabilityError;
+use crate::bindings::analyzer::pcapxray::plugin::whois;
+use crate::bindings::analyzer::pcapxray::plugin::whois::NetworkOwner;
+use crate::bindings::wit;
+use crate::config::TomlReader;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
+use std::time::Instant;
+use toml::Spanned;
+use toml::de::DeValue;
+
+#[derive(Clone, Debug)]
+pub struct WhoisGrant {
+    /// RDAP base URL, e.g. `https://rdap.arin.net/registry/`.
+    pub url: String,
+    pub timeout_ms: u64,
+    pub concurrency: usize,
+}
+
+/// `grants.whois`: `true` or `{ url, timeout_ms, concurrency }`.
+pub fn grant_from_toml(
+    r: &mut TomlReader,
+    v: &Spanned<DeValue>,
+    stage: &str,
+) -> Option<WhoisGrant> {
+    let mut grant = WhoisGrant {
+        url: "https://rdap.org/".into(),
+        timeout_ms: 5000,
+        concurrency: 4,
+    };
+    match v.get_ref() {
+        DeValue::Boolean(b) => return b.then_some(grant),
+        DeValue::Table(t) => {
+            for (key, v) in t.iter() {
+                match key.get_ref().as_ref() {
+                    "url" => grant.url = r.string(v, "grants.whois.url").unwrap_or_default(),
+                    "timeout_ms" => grant.timeout_ms = r.uint(v, "timeout_ms", 1, 120_000).unwrap_or(5000),
+                    "concurrency" => grant.concurrency = r.uint(v, "concurrency", 1, 64).unwrap_or(4) as usize,
+                    other => r.err(
+                        key.span(),
+                        format!("stage `{stage}`: unknown key `{other}` in grants.whois; expected url, timeout_ms, concurrency"),
+                    ),
+                }
+            }
+        }
+        _ => r.err(
+            v.span(),
+            format!("stage `{stage}`: `grants.whois` must be true or a table"),
+        ),
+    }
+    Some(grant)
+}
 
 /// Largest RDAP answer read.
 const MAX_ANSWER: u64 = 1 << 20;
@@ -168,6 +216,34 @@ fn organisation(json: &Value) -> Option<String> {
     registrant
         .and_then(name)
         .or_else(|| entities.iter().find_map(name))
+}
+
+impl whois::Host for Session {
+    fn lookup(
+        &mut self,
+        ips: Vec<wit::IpAddress>,
+    ) -> Vec<Result<whois::NetworkOwner, CapabilityError>> {
+        let ips: Vec<IpAddr> = ips.into_iter().map(crate::bindings::ip_from_wit).collect();
+        let Some(grant) = &self.grants.whois else {
+            let refusal = super::not_granted(&self.stage, "whois", "for RDAP lookups");
+            return ips.iter().map(|_| Err(refusal.clone())).collect();
+        };
+        let started = Instant::now();
+        let whois = self
+            .whois
+            .get_or_insert_with(|| super::whois::Whois::new(grant));
+        let answers = whois.lookup(&self.stage, &ips, &self.services.queries);
+        self.host_time += started.elapsed();
+        for (ip, answer) in ips.iter().zip(&answers) {
+            if let Ok(owner) = answer {
+                self.note(*ip, "whois.network", &owner.network_name);
+                self.note(*ip, "whois.org", &owner.organisation);
+                self.note(*ip, "whois.country", &owner.country);
+                self.note(*ip, "whois.cidr", &owner.cidrs.join(", "));
+            }
+        }
+        answers
+    }
 }
 
 #[cfg(test)]

@@ -7,21 +7,40 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
+/// Why an artifact could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("artifact name {0:?} is not a plain relative path")]
+    NotPlain(String),
+    #[error("artifact name {0:?} must be a relative path without `..` or `.`")]
+    DotSegment(String),
+    #[error(
+        "stage `{stage}` wants to write {name}, which stage `{owner}` already wrote; kept the first"
+    )]
+    Taken {
+        stage: String,
+        name: String,
+        owner: String,
+    },
+    #[error("cannot {what} {}: {error}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
 /// Checks an artifact name and returns where it goes inside `dir`.
-pub fn artifact_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
+pub fn artifact_path(dir: &Path, name: &str) -> Result<PathBuf, ArtifactError> {
     if name.is_empty() || name.len() > 255 || name.contains('\\') || name.contains('\0') {
-        return Err(format!(
-            "artifact name {name:?} is not a plain relative path"
-        ));
+        return Err(ArtifactError::NotPlain(name.to_string()));
     }
     let rel = Path::new(name);
     let plain_segments = name
         .split('/')
         .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
     if !plain_segments || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-        return Err(format!(
-            "artifact name {name:?} must be a relative path without `..` or `.`"
-        ));
+        return Err(ArtifactError::DotSegment(name.to_string()));
     }
     Ok(dir.join(rel))
 }
@@ -45,30 +64,38 @@ impl ReportWriter {
     }
 
     /// Writes or appends one artifact for `stage`.
-    pub fn write(&mut self, stage: &str, name: &str, bytes: &[u8]) -> Result<(), String> {
+    pub fn write(&mut self, stage: &str, name: &str, bytes: &[u8]) -> Result<(), ArtifactError> {
         let path = artifact_path(&self.dir, name)?;
         let append = match self.owners.get(name) {
             Some(owner) if owner == stage => true,
             Some(owner) => {
-                return Err(format!(
-                    "stage `{stage}` wants to write {name}, which stage `{owner}` already wrote; kept the first"
-                ));
+                return Err(ArtifactError::Taken {
+                    stage: stage.to_string(),
+                    name: name.to_string(),
+                    owner: owner.clone(),
+                });
             }
             None => false,
         };
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(|error| ArtifactError::Io {
+                what: "create",
+                path: parent.to_path_buf(),
+                error,
+            })?;
         }
-        let mut file = std::fs::OpenOptions::new()
+        std::fs::OpenOptions::new()
             .create(true)
             .write(true)
             .append(append)
             .truncate(!append)
             .open(&path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        file.write_all(bytes)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .and_then(|mut file| file.write_all(bytes))
+            .map_err(|error| ArtifactError::Io {
+                what: "write",
+                path: path.clone(),
+                error,
+            })?;
         if !append {
             self.owners.insert(name.to_string(), stage.to_string());
             self.files.push(path);

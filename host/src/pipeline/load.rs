@@ -1,13 +1,14 @@
 //! Reads a pipeline file into [`Pipeline`], collecting every error with its position.
 
 use super::{
-    Diagnostic, Diagnostics, DnsGrant, ExtractGrant, Grants, GraphvizGrant, Limits, Pipeline,
-    PluginSource, SourceMap, StageKind, StageSpec, WhoisGrant,
+    Diagnostic, Diagnostics, Grants, Limits, Pipeline, PluginSource, SourceMap, StageKind,
+    StageSpec,
 };
+use crate::config::{TomlReader, expand_home, normalize};
 use crate::flow::{FlowSettings, StreamBudget, StreamFilter};
 use std::collections::HashMap;
 use std::ops::Range;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -39,8 +40,7 @@ pub fn parse(
     };
     let (root, syntax) = DeTable::parse_recoverable(text);
     let mut cx = Checker {
-        source: &source,
-        errors: Vec::new(),
+        reader: TomlReader::new(&source),
         base,
         is_builtin,
     };
@@ -102,7 +102,7 @@ pub fn parse(
         );
     }
     if !cx.errors.is_empty() {
-        let mut errors = cx.errors;
+        let mut errors = cx.reader.errors;
         errors.sort_by_key(|d| (d.line, d.column));
         errors.dedup();
         return Err(Diagnostics(errors));
@@ -116,60 +116,25 @@ pub fn parse(
 }
 
 struct Checker<'a> {
-    source: &'a SourceMap,
-    errors: Vec<Diagnostic>,
+    reader: TomlReader<'a>,
     base: PathBuf,
     is_builtin: &'a dyn Fn(&str) -> bool,
 }
 
+impl<'a> std::ops::Deref for Checker<'a> {
+    type Target = TomlReader<'a>;
+    fn deref(&self) -> &TomlReader<'a> {
+        &self.reader
+    }
+}
+
+impl std::ops::DerefMut for Checker<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.reader
+    }
+}
+
 impl Checker<'_> {
-    fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.errors.push(self.source.error(span, message));
-    }
-
-    fn table<'v>(
-        &mut self,
-        value: &'v Spanned<DeValue<'v>>,
-        what: &str,
-    ) -> Option<&'v DeTable<'v>> {
-        match value.get_ref() {
-            DeValue::Table(t) => Some(t),
-            _ => {
-                self.err(value.span(), format!("`{what}` must be a table"));
-                None
-            }
-        }
-    }
-
-    fn uint(&mut self, value: &Spanned<DeValue>, what: &str, min: u64, max: u64) -> Option<u64> {
-        let parsed = match value.get_ref() {
-            DeValue::Integer(i) => {
-                u64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
-            }
-            _ => None,
-        };
-        match parsed {
-            Some(n) if (min..=max).contains(&n) => Some(n),
-            _ => {
-                self.err(
-                    value.span(),
-                    format!("`{what}` must be a whole number from {min} to {max}"),
-                );
-                None
-            }
-        }
-    }
-
-    fn string(&mut self, value: &Spanned<DeValue>, what: &str) -> Option<String> {
-        match value.get_ref() {
-            DeValue::String(s) => Some(s.to_string()),
-            _ => {
-                self.err(value.span(), format!("`{what}` must be a string"));
-                None
-            }
-        }
-    }
-
     fn flows(&mut self, value: &Spanned<DeValue>, flows: &mut FlowSettings) {
         let Some(table) = self.table(value, "flows") else {
             return;
@@ -451,162 +416,8 @@ impl Checker<'_> {
     }
 
     fn grants(&mut self, table: &DeTable, stage: &str) -> Grants {
-        let mut grants = Grants {
-            base_dir: normalize(&self.base),
-            ..Grants::default()
-        };
-        for (key, v) in table.iter() {
-            match key.get_ref().as_ref() {
-                "files" => match v.get_ref() {
-                    DeValue::Array(items) => {
-                        for item in items {
-                            if let Some(p) = self.string(item, "grants.files entries") {
-                                grants.files.push(normalize(&self.base.join(expand_home(&p))));
-                            }
-                        }
-                    }
-                    _ => self.err(v.span(), format!("stage `{stage}`: `grants.files` must be an array of paths")),
-                },
-                "dns" => grants.dns = self.dns_grant(v, stage),
-                "whois" => grants.whois = self.whois_grant(v, stage),
-                "sqlite" => match v.get_ref() {
-                    DeValue::Boolean(b) => grants.sqlite = *b,
-                    _ => self.err(v.span(), format!("stage `{stage}`: `grants.sqlite` must be true or false")),
-                },
-                "graphviz" => grants.graphviz = self.graphviz_grant(v, stage),
-                "extract" => grants.extract = self.extract_grant(v, stage),
-                other => self.err(
-                    key.span(),
-                    format!("stage `{stage}`: unknown capability `{other}`; grantable are files, dns, whois, sqlite, graphviz and extract"),
-                ),
-            }
-        }
-        grants
-    }
-
-    fn dns_grant(&mut self, v: &Spanned<DeValue>, stage: &str) -> Option<DnsGrant> {
-        let mut grant = DnsGrant {
-            nameservers: Vec::new(),
-            timeout_ms: 2000,
-            concurrency: 16,
-        };
-        match v.get_ref() {
-            DeValue::Boolean(b) => return b.then_some(grant),
-            DeValue::Table(t) => {
-                for (key, v) in t.iter() {
-                    match key.get_ref().as_ref() {
-                        "nameservers" => match v.get_ref() {
-                            DeValue::Array(items) => {
-                                for item in items {
-                                    if let Some(s) = self.string(item, "grants.dns.nameservers entries") {
-                                        if s.parse::<std::net::SocketAddr>().is_err() {
-                                            self.err(item.span(), format!("stage `{stage}`: nameserver `{s}` is not ip:port"));
-                                        }
-                                        grant.nameservers.push(s);
-                                    }
-                                }
-                            }
-                            _ => self.err(v.span(), "`grants.dns.nameservers` must be an array of \"ip:port\""),
-                        },
-                        "timeout_ms" => grant.timeout_ms = self.uint(v, "timeout_ms", 1, 60_000).unwrap_or(2000),
-                        "concurrency" => grant.concurrency = self.uint(v, "concurrency", 1, 1024).unwrap_or(16) as usize,
-                        other => self.err(
-                            key.span(),
-                            format!("stage `{stage}`: unknown key `{other}` in grants.dns; expected nameservers, timeout_ms, concurrency"),
-                        ),
-                    }
-                }
-            }
-            _ => self.err(
-                v.span(),
-                format!("stage `{stage}`: `grants.dns` must be true or a table"),
-            ),
-        }
-        Some(grant)
-    }
-
-    fn extract_grant(&mut self, v: &Spanned<DeValue>, stage: &str) -> Option<ExtractGrant> {
-        const MB: u64 = 1 << 20;
-        let mut grant = ExtractGrant {
-            file_bytes: 64 * MB,
-            total_bytes: 256 * MB,
-        };
-        match v.get_ref() {
-            DeValue::Boolean(b) => return b.then_some(grant),
-            DeValue::Table(t) => {
-                for (key, v) in t.iter() {
-                    match key.get_ref().as_ref() {
-                        "file_mb" => grant.file_bytes = self.uint(v, "file_mb", 1, 1 << 20).unwrap_or(64) * MB,
-                        "total_mb" => grant.total_bytes = self.uint(v, "total_mb", 1, 1 << 24).unwrap_or(256) * MB,
-                        other => self.err(
-                            key.span(),
-                            format!("stage `{stage}`: unknown key `{other}` in grants.extract; expected total_mb, file_mb"),
-                        ),
-                    }
-                }
-            }
-            _ => self.err(
-                v.span(),
-                format!("stage `{stage}`: `grants.extract` must be true or a table"),
-            ),
-        }
-        Some(grant)
-    }
-
-    fn graphviz_grant(&mut self, v: &Spanned<DeValue>, stage: &str) -> Option<GraphvizGrant> {
-        let mut grant = GraphvizGrant {
-            program: "dot".into(),
-            timeout_ms: 60_000,
-        };
-        match v.get_ref() {
-            DeValue::Boolean(b) => return b.then_some(grant),
-            DeValue::Table(t) => {
-                for (key, v) in t.iter() {
-                    match key.get_ref().as_ref() {
-                        "program" => grant.program = self.string(v, "grants.graphviz.program").unwrap_or_default(),
-                        "timeout_ms" => grant.timeout_ms = self.uint(v, "timeout_ms", 1, 600_000).unwrap_or(60_000),
-                        other => self.err(
-                            key.span(),
-                            format!("stage `{stage}`: unknown key `{other}` in grants.graphviz; expected program, timeout_ms"),
-                        ),
-                    }
-                }
-            }
-            _ => self.err(
-                v.span(),
-                format!("stage `{stage}`: `grants.graphviz` must be true or a table"),
-            ),
-        }
-        Some(grant)
-    }
-
-    fn whois_grant(&mut self, v: &Spanned<DeValue>, stage: &str) -> Option<WhoisGrant> {
-        let mut grant = WhoisGrant {
-            url: "https://rdap.org/".into(),
-            timeout_ms: 5000,
-            concurrency: 4,
-        };
-        match v.get_ref() {
-            DeValue::Boolean(b) => return b.then_some(grant),
-            DeValue::Table(t) => {
-                for (key, v) in t.iter() {
-                    match key.get_ref().as_ref() {
-                        "url" => grant.url = self.string(v, "grants.whois.url").unwrap_or_default(),
-                        "timeout_ms" => grant.timeout_ms = self.uint(v, "timeout_ms", 1, 120_000).unwrap_or(5000),
-                        "concurrency" => grant.concurrency = self.uint(v, "concurrency", 1, 64).unwrap_or(4) as usize,
-                        other => self.err(
-                            key.span(),
-                            format!("stage `{stage}`: unknown key `{other}` in grants.whois; expected url, timeout_ms, concurrency"),
-                        ),
-                    }
-                }
-            }
-            _ => self.err(
-                v.span(),
-                format!("stage `{stage}`: `grants.whois` must be true or a table"),
-            ),
-        }
-        Some(grant)
+        let base = self.base.clone();
+        Grants::from_toml(&mut self.reader, table, stage, &base)
     }
 }
 
@@ -617,34 +428,6 @@ fn stage_name_from(plugin: &str) -> String {
         .and_then(|s| s.to_str())
         .unwrap_or(plugin)
         .to_string()
-}
-
-/// `~/x` → `$HOME/x`.
-pub fn expand_home(p: &str) -> PathBuf {
-    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(p),
-    }
-}
-
-/// Makes a path absolute and removes `.` and `..` without touching the file system.
-pub fn normalize(path: &Path) -> PathBuf {
-    let path = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(path)
-    };
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// Converts a TOML value to JSON, recording the span of every key path.
@@ -695,14 +478,26 @@ fn to_json(
     }
 }
 
-/// Why `path` cannot be a plugin file, in words that follow the path: `does not exist`, `is not a regular
-/// file (it is a folder)`. Devices and named pipes are refused here because reading them could block.
-pub fn plugin_file_problem(path: &Path) -> Result<(), String> {
+/// Why a path cannot be a plugin file, in words that follow the path: `does not exist`, `is not a
+/// regular file (it is a folder)`.
+#[derive(Debug, thiserror::Error)]
+pub enum FileProblem {
+    #[error("does not exist")]
+    Missing,
+    #[error("cannot be read: {0}")]
+    Unreadable(std::io::Error),
+    #[error("is not a regular file (it is {0})")]
+    NotRegular(&'static str),
+}
+
+/// Whether `path` can be a plugin file. Devices and named pipes are refused here because reading
+/// them could block.
+pub fn plugin_file_problem(path: &Path) -> Result<(), FileProblem> {
     use std::os::unix::fs::FileTypeExt;
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("does not exist".into()),
-        Err(e) => return Err(format!("cannot be read: {e}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(FileProblem::Missing),
+        Err(e) => return Err(FileProblem::Unreadable(e)),
     };
     let t = meta.file_type();
     let what = if t.is_file() {
@@ -720,7 +515,7 @@ pub fn plugin_file_problem(path: &Path) -> Result<(), String> {
     } else {
         "not a file"
     };
-    Err(format!("is not a regular file (it is {what})"))
+    Err(FileProblem::NotRegular(what))
 }
 
 #[cfg(test)]

@@ -2,11 +2,11 @@
 //! its plugin, configuration, capability grants and limits. Every problem in the file is collected and
 //! reported at once, with line and column, so an investigator fixes a pipeline in one pass.
 
-mod diagnostics;
 mod load;
 
-pub use diagnostics::{Diagnostic, Diagnostics, SourceMap};
-pub use load::{expand_home, load, normalize, plugin_file_problem};
+pub use crate::caps::Grants;
+pub use crate::config::{Diagnostic, Diagnostics, SourceMap, expand_home, normalize};
+pub use load::{FileProblem, load, plugin_file_problem};
 
 use crate::flow::{FlowSettings, StreamFilter};
 use std::collections::HashMap;
@@ -76,74 +76,6 @@ pub struct StageSpec {
     /// Which flows' reassembled streams the stage receives in `analyze-stream` (analyzers only);
     /// `None`: none, and no reassembly for its sake.
     pub streams: Option<StreamFilter>,
-}
-
-/// Capabilities granted to a stage. Nothing is granted by default.
-#[derive(Clone, Debug, Default)]
-pub struct Grants {
-    /// The pipeline file's folder: relative paths a plugin passes to a capability are resolved there.
-    pub base_dir: PathBuf,
-    /// Files and folders the stage may read (absolute paths).
-    pub files: Vec<PathBuf>,
-    /// DNS lookups through the host resolver.
-    pub dns: Option<DnsGrant>,
-    /// RDAP lookups.
-    pub whois: Option<WhoisGrant>,
-    /// SQLite databases in the report folder.
-    pub sqlite: bool,
-    /// Graphviz's `dot` program.
-    pub graphviz: Option<GraphvizGrant>,
-    /// Writing found files into `files/` of the report folder.
-    pub extract: Option<ExtractGrant>,
-}
-
-impl Grants {
-    /// The capabilities granted, by the name of their WIT interface (`files`, `dns`, ...).
-    pub fn granted(&self) -> Vec<&'static str> {
-        [
-            ("files", !self.files.is_empty()),
-            ("dns", self.dns.is_some()),
-            ("whois", self.whois.is_some()),
-            ("sqlite", self.sqlite),
-            ("graphviz", self.graphviz.is_some()),
-            ("extract", self.extract.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(cap, granted)| granted.then_some(cap))
-        .collect()
-    }
-}
-
-/// Caps on the bytes a stage may extract (`grants.extract = { total_mb, file_mb }`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExtractGrant {
-    /// Largest file kept, in bytes; a larger one is not kept at all.
-    pub file_bytes: u64,
-    /// Bytes the stage may keep in all; a file that would cross it is not kept.
-    pub total_bytes: u64,
-}
-
-#[derive(Clone, Debug)]
-pub struct GraphvizGrant {
-    /// The program to run (`dot` on the PATH by default).
-    pub program: String,
-    pub timeout_ms: u64,
-}
-
-#[derive(Clone, Debug)]
-pub struct DnsGrant {
-    /// `ip:port` nameservers; empty means the system's resolver configuration.
-    pub nameservers: Vec<String>,
-    pub timeout_ms: u64,
-    pub concurrency: usize,
-}
-
-#[derive(Clone, Debug)]
-pub struct WhoisGrant {
-    /// RDAP base URL, e.g. `https://rdap.arin.net/registry/`.
-    pub url: String,
-    pub timeout_ms: u64,
-    pub concurrency: usize,
 }
 
 /// Resource limits of a stage.

@@ -2,16 +2,16 @@
 //! finds is on the flows (and hosts) before the next one looks.
 
 use super::rollup::Rollups;
+use crate::bindings::wit;
 use crate::caps::{Services, log::Level};
 use crate::flow::{FinishedFlow, HostNote, StreamChunk, StreamFilter, StreamStats};
-use crate::runtime::bindings::wit;
-use crate::runtime::{Stage, convert};
+use crate::runtime::{AnalyzerStage, convert};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub struct Analyzers {
-    pub stages: Vec<Stage>,
+    pub stages: Vec<AnalyzerStage>,
     services: Arc<Services>,
     /// Findings that are not on a flow of the current batch (host, capture, and flow findings raised in
     /// `finish`), waiting to be handed to the outputs.
@@ -32,7 +32,7 @@ pub struct Analyzers {
 }
 
 impl Analyzers {
-    pub fn new(stages: Vec<Stage>, services: Arc<Services>) -> Analyzers {
+    pub fn new(stages: Vec<AnalyzerStage>, services: Arc<Services>) -> Analyzers {
         Analyzers {
             stages,
             services,
@@ -76,7 +76,7 @@ impl Analyzers {
             drop(picked);
             match result {
                 Ok(outcome) => self.apply(i, outcome, &mut flows, &index),
-                Err(message) => self.failed(message),
+                Err(e) => self.failed(e.to_string()),
             }
         }
         flows
@@ -125,7 +125,7 @@ impl Analyzers {
                     }
                     self.apply(i, outcome, &mut [], &FxHashMap::default())
                 }
-                Err(message) => self.failed(message),
+                Err(e) => self.failed(e.to_string()),
             }
         }
     }
@@ -211,7 +211,7 @@ impl Analyzers {
             }
             match self.stages[i].analyze_link(&batch) {
                 Ok(outcome) => self.apply(i, outcome, &mut [], &FxHashMap::default()),
-                Err(message) => self.failed(message),
+                Err(e) => self.failed(e.to_string()),
             }
         }
     }
@@ -222,9 +222,9 @@ impl Analyzers {
                 continue;
             }
             progress(format!("finishing {}", self.stages[i].spec.name));
-            match self.stages[i].finish_analyzer() {
+            match self.stages[i].finish() {
                 Ok(outcome) => self.apply(i, outcome, &mut [], &FxHashMap::default()),
-                Err(message) => self.failed(message),
+                Err(e) => self.failed(e.to_string()),
             }
         }
     }

@@ -4,9 +4,9 @@
 //! only when some stage asked, and handed over with the batch of the same stretch, so memory is bounded
 //! by one stretch (at most [`super::reading`]'s progress interval of packets).
 
+use crate::bindings::wit;
 use crate::decode::{ArpPacket, IpPacket, Transport};
 use crate::flow::mac_u64;
-use crate::runtime::bindings::wit;
 use crate::runtime::convert;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;

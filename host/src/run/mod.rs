@@ -8,13 +8,13 @@ mod payloads;
 mod reading;
 mod rollup;
 
+use crate::bindings::wit;
 use crate::caps::{Services, log::Level};
 use crate::decode::CaptureReader;
 use crate::flow::HostTable;
 use crate::output::folder::PendingFolder;
-use crate::pipeline::{self, Diagnostics, StageKind};
-use crate::runtime::bindings::wit;
-use crate::runtime::{Runtime, Stage, convert};
+use crate::pipeline::{self, Diagnostics, StageKind, StageSpec};
+use crate::runtime::{LoadedPlugin, Runtime, Stage, World, convert};
 use crate::{builtins, stages};
 use analyzers::Analyzers;
 use outputs::Outputs;
@@ -123,7 +123,7 @@ pub struct StageStats {
 }
 
 impl StageStats {
-    fn of(stage: &Stage) -> StageStats {
+    fn of<W: World>(stage: &Stage<W>) -> StageStats {
         StageStats {
             stage: stage.spec.name.clone(),
             calls: stage.calls,
@@ -159,23 +159,20 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
         created: Default::default(),
     });
     let rt = Runtime::new()
-        .map_err(|e| RunError::Other(format!("cannot start the WebAssembly runtime: {e}")))?;
+        .map_err(|e| RunError::Other(format!("cannot start the WebAssembly runtime: {e:#}")))?;
     let stages = stages::start_stages(&rt, &pipeline, &services).map_err(RunError::Pipeline)?;
     for w in stages::grant_warnings(&pipeline, &stages) {
         services
             .log
             .host(Level::Warn, &w.to_string().replacen("warning: ", "", 1));
     }
-    let plugin_runs: Vec<(usize, wit::PluginRun)> = stages
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (i, plugin_run(s)))
-        .collect();
-    let (analyzer_stages, output_stages): (Vec<Stage>, Vec<Stage>) = stages
+    let plugin_runs: Vec<wit::PluginRun> = stages
+        .plugins(&pipeline)
         .into_iter()
-        .partition(|s| s.spec.kind == StageKind::Analyzer);
-    let mut analyzers = Analyzers::new(analyzer_stages, services.clone());
-    let mut outputs = Outputs::start(output_stages, &staging, services.clone())
+        .map(|(spec, plugin)| plugin_run(spec, plugin))
+        .collect();
+    let mut analyzers = Analyzers::new(stages.analyzers, services.clone());
+    let mut outputs = Outputs::start(stages.outputs, &staging, services.clone())
         .map_err(|e| RunError::Other(format!("cannot start the output thread: {e}")))?;
 
     let capture = opts
@@ -289,7 +286,7 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     // Stage failures known so far go into the report; the outputs' own fate is in the summary.
     let plugins = plugin_runs
         .into_iter()
-        .map(|(_, mut run)| {
+        .map(|mut run| {
             run.error = analyzers
                 .stages
                 .iter()
@@ -421,16 +418,16 @@ fn report_progress(
     }
 }
 
-fn plugin_run(s: &Stage) -> wit::PluginRun {
+fn plugin_run(spec: &StageSpec, plugin: &LoadedPlugin) -> wit::PluginRun {
     wit::PluginRun {
-        stage: s.spec.name.clone(),
-        name: s.plugin.name.clone(),
-        version: s.plugin.version.clone(),
-        kind: match s.spec.kind {
+        stage: spec.name.clone(),
+        name: plugin.name.clone(),
+        version: plugin.version.clone(),
+        kind: match spec.kind {
             StageKind::Analyzer => wit::PluginKind::Analyzer,
             StageKind::Output => wit::PluginKind::Output,
         },
-        digest: s.plugin.digest.clone(),
+        digest: plugin.digest.clone(),
         error: None,
     }
 }

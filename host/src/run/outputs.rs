@@ -5,11 +5,11 @@
 
 use super::StageStats;
 use super::payloads::take_payloads;
+use crate::bindings::wit;
 use crate::caps::{Services, log::Level};
 use crate::flow::{HostSnapshot, HostTable};
 use crate::output::ReportWriter;
-use crate::runtime::bindings::wit;
-use crate::runtime::{Stage, convert};
+use crate::runtime::{OutputStage, StageError, convert};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -68,7 +68,7 @@ pub struct Outputs {
 
 impl Outputs {
     pub fn start(
-        stages: Vec<Stage>,
+        stages: Vec<OutputStage>,
         out_dir: &Path,
         services: Arc<Services>,
     ) -> std::io::Result<Outputs> {
@@ -170,7 +170,7 @@ impl Outputs {
 
 /// One output stage's thread: every message in order, until `Finish`.
 fn work(
-    mut stage: Stage,
+    mut stage: OutputStage,
     writer: &Mutex<ReportWriter>,
     services: &Services,
     rx: Receiver<Message>,
@@ -196,7 +196,7 @@ fn work(
             }
             Message::Finish(report) => {
                 stage.set_snapshot(None);
-                (stage.finish_output(report), true)
+                (stage.finish(report), true)
             }
         };
         record(&stage, result, writer, services, &mut failures);
@@ -209,8 +209,8 @@ fn work(
 
 /// Writes what a stage returned, or notes why it failed.
 fn record(
-    stage: &Stage,
-    result: Result<Vec<wit::Artifact>, String>,
+    stage: &OutputStage,
+    result: Result<Vec<wit::Artifact>, StageError>,
     writer: &Mutex<ReportWriter>,
     services: &Services,
     failures: &mut Vec<String>,
@@ -228,6 +228,6 @@ fn record(
                 }
             }
         }
-        Err(message) => fail(message),
+        Err(e) => fail(e.to_string()),
     }
 }

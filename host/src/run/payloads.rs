@@ -1,7 +1,7 @@
 //! Payload bytes are most of what a call into a plugin copies; stages that do not read them do not get
 //! them.
 
-use crate::runtime::bindings::wit;
+use crate::bindings::wit;
 
 type Payloads = (Vec<u8>, Vec<u32>, Vec<u8>, Vec<u32>);
 

@@ -9,7 +9,7 @@
 //! summary names the hosts. Memory grows with the number of distinct findings, never with flows that
 //! have none: a group keeps its first finding and the ids of its flows (8 bytes each).
 
-use crate::runtime::bindings::wit;
+use crate::bindings::wit;
 use crate::runtime::convert::ip_from_wit;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;

@@ -1,24 +1,12 @@
 //! The host's own flow and host records → the WIT types plugins receive.
 
-use super::bindings::wit;
+use crate::bindings::wit;
+pub use crate::bindings::{ip_from_wit, ip_to_wit};
 use crate::clock::Anomaly;
 use crate::decode::{TunnelKind, TunnelLayer};
 use crate::fates::Fates;
 use crate::flow::{self, FinishedFlow, HostEntry};
 use std::net::IpAddr;
-
-pub fn ip_to_wit(ip: IpAddr) -> wit::IpAddress {
-    match ip {
-        IpAddr::V4(v) => wit::IpAddress::V4(u32::from(v)),
-        IpAddr::V6(v) => {
-            let bits = u128::from(v);
-            wit::IpAddress::V6(wit::Ipv6Address {
-                high: (bits >> 64) as u64,
-                low: bits as u64,
-            })
-        }
-    }
-}
 
 fn endpoint_to_wit((ip, port): (IpAddr, u16)) -> wit::Endpoint {
     wit::Endpoint {
@@ -49,13 +37,6 @@ pub fn chunk_to_wit(c: &flow::StreamChunk) -> wit::StreamChunk {
         offset: c.offset,
         time: c.time,
         data,
-    }
-}
-
-pub fn ip_from_wit(ip: wit::IpAddress) -> IpAddr {
-    match ip {
-        wit::IpAddress::V4(v) => IpAddr::V4(v.into()),
-        wit::IpAddress::V6(v) => IpAddr::V6((((v.high as u128) << 64) | v.low as u128).into()),
     }
 }
 

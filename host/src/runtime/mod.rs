@@ -2,7 +2,6 @@
 //! gets its own store with a memory limit and, for every call, an epoch deadline. A plugin that traps,
 //! loops or runs out of memory is stopped and named; the rest of the pipeline carries on.
 
-pub mod bindings;
 pub mod convert;
 mod packed;
 mod plugin;
@@ -16,6 +15,8 @@ pub use plugin::{
     Inspected, LoadedPlugin, PluginLoadError, Runtime, Unlinked, WIT_PACKAGE, WIT_VERSION,
     capabilities_among, hex as hex_digest,
 };
-pub use stage::{Stage, StageFailure};
+pub use stage::{
+    Analyzer, AnalyzerStage, Output, OutputStage, Stage, StageError, Stop, StopCause, World,
+};
 pub use state::StageState;
 pub use stderr::STDERR_KEPT;

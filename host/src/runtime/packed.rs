@@ -16,7 +16,7 @@
 //! When the stage does not read payloads, part 3 gives every payload length 0 and part 2 leaves
 //! `datagrams` empty too.
 
-use super::bindings::wit;
+use crate::bindings::wit;
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
 /// Packs `flows` as described above.

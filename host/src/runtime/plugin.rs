@@ -1,7 +1,7 @@
 //! Compiling components and telling what they are.
 
-use super::bindings::{analyzer, output};
 use super::state::StageState;
+use crate::bindings::{analyzer, output};
 use crate::pipeline::{PluginSource, StageKind};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -10,10 +10,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
 use wasmtime::{Config, Engine};
 
-/// The WIT package every plugin is built against.
-pub const WIT_PACKAGE: &str = "pcapxray:plugin";
-/// Its version. Plugins built for another major version (or, while 0.x, another minor) are refused.
-pub const WIT_VERSION: &str = "0.6.0";
+pub use crate::bindings::{WIT_PACKAGE, WIT_VERSION};
 
 /// How often the epoch ticks: the resolution of call time limits.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -54,6 +51,15 @@ pub enum PluginLoadError {
     Describe { source_name: String, reason: String },
     #[error("cannot read {source_name}: {reason}")]
     Io { source_name: String, reason: String },
+    #[error("loading {0} panicked")]
+    Panicked(String),
+    #[error("no built-in plugin `{0}`")]
+    NoBuiltin(String),
+    #[error("plugin file {} {problem}", path.display())]
+    NotAFile {
+        path: std::path::PathBuf,
+        problem: crate::pipeline::FileProblem,
+    },
 }
 
 impl PluginLoadError {
@@ -139,7 +145,7 @@ pub fn capabilities_among(imports: &[String]) -> Vec<&'static str> {
         .collect()
 }
 
-pub(super) enum PluginPre {
+pub enum PluginPre {
     Analyzer(analyzer::AnalyzerPluginPre<StageState>),
     Output(output::OutputPluginPre<StageState>),
 }
@@ -159,21 +165,18 @@ impl Drop for Runtime {
 }
 
 impl Runtime {
-    pub fn new() -> Result<Runtime, String> {
-        Self::build().map_err(|e| format!("{e:#}"))
-    }
-
-    fn build() -> wasmtime::Result<Runtime> {
+    /// The engine and linkers; an error says why wasmtime could not start (print it with `{:#}`).
+    pub fn new() -> wasmtime::Result<Runtime> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
         let engine = Engine::new(&config)?;
         let mut analyzer_linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut analyzer_linker)?;
-        analyzer::AnalyzerPlugin::add_to_linker::<_, HasSelf<_>>(&mut analyzer_linker, |s| s)?;
+        link_base(&mut analyzer_linker)?;
+        crate::caps::link_analyzer(&mut analyzer_linker, |s| &mut s.caps)?;
         let mut output_linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut output_linker)?;
-        output::OutputPlugin::add_to_linker::<_, HasSelf<_>>(&mut output_linker, |s| s)?;
+        link_base(&mut output_linker)?;
+        crate::caps::link_output(&mut output_linker, |s| &mut s.caps)?;
         let ticking = Arc::new(AtomicBool::new(true));
         let (weak_engine, flag) = (engine.weak(), ticking.clone());
         std::thread::Builder::new()
@@ -287,9 +290,9 @@ impl Runtime {
             pre,
         };
         let info =
-            super::stage::describe(self, &plugin).map_err(|reason| PluginLoadError::Describe {
+            super::stage::describe(self, &plugin).map_err(|e| PluginLoadError::Describe {
                 source_name: source_name.clone(),
-                reason,
+                reason: format!("{e:#}"),
             })?;
         plugin.name = info.name;
         plugin.version = info.version;
@@ -510,6 +513,17 @@ pub fn cache_dir() -> Option<std::path::PathBuf> {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
             .map(|d| d.join("pcapxray")),
     }
+}
+
+/// What every stage may call whatever it is granted: WASI without files or network, logging, the
+/// host table and the batch in hand. The capabilities come from [`crate::caps`].
+fn link_base(linker: &mut Linker<StageState>) -> wasmtime::Result<()> {
+    use crate::bindings::analyzer::pcapxray::plugin::{batch, log, model, types};
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    types::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+    log::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+    model::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+    batch::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
 }
 
 /// Semver compatibility with [`WIT_VERSION`]: same major, and while major is 0, same minor.

@@ -1,33 +1,172 @@
-//! One running stage: a store, an instance, and calls guarded by the stage's limits.
+//! One running stage: a store, an instance, and calls guarded by the stage's limits. An analyzer stage
+//! and an output stage are different types ([`AnalyzerStage`], [`OutputStage`]) sharing the call
+//! machinery, so only the calls of a stage's world can be made on it; a call that fails says why in a
+//! [`StageError`].
 
-use super::bindings::{analyzer, output, wit};
 use super::plugin::{EPOCH_TICK, LoadedPlugin, PluginPre, Runtime};
 use super::state::StageState;
+use crate::bindings::{analyzer, output, wit};
 use crate::caps::Services;
 use crate::flow::HostSnapshot;
 use crate::pipeline::{Grants, Limits, StageSpec};
 use std::sync::Arc;
 use wasmtime::Store;
 
-enum Instance {
-    Analyzer(analyzer::AnalyzerPlugin),
-    Output(output::OutputPlugin),
+/// A world a stage's plugin implements: how to instantiate it and hand it its configuration.
+pub trait World {
+    type Instance;
+    /// The instance of `pre`, when `pre` is of this world.
+    fn instantiate(
+        pre: &PluginPre,
+        store: &mut Store<StageState>,
+    ) -> Option<wasmtime::Result<Self::Instance>>;
+    fn configure(
+        instance: &Self::Instance,
+        store: &mut Store<StageState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), wit::PluginError>>;
 }
 
-/// Why a stage stopped.
-#[derive(Debug, Clone)]
-pub enum StageFailure {
+/// The analyzer world.
+pub struct Analyzer;
+/// The output world.
+pub struct Output;
+
+impl World for Analyzer {
+    type Instance = analyzer::AnalyzerPlugin;
+    fn instantiate(
+        pre: &PluginPre,
+        store: &mut Store<StageState>,
+    ) -> Option<wasmtime::Result<Self::Instance>> {
+        match pre {
+            PluginPre::Analyzer(pre) => Some(pre.instantiate(store)),
+            PluginPre::Output(_) => None,
+        }
+    }
+    fn configure(
+        instance: &Self::Instance,
+        store: &mut Store<StageState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), wit::PluginError>> {
+        instance
+            .pcapxray_plugin_analyzer()
+            .call_configure(store, config)
+    }
+}
+
+impl World for Output {
+    type Instance = output::OutputPlugin;
+    fn instantiate(
+        pre: &PluginPre,
+        store: &mut Store<StageState>,
+    ) -> Option<wasmtime::Result<Self::Instance>> {
+        match pre {
+            PluginPre::Output(pre) => Some(pre.instantiate(store)),
+            PluginPre::Analyzer(_) => None,
+        }
+    }
+    fn configure(
+        instance: &Self::Instance,
+        store: &mut Store<StageState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), wit::PluginError>> {
+        instance
+            .pcapxray_plugin_output()
+            .call_configure(store, config)
+    }
+}
+
+/// Why a stage did not start or a call into it failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StageError {
     /// The stage's configuration was refused; each entry is (key path, message).
+    #[error("{}", config_text(.0))]
     Config(Vec<(String, String)>),
-    /// The plugin trapped, ran out of time or memory, or returned an error.
-    Stopped(String),
+    /// The stage was stopped (now or by an earlier call) and makes no further calls.
+    #[error("{0}")]
+    Stopped(Stop),
 }
 
-pub struct Stage {
+/// A stopped stage: who, and why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", self.text())]
+pub struct Stop {
+    /// `stage `web` (plugin web 0.1.0)`.
+    pub who: String,
+    pub cause: StopCause,
+}
+
+/// Why a stage was stopped.
+#[derive(Debug, Clone)]
+pub enum StopCause {
+    /// Its plugin could not be instantiated (wasmtime's reason).
+    NotInstantiated(String),
+    /// Its plugin is of the other world than the stage's list.
+    WrongWorld,
+    /// A call ran longer than `limits.call_timeout_ms`.
+    TimedOut { call: &'static str, limit_ms: u64 },
+    /// It asked for more linear memory than `limits.memory_mb`.
+    OutOfMemory { limit_mb: u64 },
+    /// It trapped: the root cause, and the last lines it printed to stderr.
+    Trapped {
+        call: &'static str,
+        cause: String,
+        printed: Option<String>,
+    },
+    /// It returned an error.
+    Returned { call: &'static str, error: String },
+    /// An earlier failure stopped it.
+    Earlier(String),
+}
+
+impl Stop {
+    fn text(&self) -> String {
+        let who = &self.who;
+        match &self.cause {
+            StopCause::NotInstantiated(reason) => {
+                format!("{who} could not be instantiated: {reason}")
+            }
+            StopCause::WrongWorld => {
+                format!("{who} is not of the world its stage is listed under")
+            }
+            StopCause::TimedOut { call, limit_ms } => format!(
+                "{who} was stopped: `{call}` ran longer than its limit of {limit_ms} ms (limits.call_timeout_ms)"
+            ),
+            StopCause::OutOfMemory { limit_mb } => format!(
+                "{who} was stopped: it needed more memory than its limit of {limit_mb} MiB (limits.memory_mb)"
+            ),
+            StopCause::Trapped {
+                call,
+                cause,
+                printed: None,
+            } => format!("{who} trapped in `{call}`: {cause}"),
+            StopCause::Trapped {
+                call,
+                cause,
+                printed: Some(tail),
+            } => format!("{who} trapped in `{call}`: {cause}; it printed: {tail}"),
+            StopCause::Returned { call, error } => {
+                format!("{who} returned an error from `{call}`: {error}")
+            }
+            StopCause::Earlier(message) => message.clone(),
+        }
+    }
+}
+
+fn config_text(errors: &[(String, String)]) -> String {
+    errors
+        .iter()
+        .map(|(k, m)| format!("{k}: {m}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A running stage of world `W`.
+pub struct Stage<W: World> {
     pub spec: StageSpec,
     pub plugin: Arc<LoadedPlugin>,
     store: Store<StageState>,
-    instance: Option<Instance>,
+    instance: Option<W::Instance>,
     /// Set once the stage has been stopped; no further calls are made.
     pub failure: Option<String>,
     /// Calls made into the plugin and the time they took (lowering the arguments included).
@@ -37,8 +176,11 @@ pub struct Stage {
     pub busy_finish: std::time::Duration,
 }
 
+pub type AnalyzerStage = Stage<Analyzer>;
+pub type OutputStage = Stage<Output>;
+
 /// Calls `describe` in a throwaway store.
-pub(super) fn describe(rt: &Runtime, plugin: &LoadedPlugin) -> Result<wit::PluginInfo, String> {
+pub(super) fn describe(rt: &Runtime, plugin: &LoadedPlugin) -> wasmtime::Result<wit::PluginInfo> {
     let services = Arc::new(Services::default());
     let mut store = new_store(
         rt,
@@ -49,18 +191,14 @@ pub(super) fn describe(rt: &Runtime, plugin: &LoadedPlugin) -> Result<wit::Plugi
     );
     store.set_epoch_deadline(deadline_ticks(5_000));
     match &plugin.pre {
-        PluginPre::Analyzer(pre) => {
-            let inst = pre.instantiate(&mut store).map_err(|e| format!("{e:#}"))?;
-            inst.pcapxray_plugin_analyzer()
-                .call_describe(&mut store)
-                .map_err(|e| format!("{e:#}"))
-        }
-        PluginPre::Output(pre) => {
-            let inst = pre.instantiate(&mut store).map_err(|e| format!("{e:#}"))?;
-            inst.pcapxray_plugin_output()
-                .call_describe(&mut store)
-                .map_err(|e| format!("{e:#}"))
-        }
+        PluginPre::Analyzer(pre) => pre
+            .instantiate(&mut store)?
+            .pcapxray_plugin_analyzer()
+            .call_describe(&mut store),
+        PluginPre::Output(pre) => pre
+            .instantiate(&mut store)?
+            .pcapxray_plugin_output()
+            .call_describe(&mut store),
     }
 }
 
@@ -78,7 +216,7 @@ fn new_store(
     store.limiter(|s| &mut s.limits);
     // Time spent waiting for DNS or RDAP answers is the network's, not the plugin's: credit it back.
     store.epoch_deadline_callback(|mut ctx| {
-        let credit = std::mem::take(&mut ctx.data_mut().host_time);
+        let credit = std::mem::take(&mut ctx.data_mut().caps.host_time);
         let ticks = (credit.as_millis() / EPOCH_TICK.as_millis()) as u64;
         if ticks > 0 {
             Ok(wasmtime::UpdateDeadline::Continue(ticks))
@@ -93,22 +231,23 @@ fn deadline_ticks(ms: u64) -> u64 {
     (ms / EPOCH_TICK.as_millis() as u64).max(1) + 1
 }
 
-impl Stage {
+impl<W: World> Stage<W> {
     /// Instantiates the plugin for a stage and hands it its configuration.
     pub fn start(
         rt: &Runtime,
         spec: StageSpec,
         plugin: Arc<LoadedPlugin>,
         services: Arc<Services>,
-    ) -> Result<Stage, StageFailure> {
+    ) -> Result<Stage<W>, StageError> {
         let mut store = new_store(rt, &spec.name, spec.grants.clone(), spec.limits, services);
         store.set_epoch_deadline(deadline_ticks(spec.limits.call_timeout_ms));
         let who = describe_stage(&spec, &plugin);
-        let instance = match &plugin.pre {
-            PluginPre::Analyzer(pre) => pre.instantiate(&mut store).map(Instance::Analyzer),
-            PluginPre::Output(pre) => pre.instantiate(&mut store).map(Instance::Output),
-        }
-        .map_err(|e| StageFailure::Stopped(format!("{who} could not be instantiated: {e:#}")))?;
+        let stop = |cause| StageError::Stopped(Stop { who, cause });
+        let instance = match W::instantiate(&plugin.pre, &mut store) {
+            None => return Err(stop(StopCause::WrongWorld)),
+            Some(Err(e)) => return Err(stop(StopCause::NotInstantiated(format!("{e:#}")))),
+            Some(Ok(instance)) => instance,
+        };
         let mut stage = Stage {
             spec,
             plugin,
@@ -120,32 +259,33 @@ impl Stage {
             busy_finish: std::time::Duration::ZERO,
         };
         let config = stage.spec.config.to_string();
-        let result = stage.call("configure", |store, inst| match inst {
-            Instance::Analyzer(a) => a.pcapxray_plugin_analyzer().call_configure(store, &config),
-            Instance::Output(o) => o.pcapxray_plugin_output().call_configure(store, &config),
-        });
-        match result {
-            Ok(()) => Ok(stage),
-            Err(CallError::Config(errors)) => Err(StageFailure::Config(errors)),
-            Err(CallError::Stopped(m)) => Err(StageFailure::Stopped(m)),
-        }
+        stage.call("configure", |store, inst| {
+            W::configure(inst, store, &config)
+        })?;
+        Ok(stage)
     }
 
     /// Runs one call under the stage's limits. A trap or error stops the stage for good.
     fn call<R>(
         &mut self,
-        what: &str,
+        what: &'static str,
         f: impl FnOnce(
             &mut Store<StageState>,
-            &Instance,
+            &W::Instance,
         ) -> wasmtime::Result<Result<R, wit::PluginError>>,
-    ) -> Result<R, CallError> {
+    ) -> Result<R, StageError> {
         let who = describe_stage(&self.spec, &self.plugin);
         if let Some(failure) = &self.failure {
-            return Err(CallError::Stopped(failure.clone()));
+            return Err(StageError::Stopped(Stop {
+                who,
+                cause: StopCause::Earlier(failure.clone()),
+            }));
         }
         let Some(instance) = self.instance.as_ref() else {
-            return Err(CallError::Stopped(format!("{who} is not running")));
+            return Err(StageError::Stopped(Stop {
+                cause: StopCause::Earlier(format!("{who} is not running")),
+                who,
+            }));
         };
         self.store
             .set_epoch_deadline(deadline_ticks(self.spec.limits.call_timeout_ms));
@@ -156,50 +296,49 @@ impl Stage {
         if what == "finish" {
             self.busy_finish += started.elapsed();
         }
-        let message = match result {
+        let cause = match result {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(wit::PluginError::Config(errors))) if what == "configure" => {
-                return Err(CallError::Config(
+                return Err(StageError::Config(
                     errors.into_iter().map(|e| (e.key, e.message)).collect(),
                 ));
             }
-            Ok(Err(e)) => format!(
-                "{who} returned an error from `{what}`: {}",
-                plugin_error_text(&e)
-            ),
-            Err(trap) => self.trap_message(&who, what, &trap),
+            Ok(Err(e)) => StopCause::Returned {
+                call: what,
+                error: plugin_error_text(&e),
+            },
+            Err(trap) => self.trap_cause(what, &trap),
         };
+        let stop = Stop { who, cause };
         self.instance = None;
-        self.store.data_mut().abandon_extractions();
-        self.failure = Some(message.clone());
-        Err(CallError::Stopped(message))
+        self.store.data_mut().caps.abandon_extractions();
+        self.failure = Some(stop.to_string());
+        Err(StageError::Stopped(stop))
     }
 
-    fn trap_message(&self, who: &str, what: &str, trap: &wasmtime::Error) -> String {
-        let text = format!("{trap:#}");
+    fn trap_cause(&self, call: &'static str, trap: &wasmtime::Error) -> StopCause {
         if matches!(
             trap.downcast_ref::<wasmtime::Trap>(),
             Some(wasmtime::Trap::Interrupt)
         ) {
-            format!(
-                "{who} was stopped: `{what}` ran longer than its limit of {} ms (limits.call_timeout_ms)",
-                self.spec.limits.call_timeout_ms
-            )
-        } else if text.contains("growing memory") || text.contains("memory size") {
-            format!(
-                "{who} was stopped: it needed more memory than its limit of {} MiB (limits.memory_mb)",
-                self.spec.limits.memory_mb
-            )
+            StopCause::TimedOut {
+                call,
+                limit_ms: self.spec.limits.call_timeout_ms,
+            }
+        } else if self.store.data().limits.refused {
+            StopCause::OutOfMemory {
+                limit_mb: self.spec.limits.memory_mb,
+            }
         } else {
             // The root cause ("wasm `unreachable` instruction executed"), not the backtrace's heading.
-            let first = trap.root_cause().to_string();
-            match self.store.data().stderr.text() {
-                None => format!("{who} trapped in `{what}`: {first}"),
-                Some(printed) => {
-                    let lines: Vec<&str> = printed.lines().collect();
-                    let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
-                    format!("{who} trapped in `{what}`: {first}; it printed: {tail}")
-                }
+            let printed = self.store.data().stderr.text().map(|printed| {
+                let lines: Vec<&str> = printed.lines().collect();
+                lines[lines.len().saturating_sub(3)..].join(" / ")
+            });
+            StopCause::Trapped {
+                call,
+                cause: trap.root_cause().to_string(),
+                printed,
             }
         }
     }
@@ -243,13 +382,20 @@ impl Stage {
         self.store.data().limits.peak
     }
 
+    /// True while the stage can still be called.
+    pub fn running(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+impl Stage<Analyzer> {
     /// Hands a batch to an analyzer, packed when the plugin fetches it that way (`with_payload` says
     /// whether the packed flows carry their payloads; flows passed as records carry what they hold).
     pub fn analyze(
         &mut self,
         flows: &[&wit::Flow],
         with_payload: bool,
-    ) -> Result<wit::Outcome, String> {
+    ) -> Result<wit::Outcome, StageError> {
         let owned: Vec<wit::Flow>;
         let records: &[wit::Flow] = if self.packed() {
             self.store.data_mut().packed = super::packed::pack(flows, with_payload);
@@ -269,68 +415,59 @@ impl Stage {
                 .collect();
             &owned
         };
-        let result = self
-            .call("analyze", |store, inst| match inst {
-                Instance::Analyzer(a) => a.pcapxray_plugin_analyzer().call_analyze(store, records),
-                Instance::Output(_) => unreachable!("analyze is only called on analyzers"),
-            })
-            .map_err(CallError::into_message);
+        let result = self.call("analyze", |store, a| {
+            a.pcapxray_plugin_analyzer().call_analyze(store, records)
+        });
         self.store.data_mut().packed = Vec::new();
         result
     }
 
     /// Hands an analyzer the link-layer events of a stretch of the capture.
-    pub fn analyze_link(&mut self, batch: &wit::LinkBatch) -> Result<wit::Outcome, String> {
-        self.call("analyze-link", |store, inst| match inst {
-            Instance::Analyzer(a) => a.pcapxray_plugin_analyzer().call_analyze_link(store, batch),
-            Instance::Output(_) => unreachable!("analyze-link is only called on analyzers"),
+    pub fn analyze_link(&mut self, batch: &wit::LinkBatch) -> Result<wit::Outcome, StageError> {
+        self.call("analyze-link", |store, a| {
+            a.pcapxray_plugin_analyzer().call_analyze_link(store, batch)
         })
-        .map_err(CallError::into_message)
     }
 
     /// Hands an analyzer chunks of live flows' streams.
-    pub fn analyze_stream(&mut self, batch: &[wit::StreamChunk]) -> Result<wit::Outcome, String> {
-        self.call("analyze-stream", |store, inst| match inst {
-            Instance::Analyzer(a) => a
-                .pcapxray_plugin_analyzer()
-                .call_analyze_stream(store, batch),
-            Instance::Output(_) => unreachable!("analyze-stream is only called on analyzers"),
+    pub fn analyze_stream(
+        &mut self,
+        batch: &[wit::StreamChunk],
+    ) -> Result<wit::Outcome, StageError> {
+        self.call("analyze-stream", |store, a| {
+            a.pcapxray_plugin_analyzer()
+                .call_analyze_stream(store, batch)
         })
-        .map_err(CallError::into_message)
     }
 
     /// Ends an analyzer.
-    pub fn finish_analyzer(&mut self) -> Result<wit::Outcome, String> {
-        let result = self
-            .call("finish", |store, inst| match inst {
-                Instance::Analyzer(a) => a.pcapxray_plugin_analyzer().call_finish(store),
-                Instance::Output(_) => unreachable!("finish_analyzer is only called on analyzers"),
-            })
-            .map_err(CallError::into_message);
+    pub fn finish(&mut self) -> Result<wit::Outcome, StageError> {
+        let result = self.call("finish", |store, a| {
+            a.pcapxray_plugin_analyzer().call_finish(store)
+        });
         // Files still open now will never be closed: their partial bytes must not reach the report.
-        self.store.data_mut().abandon_extractions();
+        self.store.data_mut().caps.abandon_extractions();
         result
     }
+}
 
+impl Stage<Output> {
     /// Hands a batch of annotated flows to an output; returns file parts to append now. `packed` gives
     /// the same flows packed, for a plugin that fetches them that way.
     pub fn consume(
         &mut self,
         flows: &[wit::Flow],
         packed: impl FnOnce() -> Vec<u8>,
-    ) -> Result<Vec<wit::Artifact>, String> {
+    ) -> Result<Vec<wit::Artifact>, StageError> {
         let records = if self.packed() {
             self.store.data_mut().packed = packed();
             &[]
         } else {
             flows
         };
-        let result = self
-            .call("consume", |store, inst| match inst {
-                Instance::Output(o) => o.pcapxray_plugin_output().call_consume(store, records),
-                Instance::Analyzer(_) => unreachable!("consume is only called on outputs"),
-            })
-            .map_err(CallError::into_message);
+        let result = self.call("consume", |store, o| {
+            o.pcapxray_plugin_output().call_consume(store, records)
+        });
         self.store.data_mut().packed = Vec::new();
         result
     }
@@ -339,55 +476,28 @@ impl Stage {
     pub fn consume_findings(
         &mut self,
         findings: &[wit::FindingRecord],
-    ) -> Result<Vec<wit::Artifact>, String> {
-        self.call("consume-findings", |store, inst| match inst {
-            Instance::Output(o) => o
-                .pcapxray_plugin_output()
-                .call_consume_findings(store, findings),
-            Instance::Analyzer(_) => unreachable!("consume_findings is only called on outputs"),
+    ) -> Result<Vec<wit::Artifact>, StageError> {
+        self.call("consume-findings", |store, o| {
+            o.pcapxray_plugin_output()
+                .call_consume_findings(store, findings)
         })
-        .map_err(CallError::into_message)
+    }
+
+    /// Hands an output a batch of hosts.
+    pub fn consume_hosts(
+        &mut self,
+        hosts: &[wit::HostInfo],
+    ) -> Result<Vec<wit::Artifact>, StageError> {
+        self.call("consume-hosts", |store, o| {
+            o.pcapxray_plugin_output().call_consume_hosts(store, hosts)
+        })
     }
 
     /// Ends an output and collects its files.
-    /// Hands an output a batch of hosts.
-    pub fn consume_hosts(&mut self, hosts: &[wit::HostInfo]) -> Result<Vec<wit::Artifact>, String> {
-        self.call("consume-hosts", |store, inst| match inst {
-            Instance::Output(o) => o.pcapxray_plugin_output().call_consume_hosts(store, hosts),
-            Instance::Analyzer(_) => unreachable!("consume_hosts is only called on outputs"),
+    pub fn finish(&mut self, report: &wit::Report) -> Result<Vec<wit::Artifact>, StageError> {
+        self.call("finish", |store, o| {
+            o.pcapxray_plugin_output().call_finish(store, report)
         })
-        .map_err(CallError::into_message)
-    }
-
-    pub fn finish_output(&mut self, report: &wit::Report) -> Result<Vec<wit::Artifact>, String> {
-        self.call("finish", |store, inst| match inst {
-            Instance::Output(o) => o.pcapxray_plugin_output().call_finish(store, report),
-            Instance::Analyzer(_) => unreachable!("finish_output is only called on outputs"),
-        })
-        .map_err(CallError::into_message)
-    }
-
-    /// True while the stage can still be called.
-    pub fn running(&self) -> bool {
-        self.failure.is_none()
-    }
-}
-
-enum CallError {
-    Config(Vec<(String, String)>),
-    Stopped(String),
-}
-
-impl CallError {
-    fn into_message(self) -> String {
-        match self {
-            CallError::Config(errors) => errors
-                .into_iter()
-                .map(|(k, m)| format!("{k}: {m}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-            CallError::Stopped(m) => m,
-        }
     }
 }
 

@@ -180,7 +180,7 @@ fn check_pipeline(path: &Path) -> Result<Vec<PathBuf>, ServeError> {
         diagnostics,
     };
     let loaded = pipeline::load(path, &crate::builtins::exists).map_err(failed)?;
-    let rt = crate::runtime::Runtime::new().map_err(|e| ServeError::Runtime(e.to_string()))?;
+    let rt = crate::runtime::Runtime::new().map_err(|e| ServeError::Runtime(format!("{e:#}")))?;
     let services = Arc::new(crate::caps::Services::default());
     crate::stages::start_stages(&rt, &loaded, &services).map_err(failed)?;
     Ok(tor_folders(&loaded))

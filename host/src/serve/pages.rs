@@ -190,11 +190,16 @@ fn case_row(c: &CaseMeta) -> String {
     )
 }
 
+/// Why one file of a Tor upload was not imported, in words for the page.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct UploadRefusal(pub String);
+
 /// The Tor relays page: the consensuses held, what they cover, the upload form, and what the last
 /// upload gave (`result`).
 pub fn tor(
     docs: &[crate::torimport::Stored],
-    result: &[Result<crate::torimport::Imported, String>],
+    result: &[Result<crate::torimport::Imported, UploadRefusal>],
     read: bool,
     max_upload: u64,
 ) -> Response {
@@ -235,7 +240,7 @@ pub fn tor(
             .iter()
             .map(|r| match r {
                 Ok(got) => format!("<li>{}</li>", escape(&got.describe())),
-                Err(e) => format!("<li class=\"error\">{}</li>", escape(e)),
+                Err(e) => format!("<li class=\"error\">{}</li>", escape(&e.0)),
             })
             .collect();
         format!(

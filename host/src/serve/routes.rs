@@ -825,12 +825,14 @@ async fn tor_upload(
     let mut results = Vec::new();
     match form {
         Ok(form) => receive_consensuses(&app, form, &mut results).await,
-        Err(_) => results.push(Err(
+        Err(_) => results.push(Err(pages::UploadRefusal(
             "send the files as multipart/form-data fields `consensus`".to_string(),
-        )),
+        ))),
     }
     if results.is_empty() {
-        results.push(Err("the upload carried no file".to_string()));
+        results.push(Err(pages::UploadRefusal(
+            "the upload carried no file".to_string(),
+        )));
     }
     let status = if results
         .iter()
@@ -852,7 +854,7 @@ async fn tor_upload(
         .iter()
         .map(|r| match r {
             Ok(got) => json!(got),
-            Err(e) => json!({ "error": e }),
+            Err(e) => json!({ "error": e.0 }),
         })
         .collect();
     (
@@ -865,7 +867,7 @@ async fn tor_upload(
 async fn receive_consensuses(
     app: &Arc<App>,
     mut form: Multipart,
-    results: &mut Vec<Result<crate::torimport::Imported, String>>,
+    results: &mut Vec<Result<crate::torimport::Imported, pages::UploadRefusal>>,
 ) {
     use tokio::io::AsyncWriteExt;
     loop {
@@ -873,10 +875,10 @@ async fn receive_consensuses(
             Ok(Some(field)) => field,
             Ok(None) => return,
             Err(e) => {
-                results.push(Err(format!(
+                results.push(Err(pages::UploadRefusal(format!(
                     "the upload was interrupted: {}",
                     e.body_text()
-                )));
+                ))));
                 return;
             }
         };
@@ -889,7 +891,9 @@ async fn receive_consensuses(
             .join(format!(".upload-{}", CaseId::generate().as_str()));
         let guard = TempFile(tmp.clone());
         let Ok(mut file) = tokio::fs::File::create(&tmp).await else {
-            results.push(Err(format!("{name}: the server could not store it")));
+            results.push(Err(pages::UploadRefusal(format!(
+                "{name}: the server could not store it"
+            ))));
             return;
         };
         let mut size = 0u64;
@@ -923,7 +927,7 @@ async fn receive_consensuses(
         let _ = file.flush().await;
         drop(file);
         if let Some(e) = failed {
-            results.push(Err(e));
+            results.push(Err(pages::UploadRefusal(e)));
             return;
         }
         let dir = app.tor.imported.clone();
@@ -934,7 +938,7 @@ async fn receive_consensuses(
             got
         })
         .await;
-        results.push(got.map_err(|e| format!("{name}: {e}")));
+        results.push(got.map_err(|e| pages::UploadRefusal(format!("{name}: {e}"))));
     }
 }
 

@@ -373,7 +373,8 @@ export_analyzer!(Beacon);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pcapxray_plugin_sdk::{Direction, EndReason, Endpoint, IpAddress, Orientation, Subject};
+    use pcapxray_plugin_sdk::testing::FlowBuilder;
+    use pcapxray_plugin_sdk::{Direction, Subject};
     use score::tests::{Rng, periodic, random};
 
     fn direction(at: u64, bytes: u64) -> Direction {
@@ -392,38 +393,11 @@ mod tests {
     }
 
     fn flow(client: &str, server: &str, port: u16, protocol: Protocol, conn: Connection) -> Flow {
-        let ip = |s: &str| IpAddress::from(s.parse::<IpAddr>().unwrap());
-        Flow {
-            id: conn.0,
-            client: Endpoint {
-                ip: ip(client),
-                port: 50_300,
-                mac: None,
-            },
-            server: Endpoint {
-                ip: ip(server),
-                port,
-                mac: None,
-            },
-            protocol,
-            ip_protocol: match protocol {
-                Protocol::Tcp => 6,
-                Protocol::Udp => 17,
-                _ => 1,
-            },
-            vlan: Vec::new(),
-            tunnel: Vec::new(),
-            orientation: Orientation::Syn,
-            end_reason: EndReason::Fin,
-            icmp_type: 0,
-            icmp_code: 0,
-            fragments: 0,
-            conn_state: pcapxray_plugin_sdk::ConnState::Oth,
-            history: String::new(),
-            to_server: direction(conn.0, conn.1),
-            to_client: direction(conn.0 + 20_000_000, 300),
-            findings: Vec::new(),
-        }
+        FlowBuilder::new(protocol, (client, 50_300), (server, port))
+            .id(conn.0)
+            .to_server(direction(conn.0, conn.1))
+            .to_client(direction(conn.0 + 20_000_000, 300))
+            .build()
     }
 
     fn run(beacon: &mut Beacon, flows: &[Flow]) -> Outcome {

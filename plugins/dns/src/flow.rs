@@ -402,7 +402,8 @@ pub mod tests {
     use hickory_proto::op::ResponseCode;
     use hickory_proto::rr::rdata::{A, CNAME};
     use hickory_proto::rr::{RData, RecordType};
-    use pcapxray_plugin_sdk::{Direction, EndReason, Endpoint, IpAddress, Orientation, Protocol};
+    use pcapxray_plugin_sdk::testing::FlowBuilder;
+    use pcapxray_plugin_sdk::{Direction, EndReason, Orientation, Protocol};
 
     pub const LIMITS: Limits = Limits {
         max_answers: 20,
@@ -452,34 +453,12 @@ pub mod tests {
         let down: Vec<Vec<u8>> = to_client.iter().map(frame).collect();
         let up: Vec<&[u8]> = up.iter().map(Vec::as_slice).collect();
         let down: Vec<&[u8]> = down.iter().map(Vec::as_slice).collect();
-        let ip = |s: &str| -> IpAddress { s.parse::<IpAddr>().unwrap().into() };
-        Flow {
-            id: 1,
-            client: Endpoint {
-                ip: ip(client.0),
-                port: client.1,
-                mac: None,
-            },
-            server: Endpoint {
-                ip: ip(server.0),
-                port: server.1,
-                mac: None,
-            },
-            protocol,
-            ip_protocol: if tcp { 6 } else { 17 },
-            vlan: Vec::new(),
-            tunnel: Vec::new(),
-            orientation: Orientation::PortHeuristic,
-            end_reason: EndReason::Idle,
-            icmp_type: 0,
-            icmp_code: 0,
-            fragments: 0,
-            conn_state: pcapxray_plugin_sdk::ConnState::Oth,
-            history: String::new(),
-            to_server: direction(&up, 1_000, tcp),
-            to_client: direction(&down, 2_000, tcp),
-            findings: Vec::new(),
-        }
+        FlowBuilder::new(protocol, client, server)
+            .orientation(Orientation::PortHeuristic)
+            .end_reason(EndReason::Idle)
+            .to_server(direction(&up, 1_000, tcp))
+            .to_client(direction(&down, 2_000, tcp))
+            .build()
     }
 
     fn wikimedia() -> (Vec<u8>, Vec<u8>) {

@@ -288,9 +288,8 @@ pub fn http_basic_user(flow: &Flow) -> Option<(String, Option<String>)> {
 pub(crate) mod tests {
     use super::*;
     use crate::registry::BUILTIN;
-    use pcapxray_plugin_sdk::{
-        Direction, EndReason, Endpoint, Finding, FindingRecord, IpAddress, Orientation, Severity,
-    };
+    use pcapxray_plugin_sdk::testing::FlowBuilder;
+    use pcapxray_plugin_sdk::{Direction, Finding, FindingRecord, Severity};
 
     pub fn direction(payload: &[u8], datagrams: &[u32]) -> Direction {
         Direction {
@@ -317,7 +316,6 @@ pub(crate) mod tests {
         to_server: &[u8],
         to_client: &[u8],
     ) -> Flow {
-        let ip = |s: &str| IpAddress::from(s.parse::<IpAddr>().unwrap());
         let udp = protocol == Protocol::Udp;
         let dgrams = |p: &[u8]| {
             if udp && !p.is_empty() {
@@ -332,33 +330,12 @@ pub(crate) mod tests {
             to_server.tcp_flags = 0x1a; // SYN, PSH, ACK: a connection seen from its start
             to_client.tcp_flags = 0x1a;
         }
-        Flow {
-            id: 7,
-            client: Endpoint {
-                ip: ip(client),
-                port: cport,
-                mac: None,
-            },
-            server: Endpoint {
-                ip: ip(server),
-                port: sport,
-                mac: None,
-            },
-            protocol,
-            ip_protocol: if udp { 17 } else { 6 },
-            vlan: Vec::new(),
-            tunnel: Vec::new(),
-            orientation: Orientation::Syn,
-            end_reason: EndReason::Fin,
-            icmp_type: 0,
-            icmp_code: 0,
-            fragments: 0,
-            conn_state: pcapxray_plugin_sdk::ConnState::Oth,
-            history: String::new(),
-            to_server,
-            to_client,
-            findings: Vec::new(),
-        }
+        FlowBuilder::new(protocol, (client, cport), (server, sport))
+            .id(7)
+            .ip_protocol(if udp { 17 } else { 6 })
+            .to_server(to_server)
+            .to_client(to_client)
+            .build()
     }
 
     pub fn tcp(server: &str, sport: u16) -> Flow {
@@ -402,10 +379,8 @@ pub(crate) mod tests {
             check(&tcp("216.165.2.56", 4242)),
             PortCheck::Registered("vrml-multi-use".into())
         );
-        let icmp = Flow {
-            protocol: Protocol::Icmp,
-            ..tcp("8.8.8.8", 0)
-        };
+        let mut icmp = tcp("8.8.8.8", 0);
+        icmp.protocol = Protocol::Icmp;
         assert_eq!(check(&icmp), PortCheck::NotApplicable);
     }
 

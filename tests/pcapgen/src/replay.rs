@@ -6,7 +6,8 @@
 use etherparse::defrag::IpDefragPool;
 use etherparse::{NetSlice, SlicedPacket, TcpSlice, UdpSlice};
 use pcap_file::DataLink;
-use pcapxray_plugin_sdk::{Direction, EndReason, Endpoint, Flow, IpAddress, Orientation, Protocol};
+use pcapxray_plugin_sdk::testing::FlowBuilder;
+use pcapxray_plugin_sdk::{Direction, EndReason, Flow, Orientation, Protocol};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::Path;
@@ -312,40 +313,25 @@ pub fn flows(file: &Path) -> (Vec<Flow>, Vec<(IpAddr, u64)>) {
         };
         let (to_server, client_mac) = up.finish();
         let (to_client, server_mac) = down.finish();
-        let ip = |a: IpAddr| -> IpAddress { a.into() };
-        out.push(Flow {
-            id: id as u64,
-            client: Endpoint {
-                ip: ip(client.0),
-                port: client.1,
-                mac: client_mac,
-            },
-            server: Endpoint {
-                ip: ip(server.0),
-                port: server.1,
-                mac: server_mac,
-            },
-            protocol: match key.0 {
-                6 => Protocol::Tcp,
-                17 => Protocol::Udp,
-                1 => Protocol::Icmp,
-                58 => Protocol::Icmpv6,
-                _ => Protocol::Other,
-            },
-            ip_protocol: key.0,
-            vlan: Vec::new(),
-            tunnel: Vec::new(),
-            orientation: Orientation::PortHeuristic,
-            end_reason: EndReason::CaptureEnd,
-            icmp_type: 0,
-            icmp_code: 0,
-            fragments: 0,
-            conn_state: pcapxray_plugin_sdk::ConnState::Oth,
-            history: String::new(),
-            to_server,
-            to_client,
-            findings: Vec::new(),
-        });
+        let protocol = match key.0 {
+            6 => Protocol::Tcp,
+            17 => Protocol::Udp,
+            1 => Protocol::Icmp,
+            58 => Protocol::Icmpv6,
+            _ => Protocol::Other,
+        };
+        let (c, s) = (client.0.to_string(), server.0.to_string());
+        out.push(
+            FlowBuilder::new(protocol, (&c, client.1), (&s, server.1))
+                .id(id as u64)
+                .ip_protocol(key.0)
+                .macs(client_mac, server_mac)
+                .orientation(Orientation::PortHeuristic)
+                .end_reason(EndReason::CaptureEnd)
+                .to_server(to_server)
+                .to_client(to_client)
+                .build(),
+        );
     }
     (out, arp)
 }

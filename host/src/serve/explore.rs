@@ -1,9 +1,10 @@
 //! What the case page explores, in the least bytes: report.json carries every field of every flow for
 //! other tools (a 1 GB capture gives a report.json of well over 100 MB, too much for a page to fetch
 //! and parse in seconds), while the page needs a dozen fields per flow. This module writes, once per
-//! report, `explore.json` beside the case's `report/` folder: the flows as rows of those fields, and the
-//! hosts, findings (without roll-ups, which repeat flow findings), notes and capture facts as
-//! report.json has them; the attributes of the flows' findings (more than half of the bytes) go to
+//! report, `explore.json` beside the case's `report/` folder: the flows and the hosts as columns (one
+//! array per field, texts as indexes into one list of distinct texts: a browser parses arrays of
+//! numbers many times faster than as many small objects), and the findings (without roll-ups, which
+//! repeat flow findings), notes and capture facts as report.json has them; the attributes of the flows' findings (more than half of the bytes) go to
 //! `explore-details.json`, which the page reads after it has drawn. It is derived, never the truth:
 //! it is made again whenever report.json is newer, and a case without it still works.
 //!
@@ -15,33 +16,9 @@
 use super::evidence::micros;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-
-/// The columns of a flow row, in order; the page reads them by these names. `t0` and `t1` are
-/// `start` and `end` in microseconds since the epoch (`null` when missing), so the page does not
-/// parse a quarter of a million time stamps before it can draw.
-pub const FLOW_COLUMNS: [&str; 19] = [
-    "id",
-    "protocol",
-    "client_ip",
-    "client_port",
-    "client_mac",
-    "server_ip",
-    "server_port",
-    "start",
-    "end",
-    "duration_seconds",
-    "conn_state",
-    "history",
-    "to_server_packets",
-    "to_server_bytes",
-    "to_client_packets",
-    "to_client_bytes",
-    "tags",
-    "t0",
-    "t1",
-];
 
 #[derive(Deserialize)]
 struct Report {
@@ -98,17 +75,19 @@ struct Direction {
 }
 
 #[derive(Serialize)]
-struct Model<'a> {
+struct Model {
     /// What the page checks before reading the rest.
     format: &'static str,
-    columns: &'a [&'a str],
+    /// Every text the flow and host columns name by its index here, each once.
+    strings: Vec<String>,
     /// `null` when report.json was written without flows.
-    flows: Option<Vec<Value>>,
-    /// The findings of each flow that report.json lists on the flow: `[flow id, [finding, ...]]`,
-    /// without their `attributes` (most of the bytes), which `explore-details.json` holds.
-    flow_findings: Vec<(u64, Vec<Value>)>,
+    flows: Option<FlowColumns>,
+    /// The findings that report.json lists on its flows, without their `attributes` (most of the
+    /// bytes), which `explore-details.json` holds; `flow_findings_of` names each one's flow.
+    flow_findings: Columns,
+    flow_findings_of: Vec<u64>,
     findings: Vec<Value>,
-    hosts: Vec<Value>,
+    hosts: Columns,
     capture: Value,
     notes: Vec<Value>,
     /// report.json's files table.
@@ -116,6 +95,136 @@ struct Model<'a> {
     /// report.json's credentials table, each `secret` masked; `secret_index` says which entry of
     /// `secrets.json` holds it.
     credentials: Vec<Value>,
+}
+
+/// Texts by index, each kept once: a capture of 130,000 flows names a few thousand protocols,
+/// addresses, states and tag lists over and over.
+#[derive(Default)]
+struct Strings {
+    index: HashMap<String, u32>,
+    list: Vec<String>,
+}
+
+impl Strings {
+    fn of(&mut self, text: &str) -> u32 {
+        if let Some(&i) = self.index.get(text) {
+            return i;
+        }
+        let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+        self.index.insert(text.to_string(), i);
+        self.list.push(text.to_string());
+        i
+    }
+}
+
+/// The flows, one array per field, each the length of the flow list (the page reads a column of
+/// numbers many times faster than as many small objects). Texts are indexes into `strings`; `tags`
+/// indexes `tag_sets`. `t0` and `t1` are `start` and `end` in microseconds since the epoch (`null`
+/// when missing), so the page does not parse a quarter of a million time stamps before it can draw.
+#[derive(Serialize, Default)]
+struct FlowColumns {
+    id: Vec<u64>,
+    protocol: Vec<u32>,
+    client_ip: Vec<u32>,
+    client_port: Vec<u16>,
+    client_mac: Vec<Option<u32>>,
+    server_ip: Vec<u32>,
+    server_port: Vec<u16>,
+    start: Vec<Option<String>>,
+    t0: Vec<Option<u64>>,
+    t1: Vec<Option<u64>>,
+    duration_seconds: Vec<f64>,
+    conn_state: Vec<u32>,
+    history: Vec<u32>,
+    to_server_packets: Vec<u64>,
+    to_server_bytes: Vec<u64>,
+    to_client_packets: Vec<u64>,
+    to_client_bytes: Vec<u64>,
+    tags: Vec<u32>,
+    /// Each distinct list of tags once.
+    tag_sets: Vec<Vec<String>>,
+}
+
+impl FlowColumns {
+    fn new(flows: &[Flow], strings: &mut Strings) -> FlowColumns {
+        let mut c = FlowColumns::default();
+        let mut sets: HashMap<Vec<String>, u32> = HashMap::new();
+        for f in flows {
+            c.id.push(f.id);
+            c.protocol.push(strings.of(&f.protocol));
+            c.client_ip.push(strings.of(&f.client.ip));
+            c.client_port.push(f.client.port);
+            c.client_mac
+                .push(f.client.mac.as_deref().map(|m| strings.of(m)));
+            c.server_ip.push(strings.of(&f.server.ip));
+            c.server_port.push(f.server.port);
+            c.start.push(f.start.clone());
+            c.t0.push(f.start.as_deref().and_then(micros));
+            c.t1.push(f.end.as_deref().and_then(micros));
+            c.duration_seconds.push(f.duration_seconds);
+            c.conn_state.push(strings.of(&f.conn_state));
+            c.history.push(strings.of(&f.history));
+            c.to_server_packets.push(f.to_server.packets);
+            c.to_server_bytes.push(f.to_server.bytes);
+            c.to_client_packets.push(f.to_client.packets);
+            c.to_client_bytes.push(f.to_client.bytes);
+            let next = u32::try_from(c.tag_sets.len()).unwrap_or(u32::MAX);
+            let set = *sets.entry(f.tags.clone()).or_insert_with(|| {
+                c.tag_sets.push(f.tags.clone());
+                next
+            });
+            c.tags.push(set);
+        }
+        c
+    }
+}
+
+/// A list of report.json's objects (hosts, findings), one array per field (every field any object
+/// has, `null` where one lacks it); a field whose values are all texts holds indexes into `strings`
+/// and is listed in `texts`.
+#[derive(Serialize, Default)]
+struct Columns {
+    count: usize,
+    columns: serde_json::Map<String, Value>,
+    texts: Vec<String>,
+}
+
+impl Columns {
+    fn new(items: &[Value], strings: &mut Strings) -> Columns {
+        let mut keys: Vec<String> = Vec::new();
+        for x in items {
+            for k in x.as_object().into_iter().flat_map(|o| o.keys()) {
+                if !keys.contains(k) {
+                    keys.push(k.clone());
+                }
+            }
+        }
+        let mut out = Columns {
+            count: items.len(),
+            ..Columns::default()
+        };
+        for key in keys {
+            let column: Vec<Value> = items
+                .iter()
+                .map(|x| x.get(&key).cloned().unwrap_or(Value::Null))
+                .collect();
+            let texts = column.iter().all(|v| v.is_string() || v.is_null());
+            let column = if texts {
+                out.texts.push(key.clone());
+                column
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map_or(Value::Null, |s| Value::from(strings.of(s)))
+                    })
+                    .collect()
+            } else {
+                column
+            };
+            out.columns.insert(key, Value::Array(column));
+        }
+        out
+    }
 }
 
 /// The attribute holding a secret (the SDK's `tables::SECRET`).
@@ -152,30 +261,6 @@ pub fn secret(case_dir: &Path, index: usize) -> Option<String> {
     secrets.into_iter().nth(index)
 }
 
-fn row(f: &Flow) -> Value {
-    serde_json::json!([
-        f.id,
-        f.protocol,
-        f.client.ip,
-        f.client.port,
-        f.client.mac,
-        f.server.ip,
-        f.server.port,
-        f.start,
-        f.end,
-        f.duration_seconds,
-        f.conn_state,
-        f.history,
-        f.to_server.packets,
-        f.to_server.bytes,
-        f.to_client.packets,
-        f.to_client.bytes,
-        f.tags,
-        f.start.as_deref().and_then(micros),
-        f.end.as_deref().and_then(micros)
-    ])
-}
-
 /// The explore model of a case, made from its report.json when missing or older. `None` when the case
 /// has no report.json (the page then says there is nothing to explore).
 pub fn model(case_dir: &Path) -> io::Result<Option<PathBuf>> {
@@ -195,15 +280,32 @@ pub fn model(case_dir: &Path) -> io::Result<Option<PathBuf>> {
 }
 
 /// What the page checks first; a model of another format (an older server's) is made again.
-const FORMAT: &str = "pcapxray-explore-4";
+const FORMAT: &str = "pcapxray-explore-5";
 
 /// The attributes of the flows' findings, in `flow_findings`' order: what the page reads after it
 /// has drawn the first picture (the evidence, DNS and web columns).
 #[derive(Serialize)]
 struct Details {
     format: &'static str,
-    /// `[flow id, [attributes of its first finding, of its second, ...]]`.
-    flow_attributes: Vec<(u64, Vec<Value>)>,
+    /// Every key and text value the attributes name by index here, each once (a capture of
+    /// 80,000 findings holds a few thousand distinct values).
+    strings: Vec<String>,
+    /// For each finding of `flow_findings`, in order, its attributes as `[key, value, key, value,
+    /// ...]` (`null` when it has none): a key is an index into `strings`, and so is a value when a
+    /// number; a value of another kind comes as a one-element array holding it.
+    flow_attributes: Vec<Option<Vec<Value>>>,
+}
+
+/// A finding's attributes as `[key, value, ...]` by index into `strings` (see [`Details`]).
+fn attribute_pairs(attributes: &Value, strings: &mut Strings) -> Option<Vec<Value>> {
+    let pairs = attributes.as_object()?.iter().flat_map(|(k, v)| {
+        let value = match v.as_str() {
+            Some(text) => Value::from(strings.of(text)),
+            None => Value::Array(vec![v.clone()]),
+        };
+        [Value::from(strings.of(k)), value]
+    });
+    Some(pairs.collect())
 }
 
 /// The details file of a case's model (made with the model).
@@ -254,7 +356,7 @@ fn write(report: &Path, model: &Path) -> io::Result<()> {
         .for_each(|x| drop(take_secret(x)));
     write_atomic(&model.with_file_name("secrets.json"), &secrets)?;
     let flows = report.flows.as_deref().unwrap_or_default();
-    let (flow_findings, flow_attributes) = flows
+    let (flow_findings, flow_attributes): (Vec<_>, Vec<_>) = flows
         .iter()
         .filter(|f| !f.findings.is_empty())
         .map(|f| {
@@ -262,34 +364,57 @@ fn write(report: &Path, model: &Path) -> io::Result<()> {
             ((f.id, findings), (f.id, attributes))
         })
         .unzip();
+    let flow_findings_of = flow_findings
+        .iter()
+        .flat_map(|(id, list)| list.iter().map(move |_| *id))
+        .collect();
+    let flow_findings: Vec<Value> = flow_findings
+        .into_iter()
+        .flat_map(|(_, list)| list)
+        .collect();
+    let mut texts = Strings::default();
+    let flow_attributes = flow_attributes
+        .iter()
+        .flat_map(|(_, list): &(u64, Vec<Value>)| list)
+        .map(|a| attribute_pairs(a, &mut texts))
+        .collect();
     write_atomic(
         &model.with_file_name(DETAILS),
         &Details {
             format: FORMAT,
+            strings: texts.list,
             flow_attributes,
         },
     )?;
+    let mut strings = Strings::default();
     let out = Model {
         format: FORMAT,
-        columns: &FLOW_COLUMNS,
         flows: report
             .flows
             .as_ref()
-            .map(|_| flows.iter().map(row).collect()),
-        flow_findings,
+            .map(|_| FlowColumns::new(flows, &mut strings)),
+        flow_findings: Columns::new(&flow_findings, &mut strings),
+        flow_findings_of,
         // Roll-ups repeat flow findings for the report's readers; the page lists each flow's own.
         findings: report
             .findings
             .into_iter()
             .filter(|x| x.get("rollup") != Some(&Value::Bool(true)))
             .collect(),
-        hosts: report.hosts,
+        hosts: Columns::new(&report.hosts, &mut strings),
+        strings: Vec::new(),
         capture: report.capture,
         notes: report.notes,
         files: report.files,
         credentials,
     };
-    write_atomic(model, &out)
+    write_atomic(
+        model,
+        &Model {
+            strings: strings.list,
+            ..out
+        },
+    )
 }
 
 /// Writes `value` as JSON into `path` through a temporary file beside it.

@@ -34,10 +34,10 @@ function readClasses(data) {
   return { byFlow: byFlow, classes: data.classes || [], views: views, untracked: data.untracked_flows || 0 };
 }
 
-// The server's compact model (flows as rows of the fields the page reads, their times also in
+// The server's compact model (flows and hosts as columns, texts by index, their times also in
 // microseconds, the findings' attributes apart) turned back into report.json's shape; null when the
 // server has none.
-const FORMAT = 'pcapxray-explore-4';
+const FORMAT = 'pcapxray-explore-5';
 async function compactReport(id) {
   let m;
   try {
@@ -46,22 +46,47 @@ async function compactReport(id) {
     m = await r.json();
   } catch (_) { return null; }
   if (!m || m.format !== FORMAT) return null;
-  const c = {};
-  m.columns.forEach(function (name, i) { c[name] = i; });
-  const found = new Map(m.flow_findings || []);
-  const flows = m.flows === null ? undefined : m.flows.map(function (r) {
-    return {
-      id: r[c.id], protocol: r[c.protocol],
-      client: { ip: r[c.client_ip], port: r[c.client_port], mac: r[c.client_mac] },
-      server: { ip: r[c.server_ip], port: r[c.server_port] },
-      start: r[c.start], end: r[c.end], duration_seconds: r[c.duration_seconds],
-      conn_state: r[c.conn_state], history: r[c.history],
-      to_server: { packets: r[c.to_server_packets], bytes: r[c.to_server_bytes] },
-      to_client: { packets: r[c.to_client_packets], bytes: r[c.to_client_bytes] },
-      tags: r[c.tags], findings: found.get(r[c.id]) || [], t0: r[c.t0], t1: r[c.t1],
-    };
+  const S = m.strings;
+  // Each flow's findings, in the order report.json lists them on the flow.
+  const found = new Map();
+  compactObjects(m.flow_findings, S).forEach(function (x, i) {
+    const id = m.flow_findings_of[i];
+    const list = found.get(id);
+    if (list) list.push(x); else found.set(id, [x]);
   });
-  return { flows: flows, findings: m.findings, hosts: m.hosts, capture: m.capture, notes: m.notes, files: m.files, credentials: m.credentials, compact: true };
+  return { flows: m.flows === null ? undefined : compactFlows(m.flows, S, found),
+    flowFindingsOf: m.flow_findings_of, findings: m.findings, hosts: compactObjects(m.hosts, S), capture: m.capture, notes: m.notes, files: m.files,
+    credentials: m.credentials, compact: true };
+}
+function compactFlows(c, S, found) {
+  const flows = new Array(c.id.length);
+  for (let i = 0; i < flows.length; i++) {
+    const id = c.id[i], mac = c.client_mac[i];
+    flows[i] = {
+      id: id, protocol: S[c.protocol[i]],
+      client: { ip: S[c.client_ip[i]], port: c.client_port[i], mac: mac === null ? null : S[mac] },
+      server: { ip: S[c.server_ip[i]], port: c.server_port[i] },
+      start: c.start[i], duration_seconds: c.duration_seconds[i], conn_state: S[c.conn_state[i]], history: S[c.history[i]],
+      to_server: { packets: c.to_server_packets[i], bytes: c.to_server_bytes[i] },
+      to_client: { packets: c.to_client_packets[i], bytes: c.to_client_bytes[i] },
+      tags: c.tag_sets[c.tags[i]], findings: found.get(id) || [], t0: c.t0[i], t1: c.t1[i],
+    };
+  }
+  return flows;
+}
+// Objects (hosts, findings) back from their columns; texts come by index.
+function compactObjects(c, S) {
+  const keys = Object.keys(c.columns), texts = new Set(c.texts);
+  const out = new Array(c.count);
+  for (let i = 0; i < c.count; i++) {
+    const h = {};
+    for (const k of keys) {
+      const v = c.columns[k][i];
+      if (v !== null) h[k] = texts.has(k) ? S[v] : v;
+    }
+    out[i] = h;
+  }
+  return out;
 }
 
 function buildModel(report, classes) {
@@ -141,20 +166,24 @@ async function load(m) {
   // The case's report files say whether the graph output wrote classes.json.
   const listing = fetch('/api/cases/' + encodeURIComponent(m.id), { headers: { Accept: 'application/json' } })
     .then(function (r) { return r.json(); }).then(function (c) { return c.files || []; }, function () { return []; });
+  // Without the graph output there is no classes.json: the page then offers `all` and tags. Read
+  // beside the model, not after it.
+  const reading = listing.then(function (files) {
+    if (!files.some(function (f) { return f.path === 'graph/classes.json'; })) return null;
+    return fetch(base + '/report/graph/classes.json').then(function (r) { return r.json(); })
+      .then(readClasses, function () { return null; });
+  });
   let report = await compactReport(m.id);
   if (!report) {
     const r = await fetch(base + '/report/report.json');
     if (!r.ok) throw new Error('report.json could not be read: ' + r.status);
     report = await r.json();
   }
-  // Without the graph output there is no classes.json: the page then offers `all` and tags.
-  let classes = null;
-  if ((await listing).some(function (f) { return f.path === 'graph/classes.json'; })) {
-    try { classes = readClasses(await (await fetch(base + '/report/graph/classes.json')).json()); } catch (_) { classes = null; }
-  }
+  const classes = await reading.catch(function () { return null; });
   const t1 = performance.now();
   model = buildModel(report, classes);
   model.detailsPending = !!report.compact;
+  model.flowFindingsOf = report.flowFindingsOf || [];
   const timings = { read: t1 - t0, build: performance.now() - t1 };
   const noConsensus = model.notes.some(function (n) { return n.key === 'tor.no-consensus'; }) ||
     model.findings.some(function (x) { return x.tag === 'tor.no-consensus'; });
@@ -817,10 +846,17 @@ async function details(m) {
   if (!r.ok) throw new Error('The findings\' details could not be read: ' + r.status);
   const d = await r.json();
   if (d.format !== FORMAT) throw new Error('The findings\' details are of another format: ' + d.format);
-  d.flow_attributes.forEach(function (item) {
-    const f = model.flowById.get(item[0]);
-    if (!f) return;
-    item[1].forEach(function (a, i) { if (f.findings[i] && a !== null) f.findings[i].attributes = a; });
+  // In the order of the model's flow findings, which each flow's list begins with.
+  const S = d.strings;
+  let at = 0, seen = 0;
+  model.flowFindingsOf.forEach(function (id, i) {
+    seen = i > 0 && model.flowFindingsOf[i - 1] === id ? seen + 1 : 0;
+    const pairs = d.flow_attributes[at++];
+    const f = model.flowById.get(id);
+    if (!f || !f.findings[seen] || pairs === null) return;
+    const a = {};
+    for (let k = 0; k < pairs.length; k += 2) a[S[pairs[k]]] = typeof pairs[k + 1] === 'number' ? S[pairs[k + 1]] : pairs[k + 1][0];
+    f.findings[seen].attributes = a;
   });
   return true;
 }

@@ -513,3 +513,94 @@ fn with_graphviz_dot_draws_the_svg_and_png_of_every_view() {
         );
     }
 }
+
+/// The `(width, height)` of an SVG document, from its root element.
+fn svg_size(svg: &str) -> (f64, f64) {
+    let root = &svg[svg.find("<svg").expect("an svg element")..];
+    let root = &root[..root.find('>').unwrap()];
+    let attr = |name: &str| -> f64 {
+        let start = root.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
+        root[start..][..root[start..].find('"').unwrap()]
+            .parse()
+            .unwrap()
+    };
+    (attr("width"), attr("height"))
+}
+
+/// The hosts each node of a diagram stands for (`data-hosts`), with its link when it has one.
+fn node_hosts(svg: &str) -> Vec<(u64, Option<String>)> {
+    let mut out = Vec::new();
+    let mut link = None;
+    for piece in svg.split('<').skip(1) {
+        if let Some(rest) = piece.strip_prefix("a href=\"") {
+            link = Some(rest[..rest.find('"').unwrap()].to_string());
+        } else if piece.starts_with("g class=\"node\"") {
+            let start = piece.find("data-hosts=\"").expect("data-hosts") + 12;
+            let n = piece[start..][..piece[start..].find('"').unwrap()]
+                .parse()
+                .unwrap();
+            out.push((n, link.take()));
+        } else if piece.starts_with("/a>") {
+            link = None;
+        }
+    }
+    out
+}
+
+/// Issue 14 point 7: 50,000 internet hosts, each sending one datagram to one server (pcapgen's
+/// `udp-many-hosts`). Before, the `all` view was a column of boxes 2,113 × 25,245 px on such
+/// captures. Now every SVG the graph output writes is at most 4,096 px each way, the overview's nodes
+/// add up to every host of the report (50,001: the senders and the server), and each group of the
+/// overview links to a detail diagram that draws at least the hosts the group stands for.
+#[test]
+fn fifty_thousand_hosts_give_svgs_of_bounded_size_that_count_every_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("udp-50k-hosts.pcap");
+    pcapgen::behaviours::shape("udp-many-hosts", 50_000)
+        .unwrap()
+        .write_file(&capture)
+        .unwrap();
+    let run = run_pipeline(
+        dir.path(),
+        "[[output]]\nplugin = \"graph\"\n[[output]]\nplugin = \"json\"\n",
+        &capture,
+    );
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let hosts = run.report()["hosts"].as_array().unwrap().len() as u64;
+    assert_eq!(hosts, 50_001);
+    let graph = run.out_dir.join("graph");
+    let mut svgs = Vec::new();
+    for dir in [graph.clone(), graph.join("all")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "svg") {
+                svgs.push(path);
+            }
+        }
+    }
+    for path in &svgs {
+        let (w, h) = svg_size(&std::fs::read_to_string(path).unwrap());
+        assert!(
+            w <= 4096.0 && h <= 4096.0,
+            "{} is {w} × {h} px",
+            path.display()
+        );
+    }
+    let overview = node_hosts(&std::fs::read_to_string(graph.join("all.svg")).unwrap());
+    assert_eq!(overview.iter().map(|(n, _)| n).sum::<u64>(), hosts);
+    let groups: Vec<&(u64, Option<String>)> = overview.iter().filter(|(n, _)| *n > 1).collect();
+    assert!(!groups.is_empty(), "50,000 hosts are grouped");
+    let linked = groups.iter().filter(|(_, l)| l.is_some()).count();
+    assert!(
+        linked > 0,
+        "the overview links its groups to detail diagrams"
+    );
+    for (n, link) in groups {
+        // A block the model folded hosts into has no detail beyond its count; groups have one.
+        let Some(link) = link else { continue };
+        let detail =
+            std::fs::read_to_string(graph.join(link)).unwrap_or_else(|e| panic!("{link}: {e}"));
+        let drawn: u64 = node_hosts(&detail).iter().map(|(n, _)| n).sum();
+        assert!(drawn >= *n, "{link} draws {drawn} hosts of {n}");
+    }
+}

@@ -32,13 +32,20 @@ mod dot;
 mod model;
 mod svg;
 pub mod text;
+mod tracked;
 mod view;
+
+/// The index of a host (or block) in [`NetGraph::graph`], as [`ViewNode::model_nodes`] lists them.
+pub use petgraph::graph::NodeIndex;
 
 pub use class::{Class, FIXED_VIEWS, Prefixes, ViewBits, classify, is_view_name, tag_bits};
 pub use dot::{caption, to_dot};
-pub use model::{Conversation, DEFAULT_MAX_HOSTS, HostNode, MAX_TRACKED_FLOWS, NetGraph, Ports};
-pub use svg::{OPTIMIZE_LIMIT, to_svg, to_svg_unplaced};
+pub use model::{
+    Conversation, DEFAULT_MAX_HOSTS, HostNode, MAX_CONVERSATIONS, MAX_TRACKED_FLOWS, NetGraph,
+    Ports,
+};
+pub use svg::{OPTIMIZE_LIMIT, to_svg, to_svg_linked, to_svg_unplaced};
 pub use view::{
-    DEFAULT_MAX_INTERNET_NODES, FILES_MARK, MAX_EDGES, MAX_LAN_NODES, View, ViewEdge, ViewNode,
-    ViewOptions, available_views, view_bits, view_names,
+    DEFAULT_MAX_INTERNET_NODES, FILES_MARK, FIT_LEVELS, MAX_EDGES, MAX_LAN_NODES, MAX_SVG_PX, View,
+    ViewEdge, ViewNode, ViewOptions, available_views, view_bits, view_names,
 };

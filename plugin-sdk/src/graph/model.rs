@@ -5,7 +5,7 @@
 //!
 //! Findings raised in an analyzer's `finish` (the `suspicious` verdicts, `beacon`) arrive after their
 //! flows went by. To still put such a flow on the right edge, the model keeps one compact record per
-//! flow (id, edge, bytes, port: 24 bytes) for at most [`MAX_TRACKED_FLOWS`] flows; a late finding about
+//! flow (id, edge, bytes, port: 28 bytes) for at most [`MAX_TRACKED_FLOWS`] flows; a late finding about
 //! a flow past that bound is counted and reported by [`NetGraph::untracked_late_findings`] instead.
 //!
 //! Memory is bounded by host count too: the first [`DEFAULT_MAX_HOSTS`] addresses (configurable with
@@ -14,8 +14,15 @@
 //! then /8 and /16), which counts the hosts it stands for. The views group internet hosts by the
 //! same blocks anyway, so a diagram of a million hosts looks as it would have, while the model holds a
 //! bounded number of nodes; [`NetGraph::folded_hosts`] says how many were folded.
+//!
+//! And by conversations: the first [`MAX_CONVERSATIONS`] (client, server, class) are edges of their
+//! own; a later one is counted on an edge between the address blocks of its two ends (/16, IPv6 /32,
+//! coarser as such edges multiply, see [`NetGraph::folded_flows`]). So what the model holds is
+//! bounded whatever the capture: about 8,200 nodes, 16,384 + 3 × 4,096 edges with at most 32 ports
+//! each, 28 bytes for each of the first [`MAX_TRACKED_FLOWS`] flows, and the late findings' tags.
 
 use super::class::{Class, Prefixes, ViewBits, classify, tag_bits};
+use super::tracked::{FlowLog, Tracked};
 use crate::net::IpClass;
 use crate::tables::Table;
 use crate::{FindingRecord, Flow, HostInfo, Report, Severity, Subject};
@@ -23,11 +30,19 @@ use petgraph::graph::{EdgeIndex, Graph, NodeIndex};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-/// How many flows the model remembers for late findings (8 MB at most).
+/// How many flows the model remembers for late findings (28 bytes each: 7 MiB at most).
 pub const MAX_TRACKED_FLOWS: usize = 262_144;
 
 /// Addresses that get a node of their own before later ones are folded into address blocks.
 pub const DEFAULT_MAX_HOSTS: usize = 4096;
+
+/// Conversations (client, server, class) the model keeps exactly; past it a new one is counted on
+/// an edge between the address blocks of its two ends (see [`NetGraph::folded_flows`]).
+pub const MAX_CONVERSATIONS: usize = 16_384;
+
+/// Edges between address blocks made at each fold level before the next, coarser one is used
+/// (/16 and /32, then /8 and /16, then one block per address family).
+const MAX_FOLDED_EDGES: usize = 4096;
 
 /// Distinct ports counted per conversation; the rest are only counted together.
 const MAX_PORTS: usize = 32;
@@ -64,7 +79,9 @@ pub struct HostNode {
     /// When the node stands for an address block (hosts folded past the model's bound): its prefix
     /// length; `ip` is then the block's first address.
     pub block: Option<u8>,
-    /// Hosts of the report this node stands for: 1 for a host, the count of folded hosts for a block.
+    /// Hosts of the report this node stands for: 1 for a host, the count of folded hosts for a block
+    /// (0 for a block that only carries conversations folded past [`MAX_CONVERSATIONS`] of hosts
+    /// drawn on their own elsewhere).
     pub hosts: u64,
 }
 
@@ -95,9 +112,9 @@ impl HostNode {
         }
     }
 
-    /// Hosts this node stands for (at least 1).
+    /// Hosts this node stands for: 1 for a host, the hosts folded into it for a block (maybe 0).
     pub fn weight(&self) -> u64 {
-        self.hosts.max(1)
+        if self.block.is_some() { self.hosts } else { 1 }
     }
 
     /// The name to show, if any.
@@ -242,19 +259,6 @@ impl Conversation {
     }
 }
 
-/// What the model remembers of one flow for late findings.
-#[derive(Clone, Copy, Debug)]
-struct Tracked {
-    id: u64,
-    bytes: u64,
-    edge: u32,
-    packets: u32,
-    port: u16,
-    proto: u8,
-    /// Files on the flow (saturating), moved with it to another edge.
-    files: u8,
-}
-
 /// The model: build it with [`NetGraph::consume`] and [`NetGraph::finish`], then cut views from it
 /// with [`super::view::View::build`].
 #[derive(Debug)]
@@ -266,14 +270,16 @@ pub struct NetGraph {
     pub prefixes: Prefixes,
     nodes: HashMap<IpAddr, NodeIndex>,
     edges: HashMap<(NodeIndex, NodeIndex, Class), EdgeIndex>,
-    tracked: Vec<Tracked>,
-    tracked_sorted: bool,
+    tracked: FlowLog,
     untracked: u64,
     /// Flows past [`MAX_TRACKED_FLOWS`], which [`NetGraph::flows_by_conversation`] cannot list.
     untracked_flows: u64,
     /// Findings noted before [`NetGraph::finish`], in the order they came: applied once every flow
     /// and host is in.
     late: Vec<Late>,
+    /// The distinct tags of `late`, and where each is.
+    late_tags: Vec<String>,
+    late_tag_index: HashMap<String, u32>,
     /// Internet addresses per MAC, over the hosts added so far (to find the router).
     internet_macs: HashMap<u64, usize>,
     /// Whether an analyzer named a gateway or router.
@@ -284,6 +290,10 @@ pub struct NetGraph {
     blocks: HashMap<(IpAddr, u8), NodeIndex>,
     /// Hosts of the report folded into block nodes.
     folded: u64,
+    /// Edges between blocks made for conversations past [`MAX_CONVERSATIONS`], and the flows put on
+    /// them.
+    folded_edges: usize,
+    folded_flows: u64,
 }
 
 impl Default for NetGraph {
@@ -292,8 +302,9 @@ impl Default for NetGraph {
     }
 }
 
-/// The prefix lengths blocks are made of, finest first: (IPv4, IPv6).
-const BLOCK_LEVELS: [(u8, u8); 3] = [(24, 48), (16, 32), (8, 16)];
+/// The prefix lengths blocks are made of, finest first: (IPv4, IPv6). The last one, a block per
+/// address family, only holds conversations folded past [`MAX_CONVERSATIONS`].
+const BLOCK_LEVELS: [(u8, u8); 4] = [(24, 48), (16, 32), (8, 16), (0, 0)];
 
 /// The first address of `ip`'s block at a level.
 fn block_start(ip: IpAddr, (v4, v6): (u8, u8)) -> (IpAddr, u8) {
@@ -312,13 +323,12 @@ fn block_start(ip: IpAddr, (v4, v6): (u8, u8)) -> (IpAddr, u8) {
 /// What the model keeps of a finding not on a flow until the end.
 #[derive(Debug)]
 enum Late {
-    Flow {
-        id: u64,
-        tag: String,
-    },
+    /// A finding about a flow: 16 bytes, the tag an index into [`NetGraph::late_tags`] (floods raise
+    /// one per flow).
+    Flow { id: u64, tag: u32 },
     Host {
         ip: IpAddr,
-        tag: String,
+        tag: u32,
         severity: Severity,
         peers: Vec<IpAddr>,
     },
@@ -337,16 +347,19 @@ impl NetGraph {
             prefixes: Prefixes::default(),
             nodes: HashMap::new(),
             edges: HashMap::new(),
-            tracked: Vec::new(),
-            tracked_sorted: false,
+            tracked: FlowLog::default(),
             untracked: 0,
             untracked_flows: 0,
             late: Vec::new(),
+            late_tags: Vec::new(),
+            late_tag_index: HashMap::new(),
             internet_macs: HashMap::new(),
             named_gateway: false,
             max_hosts: max_hosts.max(1),
             blocks: HashMap::new(),
             folded: 0,
+            folded_edges: 0,
+            folded_flows: 0,
         }
     }
 
@@ -368,7 +381,14 @@ impl NetGraph {
         } else {
             BLOCK_LEVELS[2]
         };
-        let key = block_start(ip, level);
+        self.block_node(block_start(ip, level))
+    }
+
+    /// The node of the block `key` (first address, prefix length), made when new.
+    fn block_node(&mut self, key: (IpAddr, u8)) -> NodeIndex {
+        if let Some(&n) = self.blocks.get(&key) {
+            return n;
+        }
         let mut block = HostNode::new(key.0);
         block.block = Some(key.1);
         block.hosts = 0;
@@ -385,7 +405,8 @@ impl NetGraph {
         if self.blocks.is_empty() {
             return None;
         }
-        BLOCK_LEVELS
+        // Not the last level: a host is never folded into a block of a whole address family.
+        BLOCK_LEVELS[..3]
             .iter()
             .find_map(|&level| self.blocks.get(&block_start(ip, level)).copied())
     }
@@ -393,6 +414,12 @@ impl NetGraph {
     /// Hosts of the report folded into address blocks (past the bound on hosts with a node).
     pub fn folded_hosts(&self) -> u64 {
         self.folded
+    }
+
+    /// Flows counted on edges between address blocks because the capture has more than
+    /// [`MAX_CONVERSATIONS`] conversations.
+    pub fn folded_flows(&self) -> u64 {
+        self.folded_flows
     }
 
     /// The bound on hosts with a node of their own.
@@ -404,8 +431,28 @@ impl NetGraph {
         if let Some(&e) = self.edges.get(&(from, to, class)) {
             return e;
         }
+        if self.edges.len() - self.folded_edges >= MAX_CONVERSATIONS {
+            return self.folded_edge(from, to, class);
+        }
         let e = self.graph.add_edge(from, to, Conversation::new(class));
         self.edges.insert((from, to, class), e);
+        e
+    }
+
+    /// The edge a new conversation past [`MAX_CONVERSATIONS`] is counted on: between the blocks of
+    /// its two ends, /16 (IPv6 /32) while there are few such edges, then /8 (/16), then one block per
+    /// address family, so that their number stays bounded too.
+    fn folded_edge(&mut self, from: NodeIndex, to: NodeIndex, class: Class) -> EdgeIndex {
+        self.folded_flows += 1;
+        let level = BLOCK_LEVELS[1 + (self.folded_edges / MAX_FOLDED_EDGES).min(2)];
+        let a = self.block_node(block_start(self.graph[from].ip, level));
+        let b = self.block_node(block_start(self.graph[to].ip, level));
+        if let Some(&e) = self.edges.get(&(a, b, class)) {
+            return e;
+        }
+        self.folded_edges += 1;
+        let e = self.graph.add_edge(a, b, Conversation::new(class));
+        self.edges.insert((a, b, class), e);
         e
     }
 
@@ -445,7 +492,6 @@ impl NetGraph {
                     proto: flow.ip_protocol,
                     files: files.min(u64::from(u8::MAX)) as u8,
                 });
-                self.tracked_sorted = false;
             } else {
                 self.untracked_flows += 1;
             }
@@ -461,11 +507,9 @@ impl NetGraph {
             let f = &record.finding;
             match f.subject {
                 Subject::Flow(id) => {
+                    let tag = self.intern(&f.tag);
                     for id in std::iter::once(id).chain(f.flows.iter().copied()) {
-                        self.late.push(Late::Flow {
-                            id,
-                            tag: f.tag.clone(),
-                        });
+                        self.late.push(Late::Flow { id, tag });
                     }
                 }
                 Subject::Host(ip) => {
@@ -476,9 +520,10 @@ impl NetGraph {
                         .filter_map(|a| a.value.parse::<IpAddr>().ok())
                         .filter(|p| *p != ip)
                         .collect();
+                    let tag = self.intern(&f.tag);
                     self.late.push(Late::Host {
                         ip,
-                        tag: f.tag.clone(),
+                        tag,
                         severity: f.severity,
                         peers,
                     });
@@ -495,22 +540,32 @@ impl NetGraph {
     pub fn finish(&mut self, report: &Report) {
         self.add_hosts(&report.hosts);
         self.conclude_hosts();
-        if !self.tracked_sorted {
-            self.tracked.sort_unstable_by_key(|t| t.id);
-            self.tracked_sorted = true;
-        }
+        self.tracked.sort();
         self.note_findings(&report.findings);
+        let tags = std::mem::take(&mut self.late_tags);
+        self.late_tag_index = HashMap::new();
         for late in std::mem::take(&mut self.late) {
             match late {
-                Late::Flow { id, tag } => self.late_flow_finding(id, &tag),
+                Late::Flow { id, tag } => self.late_flow_finding(id, &tags[tag as usize]),
                 Late::Host {
                     ip,
                     tag,
                     severity,
                     peers,
-                } => self.host_finding(ip, &tag, severity, &peers),
+                } => self.host_finding(ip, &tags[tag as usize], severity, &peers),
             }
         }
+    }
+
+    /// The index of `tag` in `late_tags`, added when new.
+    fn intern(&mut self, tag: &str) -> u32 {
+        if let Some(&i) = self.late_tag_index.get(tag) {
+            return i;
+        }
+        let i = self.late_tags.len() as u32;
+        self.late_tags.push(tag.to_string());
+        self.late_tag_index.insert(tag.to_string(), i);
+        i
     }
 
     /// The flows of each conversation (by flow id, ascending), after [`NetGraph::finish`]: the class
@@ -519,7 +574,7 @@ impl NetGraph {
     /// [`MAX_TRACKED_FLOWS`] are not listed (see [`NetGraph::untracked_flows`]).
     pub fn flows_by_conversation(&self) -> Vec<(EdgeIndex, Vec<u64>)> {
         let mut by_edge: HashMap<u32, Vec<u64>> = HashMap::new();
-        for t in &self.tracked {
+        for t in self.tracked.iter() {
             by_edge.entry(t.edge).or_default().push(t.id);
         }
         let mut out: Vec<(EdgeIndex, Vec<u64>)> = by_edge
@@ -544,11 +599,11 @@ impl NetGraph {
     }
 
     fn late_flow_finding(&mut self, id: u64, tag: &str) {
-        let Ok(i) = self.tracked.binary_search_by_key(&id, |t| t.id) else {
+        let Some(i) = self.tracked.find(id) else {
             self.untracked += 1;
             return;
         };
-        let t = self.tracked[i];
+        let t = *self.tracked.get_mut(i);
         let (class, bits) = tag_bits(tag, &mut self.prefixes);
         let old = EdgeIndex::new(t.edge as usize);
         let current = self.graph[old].class;
@@ -577,7 +632,7 @@ impl NetGraph {
                     c_new.first = first;
                 }
                 c_new.last = c_new.last.max(last);
-                self.tracked[i].edge = new.index() as u32;
+                self.tracked.get_mut(i).edge = new.index() as u32;
                 new
             }
             _ => old,
@@ -585,7 +640,7 @@ impl NetGraph {
         self.graph[target].views |= bits;
         if Table::of_tag(tag) == Some(Table::Files) {
             self.graph[target].files += 1;
-            let t = &mut self.tracked[i];
+            let t = self.tracked.get_mut(i);
             t.files = t.files.saturating_add(1);
         }
     }
@@ -872,6 +927,46 @@ pub(crate) mod tests {
         // A view counts the hosts a block stands for.
         let view = super::super::View::build(&g, "all", 0, &Default::default());
         assert_eq!(view.hosts, 7);
+    }
+
+    #[test]
+    fn conversations_past_the_bound_are_counted_between_address_blocks() {
+        // Every address a node of its own: only the conversations' bound folds.
+        let mut g = NetGraph::with_max_hosts(1 << 20);
+        let n = MAX_CONVERSATIONS as u64 + 5000;
+        let flows: Vec<Flow> = (0..n)
+            .map(|i| {
+                let client = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+                flow(i, &client, "8.8.8.8", Protocol::Udp, 53, &["dns"])
+            })
+            .collect();
+        for batch in flows.chunks(512) {
+            g.consume(batch);
+        }
+        // A second flow of a kept conversation stays on its own edge.
+        g.consume(&[flow(n, "10.0.0.0", "8.8.8.8", Protocol::Udp, 53, &["dns"])]);
+        let mut hosts: Vec<HostInfo> = flows
+            .iter()
+            .map(|f| host(&f.client_ip().to_string(), 1, &[]))
+            .collect();
+        hosts.push(host("8.8.8.8", 2, &[]));
+        g.finish(&report(hosts, vec![]));
+        assert_eq!(g.folded_flows(), 5000);
+        let live: Vec<&Conversation> = g.graph.edge_weights().filter(|c| c.flows > 0).collect();
+        // 16,384 conversations of their own, and one edge from 10.0.0.0/16 to 8.8.0.0/16.
+        assert_eq!(live.len(), MAX_CONVERSATIONS + 1);
+        assert_eq!(live.iter().map(|c| c.flows).sum::<u64>(), n + 1);
+        let block = g.blocks[&block_start("10.0.0.0".parse().unwrap(), (16, 32))];
+        assert_eq!(g.graph[block].address(), "10.0.0.0/16");
+        // The clients after the bound have no node of their own: the block stands for them.
+        assert_eq!(g.graph[block].weight(), 5000 - 1);
+        assert_eq!(g.folded_hosts(), 5000 - 1);
+        // 8.8.8.8 keeps its node: its block only carries the folded conversations.
+        let server_block = g.blocks[&block_start("8.8.0.0".parse().unwrap(), (16, 32))];
+        assert_eq!(g.graph[server_block].weight(), 0);
+        // Every host is counted once: 21,384 clients and 8.8.8.8.
+        let view = super::super::View::build(&g, "all", 0, &Default::default());
+        assert_eq!(view.hosts as u64, n + 1);
     }
 
     #[test]

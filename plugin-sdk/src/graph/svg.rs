@@ -40,6 +40,17 @@ pub const OPTIMIZE_LIMIT: usize = 200;
 /// Renders `view` as a standalone SVG document. `title` names the capture; `id_prefix` starts every
 /// `id` in the document (use a different one per diagram when several share an HTML page).
 pub fn to_svg(view: &View, title: &str, id_prefix: &str) -> String {
+    to_svg_linked(view, title, id_prefix, &[]).0
+}
+
+/// [`to_svg`] with a link per node (`links[i]` for `view.nodes[i]`, relative URLs such as
+/// `all/n3.svg`; missing or `None`: no link), and the document's width and height in pixels.
+pub fn to_svg_linked(
+    view: &View,
+    title: &str,
+    id_prefix: &str,
+    links: &[Option<String>],
+) -> (String, f64, f64) {
     let layout = place(view);
     document(
         view,
@@ -47,13 +58,14 @@ pub fn to_svg(view: &View, title: &str, id_prefix: &str) -> String {
         id_prefix,
         layout.as_ref(),
         "No conversations to draw in this view.",
+        links,
     )
 }
 
 /// An SVG document for `view` that says why it was not laid out (`reason`), for when the time
 /// budget of the run is spent ([`super::LAYOUT_BUDGET_MS`]). The DOT file still has the whole view.
 pub fn to_svg_unplaced(view: &View, title: &str, id_prefix: &str, reason: &str) -> String {
-    document(view, title, id_prefix, None, reason)
+    document(view, title, id_prefix, None, reason, &[]).0
 }
 
 fn document(
@@ -62,7 +74,8 @@ fn document(
     id_prefix: &str,
     layout: Option<&Placed>,
     empty: &str,
-) -> String {
+    links: &[Option<String>],
+) -> (String, f64, f64) {
     let cap = caption(view);
     // The caption's parts on their own lines: the view, then each grouping note.
     let lines: Vec<&str> = cap.split("; ").collect();
@@ -124,7 +137,7 @@ fn document(
         num(top)
     );
     match layout {
-        Some(l) => draw(&mut body, view, l, &p),
+        Some(l) => draw(&mut body, view, l, &p, links),
         None => {
             let _ = write!(
                 body,
@@ -134,7 +147,7 @@ fn document(
         }
     }
     body.push_str("</g>\n</svg>\n");
-    body
+    (body, width, height)
 }
 
 const LEGEND_ROWS: usize = 5;
@@ -453,7 +466,7 @@ fn smooth(points: &[Point]) -> String {
     d
 }
 
-fn draw(out: &mut String, view: &View, placed: &Placed, p: &str) {
+fn draw(out: &mut String, view: &View, placed: &Placed, p: &str, links: &[Option<String>]) {
     for (i, (e, (points, label_at))) in view.edges.iter().zip(&placed.routes).enumerate() {
         let (Some(from), Some(to)) = (view.nodes.get(e.from), view.nodes.get(e.to)) else {
             continue;
@@ -490,14 +503,19 @@ fn draw(out: &mut String, view: &View, placed: &Placed, p: &str) {
             escape_xml(&label)
         );
     }
-    for (n, (corner, size)) in view.nodes.iter().zip(&placed.boxes) {
+    for (i, (n, (corner, size))) in view.nodes.iter().zip(&placed.boxes).enumerate() {
         let (fill, border, width) = node_style(n);
         let label = n.label();
+        let link = links.get(i).and_then(Option::as_deref);
+        if let Some(href) = link {
+            let _ = write!(out, "<a href=\"{}\">", escape_xml(href));
+        }
         let _ = write!(
             out,
-            "<g class=\"node\" id=\"{p}{}\" data-id=\"{}\" data-label=\"{}\" aria-label=\"{}\"><title>{}</title>",
+            "<g class=\"node\" id=\"{p}{}\" data-id=\"{}\" data-hosts=\"{}\" data-label=\"{}\" aria-label=\"{}\"><title>{}</title>",
             n.id,
             n.id,
+            n.members,
             escape_xml(&label),
             escape_xml(&n.lines.join(", ")),
             escape_xml(&n.tooltip)
@@ -534,7 +552,11 @@ fn draw(out: &mut String, view: &View, placed: &Placed, p: &str) {
                 escape_xml(line)
             );
         }
-        out.push_str("</text></g>\n");
+        out.push_str("</text></g>");
+        if link.is_some() {
+            out.push_str("</a>");
+        }
+        out.push('\n');
     }
 }
 

@@ -24,7 +24,7 @@ use super::text::{IpNet, block_of, clean, registered_domain, top_level_domain};
 use crate::time::iso8601;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 /// The default most internet nodes a view draws before grouping them.
@@ -38,6 +38,19 @@ pub const MAX_LAN_NODES: usize = 100;
 /// than the graph (140 nodes and 250 edges take about 2 s natively), and nobody reads more anyway.
 pub const MAX_EDGES: usize = 250;
 
+/// The largest width or height, in pixels, of a diagram drawn by the built-in renderer (labels stay
+/// at their 10 px): a view whose drawing would be larger is cut again with fewer nodes and edges
+/// ([`View::fitted`]).
+pub const MAX_SVG_PX: f64 = 4096.0;
+
+/// How many cuts [`View::fitted`] tries: level 0 is the view as configured; levels 1 to 3 draw at
+/// most (40, 40, 80), (20, 20, 40), (10, 10, 20) local nodes, internet nodes and edges (never more
+/// internet nodes than configured).
+pub const FIT_LEVELS: usize = 4;
+
+const LEVEL_LIMITS: [(usize, usize, usize); FIT_LEVELS - 1] =
+    [(40, 40, 80), (20, 20, 40), (10, 10, 20)];
+
 /// Longest host name shown in a label, in characters.
 const NAME_CHARS: usize = 40;
 
@@ -50,6 +63,13 @@ pub struct ViewOptions {
     pub to: Vec<IpNet>,
     /// Internet hosts drawn before they are grouped (at least 1).
     pub max_internet_nodes: usize,
+    /// Local-network hosts drawn before they are grouped (at least 1).
+    pub max_lan_nodes: usize,
+    /// Edges drawn (those with the most bytes; at least 1).
+    pub max_edges: usize,
+    /// When not empty, only the conversations of these model nodes, which are grouped apart from
+    /// their peers (a group's detail diagram).
+    pub focus: Vec<NodeIndex>,
 }
 
 impl Default for ViewOptions {
@@ -58,6 +78,9 @@ impl Default for ViewOptions {
             from: Vec::new(),
             to: Vec::new(),
             max_internet_nodes: DEFAULT_MAX_INTERNET_NODES,
+            max_lan_nodes: MAX_LAN_NODES,
+            max_edges: MAX_EDGES,
+            focus: Vec::new(),
         }
     }
 }
@@ -83,6 +106,8 @@ pub struct ViewNode {
     pub flagged: bool,
     /// Hover text with the details that do not fit the label.
     pub tooltip: String,
+    /// The model's nodes it stands for (one for a host or a folded block, more for a group).
+    pub model_nodes: Vec<NodeIndex>,
 }
 
 impl ViewNode {
@@ -253,6 +278,7 @@ impl View {
     pub fn build(g: &NetGraph, name: &str, bits: ViewBits, opts: &ViewOptions) -> View {
         let passes =
             |list: &[IpNet], ip: IpAddr| list.is_empty() || list.iter().any(|n| n.contains(ip));
+        let focus: HashSet<NodeIndex> = opts.focus.iter().copied().collect();
         let edges: Vec<_> = g
             .graph
             .edge_references()
@@ -262,6 +288,9 @@ impl View {
                     && (bits == 0 || c.views & bits != 0)
                     && passes(&opts.from, g.graph[e.source()].ip)
                     && passes(&opts.to, g.graph[e.target()].ip)
+                    && (focus.is_empty()
+                        || focus.contains(&e.source())
+                        || focus.contains(&e.target()))
             })
             .collect();
         // Bytes per node in this view, to rank groups when the last level must drop some.
@@ -273,22 +302,49 @@ impl View {
         let mut members: Vec<NodeIndex> = weight.keys().copied().collect();
         if bits == 0 && opts.from.is_empty() && opts.to.is_empty() {
             // `all` also shows hosts without conversations (seen in ARP, say).
-            members = g.graph.node_indices().collect();
+            members = if focus.is_empty() {
+                g.graph.node_indices().collect()
+            } else {
+                let mut all = members;
+                all.extend(focus.iter().filter(|n| !weight.contains_key(n)));
+                all
+            };
         }
         members.sort_by_key(|&n| (!g.graph[n].local, g.graph[n].ip));
+        let (focused, peers): (Vec<NodeIndex>, Vec<NodeIndex>) =
+            members.iter().partition(|&&n| focus.contains(&n));
         let (local, internet): (Vec<NodeIndex>, Vec<NodeIndex>) =
-            members.iter().partition(|&&n| g.graph[n].local);
+            peers.iter().partition(|&&n| g.graph[n].local);
         let w = |n: NodeIndex| weight.get(&n).copied().unwrap_or(0);
         let mut notes = Vec::new();
         let hosts_of = |side: &[NodeIndex]| side.iter().map(|&n| g.graph[n].weight()).sum::<u64>();
-        let mut groups = group_side(g, &local, MAX_LAN_NODES, false, &w);
-        if (groups.len() as u64) < hosts_of(&local) {
+        let lan_limit = opts.max_lan_nodes.max(1);
+        let mut groups = Vec::new();
+        if !focused.is_empty() {
+            let by_name = focused.iter().any(|&n| !g.graph[n].local);
+            let limit = if by_name {
+                opts.max_internet_nodes.max(1)
+            } else {
+                lan_limit
+            };
+            groups = group_side(g, &focused, limit, by_name, &w);
+            if (groups.len() as u64) < hosts_of(&focused) {
+                notes.push(format!(
+                    "{} hosts of the group drawn as {} nodes",
+                    hosts_of(&focused),
+                    groups.len()
+                ));
+            }
+        }
+        let local_groups = group_side(g, &local, lan_limit, false, &w);
+        if (local_groups.len() as u64) < hosts_of(&local) {
             notes.push(format!(
-                "{} local hosts drawn as {} nodes (limit {MAX_LAN_NODES})",
+                "{} local hosts drawn as {} nodes (limit {lan_limit})",
                 hosts_of(&local),
-                groups.len()
+                local_groups.len()
             ));
         }
+        groups.extend(local_groups);
         let internet_groups = group_side(g, &internet, opts.max_internet_nodes.max(1), true, &w);
         if (internet_groups.len() as u64) < hosts_of(&internet) {
             notes.push(format!(
@@ -328,16 +384,17 @@ impl View {
                 conversation,
             })
             .collect();
-        if edges.len() > MAX_EDGES {
+        let max_edges = opts.max_edges.max(1);
+        if edges.len() > max_edges {
             let total = edges.len();
             edges.sort_by(|a, b| {
                 (b.conversation.bytes, b.conversation.flows)
                     .cmp(&(a.conversation.bytes, a.conversation.flows))
             });
-            edges.truncate(MAX_EDGES);
+            edges.truncate(max_edges);
             edges.sort_by_key(|e| (e.from, e.to, e.class));
             notes.push(format!(
-                "the {MAX_EDGES} edges with the most bytes of {total} drawn"
+                "the {max_edges} edges with the most bytes of {total} drawn"
             ));
         }
         View {
@@ -347,6 +404,43 @@ impl View {
             grouping: (!notes.is_empty()).then(|| notes.join("; ")),
             hosts: hosts_of(&members) as usize,
         }
+    }
+
+    /// The view cut with the first level from `from` (see [`FIT_LEVELS`]) whose drawing is estimated
+    /// to fit [`MAX_SVG_PX`] (the last level otherwise), and that level. A view that fits as
+    /// configured is exactly [`View::build`]'s.
+    pub fn fitted(
+        g: &NetGraph,
+        name: &str,
+        bits: ViewBits,
+        opts: &ViewOptions,
+        from: usize,
+    ) -> (View, usize) {
+        let mut level = from.min(FIT_LEVELS - 1);
+        loop {
+            let mut o = opts.clone();
+            if level > 0 {
+                let (lan, internet, edges) = LEVEL_LIMITS[level - 1];
+                o.max_lan_nodes = o.max_lan_nodes.min(lan);
+                o.max_internet_nodes = o.max_internet_nodes.min(internet);
+                o.max_edges = o.max_edges.min(edges);
+            }
+            let view = View::build(g, name, bits, &o);
+            if level + 1 == FIT_LEVELS || view.estimated_px() <= MAX_SVG_PX {
+                return (view, level);
+            }
+            level += 1;
+        }
+    }
+
+    /// The drawing's larger side as the layered layout makes it, roughly: a column per rank, about
+    /// 80 px per host box and 48 px per edge label (measured on layout-rs), plus title and legend.
+    pub fn estimated_px(&self) -> f64 {
+        let internet = self.internet_nodes();
+        let local = self.nodes.len() - internet;
+        let boxes = 80.0 * local.max(internet) as f64;
+        let labels = 48.0 * self.edges.len() as f64;
+        boxes.max(labels) + 200.0
     }
 
     /// Internet nodes of the view.
@@ -490,7 +584,10 @@ fn view_node(g: &NetGraph, i: usize, group: &Group) -> ViewNode {
     if let [n] = group.members[..] {
         let h = &g.graph[n];
         if h.block.is_some() {
-            return block_node(id, h);
+            return ViewNode {
+                model_nodes: vec![n],
+                ..block_node(id, h)
+            };
         }
         let mut lines = vec![h.ip.to_string()];
         if let Some(name) = h.name() {
@@ -517,6 +614,7 @@ fn view_node(g: &NetGraph, i: usize, group: &Group) -> ViewNode {
             tor_relay: h.is_tor_relay(),
             flagged: h.severity.is_some_and(|s| s >= crate::Severity::Medium),
             tooltip: host_tooltip(h),
+            model_nodes: vec![n],
         };
     }
     let hosts: u64 = group.members.iter().map(|&m| g.graph[m].weight()).sum();
@@ -550,12 +648,31 @@ fn view_node(g: &NetGraph, i: usize, group: &Group) -> ViewNode {
                 .is_some_and(|s| s >= crate::Severity::Medium)
         }),
         tooltip: format!("{hosts} hosts grouped: {}", shown.join(", ")),
+        model_nodes: group.members.clone(),
     }
 }
 
 /// A node that stands for an address block the model folded hosts into.
 fn block_node(id: String, h: &HostNode) -> ViewNode {
     let hosts = h.weight();
+    if hosts == 0 {
+        return ViewNode {
+            id,
+            lines: vec![h.address(), "(more conversations)".to_string()],
+            local: h.local,
+            members: 0,
+            ip: None,
+            gateway: false,
+            tor_relay: false,
+            flagged: false,
+            tooltip: format!(
+                "Conversations of hosts in {} past the {} the diagram keeps one by one (the hosts are drawn on their own elsewhere)",
+                h.address(),
+                super::model::MAX_CONVERSATIONS
+            ),
+            model_nodes: Vec::new(),
+        };
+    }
     ViewNode {
         id,
         lines: vec![h.address(), format!("({hosts} hosts)")],
@@ -569,6 +686,7 @@ fn block_node(id: String, h: &HostNode) -> ViewNode {
             "{hosts} hosts of {} (folded: the capture has more hosts than the diagram keeps one by one)",
             h.address()
         ),
+        model_nodes: Vec::new(),
     }
 }
 

@@ -6,8 +6,9 @@
 //! too.
 
 use pcapxray_plugin_sdk::graph::{
-    Class, FIXED_VIEWS, LAYOUT_BUDGET_MS, NetGraph, View, ViewOptions, available_views,
-    is_view_name, text::IpNet, to_dot, to_svg, to_svg_unplaced, view_bits, view_names,
+    Class, FIT_LEVELS, FIXED_VIEWS, LAYOUT_BUDGET_MS, MAX_SVG_PX, NetGraph, NodeIndex, View,
+    ViewOptions, available_views, is_view_name, text::IpNet, to_dot, to_svg_linked,
+    to_svg_unplaced, view_bits, view_names,
 };
 use pcapxray_plugin_sdk::{
     Artifact, CapabilityError, ConfigError, FindingRecord, Flow, HostInfo, Output, PluginError,
@@ -171,6 +172,7 @@ impl GraphOutput {
                 from: parse_nets("from", &config.from)?,
                 to: parse_nets("to", &config.to)?,
                 max_internet_nodes: config.max_internet_nodes,
+                ..ViewOptions::default()
             },
             views: config.views,
             renderer: config.renderer,
@@ -209,85 +211,156 @@ impl GraphOutput {
         }
     }
 
-    /// The report files: DOT and SVG (and PNG when asked) per view.
+    /// The report files: DOT and SVG (and PNG when asked) per view, and for `all` a detail diagram per
+    /// group of hosts its overview draws as one node (`graph/all/<node>.svg`, linked from the node).
     pub fn render(&mut self, title: &str) -> Vec<Artifact> {
-        let mut out = Vec::new();
-        let mut graphviz_ok = self.renderer == Renderer::Graphviz || self.png;
-        let run_started = Instant::now();
-        let mut over_budget = false;
+        let mut state = RenderState {
+            out: Vec::new(),
+            graphviz_ok: self.renderer == Renderer::Graphviz || self.png,
+            started: Instant::now(),
+            over_budget: false,
+        };
         for (name, bits) in self.selected() {
-            let started = Instant::now();
-            let view = View::build(&self.model, &name, bits, &self.options);
-            let dot = to_dot(&view, title);
-            let mut svg = None;
-            if self.renderer == Renderer::Graphviz && graphviz_ok {
-                match self.env.graphviz(&dot, &self.engine, "svg") {
-                    Ok(bytes) => svg = Some(bytes),
-                    Err(e) => {
-                        graphviz_ok = false;
-                        self.env.log("warn", &format!(
-                            "Graphviz could not draw graph/{name}.svg ({}: {}); drawing it and the other views with the built-in renderer.",
-                            e.kind(),
-                            e.message()
-                        ));
-                    }
-                }
+            let view = self.write_view(&mut state, &name, &name, bits, Vec::new(), title);
+            if name != "all" {
+                continue;
             }
-            let svg = match svg {
-                Some(svg) => svg,
-                None if run_started.elapsed().as_millis() > u128::from(LAYOUT_BUDGET_MS) => {
-                    if !over_budget {
-                        over_budget = true;
-                        self.env.log("warn", &format!(
-                            "Laying out the diagrams took over {} s; graph/{name}.svg and the views after it only say so (their DOT files are complete: draw them with Graphviz, or set `views` to fewer views).",
-                            LAYOUT_BUDGET_MS / 1000
-                        ));
-                    }
-                    to_svg_unplaced(
-                        &view,
-                        title,
-                        "",
-                        "Not laid out: the time for drawing diagrams in this run was spent on the views before this one. The DOT file of this view is complete.",
-                    )
-                    .into_bytes()
-                }
-                None => to_svg(&view, title, "").into_bytes(),
-            };
-            if self.png && graphviz_ok {
-                match self.env.graphviz(&dot, &self.engine, "png") {
-                    Ok(bytes) => out.push(artifact(&name, "png", "image/png", bytes)),
-                    Err(e) => {
-                        graphviz_ok = false;
-                        self.env.log("warn", &format!(
-                            "No PNG files: Graphviz could not draw graph/{name}.png ({}: {}). The SVG files are complete.",
-                            e.kind(),
-                            e.message()
-                        ));
-                    }
-                }
+            let groups: Vec<(String, Vec<NodeIndex>)> = view
+                .nodes
+                .iter()
+                .filter(|n| n.model_nodes.len() > 1)
+                .map(|n| (n.id.clone(), n.model_nodes.clone()))
+                .collect();
+            for (id, focus) in groups {
+                let file = format!("all/{id}");
+                let title = format!(
+                    "{title}: {}",
+                    view.nodes
+                        .iter()
+                        .find(|n| n.id == id)
+                        .map(|n| n.lines[0].as_str())
+                        .unwrap_or("")
+                );
+                self.write_view(&mut state, &file, "all", 0, focus, &title);
             }
-            self.env.log(
-                "debug",
-                &format!(
-                    "graph/{name}: {} nodes, {} edges, drawn in {} ms.",
-                    view.nodes.len(),
-                    view.edges.len(),
-                    started.elapsed().as_millis()
-                ),
-            );
-            if let Some(note) = &view.grouping {
-                self.env.log("info", &format!("graph/{name}: {note}."));
-            }
-            out.push(artifact(
-                &name,
-                "dot",
-                "text/vnd.graphviz",
-                dot.into_bytes(),
-            ));
-            out.push(artifact(&name, "svg", "image/svg+xml", svg));
         }
-        out
+        state.out
     }
+
+    /// The view `name` cut with the first level from `from` whose drawing is estimated to fit.
+    fn fitted(&self, name: &str, bits: u64, focus: &[NodeIndex], from: usize) -> (View, usize) {
+        let opts = ViewOptions {
+            focus: focus.to_vec(),
+            ..self.options.clone()
+        };
+        View::fitted(&self.model, name, bits, &opts, from)
+    }
+
+    /// Writes one diagram as `graph/<file>.dot` and `.svg` (and `.png`), and returns its view.
+    fn write_view(
+        &mut self,
+        state: &mut RenderState,
+        file: &str,
+        name: &str,
+        bits: u64,
+        focus: Vec<NodeIndex>,
+        title: &str,
+    ) -> View {
+        let started = Instant::now();
+        let (mut view, mut level) = self.fitted(name, bits, &focus, 0);
+        let links = |view: &View| -> Vec<Option<String>> {
+            view.nodes
+                .iter()
+                .map(|n| {
+                    (focus.is_empty() && name == "all" && n.model_nodes.len() > 1)
+                        .then(|| format!("all/{}.svg", n.id))
+                })
+                .collect()
+        };
+        let mut svg = None;
+        if self.renderer == Renderer::Graphviz && state.graphviz_ok {
+            match self
+                .env
+                .graphviz(&to_dot(&view, title), &self.engine, "svg")
+            {
+                Ok(bytes) => svg = Some(bytes),
+                Err(e) => {
+                    state.graphviz_ok = false;
+                    self.env.log("warn", &format!(
+                        "Graphviz could not draw graph/{file}.svg ({}: {}); drawing it and the other views with the built-in renderer.",
+                        e.kind(),
+                        e.message()
+                    ));
+                }
+            }
+        }
+        let svg = match svg {
+            Some(svg) => svg,
+            None if state.started.elapsed().as_millis() > u128::from(LAYOUT_BUDGET_MS) => {
+                if !state.over_budget {
+                    state.over_budget = true;
+                    self.env.log("warn", &format!(
+                        "Laying out the diagrams took over {} s; graph/{file}.svg and the diagrams after it only say so (their DOT files are complete: draw them with Graphviz, or set `views` to fewer views).",
+                        LAYOUT_BUDGET_MS / 1000
+                    ));
+                }
+                to_svg_unplaced(
+                    &view,
+                    title,
+                    "",
+                    "Not laid out: the time for drawing diagrams in this run was spent on the views before this one. The DOT file of this view is complete.",
+                )
+                .into_bytes()
+            }
+            None => loop {
+                // Estimates can miss: a drawing still too big is cut again with the next level.
+                let (svg, w, h) = to_svg_linked(&view, title, "", &links(&view));
+                if (w <= MAX_SVG_PX && h <= MAX_SVG_PX) || level + 1 == FIT_LEVELS {
+                    break svg.into_bytes();
+                }
+                (view, level) = self.fitted(name, bits, &focus, level + 1);
+            },
+        };
+        let dot = to_dot(&view, title);
+        if self.png && state.graphviz_ok {
+            match self.env.graphviz(&dot, &self.engine, "png") {
+                Ok(bytes) => state.out.push(artifact(file, "png", "image/png", bytes)),
+                Err(e) => {
+                    state.graphviz_ok = false;
+                    self.env.log("warn", &format!(
+                        "No PNG files: Graphviz could not draw graph/{file}.png ({}: {}). The SVG files are complete.",
+                        e.kind(),
+                        e.message()
+                    ));
+                }
+            }
+        }
+        self.env.log(
+            "debug",
+            &format!(
+                "graph/{file}: {} nodes, {} edges, drawn in {} ms.",
+                view.nodes.len(),
+                view.edges.len(),
+                started.elapsed().as_millis()
+            ),
+        );
+        if let Some(note) = &view.grouping {
+            self.env.log("info", &format!("graph/{file}: {note}."));
+        }
+        state
+            .out
+            .push(artifact(file, "dot", "text/vnd.graphviz", dot.into_bytes()));
+        state.out.push(artifact(file, "svg", "image/svg+xml", svg));
+        view
+    }
+}
+
+/// What drawing the diagrams of a run carries from one to the next.
+struct RenderState {
+    out: Vec<Artifact>,
+    graphviz_ok: bool,
+    started: Instant,
+    over_budget: bool,
 }
 
 /// `graph/classes.json`: the class and views of every flow, as the diagrams decided them, so that the
@@ -401,6 +474,13 @@ impl Output for GraphOutput {
                 "The diagrams draw {} hosts one by one and fold {} more into their address blocks (config max_hosts raises the bound).",
                 self.model.max_hosts(),
                 self.model.folded_hosts()
+            ));
+        }
+        let folded = self.model.folded_flows();
+        if folded > 0 {
+            self.env.log("warn", &format!(
+                "The capture has more than {} conversations (client, server, class); the diagrams count {folded} flows of later ones between the address blocks of their ends (nodes labelled `(more conversations)`).",
+                pcapxray_plugin_sdk::graph::MAX_CONVERSATIONS
             ));
         }
         let mut out = vec![classes_artifact(&self.model)];

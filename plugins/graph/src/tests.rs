@@ -340,3 +340,52 @@ fn bad_configuration_names_the_key() {
     assert!(serde_json::from_str::<Config>(r#"{"colour": 1}"#).is_err());
     assert!(serde_json::from_str::<Config>(r#"{"renderer": "dot"}"#).is_err());
 }
+
+/// Issue 14 point 7: a sweep of 3,000 local hosts by one scanner (and 60 internet servers) used to
+/// give an `all.svg` over 8,000 px tall (100 local nodes in one column). Every SVG is now within
+/// `MAX_SVG_PX`, and each group of the overview links to its detail file, which exists.
+#[test]
+fn a_sweep_gives_bounded_svgs_and_a_detail_file_per_group() {
+    let mut plugin = GraphOutput::checked(config("{}"), Box::new(Fake::default())).unwrap();
+    let mut flows = Vec::new();
+    for i in 0..3000u64 {
+        let target = format!("10.{}.{}.{}", i / 1000, (i / 100) % 10, 1 + i % 100);
+        flows.push(flow(i, "10.9.9.9", &target, 445, &[]));
+    }
+    for i in 0..60u64 {
+        let server = format!("198.51.{i}.1");
+        flows.push(flow(10_000 + i, "10.9.9.9", &server, 443, &["web.https"]));
+    }
+    plugin.consume(flows).unwrap();
+    let files = plugin.finish(report(Vec::new())).unwrap();
+    let svg_size = |svg: &str| -> (f64, f64) {
+        let attr = |name: &str| -> f64 {
+            let start = svg.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            svg[start..][..svg[start..].find('"').unwrap()]
+                .parse()
+                .unwrap()
+        };
+        (attr("width"), attr("height"))
+    };
+    let mut overview = String::new();
+    for a in files.iter().filter(|a| a.name.ends_with(".svg")) {
+        let svg = String::from_utf8(a.bytes.clone()).unwrap();
+        let (w, h) = svg_size(&svg);
+        assert!(w <= MAX_SVG_PX && h <= MAX_SVG_PX, "{}: {w} × {h}", a.name);
+        if a.name == "graph/all.svg" {
+            overview = svg;
+        }
+    }
+    let links: Vec<&str> = overview
+        .split("<a href=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert!(!links.is_empty(), "groups link to their details");
+    for link in links {
+        let name = format!("graph/{link}");
+        assert!(files.iter().any(|a| a.name == name), "{name} is written");
+        let dot = name.replace(".svg", ".dot");
+        assert!(files.iter().any(|a| a.name == dot), "{dot} is written");
+    }
+}

@@ -433,6 +433,13 @@ impl Html {
                 self.model.folded_hosts()
             ));
         }
+        if self.model.folded_flows() > 0 {
+            notes.push(format!(
+                "The diagrams of report.html keep {} conversations one by one and count {} flows of later ones between the address blocks of their ends.",
+                pcapxray_plugin_sdk::graph::MAX_CONVERSATIONS,
+                self.model.folded_flows()
+            ));
+        }
         let hosts_total = self.hosts.total;
         let hosts = self.hosts.sorted();
         let page = page::Page {

@@ -12,6 +12,33 @@ use pcapxray_plugin_sdk::tables::{self, Row, Table};
 use pcapxray_plugin_sdk::{HostInfo, Report, format_mac};
 use std::fmt::Write;
 
+/// Where the page is written: a `String`, or [`Count`] to learn its size first.
+pub trait Out: Write {
+    fn push_str(&mut self, s: &str);
+}
+
+impl Out for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+}
+
+/// Counts the bytes written.
+pub struct Count(pub usize);
+
+impl Write for Count {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
+}
+
+impl Out for Count {
+    fn push_str(&mut self, s: &str) {
+        self.0 += s.len();
+    }
+}
+
 pub struct Page<'a> {
     pub title: String,
     pub report: &'a Report,
@@ -116,7 +143,7 @@ const SCRIPT: &str = r#"
 "#;
 
 /// A sortable table: `columns` are (header, numeric).
-fn table_start(out: &mut String, id: &str, caption: &str, columns: &[(&str, bool)]) {
+fn table_start(out: &mut impl Out, id: &str, caption: &str, columns: &[(&str, bool)]) {
     let _ = write!(
         out,
         "<div class=\"table-wrap\"><table class=\"sortable\" id=\"{id}\"><caption class=\"note\">{}</caption><thead><tr>",
@@ -137,21 +164,35 @@ fn table_start(out: &mut String, id: &str, caption: &str, columns: &[(&str, bool
     out.push_str("</tr></thead><tbody>\n");
 }
 
-fn table_end(out: &mut String) {
+fn table_end(out: &mut impl Out) {
     out.push_str("</tbody></table></div>\n");
 }
 
-fn num_cell(out: &mut String, v: impl std::fmt::Display) {
+fn num_cell(out: &mut impl Out, v: impl std::fmt::Display) {
     let _ = write!(out, "<td class=\"num\" data-sort=\"{v}\">{v}</td>");
 }
 
-fn text_cell(out: &mut String, v: &str) {
+fn text_cell(out: &mut impl Out, v: &str) {
     let _ = write!(out, "<td>{}</td>", e(v));
 }
 
 impl Page<'_> {
+    /// The page, written twice: once to count its bytes, then into a buffer of exactly that size.
+    /// A string grown by doubling would hold up to twice the page plus the copy it grew from, and a
+    /// plugin's linear memory keeps its peak; the second pass costs far less than the diagrams, which
+    /// are drawn once.
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(64 * 1024 + self.flows.len() * 400);
+        let mut diagrams = String::new();
+        self.diagrams(&mut diagrams);
+        let mut count = Count(0);
+        self.write(&mut count, &diagrams);
+        let mut out = String::with_capacity(count.0);
+        self.write(&mut out, &diagrams);
+        debug_assert_eq!(out.len(), count.0);
+        out
+    }
+
+    fn write(&self, out: &mut impl Out, diagrams: &str) {
         let _ = write!(
             out,
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n<meta name=\"generator\" content=\"pcapxray html {}\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
@@ -171,24 +212,23 @@ impl Page<'_> {
             ))
         );
         out.push_str("<nav aria-label=\"Sections\"><a href=\"#summary\">Summary</a><a href=\"#diagram\">Diagram</a><a href=\"#hosts\">Hosts</a><a href=\"#flows\">Flows</a><a href=\"#findings\">Findings</a><a href=\"#files\">Files</a><a href=\"#credentials\">Credentials</a><a href=\"#notes\">Run notes</a><a href=\"#plugins\">Plugins</a></nav>\n<main>\n");
-        self.summary(&mut out);
-        self.diagrams(&mut out);
-        self.hosts(&mut out);
-        self.flows(&mut out);
-        self.findings(&mut out);
-        self.files(&mut out);
-        self.credentials(&mut out);
-        self.notes(&mut out);
-        self.plugins(&mut out);
+        self.summary(out);
+        out.push_str(diagrams);
+        self.hosts(out);
+        self.flows(out);
+        self.findings(out);
+        self.files(out);
+        self.credentials(out);
+        self.notes(out);
+        self.plugins(out);
         let _ = write!(
             out,
             "</main>\n<footer class=\"note\" style=\"padding: 8px 24px\">Written by pcapxray's html plugin {}. Sort a table by clicking its column headers.</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
             env!("CARGO_PKG_VERSION")
         );
-        out
     }
 
-    fn summary(&self, out: &mut String) {
+    fn summary(&self, out: &mut impl Out) {
         let c = &self.report.capture;
         out.push_str("<section id=\"summary\" aria-labelledby=\"summary-h\"><h2 id=\"summary-h\">Capture</h2>\n");
         if let Some(err) = &c.read_error {
@@ -257,7 +297,7 @@ impl Page<'_> {
     }
 
     /// What became of every packet: a table whose counts sum to the packets read.
-    fn packet_fates(&self, out: &mut String) {
+    fn packet_fates(&self, out: &mut impl Out) {
         let c = &self.report.capture;
         if c.packet_fates.is_empty() {
             return;
@@ -286,7 +326,8 @@ impl Page<'_> {
         out.push_str("<section id=\"diagram\" aria-labelledby=\"diagram-h\"><h2 id=\"diagram-h\">Diagram</h2>\n");
         let views: Vec<View> = available_views(self.model)
             .into_iter()
-            .map(|(name, bits)| View::build(self.model, &name, bits, &ViewOptions::default()))
+            // Cut as the graph output's SVGs are, so that a diagram stays a readable size.
+            .map(|(name, bits)| View::fitted(self.model, &name, bits, &ViewOptions::default(), 0).0)
             .collect();
         out.push_str("<p class=\"diagram-controls\"><label for=\"view-select\">View: </label><select id=\"view-select\" aria-controls=\"diagrams\">");
         for v in &views {
@@ -323,7 +364,7 @@ impl Page<'_> {
         out.push_str("</div>\n</section>\n");
     }
 
-    fn hosts(&self, out: &mut String) {
+    fn hosts(&self, out: &mut impl Out) {
         let hosts = self.hosts;
         let total = self.hosts_total;
         let _ = writeln!(
@@ -410,7 +451,7 @@ impl Page<'_> {
         out.push_str("</section>\n");
     }
 
-    fn flows(&self, out: &mut String) {
+    fn flows(&self, out: &mut impl Out) {
         let _ = writeln!(
             out,
             "<section id=\"flows\" aria-labelledby=\"flows-h\"><h2 id=\"flows-h\">Flows ({})</h2>",
@@ -461,7 +502,7 @@ impl Page<'_> {
         out.push_str("</section>\n");
     }
 
-    fn findings(&self, out: &mut String) {
+    fn findings(&self, out: &mut impl Out) {
         let listed: Vec<&FindingRow> = self.findings.listed().collect();
         let total: u64 = self.findings.counts.values().sum();
         let _ = writeln!(
@@ -535,7 +576,7 @@ impl Page<'_> {
     }
 
     /// The heading of the files or credentials section, and the note when rows were left out.
-    fn table_heading(&self, out: &mut String, table: Table, title: &str) -> Vec<&Row> {
+    fn table_heading(&self, out: &mut impl Out, table: Table, title: &str) -> Vec<&Row> {
         let (rows, seen) = self.tables.of(table);
         let id = table.name();
         let _ = writeln!(
@@ -553,7 +594,7 @@ impl Page<'_> {
     }
 
     /// Where a row was seen: flow, time, client, server.
-    fn row_start(out: &mut String, r: &Row) {
+    fn row_start(out: &mut impl Out, r: &Row) {
         out.push_str("<tr>");
         num_cell(out, r.flow);
         text_cell(out, &r.time);
@@ -561,11 +602,11 @@ impl Page<'_> {
         let _ = write!(out, "<td class=\"mono\">{}</td>", e(&clean(&r.server, 64)));
     }
 
-    fn cell(out: &mut String, r: &Row, key: &str) {
+    fn cell(out: &mut impl Out, r: &Row, key: &str) {
         text_cell(out, &clean(r.get(key).unwrap_or(""), 300));
     }
 
-    fn files(&self, out: &mut String) {
+    fn files(&self, out: &mut impl Out) {
         let rows = self.table_heading(out, Table::Files, "Files");
         table_start(
             out,
@@ -616,7 +657,7 @@ impl Page<'_> {
     }
 
     /// The other attributes and the summary of a row.
-    fn details(&self, out: &mut String, r: &Row) {
+    fn details(&self, out: &mut impl Out, r: &Row) {
         out.push_str("<td><ul class=\"attrs\">");
         let shown = ["protocol", "name", "size", "missing", "sha256", "extracted"];
         for a in r
@@ -637,7 +678,7 @@ impl Page<'_> {
         let _ = write!(out, "</ul>{}</td>", e(&clean(&r.summary, 600)));
     }
 
-    fn credentials(&self, out: &mut String) {
+    fn credentials(&self, out: &mut impl Out) {
         let rows = self.table_heading(out, Table::Credentials, "Credentials");
         let _ = writeln!(
             out,
@@ -690,7 +731,7 @@ impl Page<'_> {
     }
 
     /// Statements about the run, apart from the findings: limits reached, capabilities missing.
-    fn notes(&self, out: &mut String) {
+    fn notes(&self, out: &mut impl Out) {
         let notes = &self.report.notes;
         let _ = writeln!(
             out,
@@ -733,7 +774,7 @@ impl Page<'_> {
         out.push_str("</section>\n");
     }
 
-    fn plugins(&self, out: &mut String) {
+    fn plugins(&self, out: &mut impl Out) {
         out.push_str("<section id=\"plugins\" aria-labelledby=\"plugins-h\"><h2 id=\"plugins-h\">Plugins</h2>\n");
         table_start(
             out,

@@ -1,6 +1,7 @@
 //! Command-line parsing and what each command prints. Exit codes: 0 ok, 1 fatal, 2 finished with errors.
 
 use clap::{Parser, Subcommand};
+use pcapxray::lake::LakeOptions;
 use pcapxray::pipeline::{self, PluginSource};
 use pcapxray::run::{RunError, RunOptions, RunSummary};
 use pcapxray::{builtins, runtime, stages};
@@ -35,6 +36,35 @@ enum Command {
         /// No progress bar.
         #[arg(short, long)]
         quiet: bool,
+        /// Also write the run's flows, findings, hosts and files as Parquet tables into this lake
+        /// folder, partitioned by sensor, date and capture (docs/lake.md). Running a capture again
+        /// replaces its partitions.
+        #[arg(long, value_name = "ROOT")]
+        lake: Option<PathBuf>,
+        /// The sensor (or case) name of the lake's partitions and flow ids [default: default].
+        #[arg(long, requires = "lake")]
+        sensor: Option<String>,
+    },
+    /// Analyze many captures into one lake with a pool of workers: `run --lake` for each capture,
+    /// in the order given; the lake is the same whatever the number of workers (docs/lake.md).
+    Batch {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// Capture files, or folders whose .pcap, .pcapng and .cap files are taken (sorted by name).
+        #[arg(required = true)]
+        captures: Vec<PathBuf>,
+        /// The lake folder.
+        #[arg(long, value_name = "ROOT")]
+        lake: PathBuf,
+        /// The sensor (or case) name of the lake's partitions and flow ids [default: default].
+        #[arg(long)]
+        sensor: Option<String>,
+        /// Captures analyzed at once.
+        #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+        jobs: u16,
+        /// Keep each capture's report folder here (`NNNN-<name>-report`) [default: keep none].
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
     },
     /// Check a pipeline file: every error, with line and column. Plugins are loaded and configured.
     Validate {
@@ -145,7 +175,30 @@ pub fn main() -> i32 {
             out,
             verbose,
             quiet,
-        } => run(pipeline, capture, out, verbose, quiet),
+            lake,
+            sensor,
+        } => run(
+            pipeline,
+            capture,
+            out,
+            verbose,
+            quiet,
+            lake_options(lake, sensor),
+        ),
+        Command::Batch {
+            pipeline,
+            captures,
+            lake,
+            sensor,
+            jobs,
+            out,
+        } => batch(
+            pipeline,
+            &captures,
+            lake_options(Some(lake), sensor),
+            jobs,
+            out,
+        ),
         Command::Validate { pipeline } => validate(&pipeline),
         Command::Plugins { command: None } => plugins(),
         Command::Plugins {
@@ -183,13 +236,34 @@ pub fn main() -> i32 {
     }
 }
 
+/// The lake of `run --lake`, its sensor name checked (or why it is refused).
+fn lake_options(
+    root: Option<PathBuf>,
+    sensor: Option<String>,
+) -> Result<Option<LakeOptions>, String> {
+    let Some(root) = root else {
+        return Ok(None);
+    };
+    let sensor = sensor.unwrap_or_else(|| pcapxray::lake::DEFAULT_SENSOR.to_string());
+    pcapxray::lake::check_sensor(&sensor).map_err(|e| e.to_string())?;
+    Ok(Some(LakeOptions { root, sensor }))
+}
+
 fn run(
     pipeline: PathBuf,
     capture: PathBuf,
     out: Option<PathBuf>,
     verbose: bool,
     quiet: bool,
+    lake: Result<Option<LakeOptions>, String>,
 ) -> i32 {
+    let lake = match lake {
+        Ok(lake) => lake,
+        Err(e) => {
+            eprintln!("error: --sensor: {e}");
+            return 1;
+        }
+    };
     let out_dir = out.unwrap_or_else(|| default_out_dir(&capture));
     let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
@@ -211,7 +285,7 @@ fn run(
         bar: bar.clone(),
         on_progress: None,
     };
-    let result = pcapxray::run::run(opts);
+    let result = pcapxray::run::run_into_lake(opts, lake);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -232,6 +306,66 @@ fn run(
             eprintln!("error: {e}");
             1
         }
+    }
+}
+
+fn batch(
+    pipeline: PathBuf,
+    captures: &[PathBuf],
+    lake: Result<Option<LakeOptions>, String>,
+    jobs: u16,
+    out: Option<PathBuf>,
+) -> i32 {
+    let (lake, captures) = match (lake, pcapxray::batch::expand(captures)) {
+        (Ok(Some(lake)), Ok(captures)) => (lake, captures),
+        (Err(e), _) => {
+            eprintln!("error: --sensor: {e}");
+            return 1;
+        }
+        (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+        (Ok(None), _) => unreachable!("batch always has a lake"),
+    };
+    let opts = pcapxray::batch::BatchOptions {
+        pipeline,
+        captures,
+        lake,
+        jobs: usize::from(jobs),
+        out,
+    };
+    let started = std::time::Instant::now();
+    let items = pcapxray::batch::batch(&opts);
+    let (mut failed, mut incomplete) = (false, false);
+    for item in &items {
+        let name = item.capture.display();
+        match &item.result {
+            Ok((flows, problems)) => {
+                println!("{name}: {flows} flows in {:.2} s", item.seconds);
+                for p in problems {
+                    println!("  incomplete: {p}");
+                    incomplete = true;
+                }
+            }
+            Err(e) => {
+                println!("{name}: failed: {e}");
+                failed = true;
+            }
+        }
+    }
+    println!(
+        "{} captures, {} jobs, {:.2} s",
+        items.len(),
+        jobs,
+        started.elapsed().as_secs_f64()
+    );
+    if failed {
+        1
+    } else if incomplete {
+        2
+    } else {
+        0
     }
 }
 

@@ -18,6 +18,7 @@ mod folder;
 mod golden;
 mod graph;
 mod html;
+mod lake;
 mod limits;
 mod precision;
 mod reports;

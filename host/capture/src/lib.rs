@@ -4,9 +4,10 @@
 //!
 //! `decode` reads pcap and pcapng as a stream and slices frames into packets; `flow` folds packets into
 //! bidirectional flows and host statistics; `fates` accounts for every frame read and `clock` checks
-//! the capture's timestamps.
+//! the capture's timestamps; `community_id` names a flow the way other network tools do.
 
 pub mod clock;
+pub mod community_id;
 pub mod decode;
 pub mod fates;
 pub mod flow;

@@ -143,7 +143,15 @@ impl RunSummary {
 }
 
 /// Runs a pipeline over a capture.
-pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
+pub fn run(opts: RunOptions) -> Result<RunSummary, RunError> {
+    run_into_lake(opts, None)
+}
+
+/// Runs a pipeline over a capture and, given a lake, also writes the run's tables into it.
+pub fn run_into_lake(
+    mut opts: RunOptions,
+    lake: Option<crate::lake::LakeOptions>,
+) -> Result<RunSummary, RunError> {
     let started = Instant::now();
     let pipeline = pipeline::load(&opts.pipeline, &builtins::exists).map_err(RunError::Pipeline)?;
     // Open the capture before compiling plugins: a wrong file should fail at once.
@@ -174,6 +182,13 @@ pub fn run(mut opts: RunOptions) -> Result<RunSummary, RunError> {
     let mut analyzers = Analyzers::new(stages.analyzers, services.clone());
     let mut outputs = Outputs::start(stages.outputs, &staging, services.clone())
         .map_err(|e| RunError::Other(format!("cannot start the output thread: {e}")))?;
+    if let Some(lake) = lake {
+        let writer =
+            crate::lake::LakeWriter::new(lake).map_err(|e| RunError::Other(e.to_string()))?;
+        outputs
+            .add_lake(writer)
+            .map_err(|e| RunError::Other(format!("cannot start the lake's thread: {e}")))?;
+    }
 
     let capture = opts
         .evidence_name

@@ -97,6 +97,16 @@ impl Outputs {
         }
     }
 
+    /// Adds the lake, which the host writes itself, as one more output with its own thread.
+    pub fn add_lake(&mut self, lake: crate::lake::LakeWriter) -> std::io::Result<()> {
+        let (sender, receiver) = sync_channel(2);
+        let handle = std::thread::Builder::new()
+            .name("output lake".into())
+            .spawn(move || work_lake(lake, receiver))?;
+        self.workers.push(Worker { sender, handle });
+        Ok(())
+    }
+
     /// Hands a batch of annotated flows to the outputs, with `hosts`, their hosts as they are now.
     pub fn consume(&mut self, mut flows: Vec<wit::Flow>, hosts: &Mutex<HostTable>) {
         if self.strip_payloads {
@@ -205,6 +215,41 @@ fn work(
         }
     }
     (failures, StageStats::of(&stage))
+}
+
+/// The lake's thread: like a stage's, but the host writes the files (outside the report folder).
+fn work_lake(
+    mut lake: crate::lake::LakeWriter,
+    rx: Receiver<Message>,
+) -> (Vec<String>, StageStats) {
+    let started = std::time::Instant::now();
+    let mut calls = 0;
+    let mut failure = None;
+    for message in rx {
+        calls += 1;
+        match &message {
+            Message::Flows(flows, _) => failure = lake.flows(&flows.flows).err(),
+            Message::Findings(findings, _) => lake.findings(findings),
+            Message::Hosts(hosts) => lake.hosts(hosts),
+            Message::Finish(report) => {
+                failure = lake.finish(report).err();
+                break;
+            }
+        }
+        if failure.is_some() {
+            break;
+        }
+    }
+    let stats = StageStats {
+        stage: "lake".into(),
+        calls,
+        seconds: started.elapsed().as_secs_f64(),
+        finish_seconds: 0.0,
+        peak_memory: 0,
+        printed: None,
+    };
+    let failures = failure.map(|e| format!("the lake was not written: {e}"));
+    (failures.into_iter().collect(), stats)
 }
 
 /// Writes what a stage returned, or notes why it failed.

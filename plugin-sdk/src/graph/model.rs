@@ -774,10 +774,7 @@ fn push_distinct(list: &mut Vec<String>, value: &str) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::{
-        CaptureInfo, Direction, EndReason, Endpoint, Finding, FindingRecord, HostNote, IpAddress,
-        Orientation, Protocol,
-    };
+    use crate::{CaptureInfo, Direction, Finding, FindingRecord, HostNote, IpAddress, Protocol};
 
     pub fn flow(
         id: u64,
@@ -799,46 +796,22 @@ pub(crate) mod tests {
             datagrams: Vec::new(),
             payload_truncated: false,
         };
-        Flow {
-            id,
-            client: Endpoint {
-                ip: client.parse::<IpAddr>().unwrap().into(),
-                port: 50000,
-                mac: Some(0x3c22fb000001),
-            },
-            server: Endpoint {
-                ip: server.parse::<IpAddr>().unwrap().into(),
-                port,
-                mac: Some(0x00146c000001),
-            },
-            protocol: proto,
-            ip_protocol: match proto {
-                Protocol::Tcp => 6,
-                Protocol::Udp => 17,
-                Protocol::Icmp => 1,
-                Protocol::Icmpv6 => 58,
-                Protocol::Other => 47,
-            },
-            vlan: Vec::new(),
-            tunnel: Vec::new(),
-            orientation: Orientation::Syn,
-            end_reason: EndReason::Fin,
-            icmp_type: 0,
-            icmp_code: 0,
-            fragments: 0,
-            conn_state: crate::ConnState::Oth,
-            history: String::new(),
-            to_server: dir(100),
-            to_client: dir(400),
-            findings: tags
-                .iter()
-                .map(|t| FindingRecord {
-                    stage: "test".into(),
-                    finding: Finding::on_flow(id, *t, Severity::Info),
-                    rollup: false,
-                })
-                .collect(),
+        let mut flow = crate::testing::FlowBuilder::new(proto, (client, 50000), (server, port))
+            .id(id)
+            .macs(Some(0x3c22fb000001), Some(0x00146c000001))
+            .to_server(dir(100))
+            .to_client(dir(400));
+        if proto == Protocol::Other {
+            flow = flow.ip_protocol(47);
         }
+        for t in tags {
+            flow = flow.finding(FindingRecord {
+                stage: "test".into(),
+                finding: Finding::on_flow(id, *t, Severity::Info),
+                rollup: false,
+            });
+        }
+        flow.build()
     }
 
     pub fn host(ip: &str, mac: u64, notes: &[(&str, &str)]) -> HostInfo {

@@ -2,9 +2,9 @@
 //! with a stand-in host; the diagrams themselves are tested in the SDK and end to end.
 
 use super::*;
+use pcapxray_plugin_sdk::testing::FlowBuilder;
 use pcapxray_plugin_sdk::{
-    CaptureInfo, Direction, EndReason, Endpoint, Finding, FindingRecord, HostInfo, HostNote,
-    Orientation, Protocol, Severity,
+    CaptureInfo, Direction, Finding, FindingRecord, HostInfo, HostNote, Protocol, Severity,
 };
 use std::cell::RefCell;
 use std::net::IpAddr;
@@ -51,37 +51,18 @@ fn flow(id: u64, client: &str, server: &str, port: u16, tags: &[&str]) -> Flow {
         datagrams: Vec::new(),
         payload_truncated: false,
     };
-    let ep = |ip: &str, port| Endpoint {
-        ip: ip.parse::<IpAddr>().unwrap().into(),
-        port,
-        mac: None,
-    };
-    Flow {
-        id,
-        client: ep(client, 50000),
-        server: ep(server, port),
-        protocol: Protocol::Tcp,
-        ip_protocol: 6,
-        vlan: Vec::new(),
-        tunnel: Vec::new(),
-        orientation: Orientation::Syn,
-        end_reason: EndReason::Fin,
-        icmp_type: 0,
-        icmp_code: 0,
-        fragments: 0,
-        conn_state: pcapxray_plugin_sdk::ConnState::Oth,
-        history: String::new(),
-        to_server: dir.clone(),
-        to_client: dir,
-        findings: tags
-            .iter()
-            .map(|t| FindingRecord {
-                stage: "web".into(),
-                finding: Finding::on_flow(id, *t, Severity::Info),
-                rollup: false,
-            })
-            .collect(),
+    let mut flow = FlowBuilder::new(Protocol::Tcp, (client, 50000), (server, port))
+        .id(id)
+        .to_server(dir.clone())
+        .to_client(dir);
+    for t in tags {
+        flow = flow.finding(FindingRecord {
+            stage: "web".into(),
+            finding: Finding::on_flow(id, *t, Severity::Info),
+            rollup: false,
+        });
     }
+    flow.build()
 }
 
 fn report(findings: Vec<Finding>) -> Report {

@@ -1,9 +1,10 @@
 //! The page on hostile and oversized input: everything escaped, nothing external, bounds kept.
 
 use super::*;
+use pcapxray_plugin_sdk::testing::FlowBuilder;
 use pcapxray_plugin_sdk::{
-    CaptureInfo, Direction, EndReason, Endpoint, FindingRecord, HostInfo, HostNote, Orientation,
-    PacketFate, PluginKind, PluginRun, Protocol, TimestampAnomaly,
+    CaptureInfo, Direction, FindingRecord, HostInfo, HostNote, PacketFate, PluginKind, PluginRun,
+    Protocol, TimestampAnomaly,
 };
 use std::net::IpAddr;
 
@@ -22,39 +23,21 @@ fn flow(id: u64, server: &str, tags: &[(&str, Severity)]) -> Flow {
         datagrams: Vec::new(),
         payload_truncated: false,
     };
-    let ep = |ip: &str, port| Endpoint {
-        ip: ip.parse::<IpAddr>().unwrap().into(),
-        port,
-        mac: Some(0x3c22fb010203),
-    };
-    Flow {
-        id,
-        client: ep("192.168.0.5", 50000),
-        server: ep(server, 443),
-        protocol: Protocol::Tcp,
-        ip_protocol: 6,
-        vlan: Vec::new(),
-        tunnel: Vec::new(),
-        orientation: Orientation::Syn,
-        end_reason: EndReason::Fin,
-        icmp_type: 0,
-        icmp_code: 0,
-        fragments: 0,
-        conn_state: pcapxray_plugin_sdk::ConnState::Oth,
-        history: String::new(),
-        to_server: dir.clone(),
-        to_client: dir,
-        findings: tags
-            .iter()
-            .map(|(t, s)| FindingRecord {
-                stage: "web".into(),
-                finding: Finding::on_flow(id, *t, *s)
-                    .summary(format!("TLS to {EVIL} (SNI)"))
-                    .attr("tls.sni", EVIL),
-                rollup: false,
-            })
-            .collect(),
+    let mut flow = FlowBuilder::new(Protocol::Tcp, ("192.168.0.5", 50000), (server, 443))
+        .id(id)
+        .macs(Some(0x3c22fb010203), Some(0x3c22fb010203))
+        .to_server(dir.clone())
+        .to_client(dir);
+    for (t, s) in tags {
+        flow = flow.finding(FindingRecord {
+            stage: "web".into(),
+            finding: Finding::on_flow(id, *t, *s)
+                .summary(format!("TLS to {EVIL} (SNI)"))
+                .attr("tls.sni", EVIL),
+            rollup: false,
+        });
     }
+    flow.build()
 }
 
 fn report() -> Report {

@@ -9,8 +9,8 @@ use crate::Devices;
 use crate::inventory::tests::facts_of;
 use pcapgen::vendors::{EXCEPTIONS, same_vendor};
 use pcapxray_plugin_sdk::{
-    Direction, EndReason, Endpoint, Finding, Flow, HostInfo, IpAddress, Orientation, Outcome,
-    Protocol, Subject, format_mac,
+    Direction, EndReason, Finding, Flow, HostInfo, Orientation, Outcome, Protocol, Subject,
+    format_mac,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -49,34 +49,12 @@ pub fn udp_flow(
         d.datagrams = datagrams.iter().map(|x| x.len() as u32).collect();
         d
     };
-    let ip = |s: &str| -> IpAddress { s.parse::<IpAddr>().unwrap().into() };
-    Flow {
-        id: 1,
-        client: Endpoint {
-            ip: ip(client.0),
-            port: client.1,
-            mac: None,
-        },
-        server: Endpoint {
-            ip: ip(server.0),
-            port: server.1,
-            mac: None,
-        },
-        protocol: Protocol::Udp,
-        ip_protocol: 17,
-        vlan: Vec::new(),
-        tunnel: Vec::new(),
-        orientation: Orientation::PortHeuristic,
-        end_reason: EndReason::Idle,
-        icmp_type: 0,
-        icmp_code: 0,
-        fragments: 0,
-        conn_state: pcapxray_plugin_sdk::ConnState::Oth,
-        history: String::new(),
-        to_server: direction(to_server, 64),
-        to_client: direction(to_client, 128),
-        findings: Vec::new(),
-    }
+    pcapxray_plugin_sdk::testing::FlowBuilder::new(Protocol::Udp, client, server)
+        .orientation(Orientation::PortHeuristic)
+        .end_reason(EndReason::Idle)
+        .to_server(direction(to_server, 64))
+        .to_client(direction(to_client, 128))
+        .build()
 }
 
 /// The host table the host would build from these flows and ARP senders.

@@ -50,43 +50,11 @@ const TABLES: [&str; 5] = [
 fn lake_venv() -> PathBuf {
     static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     VENV.get_or_init(|| {
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lake-venv");
-        let python = venv.join("bin/python");
-        let ready = || {
-            Command::new(&python)
-                .args(["-c", "import duckdb, communityid, dpkt"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !ready() {
-            let made = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status();
-            assert!(
-                made.is_ok_and(|s| s.success()),
-                "python3 -m venv failed: the lake tests need Python 3 with venv"
-            );
-            let pip = Command::new(venv.join("bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "duckdb==2.0.1",
-                    "communityid==1.5.0",
-                    "dpkt==1.9.8",
-                ])
-                .status();
-            assert!(
-                pip.is_ok_and(|s| s.success()),
-                "pip install duckdb==2.0.1 communityid==1.5.0 dpkt==1.9.8 failed: the lake tests \
-                 need them (PyPI must be reachable once; the venv is kept in target/)"
-            );
-            assert!(
-                ready(),
-                "the lake venv cannot import duckdb, communityid and dpkt"
-            );
-        }
-        venv
+        support::venv(
+            "lake-venv",
+            &["duckdb==2.0.1", "communityid==1.5.0", "dpkt==1.9.8"],
+            ("python", &["-c", "import duckdb, communityid, dpkt"]),
+        )
     })
     .clone()
 }

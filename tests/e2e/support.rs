@@ -43,37 +43,53 @@ pub fn built_plugin(krate: &str) -> PathBuf {
     path
 }
 
+/// A virtualenv under target/ named `name` with the pinned PyPI `packages`, made once and kept; `ready`
+/// runs in it (program in `bin/`, arguments) to tell whether it is complete. A test that needs it and
+/// cannot make it fails saying what is missing.
+pub fn venv(name: &str, packages: &[&str], ready: (&str, &[&str])) -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let is_ready = || {
+        Command::new(venv.join("bin").join(ready.0))
+            .args(ready.1)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !is_ready() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status();
+        assert!(
+            made.is_ok_and(|s| s.success()),
+            "python3 -m venv failed: {name} needs Python 3 with venv"
+        );
+        let pip = Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet"])
+            .args(packages)
+            .status();
+        assert!(
+            pip.is_ok_and(|s| s.success()),
+            "pip install {} failed (PyPI must be reachable once; the venv is kept in target/)",
+            packages.join(" ")
+        );
+        assert!(
+            is_ready(),
+            "the {name} venv is incomplete after installing {packages:?}"
+        );
+    }
+    venv
+}
+
 /// A virtualenv with componentize-py (PyPI, the version `plugin new --lang python` pins), made once
 /// per test run and shared, so that tests building Python plugins do not race to create it.
 pub fn py_venv() -> PathBuf {
     static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     VENV.get_or_init(|| {
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("py-venv");
-        let tool = venv.join("bin/componentize-py");
-        let ready = || {
-            Command::new(&tool)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !ready() {
-            let made = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status();
-            assert!(
-                made.is_ok_and(|s| s.success()),
-                "python3 -m venv failed (Python 3 is needed)"
-            );
-            let pip = Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "componentize-py==0.25.1"])
-                .status();
-            assert!(
-                pip.is_ok_and(|s| s.success()),
-                "pip install componentize-py failed"
-            );
-        }
-        venv
+        venv(
+            "py-venv",
+            &["componentize-py==0.25.1"],
+            ("componentize-py", &["--version"]),
+        )
     })
     .clone()
 }

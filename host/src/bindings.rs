@@ -13,8 +13,9 @@ pub mod analyzer {
     wasmtime::component::bindgen!({
         world: "analyzer-plugin",
         path: "../wit",
-        // The flow model is also handed over packed (`batch.flows`, see `super::packed`).
-        additional_derives: [serde::Serialize],
+        // The flow model is also handed over packed (`batch.flows`, see `super::packed`); roll-ups
+        // keep their findings encoded (`run::rollup`).
+        additional_derives: [serde::Serialize, serde::Deserialize],
     });
 }
 

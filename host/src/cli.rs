@@ -410,6 +410,12 @@ fn print_summary(s: &RunSummary, verbose: bool) {
         0.0
     };
     println!("time      {:.2} s ({:.0} packets/s)", s.seconds, rate);
+    if s.scratch_bytes > 0 {
+        println!(
+            "scratch   {:.1} MB on disk for the roll-ups of flow findings (a scratch file, removed at the end)",
+            s.scratch_bytes as f64 / 1e6
+        );
+    }
     if verbose {
         for st in &s.stages {
             println!(

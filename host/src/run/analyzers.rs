@@ -1,7 +1,7 @@
 //! The analyzer stages of a run: each batch of finished flows goes through them in order, and what one
 //! finds is on the flows (and hosts) before the next one looks.
 
-use super::rollup::Rollups;
+use super::rollup::{self, Rollups};
 use crate::bindings::wit;
 use crate::caps::{Services, log::Level};
 use crate::flow::{FinishedFlow, HostNote, StreamChunk, StreamFilter, StreamStats};
@@ -22,6 +22,8 @@ pub struct Analyzers {
     pub flow_findings: u64,
     /// The run's flow findings, gathered into roll-ups handed to the outputs at the end.
     pub rollups: Rollups,
+    /// Bytes of scratch file the roll-ups used (known once they are taken).
+    pub rollups_scratch: u64,
     /// The stages' run notes, in the order they were made.
     pub notes: Vec<wit::NoteRecord>,
     /// Why stages were stopped.
@@ -33,13 +35,15 @@ pub struct Analyzers {
 
 impl Analyzers {
     pub fn new(stages: Vec<AnalyzerStage>, services: Arc<Services>) -> Analyzers {
+        let scratch = services.out_dir.clone();
         Analyzers {
             stages,
             services,
             loose: Vec::new(),
             by_tag: BTreeMap::new(),
             flow_findings: 0,
-            rollups: Rollups::default(),
+            rollups: Rollups::new(scratch),
+            rollups_scratch: 0,
             notes: Vec::new(),
             failures: Vec::new(),
             stopped: FxHashSet::default(),
@@ -229,13 +233,22 @@ impl Analyzers {
         }
     }
 
-    /// The roll-ups of the run's flow findings, counted by tag; call once, after `finish`.
-    pub fn take_rollups(&mut self) -> Vec<wit::FindingRecord> {
-        let rollups: Vec<wit::FindingRecord> = std::mem::take(&mut self.rollups).finish().collect();
-        for r in &rollups {
-            *self.by_tag.entry(r.finding.tag.clone()).or_default() += 1;
+    /// The roll-ups of the run's flow findings, read back in order; call once, after `finish`, and
+    /// count each with [`Analyzers::count`].
+    pub fn take_rollups(&mut self) -> std::io::Result<rollup::Finished> {
+        self.rollups_scratch = self.rollups.scratch_bytes();
+        if let Some(why) = self.rollups.scratch_refused() {
+            let message = format!(
+                "the roll-ups of flow findings stayed in memory: their scratch file could not be written ({why})"
+            );
+            self.services.log.host(Level::Warn, &message);
         }
-        rollups
+        std::mem::take(&mut self.rollups).finish()
+    }
+
+    /// Counts a roll-up by its tag.
+    pub fn count(&mut self, rollup: &wit::FindingRecord) {
+        *self.by_tag.entry(rollup.finding.tag.clone()).or_default() += 1;
     }
 
     fn failed(&mut self, message: String) {

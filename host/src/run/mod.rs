@@ -82,6 +82,8 @@ pub struct RunSummary {
     pub findings_by_tag: BTreeMap<String, u64>,
     /// Flow findings before they were rolled up.
     pub flow_findings: u64,
+    /// Bytes of scratch file the run used (roll-ups beyond their memory bound), removed when it ended.
+    pub scratch_bytes: u64,
     /// The run notes: `[stage] key: message`, in the order they were made.
     pub notes: Vec<String>,
     /// What became of the packets, in table order; the counts sum to `packets`.
@@ -256,16 +258,9 @@ pub fn run_into_lake(
     analyzers.finish(&mut |phase| {
         report_progress(&mut opts, total, total, packets, flows_total, &phase)
     });
-    let mut loose = std::mem::take(&mut analyzers.loose);
-    loose.extend(analyzers.take_rollups());
-    while !loose.is_empty() {
-        outputs.findings(
-            loose.drain(..loose.len().min(4096)).collect(),
-            &services.hosts,
-        );
-    }
-
     let mut problems = Vec::new();
+    send_rollups(&mut analyzers, &mut outputs, &services, &mut problems);
+
     if let Some(e) = &read_error {
         let message = format!(
             "{capture}: {e}; the report covers the {} packets before that point",
@@ -359,6 +354,7 @@ pub fn run_into_lake(
         hosts: host_count,
         findings_by_tag: std::mem::take(&mut analyzers.by_tag),
         flow_findings: analyzers.flow_findings,
+        scratch_bytes: analyzers.rollups_scratch,
         notes: analyzers
             .notes
             .iter()
@@ -385,6 +381,57 @@ pub fn run_into_lake(
 
 /// Hosts handed to the outputs per call.
 const HOSTS_PER_BATCH: usize = 4096;
+
+/// Hands the findings left over and then the roll-ups to the outputs, 4,096 at a time; a roll-up that
+/// cannot be read back from its scratch file is a problem of the run (the report misses it).
+fn send_rollups(
+    analyzers: &mut Analyzers,
+    outputs: &mut Outputs,
+    services: &Services,
+    problems: &mut Vec<String>,
+) {
+    const CHUNK: usize = 4096;
+    let mut loose = std::mem::take(&mut analyzers.loose);
+    while !loose.is_empty() {
+        outputs.findings(
+            loose.drain(..loose.len().min(CHUNK)).collect(),
+            &services.hosts,
+        );
+    }
+    let lost = |e: std::io::Error| {
+        format!("the roll-ups of flow findings could not be read back from their scratch file: {e}")
+    };
+    let rollups = match analyzers.take_rollups() {
+        Ok(rollups) => rollups,
+        Err(e) => {
+            let message = lost(e);
+            services.log.host(Level::Error, &message);
+            problems.push(message);
+            return;
+        }
+    };
+    let mut chunk = Vec::with_capacity(CHUNK);
+    for r in rollups {
+        match r {
+            Ok(record) => {
+                analyzers.count(&record);
+                chunk.push(record);
+                if chunk.len() == CHUNK {
+                    outputs.findings(std::mem::take(&mut chunk), &services.hosts);
+                }
+            }
+            Err(e) => {
+                let message = lost(e);
+                services.log.host(Level::Error, &message);
+                problems.push(message);
+                break;
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        outputs.findings(chunk, &services.hosts);
+    }
+}
 
 /// Hands every host to the outputs in batches sorted by address; returns how many there are. The table
 /// is only locked while a batch is copied: an output may read it while it takes the batch.

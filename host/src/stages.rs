@@ -174,23 +174,14 @@ fn plugin_bytes(source: &PluginSource) -> Result<Vec<u8>, PluginLoadError> {
     })
 }
 
-/// Places a plugin's configuration error at the offending key in the pipeline file.
+/// Places a plugin's configuration error at the offending key in the pipeline file: `key` is the key's
+/// full path inside the stage's `config` table (an unknown key's own name included), as the SDK and
+/// `config_spans` write it; an error about the whole table, or a key the file does not have, is placed
+/// at the stage.
 fn config_error(pipeline: &Pipeline, spec: &StageSpec, key: &str, message: &str) -> Diagnostic {
-    // serde reports an unknown field against its parent; point at the field itself.
-    let unknown = message
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split('`').next())
-        .map(|field| {
-            if key.is_empty() {
-                field.to_string()
-            } else {
-                format!("{key}.{field}")
-            }
-        });
-    let span = unknown
-        .as_deref()
-        .and_then(|k| spec.config_spans.get(k))
-        .or_else(|| spec.config_spans.get(key))
+    let span = spec
+        .config_spans
+        .get(key)
         .cloned()
         .unwrap_or_else(|| spec.span.clone());
     let place = if key.is_empty() {

@@ -130,12 +130,11 @@ pub trait Output: Sized + 'static {
 #[serde(deny_unknown_fields)]
 pub struct NoConfig {}
 
-/// Parses a stage's JSON config, naming the offending key path on error.
+/// Parses a stage's JSON config, naming the offending key path on error (see [`config_key`]).
 fn parse_config<C: DeserializeOwned>(json: &str) -> Result<C, PluginError> {
     let mut de = serde_json::Deserializer::from_str(json);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let key = e.path().to_string();
-        let key = if key == "." { String::new() } else { key };
+        let key = config_key(e.path());
         let message = e.into_inner().to_string();
         // serde_json appends " at line 1 column N" of the JSON text, which means nothing to the user.
         let message = match message.find(" at line ") {
@@ -144,6 +143,35 @@ fn parse_config<C: DeserializeOwned>(json: &str) -> Result<C, PluginError> {
         };
         PluginError::Config(vec![ConfigError { key, message }])
     })
+}
+
+/// The `config-error.key` of a configuration error: the full path of the offending key inside the
+/// stage's `config` table, table keys joined by dots and array items as `[i]` (`views[0].name`), the
+/// form in which the host records where each key stands in the pipeline file. For an unknown key the
+/// path ends with that key's own name (serde_path_to_error records the key whose deserialization
+/// failed), so the host places the error with the key alone. Empty when the error is about the table
+/// as a whole.
+fn config_key(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut key = String::new();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => key.push_str(&format!("[{index}]")),
+            Segment::Map { key: name } | Segment::Enum { variant: name } => {
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(name);
+            }
+            Segment::Unknown => {
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push('?');
+            }
+        }
+    }
+    key
 }
 
 thread_local! {
@@ -401,4 +429,52 @@ macro_rules! export_output {
             __PcapxrayOutputExport with_types_in $crate::__bindings::output_world
         );
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_config;
+    use crate::{ConfigError, PluginError};
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct View {
+        name: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Config {
+        pretty: Option<bool>,
+        views: Option<Vec<View>>,
+    }
+
+    fn error(json: &str) -> (String, String) {
+        match parse_config::<Config>(json) {
+            Err(PluginError::Config(errors)) => match &errors[..] {
+                [ConfigError { key, message }] => (key.clone(), message.clone()),
+                other => panic!("{json}: one error expected, got {other:?}"),
+            },
+            other => panic!("{json}: a config error expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_key_is_the_full_path_of_the_offending_key() {
+        let (key, message) = error(r#"{"colour": 1}"#);
+        assert_eq!(key, "colour");
+        assert!(message.starts_with("unknown field `colour`"), "{message}");
+        let (key, _) = error(r#"{"views": [{"name": "a"}, {"name": "b", "nmae": "c"}]}"#);
+        assert_eq!(key, "views[1].nmae");
+        let (key, message) = error(r#"{"views": [{"name": 5}]}"#);
+        assert_eq!(key, "views[0].name");
+        assert_eq!(message, "invalid type: integer `5`, expected a string");
+        let (key, message) = error(r#"{"views": [{}]}"#);
+        assert_eq!(key, "views[0]");
+        assert_eq!(message, "missing field `name`");
+        let (key, _) = error("5");
+        assert_eq!(key, "", "an error about the whole table has an empty key");
+    }
 }

@@ -151,62 +151,165 @@ pub fn run(opts: RunOptions) -> Result<RunSummary, RunError> {
 
 /// Runs a pipeline over a capture and, given a lake, also writes the run's tables into it.
 pub fn run_into_lake(
-    mut opts: RunOptions,
+    opts: RunOptions,
     lake: Option<crate::lake::LakeOptions>,
 ) -> Result<RunSummary, RunError> {
     let started = Instant::now();
-    let pipeline = pipeline::load(&opts.pipeline, &builtins::exists).map_err(RunError::Pipeline)?;
-    // Open the capture before compiling plugins: a wrong file should fail at once.
-    let reader = CaptureReader::open(&opts.capture)?;
-    // Everything is written into a hidden sibling that replaces the report folder only at the end.
-    let folder = PendingFolder::prepare(&opts.out_dir).map_err(RunError::Folder)?;
-    let staging = folder.staging().to_path_buf();
-    let services = Arc::new(Services {
-        log: crate::caps::log::Logger::new(opts.bar.clone(), opts.verbose),
-        hosts: Arc::new(Mutex::new(HostTable::default())),
-        queries: Default::default(),
-        out_dir: Some(staging.clone()),
-        created: Default::default(),
-    });
-    let rt = Runtime::new()
-        .map_err(|e| RunError::Other(format!("cannot start the WebAssembly runtime: {e:#}")))?;
-    let stages = stages::start_stages(&rt, &pipeline, &services).map_err(RunError::Pipeline)?;
-    for w in stages::grant_warnings(&pipeline, &stages) {
-        services
-            .log
-            .host(Level::Warn, &w.to_string().replacen("warning: ", "", 1));
-    }
-    let plugin_runs: Vec<wit::PluginRun> = stages
-        .plugins(&pipeline)
-        .into_iter()
-        .map(|(spec, plugin)| plugin_run(spec, plugin))
-        .collect();
-    let mut analyzers = Analyzers::new(stages.analyzers, services.clone());
-    let mut outputs = Outputs::start(stages.outputs, &staging, services.clone())
-        .map_err(|e| RunError::Other(format!("cannot start the output thread: {e}")))?;
-    if let Some(lake) = lake {
-        let writer =
-            crate::lake::LakeWriter::new(lake).map_err(|e| RunError::Other(e.to_string()))?;
-        outputs
-            .add_lake(writer)
-            .map_err(|e| RunError::Other(format!("cannot start the lake's thread: {e}")))?;
+    let (mut run, mut held) = Run::prepare(opts, lake)?;
+    let read = run.read(held.reader, &mut held.outputs)?;
+    let lost = run.finish_analyzers(&read, &mut held.outputs);
+    let (capture_info, mut problems) = run.gather_capture(&read);
+    problems.extend(lost);
+    let (written, host_count) = run.write_outputs(held.outputs, held.folder, capture_info)?;
+    problems.extend(
+        written
+            .failures
+            .iter()
+            .map(|m| format!("{m}; its results are missing from the report")),
+    );
+    run.progress_at_end(&read, "done");
+    Ok(run.summary(read, written, host_count, problems, started))
+}
+
+/// A run between its phases: what `prepare` set up, used by every later phase.
+struct Run {
+    opts: RunOptions,
+    pipeline: pipeline::Pipeline,
+    /// The evidence's name in reports and messages.
+    capture: String,
+    /// The capture file's size in bytes.
+    total: u64,
+    /// The hidden folder the outputs write into (the pending folder swaps it in at the end).
+    staging: PathBuf,
+    services: Arc<Services>,
+    /// The stages as the report lists them, before their failures are known.
+    plugin_runs: Vec<wit::PluginRun>,
+    analyzers: Analyzers,
+    /// Declared last, dropped last: it drives the epoch ticker that enforces the stages' time limits.
+    _runtime: Runtime,
+}
+
+/// What a prepared run hands on to be used up by its phases: the capture (by the read loop), the
+/// output threads and the report folder (by `write_outputs`).
+struct Held {
+    reader: CaptureReader,
+    outputs: Outputs,
+    folder: PendingFolder,
+}
+
+/// What the output stages wrote, with the analyzers' failures put before theirs.
+struct WrittenFiles {
+    files: Vec<PathBuf>,
+    out_dir: PathBuf,
+    failures: Vec<String>,
+    stats: Vec<StageStats>,
+}
+
+impl Run {
+    /// Open and prepare: loads the pipeline, opens the capture (before compiling plugins: a wrong file
+    /// fails at once), prepares the report folder, starts the runtime, the stages, the output threads
+    /// and the lake writer.
+    fn prepare(
+        opts: RunOptions,
+        lake: Option<crate::lake::LakeOptions>,
+    ) -> Result<(Run, Held), RunError> {
+        let pipeline =
+            pipeline::load(&opts.pipeline, &builtins::exists).map_err(RunError::Pipeline)?;
+        let reader = CaptureReader::open(&opts.capture)?;
+        // Everything is written into a hidden sibling that replaces the report folder only at the end.
+        let folder = PendingFolder::prepare(&opts.out_dir).map_err(RunError::Folder)?;
+        let staging = folder.staging().to_path_buf();
+        let services = Arc::new(Services {
+            log: crate::caps::log::Logger::new(opts.bar.clone(), opts.verbose),
+            hosts: Arc::new(Mutex::new(HostTable::default())),
+            queries: Default::default(),
+            out_dir: Some(staging.clone()),
+            created: Default::default(),
+        });
+        let runtime = Runtime::new()
+            .map_err(|e| RunError::Other(format!("cannot start the WebAssembly runtime: {e:#}")))?;
+        let stages =
+            stages::start_stages(&runtime, &pipeline, &services).map_err(RunError::Pipeline)?;
+        for w in stages::grant_warnings(&pipeline, &stages) {
+            services
+                .log
+                .host(Level::Warn, &w.to_string().replacen("warning: ", "", 1));
+        }
+        let plugin_runs: Vec<wit::PluginRun> = stages
+            .plugins(&pipeline)
+            .into_iter()
+            .map(|(spec, plugin)| plugin_run(spec, plugin))
+            .collect();
+        let analyzers = Analyzers::new(stages.analyzers, services.clone());
+        let mut outputs = Outputs::start(stages.outputs, &staging, services.clone())
+            .map_err(|e| RunError::Other(format!("cannot start the output thread: {e}")))?;
+        if let Some(lake) = lake {
+            let writer =
+                crate::lake::LakeWriter::new(lake).map_err(|e| RunError::Other(e.to_string()))?;
+            outputs
+                .add_lake(writer)
+                .map_err(|e| RunError::Other(format!("cannot start the lake's thread: {e}")))?;
+        }
+        let capture = opts
+            .evidence_name
+            .clone()
+            .unwrap_or_else(|| opts.capture.display().to_string());
+        let total = reader.file_size();
+        let run = Run {
+            opts,
+            pipeline,
+            capture,
+            total,
+            staging,
+            services,
+            plugin_runs,
+            analyzers,
+            _runtime: runtime,
+        };
+        let held = Held {
+            reader,
+            outputs,
+            folder,
+        };
+        Ok((run, held))
     }
 
-    let capture = opts
-        .evidence_name
-        .clone()
-        .unwrap_or_else(|| opts.capture.display().to_string());
-    let total = reader.file_size();
-    if let Some(bar) = &opts.bar {
-        bar.set_length(total);
+    /// The read loop: reads the capture on its own thread and hands each stretch of work to the
+    /// analyzers and outputs; fails when the capture had packets but none could be analyzed.
+    fn read(
+        &mut self,
+        reader: CaptureReader,
+        outputs: &mut Outputs,
+    ) -> Result<reading::Read, RunError> {
+        if let Some(bar) = &self.opts.bar {
+            bar.set_length(self.total);
+        }
+        let link_events = self.analyzers.wants_link_events();
+        let clock = crate::clock::Clock::new(reading::latest_plausible(&self.opts.capture));
+        let mut settings = self.pipeline.flows.clone();
+        settings.stream_filters = self.analyzers.stream_filters();
+        let (work, reading) = reading::start(reader, settings, clock, link_events)
+            .map_err(|e| RunError::Other(format!("cannot start the reading thread: {e}")))?;
+        for w in work {
+            self.take_work(w, outputs);
+        }
+        let read = reading
+            .join()
+            .map_err(|_| RunError::Other("the reading thread stopped unexpectedly".into()))?;
+        if read.stats.packets > 0 && !read.stats.fates.any_analyzed() {
+            return Err(RunError::NothingAnalyzed {
+                capture: self.capture.clone(),
+                fates: read.stats.fates.describe(),
+            });
+        }
+        Ok(read)
     }
-    let link_events = analyzers.wants_link_events();
-    let clock = crate::clock::Clock::new(reading::latest_plausible(&opts.capture));
-    let mut settings = pipeline.flows.clone();
-    settings.stream_filters = analyzers.stream_filters();
-    let (work, reading) = reading::start(reader, settings, clock, link_events)
-        .map_err(|e| RunError::Other(format!("cannot start the reading thread: {e}")))?;
-    for w in work {
+
+    /// One stretch of the read loop: host-table updates first, then link events, stream chunks and
+    /// flows through the analyzers to the outputs, then progress.
+    fn take_work(&mut self, w: reading::Work, outputs: &mut Outputs) {
+        let services = &self.services;
+        let analyzers = &mut self.analyzers;
         {
             let mut hosts = services.hosts.lock().unwrap_or_else(|e| e.into_inner());
             for arp in &w.arps {
@@ -232,8 +335,9 @@ pub fn run_into_lake(
             outputs.consume(analyzers.analyze(w.flows), &services.hosts);
             outputs.findings(std::mem::take(&mut analyzers.loose), &services.hosts);
         }
+        let total = self.total;
         report_progress(
-            &mut opts,
+            &mut self.opts,
             w.position,
             total,
             w.packets,
@@ -241,142 +345,196 @@ pub fn run_into_lake(
             "reading",
         );
     }
-    let read = reading
-        .join()
-        .map_err(|_| RunError::Other("the reading thread stopped unexpectedly".into()))?;
-    let (stats, read_error) = (read.stats, read.read_error);
-    if stats.packets > 0 && !stats.fates.any_analyzed() {
-        return Err(RunError::NothingAnalyzed {
-            capture: capture.clone(),
-            fates: stats.fates.describe(),
-        });
-    }
-    let flows_total = read.flows_total;
-    let packets = stats.packets;
-    analyzers.stream_notes(&read.streams, pipeline.flows.stream_budget.total >> 20);
-    analyzers.eviction_note(read.evicted, pipeline.flows.max_active_flows);
-    analyzers.finish(&mut |phase| {
-        report_progress(&mut opts, total, total, packets, flows_total, &phase)
-    });
-    let mut problems = Vec::new();
-    send_rollups(&mut analyzers, &mut outputs, &services, &mut problems);
 
-    if let Some(e) = &read_error {
-        let message = format!(
-            "{capture}: {e}; the report covers the {} packets before that point",
-            e.packets
-        );
-        services.log.host(Level::Warn, &message);
-        problems.push(message);
+    /// Finish analyzers: the reading notes (streams cut, flows evicted), each analyzer's `finish`, and
+    /// the findings not on a flow (roll-ups included) handed to the outputs; returns what was lost
+    /// (roll-ups that could not be read back from their scratch file).
+    fn finish_analyzers(&mut self, read: &reading::Read, outputs: &mut Outputs) -> Vec<String> {
+        let analyzers = &mut self.analyzers;
+        analyzers.stream_notes(&read.streams, self.pipeline.flows.stream_budget.total >> 20);
+        analyzers.eviction_note(read.evicted, self.pipeline.flows.max_active_flows);
+        let (opts, total) = (&mut self.opts, self.total);
+        let (packets, flows_total) = (read.stats.packets, read.flows_total);
+        analyzers
+            .finish(&mut |phase| report_progress(opts, total, total, packets, flows_total, &phase));
+        let mut lost = Vec::new();
+        send_rollups(analyzers, outputs, &self.services, &mut lost);
+        lost
     }
-    let anomalies = stats.clock.anomalies();
-    for a in &anomalies {
-        services
-            .log
-            .host(Level::Warn, &format!("{capture}: {}", a.describe()));
+
+    /// Gather the capture's record for the report, logging a read error and the timestamp anomalies;
+    /// the read error, when there is one, is the run's first problem.
+    fn gather_capture(&self, read: &reading::Read) -> (wit::CaptureInfo, Vec<String>) {
+        let capture = &self.capture;
+        let stats = &read.stats;
+        let mut problems = Vec::new();
+        if let Some(e) = &read.read_error {
+            let message = format!(
+                "{capture}: {e}; the report covers the {} packets before that point",
+                e.packets
+            );
+            self.services.log.host(Level::Warn, &message);
+            problems.push(message);
+        }
+        let anomalies = stats.clock.anomalies();
+        for a in &anomalies {
+            self.services
+                .log
+                .host(Level::Warn, &format!("{capture}: {}", a.describe()));
+        }
+        let (first_packet, last_packet) = stats.clock.span();
+        let info = wit::CaptureInfo {
+            file: capture.clone(),
+            size: self.total,
+            sha256: read.sha256.clone(),
+            format: read.format.name.to_string(),
+            format_details: read.format.details.clone(),
+            link_types: read.link_types.clone(),
+            packets: stats.packets,
+            bytes: stats.bytes,
+            first_packet,
+            last_packet,
+            packet_fates: convert::fates_to_wit(&stats.fates),
+            timestamp_anomalies: anomalies.iter().map(convert::anomaly_to_wit).collect(),
+            read_error: read.read_error.as_ref().map(|e| e.to_string()),
+            flows: read.flows_total,
+        };
+        (info, problems)
     }
-    let (first_packet, last_packet) = stats.clock.span();
-    let format = read.format;
-    let capture_info = wit::CaptureInfo {
-        file: capture.clone(),
-        size: total,
-        sha256: read.sha256,
-        format: format.name.to_string(),
-        format_details: format.details.clone(),
-        link_types: read.link_types,
-        packets,
-        bytes: stats.bytes,
-        first_packet,
-        last_packet,
-        packet_fates: convert::fates_to_wit(&stats.fates),
-        timestamp_anomalies: anomalies.iter().map(convert::anomaly_to_wit).collect(),
-        read_error: read_error.as_ref().map(|e| e.to_string()),
-        flows: flows_total,
-    };
-    // Stage failures known so far go into the report; the outputs' own fate is in the summary.
-    let plugins = plugin_runs
-        .into_iter()
-        .map(|mut run| {
-            run.error = analyzers
-                .stages
-                .iter()
-                .find(|s| s.spec.name == run.stage)
-                .and_then(|s| s.failure_record());
-            run
-        })
-        .collect();
-    report_progress(
-        &mut opts,
-        total,
-        total,
-        packets,
-        flows_total,
-        "writing reports",
-    );
-    let host_count = send_hosts(&services.hosts, &mut outputs);
-    let report = wit::Report {
-        capture: capture_info,
-        plugins,
-        queries: services.queries.take(),
-        notes: analyzers.notes.clone(),
-    };
-    let mut written = outputs.finish(report);
-    written.files.sort();
-    written.files.extend(
-        services
-            .created
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..),
-    );
-    let out_dir = folder.commit(&written.files).map_err(RunError::Folder)?;
-    let files = written
-        .files
-        .iter()
-        .map(|f| out_dir.join(f.strip_prefix(&staging).unwrap_or(f)))
-        .collect();
-    let mut stage_stats: Vec<StageStats> = analyzers.stages.iter().map(StageStats::of).collect();
-    stage_stats.extend(written.stats);
-    let mut failures = analyzers.failures.clone();
-    failures.extend(written.failures);
-    problems.extend(
-        failures
-            .iter()
-            .map(|m| format!("{m}; its results are missing from the report")),
-    );
-    report_progress(&mut opts, total, total, packets, flows_total, "done");
-    Ok(RunSummary {
-        capture: capture.clone(),
-        packets,
-        bytes: stats.bytes,
-        flows: flows_total,
-        max_active_flows: read.max_active,
-        hosts: host_count,
-        findings_by_tag: std::mem::take(&mut analyzers.by_tag),
-        flow_findings: analyzers.flow_findings,
-        scratch_bytes: analyzers.rollups_scratch,
-        notes: analyzers
-            .notes
-            .iter()
-            .map(|n| format!("[{}] {}: {}", n.stage, n.note.key, n.note.message))
-            .collect(),
-        packet_fates: stats
-            .fates
-            .iter()
-            .map(|(fate, packets)| FateCount {
-                key: fate.key(),
-                label: fate.label(),
-                packets,
+
+    /// The stages as the report lists them, with the analyzers' failures known so far (the outputs'
+    /// own fate is in the summary).
+    fn plugin_runs(&mut self) -> Vec<wit::PluginRun> {
+        let analyzers = &self.analyzers;
+        std::mem::take(&mut self.plugin_runs)
+            .into_iter()
+            .map(|mut run| {
+                run.error = analyzers
+                    .stages
+                    .iter()
+                    .find(|s| s.spec.name == run.stage)
+                    .and_then(|s| s.failure_record());
+                run
             })
-            .collect(),
-        timestamp_anomalies: anomalies.iter().map(|a| a.describe()).collect(),
-        seconds: started.elapsed().as_secs_f64(),
-        out_dir,
-        files,
-        problems,
-        stages: stage_stats,
-        warnings: services.log.kept(),
-    })
+            .collect()
+    }
+
+    /// Write outputs: every host to the outputs, then the report (the capture, the stages, the queries,
+    /// the run notes); waits for their files and swaps the staging folder in for the report folder.
+    /// Returns what was written and how many hosts there are.
+    fn write_outputs(
+        &mut self,
+        mut outputs: Outputs,
+        folder: PendingFolder,
+        capture: wit::CaptureInfo,
+    ) -> Result<(WrittenFiles, usize), RunError> {
+        let plugins = self.plugin_runs();
+        let (total, packets, flows) = (self.total, capture.packets, capture.flows);
+        report_progress(
+            &mut self.opts,
+            total,
+            total,
+            packets,
+            flows,
+            "writing reports",
+        );
+        let host_count = send_hosts(&self.services.hosts, &mut outputs);
+        let report = wit::Report {
+            capture,
+            plugins,
+            queries: self.services.queries.take(),
+            notes: self.analyzers.notes.clone(),
+        };
+        let mut written = outputs.finish(report);
+        written.files.sort();
+        written.files.extend(
+            self.services
+                .created
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .drain(..),
+        );
+        let out_dir = folder.commit(&written.files).map_err(RunError::Folder)?;
+        let files = written
+            .files
+            .iter()
+            .map(|f| out_dir.join(f.strip_prefix(&self.staging).unwrap_or(f)))
+            .collect();
+        let mut stats: Vec<StageStats> = self.analyzers.stages.iter().map(StageStats::of).collect();
+        stats.extend(written.stats);
+        let mut failures = self.analyzers.failures.clone();
+        failures.extend(written.failures);
+        let written = WrittenFiles {
+            files,
+            out_dir,
+            failures,
+            stats,
+        };
+        Ok((written, host_count))
+    }
+
+    /// Reports progress once reading is over.
+    fn progress_at_end(&mut self, read: &reading::Read, phase: &str) {
+        let total = self.total;
+        report_progress(
+            &mut self.opts,
+            total,
+            total,
+            read.stats.packets,
+            read.flows_total,
+            phase,
+        );
+    }
+
+    /// The run's summary for the command line and the web interface.
+    fn summary(
+        &mut self,
+        read: reading::Read,
+        written: WrittenFiles,
+        hosts: usize,
+        problems: Vec<String>,
+        started: Instant,
+    ) -> RunSummary {
+        let analyzers = &mut self.analyzers;
+        let stats = read.stats;
+        RunSummary {
+            capture: self.capture.clone(),
+            packets: stats.packets,
+            bytes: stats.bytes,
+            flows: read.flows_total,
+            max_active_flows: read.max_active,
+            hosts,
+            findings_by_tag: std::mem::take(&mut analyzers.by_tag),
+            flow_findings: analyzers.flow_findings,
+            scratch_bytes: analyzers.rollups_scratch,
+            notes: analyzers
+                .notes
+                .iter()
+                .map(|n| format!("[{}] {}: {}", n.stage, n.note.key, n.note.message))
+                .collect(),
+            packet_fates: stats
+                .fates
+                .iter()
+                .map(|(fate, packets)| FateCount {
+                    key: fate.key(),
+                    label: fate.label(),
+                    packets,
+                })
+                .collect(),
+            timestamp_anomalies: stats
+                .clock
+                .anomalies()
+                .iter()
+                .map(|a| a.describe())
+                .collect(),
+            seconds: started.elapsed().as_secs_f64(),
+            out_dir: written.out_dir,
+            files: written.files,
+            problems,
+            stages: written.stats,
+            warnings: self.services.log.kept(),
+        }
+    }
 }
 
 /// Hosts handed to the outputs per call.

@@ -1,9 +1,9 @@
 //! Tests on real captures from the shared corpus (`../shared/testdata` beside the repository): the
 //! MAC vendors Wireshark's `manuf` gives for every source MAC (`expectations.json`), the DHCP
 //! exchange of `dhcp_message_types.pcap`, and the gateways of real home and campus networks. The
-//! flows and the host table are rebuilt here about as the host builds them (same orientation rules,
-//! MACs per address from the first packet of each direction and from ARP), so the plugin's code sees
-//! what it sees in a run.
+//! flows are built by `pcapgen::replay` with the host's own decoder and flow table, and the host table
+//! is rebuilt from them about as the host builds it (MACs per address from the first packet of each
+//! direction and from ARP), so the plugin's code sees what it sees in a run.
 
 use crate::Devices;
 use crate::inventory::tests::facts_of;
@@ -28,7 +28,7 @@ fn path(file: &str) -> PathBuf {
     dir.join(file)
 }
 
-/// The flows of a capture, rebuilt about as the host builds them, and its ARP senders.
+/// The flows of a capture, as the host's flow table builds them, and its ARP senders.
 pub fn flows(file: &str) -> (Vec<Flow>, Vec<(IpAddr, u64)>) {
     pcapgen::replay::flows(&path(file))
 }

@@ -149,7 +149,8 @@ struct MacRole {
     public_behind: usize,
 }
 
-/// The whole decision. Appends facts and findings to `out` in a stable order.
+/// The whole decision. Appends facts and findings to `out` in a stable order: MAC and DHCP facts of
+/// the LAN hosts, gateways and routers, then each LAN host's OS hint and summary.
 pub fn decide(
     hosts: &[HostInfo],
     ttls: &Ttls,
@@ -158,6 +159,50 @@ pub fn decide(
     settings: Settings,
     out: &mut Outcome,
 ) {
+    let mut views = views_of(hosts);
+    let dhcp_targets = add_dhcp_clients(&mut views, dhcp);
+    let locality = Locality::new(&views, ttls);
+    let mut roles = mac_roles(&views, &locality);
+    let gateway_macs: HashSet<u64> = roles
+        .values()
+        .filter(|r| r.public_behind >= settings.gateway_min_public_ips)
+        .map(|r| r.mac)
+        .collect();
+    let lan: BTreeSet<IpAddr> = views
+        .iter()
+        .filter(|(ip, v)| locality.on_lan(ip, v, &gateway_macs))
+        .map(|(ip, _)| *ip)
+        .collect();
+    sort_behind_and_lan(&mut roles, &views, &lan);
+    let known = Known {
+        views,
+        dhcp_targets,
+        lan,
+        ttls,
+        dhcp,
+        vendors,
+        settings,
+    };
+    known.mac_facts(out);
+    known.dhcp_facts(out);
+    let roles_of = known.gateways_and_routers(&roles, &gateway_macs, out);
+    known.describe_lan_hosts(&roles_of, out);
+}
+
+/// What the decision knows once the LAN is worked out, for the facts and findings that follow.
+struct Known<'a, 'v> {
+    views: BTreeMap<IpAddr, View>,
+    /// The client MACs of each address DHCP handed out or saw a client on.
+    dhcp_targets: BTreeMap<IpAddr, Vec<u64>>,
+    lan: BTreeSet<IpAddr>,
+    ttls: &'a Ttls,
+    dhcp: &'a Clients,
+    vendors: &'a Vendors<'v>,
+    settings: Settings,
+}
+
+/// Each address of the host table with its MACs, ARP, names and User-Agents.
+fn views_of(hosts: &[HostInfo]) -> BTreeMap<IpAddr, View> {
     let mut views: BTreeMap<IpAddr, View> = BTreeMap::new();
     for h in hosts {
         let ip: IpAddr = h.ip.into();
@@ -175,11 +220,19 @@ pub fn decide(
             }
         }
     }
+    views
+}
 
-    // DHCP: the address each client ended up with, and the addresses its MAC was seen on.
+/// DHCP: marks the address each client ended up with, and the addresses its MAC was seen on, as got
+/// by DHCP (adding the client's MAC where the host table lacks it). Returns the client MACs of each
+/// such address.
+fn add_dhcp_clients(
+    views: &mut BTreeMap<IpAddr, View>,
+    dhcp: &Clients,
+) -> BTreeMap<IpAddr, Vec<u64>> {
     let mut dhcp_targets: BTreeMap<IpAddr, Vec<u64>> = BTreeMap::new();
     let mut by_mac: HashMap<u64, Vec<IpAddr>> = HashMap::new();
-    for (ip, v) in &views {
+    for (ip, v) in views.iter() {
         for &mac in &v.macs {
             by_mac.entry(mac).or_default().push(*ip);
         }
@@ -204,32 +257,72 @@ pub fn decide(
             }
         }
     }
+    dhcp_targets
+}
 
-    // On this link for sure: seen in ARP, given its address by DHCP, link-local (never routed), or
-    // sending with an initial TTL. A public address with an initial TTL is local only where the local
-    // network itself is public (no private address sends with an initial TTL) or it shares a /24 (/64)
-    // with an address seen in ARP or DHCP: a router that does not lower the TTL, or a rewritten capture,
-    // otherwise turns an internet server into a LAN device (178.63.41.150 in
-    // corrupt_smtp_bad_record_after_18_packets.pcap, issue #10).
-    let arp_or_dhcp_networks: HashSet<IpAddr> = views
-        .iter()
-        .filter(|(_, v)| v.arp || v.dhcp)
-        .map(|(ip, _)| network(ip))
-        .collect();
-    let private_lan = views
-        .keys()
-        .any(|ip| IpClass::of(*ip) == IpClass::Private && ttls.initial(ip) == Some(true));
-    let ttl_local = |ip: &IpAddr| {
-        ttls.initial(ip) == Some(true)
+/// What tells an address on this link from a remote one.
+///
+/// On this link for sure: seen in ARP, given its address by DHCP, link-local (never routed), or
+/// sending with an initial TTL. A public address with an initial TTL is local only where the local
+/// network itself is public (no private address sends with an initial TTL) or it shares a /24 (/64)
+/// with an address seen in ARP or DHCP: a router that does not lower the TTL, or a rewritten capture,
+/// otherwise turns an internet server into a LAN device (178.63.41.150 in
+/// corrupt_smtp_bad_record_after_18_packets.pcap, issue #10).
+struct Locality<'a> {
+    ttls: &'a Ttls,
+    /// The networks (see [`network`]) of the addresses seen in ARP or DHCP.
+    arp_or_dhcp_networks: HashSet<IpAddr>,
+    /// Some private address sent with an initial TTL: the local network is private.
+    private_lan: bool,
+}
+
+impl<'a> Locality<'a> {
+    fn new(views: &BTreeMap<IpAddr, View>, ttls: &'a Ttls) -> Locality<'a> {
+        let arp_or_dhcp_networks = views
+            .iter()
+            .filter(|(_, v)| v.arp || v.dhcp)
+            .map(|(ip, _)| network(ip))
+            .collect();
+        let private_lan = views
+            .keys()
+            .any(|ip| IpClass::of(*ip) == IpClass::Private && ttls.initial(ip) == Some(true));
+        Locality {
+            ttls,
+            arp_or_dhcp_networks,
+            private_lan,
+        }
+    }
+
+    /// Sent with an initial TTL, and that TTL is to be believed (see the type).
+    fn ttl_local(&self, ip: &IpAddr) -> bool {
+        self.ttls.initial(ip) == Some(true)
             && (IpClass::of(*ip) != IpClass::Public
-                || !private_lan
-                || arp_or_dhcp_networks.contains(&network(ip)))
-    };
-    let evident_local = |ip: &IpAddr, v: &View| {
-        v.arp || v.dhcp || ttl_local(ip) || IpClass::of(*ip) == IpClass::LinkLocal
-    };
+                || !self.private_lan
+                || self.arp_or_dhcp_networks.contains(&network(ip)))
+    }
 
-    // Which MACs remote addresses sit behind.
+    /// On this link for sure.
+    fn evident(&self, ip: &IpAddr, v: &View) -> bool {
+        v.arp || v.dhcp || self.ttl_local(ip) || IpClass::of(*ip) == IpClass::LinkLocal
+    }
+
+    /// A LAN host: evidently on this link, or at least not shown remote by a lowered TTL and either
+    /// not behind the gateway or a private address (the gateway's own, as it is not routed from the
+    /// internet).
+    fn on_lan(&self, ip: &IpAddr, v: &View, gateway_macs: &HashSet<u64>) -> bool {
+        unicast(ip)
+            && !v.macs.is_empty()
+            && (self.evident(ip, v)
+                || (self.ttls.initial(ip) != Some(false)
+                    && (IpClass::of(*ip) == IpClass::Private
+                        || (!v.macs.iter().any(|m| gateway_macs.contains(m))
+                            && (IpClass::of(*ip) != IpClass::Public || !self.private_lan)))))
+    }
+}
+
+/// Which MACs remote addresses sit behind: every unicast MAC that is not a group or null MAC, with
+/// the addresses not evidently local sent from it and how many public networks they make.
+fn mac_roles(views: &BTreeMap<IpAddr, View>, locality: &Locality<'_>) -> BTreeMap<u64, MacRole> {
     let mut roles: BTreeMap<u64, MacRole> = BTreeMap::new();
     for (ip, v) in views.iter().filter(|(ip, _)| unicast(ip)) {
         for &mac in &v.macs {
@@ -242,7 +335,7 @@ pub fn decide(
                 behind: Vec::new(),
                 public_behind: 0,
             });
-            if !evident_local(ip, v) {
+            if !locality.evident(ip, v) {
                 role.behind.push(*ip);
             }
         }
@@ -256,34 +349,21 @@ pub fn decide(
             .collect();
         role.public_behind = networks.len();
     }
-    let gateway_macs: HashSet<u64> = roles
-        .values()
-        .filter(|r| r.public_behind >= settings.gateway_min_public_ips)
-        .map(|r| r.mac)
-        .collect();
+    roles
+}
 
-    // LAN hosts: evidently on this link, or at least not shown remote by a lowered TTL and either
-    // not behind the gateway or a private address (the gateway's own, as it is not routed from the
-    // internet).
-    let lan: BTreeSet<IpAddr> = views
-        .iter()
-        .filter(|(ip, v)| {
-            unicast(ip)
-                && !v.macs.is_empty()
-                && (evident_local(ip, v)
-                    || (ttls.initial(ip) != Some(false)
-                        && (IpClass::of(**ip) == IpClass::Private
-                            || (!v.macs.iter().any(|m| gateway_macs.contains(m))
-                                && (IpClass::of(**ip) != IpClass::Public || !private_lan)))))
-        })
-        .map(|(ip, _)| *ip)
-        .collect();
-    // One pass over the hosts (not one per MAC: a capture has tens of thousands of hosts).
+/// Once the LAN is known, sorts each MAC's addresses again into LAN addresses and addresses behind
+/// it. One pass over the hosts (not one per MAC: a capture has tens of thousands of hosts).
+fn sort_behind_and_lan(
+    roles: &mut BTreeMap<u64, MacRole>,
+    views: &BTreeMap<IpAddr, View>,
+    lan: &BTreeSet<IpAddr>,
+) {
     for role in roles.values_mut() {
         role.lan.clear();
         role.behind.clear();
     }
-    for (ip, v) in &views {
+    for (ip, v) in views {
         let is_lan = lan.contains(ip);
         if !is_lan && !unicast(ip) {
             continue;
@@ -299,76 +379,135 @@ pub fn decide(
             }
         }
     }
+}
 
-    // MAC facts, DHCP facts.
-    for ip in &lan {
-        let Some(v) = views.get(ip) else { continue };
-        out.fact(*ip, "network", "local", None);
-        for &mac in &v.macs {
-            let kind = MacKind::of(mac);
-            if v.dhcp_macs.contains(&mac) {
-                out.fact(*ip, "mac", format_mac(mac), None);
-            }
-            out.fact(*ip, "mac.kind", kind.as_str(), None);
-            if let Some(vendor) = vendors.lookup(mac) {
-                out.fact(*ip, "vendor", vendor, None);
-            }
-        }
-    }
-    for (ip, macs) in &dhcp_targets {
-        for mac in macs {
-            let Some(c) = dhcp.by_mac.get(mac) else {
+impl Known<'_, '_> {
+    /// The MAC facts of the LAN hosts: `network`, `mac` (when only DHCP told it), `mac.kind`, `vendor`.
+    fn mac_facts(&self, out: &mut Outcome) {
+        for ip in &self.lan {
+            let Some(v) = self.views.get(ip) else {
                 continue;
             };
-            for h in &c.hostnames {
-                out.fact(*ip, "dhcp.hostname", h.as_str(), None);
-            }
-            for vc in &c.vendor_classes {
-                out.fact(*ip, "dhcp.vendor-class", vc.as_str(), None);
-            }
-            for r in &c.requested {
-                out.fact(*ip, "dhcp.requested-address", r.to_string(), None);
-            }
-            for id in &c.client_ids {
-                out.fact(*ip, "dhcp.client-id", id.as_str(), None);
-            }
-            if !c.parameter_list.is_empty() {
-                let list: Vec<String> = c.parameter_list.iter().map(u8::to_string).collect();
-                out.fact(*ip, "dhcp.parameter-request-list", list.join(","), None);
-            }
-            if !c.message_types.is_empty() {
-                let types: Vec<&str> = c.message_types.iter().map(|(_, t)| t.as_str()).collect();
-                out.fact(*ip, "dhcp.message-types", types.join(","), None);
+            out.fact(*ip, "network", "local", None);
+            for &mac in &v.macs {
+                let kind = MacKind::of(mac);
+                if v.dhcp_macs.contains(&mac) {
+                    out.fact(*ip, "mac", format_mac(mac), None);
+                }
+                out.fact(*ip, "mac.kind", kind.as_str(), None);
+                if let Some(vendor) = self.vendors.lookup(mac) {
+                    out.fact(*ip, "vendor", vendor, None);
+                }
             }
         }
-    }
-    for server in &dhcp.servers {
-        out.fact(IpAddr::V4(*server), "dhcp.server", "true", None);
     }
 
-    // Gateways and routers.
-    let known: HashSet<IpAddr> = views.keys().copied().collect();
-    let dhcp_routers: Vec<IpAddr> = dhcp
-        .routers
-        .iter()
-        .map(|r| IpAddr::V4(*r))
-        .filter(|r| known.contains(r))
-        .collect();
-    let mut roles_of: BTreeMap<IpAddr, Vec<&'static str>> = BTreeMap::new();
-    let mut gateway_ips: BTreeSet<IpAddr> = BTreeSet::new();
-    for role in roles.values() {
-        let vendor = vendors.lookup(role.mac);
-        let gateway = gateway_macs.contains(&role.mac);
-        // Forwarded addresses that each sent one unanswered packet, from a MAC whose own LAN address
-        // was never seen, are too little to call it a router (a MAC flood's random sources each look
-        // like that).
-        let substantial = role
-            .behind
-            .iter()
-            .any(|ip| views.get(ip).is_none_or(|v| !v.one_shot));
-        if !gateway && (role.behind.is_empty() || (!substantial && role.lan.is_empty())) {
-            continue;
+    /// The `dhcp.*` facts of every DHCP client's addresses, and `dhcp.server` of the servers.
+    fn dhcp_facts(&self, out: &mut Outcome) {
+        let dhcp = self.dhcp;
+        for (ip, macs) in &self.dhcp_targets {
+            for mac in macs {
+                let Some(c) = dhcp.by_mac.get(mac) else {
+                    continue;
+                };
+                for h in &c.hostnames {
+                    out.fact(*ip, "dhcp.hostname", h.as_str(), None);
+                }
+                for vc in &c.vendor_classes {
+                    out.fact(*ip, "dhcp.vendor-class", vc.as_str(), None);
+                }
+                for r in &c.requested {
+                    out.fact(*ip, "dhcp.requested-address", r.to_string(), None);
+                }
+                for id in &c.client_ids {
+                    out.fact(*ip, "dhcp.client-id", id.as_str(), None);
+                }
+                if !c.parameter_list.is_empty() {
+                    let list: Vec<String> = c.parameter_list.iter().map(u8::to_string).collect();
+                    out.fact(*ip, "dhcp.parameter-request-list", list.join(","), None);
+                }
+                if !c.message_types.is_empty() {
+                    let types: Vec<&str> =
+                        c.message_types.iter().map(|(_, t)| t.as_str()).collect();
+                    out.fact(*ip, "dhcp.message-types", types.join(","), None);
+                }
+            }
         }
+        for server in &dhcp.servers {
+            out.fact(IpAddr::V4(*server), "dhcp.server", "true", None);
+        }
+    }
+
+    /// Gateways and routers: a `device.gateway` or `device.router` finding per MAC remote addresses sit
+    /// behind, one per router the DHCP server hands out, and the `device` facts of their LAN addresses.
+    /// Returns the roles of each address (gateway, router, dhcp-server) for the hosts' summaries.
+    fn gateways_and_routers(
+        &self,
+        roles: &BTreeMap<u64, MacRole>,
+        gateway_macs: &HashSet<u64>,
+        out: &mut Outcome,
+    ) -> BTreeMap<IpAddr, Vec<&'static str>> {
+        let (views, lan, dhcp) = (&self.views, &self.lan, self.dhcp);
+        let dhcp_routers: Vec<IpAddr> = dhcp
+            .routers
+            .iter()
+            .map(|r| IpAddr::V4(*r))
+            .filter(|r| views.contains_key(r))
+            .collect();
+        let mut roles_of: BTreeMap<IpAddr, Vec<&'static str>> = BTreeMap::new();
+        let mut gateway_ips: BTreeSet<IpAddr> = BTreeSet::new();
+        for role in roles.values() {
+            let gateway = gateway_macs.contains(&role.mac);
+            // Forwarded addresses that each sent one unanswered packet, from a MAC whose own LAN address
+            // was never seen, are too little to call it a router (a MAC flood's random sources each look
+            // like that).
+            let substantial = role
+                .behind
+                .iter()
+                .any(|ip| views.get(ip).is_none_or(|v| !v.one_shot));
+            if !gateway && (role.behind.is_empty() || (!substantial && role.lan.is_empty())) {
+                continue;
+            }
+            out.push(self.router_finding(role, gateway, &dhcp_routers));
+            for ip in &role.lan {
+                if gateway {
+                    gateway_ips.insert(*ip);
+                    out.fact(*ip, "device", "gateway", None);
+                    push(roles_of.entry(*ip).or_default(), "gateway");
+                } else {
+                    out.fact(*ip, "device", "router", None);
+                    push(roles_of.entry(*ip).or_default(), "router");
+                }
+            }
+        }
+        for ip in dhcp_routers {
+            if gateway_ips.contains(&ip) || !lan.contains(&ip) {
+                continue;
+            }
+            out.push(
+                Finding::on_host(ip, "device.gateway", Severity::Info)
+                    .summary(format!(
+                        "{ip} is the gateway the DHCP server hands out (option 3)"
+                    ))
+                    .attr("reason", "the DHCP server names it as router (option 3)")
+                    .confidence(80),
+            );
+            out.fact(ip, "device", "gateway", None);
+            push(roles_of.entry(ip).or_default(), "gateway");
+        }
+        for server in &dhcp.servers {
+            push(
+                roles_of.entry(IpAddr::V4(*server)).or_default(),
+                "dhcp-server",
+            );
+        }
+        roles_of
+    }
+
+    /// The `device.gateway` (`gateway`) or `device.router` finding of one MAC, on its LAN address when
+    /// one was seen (more confident when the DHCP server names that address as router).
+    fn router_finding(&self, role: &MacRole, gateway: bool, dhcp_routers: &[IpAddr]) -> Finding {
+        let (vendor, settings) = (self.vendors.lookup(role.mac), self.settings);
         let mut examples: Vec<String> = role.behind.iter().take(5).map(|i| i.to_string()).collect();
         if role.behind.len() > 5 {
             examples.push("…".into());
@@ -434,63 +573,92 @@ pub fn decide(
             confidence = 95;
             reason.push_str("; the DHCP server names it as router (option 3)");
         }
-        finding = finding
+        finding
             .attr("remote-addresses", role.behind.len().to_string())
             .attr("examples", examples.join(","))
             .attr("reason", reason)
-            .confidence(confidence);
-        out.push(finding);
-        for ip in &role.lan {
-            if gateway {
-                gateway_ips.insert(*ip);
-                out.fact(*ip, "device", "gateway", None);
-                push(roles_of.entry(*ip).or_default(), "gateway");
-            } else {
-                out.fact(*ip, "device", "router", None);
-                push(roles_of.entry(*ip).or_default(), "router");
-            }
-        }
-    }
-    for ip in dhcp_routers {
-        if gateway_ips.contains(&ip) || !lan.contains(&ip) {
-            continue;
-        }
-        out.push(
-            Finding::on_host(ip, "device.gateway", Severity::Info)
-                .summary(format!(
-                    "{ip} is the gateway the DHCP server hands out (option 3)"
-                ))
-                .attr("reason", "the DHCP server names it as router (option 3)")
-                .confidence(80),
-        );
-        out.fact(ip, "device", "gateway", None);
-        push(roles_of.entry(ip).or_default(), "gateway");
-    }
-    for server in &dhcp.servers {
-        push(
-            roles_of.entry(IpAddr::V4(*server)).or_default(),
-            "dhcp-server",
-        );
+            .confidence(confidence)
     }
 
-    // OS hints and the per-host summary. When most LAN addresses sent one unanswered packet and have
-    // no name, and there are many of them, they are flood or spoofing noise, not devices to describe.
-    let silent = |v: &View| v.one_shot && !v.dhcp && v.names.is_empty();
-    let silent_count = lan
-        .iter()
-        .filter(|ip| views.get(*ip).is_some_and(silent))
-        .count();
-    let flooded = silent_count > FLOOD_MIN_SILENT && silent_count * 2 > lan.len();
-    let mut one_shots = 0u64;
-    for ip in &lan {
-        let Some(v) = views.get(ip) else { continue };
-        if flooded && silent(v) {
-            one_shots += 1;
-            continue;
+    /// OS hints and the per-host summary of every LAN host. When most LAN addresses sent one unanswered
+    /// packet and have no name, and there are many of them, they are flood or spoofing noise, not devices
+    /// to describe: they are counted in a run note instead.
+    fn describe_lan_hosts(
+        &self,
+        roles_of: &BTreeMap<IpAddr, Vec<&'static str>>,
+        out: &mut Outcome,
+    ) {
+        let (lan, views, settings) = (&self.lan, &self.views, self.settings);
+        let silent = |v: &View| v.one_shot && !v.dhcp && v.names.is_empty();
+        let silent_count = lan
+            .iter()
+            .filter(|ip| views.get(*ip).is_some_and(silent))
+            .count();
+        let flooded = silent_count > FLOOD_MIN_SILENT && silent_count * 2 > lan.len();
+        let mut one_shots = 0u64;
+        for ip in lan {
+            let Some(v) = views.get(ip) else { continue };
+            if flooded && silent(v) {
+                one_shots += 1;
+                continue;
+            }
+            let (evidence, dhcp_names) = self.os_evidence(ip, v);
+            let hint = if settings.os_hints {
+                os::conclude(&evidence)
+            } else {
+                None
+            };
+            if let Some(hint) = &hint {
+                out.fact(*ip, "os", hint.family.name(), None);
+                out.fact(*ip, "os.evidence", hint.supporting.join("; "), None);
+                let mut finding = Finding::on_host(*ip, "device.os", Severity::Info)
+                    .summary(format!(
+                        "{ip} probably runs {} ({})",
+                        hint.family.name(),
+                        hint.supporting.join("; ")
+                    ))
+                    .attr("os", hint.family.name())
+                    .attr("evidence", hint.supporting.join("; "))
+                    .confidence(hint.confidence);
+                if !hint.conflicting.is_empty() {
+                    finding = finding.attr("conflicting", hint.conflicting.join("; "));
+                }
+                out.push(finding);
+            }
+            if settings.device_findings {
+                out.push(device_finding(
+                    *ip,
+                    v,
+                    &dhcp_names,
+                    hint.as_ref().map(|h| h.family.name()),
+                    roles_of.get(ip).map(Vec::as_slice).unwrap_or_default(),
+                    self.vendors,
+                ));
+            }
         }
+        if one_shots > 0 {
+            out.note(
+            pcapxray_plugin_sdk::RunNote::info(
+                "devices.one-packet-hosts",
+                format!(
+                    "{one_shots} of {} LAN addresses sent a single packet that nothing answered and \
+                     have no name, as flooded or spoofed sources do; they are listed as hosts but not \
+                     described as devices one by one",
+                    lan.len()
+                ),
+            )
+            .attr("hosts", one_shots.to_string()),
+        );
+        }
+    }
+
+    /// What hints at the OS of a LAN host (its DHCP messages, User-Agents, initial TTL), and the names
+    /// its DHCP messages gave.
+    fn os_evidence(&self, ip: &IpAddr, v: &View) -> (Vec<Evidence>, Vec<String>) {
+        let (ttls, dhcp) = (self.ttls, self.dhcp);
         let mut evidence: Vec<Evidence> = Vec::new();
         let mut dhcp_names: Vec<String> = Vec::new();
-        for mac in dhcp_targets.get(ip).into_iter().flatten() {
+        for mac in self.dhcp_targets.get(ip).into_iter().flatten() {
             if let Some(c) = dhcp.by_mac.get(mac) {
                 evidence.extend(
                     c.vendor_classes
@@ -513,52 +681,7 @@ pub fn decide(
                 .into_iter()
                 .filter_map(os::from_ttl),
         );
-        let hint = if settings.os_hints {
-            os::conclude(&evidence)
-        } else {
-            None
-        };
-        if let Some(hint) = &hint {
-            out.fact(*ip, "os", hint.family.name(), None);
-            out.fact(*ip, "os.evidence", hint.supporting.join("; "), None);
-            let mut finding = Finding::on_host(*ip, "device.os", Severity::Info)
-                .summary(format!(
-                    "{ip} probably runs {} ({})",
-                    hint.family.name(),
-                    hint.supporting.join("; ")
-                ))
-                .attr("os", hint.family.name())
-                .attr("evidence", hint.supporting.join("; "))
-                .confidence(hint.confidence);
-            if !hint.conflicting.is_empty() {
-                finding = finding.attr("conflicting", hint.conflicting.join("; "));
-            }
-            out.push(finding);
-        }
-        if settings.device_findings {
-            out.push(device_finding(
-                *ip,
-                v,
-                &dhcp_names,
-                hint.as_ref().map(|h| h.family.name()),
-                roles_of.get(ip).map(Vec::as_slice).unwrap_or_default(),
-                vendors,
-            ));
-        }
-    }
-    if one_shots > 0 {
-        out.note(
-            pcapxray_plugin_sdk::RunNote::info(
-                "devices.one-packet-hosts",
-                format!(
-                    "{one_shots} of {} LAN addresses sent a single packet that nothing answered and \
-                     have no name, as flooded or spoofed sources do; they are listed as hosts but not \
-                     described as devices one by one",
-                    lan.len()
-                ),
-            )
-            .attr("hosts", one_shots.to_string()),
-        );
+        (evidence, dhcp_names)
     }
 }
 

@@ -1,9 +1,9 @@
 //! Tests on real captures from the shared corpus (`../shared/testdata` beside the repository):
 //! hand-made messages only prove the parsers agree with their author, while these were sent by real
 //! resolvers, browsers, printers and Macs, and `expectations.json` says what TShark found in them.
-//! The flows are rebuilt here about as the host builds them (same orientation rules, IP fragments
-//! reassembled, UDP datagrams and in-order TCP streams cut at the default 4096-byte prefix), so the
-//! plugin's per-flow code sees what it sees in a run.
+//! The flows are built by `pcapgen::replay` with the host's own decoder and flow table (default flow
+//! settings: UDP datagrams and in-order TCP streams cut at the 4096-byte prefix), so the plugin's
+//! per-flow code sees what it sees in a run.
 
 use crate::flow::{self, Limits, Observation, Proto};
 use pcapxray_plugin_sdk::Flow;
@@ -29,7 +29,7 @@ fn path(file: &str) -> PathBuf {
     dir.join(file)
 }
 
-/// The TCP and UDP flows of a capture, rebuilt about as the host builds them.
+/// The flows of a capture, as the host's flow table builds them.
 pub fn flows(file: &str) -> Vec<Flow> {
     pcapgen::replay::flows(&path(file)).0
 }

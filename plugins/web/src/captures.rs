@@ -1,8 +1,8 @@
 //! Tests on real captures from the shared corpus (`../shared/testdata` beside the repository): hand-made byte strings
 //! only prove the parsers agree with their author, while these handshakes and requests were sent by
 //! curl, Chrome and real browsers, and `expectations.json` says what TShark found in them. The TCP
-//! streams are rebuilt by `pcapgen::replay` (in sequence order, duplicates dropped, cut at the host's
-//! default prefix) so the parsers see about what the host hands them.
+//! streams are rebuilt by `pcapgen::replay` with the host's own decoder and flow table (default
+//! settings: in-order streams cut at the 4096-byte prefix), so the parsers see what the host hands them.
 
 use crate::{http, report, tls};
 use std::collections::BTreeSet;
@@ -20,8 +20,8 @@ struct Connection {
     to_client: Vec<u8>,
 }
 
-/// Every TCP connection of a capture, in order of first packet, replayed into flows about as the host
-/// builds them (`pcapgen::replay`, shared with the other plugins' tests).
+/// Every TCP connection of a capture, in order of first packet, replayed into flows by the host's flow
+/// table (`pcapgen::replay`, shared with the other plugins' tests).
 fn connections(file: &str) -> Vec<Connection> {
     let dir = PathBuf::from(TESTDATA);
     assert!(

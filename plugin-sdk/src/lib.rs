@@ -47,8 +47,6 @@
 
 pub mod credentials;
 pub mod encoding;
-#[cfg(feature = "graph")]
-pub mod graph;
 mod model;
 pub mod net;
 mod packed;

@@ -5,7 +5,7 @@
 //! Graphviz install is needed; when the user has Graphviz and grants it, it can draw instead, and PNG
 //! too.
 
-use pcapxray_plugin_sdk::graph::{
+use pcapxray_diagram::{
     Class, FIT_LEVELS, FIXED_VIEWS, LAYOUT_BUDGET_MS, MAX_SVG_PX, NetGraph, NodeIndex, View,
     ViewOptions, available_views, is_view_name, text::IpNet, to_dot, to_svg_linked,
     to_svg_unplaced, view_bits, view_names,
@@ -62,11 +62,11 @@ impl Default for Config {
             views: None,
             from: Vec::new(),
             to: Vec::new(),
-            max_internet_nodes: pcapxray_plugin_sdk::graph::DEFAULT_MAX_INTERNET_NODES,
+            max_internet_nodes: pcapxray_diagram::DEFAULT_MAX_INTERNET_NODES,
             renderer: Renderer::Builtin,
             engine: "dot".into(),
             png: false,
-            max_hosts: pcapxray_plugin_sdk::graph::DEFAULT_MAX_HOSTS,
+            max_hosts: pcapxray_diagram::DEFAULT_MAX_HOSTS,
         }
     }
 }
@@ -422,7 +422,7 @@ fn artifact(view: &str, ext: &str, media_type: &str, bytes: Vec<u8>) -> Artifact
 pub fn capture_title(report: &Report) -> String {
     let file = &report.capture.file;
     let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
-    pcapxray_plugin_sdk::graph::text::clean(name, 120)
+    pcapxray_diagram::text::clean(name, 120)
 }
 
 impl Output for GraphOutput {
@@ -466,7 +466,7 @@ impl Output for GraphOutput {
         if lost > 0 {
             self.env.log("warn", &format!(
                 "{lost} findings raised at the end of the run are about flows past the first {} of the capture; their flows keep the class they had.",
-                pcapxray_plugin_sdk::graph::MAX_TRACKED_FLOWS
+                pcapxray_diagram::MAX_TRACKED_FLOWS
             ));
         }
         if self.model.folded_hosts() > 0 {
@@ -480,7 +480,7 @@ impl Output for GraphOutput {
         if folded > 0 {
             self.env.log("warn", &format!(
                 "The capture has more than {} conversations (client, server, class); the diagrams count {folded} flows of later ones between the address blocks of their ends (nodes labelled `(more conversations)`).",
-                pcapxray_plugin_sdk::graph::MAX_CONVERSATIONS
+                pcapxray_diagram::MAX_CONVERSATIONS
             ));
         }
         let mut out = vec![classes_artifact(&self.model)];

@@ -3,8 +3,8 @@
 //! not built here is the diagrams' SVG, which the SDK's renderer escapes the same way.
 
 use crate::{FindingRow, Findings, FlowRow, TableRows, ts};
-use pcapxray_plugin_sdk::graph::text::{clean, escape_xml as e};
-use pcapxray_plugin_sdk::graph::{
+use pcapxray_diagram::text::{clean, escape_xml as e};
+use pcapxray_diagram::{
     LAYOUT_BUDGET_MS, NetGraph, View, ViewOptions, available_views, to_svg, to_svg_unplaced,
 };
 use pcapxray_plugin_sdk::net::IpClass;
@@ -345,7 +345,7 @@ impl Page<'_> {
             let _ = writeln!(
                 out,
                 "<figure class=\"diagram\" data-view=\"{n}\" id=\"view-{n}\"><figcaption>{}</figcaption>",
-                e(&pcapxray_plugin_sdk::graph::caption(v)),
+                e(&pcapxray_diagram::caption(v)),
                 n = e(&v.name)
             );
             let prefix = format!("v{i}-");

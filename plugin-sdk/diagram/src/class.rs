@@ -2,7 +2,7 @@
 //! findings of the analyzers (not from port numbers, which is how the ancestor went wrong), and the
 //! views a conversation belongs to. Colours live here too, so every renderer and the legend agree.
 
-use crate::{Flow, Protocol, tag_matches};
+use pcapxray_plugin_sdk::{Flow, Protocol, tag_matches};
 
 /// The class of a conversation, which decides its edge colour. A flow has exactly one class; when its
 /// findings name several, the first in this order wins: Tor, suspicious, HTTP, HTTPS, DNS, ICMP, other.

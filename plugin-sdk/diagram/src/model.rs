@@ -23,6 +23,7 @@
 
 use super::class::{Class, Prefixes, ViewBits, classify, tag_bits};
 use super::tracked::{FlowLog, Tracked};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::tables::Table;
 use pcapxray_plugin_sdk::{FindingRecord, Flow, HostInfo, Report, Severity, Subject};
@@ -708,18 +709,20 @@ impl NetGraph {
                     continue;
                 }
                 match note.key.as_str() {
-                    "name" => push_distinct(&mut names, value),
-                    "dhcp.hostname" => push_distinct(&mut dhcp, value),
-                    "vendor" if node.vendor.is_none() => node.vendor = Some(value.to_string()),
-                    "os" if node.os.is_none() => node.os = Some(value.to_string()),
-                    "device" => {
+                    names::host::NAME => push_distinct(&mut names, value),
+                    names::dhcp::HOSTNAME => push_distinct(&mut dhcp, value),
+                    names::host::VENDOR if node.vendor.is_none() => {
+                        node.vendor = Some(value.to_string())
+                    }
+                    names::host::OS if node.os.is_none() => node.os = Some(value.to_string()),
+                    names::host::DEVICE => {
                         let v = value.to_ascii_lowercase();
                         if v.contains("gateway") || v.contains("router") {
                             push_distinct(&mut node.tags, "gateway");
                             self.named_gateway = true;
                         }
                     }
-                    "tor.relay" => {
+                    names::tor::RELAY => {
                         let tag = format!("Tor relay {value}");
                         if !node.is_tor_relay() {
                             push_distinct(&mut node.tags, &tag);

@@ -16,6 +16,7 @@
 mod cells;
 mod rows;
 
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Artifact, FindingRecord, Flow, HostInfo, IpAddress, Output, PluginError, Report, export_output,
     tables::{self, Row, Table},
@@ -91,10 +92,14 @@ impl Names {
 
 /// A host's name: its first `name` fact, else its DHCP or NetBIOS name.
 pub(crate) fn host_name(h: &HostInfo) -> Option<&str> {
-    ["name", "dhcp.hostname", "netbios.name"]
-        .iter()
-        .find_map(|key| h.notes.iter().find(|n| n.key == *key))
-        .map(|n| n.value.as_str())
+    [
+        names::host::NAME,
+        names::dhcp::HOSTNAME,
+        names::netbios::NAME,
+    ]
+    .iter()
+    .find_map(|key| h.notes.iter().find(|n| n.key == *key))
+    .map(|n| n.value.as_str())
 }
 
 /// The output.

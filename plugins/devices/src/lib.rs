@@ -38,6 +38,7 @@ pub mod fuzz {
 use dhcp::Clients;
 use inventory::{Settings, Ttls, Vendors};
 use oui::Registry;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::{
     Analyzer, ConfigError, Flow, HostInfo, Outcome, PluginError, export_analyzer, files, hosts, log,
@@ -279,9 +280,9 @@ impl Analyzer for Devices {
         log::info(&format!(
             "Described {} LAN hosts ({} gateways, {} routers, {} OS hints) from {} hosts and {} DHCP messages.",
             count("device"),
-            count("device.gateway"),
-            count("device.router"),
-            count("device.os"),
+            count(names::device::GATEWAY),
+            count(names::device::ROUTER),
+            count(names::device::OS),
             seen,
             self.dhcp_messages
         ));

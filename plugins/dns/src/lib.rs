@@ -48,6 +48,7 @@ pub mod fuzz {
 use anomalies::{Anomalies, Thresholds};
 use flow::{Limits, Observation, Proto};
 use pcapxray_plugin_sdk::RunNote;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Analyzer, ConfigError, Flow, Outcome, PluginError, Seen, Timestamp, export_analyzer, hosts, log,
 };
@@ -239,7 +240,12 @@ impl Dns {
         if let Some(resolver) = observation.resolver
             && self.resolvers.first_time(resolver)
         {
-            out.fact(resolver, "dns.resolver", "true", Some(flow.first_seen()));
+            out.fact(
+                resolver,
+                names::dns::RESOLVER,
+                "true",
+                Some(flow.first_seen()),
+            );
         }
         if observation.proto == Proto::Dns && self.config.anomalies {
             self.anomalies.record(
@@ -347,9 +353,9 @@ impl Analyzer for Dns {
         log::info(&format!(
             "Read {} DNS, {} mDNS, {} LLMNR and {} NetBIOS name service flows.",
             count("dns"),
-            count("dns.mdns"),
-            count("dns.llmnr"),
-            count("dns.nbns")
+            count(names::dns::MDNS),
+            count(names::dns::LLMNR),
+            count(names::dns::NBNS)
         ));
         Ok(())
     }

@@ -7,6 +7,7 @@ use pcapxray_diagram::text::{clean, escape_xml as e};
 use pcapxray_diagram::{
     LAYOUT_BUDGET_MS, NetGraph, View, ViewOptions, available_views, to_svg, to_svg_unplaced,
 };
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::tables::{self, Row, Table};
 use pcapxray_plugin_sdk::{HostInfo, Report, format_mac};
@@ -406,9 +407,9 @@ impl Page<'_> {
             let mut other: Vec<String> = Vec::new();
             for n in &h.notes {
                 let (list, value) = match n.key.as_str() {
-                    "name" | "dhcp.hostname" => (&mut names, clean(&n.value, 120)),
-                    "vendor" => (&mut vendor, clean(&n.value, 120)),
-                    "os" => (&mut os, clean(&n.value, 120)),
+                    names::host::NAME | names::dhcp::HOSTNAME => (&mut names, clean(&n.value, 120)),
+                    names::host::VENDOR => (&mut vendor, clean(&n.value, 120)),
+                    names::host::OS => (&mut os, clean(&n.value, 120)),
                     _ => (
                         &mut other,
                         format!("{}: {}", clean(&n.key, 64), clean(&n.value, 120)),

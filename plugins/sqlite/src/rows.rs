@@ -3,6 +3,7 @@
 //! flow id, hosts and findings are numbered here as they are first met, so rows can point to each
 //! other before the end of the run.
 
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     CaptureInfo, Finding, Flow, HostInfo, NoteRecord, PluginRun, QueryRecord, Severity, Subject,
     format_mac,
@@ -164,7 +165,7 @@ pub struct Batch {
 
 /// The server's name as the flow's own findings give it: SNI or `Host` (`server.name` first).
 fn server_name(flow: &Flow) -> Option<&str> {
-    ["server.name", "tls.sni", "http.host"]
+    [names::web::SERVER_NAME, names::tls::SNI, names::http::HOST]
         .iter()
         .find_map(|key| flow.finding_value(key))
 }
@@ -321,10 +322,10 @@ impl Batch {
             && stored
             && !rollup
         {
-            if tag_matches(&f.tag, "dns") {
+            if tag_matches(&f.tag, names::dns::TAG) {
                 self.dns(id, flow, f, when);
             }
-            if tag_matches(&f.tag, "web") {
+            if tag_matches(&f.tag, names::web::TAG) {
                 self.web(id, flow, f, when);
             }
         }
@@ -337,7 +338,7 @@ impl Batch {
             .strip_prefix("dns.")
             .filter(|p| matches!(*p, "mdns" | "llmnr" | "nbns"))
             .unwrap_or("dns");
-        let rcode = f.get("dns.rcode");
+        let rcode = f.get(names::dns::RCODE);
         let row = |kind: &str, name: &str, rtype: Option<&str>, answer: Option<&str>| {
             vec![
                 int(flow),
@@ -351,13 +352,13 @@ impl Batch {
                 opt_text(rcode),
             ]
         };
-        let qtypes = f.get("dns.qtypes").filter(|q| !q.is_empty());
-        if let Some(queries) = f.get("dns.queries") {
+        let qtypes = f.get(names::dns::QTYPES).filter(|q| !q.is_empty());
+        if let Some(queries) = f.get(names::dns::QUERIES) {
             for q in queries.split(',').filter(|q| !q.is_empty()) {
                 self.dns.push(row("query", q, qtypes, None));
             }
         }
-        if let Some(answers) = f.get("dns.answers") {
+        if let Some(answers) = f.get(names::dns::ANSWERS) {
             for a in answers.split("; ").filter(|a| !a.is_empty()) {
                 let mut parts = a.splitn(3, ' ');
                 let owner = parts.next().unwrap_or("");
@@ -407,17 +408,17 @@ impl Batch {
             let mut row = base("tls", 0);
             row.extend([
                 Value::Null,
-                opt_text(f.get("server.name")),
+                opt_text(f.get(names::web::SERVER_NAME)),
                 Value::Null,
                 Value::Null,
                 Value::Null,
                 Value::Null,
                 Value::Null,
-                opt_text(f.get("tls.sni")),
-                opt_text(f.get("tls.versions")),
-                opt_text(f.get("tls.version")),
-                opt_text(f.get("tls.alpn")),
-                opt_text(f.get("tls.cipher")),
+                opt_text(f.get(names::tls::SNI)),
+                opt_text(f.get(names::tls::VERSIONS)),
+                opt_text(f.get(names::tls::VERSION)),
+                opt_text(f.get(names::tls::ALPN)),
+                opt_text(f.get(names::tls::CIPHER)),
             ]);
             self.web.push(row);
         }
@@ -434,9 +435,9 @@ fn fact<'a>(h: &'a HostInfo, key: &str) -> Option<&'a str> {
 
 /// The name to show for a host: its first `name` fact, else its DHCP or NetBIOS name.
 pub fn best_name(h: &HostInfo) -> Option<&str> {
-    fact(h, "name")
-        .or_else(|| fact(h, "dhcp.hostname"))
-        .or_else(|| fact(h, "netbios.name"))
+    fact(h, names::host::NAME)
+        .or_else(|| fact(h, names::dhcp::HOSTNAME))
+        .or_else(|| fact(h, names::netbios::NAME))
 }
 
 /// A `hosts` row and its `host_macs` and `host_facts` rows.
@@ -468,7 +469,7 @@ pub fn host(
         opt_text(best_name(h)),
         opt_text(fact(h, "vendor")),
         opt_text(fact(h, "os")),
-        opt_text(fact(h, "dhcp.hostname")),
+        opt_text(fact(h, names::dhcp::HOSTNAME)),
         text(&mac_text.join(",")),
         time(h.first_seen),
         time(h.last_seen),

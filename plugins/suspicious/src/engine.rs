@@ -18,6 +18,7 @@ use crate::rules::{self, Conn, Named, Peer, PortCheck, Side};
 use crate::verdict::{Verdict, Weights};
 use crate::{Config, MAX_CANDIDATES_LIMIT};
 use pcapxray_plugin_sdk::RunNote;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     CapabilityError, ConfigError, Finding, Flow, Outcome, PluginError, Severity,
 };
@@ -56,7 +57,6 @@ const NAME_CACHE: usize = 65_536;
 const NO_NAME: &str = "no DNS answer, SNI or Host name in the capture";
 
 /// The fact `beacon` publishes on a beaconing client: `198.51.100.23:8443/tcp`.
-const BEACON_PEER: &str = "beacon.peer";
 
 /// A flow with a reason, or whose peer had no name when it ended, waiting for `finish`.
 #[derive(Debug)]
@@ -284,24 +284,30 @@ impl<H: Host> Engine<H> {
         if !self.intel.has_hashes() {
             return;
         }
-        for file in flow.findings_tagged("files") {
-            let hit = ["sha256", "sha1", "md5"]
+        for file in flow.findings_tagged(names::files::TAG) {
+            let hit = [names::files::SHA256, names::files::SHA1, names::files::MD5]
                 .iter()
                 .find_map(|key| file.get(key).and_then(|h| self.intel.match_hash(h)));
             let Some(hit) = hit else { continue };
-            let name = file.get("name").unwrap_or("");
-            let finding = Finding::on_flow(flow.id, "suspicious.file", Severity::High)
+            let name = file.get(names::files::NAME).unwrap_or("");
+            let finding = Finding::on_flow(flow.id, names::suspicious::FILE, Severity::High)
                 .confidence(95)
                 .summary(format!(
                     "File {name} is on an intel list: {}",
                     hit.describe()
                 ))
-                .attr("reason.intel", hit.describe())
-                .attr("file.name", name)
-                .attr("file.sha256", file.get("sha256").unwrap_or(""))
-                .attr("intel.list", hit.list.clone())
-                .attr("intel.line", hit.entry.line.to_string())
-                .attr("intel.indicator", hit.entry.indicator.to_string());
+                .attr(names::suspicious::REASON_INTEL, hit.describe())
+                .attr(names::suspicious::FILE_NAME, name)
+                .attr(
+                    names::suspicious::FILE_SHA256,
+                    file.get(names::files::SHA256).unwrap_or(""),
+                )
+                .attr(names::suspicious::INTEL_LIST, hit.list.clone())
+                .attr(names::suspicious::INTEL_LINE, hit.entry.line.to_string())
+                .attr(
+                    names::suspicious::INTEL_INDICATOR,
+                    hit.entry.indicator.to_string(),
+                );
             out.push(finding);
         }
     }
@@ -324,28 +330,31 @@ impl<H: Host> Engine<H> {
             let mut finding = Finding::on_flow(flow.id, found.tag, Severity::Medium)
                 .confidence(found.confidence)
                 .summary(format!("{} {what}: {}", found.protocol, conn.describe()))
-                .attr("cleartext.protocol", found.protocol)
-                .attr("cleartext.password-sent", found.password_sent.to_string());
+                .attr(names::cleartext::PROTOCOL, found.protocol)
+                .attr(
+                    names::cleartext::PASSWORD_SENT,
+                    found.password_sent.to_string(),
+                );
             if let Some(user) = &found.user {
-                finding = finding.attr("cleartext.user", user.as_str());
+                finding = finding.attr(names::cleartext::USER, user.as_str());
             }
             if let Some(method) = found.method {
-                finding = finding.attr("cleartext.method", method);
+                finding = finding.attr(names::cleartext::METHOD, method);
             }
             out.push(refer_to_credential(flow, finding));
             self.counts.cleartext += 1;
         }
         if let Some((user, host)) = rules::http_basic_user(flow) {
             let to = host.unwrap_or_else(|| conn.server.to_string());
-            let finding = Finding::on_flow(flow.id, "cleartext.http-basic", Severity::Medium)
+            let finding = Finding::on_flow(flow.id, names::cleartext::HTTP_BASIC, Severity::Medium)
                 .summary(format!(
                     "HTTP Basic credentials of {user} sent in clear text to {to}: {}",
                     conn.describe()
                 ))
-                .attr("cleartext.protocol", "HTTP")
-                .attr("cleartext.user", user)
-                .attr("cleartext.method", "Basic")
-                .attr("cleartext.password-sent", "true");
+                .attr(names::cleartext::PROTOCOL, "HTTP")
+                .attr(names::cleartext::USER, user)
+                .attr(names::cleartext::METHOD, "Basic")
+                .attr(names::cleartext::PASSWORD_SENT, "true");
             out.push(refer_to_credential(flow, finding));
             self.counts.cleartext += 1;
         }
@@ -391,7 +400,7 @@ impl<H: Host> Engine<H> {
             .intel
             .match_ip(intel_ip)
             .or_else(|| names.iter().find_map(|(n, _)| self.intel.match_name(n)));
-        if flow.has_tag("tor") && intel.is_none() {
+        if flow.has_tag(names::tor::TAG) && intel.is_none() {
             self.counts.explained += 1;
             return;
         }
@@ -540,7 +549,7 @@ impl<H: Host> Engine<H> {
     fn beaconing(&mut self, conn: &Conn, cache: &mut HashMap<IpAddr, Vec<String>>) -> bool {
         let peers = cache
             .entry(conn.client)
-            .or_insert_with(|| self.host.facts(conn.client, BEACON_PEER));
+            .or_insert_with(|| self.host.facts(conn.client, names::beacon::PEER));
         let this = format!(
             "{}/{}",
             std::net::SocketAddr::new(conn.server, conn.server_port),
@@ -605,7 +614,7 @@ impl<H: Host> Engine<H> {
         if self.counts.decided_early > 0 {
             out.note(
                 RunNote::warning(
-                    "suspicious.limit",
+                    names::suspicious::NOTE_LIMIT,
                     format!(
                         "{} flows were decided when they ended because max_candidates ({}) was reached: \
                          names seen later in the capture and reverse DNS were not used for them",
@@ -707,7 +716,7 @@ fn read<H: Host>(host: &mut H, path: &str) -> Result<Vec<u8>, String> {
 /// reads two findings for one login as the verdict and its evidence, not as two unexplained ones.
 fn refer_to_credential(flow: &Flow, finding: Finding) -> Finding {
     let wanted = match finding.tag.as_str() {
-        "cleartext.smtp-auth" => "credentials.smtp",
+        names::cleartext::SMTP_AUTH => names::credentials::SMTP,
         tag => &format!(
             "{}.{}",
             pcapxray_plugin_sdk::credentials::TAG,
@@ -722,5 +731,7 @@ fn refer_to_credential(flow: &Flow, finding: Finding) -> Finding {
         "{} (the credential itself: the {tag} finding on this flow)",
         finding.summary
     );
-    finding.summary(summary).attr("cleartext.credential", tag)
+    finding
+        .summary(summary)
+        .attr(names::cleartext::CREDENTIAL, tag)
 }

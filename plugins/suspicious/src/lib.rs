@@ -33,6 +33,7 @@ mod rules;
 mod verdict;
 
 use engine::{Engine, Host, Level};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Analyzer, CapabilityError, Flow, IpAddress, Outcome, PluginError, dns, export_analyzer, files,
     hosts, log,
@@ -91,7 +92,7 @@ impl Host for SdkHost {
             .map(|h| {
                 h.notes
                     .into_iter()
-                    .filter(|n| n.key == "name")
+                    .filter(|n| n.key == names::host::NAME)
                     .map(|n| (n.value, n.stage))
                     .collect()
             })

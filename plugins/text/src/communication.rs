@@ -6,6 +6,7 @@
 
 use crate::clean::{self, line};
 use crate::devices::{best_name, capture_header};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Finding, FindingRecord, Flow, HostInfo, Protocol, Report, Severity, Subject, format_mac,
     net::{IpClass, well_known_service},
@@ -459,7 +460,7 @@ impl Communication {
         {
             let macs: Vec<String> = h.macs.iter().map(|m| format_mac(*m)).collect();
             let _ = write!(out, "  MAC {}", macs.join(", "));
-            if let Some(v) = h.notes.iter().find(|n| n.key == "vendor") {
+            if let Some(v) = h.notes.iter().find(|n| n.key == names::host::VENDOR) {
                 let _ = write!(out, " ({})", line(&v.value, 60));
             }
         }

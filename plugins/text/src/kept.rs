@@ -5,6 +5,7 @@
 //! so memory follows the bounds, not the capture's host count.
 
 use pcapxray_plugin_sdk::HostInfo;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::IpClass;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -28,7 +29,7 @@ fn maybe_local(h: &HostInfo) -> bool {
     IpClass::of(IpAddr::from(h.ip)).is_local()
         || h.notes
             .iter()
-            .any(|n| n.key == "network" && n.value == "local")
+            .any(|n| n.key == names::host::NETWORK && n.value == "local")
 }
 
 impl Kept {

@@ -50,6 +50,7 @@ pub mod fuzz {
 
 use catalog::{CapabilityFiles, Catalog, Files, Fit, Note};
 use pcapxray_plugin_sdk::RunNote;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Analyzer, ConfigError, Finding, Flow, Outcome, PluginError, Severity, export_analyzer, log,
 };
@@ -193,7 +194,7 @@ impl Tor {
             }
         }
         for nickname in fresh {
-            out.fact(ip, "tor.relay", nickname, Some(flow.first_seen()));
+            out.fact(ip, names::tor::RELAY, nickname, Some(flow.first_seen()));
         }
         match hit {
             matcher::Hit::Relay { .. } => self.stats.relay += 1,
@@ -211,7 +212,7 @@ impl Tor {
     }
 
     fn heuristic(&mut self, flow: &Flow, out: &mut Outcome) {
-        let Some(sni) = flow.finding_value("tls.sni") else {
+        let Some(sni) = flow.finding_value(names::tls::SNI) else {
             return;
         };
         let Some(a) = sni::assess(sni) else {
@@ -222,8 +223,10 @@ impl Tor {
         }
         // Tor's ClientHello offers no ALPN; browsers and HTTP clients do. A hello cut by the payload
         // prefix may have lost its ALPN, so only a complete one counts.
-        let no_alpn = flow.finding_value("tls.alpn").is_none()
-            && flow.finding_value("tls.client-hello-truncated").is_none();
+        let no_alpn = flow.finding_value(names::tls::ALPN).is_none()
+            && flow
+                .finding_value(names::tls::CLIENT_HELLO_TRUNCATED)
+                .is_none();
         let port = flow.server.port;
         // A browser-like hello (with ALPN) to an ordinary port is left alone: some real names
         // (acronyms: www.sbcglobal.net) look as random as Tor's.

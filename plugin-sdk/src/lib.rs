@@ -51,6 +51,7 @@ mod model;
 pub mod names;
 pub mod net;
 mod packed;
+pub mod results;
 mod runtime;
 mod seen;
 pub mod streams;

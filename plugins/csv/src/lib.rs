@@ -16,7 +16,6 @@
 mod cells;
 mod rows;
 
-use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Artifact, FindingRecord, Flow, HostInfo, IpAddress, Output, PluginError, Report, export_output,
     tables::{self, Row, Table},
@@ -69,7 +68,7 @@ impl Names {
             if self.unknown.contains(&key) {
                 return None;
             }
-            match lookup(&ip).and_then(|h| host_name(&h).map(str::to_string)) {
+            match lookup(&ip).and_then(|h| h.best_name().map(str::to_string)) {
                 Some(name) => {
                     if self.known.len() >= Self::CAPACITY {
                         self.known.clear();
@@ -88,18 +87,6 @@ impl Names {
     fn end_batch(&mut self) {
         self.unknown.clear();
     }
-}
-
-/// A host's name: its first `name` fact, else its DHCP or NetBIOS name.
-pub(crate) fn host_name(h: &HostInfo) -> Option<&str> {
-    [
-        names::host::NAME,
-        names::dhcp::HOSTNAME,
-        names::netbios::NAME,
-    ]
-    .iter()
-    .find_map(|key| h.notes.iter().find(|n| n.key == *key))
-    .map(|n| n.value.as_str())
 }
 
 /// The output.

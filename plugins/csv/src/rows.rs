@@ -225,18 +225,13 @@ pub fn host_row(h: &HostInfo, c: &Cells) -> Vec<String> {
             .find(|n| n.key == key)
             .map(|n| n.value.as_str())
     };
-    let mut names: Vec<&str> = Vec::new();
-    for n in h.notes.iter().filter(|n| n.key == names::host::NAME) {
-        if !names.contains(&n.value.as_str()) {
-            names.push(&n.value);
-        }
-    }
+    let names = h.names();
     let macs: Vec<String> = h.macs.iter().map(|m| format_mac(*m)).collect();
     vec![
         ip.to_string(),
         IpClass::of(ip).as_str().into(),
         macs.join(";"),
-        c.text(crate::host_name(h).unwrap_or("")),
+        c.text(h.best_name().unwrap_or("")),
         c.text(&names.join(";")),
         c.text(fact("vendor").unwrap_or("")),
         c.text(fact("os").unwrap_or("")),

@@ -19,7 +19,7 @@ struct Ranked {
 
 impl Ranked {
     fn new(host: HostInfo) -> Ranked {
-        let named = host.notes.iter().any(|n| n.key == names::host::NAME);
+        let named = host.fact(names::host::NAME).is_some();
         let packets = host.packets_sent.saturating_add(host.packets_received);
         Ranked {
             key: (named, packets, Reverse(host.ip.into())),

@@ -122,7 +122,7 @@ impl Enrich {
                 .filter(|h| IpClass::of(h.ip.into()) == IpClass::Public)
             {
                 public.offer(h.ip, max);
-                if !h.notes.iter().any(|n| n.key == names::host::NAME) {
+                if h.fact(names::host::NAME).is_none() {
                     unnamed.offer(h.ip, max);
                 }
             }

@@ -2,7 +2,6 @@
 //! for tests. Flows are compact summaries (no payload bytes) streamed into the file as they end, so the
 //! report stays a fraction of the capture's size and the plugin's memory stays flat.
 
-use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Artifact, Finding, FindingRecord, Flow, HostInfo, Output, PluginError, Report, Subject,
     format_mac,
@@ -389,12 +388,7 @@ struct HostOut<'a> {
 }
 
 fn host_json(h: &pcapxray_plugin_sdk::HostInfo) -> HostOut<'_> {
-    let mut names: Vec<&str> = Vec::new();
-    for n in h.notes.iter().filter(|n| n.key == names::host::NAME) {
-        if !names.contains(&n.value.as_str()) {
-            names.push(&n.value);
-        }
-    }
+    let names = h.names();
     HostOut {
         ip: h.ip.to_string(),
         class: pcapxray_plugin_sdk::net::IpClass::of(h.ip.into()).as_str(),

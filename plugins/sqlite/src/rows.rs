@@ -353,19 +353,11 @@ impl Batch {
             ]
         };
         let qtypes = f.get(names::dns::QTYPES).filter(|q| !q.is_empty());
-        if let Some(queries) = f.get(names::dns::QUERIES) {
-            for q in queries.split(',').filter(|q| !q.is_empty()) {
-                self.dns.push(row("query", q, qtypes, None));
-            }
+        for q in f.dns_queries() {
+            self.dns.push(row("query", q, qtypes, None));
         }
-        if let Some(answers) = f.get(names::dns::ANSWERS) {
-            for a in answers.split("; ").filter(|a| !a.is_empty()) {
-                let mut parts = a.splitn(3, ' ');
-                let owner = parts.next().unwrap_or("");
-                let rtype = parts.next();
-                let data = parts.next();
-                self.dns.push(row("answer", owner, rtype, data));
-            }
+        for a in f.dns_answers() {
+            self.dns.push(row("answer", a.name, a.rtype, a.data));
         }
     }
 
@@ -425,21 +417,6 @@ impl Batch {
     }
 }
 
-/// The first value of fact `key`.
-fn fact<'a>(h: &'a HostInfo, key: &str) -> Option<&'a str> {
-    h.notes
-        .iter()
-        .find(|n| n.key == key)
-        .map(|n| n.value.as_str())
-}
-
-/// The name to show for a host: its first `name` fact, else its DHCP or NetBIOS name.
-pub fn best_name(h: &HostInfo) -> Option<&str> {
-    fact(h, names::host::NAME)
-        .or_else(|| fact(h, names::dhcp::HOSTNAME))
-        .or_else(|| fact(h, names::netbios::NAME))
-}
-
 /// A `hosts` row and its `host_macs` and `host_facts` rows.
 pub fn host(
     id: i64,
@@ -466,10 +443,10 @@ pub fn host(
         Value::Integer(id),
         text(&ip.to_string()),
         text(IpClass::of(ip).as_str()),
-        opt_text(best_name(h)),
-        opt_text(fact(h, "vendor")),
-        opt_text(fact(h, "os")),
-        opt_text(fact(h, names::dhcp::HOSTNAME)),
+        opt_text(h.best_name()),
+        opt_text(h.fact(names::host::VENDOR)),
+        opt_text(h.fact(names::host::OS)),
+        opt_text(h.fact(names::dhcp::HOSTNAME)),
         text(&mac_text.join(",")),
         time(h.first_seen),
         time(h.last_seen),

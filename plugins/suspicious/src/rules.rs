@@ -190,7 +190,7 @@ pub fn flow_names(flow: &Flow) -> Vec<Named> {
                 }
                 names::http::HOST if !proxy => add(&attribute.value, "HTTP Host"),
                 names::http::HOSTS if !proxy => {
-                    for host in attribute.value.split(',') {
+                    for host in finding.http_hosts() {
                         add(host, "HTTP Host");
                     }
                 }

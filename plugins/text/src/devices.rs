@@ -48,18 +48,6 @@ pub fn values<'a>(notes: &'a [HostNote], key: &str) -> Vec<(&'a str, Vec<&'a str
     out
 }
 
-/// The name to show for a host: its first `name` fact, else its DHCP or NetBIOS name.
-pub fn best_name(host: &HostInfo) -> Option<&str> {
-    [
-        names::host::NAME,
-        names::dhcp::HOSTNAME,
-        names::netbios::NAME,
-    ]
-    .iter()
-    .find_map(|key| host.notes.iter().find(|n| n.key == *key))
-    .map(|n| n.value.as_str())
-}
-
 /// Whether the `devices` analyzer (or another stage) decided which hosts are on the local network: it
 /// publishes `network = local` on each of them. Without that decision, private and link-local
 /// addresses count as local.

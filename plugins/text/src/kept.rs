@@ -5,7 +5,6 @@
 //! so memory follows the bounds, not the capture's host count.
 
 use pcapxray_plugin_sdk::HostInfo;
-use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::IpClass;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -26,10 +25,7 @@ pub struct Kept {
 
 /// Whether any rule could call the host local: it is kept before the others.
 fn maybe_local(h: &HostInfo) -> bool {
-    IpClass::of(IpAddr::from(h.ip)).is_local()
-        || h.notes
-            .iter()
-            .any(|n| n.key == names::host::NETWORK && n.value == "local")
+    IpClass::of(IpAddr::from(h.ip)).is_local() || h.is_local()
 }
 
 impl Kept {

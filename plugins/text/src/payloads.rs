@@ -332,17 +332,17 @@ fn dns(out: &mut String, f: &Finding) {
     let qtypes = f.get(names::dns::QTYPES).unwrap_or("");
     // The protocol names the block's first line; the others are indented under it.
     let mut lines: Vec<String> = Vec::new();
-    if let Some(queries) = f.get(names::dns::QUERIES) {
-        for q in queries.split(',').filter(|q| !q.is_empty()) {
+    if f.get(names::dns::QUERIES).is_some() {
+        for q in f.dns_queries() {
             lines.push(format!("query  {} ({})", line(q, VALUE), line(qtypes, 60)));
         }
         if let Some(n) = f.get(names::dns::QUERIES_OMITTED) {
             lines.push(format!("and {} more names", line(n, 20)));
         }
     }
-    if let Some(answers) = f.get(names::dns::ANSWERS) {
-        for a in answers.split("; ").filter(|a| !a.is_empty()) {
-            lines.push(format!("answer {}", line(a, VALUE)));
+    if f.get(names::dns::ANSWERS).is_some() {
+        for a in f.dns_answers() {
+            lines.push(format!("answer {}", line(a.text, VALUE)));
         }
         if let Some(n) = f.get(names::dns::ANSWERS_OMITTED) {
             lines.push(format!("and {} more answers", line(n, 20)));

@@ -48,6 +48,7 @@
 pub mod credentials;
 pub mod encoding;
 mod model;
+pub mod host;
 pub mod names;
 pub mod net;
 mod packed;

@@ -18,35 +18,13 @@ use crate::rules::{self, Conn, Named, Peer, PortCheck, Side};
 use crate::verdict::{Verdict, Weights};
 use crate::{Config, MAX_CANDIDATES_LIMIT};
 use pcapxray_plugin_sdk::RunNote;
+use pcapxray_plugin_sdk::host::{Host, LogLevel};
 use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     CapabilityError, ConfigError, Finding, Flow, Outcome, PluginError, Severity,
 };
 use std::collections::HashMap;
 use std::net::IpAddr;
-
-/// How important a log message is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Normal progress.
-    Info,
-    /// Something the investigator should know about the results.
-    Warn,
-}
-
-/// What the engine asks of the host.
-pub trait Host {
-    /// The `name` facts published for `ip` so far, with the stage that published each.
-    fn names(&mut self, ip: IpAddr) -> Vec<Named>;
-    /// The values of the `key` facts published for `ip` so far.
-    fn facts(&mut self, ip: IpAddr, key: &str) -> Vec<String>;
-    /// Reverse DNS for each address, in order.
-    fn reverse(&mut self, ips: &[IpAddr]) -> Vec<Result<Vec<String>, CapabilityError>>;
-    /// A granted file.
-    fn read(&mut self, path: &str) -> Result<Vec<u8>, CapabilityError>;
-    /// A message to the investigator.
-    fn log(&mut self, level: Level, message: &str);
-}
 
 /// Addresses asked in one reverse DNS call.
 const REVERSE_BATCH: usize = 256;
@@ -194,7 +172,7 @@ impl<H: Host> Engine<H> {
                 Ok(bytes) => match Registry::parse(&bytes) {
                     Ok(r) => {
                         host.log(
-                            Level::Info,
+                            LogLevel::Info,
                             &format!(
                                 "ports_file={path} rows={}: using this port registry instead of the built-in one.",
                                 r.rows()
@@ -237,9 +215,9 @@ impl<H: Host> Engine<H> {
                 None => String::new(),
             };
             let level = if stats.skipped > 0 {
-                Level::Warn
+                LogLevel::Warn
             } else {
-                Level::Info
+                LogLevel::Info
             };
             host.log(
                 level,
@@ -494,7 +472,18 @@ impl<H: Host> Engine<H> {
             return names.clone();
         }
         let mut names: Vec<Named> = Vec::new();
-        for (name, stage) in self.host.names(ip) {
+        let noted: Vec<(String, String)> = self
+            .host
+            .host(ip)
+            .map(|h| {
+                h.notes
+                    .into_iter()
+                    .filter(|n| n.key == names::host::NAME)
+                    .map(|n| (n.value, n.stage))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (name, stage) in noted {
             if let Some(name) = rules::dns_name(&name)
                 && !names.iter().any(|(n, _)| *n == name)
             {
@@ -546,16 +535,25 @@ impl<H: Host> Engine<H> {
     }
 
     /// True when `beacon` published that the flow's client beacons to the flow's server.
-    fn beaconing(&mut self, conn: &Conn, cache: &mut HashMap<IpAddr, Vec<String>>) -> bool {
-        let peers = cache
-            .entry(conn.client)
-            .or_insert_with(|| self.host.facts(conn.client, names::beacon::PEER));
-        let this = format!(
-            "{}/{}",
-            std::net::SocketAddr::new(conn.server, conn.server_port),
-            conn.protocol
-        );
-        peers.contains(&this)
+    fn beaconing(
+        &mut self,
+        conn: &Conn,
+        cache: &mut HashMap<IpAddr, Vec<(IpAddr, u16, String)>>,
+    ) -> bool {
+        let peers = cache.entry(conn.client).or_insert_with(|| {
+            self.host
+                .host(conn.client)
+                .map(|h| {
+                    h.beacon_peers()
+                        .iter()
+                        .map(|p| (p.server, p.port, p.protocol.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        peers.iter().any(|(server, port, protocol)| {
+            *server == conn.server && *port == conn.server_port && protocol == conn.protocol
+        })
     }
 
     /// Decides the candidates with every name the capture gave, and reverse DNS if granted.
@@ -644,7 +642,7 @@ impl<H: Host> Engine<H> {
             c.explained,
             c.cleartext
         );
-        self.host.log(Level::Info, &message);
+        self.host.log(LogLevel::Info, &message);
     }
 
     /// Reverse DNS for `ips`, in batches; stops at the first refusal, or after a batch that failed
@@ -657,7 +655,7 @@ impl<H: Host> Engine<H> {
                 answers.extend(batch.iter().map(|ip| (*ip, state.clone())));
                 continue;
             }
-            let results = self.host.reverse(batch);
+            let results = self.host.reverse_dns(batch);
             let mut failures = 0;
             let mut last_failure = String::new();
             for (i, ip) in batch.iter().enumerate() {
@@ -674,7 +672,7 @@ impl<H: Host> Engine<H> {
                 };
                 if matches!(answer, Reverse::NotGranted) && stop.is_none() {
                     self.host.log(
-                        Level::Info,
+                        LogLevel::Info,
                         "dns=not-granted: reverse DNS is not granted to this stage, so peer names come from the capture only.",
                     );
                     stop = Some(Reverse::NotGranted);
@@ -683,7 +681,7 @@ impl<H: Host> Engine<H> {
             }
             if stop.is_none() && failures == batch.len() {
                 self.host.log(
-                    Level::Warn,
+                    LogLevel::Warn,
                     &format!(
                         "addresses={} error={last_failure}: every reverse DNS lookup of a batch failed; not asking for the rest.",
                         batch.len()
@@ -698,7 +696,7 @@ impl<H: Host> Engine<H> {
 
 /// Reads a granted file; the error says what to grant.
 fn read<H: Host>(host: &mut H, path: &str) -> Result<Vec<u8>, String> {
-    host.read(path).map_err(|e| match e {
+    host.read_file(path).map_err(|e| match e {
         CapabilityError::NotGranted(_) => format!(
             "cannot read `{path}`: the pipeline does not grant this stage the `files` capability for it \
              (add grants = {{ files = [\"{path}\"] }} to the stage)"

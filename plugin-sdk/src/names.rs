@@ -28,6 +28,21 @@ pub mod host {
     pub const OS: &str = "os";
 }
 
+/// Attribute names several stages put on their own findings and run notes.
+pub mod common {
+    /// Attribute: why the stage concluded what the finding says, in words (`beacon`, `behaviour`,
+    /// `dns`, `tor`, `devices`).
+    pub const REASON: &str = "reason";
+    /// Attribute: several reasons, `; `-joined (`suspicious`, `web.certificate`).
+    pub const REASONS: &str = "reasons";
+    /// Attribute: set to `true` on a conclusion drawn by a heuristic rather than read from the traffic.
+    pub const HEURISTIC: &str = "heuristic";
+    /// Run-note attribute: the bound that was reached.
+    pub const LIMIT: &str = "limit";
+    /// Run-note attribute: how many items were not kept past the bound.
+    pub const DROPPED: &str = "dropped";
+}
+
 /// The `web` analyzer: HTTP, TLS and QUIC flows.
 pub mod web {
     /// Tag every `web` finding lies below.
@@ -40,6 +55,9 @@ pub mod web {
     pub const TLS: &str = "web.tls";
     /// Tag: a QUIC flow (attributes in [`super::quic`] and [`super::tls`]).
     pub const QUIC: &str = "web.quic";
+    /// Tag: a server certificate that deserves a look (expired, self-signed, ...; the problems in
+    /// [`super::common::REASONS`]).
+    pub const CERTIFICATE: &str = "web.certificate";
     /// Attribute of `web.*` findings: the name of the server the client asked for (SNI, else HTTP
     /// Host).
     pub const SERVER_NAME: &str = "server.name";
@@ -197,6 +215,8 @@ pub mod dns {
     pub const TXT_QUERIES: &str = "dns.txt-queries";
     /// Host fact: `true` for a host that answered DNS queries.
     pub const RESOLVER: &str = "dns.resolver";
+    /// Run note: names waiting for their address were dropped past the bound.
+    pub const NOTE_LIMIT: &str = "dns.limit";
 }
 
 /// Host facts the `dns` analyzer reads from NetBIOS name service.
@@ -244,6 +264,12 @@ pub mod device {
     pub const OS_EVIDENCE: &str = "os.evidence";
     /// Run note: hosts seen in only one packet, left out of the inventory.
     pub const NOTE_ONE_PACKET_HOSTS: &str = "devices.one-packet-hosts";
+    /// Run note: hosts whose TTLs were not followed past the bound.
+    pub const NOTE_TTL_LIMIT: &str = "devices.ttl-limit";
+    /// Run note: DHCP clients not followed past the bound.
+    pub const NOTE_DHCP_LIMIT: &str = "devices.dhcp-limit";
+    /// Run note: hosts left out of the inventory past the bound.
+    pub const NOTE_HOST_LIMIT: &str = "devices.host-limit";
 }
 
 /// The `tor` analyzer.
@@ -270,6 +296,16 @@ pub mod tor {
     pub const CONSENSUS_MATCH: &str = "tor.consensus-match";
     /// Attribute: how many relays share the address.
     pub const RELAYS_AT_ADDRESS: &str = "tor.relays-at-address";
+    /// Tag: TLS with a random-looking server name, as Tor clients send (no consensus needed).
+    pub const HEURISTIC: &str = "tor.heuristic";
+    /// Attribute of `tor.heuristic`: the server name.
+    pub const SNI: &str = "tor.sni";
+    /// Attribute of `tor.heuristic`: how random the server name looks (0–1).
+    pub const SNI_SCORE: &str = "tor.sni-score";
+    /// Run note: no consensus document could be used.
+    pub const NOTE_NO_CONSENSUS: &str = "tor.no-consensus";
+    /// Run note: flows no held consensus covers.
+    pub const NOTE_NOT_COVERED: &str = "tor.not-covered";
 }
 
 /// The `beacon` analyzer.
@@ -332,6 +368,8 @@ pub mod behaviour {
     pub const MAC_FLOOD: &str = "behaviour.mac-flood";
     /// Tag: many DHCP requests from changing MAC addresses.
     pub const DHCP_STARVATION: &str = "behaviour.dhcp-starvation";
+    /// Attribute: the behaviour in words.
+    pub const BEHAVIOUR: &str = "behaviour";
     /// Attribute: the host that did it.
     pub const ACTOR: &str = "behaviour.actor";
     /// Attribute: whether the actor is the `source` or the `target` of the behaviour.
@@ -461,6 +499,10 @@ pub mod suspicious {
     pub const FILE: &str = "suspicious.file";
     /// Attribute: the score of the verdict.
     pub const SCORE: &str = "score";
+    /// Attribute: the peer the verdict is about (the internet side).
+    pub const PEER: &str = "peer";
+    /// Attribute: a remark on how the verdict was reached.
+    pub const NOTE: &str = "note";
     /// Attribute: why the peer matched an intel list.
     pub const REASON_INTEL: &str = "reason.intel";
     /// Attribute: the notable port and what it is known for.

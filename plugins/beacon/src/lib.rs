@@ -221,7 +221,7 @@ impl Beacon {
                     .attr(names::beacon::DROPPED_PAIRS_FLOWS, self.dropped_pairs.to_string())
                     .attr(names::beacon::DROPPED_CONNECTIONS, self.dropped_connections.to_string())
                     .attr(
-                        "reason",
+                        names::common::REASON,
                         format!(
                             "the analyzer keeps at most {MAX_PAIRS} pairs, {MAX_PER_PAIR} connections per pair and {MAX_TOTAL} connections in all; pairs that reached their limit were scored on their first {MAX_PER_PAIR} connections"
                         ),
@@ -321,7 +321,7 @@ fn finding(report: &Report) -> Finding {
         .attr(names::beacon::SCORE, format!("{:.2}", b.score))
         .attr(names::beacon::FIRST, iso8601(b.first))
         .attr(names::beacon::LAST, iso8601(b.last))
-        .attr("reason", reason);
+        .attr(names::common::REASON, reason);
     if report.truncated {
         f = f.attr(names::beacon::TRUNCATED, "true");
     }

@@ -335,7 +335,7 @@ pub fn finding(e: &Evidence) -> Finding {
     f = f
         .summary(summary)
         .confidence(if b == Behaviour::PingSweep { 70 } else { 85 })
-        .attr("behaviour", b.words())
+        .attr(names::behaviour::BEHAVIOUR, b.words())
         .attr(
             names::behaviour::ACTOR,
             if on_segment {
@@ -369,7 +369,7 @@ pub fn finding(e: &Evidence) -> Finding {
                 .collect::<Vec<_>>()
                 .join(","),
         )
-        .attr("reason", e.reason.clone());
+        .attr(names::common::REASON, e.reason.clone());
     if !e.sample_ports.is_empty() {
         f = f.attr(names::behaviour::SAMPLE_PORTS, e.sample_ports.join(", "));
     }

@@ -138,13 +138,13 @@ impl Anomalies {
                             stats.names.len()
                         ))
                         .attr(
-                            "reason",
+                            names::common::REASON,
                             format!(
                                 "many distinct names of {}+ characters or {}+ labels under one domain: data may be encoded in the labels (some CDNs, anti-virus and block-list lookups look alike)",
                                 t.tunnel_name_length, t.tunnel_label_count
                             ),
                         )
-                        .attr("heuristic", "true")
+                        .attr(names::common::HEURISTIC, "true")
                         .attr(names::dns::DOMAIN, domain.as_str())
                         .attr(names::dns::DISTINCT_NAMES, stats.names.len().to_string())
                         .attr(names::dns::LONGEST_NAME, stats.longest.as_str())
@@ -159,10 +159,10 @@ impl Anomalies {
                             host.txt, host.queries
                         ))
                         .attr(
-                            "reason",
+                            names::common::REASON,
                             "most queries of this host are for TXT records, a common carrier for DNS tunnels and command and control; mail servers checking SPF and DKIM look alike",
                         )
-                        .attr("heuristic", "true")
+                        .attr(names::common::HEURISTIC, "true")
                         .attr(names::dns::TXT_QUERIES, host.txt.to_string())
                         .attr(names::dns::QUERY_COUNT, host.queries.to_string())
                         .confidence(40),
@@ -179,10 +179,10 @@ impl Anomalies {
                             host.nxdomain.len()
                         ))
                         .attr(
-                            "reason",
+                            names::common::REASON,
                             "many lookups of names that do not exist: domain-generation (DGA) malware looks for its servers this way; a misconfigured search list looks alike",
                         )
-                        .attr("heuristic", "true")
+                        .attr(names::common::HEURISTIC, "true")
                         .attr(names::dns::NXDOMAIN_NAMES, host.nxdomain.len().to_string())
                         .attr(names::dns::EXAMPLES, sample.join(","))
                         .confidence(40),

@@ -313,15 +313,15 @@ impl Analyzer for Dns {
         if self.pending_dropped > 0 {
             out.note(
                 RunNote::warning(
-                    "dns.limit",
+                    names::dns::NOTE_LIMIT,
                     format!(
                         "{} answers named addresses not yet seen after {MAX_PENDING} such names were \
                          already waiting; those names were not kept",
                         self.pending_dropped
                     ),
                 )
-                .attr("dropped", self.pending_dropped.to_string())
-                .attr("limit", MAX_PENDING.to_string()),
+                .attr(names::common::DROPPED, self.pending_dropped.to_string())
+                .attr(names::common::LIMIT, MAX_PENDING.to_string()),
             );
         }
         if dropped > 0 {

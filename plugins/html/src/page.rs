@@ -630,14 +630,14 @@ impl Page<'_> {
         );
         for r in rows {
             Self::row_start(out, r);
-            Self::cell(out, r, "protocol");
-            Self::cell(out, r, "name");
+            Self::cell(out, r, names::files::PROTOCOL);
+            Self::cell(out, r, names::files::NAME);
             let kind = r
-                .get("detected_type")
-                .or(r.get("declared_type"))
+                .get(names::files::DETECTED_TYPE)
+                .or(r.get(names::files::DECLARED_TYPE))
                 .unwrap_or("");
             text_cell(out, &clean(kind, 120));
-            for key in ["size", "missing"] {
+            for key in [names::files::SIZE, names::files::MISSING] {
                 num_cell(
                     out,
                     r.get(key).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0),
@@ -646,9 +646,12 @@ impl Page<'_> {
             let _ = write!(
                 out,
                 "<td class=\"mono\">{}</td>",
-                e(&clean(r.get("sha256").unwrap_or(""), 64))
+                e(&clean(r.get(names::files::SHA256).unwrap_or(""), 64))
             );
-            let kept = r.get("extracted").or(r.get("not_extracted")).unwrap_or("");
+            let kept = r
+                .get(names::files::EXTRACTED)
+                .or(r.get(names::files::NOT_EXTRACTED))
+                .unwrap_or("");
             text_cell(out, &clean(kept, 300));
             self.details(out, r);
             out.push_str("</tr>\n");
@@ -660,7 +663,14 @@ impl Page<'_> {
     /// The other attributes and the summary of a row.
     fn details(&self, out: &mut impl Out, r: &Row) {
         out.push_str("<td><ul class=\"attrs\">");
-        let shown = ["protocol", "name", "size", "missing", "sha256", "extracted"];
+        let shown = [
+            names::files::PROTOCOL,
+            names::files::NAME,
+            names::files::SIZE,
+            names::files::MISSING,
+            names::files::SHA256,
+            names::files::EXTRACTED,
+        ];
         for a in r
             .attributes
             .iter()

@@ -149,8 +149,8 @@ impl Verdict {
                 conn.describe(),
                 short.join(", ")
             ))
-            .attr("score", format!("{score:.2}"))
-            .attr("reasons", long.join("; "));
+            .attr(names::suspicious::SCORE, format!("{score:.2}"))
+            .attr(names::common::REASONS, long.join("; "));
         if let Some(hit) = &self.intel {
             finding = finding
                 .attr(names::suspicious::REASON_INTEL, hit.describe())
@@ -179,7 +179,7 @@ impl Verdict {
         if let Some(unnamed) = &self.unnamed {
             if self.mid_stream {
                 finding = finding.attr(
-                    "note",
+                    names::suspicious::NOTE,
                     format!(
                         "{peer_word} {peer_ip} has no name ({unnamed}), which is not counted: the connection began before the capture (no SYN seen), so the DNS lookup that named it may have too"
                     ),
@@ -199,7 +199,7 @@ impl Verdict {
         }
         if let Some(peer) = self.peer {
             finding = finding
-                .attr("peer", peer.ip.to_string())
+                .attr(names::suspicious::PEER, peer.ip.to_string())
                 .attr(names::suspicious::PEER_CLASS, peer.class.as_str());
         }
         if !self.names.is_empty() {

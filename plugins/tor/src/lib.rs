@@ -249,16 +249,16 @@ impl Tor {
         }
         self.stats.heuristic += 1;
         out.push(
-            Finding::on_flow(flow.id, "tor.heuristic", Severity::Low)
+            Finding::on_flow(flow.id, names::tor::HEURISTIC, Severity::Low)
                 .summary(format!(
                     "TLS to {}:{} with a random-looking server name {sni}, as Tor clients send",
                     flow.server_ip(),
                     flow.server.port
                 ))
                 .confidence(confidence.round().min(50.0) as u8)
-                .attr("tor.sni", sni)
-                .attr("tor.sni-score", format!("{:.2}", a.score))
-                .attr("reason", reason),
+                .attr(names::tor::SNI, sni)
+                .attr(names::tor::SNI_SCORE, format!("{:.2}", a.score))
+                .attr(names::common::REASON, reason),
         );
     }
 
@@ -279,17 +279,17 @@ impl Tor {
             };
             out.note(
                 RunNote::warning(
-                    "tor.no-consensus",
+                    names::tor::NOTE_NO_CONSENSUS,
                     format!(
                         "Tor relay matching was not possible: no Tor consensus could be read ({fallback}). Fetch one with `pcapxray tor fetch` and grant its folder to this stage."
                     ),
                 )
-                .attr("reason", reason),
+                .attr(names::common::REASON, reason),
             );
         } else if self.stats.uncovered > 0 {
             out.note(
                 RunNote::warning(
-                    "tor.not-covered",
+                    names::tor::NOTE_NOT_COVERED,
                     format!(
                         "{} flows started at times no held Tor consensus covers; their servers were matched \
                          against the nearest consensus (up to {} hours away), and relays change hourly. Add \

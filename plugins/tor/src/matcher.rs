@@ -199,7 +199,7 @@ pub fn finding(flow: &Flow, hit: &Hit, document: &Document, fit: Fit, flow_start
                     role(relay)
                 ))
                 .confidence(confidence(fit));
-            relay_attrs(f, relay, document, fit).attr("reason", reason)
+            relay_attrs(f, relay, document, fit).attr(names::common::REASON, reason)
         }
         Hit::Address { relays, at } => {
             let first = relays[0];
@@ -236,7 +236,7 @@ pub fn finding(flow: &Flow, hit: &Hit, document: &Document, fit: Fit, flow_start
                 .confidence(confidence(fit).saturating_sub(35).min(60));
             relay_attrs(f, first, document, fit)
                 .attr(names::tor::RELAYS_AT_ADDRESS, listed.join(", "))
-                .attr("reason", reason)
+                .attr(names::common::REASON, reason)
         }
     }
 }

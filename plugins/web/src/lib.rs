@@ -149,7 +149,7 @@ impl Web {
         }
         let server = std::net::SocketAddr::new(flow.server_ip(), flow.server.port);
         out.push(
-            Finding::on_flow(flow.id, "web.certificate", Severity::Low)
+            Finding::on_flow(flow.id, names::web::CERTIFICATE, Severity::Low)
                 .summary(format!(
                     "The certificate {} presented by {server} deserves a look: {}",
                     leaf.subject,
@@ -161,7 +161,7 @@ impl Web {
                 .attr(names::tls::CERT_NOT_AFTER, cert::date(leaf.not_after))
                 .attr(names::tls::CERT_SELF_SIGNED, leaf.self_signed.to_string())
                 .attr(names::tls::CERT_SHA256, leaf.sha256.as_str())
-                .attr("reasons", problems.join("; ")),
+                .attr(names::common::REASONS, problems.join("; ")),
         );
     }
 }

@@ -60,10 +60,10 @@ impl MemDb {
     /// The database, once the writer is done with it.
     pub fn into_conn(self) -> rusqlite::Connection {
         self.host.state().sqlite = None;
-        Rc::try_unwrap(self.conn)
-            .ok()
-            .expect("the fake host let go of the database")
-            .into_inner()
+        match Rc::try_unwrap(self.conn) {
+            Ok(conn) => conn.into_inner(),
+            Err(_) => panic!("the fake host still holds the database"),
+        }
     }
 }
 

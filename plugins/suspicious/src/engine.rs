@@ -34,8 +34,6 @@ const NAME_CACHE: usize = 65_536;
 /// The no-name reason when the capture gave no name and reverse DNS was not asked.
 const NO_NAME: &str = "no DNS answer, SNI or Host name in the capture";
 
-/// The fact `beacon` publishes on a beaconing client: `198.51.100.23:8443/tcp`.
-
 /// A flow with a reason, or whose peer had no name when it ended, waiting for `finish`.
 #[derive(Debug)]
 struct Candidate {

@@ -27,8 +27,8 @@ pub fn write_wit(dir: &Path) -> std::io::Result<()> {
     write_all(dir, WIT)
 }
 
-/// Writes the plugin SDK crate into `dir`. It reads the WIT from `dir/../wit`, where [`write_wit`]
-/// must put it.
+/// Writes the plugin SDK crate into `dir`. It reads the WIT from `dir/wit`, where [`write_wit`] must
+/// put it.
 pub fn write_sdk(dir: &Path) -> std::io::Result<()> {
     write_all(dir, SDK)
 }

@@ -4,8 +4,8 @@
 //! plugins listed in a TOML pipeline. This crate is what a Rust plugin is written with: implement
 //! [`Analyzer`] (flows in, findings and host facts out) or [`Output`] (the annotated model in, report
 //! files out), call one export macro, and build with `cargo build --target wasm32-wasip2 --release`.
-//! The WIT interface (`wit/` in the repository, package `pcapxray:plugin@0.5.0`) stays hidden behind the
-//! types re-exported here.
+//! The WIT interface (`wit/` in this crate, a link to the repository's one package; `pcapxray:plugin`)
+//! stays hidden behind the types re-exported here.
 //!
 //! ```no_run
 //! use pcapxray_plugin_sdk::{Analyzer, Finding, Flow, NoConfig, Outcome, PluginError, Severity};
@@ -47,11 +47,12 @@
 
 pub mod credentials;
 pub mod encoding;
-#[cfg(feature = "graph")]
-pub mod graph;
+pub mod host;
 mod model;
+pub mod names;
 pub mod net;
 mod packed;
+pub mod results;
 mod runtime;
 mod seen;
 pub mod streams;
@@ -61,7 +62,7 @@ pub mod testing;
 pub mod time;
 pub mod web;
 
-pub use model::*;
+pub use model::{format_mac, tag_matches};
 pub use runtime::{__private, Analyzer, NoConfig, Output};
 pub use seen::Seen;
 
@@ -71,7 +72,7 @@ pub mod __bindings {
     pub mod analyzer_world {
         wit_bindgen::generate!({
             world: "analyzer-plugin",
-            path: "../wit",
+            path: "wit",
             // Flows also arrive packed (`batch.flows`), decoded by `crate::packed`.
             additional_derives: [serde::Deserialize],
             pub_export_macro: true,
@@ -82,7 +83,7 @@ pub mod __bindings {
     pub mod output_world {
         wit_bindgen::generate!({
             world: "output-plugin",
-            path: "../wit",
+            path: "wit",
             pub_export_macro: true,
             export_macro_name: "__export_output_world",
             default_bindings_module: "::pcapxray_plugin_sdk::__bindings::output_world",

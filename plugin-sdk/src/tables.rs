@@ -15,16 +15,17 @@
 //! credentials analyzer reports the same login with its secret.
 
 use crate::{Attribute, Finding, FindingRecord, Flow, FlowId, Severity, Subject, tag_matches};
+use crate::{credentials, names};
 
 /// Tag prefix of the findings the files table lists.
-pub const FILES_TAG: &str = "files";
+pub const FILES_TAG: &str = names::files::TAG;
 /// Tag prefix of the findings the credentials table lists.
-pub const CREDENTIALS_TAG: &str = "credentials";
+pub const CREDENTIALS_TAG: &str = credentials::TAG;
 /// Tag prefix of `suspicious`'s cleartext logins, listed as credentials until a `credentials.*`
 /// finding of the same login supersedes them.
-pub const CLEARTEXT_TAG: &str = "cleartext";
+pub const CLEARTEXT_TAG: &str = names::cleartext::TAG;
 /// The attribute of a credentials finding that holds the secret (password or crackable hash line).
-pub const SECRET: &str = "secret";
+pub const SECRET: &str = credentials::SECRET;
 
 /// Columns every row has, before the table's own.
 pub const COMMON_COLUMNS: &[&str] = &[
@@ -33,33 +34,33 @@ pub const COMMON_COLUMNS: &[&str] = &[
 
 /// The files table's attribute columns, in order (the `files` analyzer's attribute names).
 pub const FILE_COLUMNS: &[&str] = &[
-    "protocol",
-    "direction",
-    "name",
-    "declared_type",
-    "detected_type",
-    "size",
-    "missing",
-    "missing_ranges",
-    "complete",
-    "md5",
-    "sha1",
-    "sha256",
-    "extracted",
-    "not_extracted",
-    "mismatch",
+    names::files::PROTOCOL,
+    names::files::DIRECTION,
+    names::files::NAME,
+    names::files::DECLARED_TYPE,
+    names::files::DETECTED_TYPE,
+    names::files::SIZE,
+    names::files::MISSING,
+    names::files::MISSING_RANGES,
+    names::files::COMPLETE,
+    names::files::MD5,
+    names::files::SHA1,
+    names::files::SHA256,
+    names::files::EXTRACTED,
+    names::files::NOT_EXTRACTED,
+    names::files::MISMATCH,
 ];
 
 /// The credentials table's attribute columns, in order (the `credentials` analyzer's names).
 pub const CREDENTIAL_COLUMNS: &[&str] = &[
-    "protocol",
-    "user",
-    "domain",
-    "workstation",
+    credentials::PROTOCOL,
+    credentials::USER,
+    credentials::DOMAIN,
+    credentials::WORKSTATION,
     SECRET,
-    "secret_format",
-    "service",
-    "outcome",
+    credentials::SECRET_FORMAT,
+    credentials::SERVICE,
+    credentials::OUTCOME,
 ];
 
 /// One of the two tables.

@@ -81,7 +81,8 @@ pub fn create(name: &str, lang: Lang, kind: Kind, dir: &Path) -> Result<String, 
     crate::embedded::write_wit(&dir.join("wit")).map_err(wrote(dir.join("wit")))?;
     if lang == Lang::Rust {
         let sdk = dir.join(rust::SDK_DIR);
-        crate::embedded::write_sdk(&sdk).map_err(wrote(sdk))?;
+        crate::embedded::write_sdk(&sdk).map_err(wrote(sdk.clone()))?;
+        crate::embedded::write_wit(&sdk.join("wit")).map_err(wrote(sdk.join("wit")))?;
     }
     set_executable(&dir.join("build.sh")).map_err(wrote(dir.join("build.sh")))?;
     Ok(format!("cd {} && ./build.sh", dir.display()))
@@ -173,6 +174,9 @@ mod tests {
             create("port-watch", lang, Kind::Analyzer, &at).unwrap();
             assert!(at.join("build.sh").is_file(), "{lang:?}");
             assert!(at.join("wit/worlds.wit").is_file(), "{lang:?}");
+            // The SDK's copy stands alone: it reads its own wit/, as the published crate does.
+            let sdk_wit = at.join(rust::SDK_DIR).join("wit/worlds.wit");
+            assert_eq!(sdk_wit.is_file(), lang == Lang::Rust, "{lang:?}");
             assert!(at.join("pipeline.toml").is_file(), "{lang:?}");
             let test = match lang {
                 Lang::Rust => "src/lib.rs",

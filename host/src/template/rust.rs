@@ -1,5 +1,5 @@
 //! The Rust template: a cargo crate on the plugin SDK, which `plugin new` writes beside it (in
-//! [`SDK_DIR`], reading the WIT from `wit/`), with the workspace's lock file so it builds with the
+//! [`SDK_DIR`], with its own copy of `wit/`), with the workspace's lock file so it builds with the
 //! versions the SDK was tested with.
 
 use super::{File, Kind, fill, pipeline};
@@ -41,7 +41,7 @@ publish = false
 crate-type = ["cdylib"]
 
 [dependencies]
-# The SDK of the pcapxray that wrote this folder (`pcapxray plugin new`); it reads the WIT from wit/.
+# The SDK of the pcapxray that wrote this folder (`pcapxray plugin new`), with its own copy of wit/.
 pcapxray-plugin-sdk = { path = "{{sdk}}" }
 serde = { version = "1", features = ["derive"] }
 
@@ -243,7 +243,7 @@ A pcapxray plugin in Rust, started with `pcapxray plugin new`.
     pcapxray run pipeline.toml CAPTURE.pcap
 
 `src/lib.rs` is the whole plugin. `{{sdk}}/` is the plugin SDK of the pcapxray that wrote this folder
-(`cargo doc --open` documents it) and `wit/` its WIT package. A newer pcapxray refuses a plugin built
-against an older WIT and says so: refresh both with `pcapxray plugin new` into another folder (or
-`pcapxray wit --out wit`) and rebuild.
+(`cargo doc --open` documents it; its `wit/` is the same WIT package as `wit/` here). A newer pcapxray
+refuses a plugin built against an older WIT and says so: refresh both with `pcapxray plugin new` into
+another folder and rebuild.
 "#;

@@ -13,6 +13,7 @@
 mod score;
 
 use pcapxray_plugin_sdk::RunNote;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::time::iso8601;
 use pcapxray_plugin_sdk::{
@@ -26,7 +27,7 @@ use std::net::IpAddr;
 
 /// The host fact published on a beaconing client for each server it beacons to, as
 /// `198.51.100.23:8443/tcp`, so later stages (`suspicious`) know those flows are explained.
-pub const BEACON_PEER: &str = "beacon.peer";
+pub const BEACON_PEER: &str = names::beacon::PEER;
 
 /// Pairs kept; flows of further pairs are counted, not kept.
 pub const MAX_PAIRS: usize = 100_000;
@@ -211,16 +212,16 @@ impl Beacon {
         if self.dropped_pairs > 0 || self.dropped_connections > 0 {
             out.note(
                 RunNote::warning(
-                    "beacon.incomplete",
+                    names::beacon::NOTE_INCOMPLETE,
                     format!(
                         "Beacon analysis was bounded: {} flows of new pairs and {} further connections were not kept",
                         self.dropped_pairs, self.dropped_connections
                     ),
                 )
-                    .attr("beacon.dropped-pairs-flows", self.dropped_pairs.to_string())
-                    .attr("beacon.dropped-connections", self.dropped_connections.to_string())
+                    .attr(names::beacon::DROPPED_PAIRS_FLOWS, self.dropped_pairs.to_string())
+                    .attr(names::beacon::DROPPED_CONNECTIONS, self.dropped_connections.to_string())
                     .attr(
-                        "reason",
+                        names::common::REASON,
                         format!(
                             "the analyzer keeps at most {MAX_PAIRS} pairs, {MAX_PER_PAIR} connections per pair and {MAX_TOTAL} connections in all; pairs that reached their limit were scored on their first {MAX_PER_PAIR} connections"
                         ),
@@ -298,7 +299,7 @@ fn finding(report: &Report) -> Finding {
         b.size_score,
         b.count_score,
     );
-    let mut f = Finding::on_host(p.client, "beacon", severity)
+    let mut f = Finding::on_host(p.client, names::beacon::TAG, severity)
         .summary(format!(
             "{} connects to {target} every {} s (± {} s), {} times in {}: beaconing, score {:.2}",
             p.client,
@@ -309,20 +310,20 @@ fn finding(report: &Report) -> Finding {
             b.score
         ))
         .confidence((b.score * 100.0).round() as u8)
-        .attr("beacon.client", p.client.to_string())
-        .attr("beacon.server", p.server.to_string())
-        .attr("beacon.port", p.port.to_string())
-        .attr("beacon.protocol", protocol)
-        .attr("beacon.interval-seconds", seconds(b.interval))
-        .attr("beacon.jitter-seconds", seconds(b.jitter))
-        .attr("beacon.connections", b.connections.to_string())
-        .attr("beacon.bytes", b.bytes.to_string())
-        .attr("beacon.score", format!("{:.2}", b.score))
-        .attr("beacon.first", iso8601(b.first))
-        .attr("beacon.last", iso8601(b.last))
-        .attr("reason", reason);
+        .attr(names::beacon::CLIENT, p.client.to_string())
+        .attr(names::beacon::SERVER, p.server.to_string())
+        .attr(names::beacon::PORT, p.port.to_string())
+        .attr(names::beacon::PROTOCOL, protocol)
+        .attr(names::beacon::INTERVAL_SECONDS, seconds(b.interval))
+        .attr(names::beacon::JITTER_SECONDS, seconds(b.jitter))
+        .attr(names::beacon::CONNECTIONS, b.connections.to_string())
+        .attr(names::beacon::BYTES, b.bytes.to_string())
+        .attr(names::beacon::SCORE, format!("{:.2}", b.score))
+        .attr(names::beacon::FIRST, iso8601(b.first))
+        .attr(names::beacon::LAST, iso8601(b.last))
+        .attr(names::common::REASON, reason);
     if report.truncated {
-        f = f.attr("beacon.truncated", "true");
+        f = f.attr(names::beacon::TRUNCATED, "true");
     }
     f
 }

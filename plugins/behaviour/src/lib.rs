@@ -18,6 +18,7 @@ mod link;
 mod track;
 
 use pcapxray_plugin_sdk::RunNote;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::time::iso8601;
 use pcapxray_plugin_sdk::{
     Analyzer, ConfigError, Finding, Flow, LinkBatch, Outcome, PluginError, Severity,
@@ -121,16 +122,16 @@ impl Behaviour {
     /// The finding tag.
     pub fn tag(self) -> &'static str {
         match self {
-            Behaviour::PortScan => "behaviour.port-scan",
-            Behaviour::HostSweep => "behaviour.host-sweep",
-            Behaviour::PingSweep => "behaviour.ping-sweep",
-            Behaviour::BruteForce => "behaviour.brute-force",
-            Behaviour::SynFlood => "behaviour.syn-flood",
-            Behaviour::SynFloodTarget => "behaviour.syn-flood",
-            Behaviour::DnsAmplification => "behaviour.dns-amplification",
-            Behaviour::ArpSweep => "behaviour.arp-sweep",
-            Behaviour::MacFlood => "behaviour.mac-flood",
-            Behaviour::DhcpStarvation => "behaviour.dhcp-starvation",
+            Behaviour::PortScan => names::behaviour::PORT_SCAN,
+            Behaviour::HostSweep => names::behaviour::HOST_SWEEP,
+            Behaviour::PingSweep => names::behaviour::PING_SWEEP,
+            Behaviour::BruteForce => names::behaviour::BRUTE_FORCE,
+            Behaviour::SynFlood => names::behaviour::SYN_FLOOD,
+            Behaviour::SynFloodTarget => names::behaviour::SYN_FLOOD,
+            Behaviour::DnsAmplification => names::behaviour::DNS_AMPLIFICATION,
+            Behaviour::ArpSweep => names::behaviour::ARP_SWEEP,
+            Behaviour::MacFlood => names::behaviour::MAC_FLOOD,
+            Behaviour::DhcpStarvation => names::behaviour::DHCP_STARVATION,
         }
     }
 
@@ -334,47 +335,50 @@ pub fn finding(e: &Evidence) -> Finding {
     f = f
         .summary(summary)
         .confidence(if b == Behaviour::PingSweep { 70 } else { 85 })
-        .attr("behaviour", b.words())
+        .attr(names::behaviour::BEHAVIOUR, b.words())
         .attr(
-            "behaviour.actor",
+            names::behaviour::ACTOR,
             if on_segment {
                 "segment".to_string()
             } else {
                 actor
             },
         )
-        .attr("behaviour.role", role)
-        .attr("behaviour.attempts", e.attempts.to_string())
-        .attr("behaviour.failed", e.failed.to_string())
-        .attr("behaviour.failed-share", format!("{share:.2}"))
-        .attr("behaviour.targets", e.targets.clone())
-        .attr("behaviour.ports", e.ports.to_string())
-        .attr("behaviour.first", iso8601(e.first))
-        .attr("behaviour.last", iso8601(e.last))
+        .attr(names::behaviour::ROLE, role)
+        .attr(names::behaviour::ATTEMPTS, e.attempts.to_string())
+        .attr(names::behaviour::FAILED, e.failed.to_string())
+        .attr(names::behaviour::FAILED_SHARE, format!("{share:.2}"))
+        .attr(names::behaviour::TARGETS, e.targets.clone())
+        .attr(names::behaviour::PORTS, e.ports.to_string())
+        .attr(names::behaviour::FIRST, iso8601(e.first))
+        .attr(names::behaviour::LAST, iso8601(e.last))
         .attr(
-            "behaviour.seconds",
+            names::behaviour::SECONDS,
             format!("{:.3}", e.last.saturating_sub(e.first) as f64 / 1e9),
         )
-        .attr("behaviour.sample-targets", e.sample_targets.join(", "))
-        .attr("behaviour.flow-count", e.flow_count.to_string())
         .attr(
-            "behaviour.flows",
+            names::behaviour::SAMPLE_TARGETS,
+            e.sample_targets.join(", "),
+        )
+        .attr(names::behaviour::FLOW_COUNT, e.flow_count.to_string())
+        .attr(
+            names::behaviour::FLOWS,
             e.flows
                 .iter()
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(","),
         )
-        .attr("reason", e.reason.clone());
+        .attr(names::common::REASON, e.reason.clone());
     if !e.sample_ports.is_empty() {
-        f = f.attr("behaviour.sample-ports", e.sample_ports.join(", "));
+        f = f.attr(names::behaviour::SAMPLE_PORTS, e.sample_ports.join(", "));
     }
     if e.rejected > 0 {
-        f = f.attr("behaviour.rejected", e.rejected.to_string());
+        f = f.attr(names::behaviour::REJECTED, e.rejected.to_string());
     }
     if e.unkept > 0 {
         f = f.attr(
-            "behaviour.uncounted",
+            names::behaviour::UNCOUNTED,
             format!(
                 "{} further attempts past the {MAX_PROBES_PER_ACTOR} kept per source were counted, not examined",
                 e.unkept
@@ -426,7 +430,7 @@ impl Analyzer for BehaviourAnalyzer {
             );
             pcapxray_plugin_sdk::log::warn(&message);
             out.note(
-                RunNote::warning("behaviour.limit", message)
+                RunNote::warning(names::behaviour::NOTE_LIMIT, message)
                     .attr("forgotten-attempts", t.forgotten_attempts.to_string())
                     .attr("forgotten-services", t.forgotten_victims.to_string()),
             );

@@ -22,6 +22,7 @@ mod text;
 
 use cred::Found;
 pub use cred::{Cred, Outcome as Verdict};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Analyzer, Flow, FlowId, NoConfig, Outcome, PluginError, StreamChunk, StreamData, StreamStart,
 };
@@ -266,16 +267,16 @@ fn client_first(s: &Session, bytes: &[u8], upper: &[u8]) -> Reading {
 
 /// Tags of the findings this plugin raises.
 pub const TAGS: &[&str] = &[
-    "credentials.ftp",
-    "credentials.pop3",
-    "credentials.imap",
-    "credentials.smtp",
-    "credentials.telnet",
-    "credentials.http-basic",
-    "credentials.http-digest",
-    "credentials.http-form",
-    "credentials.ntlm",
-    "credentials.kerberos",
+    names::credentials::FTP,
+    names::credentials::POP3,
+    names::credentials::IMAP,
+    names::credentials::SMTP,
+    names::credentials::TELNET,
+    names::credentials::HTTP_BASIC,
+    names::credentials::HTTP_DIGEST,
+    names::credentials::HTTP_FORM,
+    names::credentials::NTLM,
+    names::credentials::KERBEROS,
 ];
 
 pcapxray_plugin_sdk::export_analyzer!(Credentials);

@@ -68,7 +68,7 @@ impl Names {
             if self.unknown.contains(&key) {
                 return None;
             }
-            match lookup(&ip).and_then(|h| host_name(&h).map(str::to_string)) {
+            match lookup(&ip).and_then(|h| h.best_name().map(str::to_string)) {
                 Some(name) => {
                     if self.known.len() >= Self::CAPACITY {
                         self.known.clear();
@@ -87,14 +87,6 @@ impl Names {
     fn end_batch(&mut self) {
         self.unknown.clear();
     }
-}
-
-/// A host's name: its first `name` fact, else its DHCP or NetBIOS name.
-pub(crate) fn host_name(h: &HostInfo) -> Option<&str> {
-    ["name", "dhcp.hostname", "netbios.name"]
-        .iter()
-        .find_map(|key| h.notes.iter().find(|n| n.key == *key))
-        .map(|n| n.value.as_str())
 }
 
 /// The output.

@@ -2,6 +2,7 @@
 //! of their input, tested natively; the plugin glue decides when rows are written.
 
 use crate::cells::{self, defuse};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::tables::Row;
 use pcapxray_plugin_sdk::{
     Finding, FindingRecord, Flow, HostInfo, Severity, Subject, format_mac,
@@ -109,7 +110,7 @@ fn rank(s: Severity) -> u8 {
 
 /// The server's name as the flow's own findings give it: SNI or `Host` (`server.name` first).
 pub fn flow_server_name(flow: &Flow) -> Option<&str> {
-    ["server.name", "tls.sni", "http.host"]
+    [names::web::SERVER_NAME, names::tls::SNI, names::http::HOST]
         .iter()
         .find_map(|key| flow.finding_value(key))
 }
@@ -224,22 +225,17 @@ pub fn host_row(h: &HostInfo, c: &Cells) -> Vec<String> {
             .find(|n| n.key == key)
             .map(|n| n.value.as_str())
     };
-    let mut names: Vec<&str> = Vec::new();
-    for n in h.notes.iter().filter(|n| n.key == "name") {
-        if !names.contains(&n.value.as_str()) {
-            names.push(&n.value);
-        }
-    }
+    let names = h.names();
     let macs: Vec<String> = h.macs.iter().map(|m| format_mac(*m)).collect();
     vec![
         ip.to_string(),
         IpClass::of(ip).as_str().into(),
         macs.join(";"),
-        c.text(crate::host_name(h).unwrap_or("")),
+        c.text(h.best_name().unwrap_or("")),
         c.text(&names.join(";")),
         c.text(fact("vendor").unwrap_or("")),
         c.text(fact("os").unwrap_or("")),
-        c.text(fact("dhcp.hostname").unwrap_or("")),
+        c.text(fact(names::dhcp::HOSTNAME).unwrap_or("")),
         c.text(fact("device").unwrap_or("")),
         time(h.first_seen),
         time(h.last_seen),

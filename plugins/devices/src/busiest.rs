@@ -6,6 +6,7 @@
 //! hosts plus one page.
 
 use pcapxray_plugin_sdk::HostInfo;
+use pcapxray_plugin_sdk::names;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::net::IpAddr;
@@ -18,7 +19,7 @@ struct Ranked {
 
 impl Ranked {
     fn new(host: HostInfo) -> Ranked {
-        let named = host.notes.iter().any(|n| n.key == "name");
+        let named = host.fact(names::host::NAME).is_some();
         let packets = host.packets_sent.saturating_add(host.packets_received);
         Ranked {
             key: (named, packets, Reverse(host.ip.into())),

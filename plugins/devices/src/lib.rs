@@ -38,6 +38,7 @@ pub mod fuzz {
 use dhcp::Clients;
 use inventory::{Settings, Ttls, Vendors};
 use oui::Registry;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::{
     Analyzer, ConfigError, Flow, HostInfo, Outcome, PluginError, export_analyzer, files, hosts, log,
@@ -181,7 +182,7 @@ impl Devices {
         if self.ttls.dropped > 0 {
             out.note(
                 pcapxray_plugin_sdk::RunNote::warning(
-                    "devices.ttl-limit",
+                    names::device::NOTE_TTL_LIMIT,
                     format!(
                         "TTLs were kept for the first {} addresses only; {} flows of further addresses \
                          gave no TTL, so those addresses got no on-link test or OS hint from it",
@@ -189,14 +190,14 @@ impl Devices {
                         self.ttls.dropped
                     ),
                 )
-                .attr("limit", inventory::MAX_TTL_HOSTS.to_string())
-                .attr("dropped", self.ttls.dropped.to_string()),
+                .attr(names::common::LIMIT, inventory::MAX_TTL_HOSTS.to_string())
+                .attr(names::common::DROPPED, self.ttls.dropped.to_string()),
             );
         }
         if self.dhcp.dropped > 0 {
             out.note(
                 pcapxray_plugin_sdk::RunNote::warning(
-                    "devices.dhcp-limit",
+                    names::device::NOTE_DHCP_LIMIT,
                     format!(
                         "DHCP clients were kept for the first {} hardware addresses only; {} messages of \
                          further clients were not read",
@@ -204,8 +205,8 @@ impl Devices {
                         self.dhcp.dropped
                     ),
                 )
-                .attr("limit", dhcp::MAX_CLIENTS.to_string())
-                .attr("dropped", self.dhcp.dropped.to_string()),
+                .attr(names::common::LIMIT, dhcp::MAX_CLIENTS.to_string())
+                .attr(names::common::DROPPED, self.dhcp.dropped.to_string()),
             );
         }
     }
@@ -214,14 +215,14 @@ impl Devices {
 /// The run note for a capture with more hosts than `max_hosts`.
 fn host_limit_note(seen: u64, left_out: u64, max: usize) -> pcapxray_plugin_sdk::RunNote {
     pcapxray_plugin_sdk::RunNote::warning(
-        "devices.host-limit",
+        names::device::NOTE_HOST_LIMIT,
         format!(
             "devices examined the {max} busiest of {seen} hosts (most packets, named hosts first); \
              {left_out} others were not looked at, so they got no vendor, LAN, gateway or OS facts and \
              the gateway and router counts leave them out (config max_hosts raises the bound)"
         ),
     )
-    .attr("limit", max.to_string())
+    .attr(names::common::LIMIT, max.to_string())
     .attr("hosts", seen.to_string())
     .attr("left_out", left_out.to_string())
 }
@@ -279,9 +280,9 @@ impl Analyzer for Devices {
         log::info(&format!(
             "Described {} LAN hosts ({} gateways, {} routers, {} OS hints) from {} hosts and {} DHCP messages.",
             count("device"),
-            count("device.gateway"),
-            count("device.router"),
-            count("device.os"),
+            count(names::device::GATEWAY),
+            count(names::device::ROUTER),
+            count(names::device::OS),
             seen,
             self.dhcp_messages
         ));

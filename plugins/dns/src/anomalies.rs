@@ -6,6 +6,7 @@
 //! heuristic, gives its reason and carries a confidence well below 100.
 
 use crate::text;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{Finding, Severity};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -131,39 +132,39 @@ impl Anomalies {
             domains.sort_by(|a, b| b.1.names.len().cmp(&a.1.names.len()).then(a.0.cmp(b.0)));
             for (domain, stats) in domains {
                 out.push(
-                    Finding::on_host(*ip, "dns.tunnel-suspect", Severity::Low)
+                    Finding::on_host(*ip, names::dns::TUNNEL_SUSPECT, Severity::Low)
                         .summary(format!(
                             "Possible DNS tunnelling (heuristic): {ip} queried {} distinct long or deeply nested names under {domain}",
                             stats.names.len()
                         ))
                         .attr(
-                            "reason",
+                            names::common::REASON,
                             format!(
                                 "many distinct names of {}+ characters or {}+ labels under one domain: data may be encoded in the labels (some CDNs, anti-virus and block-list lookups look alike)",
                                 t.tunnel_name_length, t.tunnel_label_count
                             ),
                         )
-                        .attr("heuristic", "true")
-                        .attr("dns.domain", domain.as_str())
-                        .attr("dns.distinct-names", stats.names.len().to_string())
-                        .attr("dns.longest-name", stats.longest.as_str())
+                        .attr(names::common::HEURISTIC, "true")
+                        .attr(names::dns::DOMAIN, domain.as_str())
+                        .attr(names::dns::DISTINCT_NAMES, stats.names.len().to_string())
+                        .attr(names::dns::LONGEST_NAME, stats.longest.as_str())
                         .confidence(60),
                 );
             }
             if host.txt >= t.txt_min_queries && host.txt * 2 >= host.queries {
                 out.push(
-                    Finding::on_host(*ip, "dns.txt-heavy", Severity::Low)
+                    Finding::on_host(*ip, names::dns::TXT_HEAVY, Severity::Low)
                         .summary(format!(
                             "TXT-heavy DNS (heuristic): {} of the {} queries {ip} sent ask for TXT records",
                             host.txt, host.queries
                         ))
                         .attr(
-                            "reason",
+                            names::common::REASON,
                             "most queries of this host are for TXT records, a common carrier for DNS tunnels and command and control; mail servers checking SPF and DKIM look alike",
                         )
-                        .attr("heuristic", "true")
-                        .attr("dns.txt-queries", host.txt.to_string())
-                        .attr("dns.query-count", host.queries.to_string())
+                        .attr(names::common::HEURISTIC, "true")
+                        .attr(names::dns::TXT_QUERIES, host.txt.to_string())
+                        .attr(names::dns::QUERY_COUNT, host.queries.to_string())
                         .confidence(40),
                 );
             }
@@ -172,18 +173,18 @@ impl Anomalies {
                 sample.sort();
                 let sample: Vec<&str> = sample.iter().take(5).map(|s| s.as_str()).collect();
                 out.push(
-                    Finding::on_host(*ip, "dns.nxdomain-heavy", Severity::Low)
+                    Finding::on_host(*ip, names::dns::NXDOMAIN_HEAVY, Severity::Low)
                         .summary(format!(
                             "Many non-existent names (heuristic): {ip} got NXDOMAIN for {} distinct names",
                             host.nxdomain.len()
                         ))
                         .attr(
-                            "reason",
+                            names::common::REASON,
                             "many lookups of names that do not exist: domain-generation (DGA) malware looks for its servers this way; a misconfigured search list looks alike",
                         )
-                        .attr("heuristic", "true")
-                        .attr("dns.nxdomain-names", host.nxdomain.len().to_string())
-                        .attr("dns.examples", sample.join(","))
+                        .attr(names::common::HEURISTIC, "true")
+                        .attr(names::dns::NXDOMAIN_NAMES, host.nxdomain.len().to_string())
+                        .attr(names::dns::EXAMPLES, sample.join(","))
                         .confidence(40),
                 );
             }

@@ -6,6 +6,7 @@
 use crate::message::{self, Binding, Parsed};
 use crate::nbns;
 use crate::text;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{Finding, Flow, Severity, Timestamp};
 use std::net::IpAddr;
 
@@ -26,10 +27,10 @@ impl Proto {
     /// The finding tag.
     pub fn tag(self) -> &'static str {
         match self {
-            Proto::Dns => "dns",
-            Proto::Mdns => "dns.mdns",
-            Proto::Llmnr => "dns.llmnr",
-            Proto::Nbns => "dns.nbns",
+            Proto::Dns => names::dns::TAG,
+            Proto::Mdns => names::dns::MDNS,
+            Proto::Llmnr => names::dns::LLMNR,
+            Proto::Nbns => names::dns::NBNS,
         }
     }
 
@@ -208,7 +209,7 @@ fn malformed(flow: &Flow, proto: Proto, failures: usize) -> Option<Observation> 
     if proto != Proto::Dns || failures == 0 || !flow.is_udp() {
         return None;
     }
-    let finding = Finding::on_flow(flow.id, "dns.malformed", Severity::Low)
+    let finding = Finding::on_flow(flow.id, names::dns::MALFORMED, Severity::Low)
         .summary(format!(
             "Traffic on UDP port 53 that does not parse as DNS ({failures} datagrams)"
         ))
@@ -216,7 +217,7 @@ fn malformed(flow: &Flow, proto: Proto, failures: usize) -> Option<Observation> 
             "reason",
             "no datagram of this port 53 flow is a DNS message; tunnels and VPNs use port 53 to pass firewalls",
         )
-        .attr("dns.malformed-messages", failures.to_string())
+        .attr(names::dns::MALFORMED_MESSAGES, failures.to_string())
         .confidence(60);
     Some(Observation {
         proto,
@@ -342,14 +343,14 @@ fn build(
             .take(limits.max_queries)
             .map(String::as_str)
             .collect();
-        finding = finding.attr("dns.queries", listed.join(","));
+        finding = finding.attr(names::dns::QUERIES, listed.join(","));
         if names.len() > limits.max_queries {
             finding = finding.attr(
-                "dns.queries-omitted",
+                names::dns::QUERIES_OMITTED,
                 (names.len() - limits.max_queries).to_string(),
             );
         }
-        finding = finding.attr("dns.qtypes", qtypes.join(","));
+        finding = finding.attr(names::dns::QTYPES, qtypes.join(","));
     }
     if !answers.is_empty() {
         let listed: Vec<&str> = answers
@@ -357,25 +358,25 @@ fn build(
             .take(limits.max_answers)
             .map(String::as_str)
             .collect();
-        finding = finding.attr("dns.answers", listed.join("; "));
+        finding = finding.attr(names::dns::ANSWERS, listed.join("; "));
         if answers.len() > limits.max_answers {
             finding = finding.attr(
-                "dns.answers-omitted",
+                names::dns::ANSWERS_OMITTED,
                 (answers.len() - limits.max_answers).to_string(),
             );
         }
     }
     if !rcodes.is_empty() {
-        finding = finding.attr("dns.rcode", rcodes.join(","));
+        finding = finding.attr(names::dns::RCODE, rcodes.join(","));
     }
     finding = finding
         .attr(
-            "dns.messages",
+            names::dns::MESSAGES,
             format!("{query_count} queries, {response_count} responses"),
         )
-        .attr("dns.transport", flow.protocol.as_str());
+        .attr(names::dns::TRANSPORT, flow.protocol.as_str());
     if failures > 0 {
-        finding = finding.attr("dns.malformed-messages", failures.to_string());
+        finding = finding.attr(names::dns::MALFORMED_MESSAGES, failures.to_string());
     }
     if Proto::by_port(flow.server.port).is_none() && Proto::by_port(flow.client.port).is_none() {
         finding = finding

@@ -48,8 +48,10 @@ pub mod fuzz {
 use anomalies::{Anomalies, Thresholds};
 use flow::{Limits, Observation, Proto};
 use pcapxray_plugin_sdk::RunNote;
+use pcapxray_plugin_sdk::host::{Host, WitHost};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
-    Analyzer, ConfigError, Flow, Outcome, PluginError, Seen, Timestamp, export_analyzer, hosts, log,
+    Analyzer, ConfigError, Flow, Outcome, PluginError, Seen, Timestamp, export_analyzer, log,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -158,21 +160,6 @@ struct Pending {
 /// Most facts kept waiting for their address.
 const MAX_PENDING: usize = 65_536;
 
-/// What the plugin asks the host's model. The component asks the real host table; tests give a set.
-pub trait Model {
-    /// True when the capture has traffic of `ip` so far.
-    fn has_host(&mut self, ip: IpAddr) -> bool;
-}
-
-/// The host table of the running pipeline.
-struct HostModel;
-
-impl Model for HostModel {
-    fn has_host(&mut self, ip: IpAddr) -> bool {
-        hosts::get(&ip.into()).is_some()
-    }
-}
-
 /// The analyzer.
 pub struct Dns {
     config: Config,
@@ -196,22 +183,16 @@ impl Dns {
         }
     }
 
-    /// Analyzes a batch with `model` answering questions about hosts.
-    pub fn analyze_with(&mut self, flows: &[Flow], out: &mut Outcome, model: &mut dyn Model) {
+    /// Analyzes a batch with `host` answering questions about hosts.
+    pub fn analyze_with(&mut self, flows: &[Flow], out: &mut Outcome, host: &dyn Host) {
         for flow in flows {
             if let Some(observation) = flow::observe(flow, self.limits()) {
-                self.apply(flow, observation, out, model);
+                self.apply(flow, observation, out, host);
             }
         }
     }
 
-    fn apply(
-        &mut self,
-        flow: &Flow,
-        observation: Observation,
-        out: &mut Outcome,
-        model: &mut dyn Model,
-    ) {
+    fn apply(&mut self, flow: &Flow, observation: Observation, out: &mut Outcome, host: &dyn Host) {
         *self.flows.entry(observation.proto.tag()).or_default() += 1;
         // The flow's own endpoints are in the host table already.
         self.known.first_time(flow.client_ip());
@@ -222,7 +203,7 @@ impl Dns {
                 if !self.facts.first_time((b.ip, b.key, b.value.clone())) {
                     continue;
                 }
-                if self.config.name_unseen_hosts || self.is_known(b.ip, model) {
+                if self.config.name_unseen_hosts || self.is_known(b.ip, host) {
                     out.fact(b.ip, b.key, b.value.clone(), Some(seen.observed));
                 } else if self.pending_count >= MAX_PENDING {
                     self.pending_dropped += 1;
@@ -239,7 +220,12 @@ impl Dns {
         if let Some(resolver) = observation.resolver
             && self.resolvers.first_time(resolver)
         {
-            out.fact(resolver, "dns.resolver", "true", Some(flow.first_seen()));
+            out.fact(
+                resolver,
+                names::dns::RESOLVER,
+                "true",
+                Some(flow.first_seen()),
+            );
         }
         if observation.proto == Proto::Dns && self.config.anomalies {
             self.anomalies.record(
@@ -251,26 +237,26 @@ impl Dns {
         out.push(observation.finding);
     }
 
-    fn is_known(&mut self, ip: IpAddr, model: &mut dyn Model) -> bool {
+    fn is_known(&mut self, ip: IpAddr, host: &dyn Host) -> bool {
         if self.known.contains(&ip) {
             return true;
         }
-        let known = model.has_host(ip);
+        let known = host.host(ip).is_some();
         if known {
             self.known.first_time(ip);
         }
         known
     }
 
-    /// Ends the run with `model` answering questions about hosts. Returns how many names were left
+    /// Ends the run with `host` answering questions about hosts. Returns how many names were left
     /// out because their address never showed up.
-    pub fn finish_with(&mut self, out: &mut Outcome, model: &mut dyn Model) -> usize {
+    pub fn finish_with(&mut self, out: &mut Outcome, host: &dyn Host) -> usize {
         let mut dropped = 0;
         if !self.pending.is_empty() {
             // One question per waiting address (at most MAX_PENDING), not a copy of the host table.
             let mut waiting: Vec<IpAddr> = self.pending.keys().copied().collect();
             waiting.sort();
-            for ip in waiting.into_iter().filter(|ip| model.has_host(*ip)) {
+            for ip in waiting.into_iter().filter(|ip| host.host(*ip).is_some()) {
                 for fact in self.pending.remove(&ip).unwrap_or_default() {
                     out.fact(ip, fact.key, fact.value, Some(fact.observed));
                 }
@@ -318,24 +304,24 @@ impl Analyzer for Dns {
     }
 
     fn analyze(&mut self, flows: &[Flow], out: &mut Outcome) -> Result<(), PluginError> {
-        self.analyze_with(flows, out, &mut HostModel);
+        self.analyze_with(flows, out, &WitHost);
         Ok(())
     }
 
     fn finish(&mut self, out: &mut Outcome) -> Result<(), PluginError> {
-        let dropped = self.finish_with(out, &mut HostModel);
+        let dropped = self.finish_with(out, &WitHost);
         if self.pending_dropped > 0 {
             out.note(
                 RunNote::warning(
-                    "dns.limit",
+                    names::dns::NOTE_LIMIT,
                     format!(
                         "{} answers named addresses not yet seen after {MAX_PENDING} such names were \
                          already waiting; those names were not kept",
                         self.pending_dropped
                     ),
                 )
-                .attr("dropped", self.pending_dropped.to_string())
-                .attr("limit", MAX_PENDING.to_string()),
+                .attr(names::common::DROPPED, self.pending_dropped.to_string())
+                .attr(names::common::LIMIT, MAX_PENDING.to_string()),
             );
         }
         if dropped > 0 {
@@ -347,9 +333,9 @@ impl Analyzer for Dns {
         log::info(&format!(
             "Read {} DNS, {} mDNS, {} LLMNR and {} NetBIOS name service flows.",
             count("dns"),
-            count("dns.mdns"),
-            count("dns.llmnr"),
-            count("dns.nbns")
+            count(names::dns::MDNS),
+            count(names::dns::LLMNR),
+            count(names::dns::NBNS)
         ));
         Ok(())
     }
@@ -368,13 +354,15 @@ mod tests {
     use hickory_proto::rr::rdata::A;
     use pcapxray_plugin_sdk::Protocol;
 
-    /// A model that knows a fixed set of addresses.
-    pub struct Known(pub Vec<IpAddr>);
+    use pcapxray_plugin_sdk::testing::{FakeHost, host};
 
-    impl Model for Known {
-        fn has_host(&mut self, ip: IpAddr) -> bool {
-            self.0.contains(&ip)
+    /// A host table with these addresses.
+    fn known(ips: &[&str]) -> FakeHost {
+        let fake = FakeHost::new("dns");
+        for ip in ips {
+            fake.with_host(host(ip, &[]));
         }
+        fake
     }
 
     fn config(json: &str) -> Result<Config, serde_json::Error> {
@@ -425,14 +413,14 @@ mod tests {
     #[test]
     fn names_are_published_once_and_only_for_addresses_the_capture_has() {
         let mut dns = Dns::new(Config::default()).unwrap();
-        let mut model = Known(vec!["93.184.216.34".parse().unwrap()]);
+        let model = known(&["93.184.216.34"]);
         let mut out = Outcome::default();
         let flows = [
             lookup(1, "www.example.com.", [93, 184, 216, 34]),
             lookup(2, "www.example.com.", [93, 184, 216, 34]),
             lookup(3, "elsewhere.example.", [192, 0, 2, 77]),
         ];
-        dns.analyze_with(&flows, &mut out, &mut model);
+        dns.analyze_with(&flows, &mut out, &model);
         assert_eq!(out.findings.len(), 3);
         assert_eq!(
             facts(&out),
@@ -446,9 +434,9 @@ mod tests {
             ]
         );
         // 192.0.2.77 shows up later in the capture: its name is published at the end.
-        model.0.push("192.0.2.77".parse().unwrap());
+        model.with_host(host("192.0.2.77", &[]));
         let mut end = Outcome::default();
-        dns.finish_with(&mut end, &mut model);
+        dns.finish_with(&mut end, &model);
         assert_eq!(
             facts(&end),
             [(
@@ -465,8 +453,8 @@ mod tests {
         let flows = [lookup(3, "elsewhere.example.", [192, 0, 2, 77])];
         let mut dns = Dns::new(Config::default()).unwrap();
         let (mut out, mut end) = (Outcome::default(), Outcome::default());
-        dns.analyze_with(&flows, &mut out, &mut Known(vec![]));
-        dns.finish_with(&mut end, &mut Known(vec![]));
+        dns.analyze_with(&flows, &mut out, &known(&[]));
+        dns.finish_with(&mut end, &known(&[]));
         assert!(
             facts(&out)
                 .iter()
@@ -480,7 +468,7 @@ mod tests {
         })
         .unwrap();
         let mut out = Outcome::default();
-        all.analyze_with(&flows, &mut out, &mut Known(vec![]));
+        all.analyze_with(&flows, &mut out, &known(&[]));
         assert!(facts(&out).iter().any(|f| f.2 == "elsewhere.example"));
 
         let mut quiet = Dns::new(Config {
@@ -490,7 +478,7 @@ mod tests {
         })
         .unwrap();
         let mut out = Outcome::default();
-        quiet.analyze_with(&flows, &mut out, &mut Known(vec![]));
+        quiet.analyze_with(&flows, &mut out, &known(&[]));
         assert!(facts(&out).iter().all(|f| f.1 != "name"));
     }
 }

@@ -7,6 +7,7 @@
 
 use crate::message::{Answer, Binding, Parsed, Question};
 use crate::text;
+use pcapxray_plugin_sdk::names;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Record type NB (name → address).
@@ -272,7 +273,7 @@ fn bind(out: &mut Vec<Binding>, ip: IpAddr, name: &NetbiosName, group: bool) {
     let binding = if group && name.suffix == 0x00 && !name.name.is_empty() {
         Binding {
             ip,
-            key: "netbios.group",
+            key: names::netbios::GROUP,
             value: name.name.clone(),
         }
     } else if !group && name.names_a_machine() {

@@ -4,6 +4,7 @@
 //! the hosts and records every query in the report; this plugin chooses whom to ask and when.
 
 use pcapxray_plugin_sdk::RunNote;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::{
     Analyzer, CapabilityError, Flow, IpAddress, Outcome, PluginError, dns, hosts, log, whois,
@@ -68,7 +69,7 @@ impl Analyzer for Enrich {
                     .map(|r| r.map(|_| ()))
                     .collect()
             });
-            summarize(out, "enrich.dns", "reverse DNS", asked);
+            summarize(out, names::enrich::NOTE_DNS, "reverse DNS", asked);
         }
         if self.config.whois {
             let asked = self.ask("RDAP", &candidates.public, |batch| {
@@ -77,7 +78,7 @@ impl Analyzer for Enrich {
                     .map(|r| r.map(|_| ()))
                     .collect()
             });
-            summarize(out, "enrich.whois", "RDAP", asked);
+            summarize(out, names::enrich::NOTE_WHOIS, "RDAP", asked);
         }
         Ok(())
     }
@@ -121,7 +122,7 @@ impl Enrich {
                 .filter(|h| IpClass::of(h.ip.into()) == IpClass::Public)
             {
                 public.offer(h.ip, max);
-                if !h.notes.iter().any(|n| n.key == "name") {
+                if h.fact(names::host::NAME).is_none() {
                     unnamed.offer(h.ip, max);
                 }
             }

@@ -20,6 +20,7 @@ mod smb;
 mod smb1;
 mod tftp;
 
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Analyzer, Flow, FlowId, Outcome, PluginError, RunNote, StreamChunk, StreamData, StreamStart,
     Timestamp,
@@ -187,7 +188,7 @@ impl Analyzer for Files {
         if self.not_kept > 0 {
             out.note(
                 RunNote::warning(
-                    "files.extract-cap",
+                    names::files::NOTE_EXTRACT_CAP,
                     format!(
                         "{} files were found but not kept in files/ because an extraction cap \
                          (grants.extract: file_mb or total_mb) was reached; their hashes are reported",
@@ -305,13 +306,13 @@ fn decide(
 
 /// Tags of the findings this plugin raises.
 pub const TAGS: &[&str] = &[
-    "files.http",
-    "files.smtp",
-    "files.pop3",
-    "files.imap",
-    "files.ftp",
-    "files.tftp",
-    "files.smb",
+    names::files::HTTP,
+    names::files::SMTP,
+    names::files::POP3,
+    names::files::IMAP,
+    names::files::FTP,
+    names::files::TFTP,
+    names::files::SMB,
 ];
 
 pcapxray_plugin_sdk::export_analyzer!(Files);

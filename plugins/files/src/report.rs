@@ -5,6 +5,7 @@
 //! with the reason in words (`mismatch`); every other file is Info.
 
 use crate::sink::{Summary, extension_of};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{Finding, FlowId, Severity, StreamStart, Timestamp};
 
 /// What the protocol knew about a file.
@@ -164,32 +165,36 @@ pub fn finding(flow: FlowId, start: Option<&StreamStart>, found: Found) -> Findi
     if let Some(why) = &why {
         summary = format!("{summary}: {why}");
     }
-    let mut f = Finding::on_flow(flow, format!("files.{}", info.proto), severity)
-        .summary(summary)
-        .attr("protocol", info.proto)
-        .attr("direction", info.what)
-        .attr("name", info.name.clone())
-        .attr("size", s.size.to_string())
-        .attr("missing", s.missing.to_string())
-        .attr("complete", complete.to_string())
-        .attr("md5", s.md5)
-        .attr("sha1", s.sha1)
-        .attr("sha256", s.sha256)
-        .attr("time", pcapxray_plugin_sdk::time::iso8601(time));
+    let mut f = Finding::on_flow(
+        flow,
+        format!("{}.{}", names::files::TAG, info.proto),
+        severity,
+    )
+    .summary(summary)
+    .attr(names::files::PROTOCOL, info.proto)
+    .attr(names::files::DIRECTION, info.what)
+    .attr(names::files::NAME, info.name.clone())
+    .attr(names::files::SIZE, s.size.to_string())
+    .attr(names::files::MISSING, s.missing.to_string())
+    .attr(names::files::COMPLETE, complete.to_string())
+    .attr(names::files::MD5, s.md5)
+    .attr(names::files::SHA1, s.sha1)
+    .attr(names::files::SHA256, s.sha256)
+    .attr(names::files::TIME, pcapxray_plugin_sdk::time::iso8601(time));
     let opt = |f: Finding, key: &str, value: Option<String>| match value {
         Some(v) if !v.is_empty() => f.attr(key, v),
         _ => f,
     };
-    f = opt(f, "missing_ranges", Some(s.ranges));
-    f = opt(f, "declared_type", info.declared_type);
-    f = opt(f, "detected_type", detected.map(str::to_string));
-    f = opt(f, "mismatch", why);
-    f = opt(f, "decode_problem", info.problem);
-    f = opt(f, "client", start.map(|s| endpoint(&s.client)));
-    f = opt(f, "server", start.map(|s| endpoint(&s.server)));
+    f = opt(f, names::files::MISSING_RANGES, Some(s.ranges));
+    f = opt(f, names::files::DECLARED_TYPE, info.declared_type);
+    f = opt(f, names::files::DETECTED_TYPE, detected.map(str::to_string));
+    f = opt(f, names::files::MISMATCH, why);
+    f = opt(f, names::files::DECODE_PROBLEM, info.problem);
+    f = opt(f, names::files::CLIENT, start.map(|s| endpoint(&s.client)));
+    f = opt(f, names::files::SERVER, start.map(|s| endpoint(&s.server)));
     f = match s.extracted {
-        Ok(path) => f.attr("extracted", path),
-        Err(why) => opt(f, "not_extracted", Some(why)),
+        Ok(path) => f.attr(names::files::EXTRACTED, path),
+        Err(why) => opt(f, names::files::NOT_EXTRACTED, Some(why)),
     };
     for (key, value) in info.attrs {
         f = f.attr(key, value);

@@ -5,14 +5,14 @@
 //! Graphviz install is needed; when the user has Graphviz and grants it, it can draw instead, and PNG
 //! too.
 
-use pcapxray_plugin_sdk::graph::{
+use pcapxray_diagram::{
     Class, FIT_LEVELS, FIXED_VIEWS, LAYOUT_BUDGET_MS, MAX_SVG_PX, NetGraph, NodeIndex, View,
     ViewOptions, available_views, is_view_name, text::IpNet, to_dot, to_svg_linked,
     to_svg_unplaced, view_bits, view_names,
 };
+use pcapxray_plugin_sdk::host::{LogLevel, OutputHost, WitHost};
 use pcapxray_plugin_sdk::{
-    Artifact, CapabilityError, ConfigError, FindingRecord, Flow, HostInfo, Output, PluginError,
-    Report, graphviz, log,
+    Artifact, ConfigError, FindingRecord, Flow, HostInfo, Output, PluginError, Report,
 };
 use serde::Deserialize;
 use std::time::Instant;
@@ -62,11 +62,11 @@ impl Default for Config {
             views: None,
             from: Vec::new(),
             to: Vec::new(),
-            max_internet_nodes: pcapxray_plugin_sdk::graph::DEFAULT_MAX_INTERNET_NODES,
+            max_internet_nodes: pcapxray_diagram::DEFAULT_MAX_INTERNET_NODES,
             renderer: Renderer::Builtin,
             engine: "dot".into(),
             png: false,
-            max_hosts: pcapxray_plugin_sdk::graph::DEFAULT_MAX_HOSTS,
+            max_hosts: pcapxray_diagram::DEFAULT_MAX_HOSTS,
         }
     }
 }
@@ -85,45 +85,9 @@ fn parse_nets(key: &str, list: &[String]) -> Result<Vec<IpNet>, PluginError> {
         .collect()
 }
 
-/// What the plugin asks of the host: logging and Graphviz. A trait so that native unit tests can run
-/// the plugin with a stand-in (the host's imports only exist inside the component).
-pub trait Env {
-    /// Logs a message (`level`: debug, info, warn).
-    fn log(&mut self, level: &str, message: &str);
-    /// The `graphviz` capability.
-    fn graphviz(
-        &mut self,
-        dot: &str,
-        engine: &str,
-        format: &str,
-    ) -> Result<Vec<u8>, CapabilityError>;
-}
-
-/// The real host.
-pub struct HostEnv;
-
-impl Env for HostEnv {
-    fn log(&mut self, level: &str, message: &str) {
-        match level {
-            "debug" => log::debug(message),
-            "warn" => log::warn(message),
-            _ => log::info(message),
-        }
-    }
-
-    fn graphviz(
-        &mut self,
-        dot: &str,
-        engine: &str,
-        format: &str,
-    ) -> Result<Vec<u8>, CapabilityError> {
-        graphviz::render(dot, engine, format)
-    }
-}
-
 /// The plugin.
 pub struct GraphOutput {
-    env: Box<dyn Env>,
+    env: Box<dyn OutputHost>,
     views: Option<Vec<String>>,
     options: ViewOptions,
     renderer: Renderer,
@@ -134,7 +98,7 @@ pub struct GraphOutput {
 
 impl GraphOutput {
     /// Checks the configuration.
-    pub fn checked(config: Config, env: Box<dyn Env>) -> Result<GraphOutput, PluginError> {
+    pub fn checked(config: Config, env: Box<dyn OutputHost>) -> Result<GraphOutput, PluginError> {
         if let Some(views) = &config.views {
             for (i, name) in views.iter().enumerate() {
                 if !is_view_name(name) {
@@ -196,7 +160,7 @@ impl GraphOutput {
                     match available.iter().find(|(n, _)| n == name) {
                         Some(v) => out.push(v.clone()),
                         None if name == "all" => out.push(("all".into(), 0)),
-                        None => self.env.log("info", &format!(
+                        None => self.env.log(LogLevel::Info, &format!(
                             "View `{name}` has no conversations in this capture{}; no file written for it.",
                             if view_bits(&self.model, name).is_none() {
                                 " (no finding has that tag prefix)"
@@ -286,7 +250,7 @@ impl GraphOutput {
                 Ok(bytes) => svg = Some(bytes),
                 Err(e) => {
                     state.graphviz_ok = false;
-                    self.env.log("warn", &format!(
+                    self.env.log(LogLevel::Warn, &format!(
                         "Graphviz could not draw graph/{file}.svg ({}: {}); drawing it and the other views with the built-in renderer.",
                         e.kind(),
                         e.message()
@@ -299,7 +263,7 @@ impl GraphOutput {
             None if state.started.elapsed().as_millis() > u128::from(LAYOUT_BUDGET_MS) => {
                 if !state.over_budget {
                     state.over_budget = true;
-                    self.env.log("warn", &format!(
+                    self.env.log(LogLevel::Warn, &format!(
                         "Laying out the diagrams took over {} s; graph/{file}.svg and the diagrams after it only say so (their DOT files are complete: draw them with Graphviz, or set `views` to fewer views).",
                         LAYOUT_BUDGET_MS / 1000
                     ));
@@ -327,7 +291,7 @@ impl GraphOutput {
                 Ok(bytes) => state.out.push(artifact(file, "png", "image/png", bytes)),
                 Err(e) => {
                     state.graphviz_ok = false;
-                    self.env.log("warn", &format!(
+                    self.env.log(LogLevel::Warn, &format!(
                         "No PNG files: Graphviz could not draw graph/{file}.png ({}: {}). The SVG files are complete.",
                         e.kind(),
                         e.message()
@@ -336,7 +300,7 @@ impl GraphOutput {
             }
         }
         self.env.log(
-            "debug",
+            LogLevel::Debug,
             &format!(
                 "graph/{file}: {} nodes, {} edges, drawn in {} ms.",
                 view.nodes.len(),
@@ -345,7 +309,8 @@ impl GraphOutput {
             ),
         );
         if let Some(note) = &view.grouping {
-            self.env.log("info", &format!("graph/{file}: {note}."));
+            self.env
+                .log(LogLevel::Info, &format!("graph/{file}: {note}."));
         }
         state
             .out
@@ -422,7 +387,7 @@ fn artifact(view: &str, ext: &str, media_type: &str, bytes: Vec<u8>) -> Artifact
 pub fn capture_title(report: &Report) -> String {
     let file = &report.capture.file;
     let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
-    pcapxray_plugin_sdk::graph::text::clean(name, 120)
+    pcapxray_diagram::text::clean(name, 120)
 }
 
 impl Output for GraphOutput {
@@ -433,7 +398,7 @@ impl Output for GraphOutput {
     type Config = Config;
 
     fn new(config: Config) -> Result<GraphOutput, PluginError> {
-        GraphOutput::checked(config, Box::new(HostEnv))
+        GraphOutput::checked(config, Box::new(WitHost))
     }
 
     fn consume(&mut self, flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {
@@ -464,13 +429,13 @@ impl Output for GraphOutput {
         self.model.finish(&report);
         let lost = self.model.untracked_late_findings();
         if lost > 0 {
-            self.env.log("warn", &format!(
+            self.env.log(LogLevel::Warn, &format!(
                 "{lost} findings raised at the end of the run are about flows past the first {} of the capture; their flows keep the class they had.",
-                pcapxray_plugin_sdk::graph::MAX_TRACKED_FLOWS
+                pcapxray_diagram::MAX_TRACKED_FLOWS
             ));
         }
         if self.model.folded_hosts() > 0 {
-            self.env.log("warn", &format!(
+            self.env.log(LogLevel::Warn, &format!(
                 "The diagrams draw {} hosts one by one and fold {} more into their address blocks (config max_hosts raises the bound).",
                 self.model.max_hosts(),
                 self.model.folded_hosts()
@@ -478,9 +443,9 @@ impl Output for GraphOutput {
         }
         let folded = self.model.folded_flows();
         if folded > 0 {
-            self.env.log("warn", &format!(
+            self.env.log(LogLevel::Warn, &format!(
                 "The capture has more than {} conversations (client, server, class); the diagrams count {folded} flows of later ones between the address blocks of their ends (nodes labelled `(more conversations)`).",
-                pcapxray_plugin_sdk::graph::MAX_CONVERSATIONS
+                pcapxray_diagram::MAX_CONVERSATIONS
             ));
         }
         let mut out = vec![classes_artifact(&self.model)];

@@ -2,36 +2,24 @@
 //! with a stand-in host; the diagrams themselves are tested in the SDK and end to end.
 
 use super::*;
-use pcapxray_plugin_sdk::testing::FlowBuilder;
+use pcapxray_plugin_sdk::testing::{FakeHost, FlowBuilder};
 use pcapxray_plugin_sdk::{
     CaptureInfo, Direction, Finding, FindingRecord, HostInfo, HostNote, Protocol, Severity,
 };
-use std::cell::RefCell;
 use std::net::IpAddr;
-use std::rc::Rc;
 
-#[derive(Default)]
-struct Fake {
-    logs: Rc<RefCell<Vec<(String, String)>>>,
-    graphviz: Option<Vec<u8>>,
-    calls: Rc<RefCell<Vec<String>>>,
+/// The stand-in host: nothing granted unless a test grants it.
+fn fake() -> FakeHost {
+    FakeHost::new("graph")
 }
 
-impl Env for Fake {
-    fn log(&mut self, level: &str, message: &str) {
-        self.logs.borrow_mut().push((level.into(), message.into()));
-    }
-    fn graphviz(
-        &mut self,
-        _dot: &str,
-        engine: &str,
-        format: &str,
-    ) -> Result<Vec<u8>, CapabilityError> {
-        self.calls.borrow_mut().push(format!("{engine}/{format}"));
-        self.graphviz.clone().ok_or_else(|| {
-            CapabilityError::NotGranted("stage `graph` was not granted `graphviz`".into())
-        })
-    }
+/// The messages logged at `level`.
+fn logged(host: &FakeHost, level: LogLevel) -> Vec<String> {
+    host.logs()
+        .into_iter()
+        .filter(|(l, _)| *l == level)
+        .map(|(_, m)| m)
+        .collect()
 }
 
 fn config(json: &str) -> Config {
@@ -122,14 +110,14 @@ fn report(findings: Vec<Finding>) -> Report {
 }
 
 /// The diagrams the plugin writes (without `graph/classes.json`, see [`run_all`]).
-fn run(json: &str, fake: Fake) -> Vec<Artifact> {
+fn run(json: &str, fake: FakeHost) -> Vec<Artifact> {
     let mut out = run_all(json, fake);
     assert_eq!(out.remove(0).name, "graph/classes.json");
     out
 }
 
 /// Everything the plugin writes.
-fn run_all(json: &str, fake: Fake) -> Vec<Artifact> {
+fn run_all(json: &str, fake: FakeHost) -> Vec<Artifact> {
     let mut plugin = GraphOutput::checked(config(json), Box::new(fake)).unwrap();
     plugin
         .consume(vec![
@@ -157,7 +145,7 @@ fn names(artifacts: &[Artifact]) -> Vec<&str> {
 
 #[test]
 fn every_view_with_conversations_gets_a_dot_and_an_svg() {
-    let out = run("{}", Fake::default());
+    let out = run("{}", fake());
     assert_eq!(
         names(&out),
         [
@@ -193,7 +181,7 @@ fn every_view_with_conversations_gets_a_dot_and_an_svg() {
 fn classes_json_gives_every_flow_the_class_and_views_of_its_diagram_edge() {
     // Flow 3 is "other" when it passes and turns suspicious by a finding at the end; the beacon
     // finding about its client names its server, so the pair is in the beacon view too.
-    let out = run_all(r#"{"views": ["all"]}"#, Fake::default());
+    let out = run_all(r#"{"views": ["all"]}"#, fake());
     assert_eq!(out[0].name, "graph/classes.json");
     let v: serde_json::Value = serde_json::from_slice(&out[0].bytes).unwrap();
     let classes: Vec<&str> = v["classes"]
@@ -234,9 +222,11 @@ fn classes_json_gives_every_flow_the_class_and_views_of_its_diagram_edge() {
 
 #[test]
 fn asked_for_views_are_written_and_empty_ones_are_explained() {
-    let fake = Fake::default();
-    let logs = fake.logs.clone();
-    let out = run(r#"{"views": ["tor", "https", "all", "https"]}"#, fake);
+    let fake = fake();
+    let out = run(
+        r#"{"views": ["tor", "https", "all", "https"]}"#,
+        fake.clone(),
+    );
     assert_eq!(
         names(&out),
         [
@@ -246,58 +236,44 @@ fn asked_for_views_are_written_and_empty_ones_are_explained() {
             "graph/all.svg"
         ]
     );
+    let info = logged(&fake, LogLevel::Info);
     assert!(
-        logs.borrow()
-            .iter()
-            .any(|(l, m)| l == "info" && m.contains("View `tor` has no conversations")),
-        "{:?}",
-        logs.borrow()
+        info.iter()
+            .any(|m| m.contains("View `tor` has no conversations")),
+        "{info:?}"
     );
 }
 
 #[test]
 fn graphviz_draws_when_granted_and_the_builtin_renderer_steps_in_when_not() {
-    let fake = Fake {
-        graphviz: Some(b"<svg>from graphviz</svg>".to_vec()),
-        ..Fake::default()
-    };
-    let calls = fake.calls.clone();
+    let granted = fake().grant_graphviz(b"<svg>from graphviz</svg>");
     let out = run(
         r#"{"renderer": "graphviz", "engine": "sfdp", "png": true, "views": ["all"]}"#,
-        fake,
+        granted.clone(),
     );
     assert_eq!(
         names(&out),
         ["graph/all.png", "graph/all.dot", "graph/all.svg"]
     );
     assert_eq!(out[2].bytes, b"<svg>from graphviz</svg>");
-    assert_eq!(*calls.borrow(), ["sfdp/svg", "sfdp/png"]);
+    assert_eq!(granted.calls(), ["graphviz sfdp/svg", "graphviz sfdp/png"]);
 
-    let fake = Fake::default();
-    let (logs, calls) = (fake.logs.clone(), fake.calls.clone());
-    let out = run(r#"{"renderer": "graphviz", "png": true}"#, fake);
+    let fake = fake();
+    let out = run(r#"{"renderer": "graphviz", "png": true}"#, fake.clone());
     assert!(!names(&out).iter().any(|n| n.ends_with(".png")));
     assert!(
         String::from_utf8_lossy(&out[1].bytes).contains("class=\"node\""),
         "built-in SVG"
     );
-    assert_eq!(calls.borrow().len(), 1, "asked once, not once per view");
-    let warnings: Vec<String> = logs
-        .borrow()
-        .iter()
-        .filter(|(l, _)| l == "warn")
-        .map(|(_, m)| m.clone())
-        .collect();
+    assert_eq!(fake.calls().len(), 1, "asked once, not once per view");
+    let warnings = logged(&fake, LogLevel::Warn);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("not granted") && warnings[0].contains("built-in renderer"));
 }
 
 #[test]
 fn filters_keep_the_conversations_asked_for() {
-    let out = run(
-        r#"{"to": ["203.0.113.0/24"], "views": ["all"]}"#,
-        Fake::default(),
-    );
+    let out = run(r#"{"to": ["203.0.113.0/24"], "views": ["all"]}"#, fake());
     let dot = String::from_utf8(out[0].bytes.clone()).unwrap();
     assert!(dot.contains("203.0.113.5"));
     assert!(!dot.contains("198.51.100.3"));
@@ -312,7 +288,7 @@ fn bad_configuration_names_the_key() {
         (r#"{"max_internet_nodes": 0}"#, "max_internet_nodes"),
         (r#"{"engine": "rm -rf"}"#, "engine"),
     ] {
-        match GraphOutput::checked(config(json), Box::new(Fake::default())) {
+        match GraphOutput::checked(config(json), Box::new(fake())) {
             Err(PluginError::Config(errors)) => assert_eq!(errors[0].key, key, "{json}"),
             Err(e) => panic!("{json}: {e:?}"),
             Ok(_) => panic!("{json} was accepted"),
@@ -327,7 +303,7 @@ fn bad_configuration_names_the_key() {
 /// `MAX_SVG_PX`, and each group of the overview links to its detail file, which exists.
 #[test]
 fn a_sweep_gives_bounded_svgs_and_a_detail_file_per_group() {
-    let mut plugin = GraphOutput::checked(config("{}"), Box::new(Fake::default())).unwrap();
+    let mut plugin = GraphOutput::checked(config("{}"), Box::new(fake())).unwrap();
     let mut flows = Vec::new();
     for i in 0..3000u64 {
         let target = format!("10.{}.{}.{}", i / 1000, (i / 100) % 10, 1 + i % 100);

@@ -7,8 +7,8 @@
 
 mod page;
 
-use pcapxray_plugin_sdk::graph::NetGraph;
-use pcapxray_plugin_sdk::graph::text::clean;
+use pcapxray_diagram::NetGraph;
+use pcapxray_diagram::text::clean;
 use pcapxray_plugin_sdk::tables::{self, Row, Table};
 use pcapxray_plugin_sdk::time::iso8601;
 use pcapxray_plugin_sdk::{
@@ -46,7 +46,7 @@ impl Default for Config {
             max_flows: 5000,
             title: None,
             max_hosts: MAX_HOSTS,
-            diagram_max_hosts: pcapxray_plugin_sdk::graph::DEFAULT_MAX_HOSTS,
+            diagram_max_hosts: pcapxray_diagram::DEFAULT_MAX_HOSTS,
         }
     }
 }
@@ -436,7 +436,7 @@ impl Html {
         if self.model.folded_flows() > 0 {
             notes.push(format!(
                 "The diagrams of report.html keep {} conversations one by one and count {} flows of later ones between the address blocks of their ends.",
-                pcapxray_plugin_sdk::graph::MAX_CONVERSATIONS,
+                pcapxray_diagram::MAX_CONVERSATIONS,
                 self.model.folded_flows()
             ));
         }

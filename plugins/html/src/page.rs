@@ -3,10 +3,11 @@
 //! not built here is the diagrams' SVG, which the SDK's renderer escapes the same way.
 
 use crate::{FindingRow, Findings, FlowRow, TableRows, ts};
-use pcapxray_plugin_sdk::graph::text::{clean, escape_xml as e};
-use pcapxray_plugin_sdk::graph::{
+use pcapxray_diagram::text::{clean, escape_xml as e};
+use pcapxray_diagram::{
     LAYOUT_BUDGET_MS, NetGraph, View, ViewOptions, available_views, to_svg, to_svg_unplaced,
 };
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::tables::{self, Row, Table};
 use pcapxray_plugin_sdk::{HostInfo, Report, format_mac};
@@ -345,7 +346,7 @@ impl Page<'_> {
             let _ = writeln!(
                 out,
                 "<figure class=\"diagram\" data-view=\"{n}\" id=\"view-{n}\"><figcaption>{}</figcaption>",
-                e(&pcapxray_plugin_sdk::graph::caption(v)),
+                e(&pcapxray_diagram::caption(v)),
                 n = e(&v.name)
             );
             let prefix = format!("v{i}-");
@@ -406,9 +407,9 @@ impl Page<'_> {
             let mut other: Vec<String> = Vec::new();
             for n in &h.notes {
                 let (list, value) = match n.key.as_str() {
-                    "name" | "dhcp.hostname" => (&mut names, clean(&n.value, 120)),
-                    "vendor" => (&mut vendor, clean(&n.value, 120)),
-                    "os" => (&mut os, clean(&n.value, 120)),
+                    names::host::NAME | names::dhcp::HOSTNAME => (&mut names, clean(&n.value, 120)),
+                    names::host::VENDOR => (&mut vendor, clean(&n.value, 120)),
+                    names::host::OS => (&mut os, clean(&n.value, 120)),
                     _ => (
                         &mut other,
                         format!("{}: {}", clean(&n.key, 64), clean(&n.value, 120)),
@@ -629,14 +630,14 @@ impl Page<'_> {
         );
         for r in rows {
             Self::row_start(out, r);
-            Self::cell(out, r, "protocol");
-            Self::cell(out, r, "name");
+            Self::cell(out, r, names::files::PROTOCOL);
+            Self::cell(out, r, names::files::NAME);
             let kind = r
-                .get("detected_type")
-                .or(r.get("declared_type"))
+                .get(names::files::DETECTED_TYPE)
+                .or(r.get(names::files::DECLARED_TYPE))
                 .unwrap_or("");
             text_cell(out, &clean(kind, 120));
-            for key in ["size", "missing"] {
+            for key in [names::files::SIZE, names::files::MISSING] {
                 num_cell(
                     out,
                     r.get(key).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0),
@@ -645,9 +646,12 @@ impl Page<'_> {
             let _ = write!(
                 out,
                 "<td class=\"mono\">{}</td>",
-                e(&clean(r.get("sha256").unwrap_or(""), 64))
+                e(&clean(r.get(names::files::SHA256).unwrap_or(""), 64))
             );
-            let kept = r.get("extracted").or(r.get("not_extracted")).unwrap_or("");
+            let kept = r
+                .get(names::files::EXTRACTED)
+                .or(r.get(names::files::NOT_EXTRACTED))
+                .unwrap_or("");
             text_cell(out, &clean(kept, 300));
             self.details(out, r);
             out.push_str("</tr>\n");
@@ -659,7 +663,14 @@ impl Page<'_> {
     /// The other attributes and the summary of a row.
     fn details(&self, out: &mut impl Out, r: &Row) {
         out.push_str("<td><ul class=\"attrs\">");
-        let shown = ["protocol", "name", "size", "missing", "sha256", "extracted"];
+        let shown = [
+            names::files::PROTOCOL,
+            names::files::NAME,
+            names::files::SIZE,
+            names::files::MISSING,
+            names::files::SHA256,
+            names::files::EXTRACTED,
+        ];
         for a in r
             .attributes
             .iter()

@@ -388,12 +388,7 @@ struct HostOut<'a> {
 }
 
 fn host_json(h: &pcapxray_plugin_sdk::HostInfo) -> HostOut<'_> {
-    let mut names: Vec<&str> = Vec::new();
-    for n in h.notes.iter().filter(|n| n.key == "name") {
-        if !names.contains(&n.value.as_str()) {
-            names.push(&n.value);
-        }
-    }
+    let names = h.names();
     HostOut {
         ip: h.ip.to_string(),
         class: pcapxray_plugin_sdk::net::IpClass::of(h.ip.into()).as_str(),

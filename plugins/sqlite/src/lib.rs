@@ -14,11 +14,12 @@
 //! The logic is in [`Writer`], generic over the database, so the native unit tests run it against an
 //! in-memory SQLite; this file also holds the configuration and the SDK glue.
 
+#[cfg(test)]
 mod db;
 mod rows;
 mod schema;
 
-use db::{Db, HostDb};
+use pcapxray_plugin_sdk::host::{OutputHost, WitHost};
 use pcapxray_plugin_sdk::{
     Artifact, CapabilityError, ConfigError, FindingRecord, Flow, Output, PluginError, Report,
     export_output,
@@ -50,8 +51,8 @@ impl Default for Config {
 }
 
 /// Loads the model into a database.
-pub struct Writer<D: Db> {
-    db: D,
+pub struct Writer<H: OutputHost> {
+    host: H,
     database: String,
     /// The tables exist.
     ready: bool,
@@ -59,19 +60,19 @@ pub struct Writer<D: Db> {
     flows: u64,
 }
 
-impl<D: Db> Writer<D> {
+impl<H: OutputHost> Writer<H> {
     /// Creates the tables. A refused grant is an error now (so `pcapxray validate` reports it too);
     /// any other failure is retried with the first batch (while a pipeline is only validated, there
     /// is no report folder yet).
-    pub fn start(db: D, database: &str) -> Result<Writer<D>, PluginError> {
+    pub fn start(host: H, database: &str) -> Result<Writer<H>, PluginError> {
         let mut w = Writer {
-            db,
+            host,
             database: database.to_string(),
             ready: false,
             ids: Ids::default(),
             flows: 0,
         };
-        match w.db.execute(&schema::create()) {
+        match w.host.sqlite_execute(&w.database, &schema::create()) {
             Ok(()) => w.ready = true,
             Err(e @ CapabilityError::NotGranted(_)) => return Err(w.refused(&e)),
             Err(_) => {}
@@ -97,8 +98,8 @@ impl<D: Db> Writer<D> {
 
     fn ensure_ready(&mut self) -> Result<(), PluginError> {
         if !self.ready {
-            self.db
-                .execute(schema::TABLES)
+            self.host
+                .sqlite_execute(&self.database, schema::TABLES)
                 .map_err(|e| self.refused(&e))?;
             self.ready = true;
         }
@@ -110,7 +111,9 @@ impl<D: Db> Writer<D> {
             return Ok(());
         }
         for chunk in rows.chunks(CHUNK) {
-            self.db.insert(sql, chunk).map_err(|e| self.refused(&e))?;
+            self.host
+                .sqlite_insert(&self.database, sql, chunk)
+                .map_err(|e| self.refused(&e))?;
         }
         Ok(())
     }
@@ -220,8 +223,8 @@ impl<D: Db> Writer<D> {
         self.insert(QUERIES, &queries)?;
         let notes: Vec<Vec<Value>> = report.notes.iter().map(rows::run_note).collect();
         self.insert(RUN_NOTES, &notes)?;
-        self.db
-            .execute(schema::INDEXES)
+        self.host
+            .sqlite_execute(&self.database, schema::INDEXES)
             .map_err(|e| self.refused(&e))
     }
 }
@@ -237,7 +240,7 @@ fn plain_name(name: &str) -> bool {
 }
 
 /// The output.
-pub struct Sqlite(Writer<HostDb>);
+pub struct Sqlite(Writer<WitHost>);
 
 impl Output for Sqlite {
     const NAME: &'static str = "sqlite";
@@ -256,10 +259,7 @@ impl Output for Sqlite {
                 ),
             }]));
         }
-        let db = HostDb {
-            name: config.database.clone(),
-        };
-        Ok(Sqlite(Writer::start(db, &config.database)?))
+        Ok(Sqlite(Writer::start(WitHost, &config.database)?))
     }
 
     fn consume(&mut self, flows: Vec<Flow>) -> Result<Vec<Artifact>, PluginError> {

@@ -3,6 +3,7 @@
 //! flow id, hosts and findings are numbered here as they are first met, so rows can point to each
 //! other before the end of the run.
 
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     CaptureInfo, Finding, Flow, HostInfo, NoteRecord, PluginRun, QueryRecord, Severity, Subject,
     format_mac,
@@ -164,7 +165,7 @@ pub struct Batch {
 
 /// The server's name as the flow's own findings give it: SNI or `Host` (`server.name` first).
 fn server_name(flow: &Flow) -> Option<&str> {
-    ["server.name", "tls.sni", "http.host"]
+    [names::web::SERVER_NAME, names::tls::SNI, names::http::HOST]
         .iter()
         .find_map(|key| flow.finding_value(key))
 }
@@ -321,10 +322,10 @@ impl Batch {
             && stored
             && !rollup
         {
-            if tag_matches(&f.tag, "dns") {
+            if tag_matches(&f.tag, names::dns::TAG) {
                 self.dns(id, flow, f, when);
             }
-            if tag_matches(&f.tag, "web") {
+            if tag_matches(&f.tag, names::web::TAG) {
                 self.web(id, flow, f, when);
             }
         }
@@ -337,7 +338,7 @@ impl Batch {
             .strip_prefix("dns.")
             .filter(|p| matches!(*p, "mdns" | "llmnr" | "nbns"))
             .unwrap_or("dns");
-        let rcode = f.get("dns.rcode");
+        let rcode = f.get(names::dns::RCODE);
         let row = |kind: &str, name: &str, rtype: Option<&str>, answer: Option<&str>| {
             vec![
                 int(flow),
@@ -351,20 +352,12 @@ impl Batch {
                 opt_text(rcode),
             ]
         };
-        let qtypes = f.get("dns.qtypes").filter(|q| !q.is_empty());
-        if let Some(queries) = f.get("dns.queries") {
-            for q in queries.split(',').filter(|q| !q.is_empty()) {
-                self.dns.push(row("query", q, qtypes, None));
-            }
+        let qtypes = f.get(names::dns::QTYPES).filter(|q| !q.is_empty());
+        for q in f.dns_queries() {
+            self.dns.push(row("query", q, qtypes, None));
         }
-        if let Some(answers) = f.get("dns.answers") {
-            for a in answers.split("; ").filter(|a| !a.is_empty()) {
-                let mut parts = a.splitn(3, ' ');
-                let owner = parts.next().unwrap_or("");
-                let rtype = parts.next();
-                let data = parts.next();
-                self.dns.push(row("answer", owner, rtype, data));
-            }
+        for a in f.dns_answers() {
+            self.dns.push(row("answer", a.name, a.rtype, a.data));
         }
     }
 
@@ -407,36 +400,21 @@ impl Batch {
             let mut row = base("tls", 0);
             row.extend([
                 Value::Null,
-                opt_text(f.get("server.name")),
+                opt_text(f.get(names::web::SERVER_NAME)),
                 Value::Null,
                 Value::Null,
                 Value::Null,
                 Value::Null,
                 Value::Null,
-                opt_text(f.get("tls.sni")),
-                opt_text(f.get("tls.versions")),
-                opt_text(f.get("tls.version")),
-                opt_text(f.get("tls.alpn")),
-                opt_text(f.get("tls.cipher")),
+                opt_text(f.get(names::tls::SNI)),
+                opt_text(f.get(names::tls::VERSIONS)),
+                opt_text(f.get(names::tls::VERSION)),
+                opt_text(f.get(names::tls::ALPN)),
+                opt_text(f.get(names::tls::CIPHER)),
             ]);
             self.web.push(row);
         }
     }
-}
-
-/// The first value of fact `key`.
-fn fact<'a>(h: &'a HostInfo, key: &str) -> Option<&'a str> {
-    h.notes
-        .iter()
-        .find(|n| n.key == key)
-        .map(|n| n.value.as_str())
-}
-
-/// The name to show for a host: its first `name` fact, else its DHCP or NetBIOS name.
-pub fn best_name(h: &HostInfo) -> Option<&str> {
-    fact(h, "name")
-        .or_else(|| fact(h, "dhcp.hostname"))
-        .or_else(|| fact(h, "netbios.name"))
 }
 
 /// A `hosts` row and its `host_macs` and `host_facts` rows.
@@ -465,10 +443,10 @@ pub fn host(
         Value::Integer(id),
         text(&ip.to_string()),
         text(IpClass::of(ip).as_str()),
-        opt_text(best_name(h)),
-        opt_text(fact(h, "vendor")),
-        opt_text(fact(h, "os")),
-        opt_text(fact(h, "dhcp.hostname")),
+        opt_text(h.best_name()),
+        opt_text(h.fact(names::host::VENDOR)),
+        opt_text(h.fact(names::host::OS)),
+        opt_text(h.fact(names::dhcp::HOSTNAME)),
         text(&mac_text.join(",")),
         time(h.first_seen),
         time(h.last_seen),

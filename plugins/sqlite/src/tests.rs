@@ -2,7 +2,8 @@
 //! them, the batching, and the refusal when the grant is missing.
 
 use super::*;
-use crate::db::memory::MemDb;
+use crate::db::MemDb;
+use pcapxray_plugin_sdk::testing::FakeHost;
 use pcapxray_plugin_sdk::testing::{finding, flow, host, ip, note, report};
 use pcapxray_plugin_sdk::{Finding, FindingRecord, PluginKind, PluginRun, QueryRecord, Severity};
 use rusqlite::Connection;
@@ -105,14 +106,15 @@ fn full_report() -> Report {
 }
 
 fn loaded() -> Connection {
-    let mut w = Writer::start(MemDb::new(), "report.sqlite").unwrap();
+    let db = MemDb::new();
+    let mut w = Writer::start(db.host.clone(), "report.sqlite").unwrap();
     w.consume(&flows()).unwrap();
     // One call per table for the batch: new hosts, flows, findings, attributes, dns, web.
-    let tables: Vec<&str> =
-        w.db.inserts
-            .iter()
-            .map(|s| s.split(' ').nth(2).unwrap())
-            .collect();
+    let inserts = db.inserts();
+    let tables: Vec<&str> = inserts
+        .iter()
+        .map(|s| s.split(' ').nth(2).unwrap())
+        .collect();
     assert_eq!(
         tables,
         [
@@ -128,7 +130,8 @@ fn loaded() -> Connection {
     let mut report = full_report();
     w.findings(&std::mem::take(&mut report.findings)).unwrap();
     w.finish(&report).unwrap();
-    w.db.conn
+    drop(w);
+    db.into_conn()
 }
 
 fn one<T: rusqlite::types::FromSql>(c: &Connection, sql: &str) -> T {
@@ -317,9 +320,8 @@ fn loads_every_table_with_keys_that_resolve() {
 
 #[test]
 fn a_missing_grant_is_an_error_naming_the_grant() {
-    let mut db = MemDb::new();
-    db.refuse = true;
-    let Err(PluginError::Capability(message)) = Writer::start(db, "report.sqlite") else {
+    let refusing = FakeHost::new("sqlite");
+    let Err(PluginError::Capability(message)) = Writer::start(refusing, "report.sqlite") else {
         panic!("a refused grant must fail");
     };
     assert!(message.contains("grants = { sqlite = true }"), "{message}");
@@ -328,22 +330,25 @@ fn a_missing_grant_is_an_error_naming_the_grant() {
 
 #[test]
 fn without_a_report_folder_yet_the_tables_are_made_with_the_first_batch() {
-    let mut db = MemDb::new();
-    db.no_folder_yet = true;
-    let mut w = Writer::start(db, "report.sqlite").unwrap();
+    let db = MemDb::without_folder_yet();
+    let mut w = Writer::start(db.host.clone(), "report.sqlite").unwrap();
     assert!(!w.ready);
     w.consume(&flows()).unwrap();
     assert!(w.ready);
     w.finish(&report(Vec::new())).unwrap();
-    assert_eq!(one::<i64>(&w.db.conn, "SELECT count(*) FROM flows"), 3);
+    assert_eq!(
+        one::<i64>(&db.conn.borrow(), "SELECT count(*) FROM flows"),
+        3
+    );
 }
 
 #[test]
 fn an_empty_run_still_has_every_table() {
-    let mut w = Writer::start(MemDb::new(), "report.sqlite").unwrap();
+    let db = MemDb::new();
+    let mut w = Writer::start(db.host.clone(), "report.sqlite").unwrap();
     w.finish(&report(Vec::new())).unwrap();
     let tables = strings(
-        &w.db.conn,
+        &db.conn.borrow(),
         "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
     );
     for t in [
@@ -361,7 +366,10 @@ fn an_empty_run_still_has_every_table() {
     ] {
         assert!(tables.iter().any(|x| x == t), "{t} missing");
     }
-    assert_eq!(one::<i64>(&w.db.conn, "SELECT count(*) FROM capture"), 1);
+    assert_eq!(
+        one::<i64>(&db.conn.borrow(), "SELECT count(*) FROM capture"),
+        1
+    );
 }
 
 #[test]
@@ -376,7 +384,8 @@ fn checks_the_database_name() {
 
 #[test]
 fn files_and_credentials_are_tables_indexed_by_sha256_and_user() {
-    let mut w = Writer::start(MemDb::new(), "report.sqlite").unwrap();
+    let db = MemDb::new();
+    let mut w = Writer::start(db.host.clone(), "report.sqlite").unwrap();
     let mut ftp = flow(12, "10.0.0.2", "10.0.0.9", 21);
     ftp.findings.push(finding(
         "files",
@@ -415,7 +424,8 @@ fn files_and_credentials_are_tables_indexed_by_sha256_and_user() {
     );
     w.findings(&[late]).unwrap();
     w.finish(&report(Vec::new())).unwrap();
-    let c = w.db.conn;
+    drop(w);
+    let c = db.into_conn();
     let file: (i64, String, i64, String, String) = c
         .query_row(
             "SELECT flow_id, server, size, sha256, attributes FROM files",

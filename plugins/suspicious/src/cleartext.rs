@@ -7,6 +7,7 @@
 //! credentials after it are not seen and not reported; credentials sent after a refused upgrade are.
 
 use pcapxray_plugin_sdk::encoding::base64;
+use pcapxray_plugin_sdk::names;
 
 /// A cleartext login, or a cleartext protocol that carries one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +124,7 @@ fn ftp(lines: &[&str], confidence: u8) -> Option<Cleartext> {
         .and_then(|l| printable(argument(l)))?;
     let password_sent = lines.iter().any(|l| verb(l) == "PASS");
     Some(Cleartext {
-        tag: "cleartext.ftp",
+        tag: names::cleartext::FTP,
         protocol: "FTP",
         user: Some(user),
         method: Some("USER/PASS"),
@@ -137,7 +138,7 @@ fn pop3(lines: &[&str], confidence: u8) -> Option<Cleartext> {
         match verb(line).as_str() {
             "USER" => {
                 return Some(Cleartext {
-                    tag: "cleartext.pop3",
+                    tag: names::cleartext::POP3,
                     protocol: "POP3",
                     user: printable(argument(line)),
                     method: Some("USER/PASS"),
@@ -148,7 +149,7 @@ fn pop3(lines: &[&str], confidence: u8) -> Option<Cleartext> {
             "APOP" => {
                 // APOP sends a digest, not the password, but the user name is in clear text.
                 return Some(Cleartext {
-                    tag: "cleartext.pop3",
+                    tag: names::cleartext::POP3,
                     protocol: "POP3",
                     user: argument(line).split_whitespace().next().and_then(printable),
                     method: Some("APOP"),
@@ -159,7 +160,7 @@ fn pop3(lines: &[&str], confidence: u8) -> Option<Cleartext> {
             "AUTH" => {
                 if let Some((method, user, password_sent)) = sasl(argument(line), &lines[i + 1..]) {
                     return Some(Cleartext {
-                        tag: "cleartext.pop3",
+                        tag: names::cleartext::POP3,
                         protocol: "POP3",
                         user,
                         method: Some(method),
@@ -186,7 +187,7 @@ fn imap(lines: &[&str], confidence: u8) -> Option<Cleartext> {
             "LOGIN" => {
                 let user = imap_astring(args, lines.get(i + 1).copied());
                 return Some(Cleartext {
-                    tag: "cleartext.imap",
+                    tag: names::cleartext::IMAP,
                     protocol: "IMAP",
                     user: user.as_deref().and_then(printable),
                     method: Some("LOGIN"),
@@ -197,7 +198,7 @@ fn imap(lines: &[&str], confidence: u8) -> Option<Cleartext> {
             "AUTHENTICATE" => {
                 if let Some((method, user, password_sent)) = sasl(args, &lines[i + 1..]) {
                     return Some(Cleartext {
-                        tag: "cleartext.imap",
+                        tag: names::cleartext::IMAP,
                         protocol: "IMAP",
                         user,
                         method: Some(method),
@@ -246,7 +247,7 @@ fn smtp(lines: &[&str], confidence: u8) -> Option<Cleartext> {
             && let Some((method, user, password_sent)) = sasl(argument(line), &lines[i + 1..])
         {
             return Some(Cleartext {
-                tag: "cleartext.smtp-auth",
+                tag: names::cleartext::SMTP_AUTH,
                 protocol: "SMTP",
                 user,
                 method: Some(method),
@@ -315,7 +316,7 @@ fn telnet(client: &[u8], server: &[u8]) -> Option<Cleartext> {
         .flatten()
         .and_then(|u| printable(&u));
     Some(Cleartext {
-        tag: "cleartext.telnet",
+        tag: names::cleartext::TELNET,
         protocol: "Telnet",
         password_sent: user.is_some(),
         user,

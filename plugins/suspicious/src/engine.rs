@@ -18,34 +18,13 @@ use crate::rules::{self, Conn, Named, Peer, PortCheck, Side};
 use crate::verdict::{Verdict, Weights};
 use crate::{Config, MAX_CANDIDATES_LIMIT};
 use pcapxray_plugin_sdk::RunNote;
+use pcapxray_plugin_sdk::host::{Host, LogLevel};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     CapabilityError, ConfigError, Finding, Flow, Outcome, PluginError, Severity,
 };
 use std::collections::HashMap;
 use std::net::IpAddr;
-
-/// How important a log message is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Normal progress.
-    Info,
-    /// Something the investigator should know about the results.
-    Warn,
-}
-
-/// What the engine asks of the host.
-pub trait Host {
-    /// The `name` facts published for `ip` so far, with the stage that published each.
-    fn names(&mut self, ip: IpAddr) -> Vec<Named>;
-    /// The values of the `key` facts published for `ip` so far.
-    fn facts(&mut self, ip: IpAddr, key: &str) -> Vec<String>;
-    /// Reverse DNS for each address, in order.
-    fn reverse(&mut self, ips: &[IpAddr]) -> Vec<Result<Vec<String>, CapabilityError>>;
-    /// A granted file.
-    fn read(&mut self, path: &str) -> Result<Vec<u8>, CapabilityError>;
-    /// A message to the investigator.
-    fn log(&mut self, level: Level, message: &str);
-}
 
 /// Addresses asked in one reverse DNS call.
 const REVERSE_BATCH: usize = 256;
@@ -54,9 +33,6 @@ const NAME_CACHE: usize = 65_536;
 
 /// The no-name reason when the capture gave no name and reverse DNS was not asked.
 const NO_NAME: &str = "no DNS answer, SNI or Host name in the capture";
-
-/// The fact `beacon` publishes on a beaconing client: `198.51.100.23:8443/tcp`.
-const BEACON_PEER: &str = "beacon.peer";
 
 /// A flow with a reason, or whose peer had no name when it ended, waiting for `finish`.
 #[derive(Debug)]
@@ -194,7 +170,7 @@ impl<H: Host> Engine<H> {
                 Ok(bytes) => match Registry::parse(&bytes) {
                     Ok(r) => {
                         host.log(
-                            Level::Info,
+                            LogLevel::Info,
                             &format!(
                                 "ports_file={path} rows={}: using this port registry instead of the built-in one.",
                                 r.rows()
@@ -237,9 +213,9 @@ impl<H: Host> Engine<H> {
                 None => String::new(),
             };
             let level = if stats.skipped > 0 {
-                Level::Warn
+                LogLevel::Warn
             } else {
-                Level::Info
+                LogLevel::Info
             };
             host.log(
                 level,
@@ -284,24 +260,30 @@ impl<H: Host> Engine<H> {
         if !self.intel.has_hashes() {
             return;
         }
-        for file in flow.findings_tagged("files") {
-            let hit = ["sha256", "sha1", "md5"]
+        for file in flow.findings_tagged(names::files::TAG) {
+            let hit = [names::files::SHA256, names::files::SHA1, names::files::MD5]
                 .iter()
                 .find_map(|key| file.get(key).and_then(|h| self.intel.match_hash(h)));
             let Some(hit) = hit else { continue };
-            let name = file.get("name").unwrap_or("");
-            let finding = Finding::on_flow(flow.id, "suspicious.file", Severity::High)
+            let name = file.get(names::files::NAME).unwrap_or("");
+            let finding = Finding::on_flow(flow.id, names::suspicious::FILE, Severity::High)
                 .confidence(95)
                 .summary(format!(
                     "File {name} is on an intel list: {}",
                     hit.describe()
                 ))
-                .attr("reason.intel", hit.describe())
-                .attr("file.name", name)
-                .attr("file.sha256", file.get("sha256").unwrap_or(""))
-                .attr("intel.list", hit.list.clone())
-                .attr("intel.line", hit.entry.line.to_string())
-                .attr("intel.indicator", hit.entry.indicator.to_string());
+                .attr(names::suspicious::REASON_INTEL, hit.describe())
+                .attr(names::suspicious::FILE_NAME, name)
+                .attr(
+                    names::suspicious::FILE_SHA256,
+                    file.get(names::files::SHA256).unwrap_or(""),
+                )
+                .attr(names::suspicious::INTEL_LIST, hit.list.clone())
+                .attr(names::suspicious::INTEL_LINE, hit.entry.line.to_string())
+                .attr(
+                    names::suspicious::INTEL_INDICATOR,
+                    hit.entry.indicator.to_string(),
+                );
             out.push(finding);
         }
     }
@@ -324,28 +306,31 @@ impl<H: Host> Engine<H> {
             let mut finding = Finding::on_flow(flow.id, found.tag, Severity::Medium)
                 .confidence(found.confidence)
                 .summary(format!("{} {what}: {}", found.protocol, conn.describe()))
-                .attr("cleartext.protocol", found.protocol)
-                .attr("cleartext.password-sent", found.password_sent.to_string());
+                .attr(names::cleartext::PROTOCOL, found.protocol)
+                .attr(
+                    names::cleartext::PASSWORD_SENT,
+                    found.password_sent.to_string(),
+                );
             if let Some(user) = &found.user {
-                finding = finding.attr("cleartext.user", user.as_str());
+                finding = finding.attr(names::cleartext::USER, user.as_str());
             }
             if let Some(method) = found.method {
-                finding = finding.attr("cleartext.method", method);
+                finding = finding.attr(names::cleartext::METHOD, method);
             }
             out.push(refer_to_credential(flow, finding));
             self.counts.cleartext += 1;
         }
         if let Some((user, host)) = rules::http_basic_user(flow) {
             let to = host.unwrap_or_else(|| conn.server.to_string());
-            let finding = Finding::on_flow(flow.id, "cleartext.http-basic", Severity::Medium)
+            let finding = Finding::on_flow(flow.id, names::cleartext::HTTP_BASIC, Severity::Medium)
                 .summary(format!(
                     "HTTP Basic credentials of {user} sent in clear text to {to}: {}",
                     conn.describe()
                 ))
-                .attr("cleartext.protocol", "HTTP")
-                .attr("cleartext.user", user)
-                .attr("cleartext.method", "Basic")
-                .attr("cleartext.password-sent", "true");
+                .attr(names::cleartext::PROTOCOL, "HTTP")
+                .attr(names::cleartext::USER, user)
+                .attr(names::cleartext::METHOD, "Basic")
+                .attr(names::cleartext::PASSWORD_SENT, "true");
             out.push(refer_to_credential(flow, finding));
             self.counts.cleartext += 1;
         }
@@ -391,7 +376,7 @@ impl<H: Host> Engine<H> {
             .intel
             .match_ip(intel_ip)
             .or_else(|| names.iter().find_map(|(n, _)| self.intel.match_name(n)));
-        if flow.has_tag("tor") && intel.is_none() {
+        if flow.has_tag(names::tor::TAG) && intel.is_none() {
             self.counts.explained += 1;
             return;
         }
@@ -485,7 +470,18 @@ impl<H: Host> Engine<H> {
             return names.clone();
         }
         let mut names: Vec<Named> = Vec::new();
-        for (name, stage) in self.host.names(ip) {
+        let noted: Vec<(String, String)> = self
+            .host
+            .host(ip)
+            .map(|h| {
+                h.notes
+                    .into_iter()
+                    .filter(|n| n.key == names::host::NAME)
+                    .map(|n| (n.value, n.stage))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (name, stage) in noted {
             if let Some(name) = rules::dns_name(&name)
                 && !names.iter().any(|(n, _)| *n == name)
             {
@@ -537,16 +533,25 @@ impl<H: Host> Engine<H> {
     }
 
     /// True when `beacon` published that the flow's client beacons to the flow's server.
-    fn beaconing(&mut self, conn: &Conn, cache: &mut HashMap<IpAddr, Vec<String>>) -> bool {
-        let peers = cache
-            .entry(conn.client)
-            .or_insert_with(|| self.host.facts(conn.client, BEACON_PEER));
-        let this = format!(
-            "{}/{}",
-            std::net::SocketAddr::new(conn.server, conn.server_port),
-            conn.protocol
-        );
-        peers.contains(&this)
+    fn beaconing(
+        &mut self,
+        conn: &Conn,
+        cache: &mut HashMap<IpAddr, Vec<(IpAddr, u16, String)>>,
+    ) -> bool {
+        let peers = cache.entry(conn.client).or_insert_with(|| {
+            self.host
+                .host(conn.client)
+                .map(|h| {
+                    h.beacon_peers()
+                        .iter()
+                        .map(|p| (p.server, p.port, p.protocol.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        peers.iter().any(|(server, port, protocol)| {
+            *server == conn.server && *port == conn.server_port && protocol == conn.protocol
+        })
     }
 
     /// Decides the candidates with every name the capture gave, and reverse DNS if granted.
@@ -605,7 +610,7 @@ impl<H: Host> Engine<H> {
         if self.counts.decided_early > 0 {
             out.note(
                 RunNote::warning(
-                    "suspicious.limit",
+                    names::suspicious::NOTE_LIMIT,
                     format!(
                         "{} flows were decided when they ended because max_candidates ({}) was reached: \
                          names seen later in the capture and reverse DNS were not used for them",
@@ -635,7 +640,7 @@ impl<H: Host> Engine<H> {
             c.explained,
             c.cleartext
         );
-        self.host.log(Level::Info, &message);
+        self.host.log(LogLevel::Info, &message);
     }
 
     /// Reverse DNS for `ips`, in batches; stops at the first refusal, or after a batch that failed
@@ -648,7 +653,7 @@ impl<H: Host> Engine<H> {
                 answers.extend(batch.iter().map(|ip| (*ip, state.clone())));
                 continue;
             }
-            let results = self.host.reverse(batch);
+            let results = self.host.reverse_dns(batch);
             let mut failures = 0;
             let mut last_failure = String::new();
             for (i, ip) in batch.iter().enumerate() {
@@ -665,7 +670,7 @@ impl<H: Host> Engine<H> {
                 };
                 if matches!(answer, Reverse::NotGranted) && stop.is_none() {
                     self.host.log(
-                        Level::Info,
+                        LogLevel::Info,
                         "dns=not-granted: reverse DNS is not granted to this stage, so peer names come from the capture only.",
                     );
                     stop = Some(Reverse::NotGranted);
@@ -674,7 +679,7 @@ impl<H: Host> Engine<H> {
             }
             if stop.is_none() && failures == batch.len() {
                 self.host.log(
-                    Level::Warn,
+                    LogLevel::Warn,
                     &format!(
                         "addresses={} error={last_failure}: every reverse DNS lookup of a batch failed; not asking for the rest.",
                         batch.len()
@@ -689,7 +694,7 @@ impl<H: Host> Engine<H> {
 
 /// Reads a granted file; the error says what to grant.
 fn read<H: Host>(host: &mut H, path: &str) -> Result<Vec<u8>, String> {
-    host.read(path).map_err(|e| match e {
+    host.read_file(path).map_err(|e| match e {
         CapabilityError::NotGranted(_) => format!(
             "cannot read `{path}`: the pipeline does not grant this stage the `files` capability for it \
              (add grants = {{ files = [\"{path}\"] }} to the stage)"
@@ -707,7 +712,7 @@ fn read<H: Host>(host: &mut H, path: &str) -> Result<Vec<u8>, String> {
 /// reads two findings for one login as the verdict and its evidence, not as two unexplained ones.
 fn refer_to_credential(flow: &Flow, finding: Finding) -> Finding {
     let wanted = match finding.tag.as_str() {
-        "cleartext.smtp-auth" => "credentials.smtp",
+        names::cleartext::SMTP_AUTH => names::credentials::SMTP,
         tag => &format!(
             "{}.{}",
             pcapxray_plugin_sdk::credentials::TAG,
@@ -722,5 +727,7 @@ fn refer_to_credential(flow: &Flow, finding: Finding) -> Finding {
         "{} (the credential itself: the {tag} finding on this flow)",
         finding.summary
     );
-    finding.summary(summary).attr("cleartext.credential", tag)
+    finding
+        .summary(summary)
+        .attr(names::cleartext::CREDENTIAL, tag)
 }

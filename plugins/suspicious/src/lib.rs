@@ -32,13 +32,10 @@ mod registry;
 mod rules;
 mod verdict;
 
-use engine::{Engine, Host, Level};
-use pcapxray_plugin_sdk::{
-    Analyzer, CapabilityError, Flow, IpAddress, Outcome, PluginError, dns, export_analyzer, files,
-    hosts, log,
-};
+use engine::Engine;
+use pcapxray_plugin_sdk::host::WitHost;
+use pcapxray_plugin_sdk::{Analyzer, Flow, Outcome, PluginError, export_analyzer};
 use serde::Deserialize;
-use std::net::IpAddr;
 use verdict::Weights;
 
 /// The largest `max_candidates` accepted.
@@ -82,53 +79,8 @@ impl Default for Config {
     }
 }
 
-/// The host as the SDK reaches it.
-struct SdkHost;
-
-impl Host for SdkHost {
-    fn names(&mut self, ip: IpAddr) -> Vec<(String, String)> {
-        hosts::get(&IpAddress::from(ip))
-            .map(|h| {
-                h.notes
-                    .into_iter()
-                    .filter(|n| n.key == "name")
-                    .map(|n| (n.value, n.stage))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn facts(&mut self, ip: IpAddr, key: &str) -> Vec<String> {
-        hosts::get(&IpAddress::from(ip))
-            .map(|h| {
-                h.notes
-                    .into_iter()
-                    .filter(|n| n.key == key)
-                    .map(|n| n.value)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn reverse(&mut self, ips: &[IpAddr]) -> Vec<Result<Vec<String>, CapabilityError>> {
-        let ips: Vec<IpAddress> = ips.iter().map(|&ip| ip.into()).collect();
-        dns::reverse(&ips)
-    }
-
-    fn read(&mut self, path: &str) -> Result<Vec<u8>, CapabilityError> {
-        files::read(path)
-    }
-
-    fn log(&mut self, level: Level, message: &str) {
-        match level {
-            Level::Info => log::info(message),
-            Level::Warn => log::warn(message),
-        }
-    }
-}
-
 /// The analyzer.
-pub struct Suspicious(Engine<SdkHost>);
+pub struct Suspicious(Engine<WitHost>);
 
 impl Analyzer for Suspicious {
     const NAME: &'static str = "suspicious";
@@ -137,7 +89,7 @@ impl Analyzer for Suspicious {
     type Config = Config;
 
     fn new(config: Config) -> Result<Suspicious, PluginError> {
-        Engine::new(config, SdkHost).map(Suspicious)
+        Engine::new(config, WitHost).map(Suspicious)
     }
 
     fn analyze(&mut self, flows: &[Flow], out: &mut Outcome) -> Result<(), PluginError> {

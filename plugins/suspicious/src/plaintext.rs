@@ -7,6 +7,7 @@
 use crate::cleartext::{text_lines, verb};
 use crate::registry::{Registry, Transport};
 use pcapxray_plugin_sdk::Flow;
+use pcapxray_plugin_sdk::names;
 
 /// A recognised protocol and the ports it is normally served on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +61,7 @@ pub fn recognise(flow: &Flow) -> Option<Plain> {
     if !flow.is_tcp() {
         return None;
     }
-    if flow.has_tag("web.http") {
+    if flow.has_tag(names::web::HTTP) {
         return Some(HTTP);
     }
     let (client, server) = (&flow.to_server.payload, &flow.to_client.payload);

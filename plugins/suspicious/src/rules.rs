@@ -7,6 +7,7 @@
 //! the end of the capture cost little to keep.
 
 use crate::registry::{Registry, Transport};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::{IpClass, well_known_service};
 use pcapxray_plugin_sdk::{Flow, Protocol};
 use std::net::{IpAddr, SocketAddr};
@@ -181,17 +182,19 @@ pub fn flow_names(flow: &Flow) -> Vec<Named> {
     };
     for record in &flow.findings {
         let finding = &record.finding;
-        let proxy = finding.get("http.proxy") == Some("true");
+        let proxy = finding.get(names::http::PROXY) == Some("true");
         for attribute in &finding.attributes {
             match attribute.key.as_str() {
-                "tls.sni" if finding.get("tls.ech") != Some("true") => add(&attribute.value, "SNI"),
-                "http.host" if !proxy => add(&attribute.value, "HTTP Host"),
-                "http.hosts" if !proxy => {
-                    for host in attribute.value.split(',') {
+                names::tls::SNI if finding.get(names::tls::ECH) != Some("true") => {
+                    add(&attribute.value, "SNI")
+                }
+                names::http::HOST if !proxy => add(&attribute.value, "HTTP Host"),
+                names::http::HOSTS if !proxy => {
+                    for host in finding.http_hosts() {
                         add(host, "HTTP Host");
                     }
                 }
-                "server.name" => add(&attribute.value, &record.stage),
+                names::web::SERVER_NAME => add(&attribute.value, &record.stage),
                 _ => {}
             }
         }
@@ -252,7 +255,7 @@ pub fn is_dns_exchange(flow: &Flow) -> bool {
     if flow.server.port != 53 {
         return false;
     }
-    if flow.has_tag("dns") {
+    if flow.has_tag(names::dns::TAG) {
         return true;
     }
     let Some(first) = flow.to_server.messages().next() else {
@@ -278,9 +281,12 @@ fn looks_like_dns_query(m: &[u8]) -> bool {
 /// The user name of HTTP Basic credentials the `web` stage found on a cleartext HTTP flow, with the
 /// Host they were sent to.
 pub fn http_basic_user(flow: &Flow) -> Option<(String, Option<String>)> {
-    flow.findings_tagged("web.http").find_map(|f| {
-        let user = f.get("http.basic-auth-user")?;
-        Some((user.to_string(), f.get("http.host").map(str::to_string)))
+    flow.findings_tagged(names::web::HTTP).find_map(|f| {
+        let user = f.get(names::http::BASIC_AUTH_USER)?;
+        Some((
+            user.to_string(),
+            f.get(names::http::HOST).map(str::to_string),
+        ))
     })
 }
 

@@ -2,102 +2,41 @@
 //! the configuration accepts; and what happens when a capability is refused.
 
 use crate::Config;
-use crate::engine::{Engine, Host, Level};
+use crate::engine::Engine;
 use crate::rules::tests::{flow, tcp, with_finding};
-use pcapxray_plugin_sdk::{CapabilityError, Finding, Outcome, PluginError, Protocol, Severity};
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::rc::Rc;
+use pcapxray_plugin_sdk::names;
+use pcapxray_plugin_sdk::testing::FakeHost;
+use pcapxray_plugin_sdk::{Finding, Outcome, PluginError, Protocol, Severity};
 
-#[derive(Default)]
-struct State {
-    names: HashMap<IpAddr, Vec<(String, String)>>,
-    facts: HashMap<(IpAddr, String), Vec<String>>,
-    files: HashMap<String, Vec<u8>>,
-    /// `None`: reverse DNS not granted.
-    ptr: Option<HashMap<IpAddr, Vec<String>>>,
-    reverse_calls: usize,
-    logs: Vec<(Level, String)>,
+/// The stand-in host: nothing granted unless a test grants it.
+fn fake() -> FakeHost {
+    FakeHost::new("suspicious")
 }
 
-#[derive(Clone, Default)]
-struct Fake(Rc<RefCell<State>>);
-
-impl Fake {
-    fn name(&self, ip: &str, name: &str, stage: &str) {
-        self.0
-            .borrow_mut()
-            .names
-            .entry(ip.parse().unwrap())
-            .or_default()
-            .push((name.into(), stage.into()));
-    }
-    fn fact(&self, ip: &str, key: &str, value: &str) {
-        self.0
-            .borrow_mut()
-            .facts
-            .entry((ip.parse().unwrap(), key.into()))
-            .or_default()
-            .push(value.into());
-    }
-    fn file(&self, path: &str, content: &[u8]) {
-        self.0
-            .borrow_mut()
-            .files
-            .insert(path.into(), content.to_vec());
-    }
+/// Publishes a `name` fact as `stage` would.
+fn name(host: &FakeHost, ip: &str, name: &str, stage: &str) {
+    host.fact(ip, stage, names::host::NAME, name);
 }
 
-impl Host for Fake {
-    fn names(&mut self, ip: IpAddr) -> Vec<(String, String)> {
-        self.0.borrow().names.get(&ip).cloned().unwrap_or_default()
-    }
-    fn facts(&mut self, ip: IpAddr, key: &str) -> Vec<String> {
-        let state = self.0.borrow();
-        state
-            .facts
-            .get(&(ip, key.to_string()))
-            .cloned()
-            .unwrap_or_default()
-    }
-    fn reverse(&mut self, ips: &[IpAddr]) -> Vec<Result<Vec<String>, CapabilityError>> {
-        let mut state = self.0.borrow_mut();
-        state.reverse_calls += 1;
-        ips.iter()
-            .map(|ip| match &state.ptr {
-                None => Err(CapabilityError::NotGranted("stage `suspicious` asked for reverse DNS lookups, but the pipeline does not grant it `dns`".into())),
-                Some(ptr) => match ptr.get(ip) {
-                    Some(names) => Ok(names.clone()),
-                    None => Err(CapabilityError::NotFound(format!("{ip}: no PTR record"))),
-                },
-            })
-            .collect()
-    }
-    fn read(&mut self, path: &str) -> Result<Vec<u8>, CapabilityError> {
-        match self.0.borrow().files.get(path) {
-            Some(bytes) => Ok(bytes.clone()),
-            None => Err(CapabilityError::NotGranted(format!(
-                "stage `suspicious` asked to read `{path}`, but the pipeline does not grant it `files`"
-            ))),
-        }
-    }
-    fn log(&mut self, level: Level, message: &str) {
-        self.0.borrow_mut().logs.push((level, message.to_string()));
-    }
+/// How many reverse DNS calls the engine made.
+fn reverse_calls(host: &FakeHost) -> usize {
+    host.calls()
+        .iter()
+        .filter(|c| c.starts_with("reverse_dns"))
+        .count()
 }
 
 fn config(json: &str) -> Config {
     serde_json::from_str(json).unwrap()
 }
 
-fn engine(json: &str, host: &Fake) -> Engine<Fake> {
+fn engine(json: &str, host: &FakeHost) -> Engine<FakeHost> {
     Engine::new(config(json), host.clone()).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// Runs flows through analyze, then finish; returns (findings of analyze, findings of finish).
 fn run(
-    engine: &mut Engine<Fake>,
+    engine: &mut Engine<FakeHost>,
     flows: &[pcapxray_plugin_sdk::Flow],
 ) -> (Vec<Finding>, Vec<Finding>) {
     let mut during = Outcome::default();
@@ -127,7 +66,7 @@ fn reads_its_configuration_and_rejects_unknown_keys() {
 fn bad_values_are_all_reported_at_once() {
     let c =
         config(r#"{"weights": {"intel": 1.5, "unnamed_peer": -0.1}, "max_candidates": 20000000}"#);
-    let Err(PluginError::Config(errors)) = Engine::new(c, Fake::default()) else {
+    let Err(PluginError::Config(errors)) = Engine::new(c, fake()) else {
         panic!("accepted");
     };
     let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
@@ -140,7 +79,7 @@ fn bad_values_are_all_reported_at_once() {
 #[test]
 fn files_that_are_not_granted_are_config_errors_that_say_so() {
     let c = config(r#"{"ports_file": "/data/ports.csv", "intel": ["/intel/a.txt"]}"#);
-    let Err(PluginError::Config(errors)) = Engine::new(c, Fake::default()) else {
+    let Err(PluginError::Config(errors)) = Engine::new(c, fake()) else {
         panic!("accepted");
     };
     assert_eq!(errors.len(), 2);
@@ -159,7 +98,7 @@ fn files_that_are_not_granted_are_config_errors_that_say_so() {
 
 #[test]
 fn a_granted_iana_csv_replaces_the_built_in_registry() {
-    let host = Fake::default();
+    let host = fake();
     host.file(
         "/data/ports.csv",
         b"Service Name,Port Number,Transport Protocol,Description\nmine,40001,tcp,My service\n",
@@ -178,14 +117,14 @@ fn a_granted_iana_csv_replaces_the_built_in_registry() {
         flagged[0].get("reason.port"),
         Some("443/tcp is not in the IANA registry")
     );
-    let not_a_registry = Fake::default();
+    let not_a_registry = fake();
     not_a_registry.file("/x", b"hello\n");
     assert!(Engine::new(config(r#"{"ports_file": "/x"}"#), not_a_registry).is_err());
 }
 
 #[test]
 fn web_flows_to_named_hosts_are_not_flagged() {
-    let host = Fake::default();
+    let host = fake();
     let mut e = engine("{}", &host);
     let https = with_finding(
         tcp("140.82.121.4", 443),
@@ -203,7 +142,7 @@ fn web_flows_to_named_hosts_are_not_flagged() {
 
 #[test]
 fn an_unnamed_peer_is_decided_at_the_end_and_a_late_dns_name_clears_it() {
-    let host = Fake::default();
+    let host = fake();
     let mut e = engine("{}", &host);
     let mut during = Outcome::default();
     e.analyze(
@@ -212,7 +151,7 @@ fn an_unnamed_peer_is_decided_at_the_end_and_a_late_dns_name_clears_it() {
     );
     assert!(during.findings.is_empty(), "both wait for names");
     // The DNS answer for the second one ends (and is published) after the connection.
-    host.name("93.184.216.34", "example.com", "dns");
+    name(&host, "93.184.216.34", "example.com", "dns");
     let mut end = Outcome::default();
     e.finish(&mut end);
     let flagged = suspicious(&end.findings);
@@ -229,7 +168,7 @@ fn an_unnamed_peer_is_decided_at_the_end_and_a_late_dns_name_clears_it() {
         Some("9001/tcp is registered as etlservicemgr")
     );
     assert_eq!(f.get("reason.port"), None);
-    let logs = &host.0.borrow().logs;
+    let logs = host.logs();
     assert_eq!(
         logs.iter()
             .filter(|(_, m)| m.contains("not granted"))
@@ -244,7 +183,7 @@ fn an_unnamed_peer_is_decided_at_the_end_and_a_late_dns_name_clears_it() {
 /// began before the capture, were flagged for their missing name alone.
 #[test]
 fn a_connection_that_began_before_the_capture_is_not_flagged_for_its_missing_name_alone() {
-    let host = Fake::default();
+    let host = fake();
     let mut e = engine("{}", &host);
     let began_before = |server, port| {
         let mut f = tcp(server, port);
@@ -274,7 +213,7 @@ fn a_connection_that_began_before_the_capture_is_not_flagged_for_its_missing_nam
 
 #[test]
 fn an_odd_port_to_an_unnamed_peer_gives_both_reasons() {
-    let host = Fake::default();
+    let host = fake();
     let mut e = engine("{}", &host);
     let (_, end) = run(&mut e, &[tcp("203.0.113.50", 40_001)]);
     let f = suspicious(&end)[0];
@@ -293,8 +232,8 @@ fn an_odd_port_to_an_unnamed_peer_gives_both_reasons() {
 
 #[test]
 fn a_named_peer_on_an_odd_port_is_flagged_for_the_port_only() {
-    let host = Fake::default();
-    host.name("203.0.113.80", "game.example", "dns");
+    let host = fake();
+    name(&host, "203.0.113.80", "game.example", "dns");
     let mut e = engine("{}", &host);
     let (during, end) = run(&mut e, &[tcp("203.0.113.80", 40_001)]);
     assert!(suspicious(&during).is_empty(), "decided at the end");
@@ -306,11 +245,8 @@ fn a_named_peer_on_an_odd_port_is_flagged_for_the_port_only() {
 
 #[test]
 fn reverse_dns_names_peers_when_granted() {
-    let host = Fake::default();
-    host.0.borrow_mut().ptr = Some(HashMap::from([(
-        "216.165.2.56".parse().unwrap(),
-        vec!["relay.example.net.".to_string()],
-    )]));
+    let host = fake();
+    host.ptr("216.165.2.56", &["relay.example.net."]);
     let mut e = engine("{}", &host);
     let (_, end) = run(
         &mut e,
@@ -323,12 +259,12 @@ fn reverse_dns_names_peers_when_granted() {
         flagged[0].get("reason.unnamed"),
         Some("no DNS answer, SNI or Host name in the capture; no reverse DNS (PTR) name")
     );
-    assert_eq!(host.0.borrow().reverse_calls, 1, "one batch");
+    assert_eq!(reverse_calls(&host), 1, "one batch");
 }
 
 #[test]
 fn past_max_candidates_flows_are_decided_when_they_end_and_a_run_note_says_so() {
-    let host = Fake::default();
+    let host = fake();
     let mut e = engine(r#"{"max_candidates": 1}"#, &host);
     let (during, end) = run(
         &mut e,
@@ -354,7 +290,7 @@ fn past_max_candidates_flows_are_decided_when_they_end_and_a_run_note_says_so() 
 
 #[test]
 fn resolvers_discovery_and_group_traffic_are_not_flagged() {
-    let host = Fake::default();
+    let host = fake();
     let mut e = engine("{}", &host);
     let query =
         b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
@@ -416,13 +352,13 @@ fn resolvers_discovery_and_group_traffic_are_not_flagged() {
 
 #[test]
 fn intel_matches_addresses_networks_and_names_from_sni_or_dns() {
-    let host = Fake::default();
+    let host = fake();
     host.file(
         "/intel/c2.csv",
         b"indicator,source\n198.51.100.23,feodo\nbad.example,abuse.ch\n",
     );
     host.file("/intel/nets.txt", b"# lab\n203.0.113.0/25 lab range\n");
-    host.name("192.0.2.9", "cdn.bad.example", "dns");
+    name(&host, "192.0.2.9", "cdn.bad.example", "dns");
     let mut e = engine(r#"{"intel": ["/intel/c2.csv", "/intel/nets.txt"]}"#, &host);
     let sni = with_finding(
         tcp("192.0.2.77", 443),
@@ -470,7 +406,7 @@ fn intel_matches_addresses_networks_and_names_from_sni_or_dns() {
 
 #[test]
 fn cleartext_logins_get_their_own_medium_findings_without_passwords() {
-    let host = Fake::default();
+    let host = fake();
     let mut e = engine("{}", &host);
     let ftp = flow(
         Protocol::Tcp,
@@ -510,7 +446,7 @@ fn cleartext_logins_get_their_own_medium_findings_without_passwords() {
 /// credential, this stage's `cleartext.*` verdict names it.
 #[test]
 fn a_cleartext_verdict_names_the_credential_finding_of_an_earlier_stage() {
-    let host = Fake::default();
+    let host = fake();
     let mut e = engine("{}", &host);
     let ftp = flow(
         Protocol::Tcp,
@@ -536,14 +472,14 @@ fn a_cleartext_verdict_names_the_credential_finding_of_an_earlier_stage() {
 
 #[test]
 fn switching_rules_off_leaves_only_the_others() {
-    let host = Fake::default();
+    let host = fake();
     let mut e = engine(
         r#"{"flag_unnamed": false, "flag_unregistered_ports": false}"#,
         &host,
     );
     let (during, end) = run(&mut e, &[tcp("203.0.113.50", 40_001)]);
     assert!(during.is_empty() && end.is_empty());
-    assert_eq!(host.0.borrow().reverse_calls, 0);
+    assert_eq!(reverse_calls(&host), 0);
 }
 
 #[test]
@@ -587,7 +523,7 @@ fn arbitrary_bytes_never_panic_the_parsers() {
 /// unnamed peer.
 #[test]
 fn an_icmp_echo_alone_is_never_a_finding() {
-    let host = Fake::default();
+    let host = fake();
     let mut e = engine("{}", &host);
     let mut ping = tcp("8.8.8.8", 0);
     ping.protocol = Protocol::Icmp;
@@ -600,8 +536,8 @@ fn an_icmp_echo_alone_is_never_a_finding() {
 /// IANA registry.
 #[test]
 fn a_notable_port_is_a_medium_reason_with_its_source() {
-    let host = Fake::default();
-    host.name("203.0.113.80", "c2.example", "dns");
+    let host = fake();
+    name(&host, "203.0.113.80", "c2.example", "dns");
     let mut e = engine("{}", &host);
     let (_, end) = run(
         &mut e,
@@ -652,8 +588,8 @@ fn a_notable_port_is_a_medium_reason_with_its_source() {
 
 #[test]
 fn a_cleartext_protocol_on_an_odd_port_is_a_reason() {
-    let host = Fake::default();
-    host.name("203.0.113.80", "chat.example", "dns");
+    let host = fake();
+    name(&host, "203.0.113.80", "chat.example", "dns");
     let mut e = engine("{}", &host);
     let irc = flow(
         Protocol::Tcp,
@@ -695,7 +631,7 @@ fn a_cleartext_protocol_on_an_odd_port_is_a_reason() {
 /// beacon finding; a Tor relay flow was flagged beside its tor.relay finding.
 #[test]
 fn flows_that_tor_or_beacon_explained_are_not_flagged_again() {
-    let host = Fake::default();
+    let host = fake();
     let mut e = engine("{}", &host);
     let relay = with_finding(tcp("193.11.164.243", 9001), "tor.relay", &[]);
     let beacons: Vec<_> = (0..3).map(|_| tcp("198.51.100.23", 8443)).collect();
@@ -706,19 +642,24 @@ fn flows_that_tor_or_beacon_explained_are_not_flagged_again() {
     let mut during = Outcome::default();
     e.analyze(&flows, &mut during);
     // `beacon` concludes in its own finish, before this stage's.
-    host.fact("192.168.1.10", "beacon.peer", "198.51.100.23:8443/tcp");
+    host.fact(
+        "192.168.1.10",
+        "beacon",
+        names::beacon::PEER,
+        "198.51.100.23:8443/tcp",
+    );
     let mut end = Outcome::default();
     e.finish(&mut end);
     let flagged = suspicious(&end.findings);
     assert_eq!(flagged.len(), 1, "{flagged:#?}");
     assert_eq!(flagged[0].get("peer"), Some("198.51.100.24"));
-    let logs = &host.0.borrow().logs;
+    let logs = host.logs();
     assert!(
         logs.iter().any(|(_, m)| m.contains("explained=4")),
         "{logs:?}"
     );
     // An intel match is news even on an explained flow.
-    let intel = Fake::default();
+    let intel = fake();
     intel.file("/i.txt", b"193.11.164.243\n");
     let mut e = engine(r#"{"intel": ["/i.txt"]}"#, &intel);
     let relay = with_finding(tcp("193.11.164.243", 9001), "tor.relay", &[]);
@@ -738,7 +679,7 @@ fn unanswered(mut f: pcapxray_plugin_sdk::Flow) -> pcapxray_plugin_sdk::Flow {
 #[test]
 fn an_unanswered_attempt_is_no_session_unnamed_and_unregistered_do_not_count_and_a_notable_port_weighs_half()
  {
-    let host = Fake::default();
+    let host = fake();
     let mut e = engine("{}", &host);
     // An unnamed internet peer on an unregistered port, and one on 4444, neither answering.
     let (during, end) = run(
@@ -760,7 +701,7 @@ fn an_unanswered_attempt_is_no_session_unnamed_and_unregistered_do_not_count_and
 
 #[test]
 fn an_unnamed_internet_client_of_a_local_server_is_not_a_reason() {
-    let host = Fake::default();
+    let host = fake();
     let mut e = engine("{}", &host);
     // 203.0.113.7 connects to a LAN web server and is answered: an ordinary visitor.
     let visitor = flow(

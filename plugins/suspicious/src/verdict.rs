@@ -12,6 +12,7 @@
 
 use crate::intel::Hit;
 use crate::rules::{Conn, Named, Peer, Side};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{Finding, Severity};
 use serde::Deserialize;
 
@@ -141,52 +142,55 @@ impl Verdict {
             short.push(format!("unnamed public {peer_word}"));
             long.push(format!("{peer_word} {peer_ip} has no name ({unnamed})"));
         }
-        let mut finding = Finding::on_flow(conn.id, "suspicious", severity(score))
+        let mut finding = Finding::on_flow(conn.id, names::suspicious::TAG, severity(score))
             .confidence((score * 100.0).round() as u8)
             .summary(format!(
                 "{}: {} (score {score:.2})",
                 conn.describe(),
                 short.join(", ")
             ))
-            .attr("score", format!("{score:.2}"))
-            .attr("reasons", long.join("; "));
+            .attr(names::suspicious::SCORE, format!("{score:.2}"))
+            .attr(names::common::REASONS, long.join("; "));
         if let Some(hit) = &self.intel {
             finding = finding
-                .attr("reason.intel", hit.describe())
-                .attr("intel.list", hit.list.as_str())
-                .attr("intel.line", hit.entry.line.to_string())
-                .attr("intel.indicator", &*hit.entry.indicator)
-                .attr("intel.matched", hit.matched.as_str());
+                .attr(names::suspicious::REASON_INTEL, hit.describe())
+                .attr(names::suspicious::INTEL_LIST, hit.list.as_str())
+                .attr(names::suspicious::INTEL_LINE, hit.entry.line.to_string())
+                .attr(names::suspicious::INTEL_INDICATOR, &*hit.entry.indicator)
+                .attr(names::suspicious::INTEL_MATCHED, hit.matched.as_str());
             if let Some(label) = &hit.entry.label {
-                finding = finding.attr("intel.label", &**label);
+                finding = finding.attr(names::suspicious::INTEL_LABEL, &**label);
             }
         }
         if let Some((label, source)) = &self.notable {
             finding = finding
-                .attr("reason.notable-port", format!("{port}: {label}"))
-                .attr("notable-port.source", source.as_str());
+                .attr(
+                    names::suspicious::REASON_NOTABLE_PORT,
+                    format!("{port}: {label}"),
+                )
+                .attr(names::suspicious::NOTABLE_PORT_SOURCE, source.as_str());
         }
         if let Some(unregistered) = &self.port {
-            finding = finding.attr("reason.port", unregistered.as_str());
+            finding = finding.attr(names::suspicious::REASON_PORT, unregistered.as_str());
         }
         if let Some((_, why)) = &self.plaintext {
-            finding = finding.attr("reason.cleartext-port", why.as_str());
+            finding = finding.attr(names::suspicious::REASON_CLEARTEXT_PORT, why.as_str());
         }
         if let Some(unnamed) = &self.unnamed {
             if self.mid_stream {
                 finding = finding.attr(
-                    "note",
+                    names::suspicious::NOTE,
                     format!(
                         "{peer_word} {peer_ip} has no name ({unnamed}), which is not counted: the connection began before the capture (no SYN seen), so the DNS lookup that named it may have too"
                     ),
                 );
             } else {
-                finding = finding.attr("reason.unnamed", unnamed.as_str());
+                finding = finding.attr(names::suspicious::REASON_UNNAMED, unnamed.as_str());
             }
         }
         if let Some(service) = &self.service {
             finding = finding.attr(
-                "port.service",
+                names::suspicious::PORT_SERVICE,
                 format!(
                     "{}/{} is registered as {service}",
                     conn.server_port, conn.protocol
@@ -195,8 +199,8 @@ impl Verdict {
         }
         if let Some(peer) = self.peer {
             finding = finding
-                .attr("peer", peer.ip.to_string())
-                .attr("peer.class", peer.class.as_str());
+                .attr(names::suspicious::PEER, peer.ip.to_string())
+                .attr(names::suspicious::PEER_CLASS, peer.class.as_str());
         }
         if !self.names.is_empty() {
             let names: Vec<String> = self
@@ -204,7 +208,7 @@ impl Verdict {
                 .iter()
                 .map(|(n, source)| format!("{n} ({source})"))
                 .collect();
-            finding = finding.attr("peer.names", names.join(", "));
+            finding = finding.attr(names::suspicious::PEER_NAMES, names.join(", "));
         }
         Some(finding)
     }

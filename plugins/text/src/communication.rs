@@ -5,7 +5,8 @@
 //! late findings are known.
 
 use crate::clean::{self, line};
-use crate::devices::{best_name, capture_header};
+use crate::devices::capture_header;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Finding, FindingRecord, Flow, HostInfo, Protocol, Report, Severity, Subject, format_mac,
     net::{IpClass, well_known_service},
@@ -449,7 +450,7 @@ impl Communication {
     ) {
         let host = hosts.get(&ip);
         let _ = write!(out, "\n== {ip}");
-        if let Some(name) = host.and_then(|h| best_name(h)) {
+        if let Some(name) = host.and_then(|h| h.best_name()) {
             let _ = write!(out, "  {}", line(name, 120));
         }
         let _ = write!(out, "  [{}]", IpClass::of(ip).as_str());
@@ -459,7 +460,7 @@ impl Communication {
         {
             let macs: Vec<String> = h.macs.iter().map(|m| format_mac(*m)).collect();
             let _ = write!(out, "  MAC {}", macs.join(", "));
-            if let Some(v) = h.notes.iter().find(|n| n.key == "vendor") {
+            if let Some(v) = h.notes.iter().find(|n| n.key == names::host::VENDOR) {
                 let _ = write!(out, " ({})", line(&v.value, 60));
             }
         }
@@ -564,7 +565,7 @@ fn peer(out: &mut String, p: &Pair, ip: IpAddr, hosts: &HashMap<IpAddr, &HostInf
     let v = View::of(p, ip);
     let name = hosts
         .get(&v.peer)
-        .and_then(|h| best_name(h))
+        .and_then(|h| h.best_name())
         .map(|n| line(n, 80))
         .unwrap_or_else(|| "-".into());
     let mut services: Vec<String> = p

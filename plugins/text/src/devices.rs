@@ -4,6 +4,7 @@
 //! (whose MAC address is only the next hop's). Written once, at the end, from the report's hosts.
 
 use crate::clean::{self, field, line};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     FindingRecord, HostInfo, HostNote, Report, Subject, format_mac, net::IpClass, tag_matches,
 };
@@ -20,15 +21,15 @@ const MAX_OTHER_FACTS: usize = 24;
 
 /// Fact keys shown on their own line, in this order, with their label.
 const SHOWN: &[(&str, &str)] = &[
-    ("vendor", "vendor"),
-    ("name", "names"),
-    ("dhcp.hostname", "DHCP host name"),
-    ("netbios.name", "NetBIOS name"),
-    ("os", "OS hint"),
-    ("os.evidence", "OS evidence"),
-    ("device", "device"),
-    ("dhcp.vendor-class", "DHCP vendor"),
-    ("http.user-agent", "user agents"),
+    (names::host::VENDOR, "vendor"),
+    (names::host::NAME, "names"),
+    (names::dhcp::HOSTNAME, "DHCP host name"),
+    (names::netbios::NAME, "NetBIOS name"),
+    (names::host::OS, "OS hint"),
+    (names::device::OS_EVIDENCE, "OS evidence"),
+    (names::host::DEVICE, "device"),
+    (names::dhcp::VENDOR_CLASS, "DHCP vendor"),
+    (names::http::USER_AGENT, "user agents"),
 ];
 
 /// The distinct values of fact `key`, in the order they were published, with the stages that said so.
@@ -47,14 +48,6 @@ pub fn values<'a>(notes: &'a [HostNote], key: &str) -> Vec<(&'a str, Vec<&'a str
     out
 }
 
-/// The name to show for a host: its first `name` fact, else its DHCP or NetBIOS name.
-pub fn best_name(host: &HostInfo) -> Option<&str> {
-    ["name", "dhcp.hostname", "netbios.name"]
-        .iter()
-        .find_map(|key| host.notes.iter().find(|n| n.key == *key))
-        .map(|n| n.value.as_str())
-}
-
 /// Whether the `devices` analyzer (or another stage) decided which hosts are on the local network: it
 /// publishes `network = local` on each of them. Without that decision, private and link-local
 /// addresses count as local.
@@ -65,7 +58,7 @@ fn lan_decided(hosts: &[HostInfo]) -> bool {
 }
 
 /// The fact the `devices` analyzer publishes on local-network hosts (`network = local`).
-const NETWORK_FACT: &str = "network";
+const NETWORK_FACT: &str = names::host::NETWORK;
 
 fn is_local(h: &HostInfo, decided: bool) -> bool {
     if decided {
@@ -109,7 +102,7 @@ impl Analysis {
     /// Takes in one finding that was not on a flow.
     pub fn note(&mut self, r: &FindingRecord) {
         let f = &r.finding;
-        if !tag_matches(&f.tag, "device") {
+        if !tag_matches(&f.tag, names::device::TAG) {
             return;
         }
         if let Subject::Host(ip) = f.subject {
@@ -122,7 +115,10 @@ impl Analysis {
                 });
             }
         }
-        if let (Some(mac), Some(vendor)) = (f.get("mac").and_then(parse_mac), f.get("vendor")) {
+        if let (Some(mac), Some(vendor)) = (
+            f.get(names::host::MAC).and_then(parse_mac),
+            f.get(names::host::VENDOR),
+        ) {
             self.mac_vendors
                 .entry(mac)
                 .or_insert_with(|| vendor.to_string());
@@ -242,7 +238,7 @@ pub fn render(report: &Report, analysis: &Analysis, counts: Counts) -> String {
 /// its other facts (Tor relay, RDAP owner, ...) on a second.
 fn brief(out: &mut String, h: &HostInfo) {
     let ip = IpAddr::from(h.ip);
-    let names: Vec<String> = values(&h.notes, "name")
+    let names: Vec<String> = values(&h.notes, names::host::NAME)
         .iter()
         .take(4)
         .map(|(v, _)| line(v, 100))
@@ -266,7 +262,7 @@ fn brief(out: &mut String, h: &HostInfo) {
     let facts: Vec<String> = h
         .notes
         .iter()
-        .filter(|n| n.key != "name")
+        .filter(|n| n.key != names::host::NAME)
         .take(8)
         .map(|n| {
             format!(
@@ -292,7 +288,7 @@ fn mac_table(out: &mut String, hosts: &[&HostInfo], named: &HashMap<u64, String>
         let vendor = h
             .notes
             .iter()
-            .find(|n| n.key == "vendor")
+            .find(|n| n.key == names::host::VENDOR)
             .map(|n| n.value.as_str());
         for &mac in &h.macs {
             let entry = macs.entry(mac).or_default();
@@ -358,7 +354,7 @@ fn block(out: &mut String, h: &HostInfo, about: &HashMap<IpAddr, Vec<Concluded>>
         if vals.len() > MAX_VALUES {
             shown.push(format!("and {} more", vals.len() - MAX_VALUES));
         }
-        if *key == "http.user-agent" {
+        if *key == names::http::USER_AGENT {
             // Long values: one per line.
             for (i, v) in shown.iter().enumerate() {
                 field(out, "  ", if i == 0 { label } else { "" }, v, KEY);

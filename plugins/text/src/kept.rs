@@ -25,10 +25,7 @@ pub struct Kept {
 
 /// Whether any rule could call the host local: it is kept before the others.
 fn maybe_local(h: &HostInfo) -> bool {
-    IpClass::of(IpAddr::from(h.ip)).is_local()
-        || h.notes
-            .iter()
-            .any(|n| n.key == "network" && n.value == "local")
+    IpClass::of(IpAddr::from(h.ip)).is_local() || h.is_local()
 }
 
 impl Kept {

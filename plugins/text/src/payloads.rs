@@ -5,6 +5,7 @@
 //! size bound, saying so. Entries are written as flows arrive; nothing is kept per flow.
 
 use crate::clean::{self, line, printable, wrap};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{Direction, Finding, Flow, tag_matches};
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -154,15 +155,16 @@ fn has_entry(flow: &Flow, max_excerpt: usize) -> bool {
     let mut web = false;
     for f in tagged(flow, "web") {
         web = true;
-        if f.get("http.transactions").is_some()
-            || f.get("http.method").is_some()
-            || f.get("http.status").is_some()
+        if f.get(names::http::TRANSACTIONS).is_some()
+            || f.get(names::http::METHOD).is_some()
+            || f.get(names::http::STATUS).is_some()
             || f.attributes.iter().any(|a| a.key.starts_with("tls."))
         {
             return true;
         }
     }
-    if tagged(flow, "dns").any(|f| f.get("dns.queries").is_some() || f.get("dns.answers").is_some())
+    if tagged(flow, "dns")
+        .any(|f| f.get(names::dns::QUERIES).is_some() || f.get(names::dns::ANSWERS).is_some())
     {
         return true;
     }
@@ -176,9 +178,9 @@ pub fn entry(flow: &Flow, max_excerpt: usize, shown: &mut Shown) -> Option<Strin
     let mut web_or_dns = false;
     for f in tagged(flow, "web") {
         web_or_dns = true;
-        if f.get("http.transactions").is_some()
-            || f.get("http.method").is_some()
-            || f.get("http.status").is_some()
+        if f.get(names::http::TRANSACTIONS).is_some()
+            || f.get(names::http::METHOD).is_some()
+            || f.get(names::http::STATUS).is_some()
         {
             http(&mut body, f);
         }
@@ -187,7 +189,7 @@ pub fn entry(flow: &Flow, max_excerpt: usize, shown: &mut Shown) -> Option<Strin
         }
     }
     for f in tagged(flow, "dns") {
-        if f.get("dns.queries").is_some() || f.get("dns.answers").is_some() {
+        if f.get(names::dns::QUERIES).is_some() || f.get(names::dns::ANSWERS).is_some() {
             web_or_dns = true;
             dns(&mut body, f);
         }
@@ -274,7 +276,7 @@ fn http(out: &mut String, f: &Finding) {
         }
     }
     let requests: u64 = f
-        .get("http.requests")
+        .get(names::http::REQUESTS)
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     if requests > listed.len() as u64 {
@@ -285,9 +287,9 @@ fn http(out: &mut String, f: &Finding) {
         );
     }
     for (key, label) in [
-        ("http.basic-auth-user", "basic-auth user"),
-        ("http.auth-scheme", "auth scheme"),
-        ("http.proxy", "proxy request"),
+        (names::http::BASIC_AUTH_USER, "basic-auth user"),
+        (names::http::AUTH_SCHEME, "auth scheme"),
+        (names::http::PROXY, "proxy request"),
     ] {
         if let Some(v) = f.get(key) {
             let _ = writeln!(out, "        {label} {}", line(v, VALUE));
@@ -296,25 +298,25 @@ fn http(out: &mut String, f: &Finding) {
 }
 
 fn tls(out: &mut String, f: &Finding) {
-    let mut parts = vec![match f.get("tls.sni") {
+    let mut parts = vec![match f.get(names::tls::SNI) {
         Some(sni) => format!("server name {}", line(sni, VALUE)),
         None => "no server name".to_string(),
     }];
     for (key, label) in [
-        ("tls.versions", "offers"),
-        ("tls.alpn", "ALPN"),
-        ("tls.version", "negotiated"),
-        ("tls.cipher", "cipher"),
-        ("tls.alpn-selected", "ALPN selected"),
+        (names::tls::VERSIONS, "offers"),
+        (names::tls::ALPN, "ALPN"),
+        (names::tls::VERSION, "negotiated"),
+        (names::tls::CIPHER, "cipher"),
+        (names::tls::ALPN_SELECTED, "ALPN selected"),
     ] {
         if let Some(v) = f.get(key) {
             parts.push(format!("{label} {}", line(v, 120)));
         }
     }
-    if f.get("tls.ech") == Some("true") {
+    if f.get(names::tls::ECH) == Some("true") {
         parts.push("Encrypted Client Hello".into());
     }
-    if f.get("tls.mid-stream") == Some("true") {
+    if f.get(names::tls::MID_STREAM) == Some("true") {
         parts.push("handshake not captured".into());
     }
     let _ = writeln!(out, "  TLS   {}", parts.join("; "));
@@ -322,34 +324,34 @@ fn tls(out: &mut String, f: &Finding) {
 
 fn dns(out: &mut String, f: &Finding) {
     let label = match f.tag.as_str() {
-        "dns.mdns" => "mDNS",
-        "dns.llmnr" => "LLMNR",
-        "dns.nbns" => "NBNS",
+        names::dns::MDNS => "mDNS",
+        names::dns::LLMNR => "LLMNR",
+        names::dns::NBNS => "NBNS",
         _ => "DNS",
     };
-    let qtypes = f.get("dns.qtypes").unwrap_or("");
+    let qtypes = f.get(names::dns::QTYPES).unwrap_or("");
     // The protocol names the block's first line; the others are indented under it.
     let mut lines: Vec<String> = Vec::new();
-    if let Some(queries) = f.get("dns.queries") {
-        for q in queries.split(',').filter(|q| !q.is_empty()) {
+    if f.get(names::dns::QUERIES).is_some() {
+        for q in f.dns_queries() {
             lines.push(format!("query  {} ({})", line(q, VALUE), line(qtypes, 60)));
         }
-        if let Some(n) = f.get("dns.queries-omitted") {
+        if let Some(n) = f.get(names::dns::QUERIES_OMITTED) {
             lines.push(format!("and {} more names", line(n, 20)));
         }
     }
-    if let Some(answers) = f.get("dns.answers") {
-        for a in answers.split("; ").filter(|a| !a.is_empty()) {
-            lines.push(format!("answer {}", line(a, VALUE)));
+    if f.get(names::dns::ANSWERS).is_some() {
+        for a in f.dns_answers() {
+            lines.push(format!("answer {}", line(a.text, VALUE)));
         }
-        if let Some(n) = f.get("dns.answers-omitted") {
+        if let Some(n) = f.get(names::dns::ANSWERS_OMITTED) {
             lines.push(format!("and {} more answers", line(n, 20)));
         }
     }
-    match f.get("dns.rcode") {
+    match f.get(names::dns::RCODE) {
         Some("NOERROR") => {}
         Some(rcode) => lines.push(format!("rcode  {}", line(rcode, 60))),
-        None if f.get("dns.queries").is_some() => lines.push("no response seen".into()),
+        None if f.get(names::dns::QUERIES).is_some() => lines.push("no response seen".into()),
         None => {}
     }
     for (i, l) in lines.iter().enumerate() {

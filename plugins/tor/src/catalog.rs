@@ -5,33 +5,13 @@
 //!
 //! A folder can hold many documents (a month of hourly consensuses is 720 files), so only their
 //! headers are kept for all of them and at most [`CACHED`] documents are held parsed; others are read
-//! again when a flow needs them. The file access goes through the [`Files`] trait so the whole
-//! catalogue is tested natively with a fake file system.
+//! again when a flow needs them. The file access goes through the SDK's [`Host`] trait so the whole
+//! catalogue is tested natively with its fake host.
 
 pub use crate::consensus::Validity;
 use crate::consensus::{Consensus, Depth, Flavor, ParseError, format_time};
 use pcapxray_plugin_sdk::CapabilityError;
-
-/// Read access to host files: the `files` capability in the plugin, a fake in tests.
-pub trait Files {
-    /// The entry names of a folder, sorted.
-    fn list(&self, path: &str) -> Result<Vec<String>, CapabilityError>;
-    /// A whole file.
-    fn read(&self, path: &str) -> Result<Vec<u8>, CapabilityError>;
-}
-
-/// The `files` capability of the stage.
-pub struct CapabilityFiles;
-
-impl Files for CapabilityFiles {
-    fn list(&self, path: &str) -> Result<Vec<String>, CapabilityError> {
-        pcapxray_plugin_sdk::files::list(path)
-    }
-
-    fn read(&self, path: &str) -> Result<Vec<u8>, CapabilityError> {
-        pcapxray_plugin_sdk::files::read(path)
-    }
-}
+use pcapxray_plugin_sdk::host::Host;
 
 /// Parsed documents kept in memory at once.
 pub const CACHED: usize = 4;
@@ -126,12 +106,12 @@ pub struct Catalog {
 impl Catalog {
     /// Reads the sources: each is a consensus file or a folder whose files starting with
     /// `network-status-version` are taken (sub-folders are not entered).
-    pub fn load(sources: &[String], files: &dyn Files) -> Catalog {
+    pub fn load(sources: &[String], files: &dyn Host) -> Catalog {
         let mut catalog = Catalog::default();
         let mut pending: Vec<(Document, Option<Consensus>)> = Vec::new();
         for source in sources {
             let before = pending.len();
-            match files.list(source) {
+            match files.list_dir(source) {
                 Ok(names) => {
                     let mut skipped = 0usize;
                     for name in names.iter().filter(|n| !n.starts_with('.')) {
@@ -142,7 +122,7 @@ impl Catalog {
                             break;
                         }
                         let path = join(source, name);
-                        let bytes = match files.read(&path) {
+                        let bytes = match files.read_file(&path) {
                             Ok(bytes) => bytes,
                             // Sub-folders and unreadable entries are not consensus files.
                             Err(e) => {
@@ -188,7 +168,7 @@ impl Catalog {
                         .push(format!("{source}: {}: {}", e.kind(), e.message()));
                 }
                 // Not a folder (or the listing failed): try it as a file.
-                Err(_) => match files.read(source) {
+                Err(_) => match files.read_file(source) {
                     Ok(bytes) => {
                         let name = source
                             .trim_end_matches('/')
@@ -316,7 +296,7 @@ impl Catalog {
     }
 
     /// Document `index`, parsed (read again through `files` when it is not cached).
-    pub fn get(&mut self, index: usize, files: &dyn Files) -> Option<&Consensus> {
+    pub fn get(&mut self, index: usize, files: &dyn Host) -> Option<&Consensus> {
         if let Some(pos) = self.cache.iter().position(|(i, _)| *i == index) {
             let entry = self.cache.remove(pos);
             self.cache.push(entry);
@@ -324,7 +304,7 @@ impl Catalog {
         }
         let document = self.documents.get(index)?.clone();
         let parsed = files
-            .read(&document.path)
+            .read_file(&document.path)
             .map_err(|e| format!("{}: {}", e.kind(), e.message()))
             .and_then(|bytes| {
                 Consensus::parse(&String::from_utf8_lossy(&bytes), Depth::Full)
@@ -389,60 +369,7 @@ pub fn looks_like_consensus(bytes: &[u8]) -> bool {
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-
-    /// An in-memory file system: folders are paths with entries below them.
-    #[derive(Default)]
-    pub struct FakeFiles {
-        pub files: BTreeMap<String, Vec<u8>>,
-        pub denied: Vec<String>,
-    }
-
-    impl Files for FakeFiles {
-        fn list(&self, path: &str) -> Result<Vec<String>, CapabilityError> {
-            if self.denied.iter().any(|d| path.starts_with(d.as_str())) {
-                return Err(CapabilityError::NotGranted(format!(
-                    "stage `tor` may not list `{path}`"
-                )));
-            }
-            if self.files.contains_key(path) {
-                return Err(CapabilityError::Other(format!("{path}: Not a directory")));
-            }
-            let prefix = format!("{}/", path.trim_end_matches('/'));
-            let names: Vec<String> = self
-                .files
-                .keys()
-                .filter_map(|k| k.strip_prefix(&prefix))
-                .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            if names.is_empty() {
-                Err(CapabilityError::NotFound(format!(
-                    "{path}: no such file or folder"
-                )))
-            } else {
-                Ok(names)
-            }
-        }
-
-        fn read(&self, path: &str) -> Result<Vec<u8>, CapabilityError> {
-            if self.denied.iter().any(|d| path.starts_with(d.as_str())) {
-                return Err(CapabilityError::NotGranted(format!(
-                    "stage `tor` may not read `{path}`"
-                )));
-            }
-            match self.files.get(path) {
-                Some(b) => Ok(b.clone()),
-                None if self.list(path).is_ok() => {
-                    Err(CapabilityError::Other(format!("{path} is not a file")))
-                }
-                None => Err(CapabilityError::NotFound(format!(
-                    "{path}: no such file or folder"
-                ))),
-            }
-        }
-    }
+    pub use pcapxray_plugin_sdk::testing::FakeHost;
 
     /// A one-relay full consensus valid for three hours from `valid_after` (`YYYY-MM-DD HH`).
     pub fn doc(valid_after: &str, nickname: &str, ip: &str, or_port: u16) -> Vec<u8> {
@@ -466,25 +393,15 @@ pub mod tests {
 
     #[test]
     fn reads_folders_and_files_and_picks_the_document_of_the_flow_time() {
-        let mut fs = FakeFiles::default();
-        fs.files.insert(
-            "/tor/cached-consensus".into(),
-            doc("2022-11-19 10", "early", "1.1.1.1", 443),
+        let fs = FakeHost::new("tor").grant_files();
+        fs.file(
+            "/tor/cached-consensus",
+            &doc("2022-11-19 10", "early", "1.1.1.1", 443),
         );
-        fs.files.insert(
-            "/tor/later".into(),
-            doc("2022-11-19 12", "late", "2.2.2.2", 9001),
-        );
-        fs.files
-            .insert("/tor/notes.txt".into(), b"not a consensus".to_vec());
-        fs.files.insert(
-            "/tor/sub/x".into(),
-            doc("2022-11-19 01", "hidden", "3.3.3.3", 1),
-        );
-        fs.files.insert(
-            "/other/one".into(),
-            doc("2022-11-20 00", "single", "4.4.4.4", 80),
-        );
+        fs.file("/tor/later", &doc("2022-11-19 12", "late", "2.2.2.2", 9001));
+        fs.file("/tor/notes.txt", b"not a consensus");
+        fs.file("/tor/sub/x", &doc("2022-11-19 01", "hidden", "3.3.3.3", 1));
+        fs.file("/other/one", &doc("2022-11-20 00", "single", "4.4.4.4", 80));
         let mut c = Catalog::load(&["/tor".into(), "/other/one".into()], &fs);
         assert!(c.failures.is_empty(), "{:?}", c.failures);
         let names: Vec<_> = c.documents.iter().map(|d| d.name.as_str()).collect();
@@ -517,13 +434,10 @@ pub mod tests {
 
     #[test]
     fn explains_why_nothing_could_be_read() {
-        let mut fs = FakeFiles::default();
-        fs.denied.push("/secret".into());
-        fs.files.insert("/empty/readme".into(), b"hello".to_vec());
-        fs.files.insert(
-            "/bad".into(),
-            b"network-status-version 3\nvalid-after soon\n".to_vec(),
-        );
+        let fs = FakeHost::new("tor").grant_files();
+        fs.deny("/secret");
+        fs.file("/empty/readme", b"hello");
+        fs.file("/bad", b"network-status-version 3\nvalid-after soon\n");
         let c = Catalog::load(
             &[
                 "/secret/tor".into(),
@@ -537,7 +451,7 @@ pub mod tests {
         assert_eq!(c.select(0), None);
         assert_eq!(c.failures.len(), 4, "{:?}", c.failures);
         assert!(
-            c.failures[0].starts_with("/secret/tor: not granted:"),
+            c.failures[0].starts_with("/secret/tor: denied:"),
             "{}",
             c.failures[0]
         );
@@ -560,11 +474,11 @@ pub mod tests {
 
     #[test]
     fn keeps_few_documents_parsed_and_reads_others_again() {
-        let mut fs = FakeFiles::default();
+        let fs = FakeHost::new("tor").grant_files();
         for day in 10..20 {
-            fs.files.insert(
-                format!("/tor/c{day}"),
-                doc(
+            fs.file(
+                &format!("/tor/c{day}"),
+                &doc(
                     &format!("2022-11-{day} 10"),
                     &format!("relay{day}"),
                     "1.1.1.1",
@@ -582,7 +496,7 @@ pub mod tests {
             assert!(c.cache.len() <= CACHED);
         }
         // A document that vanished is dropped, not retried.
-        fs.files.remove("/tor/c16");
+        fs.state().files.as_mut().unwrap().remove("/tor/c16");
         let (i, _) = c.select(t("2022-11-16 11:00:00")).unwrap();
         assert!(c.get(i, &fs).is_none());
         assert!(

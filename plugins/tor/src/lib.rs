@@ -8,7 +8,7 @@
 //! bridges — a heuristic still points at Tor's random-looking TLS server names.
 //!
 //! The parsing and matching live in plain modules (`consensus`, `catalog`, `matcher`, `sni`) that
-//! reach the host only through the [`catalog::Files`] trait and are tested natively; this file holds
+//! reach the host only through the SDK's [`Host`] trait and are tested natively; this file holds
 //! the configuration, the order of the checks and the SDK glue.
 
 mod catalog;
@@ -48,8 +48,10 @@ pub mod fuzz {
     }
 }
 
-use catalog::{CapabilityFiles, Catalog, Files, Fit, Note};
+use catalog::{Catalog, Fit, Note};
 use pcapxray_plugin_sdk::RunNote;
+use pcapxray_plugin_sdk::host::{Host, WitHost};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Analyzer, ConfigError, Finding, Flow, Outcome, PluginError, Severity, export_analyzer, log,
 };
@@ -104,7 +106,7 @@ pub struct Tor {
 }
 
 /// The catalogue in `slot`, read from the configured sources on first use.
-fn load<'a>(slot: &'a mut Option<Catalog>, config: &Config, files: &dyn Files) -> &'a mut Catalog {
+fn load<'a>(slot: &'a mut Option<Catalog>, config: &Config, files: &dyn Host) -> &'a mut Catalog {
     slot.get_or_insert_with(|| {
         let mut catalog = Catalog::load(&config.consensus, files);
         if config.consensus.is_empty() {
@@ -141,12 +143,12 @@ impl Tor {
         })
     }
 
-    fn catalog(&mut self, files: &dyn Files) -> &mut Catalog {
+    fn catalog(&mut self, files: &dyn Host) -> &mut Catalog {
         load(&mut self.catalog, &self.config, files)
     }
 
     /// Adds the findings and facts of one flow to `out`.
-    fn observe(&mut self, flow: &Flow, files: &dyn Files, out: &mut Outcome) {
+    fn observe(&mut self, flow: &Flow, files: &dyn Host, out: &mut Outcome) {
         let start = i64::try_from(flow.first_seen() / 1_000_000_000).unwrap_or(i64::MAX);
         let matched = flow.is_tcp() && self.match_relays(flow, start, files, out);
         // A flow to a listed relay is explained; its random server name would only say it again.
@@ -160,7 +162,7 @@ impl Tor {
         &mut self,
         flow: &Flow,
         start: i64,
-        files: &dyn Files,
+        files: &dyn Host,
         out: &mut Outcome,
     ) -> bool {
         let dirport = self.config.match_dirport;
@@ -193,7 +195,7 @@ impl Tor {
             }
         }
         for nickname in fresh {
-            out.fact(ip, "tor.relay", nickname, Some(flow.first_seen()));
+            out.fact(ip, names::tor::RELAY, nickname, Some(flow.first_seen()));
         }
         match hit {
             matcher::Hit::Relay { .. } => self.stats.relay += 1,
@@ -211,7 +213,7 @@ impl Tor {
     }
 
     fn heuristic(&mut self, flow: &Flow, out: &mut Outcome) {
-        let Some(sni) = flow.finding_value("tls.sni") else {
+        let Some(sni) = flow.finding_value(names::tls::SNI) else {
             return;
         };
         let Some(a) = sni::assess(sni) else {
@@ -222,8 +224,10 @@ impl Tor {
         }
         // Tor's ClientHello offers no ALPN; browsers and HTTP clients do. A hello cut by the payload
         // prefix may have lost its ALPN, so only a complete one counts.
-        let no_alpn = flow.finding_value("tls.alpn").is_none()
-            && flow.finding_value("tls.client-hello-truncated").is_none();
+        let no_alpn = flow.finding_value(names::tls::ALPN).is_none()
+            && flow
+                .finding_value(names::tls::CLIENT_HELLO_TRUNCATED)
+                .is_none();
         let port = flow.server.port;
         // A browser-like hello (with ALPN) to an ordinary port is left alone: some real names
         // (acronyms: www.sbcglobal.net) look as random as Tor's.
@@ -245,21 +249,21 @@ impl Tor {
         }
         self.stats.heuristic += 1;
         out.push(
-            Finding::on_flow(flow.id, "tor.heuristic", Severity::Low)
+            Finding::on_flow(flow.id, names::tor::HEURISTIC, Severity::Low)
                 .summary(format!(
                     "TLS to {}:{} with a random-looking server name {sni}, as Tor clients send",
                     flow.server_ip(),
                     flow.server.port
                 ))
                 .confidence(confidence.round().min(50.0) as u8)
-                .attr("tor.sni", sni)
-                .attr("tor.sni-score", format!("{:.2}", a.score))
-                .attr("reason", reason),
+                .attr(names::tor::SNI, sni)
+                .attr(names::tor::SNI_SCORE, format!("{:.2}", a.score))
+                .attr(names::common::REASON, reason),
         );
     }
 
     /// The capture-level findings once everything was seen.
-    fn conclude(&mut self, files: &dyn Files, out: &mut Outcome) {
+    fn conclude(&mut self, files: &dyn Host, out: &mut Outcome) {
         let heuristic = self.config.heuristic;
         let catalog = self.catalog(files);
         if catalog.is_empty() {
@@ -275,17 +279,17 @@ impl Tor {
             };
             out.note(
                 RunNote::warning(
-                    "tor.no-consensus",
+                    names::tor::NOTE_NO_CONSENSUS,
                     format!(
                         "Tor relay matching was not possible: no Tor consensus could be read ({fallback}). Fetch one with `pcapxray tor fetch` and grant its folder to this stage."
                     ),
                 )
-                .attr("reason", reason),
+                .attr(names::common::REASON, reason),
             );
         } else if self.stats.uncovered > 0 {
             out.note(
                 RunNote::warning(
-                    "tor.not-covered",
+                    names::tor::NOTE_NOT_COVERED,
                     format!(
                         "{} flows started at times no held Tor consensus covers; their servers were matched \
                          against the nearest consensus (up to {} hours away), and relays change hourly. Add \
@@ -330,14 +334,14 @@ impl Analyzer for Tor {
 
     fn analyze(&mut self, flows: &[Flow], out: &mut Outcome) -> Result<(), PluginError> {
         for flow in flows {
-            self.observe(flow, &CapabilityFiles, out);
+            self.observe(flow, &WitHost, out);
         }
         self.flush_log();
         Ok(())
     }
 
     fn finish(&mut self, out: &mut Outcome) -> Result<(), PluginError> {
-        self.conclude(&CapabilityFiles, out);
+        self.conclude(&WitHost, out);
         if let Some(c) = &self.catalog
             && !c.failures.is_empty()
             && !c.is_empty()
@@ -361,7 +365,7 @@ export_analyzer!(Tor);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use catalog::tests::{FakeFiles, doc};
+    use catalog::tests::{FakeHost, doc};
     use pcapxray_plugin_sdk::{Attribute, FindingRecord, Subject};
 
     /// A TCP flow 10.0.0.2 → `server`:`port` with a SYN, at 2022-11-19 10:30 UTC (the shared
@@ -416,11 +420,11 @@ mod tests {
     }
 
     /// A consensus valid 2022-11-19 10:00–13:00 UTC with relay "stars1" at 158.69.204.36:443, in /tor.
-    fn stars1() -> FakeFiles {
-        let mut fs = FakeFiles::default();
-        fs.files.insert(
-            "/tor/c".into(),
-            doc("2022-11-19 10", "stars1", "158.69.204.36", 443),
+    fn stars1() -> FakeHost {
+        let fs = FakeHost::new("tor").grant_files();
+        fs.file(
+            "/tor/c",
+            &doc("2022-11-19 10", "stars1", "158.69.204.36", 443),
         );
         fs
     }
@@ -434,7 +438,7 @@ mod tests {
         .unwrap()
     }
 
-    fn run(tor: &mut Tor, fs: &FakeFiles, flows: &[Flow]) -> Outcome {
+    fn run(tor: &mut Tor, fs: &FakeHost, flows: &[Flow]) -> Outcome {
         let mut out = Outcome::default();
         for f in flows {
             tor.observe(f, fs, &mut out);
@@ -445,7 +449,7 @@ mod tests {
 
     #[test]
     fn matches_relays_publishes_facts_once_and_says_when_no_consensus_was_read() {
-        let mut fs = stars1();
+        let fs = stars1();
         let mut tor = reading_tor();
         let flows = [
             flow("158.69.204.36", 443),
@@ -499,7 +503,7 @@ mod tests {
         );
 
         // Configured but not granted.
-        fs.denied.push("/tor".into());
+        fs.state().files = None;
         let mut tor = Tor::new(Config {
             consensus: vec!["/tor".into()],
             heuristic: false,
@@ -557,7 +561,7 @@ mod tests {
     #[test]
     fn the_heuristic_explains_itself_and_stays_within_its_confidence() {
         let mut tor = Tor::new(Config::default()).unwrap();
-        let fs = FakeFiles::default();
+        let fs = FakeHost::new("tor").grant_files();
         let flows = [
             tls_flow(
                 "193.11.164.243",

@@ -6,6 +6,7 @@
 
 use crate::catalog::{Document, Fit};
 use crate::consensus::{Consensus, Relay, canonical, format_time};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{Finding, Flow, Orientation, Severity};
 use std::net::{IpAddr, SocketAddr};
 
@@ -156,13 +157,13 @@ fn timing(document: &Document, fit: Fit, flow_start: i64) -> String {
 
 fn relay_attrs(finding: Finding, relay: &Relay, document: &Document, fit: Fit) -> Finding {
     finding
-        .attr("tor.nickname", &relay.nickname)
-        .attr("tor.fingerprint", relay.fingerprint())
-        .attr("tor.flags", &relay.flags)
-        .attr("tor.orport", relay.or_port.to_string())
-        .attr("tor.dirport", relay.dir_port.to_string())
-        .attr("tor.consensus", document.label())
-        .attr("tor.consensus-match", fit.describe())
+        .attr(names::tor::NICKNAME, &relay.nickname)
+        .attr(names::tor::FINGERPRINT, relay.fingerprint())
+        .attr(names::tor::FLAGS, &relay.flags)
+        .attr(names::tor::ORPORT, relay.or_port.to_string())
+        .attr(names::tor::DIRPORT, relay.dir_port.to_string())
+        .attr(names::tor::CONSENSUS, document.label())
+        .attr(names::tor::CONSENSUS_MATCH, fit.describe())
 }
 
 /// The finding for a hit on flow `flow` whose first packet was at `flow_start` (seconds).
@@ -191,14 +192,14 @@ pub fn finding(flow: &Flow, hit: &Hit, document: &Document, fit: Fit, flow_start
                 );
             }
             let dir = if *port == Port::Dir { " DirPort" } else { "" };
-            let f = Finding::on_flow(flow.id, "tor.relay", Severity::Medium)
+            let f = Finding::on_flow(flow.id, names::tor::RELAY, Severity::Medium)
                 .summary(format!(
                     "Tor relay \"{}\" ({}) at {at}{dir}{away}",
                     relay.nickname,
                     role(relay)
                 ))
                 .confidence(confidence(fit));
-            relay_attrs(f, relay, document, fit).attr("reason", reason)
+            relay_attrs(f, relay, document, fit).attr(names::common::REASON, reason)
         }
         Hit::Address { relays, at } => {
             let first = relays[0];
@@ -225,7 +226,7 @@ pub fn finding(flow: &Flow, hit: &Hit, document: &Document, fit: Fit, flow_start
                 listed.join(", "),
                 at.port(),
             );
-            let f = Finding::on_flow(flow.id, "tor.relay-address", Severity::Low)
+            let f = Finding::on_flow(flow.id, names::tor::RELAY_ADDRESS, Severity::Low)
                 .summary(format!(
                     "{} is the address of Tor relay \"{}\"{more}, but port {} is not a relay port{away}",
                     at.ip(),
@@ -234,8 +235,8 @@ pub fn finding(flow: &Flow, hit: &Hit, document: &Document, fit: Fit, flow_start
                 ))
                 .confidence(confidence(fit).saturating_sub(35).min(60));
             relay_attrs(f, first, document, fit)
-                .attr("tor.relays-at-address", listed.join(", "))
-                .attr("reason", reason)
+                .attr(names::tor::RELAYS_AT_ADDRESS, listed.join(", "))
+                .attr(names::common::REASON, reason)
         }
     }
 }

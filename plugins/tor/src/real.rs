@@ -4,11 +4,11 @@
 //! the file itself, line by line, so the parser is checked against the text and not against a number
 //! copied from elsewhere.
 
-use crate::catalog::{Catalog, Files, Fit};
+use crate::catalog::{Catalog, Fit};
 use crate::consensus::{Consensus, Depth, Flavor};
 use crate::matcher::{self, Hit};
 use crate::tests::flow;
-use pcapxray_plugin_sdk::CapabilityError;
+use pcapxray_plugin_sdk::testing::FakeHost;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -27,24 +27,6 @@ fn path() -> PathBuf {
 
 fn text() -> String {
     std::fs::read_to_string(path()).expect("read the shared consensus")
-}
-
-/// The real file system, read-only, for the catalogue.
-struct Disk;
-
-impl Files for Disk {
-    fn list(&self, path: &str) -> Result<Vec<String>, CapabilityError> {
-        let mut names: Vec<String> = std::fs::read_dir(path)
-            .map_err(|e| CapabilityError::Other(e.to_string()))?
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .collect();
-        names.sort();
-        Ok(names)
-    }
-
-    fn read(&self, path: &str) -> Result<Vec<u8>, CapabilityError> {
-        std::fs::read(path).map_err(|e| CapabilityError::Other(e.to_string()))
-    }
 }
 
 #[test]
@@ -163,7 +145,8 @@ fn every_prefix_of_the_real_consensus_is_handled() {
 #[test]
 fn the_catalog_uses_the_real_file_as_the_nearest_consensus_for_2017_captures() {
     let file = path().to_string_lossy().into_owned();
-    let mut catalog = Catalog::load(&[file], &Disk);
+    let disk = FakeHost::new("tor").file(&file, text().as_bytes());
+    let mut catalog = Catalog::load(&[file], &disk);
     assert!(catalog.failures.is_empty(), "{:?}", catalog.failures);
     assert_eq!(
         catalog.documents[0].label(),
@@ -174,6 +157,6 @@ fn the_catalog_uses_the_real_file_as_the_nearest_consensus_for_2017_captures() {
     assert!(matches!(fit, Fit::Nearest { .. }));
     assert_eq!(fit.describe(), "nearest (43311 hours away)");
     assert_eq!(matcher::confidence(fit), 40);
-    let c = catalog.get(i, &Disk).unwrap();
+    let c = catalog.get(i, &disk).unwrap();
     assert!(c.relays.len() == 6088);
 }

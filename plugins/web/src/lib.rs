@@ -60,6 +60,7 @@ pub mod fuzz {
     }
 }
 
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Analyzer, ConfigError, Finding, Flow, IpAddress, Outcome, PluginError, Seen, Severity,
     StreamChunk, export_analyzer, log,
@@ -120,11 +121,11 @@ impl Web {
             && self.config.publish_names
             && self.names.first_time((flow.server.ip, name.clone()))
         {
-            out.fact(flow.server.ip, "name", name, when);
+            out.fact(flow.server.ip, names::host::NAME, name, when);
         }
         for agent in observation.user_agents {
             if self.agents.first_time((flow.client.ip, agent.clone())) {
-                out.fact(flow.client.ip, "http.user-agent", agent, when);
+                out.fact(flow.client.ip, names::http::USER_AGENT, agent, when);
             }
         }
         out.push(observation.finding);
@@ -148,19 +149,19 @@ impl Web {
         }
         let server = std::net::SocketAddr::new(flow.server_ip(), flow.server.port);
         out.push(
-            Finding::on_flow(flow.id, "web.certificate", Severity::Low)
+            Finding::on_flow(flow.id, names::web::CERTIFICATE, Severity::Low)
                 .summary(format!(
                     "The certificate {} presented by {server} deserves a look: {}",
                     leaf.subject,
                     problems.join("; ")
                 ))
-                .attr("tls.cert.subject", leaf.subject.as_str())
-                .attr("tls.cert.issuer", leaf.issuer.as_str())
-                .attr("tls.cert.not-before", cert::date(leaf.not_before))
-                .attr("tls.cert.not-after", cert::date(leaf.not_after))
-                .attr("tls.cert.self-signed", leaf.self_signed.to_string())
-                .attr("tls.cert.sha256", leaf.sha256.as_str())
-                .attr("reasons", problems.join("; ")),
+                .attr(names::tls::CERT_SUBJECT, leaf.subject.as_str())
+                .attr(names::tls::CERT_ISSUER, leaf.issuer.as_str())
+                .attr(names::tls::CERT_NOT_BEFORE, cert::date(leaf.not_before))
+                .attr(names::tls::CERT_NOT_AFTER, cert::date(leaf.not_after))
+                .attr(names::tls::CERT_SELF_SIGNED, leaf.self_signed.to_string())
+                .attr(names::tls::CERT_SHA256, leaf.sha256.as_str())
+                .attr(names::common::REASONS, problems.join("; ")),
         );
     }
 }

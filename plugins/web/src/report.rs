@@ -9,6 +9,7 @@ use crate::quic;
 use crate::stream::Conv;
 use crate::text::{ServerName, server_name};
 use crate::tls::{self, ClientHello, ServerHello, cipher_name, version_name};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{Finding, Flow, Severity};
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -92,7 +93,7 @@ pub fn observe_stream(flow: &Flow, conv: Conv, max_transactions: usize) -> Optio
             };
             let mut seen = observe_http(flow, &requests, &responses, max_transactions);
             if http.head_over_limit {
-                seen.finding = seen.finding.attr("http.head-over-limit", "true");
+                seen.finding = seen.finding.attr(names::http::HEAD_OVER_LIMIT, "true");
             }
             Some(seen)
         }
@@ -129,7 +130,11 @@ fn observe_tls(
     let alpn = hello.as_ref().map(|h| h.alpn.clone()).unwrap_or_default();
     let web = alpn.iter().any(|p| p == "h2" || p.starts_with("http/"))
         || matches!(flow.server.port, 443 | 8443);
-    let tag = if web { "web.https" } else { "web.tls" };
+    let tag = if web {
+        names::web::HTTPS
+    } else {
+        names::web::TLS
+    };
 
     let mut summary = match (&hello, &sni) {
         (Some(_), Some(sni)) => format!("TLS to {sni} (SNI)"),
@@ -138,7 +143,7 @@ fn observe_tls(
     };
     let mut finding = Finding::on_flow(flow.id, tag, Severity::Info);
     if let Some(sni) = &sni {
-        finding = finding.attr("tls.sni", sni.as_str());
+        finding = finding.attr(names::tls::SNI, sni.as_str());
     }
     let confidence = match &hello {
         Some(h) if h.complete => 100,
@@ -157,7 +162,7 @@ fn observe_tls(
     }
     let name = sni.as_deref().and_then(dns_name);
     if let Some(name) = &name {
-        finding = finding.attr("server.name", name.as_str());
+        finding = finding.attr(names::web::SERVER_NAME, name.as_str());
     }
     Observation {
         kind: Kind::Tls,
@@ -177,21 +182,21 @@ fn observe_quic(flow: &Flow) -> Option<Observation> {
         Some(sni) => format!("QUIC {} to {sni} (SNI)", quic.version),
         None => format!("QUIC {} to {} (no SNI)", quic.version, server_address(flow)),
     };
-    let mut finding = Finding::on_flow(flow.id, "web.quic", Severity::Info)
-        .attr("quic.version", quic.version.as_str());
+    let mut finding = Finding::on_flow(flow.id, names::web::QUIC, Severity::Info)
+        .attr(names::quic::VERSION, quic.version.as_str());
     if let Some(sni) = &hello.sni {
-        finding = finding.attr("tls.sni", sni.as_str());
+        finding = finding.attr(names::tls::SNI, sni.as_str());
     }
     if quic.version.starts_with('Q') {
         if let Some(agent) = &quic.user_agent {
-            finding = finding.attr("quic.user-agent", agent.as_str());
+            finding = finding.attr(names::quic::USER_AGENT, agent.as_str());
         }
     } else {
         finding = tls_client_attributes(finding, hello, &mut summary);
     }
     let name = hello.sni.as_deref().and_then(dns_name);
     if let Some(name) = &name {
-        finding = finding.attr("server.name", name.as_str());
+        finding = finding.attr(names::web::SERVER_NAME, name.as_str());
     }
     Some(Observation {
         kind: Kind::Quic,
@@ -207,9 +212,9 @@ fn observe_quic(flow: &Flow) -> Option<Observation> {
 /// A TLS session whose handshake came before the capture: only the record layer is visible.
 fn observe_tls_mid_stream(flow: &Flow) -> Observation {
     let tag = if matches!(flow.server.port, 443 | 8443) {
-        "web.https"
+        names::web::HTTPS
     } else {
-        "web.tls"
+        names::web::TLS
     };
     let summary = format!(
         "TLS session to {} (handshake not captured)",
@@ -219,7 +224,7 @@ fn observe_tls_mid_stream(flow: &Flow) -> Observation {
         kind: Kind::Tls,
         finding: Finding::on_flow(flow.id, tag, Severity::Info)
             .summary(summary)
-            .attr("tls.mid-stream", "true")
+            .attr(names::tls::MID_STREAM, "true")
             .confidence(60),
         server_name: None,
         user_agents: Vec::new(),
@@ -246,17 +251,17 @@ fn certificate_attributes(mut finding: Finding, chain: &[Certificate], flow: &Fl
     let when = flow_secs(flow);
     let expired = when > leaf.not_after || when < leaf.not_before;
     finding = finding
-        .attr("tls.cert.subject", leaf.subject.as_str())
-        .attr("tls.cert.issuer", leaf.issuer.as_str())
-        .attr("tls.cert.serial", leaf.serial.as_str())
-        .attr("tls.cert.not-before", cert::date(leaf.not_before))
-        .attr("tls.cert.not-after", cert::date(leaf.not_after))
-        .attr("tls.cert.self-signed", leaf.self_signed.to_string())
-        .attr("tls.cert.expired", expired.to_string())
-        .attr("tls.cert.sha1", leaf.sha1.as_str())
-        .attr("tls.cert.sha256", leaf.sha256.as_str());
+        .attr(names::tls::CERT_SUBJECT, leaf.subject.as_str())
+        .attr(names::tls::CERT_ISSUER, leaf.issuer.as_str())
+        .attr(names::tls::CERT_SERIAL, leaf.serial.as_str())
+        .attr(names::tls::CERT_NOT_BEFORE, cert::date(leaf.not_before))
+        .attr(names::tls::CERT_NOT_AFTER, cert::date(leaf.not_after))
+        .attr(names::tls::CERT_SELF_SIGNED, leaf.self_signed.to_string())
+        .attr(names::tls::CERT_EXPIRED, expired.to_string())
+        .attr(names::tls::CERT_SHA1, leaf.sha1.as_str())
+        .attr(names::tls::CERT_SHA256, leaf.sha256.as_str());
     if !leaf.names.is_empty() {
-        finding = finding.attr("tls.cert.names", leaf.names.join(", "));
+        finding = finding.attr(names::tls::CERT_NAMES, leaf.names.join(", "));
     }
     let list: Vec<ChainEntry<'_>> = chain
         .iter()
@@ -267,7 +272,7 @@ fn certificate_attributes(mut finding: Finding, chain: &[Certificate], flow: &Fl
         })
         .collect();
     finding.attr(
-        "tls.cert.chain",
+        names::tls::CERT_CHAIN,
         serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_string()),
     )
 }
@@ -281,24 +286,24 @@ fn tls_client_attributes(
     let versions: Vec<String> = hello.versions.iter().map(|&v| version_name(v)).collect();
     let versions = versions.join(", ");
     summary.push_str(&format!(", offers {versions}"));
-    finding = finding.attr("tls.versions", versions);
+    finding = finding.attr(names::tls::VERSIONS, versions);
     if !hello.alpn.is_empty() {
         let alpn = hello.alpn.join(", ");
         summary.push_str(&format!("; ALPN {alpn}"));
-        finding = finding.attr("tls.alpn", alpn);
+        finding = finding.attr(names::tls::ALPN, alpn);
     }
     if hello.ech {
         summary.push_str("; Encrypted Client Hello");
-        finding = finding.attr("tls.ech", "true");
+        finding = finding.attr(names::tls::ECH, "true");
     }
     if !hello.complete {
-        finding = finding.attr("tls.client-hello-truncated", "true");
+        finding = finding.attr(names::tls::CLIENT_HELLO_TRUNCATED, "true");
     }
     if let Some(fp) = &hello.fingerprint {
         finding = finding
-            .attr("tls.ja3", fp.ja3.as_str())
-            .attr("tls.ja3-full", fp.ja3_full.as_str())
-            .attr("tls.ja4", fp.ja4.as_str());
+            .attr(names::tls::JA3, fp.ja3.as_str())
+            .attr(names::tls::JA3_FULL, fp.ja3_full.as_str())
+            .attr(names::tls::JA4, fp.ja4.as_str());
     }
     finding
 }
@@ -313,21 +318,21 @@ fn tls_server_attributes(
     let cipher = cipher_name(server.cipher);
     if server.retry {
         summary.push_str(&format!("; HelloRetryRequest for {version}"));
-        finding = finding.attr("tls.hello-retry", "true");
+        finding = finding.attr(names::tls::HELLO_RETRY, "true");
     } else {
         summary.push_str(&format!("; negotiated {version}"));
     }
     finding = finding
-        .attr("tls.version", version)
-        .attr("tls.cipher", cipher);
+        .attr(names::tls::VERSION, version)
+        .attr(names::tls::CIPHER, cipher);
     if let Some(alpn) = &server.alpn {
-        finding = finding.attr("tls.alpn-selected", alpn.as_str());
+        finding = finding.attr(names::tls::ALPN_SELECTED, alpn.as_str());
     }
     if let Some(fp) = &server.fingerprint {
         finding = finding
-            .attr("tls.ja3s", fp.ja3s.as_str())
-            .attr("tls.ja3s-full", fp.ja3s_full.as_str())
-            .attr("tls.ja4s", fp.ja4s.as_str());
+            .attr(names::tls::JA3S, fp.ja3s.as_str())
+            .attr(names::tls::JA3S_FULL, fp.ja3s_full.as_str())
+            .attr(names::tls::JA4S, fp.ja4s.as_str());
     }
     finding
 }
@@ -398,7 +403,7 @@ fn observe_http(
     let first = requests.items.first();
     let answer = responses.items.first();
     let proxied = requests.items.iter().any(Request::is_proxied);
-    let mut finding = Finding::on_flow(flow.id, "web.http", Severity::Info);
+    let mut finding = Finding::on_flow(flow.id, names::web::HTTP, Severity::Info);
 
     let mut summary = match first {
         Some(req) => {
@@ -433,35 +438,35 @@ fn observe_http(
     }
 
     if let Some(req) = first {
-        finding = finding.attr("http.method", req.method.as_str());
+        finding = finding.attr(names::http::METHOD, req.method.as_str());
         if let Some(host) = &req.host {
-            finding = finding.attr("http.host", host.as_str());
+            finding = finding.attr(names::http::HOST, host.as_str());
         }
-        finding = finding.attr("http.uri", req.uri.as_str());
+        finding = finding.attr(names::http::URI, req.uri.as_str());
         if let Some(ua) = &req.user_agent {
-            finding = finding.attr("http.user-agent", ua.as_str());
+            finding = finding.attr(names::http::USER_AGENT, ua.as_str());
         }
     }
     if let Some(resp) = answer {
-        finding = finding.attr("http.status", resp.status.to_string());
+        finding = finding.attr(names::http::STATUS, resp.status.to_string());
         if let Some(server) = &resp.server {
-            finding = finding.attr("http.server", server.as_str());
+            finding = finding.attr(names::http::SERVER, server.as_str());
         }
         if let Some(content_type) = &resp.content_type {
-            finding = finding.attr("http.content-type", content_type.as_str());
+            finding = finding.attr(names::http::CONTENT_TYPE, content_type.as_str());
         }
     }
-    finding = finding.attr("http.requests", requests.count.to_string());
+    finding = finding.attr(names::http::REQUESTS, requests.count.to_string());
     let hosts = distinct(requests.items.iter().filter_map(|r| r.host.as_deref()));
     if !hosts.is_empty() {
-        finding = finding.attr("http.hosts", hosts.join(","));
+        finding = finding.attr(names::http::HOSTS, hosts.join(","));
     }
     finding = finding.attr(
-        "http.transactions",
+        names::http::TRANSACTIONS,
         transactions(&requests.items, &responses.items, max),
     );
     if proxied {
-        finding = finding.attr("http.proxy", "true");
+        finding = finding.attr(names::http::PROXY, "true");
     }
     let fields = distinct(
         requests
@@ -470,24 +475,24 @@ fn observe_http(
             .flat_map(|r| r.form_fields.iter().map(String::as_str)),
     );
     if !fields.is_empty() {
-        finding = finding.attr("http.form-fields", fields.join(","));
+        finding = finding.attr(names::http::FORM_FIELDS, fields.join(","));
     }
     if let Some(scheme) = requests.items.iter().find_map(|r| r.auth_scheme.as_deref()) {
-        finding = finding.attr("http.auth-scheme", scheme);
+        finding = finding.attr(names::http::AUTH_SCHEME, scheme);
     }
     if let Some(user) = requests
         .items
         .iter()
         .find_map(|r| r.basic_auth_user.as_deref())
     {
-        finding = finding.attr("http.basic-auth-user", user);
+        finding = finding.attr(names::http::BASIC_AUTH_USER, user);
     }
 
     // A CONNECT tunnel usually carries TLS: its ClientHello names the real destination.
     if let Some(hello) = requests.tunnel.and_then(tls::parse_client_hello) {
         if let Some(sni) = &hello.sni {
             summary.push_str(&format!("; tunnelled TLS to {sni}"));
-            finding = finding.attr("tls.sni", sni.as_str());
+            finding = finding.attr(names::tls::SNI, sni.as_str());
         }
         let mut ignored = String::new();
         finding = tls_client_attributes(finding, &hello, &mut ignored);
@@ -503,7 +508,7 @@ fn observe_http(
         _ => None,
     };
     if let Some(name) = &name {
-        finding = finding.attr("server.name", name.as_str());
+        finding = finding.attr(names::web::SERVER_NAME, name.as_str());
     }
     let confidence = match (first, answer) {
         (Some(_), Some(_)) => 100,

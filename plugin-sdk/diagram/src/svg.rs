@@ -562,10 +562,10 @@ fn draw(out: &mut String, view: &View, placed: &Placed, p: &str, links: &[Option
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::tests::{flow, host, report};
-    use super::super::{NetGraph, View, ViewOptions, to_dot};
     use super::*;
-    use crate::{Finding, Protocol, Severity};
+    use crate::model::tests::{flow, host, report};
+    use crate::{NetGraph, View, ViewOptions, to_dot};
+    use pcapxray_plugin_sdk::{Finding, Protocol, Severity};
 
     pub(crate) fn sample() -> NetGraph {
         let mut g = NetGraph::new();
@@ -696,7 +696,7 @@ mod tests {
                 max_internet_nodes: 1 + next(6) as usize,
                 ..ViewOptions::default()
             };
-            for (name, bits) in super::super::available_views(&g) {
+            for (name, bits) in crate::available_views(&g) {
                 let view = View::build(&g, &name, bits, &opts);
                 let svg = to_svg(&view, "fuzz", "");
                 assert!(!svg.contains("NaN"), "round {round}");
@@ -708,9 +708,9 @@ mod tests {
 
 #[cfg(test)]
 mod bench {
-    use super::super::model::tests::{flow, report};
-    use super::super::{NetGraph, View, ViewOptions};
-    use crate::Protocol;
+    use crate::model::tests::{flow, report};
+    use crate::{NetGraph, View, ViewOptions};
+    use pcapxray_plugin_sdk::Protocol;
 
     /// The largest views the limits allow (150 local nodes, 40 internet nodes, 400 edges): how long
     /// the layout takes. `cargo test --release -p pcapxray-plugin-sdk --features graph -- --ignored`.
@@ -751,7 +751,7 @@ mod bench {
         }
         time(flows);
 
-        fn time(flows: Vec<crate::Flow>) {
+        fn time(flows: Vec<pcapxray_plugin_sdk::Flow>) {
             let mut g = NetGraph::new();
             g.consume(&flows);
             g.finish(&report(vec![], vec![]));

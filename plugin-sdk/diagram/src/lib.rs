@@ -1,5 +1,7 @@
-//! Network diagrams for output plugins (feature `graph`): the shared model and its views, DOT text, and
-//! SVG drawn inside the sandbox. Both the `graph` and the `html` outputs draw the same diagrams from
+//! # pcapxray diagram engine
+//!
+//! Network diagrams for output plugins: the shared model and its views, DOT text, and SVG drawn inside
+//! the sandbox. Both the `graph` and the `html` outputs draw the same diagrams from
 //! the same rules, so they live here rather than in either plugin.
 //!
 //! The flow: [`NetGraph::consume`] each batch of flows (only aggregates are kept: hosts, and
@@ -10,7 +12,7 @@
 //! ```no_run
 //! # use pcapxray_plugin_sdk::{Flow, Report};
 //! # fn demo(flows: Vec<Flow>, report: Report) {
-//! use pcapxray_plugin_sdk::graph::{NetGraph, View, ViewOptions, available_views, to_dot, to_svg};
+//! use pcapxray_diagram::{NetGraph, View, ViewOptions, available_views, to_dot, to_svg};
 //! let mut model = NetGraph::new();
 //! model.consume(&flows);
 //! model.finish(&report);
@@ -21,6 +23,8 @@
 //! }
 //! # }
 //! ```
+
+#![deny(missing_docs)]
 
 /// Wall-clock time an output should spend laying out diagrams with the built-in renderer in one run
 /// (the host stops a plugin call after `call_timeout_ms`, 60 s by default). Views left when it is

@@ -21,7 +21,7 @@
 use super::class::{Class, FIXED_VIEWS, VIEW_SUSPICIOUS, ViewBits};
 use super::model::{Conversation, HostNode, NetGraph};
 use super::text::{IpNet, block_of, clean, registered_domain, top_level_domain};
-use crate::time::iso8601;
+use pcapxray_plugin_sdk::time::iso8601;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -612,7 +612,9 @@ fn view_node(g: &NetGraph, i: usize, group: &Group) -> ViewNode {
             ip: Some(h.ip),
             gateway: h.is_gateway(),
             tor_relay: h.is_tor_relay(),
-            flagged: h.severity.is_some_and(|s| s >= crate::Severity::Medium),
+            flagged: h
+                .severity
+                .is_some_and(|s| s >= pcapxray_plugin_sdk::Severity::Medium),
             tooltip: host_tooltip(h),
             model_nodes: vec![n],
         };
@@ -645,7 +647,7 @@ fn view_node(g: &NetGraph, i: usize, group: &Group) -> ViewNode {
         flagged: group.members.iter().any(|&m| {
             g.graph[m]
                 .severity
-                .is_some_and(|s| s >= crate::Severity::Medium)
+                .is_some_and(|s| s >= pcapxray_plugin_sdk::Severity::Medium)
         }),
         tooltip: format!("{hosts} hosts grouped: {}", shown.join(", ")),
         model_nodes: group.members.clone(),
@@ -681,7 +683,9 @@ fn block_node(id: String, h: &HostNode) -> ViewNode {
         ip: None,
         gateway: false,
         tor_relay: false,
-        flagged: h.severity.is_some_and(|s| s >= crate::Severity::Medium),
+        flagged: h
+            .severity
+            .is_some_and(|s| s >= pcapxray_plugin_sdk::Severity::Medium),
         tooltip: format!(
             "{hosts} hosts of {} (folded: the capture has more hosts than the diagram keeps one by one)",
             h.address()
@@ -701,7 +705,11 @@ fn host_tooltip(h: &HostNode) -> String {
         parts.push(format!("names: {}", names.join(", ")));
     }
     if !h.macs.is_empty() {
-        let macs: Vec<String> = h.macs.iter().map(|&m| crate::format_mac(m)).collect();
+        let macs: Vec<String> = h
+            .macs
+            .iter()
+            .map(|&m| pcapxray_plugin_sdk::format_mac(m))
+            .collect();
         parts.push(format!("MAC: {}", macs.join(", ")));
     }
     if let Some(v) = &h.vendor {
@@ -722,9 +730,9 @@ fn host_tooltip(h: &HostNode) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::tests::{flow, host, report};
     use super::*;
-    use crate::Protocol;
+    use crate::model::tests::{flow, host, report};
+    use pcapxray_plugin_sdk::Protocol;
 
     fn many(n: usize, named: bool) -> NetGraph {
         let mut g = NetGraph::new();

@@ -23,9 +23,10 @@
 
 use super::class::{Class, Prefixes, ViewBits, classify, tag_bits};
 use super::tracked::{FlowLog, Tracked};
-use crate::net::IpClass;
-use crate::tables::Table;
-use crate::{FindingRecord, Flow, HostInfo, Report, Severity, Subject};
+use pcapxray_plugin_sdk::names;
+use pcapxray_plugin_sdk::net::IpClass;
+use pcapxray_plugin_sdk::tables::Table;
+use pcapxray_plugin_sdk::{FindingRecord, Flow, HostInfo, Report, Severity, Subject};
 use petgraph::graph::{EdgeIndex, Graph, NodeIndex};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -499,7 +500,7 @@ impl NetGraph {
     }
 
     /// Takes findings that were not on a flow (late flow findings, host findings) as they come: an
-    /// output that streams them ([`crate::Output::STREAMS_FINDINGS`]) calls this from
+    /// output that streams them ([`pcapxray_plugin_sdk::Output::STREAMS_FINDINGS`]) calls this from
     /// `consume_findings`, so they need not be held until the end.
     pub fn note_findings(&mut self, records: &[FindingRecord]) {
         // A roll-up's findings came on their flows already.
@@ -672,7 +673,7 @@ impl NetGraph {
     }
 
     /// Fills in what the report knows about each host; hosts without conversations become lone nodes
-    /// (shown in the `all` view only). An output that streams hosts ([`crate::Output::STREAMS_HOSTS`])
+    /// (shown in the `all` view only). An output that streams hosts ([`pcapxray_plugin_sdk::Output::STREAMS_HOSTS`])
     /// calls this from `consume_hosts`; otherwise [`NetGraph::finish`] does, with `report.hosts`.
     pub fn add_hosts(&mut self, hosts: &[HostInfo]) {
         for h in hosts {
@@ -708,18 +709,20 @@ impl NetGraph {
                     continue;
                 }
                 match note.key.as_str() {
-                    "name" => push_distinct(&mut names, value),
-                    "dhcp.hostname" => push_distinct(&mut dhcp, value),
-                    "vendor" if node.vendor.is_none() => node.vendor = Some(value.to_string()),
-                    "os" if node.os.is_none() => node.os = Some(value.to_string()),
-                    "device" => {
+                    names::host::NAME => push_distinct(&mut names, value),
+                    names::dhcp::HOSTNAME => push_distinct(&mut dhcp, value),
+                    names::host::VENDOR if node.vendor.is_none() => {
+                        node.vendor = Some(value.to_string())
+                    }
+                    names::host::OS if node.os.is_none() => node.os = Some(value.to_string()),
+                    names::host::DEVICE => {
                         let v = value.to_ascii_lowercase();
                         if v.contains("gateway") || v.contains("router") {
                             push_distinct(&mut node.tags, "gateway");
                             self.named_gateway = true;
                         }
                     }
-                    "tor.relay" => {
+                    names::tor::RELAY => {
                         let tag = format!("Tor relay {value}");
                         if !node.is_tor_relay() {
                             push_distinct(&mut node.tags, &tag);
@@ -774,7 +777,9 @@ fn push_distinct(list: &mut Vec<String>, value: &str) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::{CaptureInfo, Direction, Finding, FindingRecord, HostNote, IpAddress, Protocol};
+    use pcapxray_plugin_sdk::{
+        CaptureInfo, Direction, Finding, FindingRecord, HostNote, IpAddress, Protocol,
+    };
 
     pub fn flow(
         id: u64,
@@ -796,11 +801,12 @@ pub(crate) mod tests {
             datagrams: Vec::new(),
             payload_truncated: false,
         };
-        let mut flow = crate::testing::FlowBuilder::new(proto, (client, 50000), (server, port))
-            .id(id)
-            .macs(Some(0x3c22fb000001), Some(0x00146c000001))
-            .to_server(dir(100))
-            .to_client(dir(400));
+        let mut flow =
+            pcapxray_plugin_sdk::testing::FlowBuilder::new(proto, (client, 50000), (server, port))
+                .id(id)
+                .macs(Some(0x3c22fb000001), Some(0x00146c000001))
+                .to_server(dir(100))
+                .to_client(dir(400));
         if proto == Protocol::Other {
             flow = flow.ip_protocol(47);
         }
@@ -898,7 +904,7 @@ pub(crate) mod tests {
         assert_eq!(flows.iter().sum::<u64>(), 6);
         assert!(flows.contains(&4));
         // A view counts the hosts a block stands for.
-        let view = super::super::View::build(&g, "all", 0, &Default::default());
+        let view = crate::View::build(&g, "all", 0, &Default::default());
         assert_eq!(view.hosts, 7);
     }
 
@@ -938,7 +944,7 @@ pub(crate) mod tests {
         let server_block = g.blocks[&block_start("8.8.0.0".parse().unwrap(), (16, 32))];
         assert_eq!(g.graph[server_block].weight(), 0);
         // Every host is counted once: 21,384 clients and 8.8.8.8.
-        let view = super::super::View::build(&g, "all", 0, &Default::default());
+        let view = crate::View::build(&g, "all", 0, &Default::default());
         assert_eq!(view.hosts as u64, n + 1);
     }
 
@@ -1009,11 +1015,11 @@ pub(crate) mod tests {
             rollup: false,
         }]);
         g.finish(&report(Vec::new(), Vec::new()));
-        let view = crate::graph::View::build(
+        let view = crate::View::build(
             &g,
             "all",
-            crate::graph::view_bits(&g, "all").unwrap(),
-            &crate::graph::ViewOptions::default(),
+            crate::view_bits(&g, "all").unwrap(),
+            &crate::ViewOptions::default(),
         );
         let labels: Vec<String> = view.edges.iter().map(|e| e.label()).collect();
         assert!(
@@ -1033,12 +1039,12 @@ pub(crate) mod tests {
                 .iter()
                 .any(|l| l.starts_with("dns") && !l.contains("file"))
         );
-        let svg = crate::graph::to_svg(&view, "t.pcap", "");
+        let svg = crate::to_svg(&view, "t.pcap", "");
         assert!(
             svg.contains("data-files=\"2\"") && svg.contains("data-files=\"1\""),
             "the SVG edges say how many files"
         );
-        let dot = crate::graph::to_dot(&view, "t.pcap");
+        let dot = crate::to_dot(&view, "t.pcap");
         assert!(dot.contains("2 files") && dot.contains("1 file\""), "{dot}");
     }
 
@@ -1105,7 +1111,7 @@ pub(crate) mod tests {
         let sus = by_class(Class::Suspicious).unwrap();
         assert_eq!(sus.flows, 1);
         assert!(
-            sus.views & super::super::class::VIEW_HTTPS != 0,
+            sus.views & crate::class::VIEW_HTTPS != 0,
             "keeps its web views"
         );
         let beacon = g.prefixes.get("beacon").unwrap();

@@ -2,7 +2,8 @@
 //! findings of the analyzers (not from port numbers, which is how the ancestor went wrong), and the
 //! views a conversation belongs to. Colours live here too, so every renderer and the legend agree.
 
-use crate::{Flow, Protocol, tag_matches};
+use pcapxray_plugin_sdk::names;
+use pcapxray_plugin_sdk::{Flow, Protocol, tag_matches};
 
 /// The class of a conversation, which decides its edge colour. A flow has exactly one class; when its
 /// findings name several, the first in this order wins: Tor, suspicious, HTTP, HTTPS, DNS, ICMP, other.
@@ -163,9 +164,9 @@ pub fn is_view_name(name: &str) -> bool {
 /// The class and view bits one finding tag contributes.
 pub fn tag_bits(tag: &str, prefixes: &mut Prefixes) -> (Option<Class>, ViewBits) {
     let top = tag.split('.').next().unwrap_or(tag);
-    if tag_matches(tag, "web.http") {
+    if tag_matches(tag, names::web::HTTP) {
         (Some(Class::Http), VIEW_WEB | VIEW_HTTP)
-    } else if tag_matches(tag, "web.https") || tag_matches(tag, "web.tls") {
+    } else if tag_matches(tag, names::web::HTTPS) || tag_matches(tag, names::web::TLS) {
         (Some(Class::Https), VIEW_WEB | VIEW_HTTPS)
     } else if top == "web" {
         (None, VIEW_WEB)

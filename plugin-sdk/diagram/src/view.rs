@@ -310,7 +310,7 @@ impl View {
                 all
             };
         }
-        members.sort_by_key(|&n| (!g.graph[n].local, g.graph[n].ip));
+        members.sort_by_key(|&n| (!g.graph[n].local, g.graph[n].ip, n));
         let (focused, peers): (Vec<NodeIndex>, Vec<NodeIndex>) =
             members.iter().partition(|&&n| focus.contains(&n));
         let (local, internet): (Vec<NodeIndex>, Vec<NodeIndex>) =
@@ -548,7 +548,7 @@ fn expand(groups: Vec<Group>, limit: usize, single: &dyn Fn(NodeIndex) -> Group)
 /// Hosts first and groups after, each by their first member's address.
 fn sort_groups(g: &NetGraph, mut groups: Vec<Group>) -> Vec<Group> {
     for group in &mut groups {
-        group.members.sort_by_key(|&m| g.graph[m].ip);
+        group.members.sort_by_key(|&m| (g.graph[m].ip, m));
     }
     groups.sort_by_key(|gr| {
         (

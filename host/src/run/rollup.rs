@@ -180,10 +180,11 @@ impl Scratch {
         self.buf = postcard::to_extend(record, std::mem::take(&mut self.buf))
             .expect("a finding record always encodes");
         let len = (self.buf.len() - before) as u32;
-        if self.buf.len() >= SPILL_AFTER && self.refused.is_none() {
-            if let Err(e) = self.spill() {
-                self.refused = Some(e.to_string());
-            }
+        if self.buf.len() >= SPILL_AFTER
+            && self.refused.is_none()
+            && let Err(e) = self.spill()
+        {
+            self.refused = Some(e.to_string());
         }
         len
     }

@@ -271,6 +271,22 @@ impl CaptureReader {
     }
 
     /// Makes at least `need` bytes available at `start`. `Ok(false)` when the file ends first.
+    /// Makes a whole record of `need` bytes at `at` readable, or says why not: a read error, or the
+    /// file ending inside it (`what` names the record).
+    fn fill_record(&mut self, at: u64, need: usize, what: &str) -> Result<(), (u64, String)> {
+        match self.fill(need) {
+            Err(e) => Err((at, format!("read error: {e}"))),
+            Ok(false) => {
+                let avail = self.end - self.start;
+                Err((
+                    at,
+                    format!("file ends inside a {what}: {avail} of {need} bytes present"),
+                ))
+            }
+            Ok(true) => Ok(()),
+        }
+    }
+
     fn fill(&mut self, need: usize) -> std::io::Result<bool> {
         if self.end - self.start >= need {
             return Ok(true);

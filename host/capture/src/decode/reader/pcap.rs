@@ -134,17 +134,7 @@ impl CaptureReader {
             ));
         }
         let total = hdr_len + incl_len as usize;
-        match self.fill(total) {
-            Err(e) => return Err((rec_off, format!("read error: {e}"))),
-            Ok(false) => {
-                let avail = self.end - self.start;
-                return Err((
-                    rec_off,
-                    format!("file ends inside a packet record: {avail} of {total} bytes present"),
-                ));
-            }
-            Ok(true) => {}
-        }
+        self.fill_record(rec_off, total, "packet record")?;
         let Container::Pcap(p) = &self.container else {
             return Ok(None);
         };

@@ -281,17 +281,7 @@ impl CaptureReader {
             ));
         }
         let len_us = len as usize;
-        match self.fill(len_us) {
-            Err(e) => return Err((rec_off, format!("read error: {e}"))),
-            Ok(false) => {
-                let avail = self.end - self.start;
-                return Err((
-                    rec_off,
-                    format!("file ends inside a pcapng block: {avail} of {len} bytes present"),
-                ));
-            }
-            Ok(true) => {}
-        }
+        self.fill_record(rec_off, len_us, "pcapng block")?;
         let block = &self.buf[self.start..self.start + len_us];
         let trailer = rd_u32(block, len_us - 4, big).unwrap_or(0);
         if trailer != len {

@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A capture with TCP, UDP, ICMPv6, IPv4 and IPv6 flows, and files.
-const CAPTURE: &str = "mixed_pcapxray_malicious_traffic.pcap";
+pub(crate) const CAPTURE: &str = "mixed_pcapxray_malicious_traffic.pcap";
 /// Its first packet is at 1512954884.25625 (expectations.json); `date -u -d @1512954884` says
 /// Mon Dec 11 01:14:44 UTC 2017.
 const CAPTURE_DATE: &str = "2017-12-11";
 
-const PIPELINE: &str = r#"
+pub(crate) const PIPELINE: &str = r#"
 [[analyzer]]
 plugin = "web"
 streams = { protocols = ["tcp"] }
@@ -47,7 +47,7 @@ const TABLES: [&str; 5] = [
 
 /// A virtualenv with DuckDB and the Community ID reference implementation (and dpkt, which its
 /// `community-id-pcap` reads captures with), made once per test run.
-fn lake_venv() -> PathBuf {
+pub(crate) fn lake_venv() -> PathBuf {
     static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     VENV.get_or_init(|| {
         support::venv(

@@ -24,6 +24,7 @@ mod precision;
 mod reports;
 mod rollup;
 mod serve;
+mod spark;
 mod streams;
 mod suspicious;
 mod tables;

@@ -136,8 +136,8 @@ for v in out["duckdb_views"]:
 def lake_table(t):
     return (f"read_parquet('{lake}/{t}/*/*/*/*.parquet', hive_partitioning = true, "
             "hive_types_autocast = false)")
-out["lake_flows"] = db.sql(f"SELECT count(*) FROM {lake_table('flows')}").fetchone()[0]
-out["captures"] = db.sql(f"SELECT capture, sha256, file FROM {lake_table('captures')} ORDER BY file").fetchall()
+out["lake_flows"] = db.execute(f"SELECT count(*) FROM {lake_table('flows')}").fetchall()[0][0]
+out["captures"] = db.execute(f"SELECT capture, sha256, file FROM {lake_table('captures')} ORDER BY file").fetchall()
 print(json.dumps(out))
 "#;
 

@@ -20,14 +20,66 @@ fn tool(name: &str) -> PathBuf {
     support::repo().join("tools/lake").join(name)
 }
 
-/// A virtualenv with pyspark (4.x runs on Java 17) and DuckDB, made once and kept in target/tmp.
+/// A virtualenv with pyspark (4.x runs on Java 17), DuckDB, boto3 and moto's S3 server, made once
+/// and kept in target/tmp.
 fn spark_venv() -> PathBuf {
     support::venv(
         "spark-venv",
-        &["pyspark==4.0.1", "duckdb==2.0.1"],
-        ("python", &["-c", "import pyspark, duckdb"]),
+        &[
+            "pyspark==4.0.1",
+            "duckdb==2.0.1",
+            "boto3==1.44.5",
+            "moto[server]==5.2.5",
+        ],
+        ("python", &["-c", "import pyspark, duckdb, boto3, moto.server"]),
     )
 }
+
+/// moto's S3-compatible server on 127.0.0.1, stopped when dropped.
+struct S3Server {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl S3Server {
+    fn start(venv: &Path) -> S3Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(venv.join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let server = S3Server {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not listen on {port}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        server
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Credentials for moto (it accepts any).
+const S3_ENV: [(&str, &str); 3] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_DEFAULT_REGION", "us-east-1"),
+];
 
 fn text(out: &Output) -> String {
     format!(
@@ -93,6 +145,7 @@ fn split_capture(capture: &Path, dir: &Path, parts: usize) -> Vec<PathBuf> {
 fn spark_submit(venv: &Path, args: &[&str]) -> Output {
     let python = venv.join("bin/python");
     Command::new(venv.join("bin/spark-submit"))
+        .envs(S3_ENV)
         .args([
             "--master",
             "local[2]",
@@ -144,7 +197,8 @@ print(json.dumps(out))
 /// A real capture split into three rotated files (flows open across both cuts) goes through the
 /// Spark driver in local mode and through merge_duckdb.py: the merged tables are the same, row by
 /// row, all columns, ids included. A capture that cannot be read makes the driver fail naming it,
-/// while the others still land in the lake.
+/// while the others still land in the lake. The same files from an S3-compatible server (moto, on
+/// 127.0.0.1, started and stopped here) give the same merged tables.
 #[test]
 fn spark_driver_over_rotated_files_merges_to_the_same_tables_as_duckdb() {
     if !long_tests() {
@@ -311,6 +365,79 @@ fn spark_driver_over_rotated_files_merges_to_the_same_tables_as_duckdb() {
         .collect();
     want.sort();
     assert_eq!(captured, want);
+
+    // The same three files from an S3-compatible store (moto's server on 127.0.0.1): listed under
+    // their prefix (other objects left out), downloaded by each task, the same merged tables.
+    let s3 = S3Server::start(&venv);
+    const UPLOAD: &str = r#"
+import boto3, os, sys
+endpoint, folder = sys.argv[1:3]
+s3 = boto3.client("s3", endpoint_url=endpoint)
+s3.create_bucket(Bucket="captures")
+for name in sorted(os.listdir(folder)):
+    s3.upload_file(os.path.join(folder, name), "captures", f"tap-1/{name}")
+s3.put_object(Bucket="captures", Key="tap-1/notes.txt", Body=b"not a capture")
+s3.put_object(Bucket="captures", Key="other/part-9.pcap", Body=b"not under the prefix")
+print("[]")
+"#;
+    let upload = Command::new(venv.join("bin/python"))
+        .envs(S3_ENV)
+        .arg("-c")
+        .arg(UPLOAD)
+        .args([s3.endpoint.as_str(), rotated.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(upload.status.success(), "{}", text(&upload));
+    let lake_s3 = dir.path().join("lake-s3");
+    let merged_s3 = dir.path().join("merged-s3");
+    let args = [
+        "--pipeline",
+        pipeline.to_str().unwrap(),
+        "--lake",
+        lake_s3.to_str().unwrap(),
+        "--sensor",
+        "tap-1",
+        "--pcapxray",
+        bin,
+        "--merged",
+        merged_s3.to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
+        "--s3-endpoint",
+        s3.endpoint.as_str(),
+        "s3://captures/tap-1/",
+    ];
+    let out = spark_submit(&venv, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let want: Vec<(String, i64)> = (1..=3)
+        .map(|i| (format!("s3://captures/tap-1/part-{i}.pcap"), 0))
+        .collect();
+    assert_eq!(exit_codes(&results), want);
+    drop(s3);
+    let from_s3 = python_json(
+        &venv,
+        COMPARE,
+        &[
+            merged_s3.to_str().unwrap(),
+            spark_out.to_str().unwrap(),
+            lake_s3.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(from_s3["spark_views"], got["spark_views"]);
+    for (view, t) in from_s3["tables"].as_object().unwrap() {
+        assert_eq!(t["spark"], t["duckdb"], "{view}: from S3 and from files differ");
+    }
+    // The lake has the same captures; their `file` is where the task downloaded them (pcapxray
+    // run names the evidence by the path it reads).
+    let hashes = |v: &Value| -> BTreeSet<String> {
+        v["captures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[1].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(hashes(&from_s3), hashes(&got));
 }
 
 /// (capture, exit code) of the driver's `--results` file, in the order of its captures.

@@ -82,8 +82,6 @@ def list_s3(url, endpoint):
                     found.append(f"s3://{bucket}/{key}")
     except Exception as e:  # botocore's errors: no such bucket, no credentials, endpoint down
         raise Failure(f"cannot list {url}: {e}")
-    if not found and not prefix.endswith("/") and prefix.lower().endswith(EXTENSIONS):
-        raise Failure(f"{url} does not exist")
     return sorted(found)
 
 

@@ -31,7 +31,10 @@ fn spark_venv() -> PathBuf {
             "boto3==1.44.5",
             "moto[server]==5.2.5",
         ],
-        ("python", &["-c", "import pyspark, duckdb, boto3, moto.server"]),
+        (
+            "python",
+            &["-c", "import pyspark, duckdb, boto3, moto.server"],
+        ),
     )
 }
 
@@ -60,7 +63,10 @@ impl S3Server {
         };
         let deadline = Instant::now() + std::time::Duration::from_secs(60);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on {port}"
+            );
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
         server
@@ -115,7 +121,11 @@ fn python_json(venv: &Path, script: &str, args: &[&str]) -> Value {
 fn split_capture(capture: &Path, dir: &Path, parts: usize) -> Vec<PathBuf> {
     let bytes = std::fs::read(capture).unwrap();
     let (header, mut rest) = bytes.split_at(24);
-    assert_eq!(&header[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "a little-endian pcap");
+    assert_eq!(
+        &header[..4],
+        &[0xd4, 0xc3, 0xb2, 0xa1],
+        "a little-endian pcap"
+    );
     let mut records = Vec::new();
     while rest.len() >= 16 {
         let caplen = u32::from_le_bytes(rest[8..12].try_into().unwrap()) as usize;
@@ -310,7 +320,11 @@ fn spark_driver_over_rotated_files_merges_to_the_same_tables_as_duckdb() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    for v in ["merged_flows", "merged_findings", "merged_host_observations"] {
+    for v in [
+        "merged_flows",
+        "merged_findings",
+        "merged_host_observations",
+    ] {
         assert!(views.contains(v), "{v} missing from {views:?}");
     }
     for (view, t) in got["tables"].as_object().unwrap() {
@@ -426,7 +440,10 @@ print("[]")
     );
     assert_eq!(from_s3["spark_views"], got["spark_views"]);
     for (view, t) in from_s3["tables"].as_object().unwrap() {
-        assert_eq!(t["spark"], t["duckdb"], "{view}: from S3 and from files differ");
+        assert_eq!(
+            t["spark"], t["duckdb"],
+            "{view}: from S3 and from files differ"
+        );
     }
     // The lake has the same captures; their `file` is where the task downloaded them (pcapxray
     // run names the evidence by the path it reads).

@@ -73,8 +73,8 @@ def quote(text):
 def merge(root, out, sql):
     if not os.path.isdir(root):
         raise Failure(f"the lake folder {root} does not exist (or is not a folder)")
-    parts = statements(sql)
     globs = {t: table_glob(root, t) for t in TABLES}
+    parts = statements(sql)
     try:
         import duckdb
     except ImportError:

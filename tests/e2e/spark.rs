@@ -474,8 +474,8 @@ fn exit_codes(results: &Path) -> Vec<(String, i64)> {
 }
 
 /// merge_duckdb.py says what is wrong, with exit code 1 and no Python traceback, for a missing lake
-/// folder, a folder that is no lake and a missing SQL file; and merges a real one-capture lake into
-/// `OUT/<view>/part-0.parquet` with the row counts it prints.
+/// folder, a folder that is no lake, a missing SQL file and a statement that fails; and merges a real
+/// one-capture lake into `OUT/<view>/part-0.parquet` with the row counts it prints.
 #[test]
 fn merge_duckdb_names_what_is_wrong_and_writes_each_merged_view() {
     let venv = lake_venv();
@@ -487,42 +487,6 @@ fn merge_duckdb_names_what_is_wrong_and_writes_each_merged_view() {
             .output()
             .unwrap()
     };
-    let out_dir = dir.path().join("out");
-    let missing = dir.path().join("no-such-lake");
-    let empty = dir.path().join("empty");
-    std::fs::create_dir(&empty).unwrap();
-    let cases: [(Vec<&Path>, String); 3] = [
-        (
-            vec![&missing, &out_dir],
-            format!(
-                "error: the lake folder {} does not exist",
-                missing.display()
-            ),
-        ),
-        (
-            vec![&empty, &out_dir],
-            format!("error: {} has no `flows` folder", empty.display()),
-        ),
-        (
-            vec![
-                &empty,
-                &out_dir,
-                Path::new("--sql"),
-                Path::new("/no/such/merge.sql"),
-            ],
-            "error: cannot read the merge SQL /no/such/merge.sql".to_string(),
-        ),
-    ];
-    for (args, message) in cases {
-        let out = merge(&args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
-        assert!(stderr.starts_with(&message), "{args:?}: {stderr}");
-        assert!(!stderr.contains("Traceback"), "{args:?}: {stderr}");
-    }
-    assert!(!out_dir.exists());
-
-    // A real lake.
     let lake = dir.path().join("lake");
     let capture = support::testdata("vlan_8021q_icmp_arp.pcap");
     std::fs::write(dir.path().join("p.toml"), PIPELINE).unwrap();
@@ -537,6 +501,52 @@ fn merge_duckdb_names_what_is_wrong_and_writes_each_merged_view() {
         lake.to_str().unwrap(),
     ]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+
+    let out_dir = dir.path().join("out");
+    let missing = dir.path().join("no-such-lake");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let bad_sql = dir.path().join("bad.sql");
+    std::fs::write(
+        &bad_sql,
+        "-- a column no table has\nCREATE OR REPLACE TEMPORARY VIEW merged_flows AS\nSELECT no_such_column FROM flows;\n",
+    )
+    .unwrap();
+    let sql = Path::new("--sql");
+    let cases: [(Vec<&Path>, String); 4] = [
+        (
+            vec![&missing, &out_dir],
+            format!(
+                "error: the lake folder {} does not exist",
+                missing.display()
+            ),
+        ),
+        (
+            vec![&empty, &out_dir],
+            format!("error: {} has no `flows` folder", empty.display()),
+        ),
+        (
+            vec![&lake, &out_dir, sql, Path::new("/no/such/merge.sql")],
+            "error: cannot read the merge SQL /no/such/merge.sql".to_string(),
+        ),
+        (
+            vec![&lake, &out_dir, sql, &bad_sql],
+            format!(
+                "error: {}: statement 1 (view merged_flows) failed: ",
+                bad_sql.display()
+            ),
+        ),
+    ];
+    for (args, message) in cases {
+        let out = merge(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        assert!(stderr.starts_with(&message), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Traceback"), "{args:?}: {stderr}");
+    }
+    assert!(!out_dir.exists());
+
+    // The real lake with docs/lake-merge.sql.
     let out = merge(&[&lake, &out_dir]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -16,7 +16,7 @@ const CAPTURE: &str = "mixed_pcapxray_malicious_traffic.pcap";
 /// Mon Dec 11 01:14:44 UTC 2017.
 const CAPTURE_DATE: &str = "2017-12-11";
 
-const PIPELINE: &str = r#"
+pub const PIPELINE: &str = r#"
 [[analyzer]]
 plugin = "web"
 streams = { protocols = ["tcp"] }
@@ -47,7 +47,7 @@ const TABLES: [&str; 5] = [
 
 /// A virtualenv with DuckDB and the Community ID reference implementation (and dpkt, which its
 /// `community-id-pcap` reads captures with), made once per test run.
-fn lake_venv() -> PathBuf {
+pub fn lake_venv() -> PathBuf {
     static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     VENV.get_or_init(|| {
         support::venv(
@@ -118,7 +118,7 @@ fn read_parquet(path: &Path) -> Vec<RecordBatch> {
 }
 
 /// Runs Python in the lake venv with `script`; returns its stdout parsed as JSON.
-fn python(script: &str, args: &[&str]) -> Value {
+pub fn python(script: &str, args: &[&str]) -> Value {
     let out = Command::new(lake_venv().join("bin/python"))
         .arg("-c")
         .arg(script)

@@ -14,6 +14,7 @@ pub mod schema;
 mod table;
 
 use crate::bindings::wit;
+pub use schema::FlowEdge;
 use schema::{mac_text, micros};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -120,8 +121,9 @@ impl LakeWriter {
     }
 
     /// A batch of finished flows with the findings raised on them.
-    pub fn flows(&mut self, flows: &[wit::Flow]) -> Result<(), LakeError> {
-        for f in flows {
+    pub fn flows(&mut self, flows: &[wit::Flow], edges: &[FlowEdge]) -> Result<(), LakeError> {
+        for (i, f) in flows.iter().enumerate() {
+            let edge = edges.get(i).copied().unwrap_or_default();
             let community_id = ids::flow_community_id(f);
             let (first_us, last_us) = schema::span(f);
             let uid = ids::flow_uid(
@@ -131,7 +133,7 @@ impl LakeWriter {
                 &ids::path_key(f),
             );
             self.flow_rows
-                .push(schema::flow_row(f, uid.clone(), community_id));
+                .push(schema::flow_row(f, edge, uid.clone(), community_id));
             for r in &f.findings {
                 self.findings.push(PendingFinding {
                     record: r.clone(),

@@ -332,7 +332,15 @@ impl Run {
             outputs.findings(std::mem::take(&mut analyzers.loose), &services.hosts);
         }
         if !w.flows.is_empty() {
-            outputs.consume(analyzers.analyze(w.flows), &services.hosts);
+            let edges = w
+                .flows
+                .iter()
+                .map(|f| crate::lake::FlowEdge {
+                    open_at_start: f.open_at_start,
+                    open_until: f.open_until,
+                })
+                .collect();
+            outputs.consume(analyzers.analyze(w.flows), edges, &services.hosts);
             outputs.findings(std::mem::take(&mut analyzers.loose), &services.hosts);
         }
         let total = self.total;

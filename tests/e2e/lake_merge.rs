@@ -1,0 +1,205 @@
+//! The lake across rotated files (issue #15 point 3): real captures split where flows are open, run
+//! with `pcapxray batch`, merged by `docs/lake-merge.sql` on DuckDB from PyPI, against one run over
+//! the whole capture; Community IDs of the merged flows against the PyPI reference implementation.
+
+use crate::lake::{PIPELINE, python};
+use crate::support;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Registers the lake's tables as views (partition columns as text), runs the merge, prints JSON.
+const MERGE: &str = r#"
+import duckdb, json, re, sys
+root, sql_file, query = sys.argv[1], sys.argv[2], sys.argv[3]
+db = duckdb.connect()
+for t in ["flows", "findings", "host_observations", "files", "captures"]:
+    db.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{root}/{t}/**/*.parquet', "
+               "hive_partitioning = true, hive_types_autocast = false)")
+text = open(sql_file).read()
+for stmt in re.split(r";\s*$", text, flags=re.M):
+    if re.sub(r"--[^\n]*", "", stmt).strip():
+        db.execute(stmt)
+rel = db.sql(query)
+cols = rel.columns
+print(json.dumps([dict(zip(cols, r)) for r in rel.fetchall()], default=str))
+"#;
+
+/// The columns both sides are compared on: the connection, its packets and bytes per direction, its
+/// state, its Community ID.
+const FLOW_FACTS: &str = "id_orig_h, id_orig_p, id_resp_h, id_resp_p, proto, orig_pkts, resp_pkts, \
+     orig_bytes, resp_bytes, orig_ip_bytes, resp_ip_bytes, conn_state, community_id";
+
+fn merge_sql() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/lake-merge.sql")
+}
+
+/// Runs `query` on the merged views of the lake at `root`.
+pub fn merged(root: &Path, query: &str) -> Vec<Value> {
+    let sql = merge_sql();
+    let rows = python(
+        MERGE,
+        &[root.to_str().unwrap(), sql.to_str().unwrap(), query],
+    );
+    rows.as_array().expect("rows").clone()
+}
+
+/// Splits `capture` with `pcapgen split` before the given packets; returns the parts' folder.
+pub fn split(capture: &Path, dir: &Path, before: &[usize]) -> PathBuf {
+    let out = dir.join("rotated");
+    let parts = pcapgen::split::split(capture, &out, pcapgen::split::Cuts::Before(before.to_vec()))
+        .expect("split");
+    assert_eq!(parts.len(), before.len() + 1);
+    out
+}
+
+/// `pcapxray batch` over every file of `folder` into `lake` (sensor `tap`), two jobs.
+pub fn batch(dir: &Path, folder: &Path, lake: &Path) {
+    let pipeline = dir.join("pipeline.toml");
+    std::fs::write(&pipeline, PIPELINE).unwrap();
+    let out = support::pcapxray(&[
+        "batch",
+        pipeline.to_str().unwrap(),
+        folder.to_str().unwrap(),
+        "--lake",
+        lake.to_str().unwrap(),
+        "--sensor",
+        "tap",
+        "--jobs",
+        "2",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Flows of one run over the whole capture, as the lake holds them.
+fn whole_flows(dir: &Path, capture: &Path) -> Vec<Value> {
+    let lake = dir.join("whole");
+    let pipeline = dir.join("pipeline.toml");
+    std::fs::write(&pipeline, PIPELINE).unwrap();
+    let out = support::pcapxray(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        capture.to_str().unwrap(),
+        "-o",
+        dir.join("whole-report").to_str().unwrap(),
+        "-q",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--sensor",
+        "tap",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let query = format!(
+        "SELECT {FLOW_FACTS} FROM read_parquet('{}/flows/**/*.parquet') ORDER BY ALL",
+        lake.display()
+    );
+    // The merge views are defined over the whole run's lake too (one piece per flow).
+    merged(&lake, &query)
+}
+
+/// Community ID v1 of each merged flow by the reference implementation, from its connection.
+const REFERENCE_IDS: &str = r#"
+import communityid, json, sys
+cid = communityid.CommunityID()
+out = []
+for f in json.loads(sys.argv[1]):
+    proto = {"tcp": 6, "udp": 17}.get(f["proto"])
+    if proto is None:
+        out.append(None)
+        continue
+    tpl = communityid.FlowTuple(proto, f["id_orig_h"], f["id_resp_h"], f["id_orig_p"], f["id_resp_p"])
+    out.append(cid.calc(tpl))
+print(json.dumps(out))
+"#;
+
+fn check_rotated(capture: &str, before: &[usize]) {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = support::testdata(capture);
+    let rotated = split(&capture, dir.path(), before);
+    let lake = dir.path().join("lake");
+    batch(dir.path(), &rotated, &lake);
+
+    // The cuts fell where flows were open: some flows are in several pieces.
+    let joined = merged(
+        &lake,
+        "SELECT count(*) AS flows, sum(pieces) AS pieces, max(pieces) AS most FROM merged_flows",
+    );
+    let (flows, pieces) = (joined[0]["flows"].as_i64(), joined[0]["pieces"].as_f64());
+    assert!(
+        pieces.unwrap() > flows.unwrap() as f64,
+        "no flow was open across a cut: {joined:?}"
+    );
+
+    let merged_flows = merged(
+        &lake,
+        &format!("SELECT {FLOW_FACTS} FROM merged_flows ORDER BY ALL"),
+    );
+    let whole = whole_flows(dir.path(), &capture);
+    assert_eq!(merged_flows.len(), whole.len(), "{joined:?}");
+    for (m, w) in merged_flows.iter().zip(&whole) {
+        assert_eq!(m, w);
+    }
+
+    let reference = python(
+        REFERENCE_IDS,
+        &[&serde_json::to_string(&merged_flows).unwrap()],
+    );
+    let mut checked = 0;
+    for (f, r) in merged_flows.iter().zip(reference.as_array().unwrap()) {
+        if let Some(r) = r.as_str() {
+            assert_eq!(f["community_id"].as_str(), Some(r), "{f}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}
+
+/// Three files, cut inside TCP connections (web, TLS) and a UDP exchange.
+#[test]
+fn rotated_files_merged_by_duckdb_give_the_flows_of_one_run_over_the_whole_capture() {
+    check_rotated("mixed_pcapxray_malicious_traffic.pcap", &[326, 652]);
+    check_rotated("http_wikipedia_browsing.pcap", &[45, 90]);
+}
+
+/// Findings and host observations: once per `finding_id`; one row per (MAC, IP, VLAN) across files.
+#[test]
+fn merged_findings_and_hosts_are_each_listed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = support::testdata("mixed_pcapxray_malicious_traffic.pcap");
+    let rotated = split(&capture, dir.path(), &[326, 652]);
+    let lake = dir.path().join("lake");
+    batch(dir.path(), &rotated, &lake);
+    let dup = merged(
+        &lake,
+        "SELECT finding_id, count(*) AS n FROM merged_findings GROUP BY finding_id HAVING count(*) > 1",
+    );
+    assert!(dup.is_empty(), "{dup:?}");
+    let all = merged(
+        &lake,
+        "SELECT count(DISTINCT finding_id) AS ids, count(*) AS rows FROM findings",
+    );
+    let kept = merged(&lake, "SELECT count(*) AS rows FROM merged_findings");
+    assert_eq!(kept[0]["rows"], all[0]["ids"]);
+    // Every flow finding names a whole flow of merged_flows.
+    let orphans = merged(
+        &lake,
+        "SELECT f.uid FROM merged_findings f LEFT JOIN merged_flows m ON f.uid = m.uid \
+         WHERE f.uid IS NOT NULL AND m.uid IS NULL",
+    );
+    assert!(orphans.is_empty(), "{orphans:?}");
+    let hosts = merged(
+        &lake,
+        "SELECT mac, ip, vlan, count(*) AS n, max(capture_count) AS files \
+         FROM merged_host_observations GROUP BY mac, ip, vlan ORDER BY n DESC, files DESC",
+    );
+    assert_eq!(hosts[0]["n"], 1, "{hosts:?}");
+    assert_eq!(
+        hosts[0]["files"], 3,
+        "the busiest host is in every file: {hosts:?}"
+    );
+}

@@ -26,7 +26,8 @@ enum Command {
         /// The pipeline file (TOML), e.g. config/pipeline.toml.
         pipeline: PathBuf,
         /// The capture (pcap or pcapng).
-        capture: PathBuf,
+        #[arg(required_unless_present = "from_lake")]
+        capture: Option<PathBuf>,
         /// Report folder [default: <capture name>-report in the current folder].
         #[arg(short = 'o', long = "out")]
         out: Option<PathBuf>,
@@ -41,9 +42,15 @@ enum Command {
         /// replaces its partitions.
         #[arg(long, value_name = "ROOT")]
         lake: Option<PathBuf>,
-        /// The sensor (or case) name of the lake's partitions and flow ids [default: default].
-        #[arg(long, requires = "lake")]
+        /// The sensor (or case) name of the lake's partitions and flow ids [default: default]; with
+        /// --from-lake, only this sensor's captures.
+        #[arg(long)]
         sensor: Option<String>,
+        /// Instead of a capture, analyze the flows of every capture of this lake, pieces of flows
+        /// cut by file rotation joined into whole flows (docs/lake.md): detectors that need state
+        /// across files (scans, beacons) see them all. The lake holds no payloads.
+        #[arg(long, value_name = "ROOT", conflicts_with_all = ["capture", "lake"])]
+        from_lake: Option<PathBuf>,
     },
     /// Analyze many captures into one lake with a pool of workers: `run --lake` for each capture,
     /// in the order given; the lake is the same whatever the number of workers (docs/lake.md).
@@ -177,14 +184,31 @@ pub fn main() -> i32 {
             quiet,
             lake,
             sensor,
-        } => run(
-            pipeline,
-            capture,
-            out,
-            verbose,
-            quiet,
-            lake_options(lake, sensor),
-        ),
+            from_lake,
+        } => {
+            if sensor.is_some() && lake.is_none() && from_lake.is_none() {
+                eprintln!("error: --sensor needs --lake or --from-lake");
+                return 1;
+            }
+            let from_lake = from_lake.map(|root| pcapxray::run::FromLake {
+                root,
+                sensor: sensor.clone(),
+            });
+            let capture = match (capture, &from_lake) {
+                (Some(c), _) => c,
+                (None, Some(lake)) => lake.root.clone(),
+                (None, None) => unreachable!("clap requires a capture or --from-lake"),
+            };
+            run(
+                pipeline,
+                capture,
+                out,
+                verbose,
+                quiet,
+                lake_options(lake, sensor),
+                from_lake,
+            )
+        }
         Command::Batch {
             pipeline,
             captures,
@@ -256,6 +280,7 @@ fn run(
     verbose: bool,
     quiet: bool,
     lake: Result<Option<LakeOptions>, String>,
+    from_lake: Option<pcapxray::run::FromLake>,
 ) -> i32 {
     let lake = match lake {
         Ok(lake) => lake,
@@ -284,6 +309,7 @@ fn run(
         verbose,
         bar: bar.clone(),
         on_progress: None,
+        from_lake,
     };
     let result = pcapxray::run::run_into_lake(opts, lake);
     if let Some(bar) = bar {

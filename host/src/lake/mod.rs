@@ -10,6 +10,8 @@
 
 mod ids;
 mod layout;
+pub mod merge;
+pub mod read;
 pub mod schema;
 mod table;
 
@@ -46,6 +48,26 @@ pub enum LakeError {
     },
     #[error("the flows file is closed")]
     Closed,
+    #[error("{} is not a pcapxray lake (it has no `captures` folder); make one with `pcapxray run PIPELINE CAPTURE --lake ROOT`", .0.display())]
+    NotALake(PathBuf),
+    #[error("{}: column `{column}` is missing or not {expected}", path.display())]
+    Column {
+        path: PathBuf,
+        column: String,
+        expected: String,
+    },
+    #[error("{}: column `{column}` holds `{value}`, which is not what the lake writes", path.display())]
+    Value {
+        path: PathBuf,
+        column: String,
+        value: String,
+    },
+    #[error("{}: capture {capture} was written with lake schema {found}, this pcapxray reads schema {}; run the capture again with `pcapxray run --lake`", path.display(), schema::SCHEMA_VERSION)]
+    Version {
+        path: PathBuf,
+        capture: String,
+        found: String,
+    },
 }
 
 impl LakeError {

@@ -60,7 +60,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn new(clock: Clock) -> Stats {
+    pub(super) fn new(clock: Clock) -> Stats {
         Stats {
             packets: 0,
             bytes: 0,

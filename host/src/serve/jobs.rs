@@ -155,6 +155,7 @@ impl Jobs {
             verbose: false,
             bar: None,
             on_progress: Some(progress_sink(tx.clone())),
+            from_lake: None,
         };
         let outcome = tokio::task::spawn_blocking(move || crate::run::run(opts)).await;
         let mut meta = tx.borrow().clone();

@@ -97,6 +97,37 @@ pub struct Direction {
     fin: bool,
 }
 
+/// What one direction of a flow carried, as a summary kept elsewhere (a lake row) gives it back:
+/// no payload, no reassembly state.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DirectionSummary {
+    pub packets: u64,
+    pub bytes: u64,
+    pub payload_bytes: u64,
+    pub first_seen: u64,
+    pub last_seen: u64,
+    pub tcp_flags: u8,
+    pub ttl: u8,
+    pub mac: Option<u64>,
+}
+
+impl Direction {
+    /// A direction rebuilt from its summary (`pcapxray run --from-lake`).
+    pub fn from_summary(s: DirectionSummary) -> Direction {
+        Direction {
+            packets: s.packets,
+            bytes: s.bytes,
+            payload_bytes: s.payload_bytes,
+            first_seen: s.first_seen,
+            last_seen: s.last_seen,
+            tcp_flags: s.tcp_flags,
+            ttl: s.ttl,
+            mac: s.mac,
+            ..Direction::default()
+        }
+    }
+}
+
 /// A flow that has ended, ready for the plugins. Side `a` is the client.
 #[derive(Debug)]
 pub struct FinishedFlow {

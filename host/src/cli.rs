@@ -103,6 +103,11 @@ enum Command {
         /// Analyses that run at the same time; later uploads wait, shown as "queued".
         #[arg(long = "max-analyses", default_value_t = pcapxray::serve::ANALYSES_AT_ONCE as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
         max_analyses: u16,
+        /// Open this lake as a case (repeatable): the flows of all its captures, joined across
+        /// rotated files, with their hosts, findings and diagram (as `run --from-lake`). The case is
+        /// analyzed again at every start.
+        #[arg(long, value_name = "ROOT")]
+        lake: Vec<PathBuf>,
     },
     /// Print the WIT package plugins are built against (one file), or write its files into a folder.
     Wit {
@@ -244,13 +249,15 @@ pub fn main() -> i32 {
             data,
             max_upload_mb,
             max_analyses,
-        } => serve(
+            lake,
+        } => serve(pcapxray::serve::ServeOptions {
             listen,
             pipeline,
             data,
-            max_upload_mb,
-            usize::from(max_analyses),
-        ),
+            max_upload: max_upload_mb << 20,
+            analyses_at_once: usize::from(max_analyses),
+            lakes: lake,
+        }),
         Command::Tor {
             command: TorCommand::Fetch { dir, from, timeout },
         } => tor_fetch(&dir, from, timeout),
@@ -562,20 +569,7 @@ fn plugins() -> i32 {
     status
 }
 
-fn serve(
-    listen: std::net::SocketAddr,
-    pipeline: Option<PathBuf>,
-    data: PathBuf,
-    max_upload_mb: u64,
-    analyses_at_once: usize,
-) -> i32 {
-    let opts = pcapxray::serve::ServeOptions {
-        listen,
-        pipeline,
-        data,
-        max_upload: max_upload_mb << 20,
-        analyses_at_once,
-    };
+fn serve(opts: pcapxray::serve::ServeOptions) -> i32 {
     match pcapxray::serve::serve(opts) {
         Ok(()) => 0,
         Err(e) => {

@@ -37,11 +37,12 @@ plugin = "devices"
 plugin = "json"
 "#;
 
-const TABLES: [&str; 5] = [
+const TABLES: [&str; 6] = [
     "flows",
     "findings",
     "files",
     "host_observations",
+    "host_facts",
     "captures",
 ];
 
@@ -139,7 +140,7 @@ fn lake_rows(lake: &Path) -> BTreeMap<String, Vec<String>> {
 import duckdb, json, sys
 root = sys.argv[1]
 out = {}
-for t in ["flows", "findings", "files", "host_observations", "captures"]:
+for t in ["flows", "findings", "files", "host_observations", "host_facts", "captures"]:
     rel = duckdb.sql(f"SELECT * FROM read_parquet('{root}/{t}/**/*.parquet', hive_partitioning = true)")
     cols = rel.columns
     out[t] = sorted(json.dumps(dict(zip(cols, r)), default=str, sort_keys=True) for r in rel.fetchall())

@@ -76,8 +76,8 @@ pub fn batch(dir: &Path, folder: &Path, lake: &Path) {
     );
 }
 
-/// Flows of one run over the whole capture, as the lake holds them.
-fn whole_flows(dir: &Path, capture: &Path) -> Vec<Value> {
+/// Flows of one run over the whole capture, as the lake holds them, and what the run printed.
+fn whole_flows(dir: &Path, capture: &Path) -> (Vec<Value>, String) {
     let lake = dir.join("whole");
     let pipeline = dir.join("pipeline.toml");
     std::fs::write(&pipeline, PIPELINE).unwrap();
@@ -94,12 +94,37 @@ fn whole_flows(dir: &Path, capture: &Path) -> Vec<Value> {
         "tap",
     ]);
     assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let query = format!(
         "SELECT {FLOW_FACTS} FROM read_parquet('{}/flows/**/*.parquet') ORDER BY ALL",
         lake.display()
     );
     // The merge views are defined over the whole run's lake too (one piece per flow).
-    merged(&lake, &query)
+    (merged(&lake, &query), stdout)
+}
+
+/// The findings by tag a run printed, for the stages that judge flows without payloads (their
+/// judgement of the whole flows must not depend on where the files were cut).
+fn judged_tags(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("    ") && !l.contains('['))
+        .filter(|l| {
+            let tag = l.split_whitespace().nth(1).unwrap_or("");
+            [
+                "suspicious",
+                "beacon",
+                "behaviour",
+                "scan",
+                "device",
+                "tor",
+                "cleartext",
+            ]
+            .iter()
+            .any(|t| tag.starts_with(t))
+        })
+        .map(str::to_string)
+        .collect()
 }
 
 /// Community ID v1 of each merged flow by the reference implementation, from its connection.
@@ -139,7 +164,7 @@ fn check_rotated(capture: &str, before: &[usize]) {
         &lake,
         &format!("SELECT {FLOW_FACTS} FROM merged_flows ORDER BY ALL"),
     );
-    let whole = whole_flows(dir.path(), &capture);
+    let (whole, whole_stdout) = whole_flows(dir.path(), &capture);
     assert_eq!(merged_flows.len(), whole.len(), "{joined:?}");
     for (m, w) in merged_flows.iter().zip(&whole) {
         assert_eq!(m, w);
@@ -179,6 +204,16 @@ fn check_rotated(capture: &str, before: &[usize]) {
     assert_eq!(
         report_flows(&from_lake),
         report_flows(&dir.path().join("whole-report"))
+    );
+    // Suspicious, device and behaviour verdicts on the whole flows are those of the whole run (the
+    // pieces' own verdicts are judged again; names from SNI and DNS come with the pieces).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let judged = judged_tags(&stdout);
+    assert!(!judged.is_empty(), "{stdout}");
+    assert_eq!(
+        judged,
+        judged_tags(&whole_stdout),
+        "{stdout}\n{whole_stdout}"
     );
 }
 

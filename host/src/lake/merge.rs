@@ -6,6 +6,7 @@
 //! memory, and each only until no later file can continue it.
 
 use super::read::{FlowPiece, Side};
+use crate::bindings::wit;
 use crate::decode::{TunnelKind, TunnelLayer};
 use crate::flow::{
     Direction, DirectionSummary, EndReason, FinishedFlow, Orientation, join_history,
@@ -53,11 +54,20 @@ struct Chain {
     open_at_end: bool,
     open_until_us: Option<i64>,
     capture: usize,
+    /// The findings the pieces' runs raised on them.
+    findings: Vec<wit::FindingRecord>,
+}
+
+/// A whole flow and the findings its pieces' runs raised on it.
+pub struct WholeFlow {
+    pub flow: FinishedFlow,
+    pub findings: Vec<wit::FindingRecord>,
 }
 
 impl Chain {
-    fn new(p: FlowPiece, capture: usize) -> Chain {
+    fn new(mut p: FlowPiece, capture: usize) -> Chain {
         Chain {
+            findings: std::mem::take(&mut p.findings),
             client: p.orig_side,
             server: p.resp_side,
             history: p.history.clone(),
@@ -81,7 +91,8 @@ impl Chain {
             && !(p.history.starts_with('S') && closed)
     }
 
-    fn extend(&mut self, p: FlowPiece, capture: usize) {
+    fn extend(&mut self, mut p: FlowPiece, capture: usize) {
+        self.findings.append(&mut p.findings);
         let same_dir = p.orig == self.first.orig;
         let (to_server, to_client) = if same_dir {
             (p.orig_side, p.resp_side)
@@ -99,10 +110,10 @@ impl Chain {
         self.capture = capture;
     }
 
-    fn finish(self, id: u64) -> FinishedFlow {
+    fn finish(self, id: u64) -> WholeFlow {
         let p = self.first;
         let conn_state = state_of_history(&self.history, p.ip_proto);
-        FinishedFlow {
+        let flow = FinishedFlow {
             id,
             client: p.orig,
             server: p.resp,
@@ -133,6 +144,10 @@ impl Chain {
                 .open_until_us
                 .filter(|_| self.open_at_end)
                 .map(|us| us as u64 * 1000),
+        };
+        WholeFlow {
+            flow,
+            findings: self.findings,
         }
     }
 }
@@ -214,7 +229,7 @@ impl Merger {
         sensor: &str,
         first_us: Option<i64>,
         pieces: Vec<FlowPiece>,
-        out: &mut Vec<FinishedFlow>,
+        out: &mut Vec<WholeFlow>,
     ) {
         // Flows no piece of this file or a later one can continue any more.
         if let Some(start) = first_us {
@@ -251,13 +266,13 @@ impl Merger {
     }
 
     /// The flows still open at the end of the last file.
-    pub fn finish(&mut self, out: &mut Vec<FinishedFlow>) {
+    pub fn finish(&mut self, out: &mut Vec<WholeFlow>) {
         let mut all: Vec<Key> = self.open.keys().cloned().collect();
         self.emit_keys(&mut all, out);
     }
 
     /// Emits the flows of `keys` in the order they began.
-    fn emit_keys(&mut self, keys: &mut [Key], out: &mut Vec<FinishedFlow>) {
+    fn emit_keys(&mut self, keys: &mut [Key], out: &mut Vec<WholeFlow>) {
         let mut chains: Vec<Chain> = keys.iter().filter_map(|k| self.open.remove(k)).collect();
         chains.sort_by(|a, b| (a.first.ts_us, &a.first.uid).cmp(&(b.first.ts_us, &b.first.uid)));
         for c in chains {
@@ -265,7 +280,7 @@ impl Merger {
         }
     }
 
-    fn emit(&mut self, chain: Chain, out: &mut Vec<FinishedFlow>) {
+    fn emit(&mut self, chain: Chain, out: &mut Vec<WholeFlow>) {
         self.next_id += 1;
         out.push(chain.finish(self.next_id));
     }
@@ -305,6 +320,7 @@ mod tests {
             open_at_start: true,
             open_at_end: false,
             open_until_us: None,
+            findings: Vec::new(),
         }
     }
 
@@ -313,7 +329,7 @@ mod tests {
     #[test]
     fn pieces_join_across_files_by_the_flow_tables_rule() {
         let mut m = Merger::default();
-        let mut out = Vec::new();
+        let mut out: Vec<WholeFlow> = Vec::new();
         let mut a = piece("a", 0, 10, "ShAD");
         (a.open_at_start, a.open_at_end, a.open_until_us) = (false, true, Some(300));
         m.capture(0, "s", Some(0), vec![a], &mut out);
@@ -328,16 +344,16 @@ mod tests {
         m.capture(2, "s", Some(32), vec![c], &mut out);
         m.finish(&mut out);
         assert_eq!(out.len(), 2, "a+b, then c: a new connection after the FIN");
-        let whole = &out[0];
+        let whole = &out[0].flow;
         assert_eq!(whole.history, "ShADd");
         assert_eq!(whole.to_server.packets, 4);
         assert_eq!(whole.end_reason, EndReason::Fin);
-        assert_eq!(out[1].conn_state.as_str(), "S0");
+        assert_eq!(out[1].flow.conn_state.as_str(), "S0");
         assert_eq!((m.pieces, m.joined), (3, 1));
 
         // Too late: the next piece began after open_until.
         let mut m = Merger::default();
-        let mut out = Vec::new();
+        let mut out: Vec<WholeFlow> = Vec::new();
         let mut a = piece("a", 0, 10, "D");
         (a.open_at_end, a.open_until_us) = (true, Some(70));
         m.capture(0, "s", Some(0), vec![a], &mut out);
@@ -345,7 +361,7 @@ mod tests {
         m.finish(&mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(
-            out[0].id, 1,
+            out[0].flow.id, 1,
             "a came out as soon as file 1 began after its open_until"
         );
     }

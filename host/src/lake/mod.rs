@@ -124,6 +124,8 @@ pub struct LakeWriter {
     flows: HashMap<u64, FlowRef>,
     findings: Vec<PendingFinding>,
     observations: BTreeMap<ObservationKey, Observation>,
+    /// Rows of `host_facts`, made when the hosts arrive at the end.
+    facts: Vec<Vec<Value>>,
 }
 
 impl LakeWriter {
@@ -139,6 +141,7 @@ impl LakeWriter {
             flows: HashMap::new(),
             findings: Vec::new(),
             observations: BTreeMap::new(),
+            facts: Vec::new(),
         })
     }
 
@@ -206,6 +209,15 @@ impl LakeWriter {
     pub fn hosts(&mut self, hosts: &[wit::HostInfo]) {
         for h in hosts {
             let ip = schema::ip_text(h.ip);
+            for n in &h.notes {
+                self.facts.push(vec![
+                    Value::Text(Some(ip.clone())),
+                    Value::Text(Some(n.stage.clone())),
+                    Value::Text(Some(n.key.clone())),
+                    Value::Text(Some(n.value.clone())),
+                    Value::Time(n.observed.and_then(micros)),
+                ]);
+            }
             let evidence = if h.seen_in_arp { "arp" } else { "host" };
             let (first, last) = (
                 micros(h.first_seen).unwrap_or(0),
@@ -255,6 +267,8 @@ impl LakeWriter {
             schema::HOST_OBSERVATIONS,
             observations,
         )?;
+        let facts = std::mem::take(&mut self.facts);
+        self.write("host_facts.parquet", schema::HOST_FACTS, facts)?;
         self.write(
             "captures.parquet",
             schema::CAPTURES,
@@ -272,6 +286,7 @@ impl LakeWriter {
             "findings",
             "files",
             "host_observations",
+            "host_facts",
             "captures",
         ] {
             let staged = self.staging.join(format!("{table}.parquet"));

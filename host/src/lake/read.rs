@@ -3,10 +3,12 @@
 //! file's rows and the flows open across its edges, never the whole lake.
 
 use super::{LakeError, schema};
+use crate::bindings::wit;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -57,6 +59,8 @@ pub struct FlowPiece {
     pub open_at_start: bool,
     pub open_at_end: bool,
     pub open_until_us: Option<i64>,
+    /// The findings its run raised on it (filled by the caller from `flow_findings`).
+    pub findings: Vec<wit::FindingRecord>,
 }
 
 /// One direction of a piece.
@@ -133,6 +137,123 @@ pub fn observations(root: &Path, capture: &LakeCapture) -> Result<Vec<Observatio
         read(&file, |batch| observation_rows(batch, &file, &mut rows))?;
     }
     Ok(rows)
+}
+
+/// The host facts of one capture: (address, stage, key, value, observed in µs).
+pub fn host_facts(root: &Path, capture: &LakeCapture) -> Result<Vec<HostFact>, LakeError> {
+    let mut rows = Vec::new();
+    for file in parquet_files(&capture.dir(root, "host_facts"))? {
+        read(&file, |batch| fact_rows(batch, &file, &mut rows))?;
+    }
+    Ok(rows)
+}
+
+/// A row of `host_facts`.
+#[derive(Clone, Debug)]
+pub struct HostFact {
+    pub ip: IpAddr,
+    pub stage: String,
+    pub key: String,
+    pub value: String,
+    pub observed_us: Option<i64>,
+}
+
+fn fact_rows(batch: &RecordBatch, file: &Path, out: &mut Vec<HostFact>) -> Result<(), LakeError> {
+    let c = Cols { batch, file };
+    let (ip, stage, key, value, observed) = (
+        c.text("ip")?,
+        c.text("stage")?,
+        c.text("key")?,
+        c.text("value")?,
+        c.time("observed")?,
+    );
+    for i in 0..batch.num_rows() {
+        out.push(HostFact {
+            ip: ip
+                .value(i)
+                .parse()
+                .map_err(|_| c.bad_value("ip", ip.value(i)))?,
+            stage: stage.value(i).to_string(),
+            key: key.value(i).to_string(),
+            value: value.value(i).to_string(),
+            observed_us: opt(observed, i, || observed.value(i)),
+        });
+    }
+    Ok(())
+}
+
+/// The findings one capture's run raised on its flows (roll-ups aside), by the flow's uid, in the
+/// order they were raised; their subject is set again when the flow gets its id.
+pub fn flow_findings(
+    root: &Path,
+    capture: &LakeCapture,
+) -> Result<HashMap<String, Vec<wit::FindingRecord>>, LakeError> {
+    let mut by_uid: HashMap<String, Vec<wit::FindingRecord>> = HashMap::new();
+    for file in parquet_files(&capture.dir(root, "findings"))? {
+        read(&file, |batch| finding_rows(batch, &file, &mut by_uid))?;
+    }
+    Ok(by_uid)
+}
+
+fn finding_rows(
+    batch: &RecordBatch,
+    file: &Path,
+    out: &mut HashMap<String, Vec<wit::FindingRecord>>,
+) -> Result<(), LakeError> {
+    let c = Cols { batch, file };
+    let (uid, rollup, stage, tag, severity) = (
+        c.text("uid")?,
+        c.boolean("rollup")?,
+        c.text("stage")?,
+        c.text("tag")?,
+        c.text("severity")?,
+    );
+    let (confidence, summary, attributes) = (
+        c.small("confidence")?,
+        c.text("summary")?,
+        c.text("attributes")?,
+    );
+    for i in 0..batch.num_rows() {
+        if !uid.is_valid(i) || rollup.value(i) {
+            continue;
+        }
+        let severity = match severity.value(i) {
+            "info" => wit::Severity::Info,
+            "low" => wit::Severity::Low,
+            "medium" => wit::Severity::Medium,
+            "high" => wit::Severity::High,
+            other => return Err(c.bad_value("severity", other)),
+        };
+        let attrs: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(attributes.value(i))
+                .map_err(|_| c.bad_value("attributes", attributes.value(i)))?;
+        let attributes = attrs
+            .into_iter()
+            .map(|(key, v)| wit::Attribute {
+                key,
+                value: match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                },
+            })
+            .collect();
+        out.entry(uid.value(i).to_string())
+            .or_default()
+            .push(wit::FindingRecord {
+                stage: stage.value(i).to_string(),
+                finding: wit::Finding {
+                    tag: tag.value(i).to_string(),
+                    subject: wit::Subject::Flow(0),
+                    severity,
+                    confidence: u8::try_from(confidence.value(i)).unwrap_or(100),
+                    summary: summary.value(i).to_string(),
+                    attributes,
+                    flows: Vec::new(),
+                },
+                rollup: false,
+            });
+    }
+    Ok(())
 }
 
 /// Subfolders `KEY=...` of `dir`, sorted.
@@ -422,6 +543,7 @@ fn piece_rows(batch: &RecordBatch, file: &Path, out: &mut Vec<FlowPiece>) -> Res
             open_at_start: open_at_start.value(i),
             open_at_end: open_at_end.value(i),
             open_until_us: opt(open_until, i, || open_until.value(i)),
+            findings: Vec::new(),
         });
     }
     Ok(())

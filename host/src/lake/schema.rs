@@ -86,6 +86,16 @@ pub const HOST_OBSERVATIONS: Columns = &[
     ("last_ts", Time, false),
 ];
 
+/// What the stages published about hosts (names from DNS, vendors, device kinds, OS hints), so
+/// that `run --from-lake` and other tools know them without the payloads they came from.
+pub const HOST_FACTS: Columns = &[
+    ("ip", Text, false),
+    ("stage", Text, false),
+    ("key", Text, false),
+    ("value", Text, false),
+    ("observed", Time, true),
+];
+
 pub const FILES: Columns = &[
     ("finding_id", Text, false),
     ("ts", Time, false),

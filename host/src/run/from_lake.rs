@@ -10,9 +10,9 @@ use super::{Outputs, Run, RunError};
 use crate::clock::Clock;
 use crate::decode::CaptureFormat;
 use crate::fates::Fate;
-use crate::flow::{FinishedFlow, StreamStats};
+use crate::flow::{FinishedFlow, HostNote, StreamStats};
 use crate::lake::LakeError;
-use crate::lake::merge::Merger;
+use crate::lake::merge::{Merger, WholeFlow};
 use crate::lake::read::{self, LakeCapture};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -65,7 +65,15 @@ pub(super) fn read(
         for us in [c.first_us, c.last_us].into_iter().flatten() {
             clock.packet(us.max(0) as u64 * 1000);
         }
-        let pieces = read::flow_pieces(root, c).map_err(lake_error)?;
+        let mut pieces = read::flow_pieces(root, c).map_err(lake_error)?;
+        // Each piece carries the findings its run raised on it: later stages read them (names from
+        // SNI and HTTP Host, files) as they would in one run, and the report keeps them.
+        let mut findings = read::flow_findings(root, c).map_err(lake_error)?;
+        for p in &mut pieces {
+            if let Some(f) = findings.remove(&p.uid) {
+                p.findings = f;
+            }
+        }
         let arps = read::observations(root, c)
             .map_err(lake_error)?
             .into_iter()
@@ -79,14 +87,27 @@ pub(super) fn read(
                 })
             })
             .collect();
+        let notes = read::host_facts(root, c)
+            .map_err(lake_error)?
+            .into_iter()
+            .map(|f| {
+                let note = HostNote {
+                    stage: f.stage,
+                    key: f.key,
+                    value: f.value,
+                    observed: f.observed_us.map(|us| us.max(0) as u64 * 1000),
+                };
+                (f.ip, note)
+            })
+            .collect();
         let mut flows = Vec::new();
         merger.capture(i, &c.sensor, c.first_us, pieces, &mut flows);
         position += c.size.max(0) as u64;
-        hand.give(run, outputs, arps, flows, position);
+        hand.give(run, outputs, (arps, notes), flows, position);
     }
     let mut flows = Vec::new();
     merger.finish(&mut flows);
-    hand.give(run, outputs, Vec::new(), flows, position);
+    hand.give(run, outputs, Default::default(), flows, position);
 
     let mut stats = Stats::new(clock);
     stats.packets = hand.packets;
@@ -141,15 +162,19 @@ impl Hand {
         &mut self,
         run: &mut Run,
         outputs: &mut Outputs,
-        mut arps: Vec<Arp>,
-        flows: Vec<FinishedFlow>,
+        (mut arps, mut notes): (Vec<Arp>, Vec<(std::net::IpAddr, HostNote)>),
+        flows: Vec<WholeFlow>,
         position: u64,
     ) {
         let size = run.pipeline.flows.batch_size.max(1);
         let mut flows = flows.into_iter().peekable();
         loop {
-            let batch: Vec<FinishedFlow> = flows.by_ref().take(size).collect();
-            if batch.is_empty() && arps.is_empty() {
+            let (batch, prior): (Vec<FinishedFlow>, Vec<_>) = flows
+                .by_ref()
+                .take(size)
+                .map(|w| (w.flow, w.findings))
+                .unzip();
+            if batch.is_empty() && arps.is_empty() && notes.is_empty() {
                 break;
             }
             for f in &batch {
@@ -159,10 +184,12 @@ impl Hand {
             self.flows += batch.len() as u64;
             let work = Work {
                 arps: std::mem::take(&mut arps),
+                notes: std::mem::take(&mut notes),
                 unflowed: Vec::new(),
                 link: Default::default(),
                 chunks: Vec::new(),
                 flows: batch,
+                prior,
                 position,
                 packets: self.packets,
                 flows_total: self.flows,

@@ -335,6 +335,9 @@ impl Run {
             for arp in &w.arps {
                 hosts.add_arp(arp.ts, arp.ip, arp.mac);
             }
+            for (ip, note) in w.notes {
+                hosts.add_note(ip, note);
+            }
             for u in &w.unflowed {
                 hosts.add_unflowed(u);
             }
@@ -360,7 +363,7 @@ impl Run {
                     open_until: f.open_until,
                 })
                 .collect();
-            outputs.consume(analyzers.analyze(w.flows), edges, &services.hosts);
+            outputs.consume(analyzers.analyze(w.flows, w.prior), edges, &services.hosts);
             outputs.findings(std::mem::take(&mut analyzers.loose), &services.hosts);
         }
         let total = self.total;

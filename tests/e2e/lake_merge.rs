@@ -382,3 +382,64 @@ fn from_lake_refuses_a_folder_that_is_not_a_lake() {
         "{stderr}"
     );
 }
+
+/// Host observations merge by (MAC, IP, VLAN) across files; an address seen behind two MACs during
+/// the same time is flagged, one that moved to another MAC later (a new lease) is not.
+#[test]
+fn an_address_behind_two_macs_at_once_is_flagged_across_files() {
+    use pcapgen::{Capture, Endpoint};
+    let (a, b, c, d) = (
+        [2, 0, 0, 0, 0, 0xa],
+        [2, 0, 0, 0, 0, 0xb],
+        [2, 0, 0, 0, 0, 0xc],
+        [2, 0, 0, 0, 0, 0xd],
+    );
+    let server = Endpoint::new([2, 0, 0, 0, 0, 0x99], [10, 0, 0, 9], 5000);
+    // Each MAC from its own port: a flow keeps the first MAC each side sent from.
+    let from =
+        |mac: [u8; 6], last: u8| Endpoint::new(mac, [10, 0, 0, last], 4000 + u16::from(mac[5]));
+    let mut cap = Capture::new(1_700_000_000);
+    let at = |cap: &mut Capture, secs: u64| {
+        cap.set_time(std::time::Duration::from_secs(1_700_000_000 + secs))
+    };
+    at(&mut cap, 0);
+    cap.udp_send(from(a, 5), server, b"a").unwrap();
+    cap.udp_send(from(c, 7), server, b"c").unwrap();
+    at(&mut cap, 5);
+    cap.udp_send(from(b, 5), server, b"b").unwrap();
+    at(&mut cap, 10);
+    cap.udp_send(from(a, 5), server, b"a").unwrap();
+    at(&mut cap, 100);
+    cap.udp_send(from(d, 7), server, b"d").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("macs.pcap");
+    cap.write_file(&whole).unwrap();
+    // File 1: what came at 0 s; file 2: the rest.
+    let rotated = split(&whole, dir.path(), &[2]);
+    let lake = dir.path().join("lake");
+    batch(dir.path(), &rotated, &lake);
+    let rows = merged(
+        &lake,
+        "SELECT mac, ip, capture_count, several_macs FROM merged_host_observations \
+         WHERE ip IN ('10.0.0.5', '10.0.0.7') ORDER BY mac",
+    );
+    let got: Vec<(String, i64, bool)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["mac"].as_str().unwrap().to_string(),
+                r["capture_count"].as_i64().unwrap(),
+                r["several_macs"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("02:00:00:00:00:0a".to_string(), 2, true),
+            ("02:00:00:00:00:0b".to_string(), 1, true),
+            ("02:00:00:00:00:0c".to_string(), 1, false),
+            ("02:00:00:00:00:0d".to_string(), 1, false),
+        ]
+    );
+}

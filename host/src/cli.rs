@@ -26,7 +26,8 @@ enum Command {
         /// The pipeline file (TOML), e.g. config/pipeline.toml.
         pipeline: PathBuf,
         /// The capture (pcap or pcapng).
-        capture: PathBuf,
+        #[arg(required_unless_present = "from_lake")]
+        capture: Option<PathBuf>,
         /// Report folder [default: <capture name>-report in the current folder].
         #[arg(short = 'o', long = "out")]
         out: Option<PathBuf>,
@@ -41,9 +42,15 @@ enum Command {
         /// replaces its partitions.
         #[arg(long, value_name = "ROOT")]
         lake: Option<PathBuf>,
-        /// The sensor (or case) name of the lake's partitions and flow ids [default: default].
-        #[arg(long, requires = "lake")]
+        /// The sensor (or case) name of the lake's partitions and flow ids [default: default]; with
+        /// --from-lake, only this sensor's captures.
+        #[arg(long)]
         sensor: Option<String>,
+        /// Instead of a capture, analyze the flows of every capture of this lake, pieces of flows
+        /// cut by file rotation joined into whole flows (docs/lake.md): detectors that need state
+        /// across files (scans, beacons) see them all. The lake holds no payloads.
+        #[arg(long, value_name = "ROOT", conflicts_with_all = ["capture", "lake"])]
+        from_lake: Option<PathBuf>,
     },
     /// Analyze many captures into one lake with a pool of workers: `run --lake` for each capture,
     /// in the order given; the lake is the same whatever the number of workers (docs/lake.md).
@@ -96,6 +103,11 @@ enum Command {
         /// Analyses that run at the same time; later uploads wait, shown as "queued".
         #[arg(long = "max-analyses", default_value_t = pcapxray::serve::ANALYSES_AT_ONCE as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
         max_analyses: u16,
+        /// Open this lake as a case (repeatable): the flows of all its captures, joined across
+        /// rotated files, with their hosts, findings and diagram (as `run --from-lake`). The case is
+        /// analyzed again at every start.
+        #[arg(long, value_name = "ROOT")]
+        lake: Vec<PathBuf>,
     },
     /// Print the WIT package plugins are built against (one file), or write its files into a folder.
     Wit {
@@ -177,14 +189,31 @@ pub fn main() -> i32 {
             quiet,
             lake,
             sensor,
-        } => run(
-            pipeline,
-            capture,
-            out,
-            verbose,
-            quiet,
-            lake_options(lake, sensor),
-        ),
+            from_lake,
+        } => {
+            if sensor.is_some() && lake.is_none() && from_lake.is_none() {
+                eprintln!("error: --sensor needs --lake or --from-lake");
+                return 1;
+            }
+            let from_lake = from_lake.map(|root| pcapxray::run::FromLake {
+                root,
+                sensor: sensor.clone(),
+            });
+            let capture = match (capture, &from_lake) {
+                (Some(c), _) => c,
+                (None, Some(lake)) => lake.root.clone(),
+                (None, None) => unreachable!("clap requires a capture or --from-lake"),
+            };
+            run(
+                pipeline,
+                capture,
+                out,
+                verbose,
+                quiet,
+                lake_options(lake, sensor),
+                from_lake,
+            )
+        }
         Command::Batch {
             pipeline,
             captures,
@@ -220,13 +249,15 @@ pub fn main() -> i32 {
             data,
             max_upload_mb,
             max_analyses,
-        } => serve(
+            lake,
+        } => serve(pcapxray::serve::ServeOptions {
             listen,
             pipeline,
             data,
-            max_upload_mb,
-            usize::from(max_analyses),
-        ),
+            max_upload: max_upload_mb << 20,
+            analyses_at_once: usize::from(max_analyses),
+            lakes: lake,
+        }),
         Command::Tor {
             command: TorCommand::Fetch { dir, from, timeout },
         } => tor_fetch(&dir, from, timeout),
@@ -256,6 +287,7 @@ fn run(
     verbose: bool,
     quiet: bool,
     lake: Result<Option<LakeOptions>, String>,
+    from_lake: Option<pcapxray::run::FromLake>,
 ) -> i32 {
     let lake = match lake {
         Ok(lake) => lake,
@@ -284,6 +316,7 @@ fn run(
         verbose,
         bar: bar.clone(),
         on_progress: None,
+        from_lake,
     };
     let result = pcapxray::run::run_into_lake(opts, lake);
     if let Some(bar) = bar {
@@ -536,20 +569,7 @@ fn plugins() -> i32 {
     status
 }
 
-fn serve(
-    listen: std::net::SocketAddr,
-    pipeline: Option<PathBuf>,
-    data: PathBuf,
-    max_upload_mb: u64,
-    analyses_at_once: usize,
-) -> i32 {
-    let opts = pcapxray::serve::ServeOptions {
-        listen,
-        pipeline,
-        data,
-        max_upload: max_upload_mb << 20,
-        analyses_at_once,
-    };
+fn serve(opts: pcapxray::serve::ServeOptions) -> i32 {
     match pcapxray::serve::serve(opts) {
         Ok(()) => 0,
         Err(e) => {

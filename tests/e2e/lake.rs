@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A capture with TCP, UDP, ICMPv6, IPv4 and IPv6 flows, and files.
-pub(crate) const CAPTURE: &str = "mixed_pcapxray_malicious_traffic.pcap";
+const CAPTURE: &str = "mixed_pcapxray_malicious_traffic.pcap";
 /// Its first packet is at 1512954884.25625 (expectations.json); `date -u -d @1512954884` says
 /// Mon Dec 11 01:14:44 UTC 2017.
 const CAPTURE_DATE: &str = "2017-12-11";
 
-pub(crate) const PIPELINE: &str = r#"
+pub const PIPELINE: &str = r#"
 [[analyzer]]
 plugin = "web"
 streams = { protocols = ["tcp"] }
@@ -37,17 +37,18 @@ plugin = "devices"
 plugin = "json"
 "#;
 
-const TABLES: [&str; 5] = [
+const TABLES: [&str; 6] = [
     "flows",
     "findings",
     "files",
     "host_observations",
+    "host_facts",
     "captures",
 ];
 
 /// A virtualenv with DuckDB and the Community ID reference implementation (and dpkt, which its
 /// `community-id-pcap` reads captures with), made once per test run.
-pub(crate) fn lake_venv() -> PathBuf {
+pub fn lake_venv() -> PathBuf {
     static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     VENV.get_or_init(|| {
         support::venv(
@@ -118,7 +119,7 @@ fn read_parquet(path: &Path) -> Vec<RecordBatch> {
 }
 
 /// Runs Python in the lake venv with `script`; returns its stdout parsed as JSON.
-fn python(script: &str, args: &[&str]) -> Value {
+pub fn python(script: &str, args: &[&str]) -> Value {
     let out = Command::new(lake_venv().join("bin/python"))
         .arg("-c")
         .arg(script)
@@ -139,7 +140,7 @@ fn lake_rows(lake: &Path) -> BTreeMap<String, Vec<String>> {
 import duckdb, json, sys
 root = sys.argv[1]
 out = {}
-for t in ["flows", "findings", "files", "host_observations", "captures"]:
+for t in ["flows", "findings", "files", "host_observations", "host_facts", "captures"]:
     rel = duckdb.sql(f"SELECT * FROM read_parquet('{root}/{t}/**/*.parquet', hive_partitioning = true)")
     cols = rel.columns
     out[t] = sorted(json.dumps(dict(zip(cols, r)), default=str, sort_keys=True) for r in rel.fetchall())

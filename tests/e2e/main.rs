@@ -19,6 +19,7 @@ mod golden;
 mod graph;
 mod html;
 mod lake;
+mod lake_merge;
 mod limits;
 mod precision;
 mod reports;

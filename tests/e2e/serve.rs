@@ -1530,3 +1530,102 @@ fn listening_beyond_loopback_warns_that_there_are_no_accounts() {
         );
     }
 }
+
+/// `serve --lake`: a lake of several captures (one of them cut into three rotated files) opens as a
+/// case whose report lists the hosts and flows of every capture, flows joined across the files, with
+/// its explore model and diagram; starting again analyzes the same case again instead of adding one.
+#[test]
+fn serve_lake_opens_the_merged_view_of_several_captures_as_a_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let mixed = testdata("mixed_pcapxray_malicious_traffic.pcap");
+    let rotated = crate::lake_merge::split(&mixed, dir.path(), &[326, 652]);
+    std::fs::copy(
+        testdata("dns_udp_mx_loc_ptr_a_aaaa.pcap"),
+        rotated.join("other-dns.pcap"),
+    )
+    .unwrap();
+    crate::lake_merge::batch(dir.path(), &rotated, &lake);
+    let expected = crate::lake_merge::merged(
+        &lake,
+        "SELECT count(*) AS flows, count(DISTINCT capture) AS captures FROM flow_joined",
+    );
+    let whole = crate::lake_merge::merged(&lake, "SELECT count(*) AS flows FROM merged_flows");
+    assert_eq!(expected[0]["captures"], 4);
+
+    let lake_arg = lake.to_str().unwrap();
+    let server = Server::start(&["--lake", lake_arg]);
+    let list = request(&server.addr, "GET", "/api/cases", &[], b"").json();
+    let cases = list["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 1, "{list}");
+    let id = cases[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(cases[0]["name"], format!("lake {lake_arg}"));
+    let case = server.wait_done(&id, Duration::from_secs(120));
+    assert_eq!(
+        case["case"]["summary"]["flows"], whole[0]["flows"],
+        "{case}"
+    );
+
+    let report = request(
+        &server.addr,
+        "GET",
+        &format!("/cases/{id}/report/report.json"),
+        &[],
+        b"",
+    );
+    assert_eq!(report.status, 200, "{}", report.text());
+    let report = report.json();
+    assert_eq!(report["capture"]["format"], "pcapxray lake");
+    let hosts: Vec<&str> = report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["ip"].as_str())
+        .collect();
+    // Hosts of the rotated capture and of the other one.
+    for ip in ["192.168.170.8", "2604:2000:71d6:400:3cc2:834:5d8e:c6bd"] {
+        assert!(hosts.contains(&ip), "{ip} missing from {hosts:?}");
+    }
+    let flows = report["flows"].as_array().unwrap();
+    assert_eq!(Value::from(flows.len()), whole[0]["flows"]);
+    assert!(
+        flows.iter().any(|f| f["server"]["port"] == 53
+            && f["client"]["ip"]
+                .as_str()
+                .is_some_and(|ip| ip.starts_with("192.168.170."))),
+        "a DNS flow of the other capture"
+    );
+    let explore = request(
+        &server.addr,
+        "GET",
+        &format!("/api/cases/{id}/explore"),
+        &[],
+        b"",
+    );
+    assert_eq!(explore.status, 200);
+    assert_eq!(explore.json()["format"], "pcapxray-explore-5");
+    let page = request(
+        &server.addr,
+        "GET",
+        &format!("/cases/{id}/report/report.html"),
+        &[],
+        b"",
+    );
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text().contains("<svg"),
+        "the report page has its diagram"
+    );
+    drop(server);
+
+    // A folder that is not a lake stops the server at once with a message naming it.
+    let out = command()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("cases"))
+        .args(["--lake", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is not a pcapxray lake"), "{stderr}");
+}

@@ -10,10 +10,13 @@
 
 mod ids;
 mod layout;
+pub mod merge;
+pub mod read;
 pub mod schema;
 mod table;
 
 use crate::bindings::wit;
+pub use schema::FlowEdge;
 use schema::{mac_text, micros};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -45,6 +48,26 @@ pub enum LakeError {
     },
     #[error("the flows file is closed")]
     Closed,
+    #[error("{} is not a pcapxray lake (it has no `captures` folder); make one with `pcapxray run PIPELINE CAPTURE --lake ROOT`", .0.display())]
+    NotALake(PathBuf),
+    #[error("{}: column `{column}` is missing or not {expected}", path.display())]
+    Column {
+        path: PathBuf,
+        column: String,
+        expected: String,
+    },
+    #[error("{}: column `{column}` holds `{value}`, which is not what the lake writes", path.display())]
+    Value {
+        path: PathBuf,
+        column: String,
+        value: String,
+    },
+    #[error("{}: capture {capture} was written with lake schema {found}, this pcapxray reads schema {}; run the capture again with `pcapxray run --lake`", path.display(), schema::SCHEMA_VERSION)]
+    Version {
+        path: PathBuf,
+        capture: String,
+        found: String,
+    },
 }
 
 impl LakeError {
@@ -101,6 +124,8 @@ pub struct LakeWriter {
     flows: HashMap<u64, FlowRef>,
     findings: Vec<PendingFinding>,
     observations: BTreeMap<ObservationKey, Observation>,
+    /// Rows of `host_facts`, made when the hosts arrive at the end.
+    facts: Vec<Vec<Value>>,
 }
 
 impl LakeWriter {
@@ -116,12 +141,14 @@ impl LakeWriter {
             flows: HashMap::new(),
             findings: Vec::new(),
             observations: BTreeMap::new(),
+            facts: Vec::new(),
         })
     }
 
     /// A batch of finished flows with the findings raised on them.
-    pub fn flows(&mut self, flows: &[wit::Flow]) -> Result<(), LakeError> {
-        for f in flows {
+    pub fn flows(&mut self, flows: &[wit::Flow], edges: &[FlowEdge]) -> Result<(), LakeError> {
+        for (i, f) in flows.iter().enumerate() {
+            let edge = edges.get(i).copied().unwrap_or_default();
             let community_id = ids::flow_community_id(f);
             let (first_us, last_us) = schema::span(f);
             let uid = ids::flow_uid(
@@ -131,7 +158,7 @@ impl LakeWriter {
                 &ids::path_key(f),
             );
             self.flow_rows
-                .push(schema::flow_row(f, uid.clone(), community_id));
+                .push(schema::flow_row(f, edge, uid.clone(), community_id));
             for r in &f.findings {
                 self.findings.push(PendingFinding {
                     record: r.clone(),
@@ -182,6 +209,15 @@ impl LakeWriter {
     pub fn hosts(&mut self, hosts: &[wit::HostInfo]) {
         for h in hosts {
             let ip = schema::ip_text(h.ip);
+            for n in &h.notes {
+                self.facts.push(vec![
+                    Value::Text(Some(ip.clone())),
+                    Value::Text(Some(n.stage.clone())),
+                    Value::Text(Some(n.key.clone())),
+                    Value::Text(Some(n.value.clone())),
+                    Value::Time(n.observed.and_then(micros)),
+                ]);
+            }
             let evidence = if h.seen_in_arp { "arp" } else { "host" };
             let (first, last) = (
                 micros(h.first_seen).unwrap_or(0),
@@ -231,6 +267,8 @@ impl LakeWriter {
             schema::HOST_OBSERVATIONS,
             observations,
         )?;
+        let facts = std::mem::take(&mut self.facts);
+        self.write("host_facts.parquet", schema::HOST_FACTS, facts)?;
         self.write(
             "captures.parquet",
             schema::CAPTURES,
@@ -248,6 +286,7 @@ impl LakeWriter {
             "findings",
             "files",
             "host_observations",
+            "host_facts",
             "captures",
         ] {
             let staged = self.staging.join(format!("{table}.parquet"));

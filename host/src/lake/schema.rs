@@ -9,7 +9,7 @@ use crate::runtime::convert::ip_from_wit;
 
 /// The version of the tables' columns; it moves when a column changes meaning or type, and is in
 /// every `captures` row.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 pub const FLOWS: Columns = &[
     ("ts", Time, false),
@@ -52,6 +52,11 @@ pub const FLOWS: Columns = &[
     ("resp_last_ts", Time, true),
     ("findings", SmallInt, false),
     ("flow_id", Int, false),
+    ("open_at_start", Bool, false),
+    ("open_at_end", Bool, false),
+    ("open_until", Time, true),
+    ("ts_us", Int, false),
+    ("last_ts_us", Int, false),
 ];
 
 pub const FINDINGS: Columns = &[
@@ -79,6 +84,16 @@ pub const HOST_OBSERVATIONS: Columns = &[
     ("evidence", TextList, false),
     ("first_ts", Time, false),
     ("last_ts", Time, false),
+];
+
+/// What the stages published about hosts (names from DNS, vendors, device kinds, OS hints), so
+/// that `run --from-lake` and other tools know them without the payloads they came from.
+pub const HOST_FACTS: Columns = &[
+    ("ip", Text, false),
+    ("stage", Text, false),
+    ("key", Text, false),
+    ("value", Text, false),
+    ("observed", Time, true),
 ];
 
 pub const FILES: Columns = &[
@@ -169,8 +184,17 @@ pub fn span(f: &wit::Flow) -> (i64, i64) {
     ((first / 1000) as i64, (last / 1000) as i64)
 }
 
+/// Where a flow stands at the edges of its capture file, for the merge of a sensor's rotated files
+/// (docs/lake.md "Flows across rotated files"): the flow table's `open_at_start` and `open_until`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlowEdge {
+    pub open_at_start: bool,
+    /// Nanoseconds; `None` when the flow ended inside the capture.
+    pub open_until: Option<u64>,
+}
+
 /// A flow's row; `uid` and `community_id` come from the ids module.
-pub fn flow_row(f: &wit::Flow, uid: String, community_id: String) -> Vec<Value> {
+pub fn flow_row(f: &wit::Flow, edge: FlowEdge, uid: String, community_id: String) -> Vec<Value> {
     let (first, last) = span(f);
     let icmp = matches!(f.protocol, wit::Protocol::Icmp | wit::Protocol::Icmpv6);
     let (os, oc) = (&f.to_server, &f.to_client);
@@ -216,6 +240,12 @@ pub fn flow_row(f: &wit::Flow, uid: String, community_id: String) -> Vec<Value> 
         Value::Time(micros(oc.last_seen)),
         Value::SmallInt(Some(f.findings.len().min(i32::MAX as usize) as i32)),
         Value::Int(Some(f.id as i64)),
+        Value::Bool(edge.open_at_start),
+        Value::Bool(edge.open_until.is_some()),
+        // Rounded up: a packet before this microsecond would have continued the flow.
+        Value::Time(edge.open_until.map(|ns| ns.div_ceil(1000) as i64)),
+        Value::Int(Some(first)),
+        Value::Int(Some(last)),
     ]
 }
 

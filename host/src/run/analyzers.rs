@@ -50,9 +50,33 @@ impl Analyzers {
         }
     }
 
-    /// Runs a batch through every analyzer; returns the annotated flows.
-    pub fn analyze(&mut self, batch: Vec<FinishedFlow>) -> Vec<wit::Flow> {
+    /// Runs a batch through every analyzer; returns the annotated flows. `prior` (by position; may
+    /// be shorter) holds findings raised on a flow before this run (by the runs of a lake's
+    /// captures): they are on the flow before the first stage looks, and count as its findings,
+    /// except those of a stage of this pipeline that judges flows without their payloads (not
+    /// `payload-flows-only`): that stage judges the whole flow again, knowing every file.
+    pub fn analyze(
+        &mut self,
+        batch: Vec<FinishedFlow>,
+        prior: Vec<Vec<wit::FindingRecord>>,
+    ) -> Vec<wit::Flow> {
         let mut flows: Vec<wit::Flow> = batch.into_iter().map(convert::flow_to_wit).collect();
+        for (flow, records) in flows.iter_mut().zip(prior) {
+            for mut record in records {
+                let rejudged = self
+                    .stages
+                    .iter()
+                    .any(|s| s.spec.name == record.stage && !s.plugin.payload_flows_only);
+                if rejudged {
+                    continue;
+                }
+                record.finding.subject = wit::Subject::Flow(flow.id);
+                self.rollups
+                    .add_live(&record, flow.id, flow.client.ip, flow.server.ip);
+                self.flow_findings += 1;
+                flow.findings.push(record);
+            }
+        }
         let index: FxHashMap<u64, usize> =
             flows.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
         if !self.stopped.is_empty() {

@@ -2,6 +2,7 @@
 //! stopped and named; everything else still runs and still writes its files.
 
 mod analyzers;
+mod from_lake;
 mod link;
 mod outputs;
 mod payloads;
@@ -17,6 +18,7 @@ use crate::pipeline::{self, Diagnostics, StageKind, StageSpec};
 use crate::runtime::{LoadedPlugin, Runtime, Stage, World, convert};
 use crate::{builtins, stages};
 use analyzers::Analyzers;
+pub use from_lake::FromLake;
 use outputs::Outputs;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,6 +38,9 @@ pub struct RunOptions {
     pub bar: Option<indicatif::ProgressBar>,
     /// Called now and then with progress (for the web UI).
     pub on_progress: Option<ProgressFn>,
+    /// Read the flows of a lake's captures, joined across files, instead of `capture`
+    /// (`run --from-lake`); `capture` then names the evidence.
+    pub from_lake: Option<FromLake>,
 }
 
 /// Receives progress updates.
@@ -192,9 +197,16 @@ struct Run {
 /// What a prepared run hands on to be used up by its phases: the capture (by the read loop), the
 /// output threads and the report folder (by `write_outputs`).
 struct Held {
-    reader: CaptureReader,
+    reader: Source,
     outputs: Outputs,
     folder: PendingFolder,
+}
+
+/// Where a run's flows come from.
+enum Source {
+    Capture(Box<CaptureReader>),
+    /// A lake's captures, in time order (`--from-lake`).
+    Lake(FromLake, Vec<crate::lake::read::LakeCapture>),
 }
 
 /// What the output stages wrote, with the analyzers' failures put before theirs.
@@ -215,7 +227,10 @@ impl Run {
     ) -> Result<(Run, Held), RunError> {
         let pipeline =
             pipeline::load(&opts.pipeline, &builtins::exists).map_err(RunError::Pipeline)?;
-        let reader = CaptureReader::open(&opts.capture)?;
+        let reader = match &opts.from_lake {
+            Some(lake) => Source::Lake(lake.clone(), from_lake::open(lake)?),
+            None => Source::Capture(Box::new(CaptureReader::open(&opts.capture)?)),
+        };
         // Everything is written into a hidden sibling that replaces the report folder only at the end.
         let folder = PendingFolder::prepare(&opts.out_dir).map_err(RunError::Folder)?;
         let staging = folder.staging().to_path_buf();
@@ -254,7 +269,10 @@ impl Run {
             .evidence_name
             .clone()
             .unwrap_or_else(|| opts.capture.display().to_string());
-        let total = reader.file_size();
+        let total = match &reader {
+            Source::Capture(r) => r.file_size(),
+            Source::Lake(..) => 0,
+        };
         let run = Run {
             opts,
             pipeline,
@@ -276,11 +294,13 @@ impl Run {
 
     /// The read loop: reads the capture on its own thread and hands each stretch of work to the
     /// analyzers and outputs; fails when the capture had packets but none could be analyzed.
-    fn read(
-        &mut self,
-        reader: CaptureReader,
-        outputs: &mut Outputs,
-    ) -> Result<reading::Read, RunError> {
+    fn read(&mut self, source: Source, outputs: &mut Outputs) -> Result<reading::Read, RunError> {
+        let reader = match source {
+            Source::Capture(reader) => *reader,
+            Source::Lake(lake, captures) => {
+                return from_lake::read(self, &lake.root, captures, outputs);
+            }
+        };
         if let Some(bar) = &self.opts.bar {
             bar.set_length(self.total);
         }
@@ -315,6 +335,9 @@ impl Run {
             for arp in &w.arps {
                 hosts.add_arp(arp.ts, arp.ip, arp.mac);
             }
+            for (ip, note) in w.notes {
+                hosts.add_note(ip, note);
+            }
             for u in &w.unflowed {
                 hosts.add_unflowed(u);
             }
@@ -332,7 +355,15 @@ impl Run {
             outputs.findings(std::mem::take(&mut analyzers.loose), &services.hosts);
         }
         if !w.flows.is_empty() {
-            outputs.consume(analyzers.analyze(w.flows), &services.hosts);
+            let edges = w
+                .flows
+                .iter()
+                .map(|f| crate::lake::FlowEdge {
+                    open_at_start: f.open_at_start,
+                    open_until: f.open_until,
+                })
+                .collect();
+            outputs.consume(analyzers.analyze(w.flows, w.prior), edges, &services.hosts);
             outputs.findings(std::mem::take(&mut analyzers.loose), &services.hosts);
         }
         let total = self.total;

@@ -30,6 +30,8 @@ enum Message {
 /// (off the analyzer thread) and shared by the others.
 struct Batch {
     flows: Vec<wit::Flow>,
+    /// Each flow's place at the capture's edges, for the lake (same order as `flows`).
+    edges: Vec<crate::lake::FlowEdge>,
     packed: OnceLock<Vec<u8>>,
 }
 
@@ -108,7 +110,12 @@ impl Outputs {
     }
 
     /// Hands a batch of annotated flows to the outputs, with `hosts`, their hosts as they are now.
-    pub fn consume(&mut self, mut flows: Vec<wit::Flow>, hosts: &Mutex<HostTable>) {
+    pub fn consume(
+        &mut self,
+        mut flows: Vec<wit::Flow>,
+        edges: Vec<crate::lake::FlowEdge>,
+        hosts: &Mutex<HostTable>,
+    ) {
         if self.strip_payloads {
             flows.iter_mut().for_each(|f| drop(take_payloads(f)));
         }
@@ -124,6 +131,7 @@ impl Outputs {
             .snapshot(ips);
         let batch = Batch {
             flows,
+            edges,
             packed: OnceLock::new(),
         };
         self.send(Message::Flows(Arc::new(batch), Arc::new(snapshot)));
@@ -228,7 +236,7 @@ fn work_lake(
     for message in rx {
         calls += 1;
         match &message {
-            Message::Flows(flows, _) => failure = lake.flows(&flows.flows).err(),
+            Message::Flows(flows, _) => failure = lake.flows(&flows.flows, &flows.edges).err(),
             Message::Findings(findings, _) => lake.findings(findings),
             Message::Hosts(hosts) => lake.hosts(hosts),
             Message::Finish(report) => {

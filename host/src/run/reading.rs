@@ -39,12 +39,16 @@ pub struct Arp {
 /// since the last message, then finished flows (possibly none), and how far reading has got.
 pub struct Work {
     pub arps: Vec<Arp>,
+    /// Host facts known before this stretch's flows (from a lake: what its runs' stages published).
+    pub notes: Vec<(IpAddr, crate::flow::HostNote)>,
     pub unflowed: Vec<Unflowed>,
     /// Link-layer events of this stretch, when some stage asked for them (else always empty).
     pub link: LinkEvents,
     /// Stream chunks made in this stretch, in order (empty when no stage asked for streams).
     pub chunks: Vec<StreamChunk>,
     pub flows: Vec<FinishedFlow>,
+    /// Findings already raised on `flows` (same order; empty: none), by the runs of a lake's captures.
+    pub prior: Vec<Vec<crate::bindings::wit::FindingRecord>>,
     pub position: u64,
     pub packets: u64,
     pub flows_total: u64,
@@ -60,7 +64,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn new(clock: Clock) -> Stats {
+    pub(super) fn new(clock: Clock) -> Stats {
         Stats {
             packets: 0,
             bytes: 0,
@@ -167,10 +171,12 @@ fn read_all(
         } = std::mem::take(pending);
         let work = Work {
             arps,
+            notes: Vec::new(),
             unflowed,
             link,
             chunks: table.take_chunks(),
             flows,
+            prior: Vec::new(),
             position,
             packets: stats.packets,
             flows_total: table.flows_total(),

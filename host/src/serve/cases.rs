@@ -123,6 +123,10 @@ pub struct CaseMeta {
     pub progress: Option<Progress>,
     #[serde(default)]
     pub summary: Option<Summary>,
+    /// A case whose evidence is a lake (`serve --lake`): its flows are read from there, joined across
+    /// rotated files (`run --from-lake`), instead of from an uploaded capture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lake: Option<PathBuf>,
 }
 
 impl CaseMeta {
@@ -139,6 +143,7 @@ impl CaseMeta {
             error: None,
             progress: None,
             summary: None,
+            lake: None,
         }
     }
 }

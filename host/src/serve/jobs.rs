@@ -94,6 +94,31 @@ impl Jobs {
         Ok(())
     }
 
+    /// Opens a lake as a case (`serve --lake`): the case that already reads this lake is analyzed
+    /// again (the lake may have grown since), else a new one is made. Returns its id.
+    pub fn open_lake(self: &Arc<Self>, root: &Path) -> std::io::Result<String> {
+        if let Some(meta) = self
+            .store
+            .list()
+            .into_iter()
+            .find(|m| m.lake.as_deref() == Some(root))
+        {
+            let id = CaseId::parse(&meta.id).ok_or_else(|| std::io::Error::other("bad case id"))?;
+            return match self.rerun(&id) {
+                Ok(()) | Err(ChangeError::Busy) => Ok(meta.id),
+                Err(ChangeError::Io(e)) => Err(std::io::Error::other(e)),
+                Err(ChangeError::NotFound) => Err(std::io::Error::other("its case vanished")),
+            };
+        }
+        let id = CaseId::generate();
+        self.store.create(&id)?;
+        let mut meta = CaseMeta::new(&id, format!("lake {}", root.display()), 0);
+        meta.lake = Some(root.to_path_buf());
+        self.store.save(&meta)?;
+        self.enqueue(meta);
+        Ok(id.as_str().to_string())
+    }
+
     /// Names a case (`None` takes the name away), whatever its state.
     pub fn rename(&self, id: &CaseId, title: Option<String>) -> Result<(), ChangeError> {
         let live = self.live();
@@ -146,7 +171,8 @@ impl Jobs {
             });
         });
         let _ = self.store.save(&tx.borrow().clone());
-        let capture = self.store.capture_path(&id);
+        let lake = tx.borrow().lake.clone();
+        let capture = lake.clone().unwrap_or_else(|| self.store.capture_path(&id));
         let opts = RunOptions {
             pipeline: self.pipeline.clone(),
             capture: capture.clone(),
@@ -155,6 +181,7 @@ impl Jobs {
             verbose: false,
             bar: None,
             on_progress: Some(progress_sink(tx.clone())),
+            from_lake: lake.map(|root| crate::run::FromLake { root, sensor: None }),
         };
         let outcome = tokio::task::spawn_blocking(move || crate::run::run(opts)).await;
         let mut meta = tx.borrow().clone();

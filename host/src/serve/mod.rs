@@ -44,6 +44,8 @@ pub struct ServeOptions {
     pub max_upload: u64,
     /// Analyses that run at the same time (at least 1).
     pub analyses_at_once: usize,
+    /// Lakes opened as cases at start (`--lake`): their captures' flows, joined across files.
+    pub lakes: Vec<PathBuf>,
 }
 
 /// Why the server could not start.
@@ -54,6 +56,8 @@ pub enum ServeError {
         path: String,
         diagnostics: Diagnostics,
     },
+    #[error("{0}")]
+    Lake(crate::lake::LakeError),
     #[error("cannot use the data folder {path}: {source}")]
     Data {
         path: String,
@@ -102,6 +106,17 @@ pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let imported = crate::torimport::data_dir(&data);
     std::fs::create_dir_all(&imported).map_err(data_err)?;
     let pipeline = choose_pipeline(opts.pipeline.as_deref(), &data).map_err(data_err)?;
+    let mut lakes = Vec::new();
+    for root in &opts.lakes {
+        // A wrong folder stops the server at once, as a broken pipeline does.
+        let root = std::path::absolute(root).map_err(|source| ServeError::Data {
+            path: root.display().to_string(),
+            source,
+        })?;
+        crate::lake::read::captures(&root, None).map_err(ServeError::Lake)?;
+        lakes.push(root);
+    }
+    let opts = ServeOptions { lakes, ..opts };
     let tor = TorFolders {
         imported,
         read: check_pipeline(&pipeline)?,
@@ -124,6 +139,13 @@ pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
             opts.analyses_at_once.max(1),
             tor.read.clone(),
         );
+        for root in &opts.lakes {
+            let id = jobs.open_lake(root).map_err(|source| ServeError::Data {
+                path: root.display().to_string(),
+                source,
+            })?;
+            println!("lake {} is case /cases/{id}", root.display());
+        }
         if !tor.read.contains(&tor.imported) {
             eprintln!(
                 "note: the pipeline {} does not read {}, where the Tor relays page keeps consensuses; analyses use them only with that folder in its tor stage's `consensus` list and `files` grant.",

@@ -47,6 +47,7 @@ pub mod icmp;
 pub mod replay;
 pub mod rng;
 pub mod scenarios;
+pub mod split;
 pub mod tcp;
 pub mod tls;
 pub mod transfer;

@@ -58,6 +58,22 @@ enum Cmd {
         /// Output file.
         out: PathBuf,
     },
+    /// Split a classic pcap file into consecutive files (`<stem>-001.pcap`, ...), as a sensor's
+    /// rotation would: into `--parts N` of equal packet counts, or before the packets `--at I,J,...`
+    /// (0-based indexes).
+    Split {
+        /// The pcap file.
+        input: PathBuf,
+        /// Output folder (created if missing).
+        #[arg(long)]
+        out_dir: PathBuf,
+        /// Number of parts of equal packet counts.
+        #[arg(long, conflicts_with = "at")]
+        parts: Option<usize>,
+        /// Cut before these packet indexes.
+        #[arg(long, value_delimiter = ',')]
+        at: Vec<usize>,
+    },
     /// Print the number of packets in a classic pcap file.
     Count {
         /// The pcap file.
@@ -146,6 +162,20 @@ fn run(cli: Cli) -> io::Result<()> {
             pcapgen::creds::logins(&mut cap)?;
             cap.write_file(&out)?;
             println!("wrote {}: {} packets", out.display(), cap.len());
+        }
+        Cmd::Split {
+            input,
+            out_dir,
+            parts,
+            at,
+        } => {
+            let cuts = match parts {
+                Some(n) => pcapgen::split::Cuts::Parts(n),
+                None => pcapgen::split::Cuts::Before(at),
+            };
+            for (path, packets) in pcapgen::split::split(&input, &out_dir, cuts)? {
+                println!("wrote {}: {packets} packets", path.display());
+            }
         }
         Cmd::Count { file } => println!("{}", pcapgen::bench::count_packets(&file)?),
     }

@@ -14,9 +14,9 @@ pub use delivery::{
     ChunkData, StreamBudget, StreamChunk, StreamEnd, StreamFilter, StreamStart, StreamStats,
 };
 pub use hosts::{AddressOrder, HostEntry, HostNote, HostSnapshot, HostTable};
-pub use state::ConnState;
+pub use state::{ConnState, join_history, state_of_history};
 pub use stream::RECENT_WINDOW;
 pub use table::{
-    DEFAULT_MAX_ACTIVE_FLOWS, Direction, EndReason, FinishedFlow, FlowSettings, FlowTable,
-    Orientation, mac_u64,
+    DEFAULT_MAX_ACTIVE_FLOWS, Direction, DirectionSummary, EndReason, FinishedFlow, FlowSettings,
+    FlowTable, Orientation, mac_u64,
 };

@@ -182,6 +182,39 @@ impl History {
     }
 }
 
+/// Joins the history of a flow's next piece (as another capture file saw it) to `acc`, the history
+/// of the pieces before it: letters of an event already seen on that side are dropped, as one flow
+/// table over both files would have recorded them. `swap`: the piece saw client and server the other
+/// way round (its upper and lower case are turned over). A leading `^` of the piece is dropped; the
+/// whole flow's `^` is its first piece's.
+pub fn join_history(acc: &mut String, piece: &str, swap: bool) {
+    for c in piece.chars().filter(|&c| c != '^') {
+        let c = if swap {
+            if c.is_ascii_uppercase() {
+                c.to_ascii_lowercase()
+            } else {
+                c.to_ascii_uppercase()
+            }
+        } else {
+            c
+        };
+        if !acc.contains(c) {
+            acc.push(c);
+        }
+    }
+}
+
+/// Zeek's `conn_state` from a history string (upper case: the originator; `^` ignored), for a flow of
+/// IP protocol `protocol`: what [`History::state`] gives for the events the letters record.
+pub fn state_of_history(text: &str, protocol: u8) -> ConnState {
+    let mut h = History::default();
+    for c in text.chars().filter(|&c| c != '^') {
+        let dir = usize::from(c.is_ascii_lowercase());
+        h.mark(dir, c.to_ascii_uppercase() as u8);
+    }
+    h.state(protocol, 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +280,29 @@ mod tests {
             let (s, h) = run(segments);
             assert_eq!((s.as_str(), h.as_str()), (state, history), "{segments:?}");
         }
+    }
+
+    /// The state of a history string is the state of the events it records, for every Zeek state.
+    #[test]
+    fn joined_pieces_of_history_give_the_state_of_the_whole_flow() {
+        let mut whole = String::from("ShAD");
+        join_history(&mut whole, "^dDAf", true); // a piece that took the server for the client
+        assert_eq!(whole, "ShADdaF");
+        assert_eq!(state_of_history(&whole, 6), ConnState::S2);
+        join_history(&mut whole, "Rf", false);
+        assert_eq!(whole, "ShADdaFRf");
+        assert_eq!(state_of_history(&whole, 6), ConnState::Rsto);
+        for (text, state) in [
+            ("S", "S0"),
+            ("ShADdFf", "SF"),
+            ("Sr", "REJ"),
+            ("^hr", "RSTRH"),
+            ("Da", "OTH"),
+        ] {
+            assert_eq!(state_of_history(text, 6).as_str(), state, "{text}");
+        }
+        assert_eq!(state_of_history("^d", 17), ConnState::Shr);
+        assert_eq!(state_of_history("Dd", 17), ConnState::Sf);
     }
 
     #[test]

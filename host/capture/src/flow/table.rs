@@ -97,6 +97,37 @@ pub struct Direction {
     fin: bool,
 }
 
+/// What one direction of a flow carried, as a summary kept elsewhere (a lake row) gives it back:
+/// no payload, no reassembly state.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DirectionSummary {
+    pub packets: u64,
+    pub bytes: u64,
+    pub payload_bytes: u64,
+    pub first_seen: u64,
+    pub last_seen: u64,
+    pub tcp_flags: u8,
+    pub ttl: u8,
+    pub mac: Option<u64>,
+}
+
+impl Direction {
+    /// A direction rebuilt from its summary (`pcapxray run --from-lake`).
+    pub fn from_summary(s: DirectionSummary) -> Direction {
+        Direction {
+            packets: s.packets,
+            bytes: s.bytes,
+            payload_bytes: s.payload_bytes,
+            first_seen: s.first_seen,
+            last_seen: s.last_seen,
+            tcp_flags: s.tcp_flags,
+            ttl: s.ttl,
+            mac: s.mac,
+            ..Direction::default()
+        }
+    }
+}
+
 /// A flow that has ended, ready for the plugins. Side `a` is the client.
 #[derive(Debug)]
 pub struct FinishedFlow {
@@ -119,6 +150,14 @@ pub struct FinishedFlow {
     pub conn_state: ConnState,
     /// Zeek's history letters, upper case for the client (see `state`).
     pub history: String,
+    /// The flow's first packet came within the idle timeout of the first packet of the capture: the
+    /// flow may be the rest of one that began in an earlier capture file (a sensor's rotated files).
+    pub open_at_start: bool,
+    /// Set when the flow was still open when the capture ended: the time (ns) before which a packet of
+    /// the same connection in a next file would have continued it (its idle timeout, or the end of the
+    /// grace period of a flow already closed by FIN or RST). `None` for a flow that ended inside the
+    /// capture.
+    pub open_until: Option<u64>,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -148,6 +187,10 @@ struct ActiveFlow {
     history: History,
     last_seen: u64,
     closed: Option<EndReason>,
+    /// When a FIN or RST closed it (ns; 0 while open).
+    closed_at: u64,
+    /// See [`FinishedFlow::open_at_start`].
+    open_at_start: bool,
     /// Reassembly, when some stage wants this flow's streams.
     streams: Option<Box<FlowStreams>>,
 }
@@ -168,6 +211,8 @@ pub struct FlowTable {
     evicted: u64,
     next_id: u64,
     now: u64,
+    /// The first packet's time (ns), once there was one.
+    start: Option<u64>,
     flows_total: u64,
     max_active: usize,
     /// Stream chunks not yet taken, and their bytes.
@@ -190,6 +235,7 @@ impl FlowTable {
             evicted: 0,
             next_id: 1,
             now: 0,
+            start: None,
             flows_total: 0,
             max_active: 0,
             chunks: Vec::new(),
@@ -221,6 +267,7 @@ impl FlowTable {
 
     /// Adds one packet at capture time `ts` (nanoseconds).
     pub fn add(&mut self, ts: u64, pkt: &IpPacket<'_>) {
+        self.start.get_or_insert(ts);
         if ts > self.now {
             self.now = ts;
             self.expire();
@@ -433,6 +480,7 @@ impl FlowTable {
             _ => None,
         };
         let (client_dir, orientation) = orient(pkt.protocol, src.1, dst.1, flags, icmp);
+        let open_at_start = ts < self.start.unwrap_or(ts) + self.timeout(pkt.protocol);
         let stages = delivery::wanted(&self.settings.stream_filters, pkt.protocol, (src.1, dst.1));
         let streams = (stages != 0).then(|| {
             let (client, server) = if client_dir == 0 {
@@ -470,6 +518,8 @@ impl FlowTable {
             history: History::default(),
             last_seen: ts,
             closed: None,
+            closed_at: 0,
+            open_at_start,
             streams,
         }
     }
@@ -487,6 +537,7 @@ impl FlowTable {
             && flow.closed.is_none()
         {
             flow.closed = Some(reason);
+            flow.closed_at = self.now;
             self.close_queue
                 .push_back((self.now + CLOSE_GRACE_SECS * NS, key, flow.id));
         }
@@ -560,7 +611,12 @@ impl FlowTable {
         }
     }
 
-    fn finish(&mut self, mut flow: ActiveFlow, reason: EndReason) {
+    fn finish(&mut self, flow: ActiveFlow, reason: EndReason) {
+        self.finish_open(flow, reason, None);
+    }
+
+    /// Hands on a flow; `open_until` as in [`FinishedFlow::open_until`].
+    fn finish_open(&mut self, mut flow: ActiveFlow, reason: EndReason, open_until: Option<u64>) {
         if let Some(streams) = flow.streams.take() {
             self.end_streams(flow.id, flow.client_dir, flow.last_seen, *streams);
         }
@@ -595,6 +651,8 @@ impl FlowTable {
             to_client: seal(to_client),
             conn_state,
             history,
+            open_at_start: flow.open_at_start,
+            open_until,
         });
     }
 
@@ -652,7 +710,13 @@ impl FlowTable {
             && let Some(flow) = self.ending.pop()
         {
             let reason = flow.closed.unwrap_or(EndReason::CaptureEnd);
-            self.finish(flow, reason);
+            // What would have ended it had the capture gone on: its idle timeout, or for a closed
+            // flow the end of its grace period (whichever comes first, as `expire` decides).
+            let mut until = flow.last_seen + self.timeout(flow.ip_protocol);
+            if flow.closed.is_some() {
+                until = until.min(flow.closed_at + CLOSE_GRACE_SECS * NS);
+            }
+            self.finish_open(flow, reason, Some(until));
         }
         let n = self.ready.len().min(size);
         self.ready.drain(..n).collect()
@@ -989,6 +1053,47 @@ mod tests {
                 (true, 18, 4)
             ]
         );
+    }
+
+    /// What the merge of rotated files needs: which flows may continue one of an earlier file (began
+    /// within the idle timeout of the capture's start) and until when each flow open at the end could
+    /// have gone on (idle timeout, or the grace period of a closed flow).
+    #[test]
+    fn flows_say_whether_they_may_continue_across_a_file_boundary() {
+        let mut table = FlowTable::new(FlowSettings::default());
+        // UDP: 60 s idle timeout. Flow 1 begins with the capture, flow 2 at 59.9 s, flow 3 at 61 s.
+        table.add(10 * SEC, &udp([10, 0, 0, 1], 1000, b"a"));
+        table.add(10 * SEC + 59_900_000_000, &udp([10, 0, 0, 2], 1000, b"b"));
+        table.add(71 * SEC, &udp([10, 0, 0, 3], 1000, b"c"));
+        // Flow 1 ends idle inside the capture when time passes its timeout.
+        table.add(71 * SEC, &tcp(true, 1, 0x02, b""));
+        table.add(72 * SEC, &tcp(false, 1, 0x12, b""));
+        table.add(73 * SEC, &tcp(true, 2, 0x11, b""));
+        table.add(74 * SEC, &tcp(false, 2, 0x11, b""));
+        table.end_capture();
+        let flows = drain(&mut table);
+        let by_client = |ip: [u8; 4], proto: u8| {
+            flows
+                .iter()
+                .find(|f| f.client.0 == IpAddr::from(ip) && f.ip_protocol == proto)
+                .expect("flow")
+        };
+        let first = by_client([10, 0, 0, 1], 17);
+        assert_eq!((first.open_at_start, first.open_until), (true, None));
+        assert_eq!(first.end_reason, EndReason::Idle);
+        let second = by_client([10, 0, 0, 2], 17);
+        assert!(second.open_at_start);
+        assert_eq!(second.open_until, Some(10 * SEC + 119_900_000_000));
+        let third = by_client([10, 0, 0, 3], 17);
+        assert!(!third.open_at_start);
+        assert_eq!(third.open_until, Some(131 * SEC));
+        // Closed by both FINs at 74 s: open for its 2 s of grace, not for its 300 s timeout.
+        let tcp = by_client([10, 0, 0, 1], 6);
+        assert_eq!(
+            (tcp.end_reason, tcp.open_until),
+            (EndReason::Fin, Some(76 * SEC))
+        );
+        assert!(tcp.open_at_start, "61 s in, within TCP's 300 s timeout");
     }
 
     #[test]

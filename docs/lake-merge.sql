@@ -87,16 +87,19 @@ SELECT j.*,
        CASE WHEN same_dir THEN resp_last_ts ELSE orig_last_ts END AS r_last
 FROM flow_joined j;
 
--- Sums per direction; the first and last piece give what they alone know. `first_rst` is who reset
--- first: the first piece with a reset, and in it whichever reset came first.
+-- Sums per direction, cast to BIGINT (DuckDB sums integers into 128-bit HUGEINT, which its Parquet
+-- writer stores as DOUBLE; Spark's sums are BIGINT already); the first and last piece give what they
+-- alone know. `first_rst` is who reset first: the first piece with a reset, and in it whichever reset
+-- came first. `open_until` is the last piece's, NULL when that one was closed: MAX_BY alone would not
+-- do, as DuckDB's skips rows whose value is NULL and Spark's does not.
 CREATE OR REPLACE TEMPORARY VIEW flow_sums AS
 SELECT sensor, flow_uid, m_orig_h, m_orig_p, m_resp_h, m_resp_p, ip_proto, vlan, inner_vlan, tunnel,
        MIN(ts) AS ts, MAX(last_ts) AS last_ts, MIN(ts_us) AS ts_us, MAX(last_ts_us) AS last_ts_us,
        MIN_BY(proto, ts) AS proto, MIN_BY(community_id, ts) AS community_id,
        MIN_BY(service, CASE WHEN service IS NOT NULL THEN ts END) AS service,
-       SUM(o_pkts) AS orig_pkts, SUM(r_pkts) AS resp_pkts,
-       SUM(o_bytes) AS orig_bytes, SUM(r_bytes) AS resp_bytes,
-       SUM(o_ip_bytes) AS orig_ip_bytes, SUM(r_ip_bytes) AS resp_ip_bytes,
+       CAST(SUM(o_pkts) AS BIGINT) AS orig_pkts, CAST(SUM(r_pkts) AS BIGINT) AS resp_pkts,
+       CAST(SUM(o_bytes) AS BIGINT) AS orig_bytes, CAST(SUM(r_bytes) AS BIGINT) AS resp_bytes,
+       CAST(SUM(o_ip_bytes) AS BIGINT) AS orig_ip_bytes, CAST(SUM(r_ip_bytes) AS BIGINT) AS resp_ip_bytes,
        MIN_BY(o_l2, CASE WHEN o_l2 IS NOT NULL THEN ts END) AS orig_l2_addr,
        MIN_BY(r_l2, CASE WHEN r_l2 IS NOT NULL THEN ts END) AS resp_l2_addr,
        MIN_BY(o_ttl, CASE WHEN o_ttl IS NOT NULL THEN ts END) AS orig_ttl,
@@ -106,9 +109,9 @@ SELECT sensor, flow_uid, m_orig_h, m_orig_p, m_resp_h, m_resp_p, ip_proto, vlan,
        MIN(r_first) AS resp_first_ts, MAX(r_last) AS resp_last_ts,
        MIN_BY(icmp_type, ts) AS icmp_type, MIN_BY(icmp_code, ts) AS icmp_code,
        MIN_BY(orientation, ts) AS orientation, MAX_BY(end_reason, ts) AS end_reason,
-       SUM(fragments) AS fragments, SUM(findings) AS findings,
+       CAST(SUM(fragments) AS BIGINT) AS fragments, CAST(SUM(findings) AS BIGINT) AS findings,
        MIN_BY(open_at_start, ts) AS open_at_start, MAX_BY(open_at_end, ts) AS open_at_end,
-       MAX_BY(open_until, ts) AS open_until,
+       CASE WHEN MAX_BY(open_at_end, ts) THEN MAX_BY(open_until, ts) END AS open_until,
        COUNT(*) AS pieces,
        ARRAY_SORT(ARRAY_AGG(capture)) AS captures,
        ARRAY_SORT(ARRAY_AGG(uid)) AS piece_uids,

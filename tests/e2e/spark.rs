@@ -4,13 +4,16 @@
 //! needs Java 17 and pyspark from PyPI and takes about a minute: it runs only with
 //! `PCAPXRAY_LONG_TESTS=1`. The errors of merge_duckdb.py are checked on every run.
 
-use crate::lake::{CAPTURE, PIPELINE, lake_venv};
+use crate::lake::{PIPELINE, lake_venv};
 use crate::support;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
+
+/// The capture cut into rotated files (the one tests/e2e/lake_merge.rs cuts at the same packets).
+const CAPTURE: &str = "mixed_pcapxray_malicious_traffic.pcap";
 
 fn long_tests() -> bool {
     std::env::var("PCAPXRAY_LONG_TESTS").as_deref() == Ok("1")
@@ -116,40 +119,6 @@ fn python_json(venv: &Path, script: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("the script prints JSON")
 }
 
-/// Splits a classic pcap file into `parts` files of about equal packet counts
-/// (`dir/part-N.pcap`), each with the original file header: rotated files of one sensor.
-fn split_capture(capture: &Path, dir: &Path, parts: usize) -> Vec<PathBuf> {
-    let bytes = std::fs::read(capture).unwrap();
-    let (header, mut rest) = bytes.split_at(24);
-    assert_eq!(
-        &header[..4],
-        &[0xd4, 0xc3, 0xb2, 0xa1],
-        "a little-endian pcap"
-    );
-    let mut records = Vec::new();
-    while rest.len() >= 16 {
-        let caplen = u32::from_le_bytes(rest[8..12].try_into().unwrap()) as usize;
-        let (record, tail) = rest.split_at(16 + caplen);
-        records.push(record);
-        rest = tail;
-    }
-    assert!(rest.is_empty(), "the capture ends inside a record");
-    let per = records.len().div_ceil(parts);
-    records
-        .chunks(per)
-        .enumerate()
-        .map(|(i, chunk)| {
-            let path = dir.join(format!("part-{}.pcap", i + 1));
-            let mut file = header.to_vec();
-            for r in chunk {
-                file.extend_from_slice(r);
-            }
-            std::fs::write(&path, file).unwrap();
-            path
-        })
-        .collect()
-}
-
 /// `spark-submit --master local[2] tools/lake/spark_driver.py ARGS`, with the venv's Python for the
 /// driver and the executors.
 fn spark_submit(venv: &Path, args: &[&str]) -> Output {
@@ -200,6 +169,8 @@ def lake_table(t):
     return (f"read_parquet('{lake}/{t}/*/*/*/*.parquet', hive_partitioning = true, "
             "hive_types_autocast = false)")
 out["lake_flows"] = db.execute(f"SELECT count(*) FROM {lake_table('flows')}").fetchall()[0][0]
+out["open_pieces"] = db.execute(
+    f"SELECT count(*) FROM {lake_table('flows')} WHERE open_at_start OR open_at_end").fetchall()[0][0]
 out["captures"] = db.execute(f"SELECT capture, sha256, file FROM {lake_table('captures')} ORDER BY file").fetchall()
 print(json.dumps(out))
 "#;
@@ -226,7 +197,16 @@ fn spark_driver_over_rotated_files_merges_to_the_same_tables_as_duckdb() {
     let dir = tempfile::tempdir().unwrap();
     let rotated = dir.path().join("rotated");
     std::fs::create_dir(&rotated).unwrap();
-    let parts = split_capture(&support::testdata(CAPTURE), &rotated, 3);
+    // Cut inside TCP connections (web, TLS) and a UDP exchange, as tests/e2e/lake_merge.rs does.
+    let parts: Vec<PathBuf> = pcapgen::split::split(
+        &support::testdata(CAPTURE),
+        &rotated,
+        pcapgen::split::Cuts::Before(vec![326, 652]),
+    )
+    .expect("split")
+    .into_iter()
+    .map(|(path, _)| path)
+    .collect();
     assert_eq!(parts.len(), 3);
     let pipeline = dir.path().join("pipeline.toml");
     std::fs::write(&pipeline, PIPELINE).unwrap();
@@ -352,8 +332,13 @@ fn spark_driver_over_rotated_files_merges_to_the_same_tables_as_duckdb() {
             assert!(!d.is_empty(), "{view} is empty");
         }
     }
-    // The cuts fell inside flows: merging stitched fragments, so there are fewer merged flows than
-    // rows in the lake.
+    // The cuts fell inside flows: the lake has pieces open at a file's start or end, and merging
+    // joined them, so there are fewer merged flows than rows in the lake.
+    assert!(
+        got["open_pieces"].as_u64().unwrap() >= 4,
+        "{}",
+        got["open_pieces"]
+    );
     let merged_flows = got["tables"]["merged_flows"]["duckdb"]["rows"]
         .as_array()
         .unwrap()
@@ -424,8 +409,12 @@ print("[]")
     ];
     let out = spark_submit(&venv, &args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let want: Vec<(String, i64)> = (1..=3)
-        .map(|i| (format!("s3://captures/tap-1/part-{i}.pcap"), 0))
+    let want: Vec<(String, i64)> = parts
+        .iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            (format!("s3://captures/tap-1/{name}"), 0)
+        })
         .collect();
     assert_eq!(exit_codes(&results), want);
     drop(s3);

@@ -2,7 +2,7 @@
 -- DuckDB and Spark (tested on both: tests/e2e/lake_merge.rs, tests/e2e/spark.rs). docs/lake.md
 -- "Flows across rotated files" says what it does and why.
 --
--- Input: views `flows`, `findings`, `host_observations` over the lake, read with hive partitioning so
+-- Input: views `flows`, `findings`, `host_observations`, `captures` over the lake, read with hive partitioning so
 -- that `sensor`, `date` and `capture` are columns, read as text:
 --   DuckDB: CREATE VIEW flows AS SELECT * FROM read_parquet('ROOT/flows/**/*.parquet',
 --           hive_partitioning = true, hive_types_autocast = false);
@@ -153,11 +153,23 @@ SELECT sensor, ts, flow_uid AS uid,
             ELSE 'S1' END AS conn_state,
        orig_pkts, orig_ip_bytes, resp_pkts, resp_ip_bytes, orig_l2_addr, resp_l2_addr,
        community_id, last_ts, ip_proto, vlan, inner_vlan, tunnel, icmp_type, icmp_code,
-       orientation, end_reason, fragments, orig_ttl, resp_ttl, orig_tcp_flags, resp_tcp_flags,
+       orientation,
+       -- Still open when its file ended and continued by no later file: it ended by its idle
+       -- timeout if the sensor's captures go on past `open_until`, as in one run over all of them.
+       CASE WHEN ended_idle THEN 'idle' ELSE end_reason END AS end_reason,
+       fragments, orig_ttl, resp_ttl, orig_tcp_flags, resp_tcp_flags,
        orig_first_ts, orig_last_ts, resp_first_ts, resp_last_ts, findings,
-       open_at_start, open_at_end, open_until, ts_us, last_ts_us,
+       open_at_start, open_at_end AND NOT ended_idle AS open_at_end,
+       CASE WHEN ended_idle THEN NULL ELSE open_until END AS open_until, ts_us, last_ts_us,
        pieces, captures, piece_uids
-FROM flow_sums;
+FROM (
+    SELECT s.*,
+           COALESCE(s.open_at_end AND s.end_reason = 'capture-end' AND e.sensor_end >= s.open_until,
+                    false) AS ended_idle
+    FROM flow_sums s
+    LEFT JOIN (SELECT sensor AS e_sensor, MAX(last_ts) AS sensor_end FROM captures GROUP BY sensor) e
+           ON s.sensor = e.e_sensor
+) ended;
 
 -- Findings once per `finding_id` (the first copy in time), with the uid of the whole flow they are on.
 CREATE OR REPLACE TEMPORARY VIEW merged_findings AS

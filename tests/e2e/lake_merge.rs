@@ -27,7 +27,7 @@ print(json.dumps([dict(zip(cols, r)) for r in rel.fetchall()], default=str))
 /// The columns both sides are compared on: the connection, its packets and bytes per direction, its
 /// state, its Community ID.
 const FLOW_FACTS: &str = "id_orig_h, id_orig_p, id_resp_h, id_resp_p, proto, orig_pkts, resp_pkts, \
-     orig_bytes, resp_bytes, orig_ip_bytes, resp_ip_bytes, conn_state, community_id";
+     orig_bytes, resp_bytes, orig_ip_bytes, resp_ip_bytes, conn_state, end_reason, community_id";
 
 fn merge_sql() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/lake-merge.sql")
@@ -143,8 +143,12 @@ print(json.dumps(out))
 "#;
 
 fn check_rotated(capture: &str, before: &[usize]) {
+    check_capture(&support::testdata(capture), before);
+}
+
+fn check_capture(capture: &Path, before: &[usize]) {
     let dir = tempfile::tempdir().unwrap();
-    let capture = support::testdata(capture);
+    let capture = capture.to_path_buf();
     let rotated = split(&capture, dir.path(), before);
     let lake = dir.path().join("lake");
     batch(dir.path(), &rotated, &lake);
@@ -243,6 +247,86 @@ fn report_flows(dir: &Path) -> Vec<String> {
 fn rotated_files_merged_by_duckdb_give_the_flows_of_one_run_over_the_whole_capture() {
     check_rotated("mixed_pcapxray_malicious_traffic.pcap", &[326, 652]);
     check_rotated("http_wikipedia_browsing.pcap", &[45, 90]);
+}
+
+/// The file-boundary rule, case by case (a capture written for it, cut in three): a UDP exchange
+/// going on across the first cut, then the same 5-tuple after its 60 s idle timeout (a new flow); a
+/// TCP connection with data in two files; a connection closed by FIN just before a cut, its ports
+/// reused by a SYN 0.5 s later inside the 2 s grace period (a new connection, not a continuation).
+#[test]
+fn the_merge_rule_at_file_boundaries_keeps_reused_ports_apart() {
+    use pcapgen::{Capture, Endpoint, Side, TcpEnd};
+    use std::time::Duration;
+    let server = Endpoint::new([2, 0, 0, 0, 0, 0x99], [10, 0, 0, 9], 5000);
+    let web = Endpoint::new([2, 0, 0, 0, 0, 0x99], [10, 0, 0, 9], 80);
+    let a = Endpoint::new([2, 0, 0, 0, 0, 1], [10, 0, 0, 1], 4000);
+    let c = Endpoint::new([2, 0, 0, 0, 0, 3], [10, 0, 0, 3], 40000);
+    let d = Endpoint::new([2, 0, 0, 0, 0, 4], [10, 0, 0, 4], 40001);
+    let t0 = 1_700_000_000;
+    let mut cap = Capture::new(t0);
+    let at = |cap: &mut Capture, ms: u64| cap.set_time(Duration::from_millis(t0 * 1000 + ms));
+    at(&mut cap, 0);
+    cap.udp_send(a, server, b"a").unwrap();
+    at(&mut cap, 500);
+    let mut long = cap.tcp_connect(d, web).unwrap();
+    at(&mut cap, 1000);
+    cap.udp_send(a, server, b"b").unwrap();
+    at(&mut cap, 1200);
+    cap.tcp_send(&mut long, Side::Client, b"GET / HTTP/1.1\r\n")
+        .unwrap();
+    at(&mut cap, 9000);
+    let mut first = cap.tcp_connect(c, web).unwrap();
+    cap.tcp_send(&mut first, Side::Client, b"one").unwrap();
+    at(&mut cap, 10_000);
+    cap.tcp_close(first, TcpEnd::Fin).unwrap();
+    let cut1 = cap.len();
+    at(&mut cap, 10_500);
+    let mut again = cap.tcp_connect(c, web).unwrap();
+    cap.tcp_send(&mut again, Side::Client, b"two").unwrap();
+    cap.tcp_close(again, TcpEnd::Fin).unwrap();
+    at(&mut cap, 30_000);
+    cap.udp_send(a, server, b"c").unwrap();
+    at(&mut cap, 31_000);
+    cap.tcp_send(&mut long, Side::Server, b"HTTP/1.1 200 OK\r\n\r\n")
+        .unwrap();
+    at(&mut cap, 32_000);
+    cap.tcp_close(long, TcpEnd::Fin).unwrap();
+    let cut2 = cap.len();
+    at(&mut cap, 200_000);
+    cap.udp_send(a, server, b"d").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("boundaries.pcap");
+    cap.write_file(&path).unwrap();
+    check_capture(&path, &[cut1, cut2]);
+    // And the pieces behind it: two UDP flows (one of two pieces), two connections of `c`.
+    let rotated = split(&path, dir.path(), &[cut1, cut2]);
+    let lake = dir.path().join("lake");
+    batch(dir.path(), &rotated, &lake);
+    let flows = merged(
+        &lake,
+        "SELECT id_orig_p, pieces, conn_state FROM merged_flows ORDER BY ts",
+    );
+    let got: Vec<(i64, i64, String)> = flows
+        .iter()
+        .map(|f| {
+            (
+                f["id_orig_p"].as_i64().unwrap(),
+                f["pieces"].as_i64().unwrap(),
+                f["conn_state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        got,
+        [
+            (4000, 2, s("S0")),
+            (40001, 2, s("SF")),
+            (40000, 1, s("SF")),
+            (40000, 1, s("SF")),
+            (4000, 1, s("S0")),
+        ]
+    );
 }
 
 /// Findings and host observations: once per `finding_id`; one row per (MAC, IP, VLAN) across files.

@@ -54,6 +54,7 @@ struct Chain {
     open_at_end: bool,
     open_until_us: Option<i64>,
     capture: usize,
+    sensor: String,
     /// The findings the pieces' runs raised on them.
     findings: Vec<wit::FindingRecord>,
 }
@@ -65,8 +66,9 @@ pub struct WholeFlow {
 }
 
 impl Chain {
-    fn new(mut p: FlowPiece, capture: usize) -> Chain {
+    fn new(mut p: FlowPiece, capture: usize, sensor: &str) -> Chain {
         Chain {
+            sensor: sensor.to_string(),
             findings: std::mem::take(&mut p.findings),
             client: p.orig_side,
             server: p.resp_side,
@@ -218,9 +220,26 @@ pub struct Merger {
     pub joined: u64,
     /// The most flows that waited open across a file boundary at once (what memory followed).
     pub max_open: usize,
+    /// The last packet of each sensor's captures (µs): a flow still open when its file ended, that
+    /// no later file continued, ended by its idle timeout if the sensor's captures go on past its
+    /// `open_until`, as in one run over all of them; else it was open when the last capture ended.
+    sensor_end: HashMap<String, i64>,
 }
 
 impl Merger {
+    /// A merger for captures whose last packets, per sensor, are `ends` (sensor, µs).
+    pub fn new(ends: impl IntoIterator<Item = (String, i64)>) -> Merger {
+        let mut sensor_end: HashMap<String, i64> = HashMap::new();
+        for (sensor, end) in ends {
+            let e = sensor_end.entry(sensor).or_insert(end);
+            *e = (*e).max(end);
+        }
+        Merger {
+            sensor_end,
+            ..Merger::default()
+        }
+    }
+
     /// The pieces of capture number `capture` (in time order) of `sensor`, whose first packet is at
     /// `first_us`; whole flows are appended to `out`.
     pub fn capture(
@@ -252,9 +271,9 @@ impl Merger {
                 }
                 Some(ended) => {
                     self.emit(ended, out);
-                    Chain::new(p, capture)
+                    Chain::new(p, capture, sensor)
                 }
-                None => Chain::new(p, capture),
+                None => Chain::new(p, capture, sensor),
             };
             if chain.open_at_end {
                 self.open.insert(key, chain);
@@ -280,7 +299,18 @@ impl Merger {
         }
     }
 
-    fn emit(&mut self, chain: Chain, out: &mut Vec<WholeFlow>) {
+    fn emit(&mut self, mut chain: Chain, out: &mut Vec<WholeFlow>) {
+        let end = self.sensor_end.get(&chain.sensor).copied();
+        if chain.open_at_end
+            && chain.end_reason == "capture-end"
+            && chain
+                .open_until_us
+                .zip(end)
+                .is_some_and(|(until, end)| end >= until)
+        {
+            chain.end_reason = "idle".into();
+            chain.open_at_end = false;
+        }
         self.next_id += 1;
         out.push(chain.finish(self.next_id));
     }
@@ -351,8 +381,9 @@ mod tests {
         assert_eq!(out[1].flow.conn_state.as_str(), "S0");
         assert_eq!((m.pieces, m.joined), (3, 1));
 
-        // Too late: the next piece began after open_until.
-        let mut m = Merger::default();
+        // Too late: the next piece began after open_until; the sensor's captures go on past it, so
+        // the first flow ended by its idle timeout.
+        let mut m = Merger::new([("s".to_string(), 81)]);
         let mut out: Vec<WholeFlow> = Vec::new();
         let mut a = piece("a", 0, 10, "D");
         (a.open_at_end, a.open_until_us) = (true, Some(70));

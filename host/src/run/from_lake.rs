@@ -57,7 +57,11 @@ pub(super) fn read(
     if let Some(bar) = &run.opts.bar {
         bar.set_length(run.total);
     }
-    let mut merger = Merger::default();
+    let mut merger = Merger::new(
+        captures
+            .iter()
+            .filter_map(|c| Some((c.sensor.clone(), c.last_us?))),
+    );
     let mut clock = Clock::new(u64::MAX);
     let mut hand = Hand::default();
     let mut position = 0u64;

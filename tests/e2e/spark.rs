@@ -464,7 +464,8 @@ fn exit_codes(results: &Path) -> Vec<(String, i64)> {
 
 /// merge_duckdb.py says what is wrong, with exit code 1 and no Python traceback, for a missing lake
 /// folder, a folder that is no lake, a missing SQL file and a statement that fails; and merges a real
-/// one-capture lake into `OUT/<view>/part-0.parquet` with the row counts it prints.
+/// lake of rotated files into `OUT/<view>/part-0.parquet` with the row counts it prints, with the
+/// types and `open_until` that Spark gives too.
 #[test]
 fn merge_duckdb_names_what_is_wrong_and_writes_each_merged_view() {
     let venv = lake_venv();
@@ -476,20 +477,10 @@ fn merge_duckdb_names_what_is_wrong_and_writes_each_merged_view() {
             .output()
             .unwrap()
     };
+    // A lake of one capture cut into three rotated files where flows are open.
     let lake = dir.path().join("lake");
-    let capture = support::testdata("vlan_8021q_icmp_arp.pcap");
-    std::fs::write(dir.path().join("p.toml"), PIPELINE).unwrap();
-    let run = support::pcapxray(&[
-        "run",
-        dir.path().join("p.toml").to_str().unwrap(),
-        capture.to_str().unwrap(),
-        "-o",
-        dir.path().join("report").to_str().unwrap(),
-        "-q",
-        "--lake",
-        lake.to_str().unwrap(),
-    ]);
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let rotated = crate::lake_merge::split(&support::testdata(CAPTURE), dir.path(), &[326, 652]);
+    crate::lake_merge::batch(dir.path(), &rotated, &lake);
 
     let out_dir = dir.path().join("out");
     let missing = dir.path().join("no-such-lake");
@@ -564,4 +555,59 @@ fn merge_duckdb_names_what_is_wrong_and_writes_each_merged_view() {
     }
     assert!(seen >= 3, "{stdout}");
     assert!(stdout.contains("merged_flows: "), "{stdout}");
+
+    // Regressions found by the Spark test: DuckDB summed the counters into 128-bit integers, which its
+    // Parquet writer stored as DOUBLE (Spark: BIGINT); and DuckDB's MAX_BY skipped a closed last
+    // piece's NULL `open_until` and took an earlier piece's, so a closed flow said when it would stay
+    // open until.
+    let file = std::fs::File::open(out_dir.join("merged_flows/part-0.parquet")).unwrap();
+    let batches: Vec<arrow_array::RecordBatch> =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+    let schema = batches[0].schema();
+    for col in [
+        "orig_pkts",
+        "resp_pkts",
+        "orig_bytes",
+        "resp_bytes",
+        "orig_ip_bytes",
+        "resp_ip_bytes",
+        "fragments",
+        "findings",
+        "pieces",
+    ] {
+        assert_eq!(
+            schema.field_with_name(col).unwrap().data_type(),
+            &arrow_schema::DataType::Int64,
+            "merged_flows.{col}"
+        );
+    }
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    let (mut joined_and_closed, mut open) = (0, 0);
+    for b in &batches {
+        let open_at_end = b.column_by_name("open_at_end").unwrap().as_boolean();
+        let open_until = b.column_by_name("open_until").unwrap();
+        let pieces = b
+            .column_by_name("pieces")
+            .unwrap()
+            .as_primitive::<arrow_array::types::Int64Type>();
+        for i in 0..b.num_rows() {
+            assert_eq!(
+                open_until.is_null(i),
+                !open_at_end.value(i),
+                "row {i}: open_until is set exactly when the flow is open at the end"
+            );
+            joined_and_closed += usize::from(pieces.value(i) > 1 && !open_at_end.value(i));
+            open += usize::from(open_at_end.value(i));
+        }
+    }
+    assert!(
+        joined_and_closed > 0 && open > 0,
+        "{joined_and_closed} {open}"
+    );
 }

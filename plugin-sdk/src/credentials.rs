@@ -26,6 +26,8 @@ pub const SERVICE: &str = "service";
 pub const OUTCOME: &str = "outcome";
 /// Attribute: how many times the same credential was sent to the same service in the flow.
 pub const COUNT: &str = "count";
+/// How the secret was sent: `Basic`, `Digest`, `NTLM`, a login form, `USER/PASS`, `AUTH PLAIN`, ...
+pub const METHOD: &str = "method";
 
 /// Values of [`SECRET_FORMAT`].
 pub mod format {

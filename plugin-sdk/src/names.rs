@@ -270,6 +270,23 @@ pub mod device {
     pub const NOTE_DHCP_LIMIT: &str = "devices.dhcp-limit";
     /// Run note: hosts left out of the inventory past the bound.
     pub const NOTE_HOST_LIMIT: &str = "devices.host-limit";
+    /// Attribute of `device.gateway` and `device.router`: how many addresses were seen behind the
+    /// device's MAC (remote hosts reached through it).
+    pub const REMOTE_ADDRESSES: &str = "remote-addresses";
+    /// Attribute of `device.gateway` and `device.router`: some of those addresses, comma-joined.
+    pub const EXAMPLES: &str = "examples";
+    /// Attribute of `device.os`: the hints for the family, `; `-joined.
+    pub const EVIDENCE: &str = "evidence";
+    /// Attribute of `device.os`: hints that point to another family, `; `-joined.
+    pub const CONFLICTING: &str = "conflicting";
+    /// Attribute of `device`: the host's MAC addresses, comma-joined.
+    pub const MACS: &str = "macs";
+    /// Attribute of `device`: the names the host was seen under, comma-joined.
+    pub const NAMES: &str = "names";
+    /// Attribute of `device`: its roles (`gateway`, `router`, `dhcp-server`, ...), comma-joined.
+    pub const ROLES: &str = "roles";
+    /// Run-note attribute of [`NOTE_ONE_PACKET_HOSTS`]: how many such hosts.
+    pub const NOTE_HOSTS: &str = "hosts";
 }
 
 /// The `tor` analyzer.
@@ -404,6 +421,10 @@ pub mod behaviour {
     pub const UNCOUNTED: &str = "behaviour.uncounted";
     /// Run note: a bound of the analyzer was reached.
     pub const NOTE_LIMIT: &str = "behaviour.limit";
+    /// Run-note attribute of [`NOTE_LIMIT`]: attempts of sources that were forgotten.
+    pub const NOTE_FORGOTTEN_ATTEMPTS: &str = "forgotten-attempts";
+    /// Run-note attribute of [`NOTE_LIMIT`]: services (targets) that were forgotten.
+    pub const NOTE_FORGOTTEN_SERVICES: &str = "forgotten-services";
 }
 
 /// Tags of the `credentials` analyzer, one per protocol (the attributes are in [`crate::credentials`]).
@@ -489,6 +510,22 @@ pub mod files {
     pub const NOT_EXTRACTED: &str = "not_extracted";
     /// Run note: a cap of the `extract` capability stopped files from being kept.
     pub const NOTE_EXTRACT_CAP: &str = "files.extract-cap";
+    /// Attribute (`files.smb`): the file's size as the server stated it (end of file).
+    pub const FILE_SIZE: &str = "file_size";
+    /// Attribute (`files.tftp`): the transfer mode the request asked for (`octet`, `netascii`).
+    pub const TFTP_MODE: &str = "tftp_mode";
+    /// Attribute (mail: `files.smtp`, `files.pop3`, `files.imap`): the message's subject.
+    pub const SUBJECT: &str = "subject";
+    /// Attribute (`files.http` uploads): the form field that carried the file.
+    pub const FORM_FIELD: &str = "form_field";
+    /// Attribute (`files.http` uploads): `true` for a file sent in a `multipart/form-data` body.
+    pub const MULTIPART: &str = "multipart";
+    /// Attribute (`files.ftp`): the command that moved the file (`RETR`, `STOR`, ...).
+    pub const FTP_COMMAND: &str = "ftp_command";
+    /// Attribute (`files.ftp`): the id of the control connection's flow.
+    pub const CONTROL_FLOW: &str = "control_flow";
+    /// Run-note attribute of [`NOTE_EXTRACT_CAP`]: files found but not kept.
+    pub const NOTE_FILES: &str = "files";
 }
 
 /// The `suspicious` analyzer.
@@ -537,6 +574,10 @@ pub mod suspicious {
     pub const FILE_SHA256: &str = "file.sha256";
     /// Run note: a bound of the analyzer was reached.
     pub const NOTE_LIMIT: &str = "suspicious.limit";
+    /// Run-note attribute of [`NOTE_LIMIT`]: flows decided when they ended.
+    pub const NOTE_DECIDED_EARLY: &str = "decided-early";
+    /// Run-note attribute of [`NOTE_LIMIT`]: the bound (config `max_candidates`).
+    pub const NOTE_MAX_CANDIDATES: &str = "max_candidates";
 }
 
 /// Clear-text findings of the `suspicious` analyzer.
@@ -573,4 +614,14 @@ pub mod enrich {
     pub const NOTE_DNS: &str = "enrich.dns";
     /// Run note: RDAP lookups made and failed.
     pub const NOTE_WHOIS: &str = "enrich.whois";
+    /// Run-note attribute (`enrich.dns`, `enrich.whois`): hosts asked about.
+    pub const NOTE_ASKED: &str = "asked";
+    /// Run-note attribute: hosts that got an answer.
+    pub const NOTE_ANSWERED: &str = "answered";
+    /// Run-note attribute: hosts left without an answer.
+    pub const NOTE_FAILED: &str = "failed";
+    /// Run-note attribute (`enrich.dns.limit`, `enrich.whois.limit`): hosts that qualified.
+    pub const NOTE_QUALIFIED: &str = "qualified";
+    /// Run-note attribute (`enrich.dns.limit`, `enrich.whois.limit`): the bound (config `max_hosts`).
+    pub const NOTE_MAX_HOSTS: &str = "max_hosts";
 }

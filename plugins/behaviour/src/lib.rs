@@ -431,8 +431,14 @@ impl Analyzer for BehaviourAnalyzer {
             pcapxray_plugin_sdk::log::warn(&message);
             out.note(
                 RunNote::warning(names::behaviour::NOTE_LIMIT, message)
-                    .attr("forgotten-attempts", t.forgotten_attempts.to_string())
-                    .attr("forgotten-services", t.forgotten_victims.to_string()),
+                    .attr(
+                        names::behaviour::NOTE_FORGOTTEN_ATTEMPTS,
+                        t.forgotten_attempts.to_string(),
+                    )
+                    .attr(
+                        names::behaviour::NOTE_FORGOTTEN_SERVICES,
+                        t.forgotten_victims.to_string(),
+                    ),
             );
         }
         Ok(())

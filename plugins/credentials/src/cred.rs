@@ -114,7 +114,7 @@ impl Cred {
         }
         f.attr(names::OUTCOME, self.outcome.as_str())
             .attr(names::COUNT, self.count.to_string())
-            .attr("method", self.method.as_str())
+            .attr(names::METHOD, self.method.as_str())
     }
 
     /// One line naming the user, the protocol, the service and what was readable; never the secret,

@@ -8,6 +8,7 @@
 use crate::dhcp::Clients;
 use crate::os::{self, Evidence};
 use crate::oui::{MacKind, Registry};
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::{Finding, HostInfo, Outcome, Severity, format_mac};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -214,8 +215,8 @@ fn views_of(hosts: &[HostInfo]) -> BTreeMap<IpAddr, View> {
         v.one_shot = h.packets_sent <= 1 && h.packets_received == 0 && !h.seen_in_arp;
         for n in &h.notes {
             match n.key.as_str() {
-                "name" => push(&mut v.names, n.value.clone()),
-                "http.user-agent" => push(&mut v.agents, n.value.clone()),
+                names::host::NAME => push(&mut v.names, n.value.clone()),
+                names::http::USER_AGENT => push(&mut v.agents, n.value.clone()),
                 _ => {}
             }
         }
@@ -388,15 +389,15 @@ impl Known<'_, '_> {
             let Some(v) = self.views.get(ip) else {
                 continue;
             };
-            out.fact(*ip, "network", "local", None);
+            out.fact(*ip, names::host::NETWORK, "local", None);
             for &mac in &v.macs {
                 let kind = MacKind::of(mac);
                 if v.dhcp_macs.contains(&mac) {
-                    out.fact(*ip, "mac", format_mac(mac), None);
+                    out.fact(*ip, names::host::MAC, format_mac(mac), None);
                 }
-                out.fact(*ip, "mac.kind", kind.as_str(), None);
+                out.fact(*ip, names::device::MAC_KIND, kind.as_str(), None);
                 if let Some(vendor) = self.vendors.lookup(mac) {
-                    out.fact(*ip, "vendor", vendor, None);
+                    out.fact(*ip, names::host::VENDOR, vendor, None);
                 }
             }
         }
@@ -411,30 +412,35 @@ impl Known<'_, '_> {
                     continue;
                 };
                 for h in &c.hostnames {
-                    out.fact(*ip, "dhcp.hostname", h.as_str(), None);
+                    out.fact(*ip, names::dhcp::HOSTNAME, h.as_str(), None);
                 }
                 for vc in &c.vendor_classes {
-                    out.fact(*ip, "dhcp.vendor-class", vc.as_str(), None);
+                    out.fact(*ip, names::dhcp::VENDOR_CLASS, vc.as_str(), None);
                 }
                 for r in &c.requested {
-                    out.fact(*ip, "dhcp.requested-address", r.to_string(), None);
+                    out.fact(*ip, names::dhcp::REQUESTED_ADDRESS, r.to_string(), None);
                 }
                 for id in &c.client_ids {
-                    out.fact(*ip, "dhcp.client-id", id.as_str(), None);
+                    out.fact(*ip, names::dhcp::CLIENT_ID, id.as_str(), None);
                 }
                 if !c.parameter_list.is_empty() {
                     let list: Vec<String> = c.parameter_list.iter().map(u8::to_string).collect();
-                    out.fact(*ip, "dhcp.parameter-request-list", list.join(","), None);
+                    out.fact(
+                        *ip,
+                        names::dhcp::PARAMETER_REQUEST_LIST,
+                        list.join(","),
+                        None,
+                    );
                 }
                 if !c.message_types.is_empty() {
                     let types: Vec<&str> =
                         c.message_types.iter().map(|(_, t)| t.as_str()).collect();
-                    out.fact(*ip, "dhcp.message-types", types.join(","), None);
+                    out.fact(*ip, names::dhcp::MESSAGE_TYPES, types.join(","), None);
                 }
             }
         }
         for server in &dhcp.servers {
-            out.fact(IpAddr::V4(*server), "dhcp.server", "true", None);
+            out.fact(IpAddr::V4(*server), names::dhcp::SERVER, "true", None);
         }
     }
 
@@ -472,10 +478,10 @@ impl Known<'_, '_> {
             for ip in &role.lan {
                 if gateway {
                     gateway_ips.insert(*ip);
-                    out.fact(*ip, "device", "gateway", None);
+                    out.fact(*ip, names::host::DEVICE, "gateway", None);
                     push(roles_of.entry(*ip).or_default(), "gateway");
                 } else {
-                    out.fact(*ip, "device", "router", None);
+                    out.fact(*ip, names::host::DEVICE, "router", None);
                     push(roles_of.entry(*ip).or_default(), "router");
                 }
             }
@@ -485,14 +491,17 @@ impl Known<'_, '_> {
                 continue;
             }
             out.push(
-                Finding::on_host(ip, "device.gateway", Severity::Info)
+                Finding::on_host(ip, names::device::GATEWAY, Severity::Info)
                     .summary(format!(
                         "{ip} is the gateway the DHCP server hands out (option 3)"
                     ))
-                    .attr("reason", "the DHCP server names it as router (option 3)")
+                    .attr(
+                        names::common::REASON,
+                        "the DHCP server names it as router (option 3)",
+                    )
                     .confidence(80),
             );
-            out.fact(ip, "device", "gateway", None);
+            out.fact(ip, names::host::DEVICE, "gateway", None);
             push(roles_of.entry(ip).or_default(), "gateway");
         }
         for server in &dhcp.servers {
@@ -520,7 +529,7 @@ impl Known<'_, '_> {
         };
         let (tag, confidence, what, reason) = if gateway {
             (
-                "device.gateway",
+                names::device::GATEWAY,
                 90,
                 "the gateway",
                 format!(
@@ -530,7 +539,7 @@ impl Known<'_, '_> {
             )
         } else {
             (
-                "device.router",
+                names::device::ROUTER,
                 60,
                 "a router",
                 format!(
@@ -560,10 +569,10 @@ impl Known<'_, '_> {
             )),
         };
         finding = finding
-            .attr("mac", mac_text)
-            .attr("mac.kind", MacKind::of(role.mac).as_str());
+            .attr(names::host::MAC, mac_text)
+            .attr(names::device::MAC_KIND, MacKind::of(role.mac).as_str());
         if let Some(v) = vendor {
-            finding = finding.attr("vendor", v);
+            finding = finding.attr(names::host::VENDOR, v);
         }
         let mut confidence = confidence;
         let mut reason = reason;
@@ -574,9 +583,12 @@ impl Known<'_, '_> {
             reason.push_str("; the DHCP server names it as router (option 3)");
         }
         finding
-            .attr("remote-addresses", role.behind.len().to_string())
-            .attr("examples", examples.join(","))
-            .attr("reason", reason)
+            .attr(
+                names::device::REMOTE_ADDRESSES,
+                role.behind.len().to_string(),
+            )
+            .attr(names::device::EXAMPLES, examples.join(","))
+            .attr(names::common::REASON, reason)
             .confidence(confidence)
     }
 
@@ -609,19 +621,24 @@ impl Known<'_, '_> {
                 None
             };
             if let Some(hint) = &hint {
-                out.fact(*ip, "os", hint.family.name(), None);
-                out.fact(*ip, "os.evidence", hint.supporting.join("; "), None);
-                let mut finding = Finding::on_host(*ip, "device.os", Severity::Info)
+                out.fact(*ip, names::host::OS, hint.family.name(), None);
+                out.fact(
+                    *ip,
+                    names::device::OS_EVIDENCE,
+                    hint.supporting.join("; "),
+                    None,
+                );
+                let mut finding = Finding::on_host(*ip, names::device::OS, Severity::Info)
                     .summary(format!(
                         "{ip} probably runs {} ({})",
                         hint.family.name(),
                         hint.supporting.join("; ")
                     ))
-                    .attr("os", hint.family.name())
-                    .attr("evidence", hint.supporting.join("; "))
+                    .attr(names::host::OS, hint.family.name())
+                    .attr(names::device::EVIDENCE, hint.supporting.join("; "))
                     .confidence(hint.confidence);
                 if !hint.conflicting.is_empty() {
-                    finding = finding.attr("conflicting", hint.conflicting.join("; "));
+                    finding = finding.attr(names::device::CONFLICTING, hint.conflicting.join("; "));
                 }
                 out.push(finding);
             }
@@ -639,7 +656,7 @@ impl Known<'_, '_> {
         if one_shots > 0 {
             out.note(
             pcapxray_plugin_sdk::RunNote::info(
-                "devices.one-packet-hosts",
+                names::device::NOTE_ONE_PACKET_HOSTS,
                 format!(
                     "{one_shots} of {} LAN addresses sent a single packet that nothing answered and \
                      have no name, as flooded or spoofed sources do; they are listed as hosts but not \
@@ -647,7 +664,7 @@ impl Known<'_, '_> {
                     lan.len()
                 ),
             )
-            .attr("hosts", one_shots.to_string()),
+            .attr(names::device::NOTE_HOSTS, one_shots.to_string()),
         );
         }
     }
@@ -729,21 +746,21 @@ fn device_finding(
     if !roles.is_empty() {
         summary.push_str(&format!(", {}", roles.join(", ")));
     }
-    let mut finding = Finding::on_host(ip, "device", Severity::Info)
+    let mut finding = Finding::on_host(ip, names::device::TAG, Severity::Info)
         .summary(summary)
-        .attr("macs", macs.join(","))
-        .attr("mac.kinds", kinds.join(","));
+        .attr(names::device::MACS, macs.join(","))
+        .attr(names::device::MAC_KINDS, kinds.join(","));
     if !vendor_list.is_empty() {
-        finding = finding.attr("vendor", vendor_list.join(" | "));
+        finding = finding.attr(names::host::VENDOR, vendor_list.join(" | "));
     }
     if !names.is_empty() {
-        finding = finding.attr("names", names.join(","));
+        finding = finding.attr(names::device::NAMES, names.join(","));
     }
     if let Some(os) = os {
-        finding = finding.attr("os", os);
+        finding = finding.attr(names::host::OS, os);
     }
     if !roles.is_empty() {
-        finding = finding.attr("roles", roles.join(","));
+        finding = finding.attr(names::device::ROLES, roles.join(","));
     }
     finding
 }

@@ -174,9 +174,9 @@ fn summarize(out: &mut Outcome, key: &str, what: &str, tally: Tally) {
                 "{what}: asked about {asked} hosts, {answered} answered, {failed} without answer"
             ),
         )
-        .attr("asked", asked.to_string())
-        .attr("answered", answered.to_string())
-        .attr("failed", failed.to_string()),
+        .attr(names::enrich::NOTE_ASKED, asked.to_string())
+        .attr(names::enrich::NOTE_ANSWERED, answered.to_string())
+        .attr(names::enrich::NOTE_FAILED, failed.to_string()),
     );
     if qualified > asked {
         out.note(
@@ -186,8 +186,8 @@ fn summarize(out: &mut Outcome, key: &str, what: &str, tally: Tally) {
                     "{what}: {qualified} hosts qualified, only the first {asked} were asked (config max_hosts)"
                 ),
             )
-            .attr("qualified", qualified.to_string())
-            .attr("max_hosts", asked.to_string()),
+            .attr(names::enrich::NOTE_QUALIFIED, qualified.to_string())
+            .attr(names::enrich::NOTE_MAX_HOSTS, asked.to_string()),
         );
     }
 }

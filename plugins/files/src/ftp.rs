@@ -9,6 +9,7 @@
 use crate::Ctx;
 use crate::report::{FileInfo, Found};
 use crate::sink::Sink;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{FlowId, StreamChunk, StreamData, StreamStart, Timestamp};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -195,8 +196,8 @@ impl Data {
             _ => "upload",
         };
         let mut info = FileInfo::new("ftp", what, name);
-        info.attr("ftp_command", verb);
-        info.attr("control_flow", self.control.to_string());
+        info.attr(names::files::FTP_COMMAND, verb);
+        info.attr(names::files::CONTROL_FLOW, self.control.to_string());
         ctx.found(
             flow,
             Found {

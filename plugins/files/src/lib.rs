@@ -195,7 +195,7 @@ impl Analyzer for Files {
                         self.not_kept
                     ),
                 )
-                .attr("files", self.not_kept.to_string()),
+                .attr(names::files::NOTE_FILES, self.not_kept.to_string()),
             );
         }
         Ok(())

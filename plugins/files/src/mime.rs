@@ -10,6 +10,7 @@ use crate::decode::{Base64, quoted_printable_line};
 use crate::multipart::param;
 use crate::report::FileInfo;
 use crate::sink::{Sink, Summary};
+use pcapxray_plugin_sdk::names;
 
 pub const MAX_LINE: usize = 8 * 1024;
 pub const MAX_HEADERS: usize = 64 * 1024;
@@ -236,7 +237,7 @@ impl Message {
         if let Some(mut a) = self.current.take() {
             a.info.framed = framed;
             if let Some(s) = &self.subject {
-                a.info.attr("subject", s.clone());
+                a.info.attr(names::files::SUBJECT, s.clone());
             }
             self.files.push((a.info, a.sink.finish()));
         }
@@ -257,7 +258,7 @@ impl Message {
         let mut info = FileInfo::new(self.proto, "message", format!("{subject}.eml"));
         info.declared_type = Some("message/rfc822".into());
         info.framed = framed;
-        info.attr("subject", subject);
+        info.attr(names::files::SUBJECT, subject);
         let mut files = vec![(info, self.whole.finish())];
         files.append(&mut self.files);
         files

@@ -5,6 +5,7 @@
 
 use crate::report::FileInfo;
 use crate::sink::{Sink, Summary};
+use pcapxray_plugin_sdk::names;
 
 /// A part's header block longer than this loses the framing.
 pub const MAX_PART_HEAD: usize = 16 * 1024;
@@ -157,8 +158,11 @@ impl Multipart {
         let mut info = FileInfo::new("http", "upload", filename.clone());
         info.declared_type =
             content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_string());
-        info.attr("form_field", param(&d, "name").unwrap_or_default());
-        info.attr("multipart", "true");
+        info.attr(
+            names::files::FORM_FIELD,
+            param(&d, "name").unwrap_or_default(),
+        );
+        info.attr(names::files::MULTIPART, "true");
         self.part = Some((info, Sink::new(&filename)));
     }
 

@@ -12,6 +12,7 @@ use crate::Ctx;
 use crate::report::{FileInfo, Found};
 use crate::sink::Sink;
 use crate::smb1;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{FlowId, StreamChunk, StreamData, Timestamp};
 use std::collections::HashMap;
 
@@ -470,7 +471,7 @@ impl Smb {
         }
         let what = if file.written { "upload" } else { "download" };
         let mut info = FileInfo::new("smb", what, file.name.clone());
-        info.attr("file_size", file.end_of_file.to_string());
+        info.attr(names::files::FILE_SIZE, file.end_of_file.to_string());
         self.found.push(Found {
             info,
             summary: file.sink.finish(),

@@ -7,6 +7,7 @@
 use crate::Ctx;
 use crate::report::{FileInfo, Found};
 use crate::sink::Sink;
+use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{FlowId, StreamChunk, StreamData, StreamStart};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -168,7 +169,7 @@ impl Transfer {
         let mut info = FileInfo::new("tftp", what, request.name);
         info.framed = self.done;
         info.problem = self.error;
-        info.attr("tftp_mode", request.mode);
+        info.attr(names::files::TFTP_MODE, request.mode);
         ctx.found(
             flow,
             Found {

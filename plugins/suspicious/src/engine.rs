@@ -617,8 +617,8 @@ impl<H: Host> Engine<H> {
                         self.counts.decided_early, self.max_candidates
                     ),
                 )
-                .attr("decided-early", self.counts.decided_early.to_string())
-                    .attr("max_candidates", self.max_candidates.to_string()),
+                .attr(names::suspicious::NOTE_DECIDED_EARLY, self.counts.decided_early.to_string())
+                    .attr(names::suspicious::NOTE_MAX_CANDIDATES, self.max_candidates.to_string()),
             );
         }
         let c = &self.counts;

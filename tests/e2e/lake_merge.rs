@@ -76,6 +76,28 @@ pub fn batch(dir: &Path, folder: &Path, lake: &Path) {
     );
 }
 
+/// `pcapxray run` of `dir`'s pipeline `--from-lake lake` into the report folder `report`; it must
+/// succeed.
+fn run_from_lake(dir: &Path, lake: &Path, report: &Path) -> std::process::Output {
+    let out = support::pcapxray(&[
+        "run",
+        dir.join("pipeline.toml").to_str().unwrap(),
+        "--from-lake",
+        lake.to_str().unwrap(),
+        "-o",
+        report.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Flows of one run over the whole capture, as the lake holds them, and what the run printed.
 fn whole_flows(dir: &Path, capture: &Path) -> (Vec<Value>, String) {
     let lake = dir.join("whole");
@@ -190,21 +212,7 @@ fn check_capture(capture: &Path, before: &[usize]) {
     // `run --from-lake` joins the pieces the same way in Rust: its report's flows are the whole run's,
     // history and times included (findings aside: the lake holds no payloads).
     let from_lake = dir.path().join("from-lake");
-    let out = support::pcapxray(&[
-        "run",
-        dir.path().join("pipeline.toml").to_str().unwrap(),
-        "--from-lake",
-        lake.to_str().unwrap(),
-        "-o",
-        from_lake.to_str().unwrap(),
-        "-q",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_from_lake(dir.path(), &lake, &from_lake);
     assert_eq!(
         report_flows(&from_lake),
         report_flows(&dir.path().join("whole-report"))
@@ -384,22 +392,7 @@ fn a_beacon_spread_over_three_rotated_files_is_found_once_from_the_lake() {
     assert_eq!(per_file[0]["n"], 0, "no single file holds enough of it");
 
     let report = dir.path().join("from-lake");
-    let out = support::pcapxray(&[
-        "run",
-        dir.path().join("pipeline.toml").to_str().unwrap(),
-        "--from-lake",
-        lake.to_str().unwrap(),
-        "-o",
-        report.to_str().unwrap(),
-        "-q",
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_from_lake(dir.path(), &lake, &report);
     let json: Value =
         serde_json::from_slice(&std::fs::read(report.join("report.json")).unwrap()).unwrap();
     let beacons: Vec<&Value> = json["findings"]

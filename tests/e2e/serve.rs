@@ -1616,6 +1616,30 @@ fn serve_lake_opens_the_merged_view_of_several_captures_as_a_case() {
         page.text().contains("<svg"),
         "the report page has its diagram"
     );
+    // The case page names the lake instead of offering a capture it does not have; asking for
+    // packets says why there are none.
+    let case_page = request(&server.addr, "GET", &format!("/cases/{id}"), &[], b"").text();
+    let named =
+        format!("<p id=\"lake-evidence\" >The evidence is the lake at <code>{lake_arg}</code>");
+    assert!(case_page.contains(&named), "{case_page}");
+    assert!(
+        case_page.contains("<p id=\"original\" hidden>"),
+        "{case_page}"
+    );
+    for path in ["capture", "capture.sha256", "pcap?flow=1"] {
+        let r = request(
+            &server.addr,
+            "GET",
+            &format!("/cases/{id}/{path}"),
+            &[],
+            b"",
+        );
+        assert_eq!(r.status, 409, "{path}");
+        assert!(
+            r.text().contains("keeps flows and not their packets"),
+            "{path}"
+        );
+    }
     drop(server);
 
     // A folder that is not a lake stops the server at once with a message naming it.

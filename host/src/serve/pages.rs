@@ -298,6 +298,22 @@ pub fn case(meta: &CaseMeta, files: &[ReportFile]) -> Response {
                 if meta.status.finished() { "" } else { "hidden" },
             ),
             ("SIZE", &escape(&human_size(meta.size))),
+            (
+                "LAKE",
+                &meta
+                    .lake
+                    .as_deref()
+                    .map(|p| escape(&p.display().to_string()))
+                    .unwrap_or_default(),
+            ),
+            (
+                "LAKE_HIDDEN",
+                if meta.lake.is_some() { "" } else { "hidden" },
+            ),
+            (
+                "ORIGINAL_HIDDEN",
+                if meta.lake.is_some() { "hidden" } else { "" },
+            ),
             ("STATUS", meta.status.as_str()),
             (
                 "REFRESH",

@@ -616,6 +616,19 @@ async fn pcap_post(
     cut(app, id, evidence::Selection::Flows(ids), "view".into()).await
 }
 
+/// Said for a case that reads a lake (`serve --lake`) when its packets are asked for.
+fn lake_has_no_packets(lake: &std::path::Path) -> Response {
+    pages::message(
+        StatusCode::CONFLICT,
+        "No packets here",
+        &format!(
+            "This case reads the lake at {}, which keeps flows and not their packets: cut the \
+             packets from the capture files its captures table names.",
+            lake.display()
+        ),
+    )
+}
+
 /// Cuts the selection from the stored capture and streams it as `<evidence>-<label>.pcap`.
 async fn cut(app: Arc<App>, id: String, selection: evidence::Selection, label: String) -> Response {
     let Some(id) = CaseId::parse(&id) else {
@@ -624,6 +637,9 @@ async fn cut(app: Arc<App>, id: String, selection: evidence::Selection, label: S
     let Some(meta) = app.store.load(&id) else {
         return not_found_case(true);
     };
+    if let Some(lake) = &meta.lake {
+        return lake_has_no_packets(lake);
+    }
     let capture = app.store.capture_path(&id);
     let report = app.store.report_dir(&id).join("report.json");
     let prepared = blocking(move || evidence::prepare(&capture, &report, selection)).await;
@@ -752,6 +768,9 @@ async fn capture_download(State(app): AppState, Path(id): Path<String>) -> Respo
     let Some(meta) = app.store.load(&id) else {
         return not_found_case(true);
     };
+    if let Some(lake) = &meta.lake {
+        return lake_has_no_packets(lake);
+    }
     let Ok(handle) = tokio::fs::File::open(app.store.capture_path(&id)).await else {
         return not_found_case(true);
     };
@@ -772,6 +791,9 @@ async fn capture_sha256(State(app): AppState, Path(id): Path<String>) -> Respons
     let Some(meta) = app.store.load(&id) else {
         return not_found_case(true);
     };
+    if let Some(lake) = &meta.lake {
+        return lake_has_no_packets(lake);
+    }
     let path = app.store.capture_path(&id);
     let digest = blocking(move || -> std::io::Result<String> {
         use sha2::Digest;

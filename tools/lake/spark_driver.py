@@ -35,7 +35,6 @@ Only the Python standard library, pyspark and (for S3) boto3 are used.
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -45,7 +44,6 @@ import time
 TABLES = ["flows", "findings", "host_observations", "files", "captures"]
 EXTENSIONS = (".pcap", ".pcapng", ".cap")
 DEFAULT_SQL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "lake-merge.sql")
-VIEW = re.compile(r"^\s*CREATE\s+OR\s+REPLACE\s+TEMPORARY\s+VIEW\s+([A-Za-z_][A-Za-z0-9_]*)", re.I)
 
 
 class Failure(Exception):
@@ -135,32 +133,17 @@ def run_capture(capture, settings):
 # --- the merge (on the driver) -----------------------------------------------------------------
 
 def statements(path):
-    """The statements of the merge SQL: `--` comment lines dropped, split at a `;` ending a line;
-    (view name, text) pairs. The same rules as tools/lake/merge_duckdb.py."""
+    """The statements of the merge SQL as (view name, text) pairs: merge_duckdb.statements (beside
+    this script; imported on the driver only, executors never need it), its errors as this driver's."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import merge_duckdb
+
     try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise Failure(f"cannot read the merge SQL {path}: {e.strerror}")
-    out, current = [], []
-    for line in lines:
-        if line.lstrip().startswith("--"):
-            continue
-        current.append(line)
-        if line.rstrip().endswith(";"):
-            out.append("\n".join(current).rstrip().rstrip(";"))
-            current = []
-    if "\n".join(current).strip():
-        out.append("\n".join(current))
-    result = []
-    for i, text in enumerate(s for s in out if s.strip()):
-        m = VIEW.match(text)
-        if not m:
-            raise Failure(f"{path}: statement {i + 1} is not `CREATE OR REPLACE TEMPORARY VIEW name AS ...`")
-        result.append((m.group(1), text))
-    if not result:
-        raise Failure(f"{path} has no statements")
-    return result
+        return merge_duckdb.statements(path)
+    except merge_duckdb.Failure as e:
+        raise Failure(str(e)) from None
 
 
 def merge(spark, lake, sql, out):

@@ -1640,6 +1640,29 @@ fn serve_lake_opens_the_merged_view_of_several_captures_as_a_case() {
             "{path}"
         );
     }
+    // In a real Chromium: the lake case's page draws, a press on the diagram is answered, views
+    // switch and a filter applies, with no error in the console.
+    let url = server.url(&format!("/cases/{id}"));
+    let result = drive(
+        "bigcase.mjs",
+        &[
+            "--case".as_ref(),
+            url.as_ref(),
+            "--view".as_ref(),
+            "all".as_ref(),
+        ],
+    );
+    assert!(
+        result["consoleErrors"].as_array().unwrap().is_empty(),
+        "{result}"
+    );
+    let summary = result["summary"].as_str().unwrap();
+    let flows = whole[0]["flows"].as_i64().unwrap();
+    assert!(
+        summary.starts_with(&format!("{flows} of {flows} flows")),
+        "{summary}"
+    );
+    assert!(result["usableClicked"].is_string(), "{result}");
     drop(server);
 
     // A folder that is not a lake stops the server at once with a message naming it.

@@ -175,6 +175,7 @@ try {
     };
     if (ip) {
       await page.locator(`#hosts-table button[data-host="${ip}"]`).first().click();
+      await page.waitForFunction((h) => document.getElementById('details-heading').textContent === `Host ${h}`, ip);
       out.details = await page.locator('#details').innerText();
     }
     return out;

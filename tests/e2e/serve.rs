@@ -1603,7 +1603,7 @@ fn serve_lake_opens_the_merged_view_of_several_captures_as_a_case() {
         b"",
     );
     assert_eq!(explore.status, 200);
-    assert_eq!(explore.json()["format"], "pcapxray-explore-5");
+    assert_eq!(explore.json()["format"], "pcapxray-explore-6");
     let page = request(
         &server.addr,
         "GET",

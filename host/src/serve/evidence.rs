@@ -171,6 +171,21 @@ fn flow_key(f: &ReportFlow) -> Key {
     }
 }
 
+/// An ISO 8601 UTC time as reports write it (`2011-03-18T19:06:07.096535Z`) from microseconds since
+/// the epoch: the inverse of [`micros`] for the reports' own times (years 0 to 9999).
+pub fn iso_micros(us: u64) -> String {
+    let secs = us / 1_000_000;
+    let (y, m, d) = crate::clock::civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        us % 1_000_000
+    )
+}
+
 /// Microseconds since the epoch of an ISO 8601 UTC time as reports write it
 /// (`2011-03-18T19:06:07.096535Z`).
 pub fn micros(text: &str) -> Option<u64> {
@@ -381,5 +396,13 @@ mod tests {
         assert_eq!(micros("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(micros("2000-02-29T23:59:59.5Z"), Some(951_868_799_500_000));
         assert_eq!(micros("not a time"), None);
+        for text in ["2011-03-18T19:06:07.096535Z", "1970-01-01T00:00:00.000000Z"] {
+            assert_eq!(iso_micros(micros(text).unwrap()), text);
+        }
+        // Not the reports' own form: read, but not written back the same.
+        assert_ne!(
+            iso_micros(micros("2000-02-29T23:59:59.5Z").unwrap()),
+            "2000-02-29T23:59:59.5Z"
+        );
     }
 }

@@ -13,10 +13,10 @@
 //! attribute named `secret`) is replaced by a mask, and the secrets are kept apart in `secrets.json`,
 //! which the server hands out one at a time when the investigator asks ([`secret`]).
 
-use super::evidence::micros;
+use super::evidence::{iso_micros, micros};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -78,6 +78,8 @@ struct Direction {
 struct Model {
     /// What the page checks before reading the rest.
     format: &'static str,
+    /// Microseconds since the epoch that the columns' times count from.
+    base: u64,
     /// Every text the flow and host columns name by its index here, each once.
     strings: Vec<String>,
     /// `null` when report.json was written without flows.
@@ -119,8 +121,11 @@ impl Strings {
 
 /// The flows, one array per field, each the length of the flow list (the page reads a column of
 /// numbers many times faster than as many small objects). Texts are indexes into `strings`; `tags`
-/// indexes `tag_sets`. `t0` and `t1` are `start` and `end` in microseconds since the epoch (`null`
-/// when missing), so the page does not parse a quarter of a million time stamps before it can draw.
+/// indexes `tag_sets`. Times are numbers, not texts, so the page neither reads nor parses a quarter
+/// of a million time stamps before it can draw: `t0` is `start` in microseconds after the model's
+/// `base` and `t1` is `end` in microseconds after `start` (after `base` when a flow has no start),
+/// `null` when missing. A flow's `start` and `duration_seconds` as report.json writes them follow
+/// from those, and only the flows where they do not are listed, in `starts` and `durations`.
 #[derive(Serialize, Default)]
 struct FlowColumns {
     id: Vec<u64>,
@@ -130,10 +135,8 @@ struct FlowColumns {
     client_mac: Vec<Option<u32>>,
     server_ip: Vec<u32>,
     server_port: Vec<u16>,
-    start: Vec<Option<String>>,
     t0: Vec<Option<u64>>,
-    t1: Vec<Option<u64>>,
-    duration_seconds: Vec<f64>,
+    t1: Vec<Option<i64>>,
     conn_state: Vec<u32>,
     history: Vec<u32>,
     to_server_packets: Vec<u64>,
@@ -143,13 +146,31 @@ struct FlowColumns {
     tags: Vec<u32>,
     /// Each distinct list of tags once.
     tag_sets: Vec<Vec<String>>,
+    /// By flow index, a `start` that is not `t0` written as reports write times.
+    starts: BTreeMap<usize, Option<String>>,
+    /// By flow index, a `duration_seconds` that is not `t1 - t0` in seconds (0 without a start).
+    durations: BTreeMap<usize, f64>,
+}
+
+/// The time all of a model's `t0` count from: its flows' earliest start (0 without one).
+fn base_of(flows: &[Flow]) -> u64 {
+    flows
+        .iter()
+        .filter_map(|f| f.start.as_deref().and_then(micros))
+        .min()
+        .unwrap_or(0)
+}
+
+/// `b - a` in microseconds, for the model's offsets.
+fn offset(a: u64, b: u64) -> i64 {
+    (i128::from(b) - i128::from(a)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 impl FlowColumns {
-    fn new(flows: &[Flow], strings: &mut Strings) -> FlowColumns {
+    fn new(flows: &[Flow], base: u64, strings: &mut Strings) -> FlowColumns {
         let mut c = FlowColumns::default();
         let mut sets: HashMap<Vec<String>, u32> = HashMap::new();
-        for f in flows {
+        for (i, f) in flows.iter().enumerate() {
             c.id.push(f.id);
             c.protocol.push(strings.of(&f.protocol));
             c.client_ip.push(strings.of(&f.client.ip));
@@ -158,10 +179,19 @@ impl FlowColumns {
                 .push(f.client.mac.as_deref().map(|m| strings.of(m)));
             c.server_ip.push(strings.of(&f.server.ip));
             c.server_port.push(f.server.port);
-            c.start.push(f.start.clone());
-            c.t0.push(f.start.as_deref().and_then(micros));
-            c.t1.push(f.end.as_deref().and_then(micros));
-            c.duration_seconds.push(f.duration_seconds);
+            let start = f.start.as_deref().and_then(micros);
+            let end = f.end.as_deref().and_then(micros);
+            // `base` is the earliest start.
+            c.t0.push(start.map(|t| t.saturating_sub(base)));
+            c.t1.push(end.map(|e| offset(start.unwrap_or(base), e)));
+            if start.map(iso_micros) != f.start {
+                c.starts.insert(i, f.start.clone());
+            }
+            // What the page works out: `end - start`, an end missing being the start.
+            let derived = start.map_or(0.0, |s| offset(s, end.unwrap_or(s)) as f64 / 1e6);
+            if derived.to_bits() != f.duration_seconds.to_bits() {
+                c.durations.insert(i, f.duration_seconds);
+            }
             c.conn_state.push(strings.of(&f.conn_state));
             c.history.push(strings.of(&f.history));
             c.to_server_packets.push(f.to_server.packets);
@@ -181,16 +211,18 @@ impl FlowColumns {
 
 /// A list of report.json's objects (hosts, findings), one array per field (every field any object
 /// has, `null` where one lacks it); a field whose values are all texts holds indexes into `strings`
-/// and is listed in `texts`.
+/// and is listed in `texts`, unless, given a `base`, they are all times as reports write them: then it
+/// holds microseconds after `base` (the model's) and is listed in `times`.
 #[derive(Serialize, Default)]
 struct Columns {
     count: usize,
     columns: serde_json::Map<String, Value>,
     texts: Vec<String>,
+    times: Vec<String>,
 }
 
 impl Columns {
-    fn new(items: &[Value], strings: &mut Strings) -> Columns {
+    fn new(items: &[Value], base: Option<u64>, strings: &mut Strings) -> Columns {
         let mut keys: Vec<String> = Vec::new();
         for x in items {
             for k in x.as_object().into_iter().flat_map(|o| o.keys()) {
@@ -209,7 +241,21 @@ impl Columns {
                 .map(|x| x.get(&key).cloned().unwrap_or(Value::Null))
                 .collect();
             let texts = column.iter().all(|v| v.is_string() || v.is_null());
-            let column = if texts {
+            // A time reads back to the same text, or the column stays texts.
+            let time = |v: &Value| {
+                let (base, t) = (base?, micros(v.as_str()?)?);
+                (v.as_str() == Some(iso_micros(t).as_str())).then(|| offset(base, t))
+            };
+            let times = texts
+                && column.iter().any(|v| !v.is_null())
+                && column.iter().all(|v| v.is_null() || time(v).is_some());
+            let column = if times {
+                out.times.push(key.clone());
+                column
+                    .iter()
+                    .map(|v| time(v).map_or(Value::Null, Value::from))
+                    .collect()
+            } else if texts {
                 out.texts.push(key.clone());
                 column
                     .iter()
@@ -280,7 +326,7 @@ pub fn model(case_dir: &Path) -> io::Result<Option<PathBuf>> {
 }
 
 /// What the page checks first; a model of another format (an older server's) is made again.
-const FORMAT: &str = "pcapxray-explore-5";
+const FORMAT: &str = "pcapxray-explore-6";
 
 /// The attributes of the flows' findings, in `flow_findings`' order: what the page reads after it
 /// has drawn the first picture (the evidence, DNS and web columns).
@@ -329,6 +375,18 @@ fn split_attributes(findings: &[Value]) -> (Vec<Value>, Vec<Value>) {
         .unzip()
 }
 
+/// A flow's finding without its `subject` when that is the flow itself; `false` when it has none.
+fn without_own_subject(mut finding: Value, flow: u64) -> Value {
+    if let Some(o) = finding.as_object_mut() {
+        match o.get("subject") {
+            None => drop(o.insert("subject".into(), Value::Bool(false))),
+            Some(s) if *s == serde_json::json!({ "flow": flow }) => drop(o.remove("subject")),
+            Some(_) => {}
+        }
+    }
+    finding
+}
+
 /// Whether a model file starts with this server's format (serde writes `format` first).
 fn current_format(model: &Path) -> bool {
     use std::io::Read;
@@ -368,9 +426,11 @@ fn write(report: &Path, model: &Path) -> io::Result<()> {
         .iter()
         .flat_map(|(id, list)| list.iter().map(move |_| *id))
         .collect();
+    // A flow's finding is nearly always about that flow: its `subject` is then left out (the page
+    // puts it back from `flow_findings_of`), and one without a subject says `false`.
     let flow_findings: Vec<Value> = flow_findings
         .into_iter()
-        .flat_map(|(_, list)| list)
+        .flat_map(|(id, list)| list.into_iter().map(move |x| without_own_subject(x, id)))
         .collect();
     let mut texts = Strings::default();
     let flow_attributes = flow_attributes
@@ -387,13 +447,15 @@ fn write(report: &Path, model: &Path) -> io::Result<()> {
         },
     )?;
     let mut strings = Strings::default();
+    let base = base_of(flows);
     let out = Model {
         format: FORMAT,
+        base,
         flows: report
             .flows
             .as_ref()
-            .map(|_| FlowColumns::new(flows, &mut strings)),
-        flow_findings: Columns::new(&flow_findings, &mut strings),
+            .map(|_| FlowColumns::new(flows, base, &mut strings)),
+        flow_findings: Columns::new(&flow_findings, None, &mut strings),
         flow_findings_of,
         // Roll-ups repeat flow findings for the report's readers; the page lists each flow's own.
         findings: report
@@ -401,7 +463,7 @@ fn write(report: &Path, model: &Path) -> io::Result<()> {
             .into_iter()
             .filter(|x| x.get("rollup") != Some(&Value::Bool(true)))
             .collect(),
-        hosts: Columns::new(&report.hosts, &mut strings),
+        hosts: Columns::new(&report.hosts, Some(base), &mut strings),
         strings: Vec::new(),
         capture: report.capture,
         notes: report.notes,

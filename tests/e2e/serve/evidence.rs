@@ -115,8 +115,8 @@ fn the_timeline_filters_every_table_and_pcaps_of_a_flow_a_host_and_the_view_hold
         &std::fs::read_to_string(server.data.join(id).join("explore.json")).unwrap(),
     )
     .unwrap();
-    // Its flows are columns (format pcapxray-explore-5): the id column lists report.json's flows.
-    assert_eq!(model["format"], "pcapxray-explore-5");
+    // Its flows are columns (format pcapxray-explore-6): the id column lists report.json's flows.
+    assert_eq!(model["format"], "pcapxray-explore-6");
     let ids: Vec<&Value> = flows.iter().map(|f| &f["id"]).collect();
     let model_ids: Vec<&Value> = model["flows"]["id"].as_array().unwrap().iter().collect();
     assert_eq!(model_ids, ids);
@@ -214,6 +214,21 @@ fn the_timeline_filters_every_table_and_pcaps_of_a_flow_a_host_and_the_view_hold
     assert!(csv[0].contains(&"State".to_string()) && csv[0].contains(&"History".to_string()));
     let csv_ids: BTreeSet<u64> = csv[1..].iter().map(|row| row[0].parse().unwrap()).collect();
     assert_eq!(csv_ids, active);
+    // Its start and duration are report.json's to the digit (the page's model carries them as
+    // microsecond offsets and writes them back).
+    let column = |name: &str| csv[0].iter().position(|c| c == name).unwrap();
+    let (start, duration) = (column("Start (UTC)"), column("Duration (s)"));
+    for row in &csv[1..] {
+        let id: u64 = row[0].parse().unwrap();
+        let flow = flows.iter().find(|f| f["id"] == id).unwrap();
+        assert_eq!(row[start], flow["start"].as_str().unwrap(), "flow {id}");
+        let seconds: f64 = row[duration].parse().unwrap();
+        assert_eq!(
+            seconds,
+            flow["duration_seconds"].as_f64().unwrap(),
+            "flow {id}"
+        );
+    }
 
     // One flow: its row's packet count, the report's, our reader's and tshark's on the cut file and
     // on the original capture filtered by the flow's 5-tuple all agree.

@@ -37,7 +37,7 @@ function readClasses(data) {
 // The server's compact model (flows and hosts as columns, texts by index, their times also in
 // microseconds, the findings' attributes apart) turned back into report.json's shape; null when the
 // server has none.
-const FORMAT = 'pcapxray-explore-5';
+const FORMAT = 'pcapxray-explore-6';
 async function compactReport(id) {
   let m;
   try {
@@ -47,42 +47,71 @@ async function compactReport(id) {
   } catch (_) { return null; }
   if (!m || m.format !== FORMAT) return null;
   const S = m.strings;
-  // Each flow's findings, in the order report.json lists them on the flow.
+  // Each flow's findings, in the order report.json lists them on the flow. A finding about its own
+  // flow comes without its subject; one with none says `false`.
   const found = new Map();
-  compactObjects(m.flow_findings, S).forEach(function (x, i) {
+  compactObjects(m.flow_findings, S, m.base).forEach(function (x, i) {
     const id = m.flow_findings_of[i];
+    if (x.subject === undefined) x.subject = { flow: id };
+    else if (x.subject === false) delete x.subject;
     const list = found.get(id);
     if (list) list.push(x); else found.set(id, [x]);
   });
-  return { flows: m.flows === null ? undefined : compactFlows(m.flows, S, found),
-    flowFindingsOf: m.flow_findings_of, findings: m.findings, hosts: compactObjects(m.hosts, S), capture: m.capture, notes: m.notes, files: m.files,
+  return { flows: m.flows === null ? undefined : compactFlows(m.flows, S, found, m.base),
+    flowFindingsOf: m.flow_findings_of, findings: m.findings, hosts: compactObjects(m.hosts, S, m.base), capture: m.capture, notes: m.notes, files: m.files,
     credentials: m.credentials, compact: true };
 }
-function compactFlows(c, S, found) {
+// The flows back from their columns. `t0` counts from `base`, `t1` from `t0` (from `base` without
+// one); `start` and `duration_seconds` are worked out from them when asked (flowStart,
+// flowDuration) unless the model lists a flow's own.
+function compactFlows(c, S, found, base) {
   const flows = new Array(c.id.length);
   for (let i = 0; i < flows.length; i++) {
     const id = c.id[i], mac = c.client_mac[i];
+    const t0 = c.t0[i] === null ? null : base + c.t0[i];
+    const t1 = c.t1[i] === null ? null : (t0 === null ? base : t0) + c.t1[i];
     flows[i] = {
       id: id, protocol: S[c.protocol[i]],
       client: { ip: S[c.client_ip[i]], port: c.client_port[i], mac: mac === null ? null : S[mac] },
       server: { ip: S[c.server_ip[i]], port: c.server_port[i] },
-      start: c.start[i], duration_seconds: c.duration_seconds[i], conn_state: S[c.conn_state[i]], history: S[c.history[i]],
+      conn_state: S[c.conn_state[i]], history: S[c.history[i]],
       to_server: { packets: c.to_server_packets[i], bytes: c.to_server_bytes[i] },
       to_client: { packets: c.to_client_packets[i], bytes: c.to_client_bytes[i] },
-      tags: c.tag_sets[c.tags[i]], findings: found.get(id) || [], t0: c.t0[i], t1: c.t1[i],
+      tags: c.tag_sets[c.tags[i]], findings: found.get(id) || [], t0: t0, t1: t1,
     };
   }
+  Object.keys(c.starts).forEach(function (i) { flows[i].start = c.starts[i]; });
+  Object.keys(c.durations).forEach(function (i) { flows[i].duration_seconds = c.durations[i]; });
   return flows;
 }
-// Objects (hosts, findings) back from their columns; texts come by index.
-function compactObjects(c, S) {
-  const keys = Object.keys(c.columns), texts = new Set(c.texts);
+// A time as report.json writes it, from the model's microseconds or report.json's own text.
+function timeText(t) {
+  return typeof t === 'number' ? isoOf(t) : str(t);
+}
+// A flow's start as report.json writes it, and its duration in seconds.
+function flowStart(f) {
+  if (f.start !== undefined) return f.start;
+  return f.t0 === null ? null : isoOf(f.t0);
+}
+function flowDuration(f) {
+  if (f.duration_seconds !== undefined) return Number(f.duration_seconds || 0);
+  return f.t0 === null ? 0 : (f.t1 - f.t0) / 1e6;
+}
+// Objects (hosts, findings) back from their columns; texts come by index, times (`times`, the hosts'
+// first and last seen) in microseconds after `base`, and stay numbers (microseconds since the epoch)
+// until shown (timeText): a big case has a hundred thousand of them.
+function compactObjects(c, S, base) {
+  const keys = Object.keys(c.columns), texts = new Set(c.texts), times = new Set(c.times || []);
+  const columns = keys.map(function (k) { return c.columns[k]; });
+  const kinds = keys.map(function (k) { return texts.has(k) ? 1 : times.has(k) ? 2 : 0; });
   const out = new Array(c.count);
   for (let i = 0; i < c.count; i++) {
     const h = {};
-    for (const k of keys) {
-      const v = c.columns[k][i];
-      if (v !== null) h[k] = texts.has(k) ? S[v] : v;
+    for (let j = 0; j < keys.length; j++) {
+      const v = columns[j][i];
+      if (v === null) continue;
+      const kind = kinds[j];
+      h[keys[j]] = kind === 1 ? S[v] : kind === 2 ? base + v : v;
     }
     out[i] = h;
   }
@@ -611,7 +640,7 @@ const TABLES = {
   ], data: function (x) { return { severity: str(x.severity), subject: subjectData(x) }; } },
   flows: { columns: [
     { label: 'ID', value: function (f) { return f.id; } },
-    { label: 'Start (UTC)', value: function (f) { return str(f.start); } },
+    { label: 'Start (UTC)', value: function (f) { return str(flowStart(f)); } },
     { label: 'Protocol', value: function (f) { return str(f.protocol); } },
     { label: 'Client', value: function (f) { return endpoint(f.client.ip, f.client.port); } },
     { label: 'Server', value: function (f) { return endpoint(f.server.ip, f.server.port); } },
@@ -619,7 +648,7 @@ const TABLES = {
     { label: 'History', value: function (f) { return str(f.history); } },
     { label: 'Packets', value: packetsOf },
     { label: 'Bytes', value: function (f) { return f.bytes; } },
-    { label: 'Duration (s)', value: function (f) { return Number(f.duration_seconds || 0); } },
+    { label: 'Duration (s)', value: function (f) { return flowDuration(f); } },
     { label: 'Tags', value: function (f) { return f.tags.join(', '); } },
     { label: 'Packets file', csv: false, value: function () { return ''; } },
   ], data: function (f) { return { id: f.id, c: f.client.ip, cp: f.client.port, s: f.server.ip, sp: f.server.port }; } },
@@ -762,8 +791,8 @@ function hostDetails(ip) {
   row('OS hint', note(h, 'os').join(', '));
   row('Device', note(h, 'device').join(', '));
   row('Seen in ARP', h.seen_in_arp ? 'yes' : '');
-  row('First seen', str(h.first_seen));
-  row('Last seen', str(h.last_seen));
+  row('First seen', timeText(h.first_seen));
+  row('Last seen', timeText(h.last_seen));
   if (h.packets_sent !== undefined) {
     row('Sent', Number(h.packets_sent).toLocaleString('en') + ' packets, ' + size(h.bytes_sent));
     row('Received', Number(h.packets_received).toLocaleString('en') + ' packets, ' + size(h.bytes_received));

@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 #[derive(Deserialize)]
 struct Report {
     #[serde(default)]
-    flows: Option<Vec<Flow>>,
+    flows: Option<ReadFlows>,
     #[serde(default)]
-    findings: Vec<Value>,
+    findings: WithoutRollups,
     #[serde(default)]
     hosts: Vec<Value>,
     #[serde(default)]
@@ -36,6 +36,36 @@ struct Report {
     files: Vec<Value>,
     #[serde(default)]
     credentials: Vec<Value>,
+}
+
+/// report.json's findings without the roll-ups (`"rollup": true`), each dropped as soon as it is read:
+/// they repeat the flows' own findings with complete lists of flows, a quarter of a big report.
+#[derive(Default)]
+struct WithoutRollups(Vec<Value>);
+
+impl<'de> Deserialize<'de> for WithoutRollups {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Each;
+        impl<'de> serde::de::Visitor<'de> for Each {
+            type Value = WithoutRollups;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of findings")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut kept = Vec::new();
+                while let Some(finding) = seq.next_element::<Value>()? {
+                    if finding.get("rollup") != Some(&Value::Bool(true)) {
+                        kept.push(finding);
+                    }
+                }
+                Ok(WithoutRollups(kept))
+            }
+        }
+        d.deserialize_seq(Each)
+    }
 }
 
 #[derive(Deserialize)]
@@ -150,15 +180,12 @@ struct FlowColumns {
     starts: BTreeMap<usize, Option<String>>,
     /// By flow index, a `duration_seconds` that is not `t1 - t0` in seconds (0 without a start).
     durations: BTreeMap<usize, f64>,
-}
-
-/// The time all of a model's `t0` count from: its flows' earliest start (0 without one).
-fn base_of(flows: &[Flow]) -> u64 {
-    flows
-        .iter()
-        .filter_map(|f| f.start.as_deref().and_then(micros))
-        .min()
-        .unwrap_or(0)
+    /// While reading: each flow's start and end in microseconds since the epoch (`t0` and `t1`
+    /// once the earliest start is known), and the index of each list of tags.
+    #[serde(skip)]
+    start_end: Vec<(Option<u64>, Option<u64>)>,
+    #[serde(skip)]
+    sets: HashMap<Vec<String>, u32>,
 }
 
 /// `b - a` in microseconds, for the model's offsets.
@@ -167,45 +194,115 @@ fn offset(a: u64, b: u64) -> i64 {
 }
 
 impl FlowColumns {
-    fn new(flows: &[Flow], base: u64, strings: &mut Strings) -> FlowColumns {
-        let mut c = FlowColumns::default();
-        let mut sets: HashMap<Vec<String>, u32> = HashMap::new();
-        for (i, f) in flows.iter().enumerate() {
-            c.id.push(f.id);
-            c.protocol.push(strings.of(&f.protocol));
-            c.client_ip.push(strings.of(&f.client.ip));
-            c.client_port.push(f.client.port);
-            c.client_mac
-                .push(f.client.mac.as_deref().map(|m| strings.of(m)));
-            c.server_ip.push(strings.of(&f.server.ip));
-            c.server_port.push(f.server.port);
-            let start = f.start.as_deref().and_then(micros);
-            let end = f.end.as_deref().and_then(micros);
-            // `base` is the earliest start.
-            c.t0.push(start.map(|t| t.saturating_sub(base)));
-            c.t1.push(end.map(|e| offset(start.unwrap_or(base), e)));
-            if start.map(iso_micros) != f.start {
-                c.starts.insert(i, f.start.clone());
-            }
-            // What the page works out: `end - start`, an end missing being the start.
-            let derived = start.map_or(0.0, |s| offset(s, end.unwrap_or(s)) as f64 / 1e6);
-            if derived.to_bits() != f.duration_seconds.to_bits() {
-                c.durations.insert(i, f.duration_seconds);
-            }
-            c.conn_state.push(strings.of(&f.conn_state));
-            c.history.push(strings.of(&f.history));
-            c.to_server_packets.push(f.to_server.packets);
-            c.to_server_bytes.push(f.to_server.bytes);
-            c.to_client_packets.push(f.to_client.packets);
-            c.to_client_bytes.push(f.to_client.bytes);
-            let next = u32::try_from(c.tag_sets.len()).unwrap_or(u32::MAX);
-            let set = *sets.entry(f.tags.clone()).or_insert_with(|| {
+    fn push(&mut self, f: &Flow, strings: &mut Strings) {
+        let c = self;
+        let i = c.id.len();
+        c.id.push(f.id);
+        c.protocol.push(strings.of(&f.protocol));
+        c.client_ip.push(strings.of(&f.client.ip));
+        c.client_port.push(f.client.port);
+        c.client_mac
+            .push(f.client.mac.as_deref().map(|m| strings.of(m)));
+        c.server_ip.push(strings.of(&f.server.ip));
+        c.server_port.push(f.server.port);
+        let start = f.start.as_deref().and_then(micros);
+        let end = f.end.as_deref().and_then(micros);
+        c.start_end.push((start, end));
+        if start.map(iso_micros) != f.start {
+            c.starts.insert(i, f.start.clone());
+        }
+        // What the page works out: `end - start`, an end missing being the start.
+        let derived = start.map_or(0.0, |s| offset(s, end.unwrap_or(s)) as f64 / 1e6);
+        if derived.to_bits() != f.duration_seconds.to_bits() {
+            c.durations.insert(i, f.duration_seconds);
+        }
+        c.conn_state.push(strings.of(&f.conn_state));
+        c.history.push(strings.of(&f.history));
+        c.to_server_packets.push(f.to_server.packets);
+        c.to_server_bytes.push(f.to_server.bytes);
+        c.to_client_packets.push(f.to_client.packets);
+        c.to_client_bytes.push(f.to_client.bytes);
+        let set = match c.sets.get(&f.tags) {
+            Some(&set) => set,
+            None => {
+                let next = u32::try_from(c.tag_sets.len()).unwrap_or(u32::MAX);
+                c.sets.insert(f.tags.clone(), next);
                 c.tag_sets.push(f.tags.clone());
                 next
-            });
-            c.tags.push(set);
+            }
+        };
+        c.tags.push(set);
+    }
+
+    /// The times as offsets from the earliest start, which is returned (0 without one).
+    fn finish(&mut self) -> u64 {
+        let base = self
+            .start_end
+            .iter()
+            .filter_map(|(start, _)| *start)
+            .min()
+            .unwrap_or(0);
+        for (start, end) in std::mem::take(&mut self.start_end) {
+            self.t0.push(start.map(|t| t - base));
+            self.t1.push(end.map(|e| offset(start.unwrap_or(base), e)));
         }
-        c
+        base
+    }
+}
+
+/// report.json's flows, read one at a time into the model's columns, the flows' findings without
+/// their attributes and, apart, those attributes: a big report holds a hundred thousand flows, and
+/// none is kept whole.
+#[derive(Default)]
+struct ReadFlows {
+    strings: Strings,
+    columns: FlowColumns,
+    /// The flows' findings without `attributes`, in order, and the flow of each.
+    findings: Vec<Value>,
+    findings_of: Vec<u64>,
+    /// The attributes of each of `findings`, by index into `texts` (see [`Details`]).
+    texts: Strings,
+    attributes: Vec<Option<Vec<Value>>>,
+}
+
+impl ReadFlows {
+    fn push(&mut self, mut f: Flow) {
+        self.columns.push(&f, &mut self.strings);
+        for mut x in std::mem::take(&mut f.findings) {
+            // A finding's own `secret` attribute is masked; the credentials table reveals it.
+            drop(take_secret(&mut x));
+            let attributes = x
+                .as_object_mut()
+                .and_then(|o| o.remove("attributes"))
+                .unwrap_or(Value::Null);
+            self.attributes
+                .push(attribute_pairs(&attributes, &mut self.texts));
+            self.findings.push(without_own_subject(x, f.id));
+            self.findings_of.push(f.id);
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ReadFlows {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Each;
+        impl<'de> serde::de::Visitor<'de> for Each {
+            type Value = ReadFlows;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of flows")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut read = ReadFlows::default();
+                while let Some(flow) = seq.next_element::<Flow>()? {
+                    read.push(flow);
+                }
+                Ok(read)
+            }
+        }
+        d.deserialize_seq(Each)
     }
 }
 
@@ -320,9 +417,24 @@ pub fn model(case_dir: &Path) -> io::Result<Option<PathBuf>> {
         .unwrap_or(false)
         && current_format(&model);
     if !fresh {
-        write(&report, &model)?;
+        let written = write(&report, &model);
+        release_freed_memory();
+        written?;
     }
     Ok(Some(model))
+}
+
+/// Hands the heap's free pages back to the system. Reading a big report.json takes a few hundred MB
+/// for a few seconds; glibc would keep them in the server for good, and a browser opening the case
+/// next would have to be given other memory, which on a virtual machine can be many times slower to
+/// touch the first time (measured: a page opened right after an analysis took twice as long).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory at the heaps' ends and between their chunks to
+    // the kernel; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// What the page checks first; a model of another format (an older server's) is made again.
@@ -360,21 +472,6 @@ pub fn details(case_dir: &Path) -> io::Result<Option<PathBuf>> {
 }
 const DETAILS: &str = "explore-details.json";
 
-/// A flow's findings without their attributes, and the attributes.
-fn split_attributes(findings: &[Value]) -> (Vec<Value>, Vec<Value>) {
-    findings
-        .iter()
-        .map(|x| {
-            let mut x = x.clone();
-            let attributes = x
-                .as_object_mut()
-                .and_then(|o| o.remove("attributes"))
-                .unwrap_or(Value::Null);
-            (x, attributes)
-        })
-        .unzip()
-}
-
 /// A flow's finding without its `subject` when that is the flow itself; `false` when it has none.
 fn without_own_subject(mut finding: Value, flow: u64) -> Value {
     if let Some(o) = finding.as_object_mut() {
@@ -402,67 +499,32 @@ fn write(report: &Path, model: &Path) -> io::Result<()> {
     let mut report: Report =
         serde_json::from_reader(BufReader::new(file)).map_err(io::Error::other)?;
     let (credentials, secrets) = split_secrets(std::mem::take(&mut report.credentials));
-    // A finding's own `secret` attribute is masked too; the credentials table reveals it.
-    let mut flows = report.flows.take();
-    for f in flows.iter_mut().flatten() {
-        f.findings.iter_mut().for_each(|x| drop(take_secret(x)));
-    }
-    report.flows = flows;
     report
         .findings
+        .0
         .iter_mut()
         .for_each(|x| drop(take_secret(x)));
     write_atomic(&model.with_file_name("secrets.json"), &secrets)?;
-    let flows = report.flows.as_deref().unwrap_or_default();
-    let (flow_findings, flow_attributes): (Vec<_>, Vec<_>) = flows
-        .iter()
-        .filter(|f| !f.findings.is_empty())
-        .map(|f| {
-            let (findings, attributes) = split_attributes(&f.findings);
-            ((f.id, findings), (f.id, attributes))
-        })
-        .unzip();
-    let flow_findings_of = flow_findings
-        .iter()
-        .flat_map(|(id, list)| list.iter().map(move |_| *id))
-        .collect();
-    // A flow's finding is nearly always about that flow: its `subject` is then left out (the page
-    // puts it back from `flow_findings_of`), and one without a subject says `false`.
-    let flow_findings: Vec<Value> = flow_findings
-        .into_iter()
-        .flat_map(|(id, list)| list.into_iter().map(move |x| without_own_subject(x, id)))
-        .collect();
-    let mut texts = Strings::default();
-    let flow_attributes = flow_attributes
-        .iter()
-        .flat_map(|(_, list): &(u64, Vec<Value>)| list)
-        .map(|a| attribute_pairs(a, &mut texts))
-        .collect();
+    let has_flows = report.flows.is_some();
+    let mut flows = report.flows.take().unwrap_or_default();
     write_atomic(
         &model.with_file_name(DETAILS),
         &Details {
             format: FORMAT,
-            strings: texts.list,
-            flow_attributes,
+            strings: std::mem::take(&mut flows.texts.list),
+            flow_attributes: std::mem::take(&mut flows.attributes),
         },
     )?;
-    let mut strings = Strings::default();
-    let base = base_of(flows);
+    let base = flows.columns.finish();
+    let mut strings = std::mem::take(&mut flows.strings);
     let out = Model {
         format: FORMAT,
         base,
-        flows: report
-            .flows
-            .as_ref()
-            .map(|_| FlowColumns::new(flows, base, &mut strings)),
-        flow_findings: Columns::new(&flow_findings, None, &mut strings),
-        flow_findings_of,
+        flow_findings: Columns::new(&flows.findings, None, &mut strings),
+        flow_findings_of: flows.findings_of,
+        flows: has_flows.then_some(flows.columns),
         // Roll-ups repeat flow findings for the report's readers; the page lists each flow's own.
-        findings: report
-            .findings
-            .into_iter()
-            .filter(|x| x.get("rollup") != Some(&Value::Bool(true)))
-            .collect(),
+        findings: report.findings.0,
         hosts: Columns::new(&report.hosts, Some(base), &mut strings),
         strings: Vec::new(),
         capture: report.capture,

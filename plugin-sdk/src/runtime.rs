@@ -262,11 +262,15 @@ pub mod __private {
     ) -> Result<Outcome, PluginError> {
         with_instance::<T, _>(|p| {
             let mut out = Outcome::default();
-            // A flow the plugin gave up on gets no further chunk, even later in this batch.
+            // A flow the plugin gave up on gets no further chunk, even later in this batch. Only the
+            // flows given up since the last chunk are added (adding the whole list each time made a
+            // batch of a flood, where every chunk gives up on its flow, quadratic).
             let mut stopped = std::collections::HashSet::new();
+            let mut added = 0;
             for chunk in &batch {
-                if out.streams_done.len() > stopped.len() {
-                    stopped.extend(out.streams_done.iter().copied());
+                if out.streams_done.len() > added {
+                    stopped.extend(out.streams_done[added..].iter().copied());
+                    added = out.streams_done.len();
                 }
                 if !stopped.contains(&chunk.flow) {
                     p.stream(chunk, &mut out)?;

@@ -43,28 +43,53 @@ struct Report {
 #[derive(Default)]
 struct WithoutRollups(Vec<Value>);
 
+impl Each<Value> for WithoutRollups {
+    fn take(&mut self, finding: Value) {
+        if finding.get("rollup") != Some(&Value::Bool(true)) {
+            self.0.push(finding);
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for WithoutRollups {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Each;
-        impl<'de> serde::de::Visitor<'de> for Each {
-            type Value = WithoutRollups;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a list of findings")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut kept = Vec::new();
-                while let Some(finding) = seq.next_element::<Value>()? {
-                    if finding.get("rollup") != Some(&Value::Bool(true)) {
-                        kept.push(finding);
-                    }
-                }
-                Ok(WithoutRollups(kept))
-            }
+        d.deserialize_seq(EachOf::<Self, Value>::new("a list of findings"))
+    }
+}
+
+/// What takes the elements of a JSON list one at a time as they are read (see [`EachOf`]).
+trait Each<T> {
+    fn take(&mut self, item: T);
+}
+
+/// Reads a JSON list into an [`Each`], element by element, so that no element outlives its turn.
+struct EachOf<S, T> {
+    expecting: &'static str,
+    kind: std::marker::PhantomData<(S, T)>,
+}
+
+impl<S, T> EachOf<S, T> {
+    fn new(expecting: &'static str) -> Self {
+        EachOf {
+            expecting,
+            kind: std::marker::PhantomData,
         }
-        d.deserialize_seq(Each)
+    }
+}
+
+impl<'de, S: Each<T> + Default, T: Deserialize<'de>> serde::de::Visitor<'de> for EachOf<S, T> {
+    type Value = S;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<S, A::Error> {
+        let mut sink = S::default();
+        while let Some(item) = seq.next_element::<T>()? {
+            sink.take(item);
+        }
+        Ok(sink)
     }
 }
 
@@ -265,8 +290,8 @@ struct ReadFlows {
     attributes: Vec<Option<Vec<Value>>>,
 }
 
-impl ReadFlows {
-    fn push(&mut self, mut f: Flow) {
+impl Each<Flow> for ReadFlows {
+    fn take(&mut self, mut f: Flow) {
         self.columns.push(&f, &mut self.strings);
         for mut x in std::mem::take(&mut f.findings) {
             // A finding's own `secret` attribute is masked; the credentials table reveals it.
@@ -285,24 +310,7 @@ impl ReadFlows {
 
 impl<'de> Deserialize<'de> for ReadFlows {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Each;
-        impl<'de> serde::de::Visitor<'de> for Each {
-            type Value = ReadFlows;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a list of flows")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut read = ReadFlows::default();
-                while let Some(flow) = seq.next_element::<Flow>()? {
-                    read.push(flow);
-                }
-                Ok(read)
-            }
-        }
-        d.deserialize_seq(Each)
+        d.deserialize_seq(EachOf::<Self, Flow>::new("a list of flows"))
     }
 }
 
@@ -550,4 +558,81 @@ fn write_atomic(path: &Path, value: &impl Serialize) -> io::Result<()> {
     w.flush()?;
     drop(w);
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn flow(
+        id: u64,
+        start: Option<&str>,
+        end: Option<&str>,
+        duration: f64,
+        findings: Value,
+    ) -> Value {
+        json!({
+            "id": id, "protocol": "tcp",
+            "client": { "ip": "10.0.0.1", "port": 1024, "mac": null },
+            "server": { "ip": "10.0.0.2", "port": 80 },
+            "start": start, "end": end, "duration_seconds": duration,
+            "conn_state": "SF", "history": "ShADadFf",
+            "to_server": { "packets": 1, "bytes": 60 }, "to_client": { "packets": 1, "bytes": 60 },
+            "tags": [], "findings": findings,
+        })
+    }
+
+    /// The model's times are offsets, and only what they cannot give back is listed: a start not in
+    /// the reports' own form, a duration finer than a microsecond. Roll-ups are left out, and a
+    /// finding names its flow only when it is about another subject.
+    #[test]
+    fn times_are_offsets_with_exceptions_and_rollups_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("report")).unwrap();
+        let own =
+            json!({ "tag": "web.http", "subject": { "flow": 2 }, "attributes": { "a": "1" } });
+        let other = json!({ "tag": "beacon", "subject": { "host": "10.0.0.1" } });
+        let report = json!({
+            "flows": [
+                flow(1, Some("2024-01-01T00:00:01.000000Z"), Some("2024-01-01T00:00:03.500000Z"), 2.5, json!([])),
+                // Nanoseconds in the duration; a start written another way.
+                flow(2, Some("2024-01-01T00:00:00.000002Z"), Some("2024-01-01T00:00:00.000003Z"), 0.0000012, json!([own, other])),
+                flow(3, Some("2024-01-01T00:00:02Z"), None, 0.0, json!([])),
+            ],
+            "findings": [
+                { "tag": "beacon", "rollup": true, "flows": [1, 2, 3] },
+                { "tag": "behaviour.port-scan", "subject": { "host": "10.0.0.1" } },
+            ],
+            "hosts": [{ "ip": "10.0.0.1", "first_seen": "2024-01-01T00:00:00.000002Z" }],
+        });
+        std::fs::write(dir.path().join("report/report.json"), report.to_string()).unwrap();
+        let path = model(dir.path()).unwrap().unwrap();
+        let m: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let base = micros("2024-01-01T00:00:00.000002Z").unwrap();
+        assert_eq!(m["base"], base);
+        let flows = &m["flows"];
+        assert_eq!(flows["t0"], json!([999_998, 0, 1_999_998]));
+        assert_eq!(flows["t1"], json!([2_500_000, 1, null]));
+        assert_eq!(flows["starts"], json!({ "2": "2024-01-01T00:00:02Z" }));
+        assert_eq!(flows["durations"], json!({ "1": 0.0000012 }));
+        // The flow's own finding lost its subject and its attributes; the other kept its subject.
+        assert_eq!(m["flow_findings_of"], json!([2, 2]));
+        let subjects = &m["flow_findings"]["columns"]["subject"];
+        assert_eq!(subjects, &json!([null, { "host": "10.0.0.1" }]));
+        assert!(m["flow_findings"]["columns"].get("attributes").is_none());
+        assert_eq!(
+            m["findings"].as_array().unwrap().len(),
+            1,
+            "{}",
+            m["findings"]
+        );
+        assert_eq!(m["hosts"]["times"], json!(["first_seen"]));
+        assert_eq!(m["hosts"]["columns"]["first_seen"], json!([0]));
+        let details: Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("explore-details.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(details["flow_attributes"].as_array().unwrap().len(), 2);
+    }
 }

@@ -27,7 +27,7 @@ struct Report {
     #[serde(default)]
     findings: WithoutRollups,
     #[serde(default)]
-    hosts: Vec<Value>,
+    hosts: Gathered,
     #[serde(default)]
     capture: Value,
     #[serde(default)]
@@ -283,7 +283,7 @@ struct ReadFlows {
     strings: Strings,
     columns: FlowColumns,
     /// The flows' findings without `attributes`, in order, and the flow of each.
-    findings: Vec<Value>,
+    findings: Gathered,
     findings_of: Vec<u64>,
     /// The attributes of each of `findings`, by index into `texts` (see [`Details`]).
     texts: Strings,
@@ -302,7 +302,7 @@ impl Each<Flow> for ReadFlows {
                 .unwrap_or(Value::Null);
             self.attributes
                 .push(attribute_pairs(&attributes, &mut self.texts));
-            self.findings.push(without_own_subject(x, f.id));
+            self.findings.take(without_own_subject(x, f.id));
             self.findings_of.push(f.id);
         }
     }
@@ -327,24 +327,12 @@ struct Columns {
 }
 
 impl Columns {
-    fn new(items: &[Value], base: Option<u64>, strings: &mut Strings) -> Columns {
-        let mut keys: Vec<String> = Vec::new();
-        for x in items {
-            for k in x.as_object().into_iter().flat_map(|o| o.keys()) {
-                if !keys.contains(k) {
-                    keys.push(k.clone());
-                }
-            }
-        }
+    fn new(gathered: Gathered, base: Option<u64>, strings: &mut Strings) -> Columns {
         let mut out = Columns {
-            count: items.len(),
+            count: gathered.count,
             ..Columns::default()
         };
-        for key in keys {
-            let column: Vec<Value> = items
-                .iter()
-                .map(|x| x.get(&key).cloned().unwrap_or(Value::Null))
-                .collect();
+        for (key, column) in gathered.fields {
             let texts = column.iter().all(|v| v.is_string() || v.is_null());
             // A time reads back to the same text, or the column stays texts.
             let time = |v: &Value| {
@@ -375,6 +363,47 @@ impl Columns {
             out.columns.insert(key, Value::Array(column));
         }
         out
+    }
+}
+
+/// Objects gathered into one list of values per field as they are read, each object taken apart at
+/// once (a million hosts as a million maps took gigabytes): the fields in the order they first
+/// appear, `null` where an object lacks one.
+#[derive(Default)]
+struct Gathered {
+    count: usize,
+    fields: Vec<(String, Vec<Value>)>,
+    index: HashMap<String, usize>,
+}
+
+impl Each<Value> for Gathered {
+    fn take(&mut self, item: Value) {
+        if let Value::Object(map) = item {
+            for (key, value) in map {
+                let i = match self.index.get(&key) {
+                    Some(&i) => i,
+                    None => {
+                        self.fields
+                            .push((key.clone(), vec![Value::Null; self.count]));
+                        self.index.insert(key, self.fields.len() - 1);
+                        self.fields.len() - 1
+                    }
+                };
+                self.fields[i].1.push(value);
+            }
+        }
+        self.count += 1;
+        for (_, column) in &mut self.fields {
+            if column.len() < self.count {
+                column.push(Value::Null);
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Gathered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(EachOf::<Self, Value>::new("a list of objects"))
     }
 }
 
@@ -528,12 +557,12 @@ fn write(report: &Path, model: &Path) -> io::Result<()> {
     let out = Model {
         format: FORMAT,
         base,
-        flow_findings: Columns::new(&flows.findings, None, &mut strings),
+        flow_findings: Columns::new(flows.findings, None, &mut strings),
         flow_findings_of: flows.findings_of,
         flows: has_flows.then_some(flows.columns),
         // Roll-ups repeat flow findings for the report's readers; the page lists each flow's own.
         findings: report.findings.0,
-        hosts: Columns::new(&report.hosts, Some(base), &mut strings),
+        hosts: Columns::new(report.hosts, Some(base), &mut strings),
         strings: Vec::new(),
         capture: report.capture,
         notes: report.notes,
@@ -604,7 +633,11 @@ mod tests {
                 { "tag": "beacon", "rollup": true, "flows": [1, 2, 3] },
                 { "tag": "behaviour.port-scan", "subject": { "host": "10.0.0.1" } },
             ],
-            "hosts": [{ "ip": "10.0.0.1", "first_seen": "2024-01-01T00:00:00.000002Z" }],
+            "hosts": [
+                { "ip": "10.0.0.1", "first_seen": "2024-01-01T00:00:00.000002Z" },
+                // Fields in another order, one missing, one more.
+                { "seen_in_arp": true, "ip": "10.0.0.2" },
+            ],
         });
         std::fs::write(dir.path().join("report/report.json"), report.to_string()).unwrap();
         let path = model(dir.path()).unwrap().unwrap();
@@ -627,8 +660,20 @@ mod tests {
             "{}",
             m["findings"]
         );
-        assert_eq!(m["hosts"]["times"], json!(["first_seen"]));
-        assert_eq!(m["hosts"]["columns"]["first_seen"], json!([0]));
+        let hosts = &m["hosts"];
+        assert_eq!(hosts["count"], 2);
+        assert_eq!(hosts["times"], json!(["first_seen"]));
+        assert_eq!(hosts["texts"], json!(["ip"]));
+        assert_eq!(hosts["columns"]["first_seen"], json!([0, null]));
+        assert_eq!(hosts["columns"]["seen_in_arp"], json!([null, true]));
+        let strings = m["strings"].as_array().unwrap();
+        let ips: Vec<&Value> = hosts["columns"]["ip"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &strings[i.as_u64().unwrap() as usize])
+            .collect();
+        assert_eq!(ips, [&json!("10.0.0.1"), &json!("10.0.0.2")]);
         let details: Value = serde_json::from_slice(
             &std::fs::read(dir.path().join("explore-details.json")).unwrap(),
         )

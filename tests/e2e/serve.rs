@@ -1051,16 +1051,7 @@ fn a_case_of_fifty_thousand_hosts_is_drawn_by_network_with_legible_labels() {
         .unwrap();
     let id = server.upload_capture(&capture);
     server.wait_done(&id, Duration::from_secs(600));
-    let url = server.url(&format!("/cases/{id}"));
-    let result = drive(
-        "bigcase.mjs",
-        &[
-            "--case".as_ref(),
-            url.as_ref(),
-            "--view".as_ref(),
-            "all".as_ref(),
-        ],
-    );
+    let result = drive_bigcase(&server.url(&format!("/cases/{id}")));
     println!("{result}");
     assert!(
         result["consoleErrors"].as_array().unwrap().is_empty(),
@@ -1087,6 +1078,19 @@ fn a_case_of_fifty_thousand_hosts_is_drawn_by_network_with_legible_labels() {
 }
 
 /// Runs one browser driver of tests/browser/ with `args` and returns the JSON line it printed.
+/// `tests/browser/bigcase.mjs` on a case page, switching to the `all` view.
+fn drive_bigcase(url: &str) -> Value {
+    drive(
+        "bigcase.mjs",
+        &[
+            "--case".as_ref(),
+            url.as_ref(),
+            "--view".as_ref(),
+            "all".as_ref(),
+        ],
+    )
+}
+
 fn drive(script: &str, args: &[&std::ffi::OsStr]) -> Value {
     let (driver_dir, chromium) = browser_prerequisites();
     let started = Instant::now();
@@ -1642,16 +1646,7 @@ fn serve_lake_opens_the_merged_view_of_several_captures_as_a_case() {
     }
     // In a real Chromium: the lake case's page draws, a press on the diagram is answered, views
     // switch and a filter applies, with no error in the console.
-    let url = server.url(&format!("/cases/{id}"));
-    let result = drive(
-        "bigcase.mjs",
-        &[
-            "--case".as_ref(),
-            url.as_ref(),
-            "--view".as_ref(),
-            "all".as_ref(),
-        ],
-    );
+    let result = drive_bigcase(&server.url(&format!("/cases/{id}")));
     assert!(
         result["consoleErrors"].as_array().unwrap().is_empty(),
         "{result}"

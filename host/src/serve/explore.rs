@@ -2,8 +2,8 @@
 //! other tools (a 1 GB capture gives a report.json of well over 100 MB, too much for a page to fetch
 //! and parse in seconds), while the page needs a dozen fields per flow. This module writes, once per
 //! report, `explore.json` beside the case's `report/` folder: the flows and the hosts as columns (one
-//! array per field, texts as indexes into one list of distinct texts: a browser parses arrays of
-//! numbers many times faster than as many small objects), and the findings (without roll-ups, which
+//! array per field, texts as indexes into one list of distinct texts, times as microsecond offsets:
+//! a browser parses arrays of numbers many times faster than as many small objects), and the findings (without roll-ups, which
 //! repeat flow findings), notes and capture facts as report.json has them; the attributes of the flows' findings (more than half of the bytes) go to
 //! `explore-details.json`, which the page reads after it has drawn. It is derived, never the truth:
 //! it is made again whenever report.json is newer, and a case without it still works.
@@ -334,20 +334,24 @@ impl Columns {
         };
         for (key, column) in gathered.fields {
             let texts = column.iter().all(|v| v.is_string() || v.is_null());
-            // A time reads back to the same text, or the column stays texts.
-            let time = |v: &Value| {
+            // Every time reads back to the same text, or the column stays texts; each cell is read
+            // once.
+            let time = |v: &Value| -> Option<Value> {
+                if v.is_null() {
+                    return Some(Value::Null);
+                }
                 let (base, t) = (base?, micros(v.as_str()?)?);
-                (v.as_str() == Some(iso_micros(t).as_str())).then(|| offset(base, t))
+                (v.as_str() == Some(iso_micros(t).as_str())).then(|| offset(base, t).into())
             };
-            let times = texts
-                && column.iter().any(|v| !v.is_null())
-                && column.iter().all(|v| v.is_null() || time(v).is_some());
-            let column = if times {
+            let times = match base {
+                Some(_) if texts && column.iter().any(|v| !v.is_null()) => {
+                    column.iter().map(time).collect::<Option<Vec<Value>>>()
+                }
+                _ => None,
+            };
+            let column = if let Some(times) = times {
                 out.times.push(key.clone());
-                column
-                    .iter()
-                    .map(|v| time(v).map_or(Value::Null, Value::from))
-                    .collect()
+                times
             } else if texts {
                 out.texts.push(key.clone());
                 column

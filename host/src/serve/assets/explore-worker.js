@@ -34,8 +34,8 @@ function readClasses(data) {
   return { byFlow: byFlow, classes: data.classes || [], views: views, untracked: data.untracked_flows || 0 };
 }
 
-// The server's compact model (flows and hosts as columns, texts by index, their times also in
-// microseconds, the findings' attributes apart) turned back into report.json's shape; null when the
+// The server's compact model (flows and hosts as columns, texts by index, times as microsecond
+// offsets from the model's `base`, the findings' attributes apart) turned back into report.json's shape; null when the
 // server has none.
 const FORMAT = 'pcapxray-explore-6';
 async function compactReport(id) {

@@ -946,6 +946,19 @@ fn the_explore_page_works_in_a_real_headless_chromium() {
         .collect();
     assert_eq!(sni, expected);
 
+    // The clicked host's first and last seen are report.json's to the microsecond (the page's model
+    // keeps them as numbers and writes them back when shown).
+    let host = report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["ip"] == "192.168.0.26")
+        .unwrap();
+    for (label, key) in [("First seen", "first_seen"), ("Last seen", "last_seen")] {
+        let row = format!("{label}\n{}\n", host[key].as_str().unwrap());
+        assert!(details.contains(&row), "{row:?} missing from {details}");
+    }
+
     let id = result["caseUrl"]
         .as_str()
         .unwrap()

@@ -179,7 +179,15 @@ enum TorCommand {
 }
 
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    // A usage error exits 1 (nothing was analyzed), not clap's 2, which pcapxray keeps for "a report
+    // was written but is incomplete"; --help and --version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 1 } else { 0 };
+        }
+    };
     match cli.command {
         Command::Run {
             pipeline,

@@ -28,8 +28,6 @@ pub fn default_dir() -> PathBuf {
 /// Largest document accepted (a full consensus is about 2–3 MB).
 const MAX_SIZE: u64 = 32 << 20;
 
-/// Downloads a consensus from the first source that answers with one and stores it in `dir` under a
-/// name taken from its `valid-after` time. Returns the file written and the validity period.
 /// Why no consensus was stored.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -44,6 +42,9 @@ pub enum FetchError {
     NoSource(Vec<String>),
 }
 
+/// Downloads a consensus from the first source that answers with a complete one (see [`complete`])
+/// and stores it in `dir` under a name taken from its `valid-after` time. Returns the file written
+/// and the validity period.
 pub fn fetch(
     sources: &[String],
     dir: &Path,
@@ -58,6 +59,7 @@ pub fn fetch(
     for url in sources {
         match download(&agent, url) {
             Ok(text) => match validity(&text) {
+                Some(_) if !complete(&text) => failures.push(format!("{url}: {INCOMPLETE}")),
                 Some((after, until)) => {
                     std::fs::create_dir_all(dir).map_err(|error| FetchError::Store {
                         what: "create",
@@ -66,11 +68,13 @@ pub fn fetch(
                     })?;
                     let name = format!("consensus-{}", after.replace([' ', ':'], "-"));
                     let path = dir.join(name);
-                    std::fs::write(&path, &text).map_err(|error| FetchError::Store {
-                        what: "write",
-                        path: path.clone(),
-                        error,
-                    })?;
+                    crate::torimport::write_atomically(&path, text.as_bytes()).map_err(
+                        |error| FetchError::Store {
+                            what: "write",
+                            path: path.clone(),
+                            error,
+                        },
+                    )?;
                     return Ok((path, format!("valid from {after} to {until} UTC")));
                 }
                 None => failures.push(format!(
@@ -93,6 +97,21 @@ fn download(agent: &ureq::Agent, url: &str) -> Result<String, String> {
         .read_to_end(&mut body)
         .map_err(|e| e.to_string())?;
     String::from_utf8(body).map_err(|_| "the answer is not text".to_string())
+}
+
+/// Why a consensus that is not [`complete`] is refused.
+pub const INCOMPLETE: &str = "the consensus ends before its `directory-footer` and signatures: it looks \
+     truncated (relays after the cut would be missing), so it is not stored";
+
+/// True when a consensus is whole: its router section ended (`directory-footer`) and the document
+/// ends with a signature. A cut download or a truncated copy is not, and is never stored: it would
+/// silently stand for a consensus whose relays after the cut are missing.
+pub fn complete(text: &str) -> bool {
+    let Some(at) = text.find("\ndirectory-footer\n") else {
+        return false;
+    };
+    text[at..].contains("\ndirectory-signature ")
+        && text.trim_end().ends_with("-----END SIGNATURE-----")
 }
 
 /// `valid-after` and `valid-until` of a consensus, if the text is one.

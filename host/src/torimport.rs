@@ -9,7 +9,7 @@
 //! (which member, why). The `tor` analyzer reads that folder, and [`coverage`] says which times the
 //! stored documents cover, so a capture outside them can be pointed out.
 
-use crate::torfetch::validity;
+use crate::torfetch::{INCOMPLETE, complete, validity};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -164,6 +164,7 @@ fn read_document(
         return Ok(());
     };
     match header(text) {
+        Some(_) if !complete(text) => out.skip(format!("{name}: {INCOMPLETE}")),
         Some((flavor, after, until)) => {
             let file = file_name(&after, flavor);
             write_atomically(&dir.join(&file), &bytes)?;
@@ -214,7 +215,9 @@ fn file_name(valid_after: &str, flavor: &str) -> String {
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `bytes` beside `path` and renames them into place: a reader sees the old file or the new
+/// one, never a part.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = path.with_file_name(format!(
         ".{}.part",
         path.file_name()
@@ -292,9 +295,11 @@ pub fn data_dir(data: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
+    const FOOTER: &str = "directory-footer\nbandwidth-weights Wbd=0\ndirectory-signature 0232AF901C31A04EE9848595AF9BB7620D4C5B2E 1\n-----BEGIN SIGNATURE-----\nAAAA\n-----END SIGNATURE-----\n";
+
     fn doc(after: &str, until: &str) -> String {
         format!(
-            "@type network-status-consensus-3 1.0\nnetwork-status-version 3\nvote-status consensus\nvalid-after {after}\nfresh-until {after}\nvalid-until {until}\n"
+            "@type network-status-consensus-3 1.0\nnetwork-status-version 3\nvote-status consensus\nvalid-after {after}\nfresh-until {after}\nvalid-until {until}\n{FOOTER}"
         )
     }
 
@@ -355,6 +360,30 @@ mod tests {
         // Importing again stores nothing twice.
         import(&archive, "again", &tor).unwrap();
         assert_eq!(list(&tor).len(), 2);
+    }
+
+    #[test]
+    fn a_truncated_consensus_is_skipped_and_never_replaces_a_whole_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let tor = dir.path().join("tor");
+        let whole = doc("2022-11-19 10:00:00", "2022-11-19 13:00:00");
+        let file = dir.path().join("whole");
+        std::fs::write(&file, &whole).unwrap();
+        assert_eq!(import(&file, "whole", &tor).unwrap().stored.len(), 1);
+        // Cut inside the signatures, and before the footer: both refused, the stored one kept.
+        for cut in [whole.len() - 10, whole.find("directory-footer").unwrap()] {
+            let file = dir.path().join("cut");
+            std::fs::write(&file, &whole[..cut]).unwrap();
+            let got = import(&file, "cut", &tor).unwrap();
+            assert!(got.stored.is_empty());
+            assert!(
+                got.skipped[0].starts_with("cut: the consensus ends before its `directory-footer`"),
+                "{:?}",
+                got.skipped
+            );
+            let kept = std::fs::read_to_string(tor.join("consensus-2022-11-19-10-00-00")).unwrap();
+            assert_eq!(kept, whole);
+        }
     }
 
     #[test]

@@ -18,6 +18,16 @@ pub fn base64(text: &str) -> Option<Vec<u8>> {
     LENIENT.decode(text.trim()).ok()
 }
 
+/// Characters that change how the rest of a line is shown without being seen themselves: zero-width
+/// characters, bidirectional marks, embeddings, overrides and isolates (`invoice\u{202e}gnp.exe`
+/// shows as `invoiceexe.png`), invisible operators, the byte-order mark and interlinear annotation.
+/// Reports write them as visible escapes (`\u{202e}`).
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

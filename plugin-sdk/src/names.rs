@@ -323,6 +323,9 @@ pub mod tor {
     pub const NOTE_NO_CONSENSUS: &str = "tor.no-consensus";
     /// Run note: flows no held consensus covers.
     pub const NOTE_NOT_COVERED: &str = "tor.not-covered";
+    /// Run note: a consensus used ends before its `directory-footer` (truncated; relays after the
+    /// cut are missing).
+    pub const NOTE_TRUNCATED: &str = "tor.truncated-consensus";
 }
 
 /// The `beacon` analyzer.

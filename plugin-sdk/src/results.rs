@@ -201,6 +201,12 @@ impl<'a> BeaconPeer<'a> {
     }
 }
 
+/// True when some host carries a [`names::host::NETWORK`] fact: the `devices` analyzer (or another
+/// stage) decided which hosts are on the capture's own network.
+pub fn lan_decided(hosts: &[HostInfo]) -> bool {
+    hosts.iter().any(|h| h.fact(names::host::NETWORK).is_some())
+}
+
 impl HostInfo {
     /// The value of the first `key` fact published about the host.
     pub fn fact(&self, key: &str) -> Option<&str> {
@@ -240,6 +246,26 @@ impl HostInfo {
     /// True when `devices` placed the host in the capture's own network ([`names::host::NETWORK`]).
     pub fn is_local(&self) -> bool {
         self.facts(names::host::NETWORK).any(|v| v == "local")
+    }
+
+    /// Whether a report shows the host as on the capture's own network. When `decided` (some host
+    /// carries a [`names::host::NETWORK`] fact: `devices` ran and placed them, see
+    /// [`lan_decided`]), by that decision, and addresses that are never routed (unspecified,
+    /// loopback, link-local, multicast, broadcast) are local whatever it said; otherwise by the
+    /// address's class alone.
+    pub fn shown_local(&self, decided: bool) -> bool {
+        let class = crate::net::IpClass::of(std::net::IpAddr::from(self.ip));
+        let routed = matches!(
+            class,
+            crate::net::IpClass::Public
+                | crate::net::IpClass::Documentation
+                | crate::net::IpClass::Private
+        );
+        if decided {
+            self.is_local() || !routed
+        } else {
+            class.is_local()
+        }
     }
 
     /// The roles `devices` gave the host (`gateway`, `router`; [`names::host::DEVICE`]), distinct.

@@ -59,7 +59,46 @@ fn a_capture_with_a_header_and_no_packets_gives_an_empty_report() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_pipeline(dir.path(), WEB_JSON, &testdata("empty_no_packets.pcap"));
     assert_eq!(run.code, 0, "{}", run.all_output());
-    assert_eq!(run.report()["capture"]["packets"], 0);
+    let report = run.report();
+    assert_eq!(report["capture"]["packets"], 0);
+    // Said, so an empty report is not read as "nothing suspicious found".
+    let notes = report["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n["key"] == "capture.no-packets" && n["stage"] == "host"),
+        "{notes:?}"
+    );
+    assert!(
+        run.stdout.contains("The capture holds no packets"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// A usage error exits 1 (nothing analyzed), not 2, which means "a report was written but is
+/// incomplete"; --help exits 0.
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    for args in [
+        &["run", "pipeline.toml"][..],
+        &["run", "--bogus", "a", "b"],
+        &["nonsense"],
+    ] {
+        let out = pcapxray(args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Usage"),
+            "{args:?}"
+        );
+    }
+    assert_eq!(pcapxray(&["--help"]).status.code(), Some(0));
+    assert_eq!(pcapxray(&["--version"]).status.code(), Some(0));
 }
 
 #[test]

@@ -202,6 +202,13 @@ fn timestamps_running_backwards_or_jumping_to_1970_and_2106_are_reported() {
     assert_eq!(c["first_packet"], "2013-03-07T21:42:06.000000Z");
     assert_eq!(c["last_packet"], "2013-03-07T21:42:10.000000Z");
     assert_eq!(c["duration_seconds"], 4.0);
+    // The flow files an implausible packet under the time before it: 2106 does not time it out
+    // (one flow of all eight packets, not a second one ending in 2106).
+    let flows = report["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 1, "{flows:?}");
+    assert_eq!(flows[0]["to_server"]["packets"], 8);
+    assert_eq!(flows[0]["start"], "2013-03-07T21:42:06.000000Z");
+    assert_eq!(flows[0]["end"], "2013-03-07T21:42:10.000000Z");
     // Said as a warning while running and in the summary, not as a finding.
     assert!(
         run.stderr.contains("warning") && run.stderr.contains("timestamps run backwards"),

@@ -79,3 +79,28 @@ fn tor_fetch_refuses_an_answer_that_is_not_a_consensus() {
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// A consensus cut short (here after its first 100,000 bytes, 246 of its 6,088 relays) is refused:
+/// stored, it would stand for the whole one with the relays after the cut missing.
+#[test]
+fn tor_fetch_refuses_a_truncated_consensus() {
+    let consensus = std::fs::read(testdata("tor_cached-consensus_2022-11-19")).unwrap();
+    let port = serve(consensus[..100_000].to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}/consensus");
+    let out = pcapxray(&[
+        "tor",
+        "fetch",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--from",
+        &url,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ends before its `directory-footer` and signatures"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

@@ -1,7 +1,9 @@
 //! The capture's clock, checked. Timestamps that run backwards, jump ahead by more than a day or lie
 //! outside any plausible time (before 1990, or after the file was written) are counted with the first
 //! packet that showed them, and the capture's first and last time come from plausible timestamps only,
-//! so one bad record cannot stretch a capture to 41 years.
+//! so one bad record cannot stretch a capture to 41 years. A packet with an implausible timestamp is
+//! filed under the latest plausible time before it (see [`Clock::packet`]), so one bad record cannot
+//! time out every open flow either.
 
 /// 1990-01-01 00:00:00 UTC, in nanoseconds: nothing earlier is a plausible capture time.
 pub const EARLIEST_PLAUSIBLE_NS: u64 = 631_152_000 * NS;
@@ -62,7 +64,8 @@ impl Anomaly {
             AnomalyKind::OutOfRange => format!(
                 "implausible timestamps: {n} packet{s} dated before 1990 or after the capture file \
                  was written, first packet {first} at {at}; the capture's first and last time and \
-                 its duration leave them out"
+                 its duration leave them out, and their flows file them under the time of the \
+                 packet before them"
             ),
         }
     }
@@ -94,13 +97,15 @@ impl Clock {
         }
     }
 
-    /// The next packet's timestamp.
-    pub fn packet(&mut self, ts: u64) {
+    /// The next packet's timestamp; returns the time to file the packet under: `ts` itself, or for
+    /// an implausible `ts` the latest plausible time before it (`ts` when there was none: a capture
+    /// made by a device whose clock was never set keeps its own times).
+    pub fn packet(&mut self, ts: u64) -> u64 {
         self.packets += 1;
         self.all = Some(widen(self.all, ts));
         if !(EARLIEST_PLAUSIBLE_NS..=self.latest_plausible).contains(&ts) {
             self.note(AnomalyKind::OutOfRange, ts, 0);
-            return;
+            return self.previous.unwrap_or(ts);
         }
         self.plausible = Some(widen(self.plausible, ts));
         if let Some(prev) = self.previous {
@@ -111,6 +116,7 @@ impl Clock {
             }
         }
         self.previous = Some(self.previous.map_or(ts, |p| p.max(ts)));
+        ts
     }
 
     fn note(&mut self, kind: AnomalyKind, ts: u64, step: u64) {
@@ -246,11 +252,12 @@ mod tests {
     #[test]
     fn dates_in_1970_and_2106_are_out_of_range_and_left_out_of_the_span() {
         let mut c = Clock::new(LATEST);
-        c.packet(T0);
-        c.packet(0);
-        c.packet(T0 + NS);
-        c.packet(4_294_967_295 * NS);
-        c.packet(T0 + 2 * NS);
+        // Each packet is filed under its own time, an implausible one under the plausible time before it.
+        assert_eq!(c.packet(T0), T0);
+        assert_eq!(c.packet(0), T0);
+        assert_eq!(c.packet(T0 + NS), T0 + NS);
+        assert_eq!(c.packet(4_294_967_295 * NS), T0 + NS);
+        assert_eq!(c.packet(T0 + 2 * NS), T0 + 2 * NS);
         let a = c.anomalies();
         assert_eq!(a.len(), 1, "{a:?}");
         assert_eq!(
@@ -286,8 +293,9 @@ mod tests {
     #[test]
     fn when_nothing_is_plausible_the_span_covers_everything() {
         let mut c = Clock::new(LATEST);
-        c.packet(5 * NS);
-        c.packet(2 * NS);
+        // A device whose clock was never set: its packets keep their own times.
+        assert_eq!(c.packet(5 * NS), 5 * NS);
+        assert_eq!(c.packet(2 * NS), 2 * NS);
         assert_eq!(c.span(), (2 * NS, 5 * NS));
         assert_eq!(Clock::new(LATEST).span(), (0, 0));
     }

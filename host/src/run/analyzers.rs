@@ -224,6 +224,28 @@ impl Analyzers {
         });
     }
 
+    /// The host's run note for a capture without a single packet (a valid header and nothing
+    /// after it, or a damaged first record): the empty report is the whole truth, not a failure to
+    /// find anything.
+    pub fn empty_capture_note(&mut self, packets: u64, read_error: bool) {
+        if packets > 0 {
+            return;
+        }
+        let why = if read_error {
+            "the capture broke before its first packet (see the read error)"
+        } else {
+            "the file is a valid capture with a header and no packet records"
+        };
+        self.host_note(wit::RunNote {
+            key: "capture.no-packets".into(),
+            level: wit::NoteLevel::Warning,
+            message: format!(
+                "The capture holds no packets: {why}; this report is empty for that reason"
+            ),
+            attributes: Vec::new(),
+        });
+    }
+
     fn host_note(&mut self, note: wit::RunNote) {
         self.notes.push(wit::NoteRecord {
             stage: "host".into(),

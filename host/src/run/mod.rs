@@ -384,6 +384,7 @@ impl Run {
         let analyzers = &mut self.analyzers;
         analyzers.stream_notes(&read.streams, self.pipeline.flows.stream_budget.total >> 20);
         analyzers.eviction_note(read.evicted, self.pipeline.flows.max_active_flows);
+        analyzers.empty_capture_note(read.stats.packets, read.read_error.is_some());
         let (opts, total) = (&mut self.opts, self.total);
         let (packets, flows_total) = (read.stats.packets, read.flows_total);
         analyzers

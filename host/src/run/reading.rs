@@ -73,10 +73,11 @@ impl Stats {
         }
     }
 
-    fn frame(&mut self, ts: u64, len: usize) {
+    /// Counts a frame; returns the time to file it under (see [`Clock::packet`]).
+    fn frame(&mut self, ts: u64, len: usize) -> u64 {
         self.packets += 1;
         self.bytes += len as u64;
-        self.clock.packet(ts);
+        self.clock.packet(ts)
     }
 }
 
@@ -192,7 +193,8 @@ fn read_all(
             }
             Some(Ok(frame)) => frame,
         };
-        stats.frame(frame.ts, frame.data.len());
+        let mut frame = frame;
+        frame.ts = stats.frame(frame.ts, frame.data.len());
         let decoded = decoder.decode(&frame);
         if let Some((fate, frames)) = Fate::of(&decoded) {
             stats.fates.add(fate, frames);

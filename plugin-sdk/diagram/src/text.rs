@@ -4,6 +4,7 @@
 //! in (DOT, XML/SVG, HTML). Also the network-side helpers for grouping hosts: CIDR filters and the
 //! registered domain of a name.
 
+use pcapxray_plugin_sdk::encoding::is_invisible;
 use std::net::IpAddr;
 
 /// `text` made printable and at most `max` characters long: control characters become spaces, runs of
@@ -37,7 +38,10 @@ pub fn clean(text: &str, max: usize) -> String {
     out.trim_end().to_string()
 }
 
-/// Escapes text for XML and HTML content and attribute values.
+/// Escapes text for XML and HTML content and attribute values. Characters that would change how
+/// the text around them is shown without being seen (bidirectional overrides, zero-width characters:
+/// [`is_invisible`]) are written as visible escapes, `\u{202e}`, as the text reports write them: a
+/// file name `invoice\u{202e}gnp.exe` must not read as `invoiceexe.png`.
 pub fn escape_xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
@@ -49,6 +53,7 @@ pub fn escape_xml(text: &str) -> String {
             '\'' => out.push_str("&#39;"),
             '\n' => out.push_str("&#10;"),
             c if c.is_control() => out.push(' '),
+            c if is_invisible(c) => out.extend(c.escape_unicode()),
             c => out.push(c),
         }
     }
@@ -180,6 +185,11 @@ mod tests {
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
         );
         assert_eq!(quote_dot("a\"b\\N\nc"), "\"a\\\"b\\\\N\\nc\"");
+        // A right-to-left override would show invoice\u{202e}gnp.exe as invoiceexe.png.
+        assert_eq!(
+            escape_xml("invoice\u{202e}gnp.exe\u{200b}"),
+            "invoice\\u{202e}gnp.exe\\u{200b}"
+        );
     }
 
     #[test]

@@ -474,7 +474,21 @@ impl Known<'_, '_> {
             if !gateway && (role.behind.is_empty() || (!substantial && role.lan.is_empty())) {
                 continue;
             }
-            out.push(self.router_finding(role, gateway, &dhcp_routers));
+            // A router is shown by what it forwards: addresses whose packets arrive with a lowered
+            // TTL, or, from a MAC with no LAN address of its own, any address not evidently local.
+            // A MAC that has a LAN address and sends another address with an unlowered TTL is that
+            // device's own (a dual-stack laptop's global IPv6 address), not something it forwards.
+            let forwarded: Vec<IpAddr> = role
+                .behind
+                .iter()
+                .filter(|ip| gateway || role.lan.is_empty() || self.ttls.initial(ip) == Some(false))
+                .copied()
+                .collect();
+            if forwarded.is_empty() {
+                continue;
+            }
+            let forwarded = &forwarded;
+            out.push(self.router_finding(role, forwarded, gateway, &dhcp_routers));
             for ip in &role.lan {
                 if gateway {
                     gateway_ips.insert(*ip);
@@ -514,11 +528,18 @@ impl Known<'_, '_> {
     }
 
     /// The `device.gateway` (`gateway`) or `device.router` finding of one MAC, on its LAN address when
-    /// one was seen (more confident when the DHCP server names that address as router).
-    fn router_finding(&self, role: &MacRole, gateway: bool, dhcp_routers: &[IpAddr]) -> Finding {
+    /// one was seen (more confident when the DHCP server names that address as router); `forwarded`
+    /// are the remote addresses it stands on.
+    fn router_finding(
+        &self,
+        role: &MacRole,
+        forwarded: &[IpAddr],
+        gateway: bool,
+        dhcp_routers: &[IpAddr],
+    ) -> Finding {
         let (vendor, settings) = (self.vendors.lookup(role.mac), self.settings);
-        let mut examples: Vec<String> = role.behind.iter().take(5).map(|i| i.to_string()).collect();
-        if role.behind.len() > 5 {
+        let mut examples: Vec<String> = forwarded.iter().take(5).map(|i| i.to_string()).collect();
+        if forwarded.len() > 5 {
             examples.push("…".into());
         }
         let mac_text = format_mac(role.mac);
@@ -542,15 +563,7 @@ impl Known<'_, '_> {
                 names::device::ROUTER,
                 60,
                 "a router",
-                format!(
-                    "{} whose packets arrive with router-lowered TTLs {} sent from this MAC",
-                    count(role.behind.len(), "address", "addresses"),
-                    if role.behind.len() == 1 {
-                        "was"
-                    } else {
-                        "were"
-                    }
-                ),
+                self.forwarding_reason(forwarded),
             )
         };
         let lan_ip = role
@@ -561,11 +574,11 @@ impl Known<'_, '_> {
         let mut finding = match lan_ip {
             Some(ip) => Finding::on_host(ip, tag, Severity::Info).summary(format!(
                 "{ip} is {what}: MAC {who} forwards traffic of {}",
-                count(role.behind.len(), "remote address", "remote addresses")
+                count(forwarded.len(), "remote address", "remote addresses")
             )),
             None => Finding::on_capture(tag, Severity::Info).summary(format!(
                 "MAC {who} is {what} (its LAN address was not seen): it forwards traffic of {}",
-                count(role.behind.len(), "remote address", "remote addresses")
+                count(forwarded.len(), "remote address", "remote addresses")
             )),
         };
         finding = finding
@@ -583,13 +596,39 @@ impl Known<'_, '_> {
             reason.push_str("; the DHCP server names it as router (option 3)");
         }
         finding
-            .attr(
-                names::device::REMOTE_ADDRESSES,
-                role.behind.len().to_string(),
-            )
+            .attr(names::device::REMOTE_ADDRESSES, forwarded.len().to_string())
             .attr(names::device::EXAMPLES, examples.join(","))
             .attr(names::common::REASON, reason)
             .confidence(confidence)
+    }
+
+    /// Why a MAC is said to forward `forwarded`: how many arrive with router-lowered TTLs, and how
+    /// many others are public addresses of a private LAN or arrive without a TTL to judge by.
+    fn forwarding_reason(&self, forwarded: &[IpAddr]) -> String {
+        let lowered = forwarded
+            .iter()
+            .filter(|ip| self.ttls.initial(ip) == Some(false))
+            .count();
+        let was = |n: usize| if n == 1 { "was" } else { "were" };
+        let mut parts = Vec::new();
+        if lowered > 0 {
+            parts.push(format!(
+                "{} whose packets arrive with router-lowered TTLs {} sent from this MAC",
+                count(lowered, "address", "addresses"),
+                was(lowered)
+            ));
+        }
+        let other = forwarded.len() - lowered;
+        if other > 0 {
+            parts.push(format!(
+                "{} not evidently on this link (a public address on a private LAN, seen in neither \
+                 ARP nor DHCP, or without a TTL to judge by) {} sent from this MAC, which has no LAN \
+                 address of its own",
+                count(other, "address", "addresses"),
+                was(other)
+            ));
+        }
+        parts.join("; ")
     }
 
     /// OS hints and the per-host summary of every LAN host. When most LAN addresses sent one unanswered
@@ -968,5 +1007,41 @@ pub mod tests {
         ];
         let out = run(&laptop, &Ttls::default(), &Clients::default());
         assert!(out.findings.iter().all(|f| f.tag != "device.gateway"));
+    }
+
+    #[test]
+    fn a_dual_stack_laptop_sending_its_global_ipv6_address_is_no_router() {
+        // mixed_pcapxray_malicious_traffic.pcap: the laptop 192.168.0.6 also sends from its global
+        // IPv6 address, with hop limit 64 from its own MAC; the gateway's MAC brings packets of remote
+        // servers with lowered hop limits.
+        let hosts = vec![
+            host("192.168.0.6", &["78:4f:43:59:c1:6f"], false, &[]),
+            host(
+                "2604:2000:71d6:400:3cc2:834:5d8e:c6bd",
+                &["78:4f:43:59:c1:6f"],
+                false,
+                &[],
+            ),
+            host(
+                "2607:f8b0:4006:819::200e",
+                &["54:13:79:f3:66:d2"],
+                false,
+                &[],
+            ),
+        ];
+        let mut ttls = Ttls::default();
+        ttls.add(ip("192.168.0.6"), 64);
+        ttls.add(ip("2604:2000:71d6:400:3cc2:834:5d8e:c6bd"), 64);
+        ttls.add(ip("2607:f8b0:4006:819::200e"), 55);
+        let out = run(&hosts, &ttls, &Clients::default());
+        let routers: Vec<&Finding> = out
+            .findings
+            .iter()
+            .filter(|f| f.tag == "device.router" || f.tag == "device.gateway")
+            .collect();
+        assert_eq!(routers.len(), 1, "{routers:?}");
+        assert_eq!(routers[0].get("mac"), Some("54:13:79:f3:66:d2"));
+        assert_eq!(routers[0].get("examples"), Some("2607:f8b0:4006:819::200e"));
+        assert!(!facts_of(&out, "192.168.0.6").contains(&("device".into(), "router".into())));
     }
 }

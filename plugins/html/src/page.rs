@@ -8,7 +8,6 @@ use pcapxray_diagram::{
     LAYOUT_BUDGET_MS, NetGraph, View, ViewOptions, available_views, to_svg, to_svg_unplaced,
 };
 use pcapxray_plugin_sdk::names;
-use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::tables::{self, Row, Table};
 use pcapxray_plugin_sdk::{HostInfo, Report, format_mac};
 use std::fmt::Write;
@@ -399,8 +398,11 @@ impl Page<'_> {
                 ("Last seen", false),
             ],
         );
+        // Local as the `devices` analyzer decided, when it ran; else by the address's class.
+        let decided = pcapxray_plugin_sdk::results::lan_decided(hosts);
         for h in hosts {
             let ip = std::net::IpAddr::from(h.ip);
+            let local = h.shown_local(decided);
             let mut names: Vec<String> = Vec::new();
             let mut vendor: Vec<String> = Vec::new();
             let mut os: Vec<String> = Vec::new();
@@ -426,14 +428,7 @@ impl Page<'_> {
                 sort_key(ip),
                 e(&ip.to_string())
             );
-            text_cell(
-                out,
-                if IpClass::of(ip).is_local() {
-                    "local"
-                } else {
-                    "internet"
-                },
-            );
+            text_cell(out, if local { "local" } else { "internet" });
             let macs: Vec<String> = h.macs.iter().map(|&m| format_mac(m)).collect();
             let _ = write!(out, "<td class=\"mono\">{}</td>", e(&macs.join(" ")));
             text_cell(out, &vendor.join("; "));

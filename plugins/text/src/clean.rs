@@ -3,7 +3,7 @@
 //! through these helpers, which keep each value on its own line, make control and invisible
 //! characters visible, bound lengths, and never panic.
 
-use pcapxray_plugin_sdk::{Flow, time::iso8601};
+use pcapxray_plugin_sdk::{Flow, encoding::is_invisible, time::iso8601};
 use std::fmt::Write;
 use std::net::{IpAddr, SocketAddr};
 
@@ -32,13 +32,6 @@ pub fn line(text: &str, max: usize) -> String {
         }
     }
     out
-}
-
-/// Characters that change how the rest of a line is shown without being seen themselves.
-fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
-        | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
 }
 
 /// Payload bytes as printable ASCII: every byte outside `0x20..=0x7e` becomes `.`.

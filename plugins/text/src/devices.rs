@@ -184,12 +184,26 @@ pub struct Counts {
 /// The whole `devices.txt`.
 /// `counts` says how many hosts were left out of `report.hosts`: those without a MAC address (never
 /// listed) and those past the output's `max_hosts`.
+/// A host's MAC addresses: those its packets came from, then those a stage published as its `mac`
+/// fact (`devices` does for an address DHCP handed to a client that never sent from it in the capture).
+pub(crate) fn macs_of(h: &HostInfo) -> Vec<u64> {
+    let mut macs = h.macs.clone();
+    for n in h.notes.iter().filter(|n| n.key == names::host::MAC) {
+        if let Some(mac) = parse_mac(&n.value)
+            && !macs.contains(&mac)
+        {
+            macs.push(mac);
+        }
+    }
+    macs
+}
+
 pub fn render(report: &Report, analysis: &Analysis, counts: Counts) -> String {
     let mut out = String::with_capacity(1024 + report.hosts.len() * 256);
     capture_header(&mut out, "devices report", report);
     let with_mac: Vec<&HostInfo> = sorted(&report.hosts)
         .into_iter()
-        .filter(|h| !h.macs.is_empty())
+        .filter(|h| !macs_of(h).is_empty())
         .collect();
     let without = report.hosts.len() - with_mac.len() + counts.without_mac as usize;
     let _ = writeln!(
@@ -214,9 +228,9 @@ pub fn render(report: &Report, analysis: &Analysis, counts: Counts) -> String {
         );
     }
 
-    mac_table(&mut out, &with_mac, &analysis.mac_vendors);
-
     let decided = lan_decided(&report.hosts);
+    mac_table(&mut out, &with_mac, &analysis.mac_vendors, decided);
+
     let (local, remote): (Vec<&HostInfo>, Vec<&HostInfo>) =
         with_mac.iter().partition(|h| is_local(h, decided));
     let _ = writeln!(out, "\n== Local network hosts ({})", local.len());
@@ -278,22 +292,24 @@ fn brief(out: &mut String, h: &HostInfo) {
     }
 }
 
-/// Every MAC address, its vendor and the addresses that used it.
-fn mac_table(out: &mut String, hosts: &[&HostInfo], named: &HashMap<u64, String>) {
+/// Every MAC address, its vendor and the addresses that used it; local as the host list decides
+/// (`decided`: by the `devices` analyzer's `network = local`).
+fn mac_table(out: &mut String, hosts: &[&HostInfo], named: &HashMap<u64, String>, decided: bool) {
     // mac -> (vendor, local ips, other ip count)
     let mut macs: BTreeMap<u64, (Option<&str>, Vec<IpAddr>, usize)> = BTreeMap::new();
     for h in hosts {
         let ip = IpAddr::from(h.ip);
-        let local = IpClass::of(ip).is_local();
+        let local = h.shown_local(decided);
         let vendor = h
             .notes
             .iter()
             .find(|n| n.key == names::host::VENDOR)
             .map(|n| n.value.as_str());
-        for &mac in &h.macs {
+        let own = macs_of(h);
+        for &mac in &own {
             let entry = macs.entry(mac).or_default();
             // A host with one MAC says which vendor that MAC is; prefer local hosts.
-            if h.macs.len() == 1 && (entry.0.is_none() || local) {
+            if own.len() == 1 && (entry.0.is_none() || local) {
                 entry.0 = vendor.or(entry.0);
             }
             if local {
@@ -339,7 +355,16 @@ fn block(out: &mut String, h: &HostInfo, about: &HashMap<IpAddr, Vec<Concluded>>
     let ip = IpAddr::from(h.ip);
     let class = IpClass::of(ip);
     let _ = writeln!(out, "\n{ip}  [{}]", class.as_str());
-    let macs: Vec<String> = h.macs.iter().map(|m| format_mac(*m)).collect();
+    let macs: Vec<String> = macs_of(h)
+        .iter()
+        .map(|m| {
+            if h.macs.contains(m) {
+                format_mac(*m)
+            } else {
+                format!("{} (the client DHCP gave this address to)", format_mac(*m))
+            }
+        })
+        .collect();
     field(out, "  ", "MAC", &macs.join(", "), KEY);
     for (key, label) in SHOWN {
         let vals = values(&h.notes, key);
@@ -391,7 +416,7 @@ fn block(out: &mut String, h: &HostInfo, about: &HashMap<IpAddr, Vec<Concluded>>
     let others: Vec<&HostNote> = h
         .notes
         .iter()
-        .filter(|n| !SHOWN.iter().any(|(k, _)| *k == n.key))
+        .filter(|n| n.key != names::host::MAC && !SHOWN.iter().any(|(k, _)| *k == n.key))
         .collect();
     for (i, n) in others.iter().take(MAX_OTHER_FACTS).enumerate() {
         field(
@@ -489,6 +514,40 @@ mod tests {
         }
         assert!(text.contains("1 without one"));
         assert!(!text.contains("10.9.9.9"));
+    }
+
+    #[test]
+    fn a_dhcp_client_known_by_its_mac_fact_is_listed_with_its_vendor() {
+        // dhcp_message_types.pcap: the client sends from 0.0.0.0; the address DHCP gave it never
+        // sends, so its MAC is only the `devices` fact, and devices decided which hosts are local.
+        let unspecified = host("0.0.0.0", &[0x90b11c994929]);
+        let mut server = host("128.2.6.152", &[0x000c29400eef]);
+        server.notes = vec![
+            note("devices", "network", "local"),
+            note("devices", "vendor", "VMware, Inc."),
+        ];
+        let mut client = host("128.2.6.189", &[]);
+        client.notes = vec![
+            note("devices", "network", "local"),
+            note("devices", "mac", "90:b1:1c:99:49:29"),
+            note("devices", "vendor", "Dell Inc."),
+            note("devices", "dhcp.hostname", "btest.is.cool"),
+        ];
+        let r = report(vec![unspecified, server, client]);
+        let text = render(&r, &Analysis::default(), Counts::default());
+        assert!(text.contains("== Local network hosts (2)"), "{text}");
+        assert!(text.contains("\n128.2.6.189  [public]\n"), "{text}");
+        assert!(
+            text.contains("90:b1:1c:99:49:29 (the client DHCP gave this address to)"),
+            "{text}"
+        );
+        assert!(text.contains("btest.is.cool (devices)"), "{text}");
+        // The MAC table: the vendor DHCP's client has, the server as local (devices said so).
+        assert!(text.contains("90:b1:1c:99:49:29  Dell Inc."), "{text}");
+        assert!(
+            text.contains("00:0c:29:40:0e:ef  VMware, Inc.                      128.2.6.152"),
+            "{text}"
+        );
     }
 
     #[test]

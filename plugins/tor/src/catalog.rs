@@ -99,6 +99,8 @@ pub struct Catalog {
     pub failures: Vec<String>,
     /// Messages for the log.
     pub notes: Vec<Note>,
+    /// Documents read in full that end before their `directory-footer` (a truncated file), by name.
+    pub truncated: std::collections::BTreeSet<String>,
     /// Parsed documents, least recently used first: (index into `documents`, document).
     cache: Vec<(usize, Consensus)>,
 }
@@ -250,7 +252,7 @@ impl Catalog {
                 first.join("; ")
             )));
         }
-        if !c.complete {
+        if !c.complete && self.truncated.insert(document.name.clone()) {
             self.notes.push(Note::Warn(format!(
                 "{} ends before its `directory-footer`: the file looks truncated, relays after the cut are missing.",
                 document.name

@@ -266,6 +266,20 @@ impl Tor {
     fn conclude(&mut self, files: &dyn Host, out: &mut Outcome) {
         let heuristic = self.config.heuristic;
         let catalog = self.catalog(files);
+        if !catalog.truncated.is_empty() {
+            let names: Vec<&str> = catalog.truncated.iter().map(String::as_str).collect();
+            out.note(
+                RunNote::warning(
+                    names::tor::NOTE_TRUNCATED,
+                    format!(
+                        "{} ends before its `directory-footer`: the file looks truncated, so relays listed after the cut \
+                         are missing and flows to them are not marked as Tor. Replace it with a complete consensus.",
+                        names.join(", ")
+                    ),
+                )
+                .attr("documents", names.join(",")),
+            );
+        }
         if catalog.is_empty() {
             let reason = if catalog.failures.is_empty() {
                 "no consensus document could be read".to_string()
@@ -520,6 +534,33 @@ mod tests {
                 .starts_with("/tor: not granted")
         );
         assert!(out.notes[0].message.contains("heuristic is switched off"));
+    }
+
+    #[test]
+    fn a_truncated_consensus_still_matches_but_gives_a_run_note_naming_it() {
+        let fs = FakeHost::new("tor").grant_files();
+        let full = String::from_utf8(doc("2022-11-19 10", "stars1", "158.69.204.36", 443)).unwrap();
+        let cut = &full[..full
+            .find("directory-footer")
+            .expect("the test document has a footer")];
+        fs.file("/tor/cut", cut.as_bytes());
+        let mut tor = reading_tor();
+        let out = run(&mut tor, &fs, &[flow("158.69.204.36", 443)]);
+        assert_eq!(
+            out.findings.len(),
+            1,
+            "the relays before the cut are still matched"
+        );
+        assert_eq!(out.notes.len(), 1, "{:?}", out.notes);
+        assert_eq!(out.notes[0].key, "tor.truncated-consensus");
+        assert_eq!(out.notes[0].get("documents"), Some("cut"));
+        // A complete one gives none.
+        let mut tor = reading_tor();
+        assert!(
+            run(&mut tor, &stars1(), &[flow("158.69.204.36", 443)])
+                .notes
+                .is_empty()
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod evidence;
 mod files;
 mod tor;
+mod views;
 
 use crate::support::*;
 use serde_json::Value;

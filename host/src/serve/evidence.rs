@@ -33,8 +33,9 @@ use std::time::Duration;
 
 /// What to cut.
 pub enum Selection {
-    /// These flows of report.json, by id.
-    Flows(HashSet<u64>),
+    /// These flows of report.json, by id; only their packets within a time range (microseconds)
+    /// when given.
+    Flows(HashSet<u64>, Option<(u64, u64)>),
     /// Every packet from or to this address, within a time range (microseconds) when given.
     Host(IpAddr, Option<(u64, u64)>),
 }
@@ -210,8 +211,13 @@ pub fn micros(text: &str) -> Option<u64> {
 /// The chosen flows' keys, each with the time spans (microseconds) of its flows.
 type Spans = HashMap<Key, Vec<(u64, u64)>>;
 
-/// Reads the chosen flows from report.json; an id it does not hold is an error.
-fn flow_spans(report: &Path, ids: &HashSet<u64>) -> Result<Spans, CutError> {
+/// Reads the chosen flows from report.json; an id it does not hold is an error. With a time range,
+/// each flow's span is cut down to it (a flow outside it keeps no span).
+fn flow_spans(
+    report: &Path,
+    ids: &HashSet<u64>,
+    range: Option<(u64, u64)>,
+) -> Result<Spans, CutError> {
     let file = std::fs::File::open(report).map_err(|_| CutError::NoReport)?;
     let all: ReportFlows = serde_json::from_reader(io::BufReader::new(file))
         .map_err(|e| CutError::BadReport(e.to_string()))?;
@@ -221,7 +227,13 @@ fn flow_spans(report: &Path, ids: &HashSet<u64>) -> Result<Spans, CutError> {
         found.insert(f.id);
         let start = f.start.as_deref().and_then(micros).unwrap_or(0);
         let end = f.end.as_deref().and_then(micros).unwrap_or(u64::MAX);
-        spans.entry(flow_key(f)).or_default().push((start, end));
+        let (start, end) = match range {
+            Some((a, b)) => (start.max(a), end.min(b)),
+            None => (start, end),
+        };
+        if start <= end {
+            spans.entry(flow_key(f)).or_default().push((start, end));
+        }
     }
     if let Some(missing) = ids.iter().filter(|id| !found.contains(id)).min() {
         return Err(CutError::UnknownFlow(*missing));
@@ -263,7 +275,7 @@ fn within(range: Option<(u64, u64)>, us: u64) -> bool {
 /// comes before the first byte is sent.
 pub fn prepare(capture: &Path, report: &Path, selection: Selection) -> Result<Cut, CutError> {
     let test = match selection {
-        Selection::Flows(ids) => Test::Spans(flow_spans(report, &ids)?),
+        Selection::Flows(ids, range) => Test::Spans(flow_spans(report, &ids, range)?),
         Selection::Host(ip, range) => Test::Host(ip, range),
     };
     let reader = CaptureReader::open(capture).map_err(|e| CutError::Capture(e.to_string()))?;

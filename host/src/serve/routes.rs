@@ -542,6 +542,12 @@ struct PcapQuery {
 #[derive(serde::Deserialize)]
 struct PcapForm {
     flows: String,
+    /// The view's time range, `START/END` in ISO 8601 UTC; empty or absent: the whole capture.
+    #[serde(default)]
+    time: String,
+    /// The view's name, for the file name.
+    #[serde(default)]
+    view: String,
 }
 
 fn bad_request(text: &str) -> Response {
@@ -560,7 +566,7 @@ async fn pcap_get(
     };
     let (selection, label) = match (q.flow, q.host) {
         (Some(flow), None) => (
-            evidence::Selection::Flows([flow].into_iter().collect()),
+            evidence::Selection::Flows([flow].into_iter().collect(), None),
             format!("flow-{flow}"),
         ),
         (None, Some(host)) => {
@@ -613,7 +619,54 @@ async fn pcap_post(
     if ids.is_empty() {
         return bad_request("The view holds no flows, so there are no packets to cut.");
     }
-    cut(app, id, evidence::Selection::Flows(ids), "view".into()).await
+    let time = form.time.trim();
+    let range = if time.is_empty() {
+        None
+    } else {
+        match time_range(time) {
+            Some(range) => Some(range),
+            None => {
+                return bad_request(
+                    "The time range must be START/END in ISO 8601 UTC, e.g. 2024-01-31T12:00:00Z/2024-01-31T12:05:00Z.",
+                );
+            }
+        }
+    };
+    cut(
+        app,
+        id,
+        evidence::Selection::Flows(ids, range),
+        view_label(&form.view, range),
+    )
+    .await
+}
+
+/// `view`, `view-dns`, `view-dns-20110318T190608.900000Z-20110318T190608.950000Z`: the file name
+/// says which view and which time range the packets are of (the view's name reduced to letters,
+/// digits, dots and dashes).
+fn view_label(view: &str, range: Option<(u64, u64)>) -> String {
+    let mut label = String::from("view");
+    let name: String = view
+        .trim_start_matches("tag:")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+        .take(40)
+        .collect();
+    if !name.is_empty() && name != "all" {
+        label.push('-');
+        label.push_str(&name);
+    }
+    if let Some((a, b)) = range {
+        for t in [a, b] {
+            label.push('-');
+            label.extend(
+                evidence::iso_micros(t)
+                    .chars()
+                    .filter(|c| *c != '-' && *c != ':'),
+            );
+        }
+    }
+    label
 }
 
 /// Said for a case that reads a lake (`serve --lake`) when its packets are asked for.

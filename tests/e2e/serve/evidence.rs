@@ -152,7 +152,13 @@ fn the_timeline_filters_every_table_and_pcaps_of_a_flow_a_host_and_the_view_hold
     );
     assert_eq!(leading(&dragged["flows"]), active.len() as u64, "{dragged}");
     assert_eq!(dragged["shaded"], "visible", "{dragged}");
-    let ends: BTreeSet<&str> = flows
+    // Its hosts: the ends of those flows, and the hosts active in the range without one (seen only
+    // in ARP, say), by their first and last packet.
+    let (from, to) = (
+        micros(dragged["timeFrom"].as_str().unwrap()),
+        micros(dragged["timeTo"].as_str().unwrap()),
+    );
+    let mut ends: BTreeSet<&str> = flows
         .iter()
         .filter(|f| active.contains(&f["id"].as_u64().unwrap()))
         .flat_map(|f| {
@@ -162,6 +168,22 @@ fn the_timeline_filters_every_table_and_pcaps_of_a_flow_a_host_and_the_view_hold
             ]
         })
         .collect();
+    let flow_ends = ends.len();
+    ends.extend(
+        report["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| {
+                micros(h["last_seen"].as_str().unwrap()) >= from
+                    && micros(h["first_seen"].as_str().unwrap()) <= to
+            })
+            .map(|h| h["ip"].as_str().unwrap()),
+    );
+    assert!(
+        ends.len() > flow_ends,
+        "the range holds a host without a flow in it"
+    );
     assert_eq!(leading(&dragged["hosts"]), ends.len() as u64, "{dragged}");
     let shown: BTreeSet<u64> = r["viewFlowIds"]
         .as_array()
@@ -194,17 +216,57 @@ fn the_timeline_filters_every_table_and_pcaps_of_a_flow_a_host_and_the_view_hold
     );
     assert_eq!(leading(&r["cleared"]["flows"]), flows.len() as u64, "{r}");
 
-    // The view's pcap holds the packets of the view's flows, and tshark reads the same number.
-    let expected: u64 = flows
+    // The view's pcap holds the packets of the view's flows inside the time range (as tshark counts
+    // them in the original capture), not the flows' packets outside it; tshark reads the same number
+    // in the file, and its name says the range.
+    let whole: u64 = flows
         .iter()
         .filter(|f| active.contains(&f["id"].as_u64().unwrap()))
         .map(packets)
         .sum();
+    let tuples: Vec<String> = flows
+        .iter()
+        .filter(|f| active.contains(&f["id"].as_u64().unwrap()))
+        .map(|f| {
+            let proto = f["protocol"].as_str().unwrap();
+            assert!(proto == "tcp" || proto == "udp", "{f}");
+            format!(
+                "(ip.addr=={} && ip.addr=={} && {proto}.port=={} && {proto}.port=={})",
+                f["client"]["ip"].as_str().unwrap(),
+                f["server"]["ip"].as_str().unwrap(),
+                f["client"]["port"],
+                f["server"]["port"]
+            )
+        })
+        .collect();
+    // Times are compared at the reports' microsecond resolution: [from, to + 1 µs).
+    let in_range = format!(
+        "({}) && frame.time_epoch >= {}.{:06} && frame.time_epoch < {}.{:06}",
+        tuples.join(" || "),
+        from / 1_000_000,
+        from % 1_000_000,
+        (to + 1) / 1_000_000,
+        (to + 1) % 1_000_000
+    );
+    let expected = tshark_count(&testdata("http_wikipedia_browsing.pcap"), &in_range) as u64;
+    assert!(
+        expected > 0 && expected < whole,
+        "the dragged range must cut some of its flows' packets: {expected} of {whole}"
+    );
     let view = &r["viewPcap"];
     assert_eq!(view["packets"].as_u64().unwrap(), expected, "{view}");
     assert_eq!(view["format"], "pcap", "{view}");
     assert_eq!(view["linkTypes"], serde_json::json!([1]), "{view}");
-    assert_eq!(view["name"], "http_wikipedia_browsing-view.pcap", "{view}");
+    let stamp = |t: &str| t.replace(['-', ':'], "");
+    assert_eq!(
+        view["name"].as_str().unwrap(),
+        format!(
+            "http_wikipedia_browsing-view-{}-{}.pcap",
+            stamp(dragged["timeFrom"].as_str().unwrap()),
+            stamp(dragged["timeTo"].as_str().unwrap())
+        ),
+        "{view}"
+    );
     let view_file = PathBuf::from(view["path"].as_str().unwrap());
     assert_eq!(tshark_count(&view_file, "") as u64, expected);
 

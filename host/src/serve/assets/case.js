@@ -250,7 +250,7 @@
     }
     summarize(sel);
     window.PcapxrayTimings.page = { diagram: p1 - p0, tables: performance.now() - p1 };
-    $('view-pcap').textContent = 'Download the packets of this view (' + nFlows(sel.flows) + ', pcap)';
+    $('view-pcap').textContent = 'Download the packets of this view (' + nFlows(sel.flows) + (timeRange ? ', in the time range' : '') + ', pcap)';
     $('view-pcap').disabled = !sel.flows;
     if (selected) showHost(selected, false);
     writeState();
@@ -377,7 +377,7 @@
     if (!found.count) { out.replaceChildren(el('span', { text: 'No host matches “' + text.trim() + '”.' })); return; }
     out.replaceChildren(el('span', { text: found.count + ' hosts match: ' }),
       ...found.hits.map(function (ip) { return el('span', {}, hostButton(ip), ' '); }),
-      found.count > 50 ? el('span', { text: '(first 50)' }) : null);
+      ...(found.count > 50 ? [el('span', { text: '(first 50)' })] : []));
   }
 
   // ---------- host details ----------
@@ -670,6 +670,9 @@
       if ($('view-pcap-flows').dataset.filled === '1') { $('view-pcap-flows').dataset.filled = ''; return; }
       e.preventDefault();
       $('view-pcap-flows').value = await ask('viewFlows');
+      // Only the packets inside the time range, as the view shows them; the view names the file.
+      $('view-pcap-time').value = timeRange ? isoOf(timeRange[0]) + '/' + isoOf(timeRange[1]) : '';
+      $('view-pcap-view').value = $('view').value || 'all';
       $('view-pcap-flows').dataset.filled = '1';
       e.target.requestSubmit();
     });

@@ -23,14 +23,22 @@
   }
 
   // Report times are ISO 8601 UTC with up to nine decimals; the page counts in microseconds since the
-  // epoch (exact in a double until the year 2255), as the reports write them.
-  const ISO = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d)?)(?:\.(\d{1,9}))?\s*(?:Z|UTC)?$/i;
+  // epoch (exact in a double until the year 2255), as the reports write them. A time typed by a person
+  // may also carry an offset (+02:00); a date that does not exist (2011-02-30) is no time.
+  const ISO = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d)?)(?:\.(\d{1,9}))?\s*(Z|UTC|[+-]\d\d:?\d\d)?$/i;
   function usOf(text) {
     const m = ISO.exec(String(text === undefined || text === null ? '' : text).trim());
     if (!m) return null;
-    const ms = Date.parse(m[1] + 'T' + (m[2].length === 5 ? m[2] + ':00' : m[2]) + 'Z');
-    if (isNaN(ms)) return null;
-    return ms * 1000 + Number((m[3] || '').padEnd(6, '0').slice(0, 6));
+    const clock = m[2].length === 5 ? m[2] + ':00' : m[2];
+    const ms = Date.parse(m[1] + 'T' + clock + 'Z');
+    if (isNaN(ms) || new Date(ms).toISOString().slice(0, 19) !== m[1] + 'T' + clock) return null;
+    let offset = 0;
+    const zone = m[4] || '';
+    if (/^[+-]/.test(zone)) {
+      const digits = zone.replace(':', '');
+      offset = (digits[0] === '-' ? -1 : 1) * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5))) * 60000;
+    }
+    return (ms - offset) * 1000 + Number((m[3] || '').padEnd(6, '0').slice(0, 6));
   }
   function isoOf(us) {
     const ms = Math.floor(us / 1000);

@@ -145,6 +145,8 @@ function buildModel(report, classes) {
       if (!hosts.has(e.ip)) hosts.set(e.ip, { ip: e.ip, macs: e.mac ? [e.mac] : [], names: [], notes: [] });
     });
   });
+  let lanDecided = false;
+  hosts.forEach(function (h) { if (!lanDecided && (h.notes || []).some(function (n) { return n.key === 'network'; })) lanDecided = true; });
   const flowById = new Map(flows.map(function (f) { return [f.id, f]; }));
   const findings = [];
   flows.forEach(function (f) { f.findings.forEach(function (x) { findings.push(x); }); });
@@ -182,7 +184,7 @@ function buildModel(report, classes) {
   });
   return {
     fileRows: fileRows, filesByFlow: filesByFlow, credentialRows: credentialRows, hasFlows: report.flows !== undefined,
-    flows: flows, hosts: hosts, start: start, end: end, flowById: flowById, findings: findings, notes: notes,
+    flows: flows, hosts: hosts, lanDecided: lanDecided, start: start, end: end, flowById: flowById, findings: findings, notes: notes,
     tags: Array.from(tags).sort(), classes: classes && classes.classes.length ? classes.classes : [],
     views: classes ? classes.views : [], classified: !!classes, untracked: classes ? classes.untracked : 0,
     sha256: str(cap.sha256),
@@ -264,9 +266,32 @@ function viewTest(view) {
 
 // ---------- what the view holds ----------
 // One rule for every count on the page: the flows of the view that pass From and To; the hosts at
-// either end of them (in `all` without filters, every host of the report); the findings on those
-// flows and about those hosts (a `tag:` view keeps only its tag); findings about the capture itself
-// in `all` without filters only.
+// either end of them (in `all` without filters, every host of the report; in `all` with only a time
+// range, also every host active in it, such as one seen only in ARP); the findings on those flows and
+// about those hosts (a `tag:` view keeps only its tag, and also the findings of its tag about hosts
+// that fall in From or To, whatever their flows: an ARP sweep has none); findings about the capture
+// itself in `all` without filters, or in their own `tag:` view when only a time range is set. A
+// finding not on a flow is in a time range when its own time (behaviour.first to behaviour.last) or
+// else its host's first to last seen meets it.
+function timeOf(v) {
+  return typeof v === 'number' ? v : usOf(v);
+}
+function hostSpan(ip) {
+  const h = model.hosts.get(ip);
+  const a = h ? timeOf(h.first_seen) : null, b = h ? timeOf(h.last_seen) : null;
+  return a === null ? null : [a, b === null ? a : b];
+}
+// The time span of a finding not on a flow, or null when nothing says when.
+function findingSpan(x) {
+  const a = x.attributes || {};
+  const first = usOf(a['behaviour.first']), last = usOf(a['behaviour.last']);
+  if (first !== null) return [first, last === null ? first : last];
+  const s = x.subject || {};
+  return s.host !== undefined ? hostSpan(s.host) : null;
+}
+function meets(span, range) {
+  return !!span && span[1] >= range[0] && span[0] <= range[1];
+}
 function selection(state) {
   const view = state.view || 'all';
   const from = parseFilter(state.from), to = parseFilter(state.to);
@@ -279,7 +304,8 @@ function selection(state) {
     return test(f) && matches(fromNets, f.client.ip) && matches(toNets, f.server.ip);
   });
   const flows = timeRange ? timeless.filter(inRange) : timeless;
-  const everything = view === 'all' && !fromNets.length && !toNets.length && !timeRange;
+  const filtered = fromNets.length > 0 || toNets.length > 0;
+  const everything = view === 'all' && !filtered && !timeRange;
   const hosts = new Map();
   function host(ip) {
     let s = hosts.get(ip);
@@ -287,6 +313,9 @@ function selection(state) {
     return s;
   }
   if (everything) model.hosts.forEach(function (_, ip) { host(ip); });
+  else if (view === 'all' && !filtered) {
+    model.hosts.forEach(function (_, ip) { if (meets(hostSpan(ip), timeRange)) host(ip); });
+  }
   flows.forEach(function (f) {
     const a = host(f.client.ip), b = host(f.server.ip);
     a.flows++; a.bytes += f.bytes;
@@ -295,12 +324,29 @@ function selection(state) {
   });
   const inFlows = new Set(flows.map(function (f) { return f.id; }));
   const tagOnly = view.startsWith('tag:') ? view.slice(4) : null;
+  // Whether a finding not on a flow belongs to the view, leaving the time range aside: a host
+  // finding of a `tag:` view whose host is in From or To (either, when set).
+  function ownHostFinding(x) {
+    const s = x.subject || {};
+    if (!tagOnly || s.host === undefined) return false;
+    return !filtered || (fromNets.length > 0 && matches(fromNets, s.host)) || (toNets.length > 0 && matches(toNets, s.host));
+  }
+  function captureFinding(x) {
+    const s = x.subject || {};
+    return s.host === undefined && s.flow === undefined && !!tagOnly && !filtered;
+  }
   const findings = model.findings.filter(function (x) {
     if (tagOnly && !hasTag([x.tag], tagOnly)) return false;
     const s = x.subject || {};
     if (s.flow !== undefined) return inFlows.has(s.flow);
-    if (s.host !== undefined) return hosts.has(s.host);
-    return everything || (!!tagOnly && !fromNets.length && !toNets.length && !timeRange);
+    if (s.host !== undefined && hosts.has(s.host)) return true;
+    if (ownHostFinding(x)) {
+      if (timeRange && !meets(findingSpan(x), timeRange)) return false;
+      host(s.host);
+      return true;
+    }
+    if (s.host !== undefined) return false;
+    return everything || (captureFinding(x) && (!timeRange || meets(findingSpan(x), timeRange)));
   });
   findings.forEach(function (x) {
     const s = x.subject || {};
@@ -310,8 +356,16 @@ function selection(state) {
       if (f) { host(f.client.ip).flagged = true; host(f.server.ip).flagged = true; }
     }
   });
+  // For the timeline's marks: the view's findings not on a flow, at any time.
+  const timelessOthers = model.findings.filter(function (x) {
+    if (tagOnly && !hasTag([x.tag], tagOnly)) return false;
+    const s = x.subject || {};
+    if (s.flow !== undefined) return false;
+    if (s.host !== undefined) return ownHostFinding(x) || (view === 'all' && !filtered) || hosts.has(s.host);
+    return (view === 'all' && !filtered) || captureFinding(x);
+  });
   const onFlows = function (r) { return inFlows.has(r.flow); };
-  return { view: view, flows: flows, timeless: timeless, hosts: hosts, findings: findings,
+  return { view: view, flows: flows, timeless: timeless, timelessOthers: timelessOthers, hosts: hosts, findings: findings,
     files: model.fileRows.filter(onFlows), credentials: model.credentialRows.filter(onFlows),
     error: from.error || to.error || '', timeError: time.error };
 }
@@ -326,6 +380,21 @@ function note(h, key) {
 function isLan(h) {
   return !!(h && (h.class === 'private' || h.class === 'link-local' || h.class === 'loopback' || h.seen_in_arp));
 }
+// On the capture's own network: as the `devices` analyzer decided when it ran (its `network = local`
+// facts; addresses that are never routed count as local whatever it said), else by address class.
+function onLan(h) {
+  if (!h) return false;
+  if (model.lanDecided) return note(h, 'network').indexOf('local') >= 0 || ROUTED.indexOf(h.class) < 0;
+  return isLan(h);
+}
+const ROUTED = ['public', 'private', 'documentation'];
+// A host's MAC addresses as shown: its own on the local network; for a host beyond it, the MAC its
+// packets came from is the next hop's (usually the gateway's), and is said to be.
+function macText(h) {
+  const macs = (h && h.macs || []).join(', ');
+  if (!macs || onLan(h)) return macs;
+  return 'via ' + macs + ' (next hop)';
+}
 function findingText(x) {
   if (x.tag === 'tor.no-consensus') return TOR_NOTE;
   return str(x.summary);
@@ -338,7 +407,7 @@ function classInfo(name) {
 const BINS = 120;
 // The view's flows → bytes per bin (each flow's bytes spread evenly over the bins it spans), and the
 // findings above info on them, at their flow's start: one mark per bin, the most severe, with a count.
-function timeline(timeless) {
+function timeline(timeless, others) {
   if (model.start === null) return null;
   const start = model.start, end = Math.max(model.end, model.start + 1), span = end - start;
   const binOf = function (t) { return Math.min(BINS - 1, Math.max(0, Math.floor((t - start) / span * BINS))); };
@@ -346,20 +415,28 @@ function timeline(timeless) {
   const RANK = { low: 1, medium: 2, high: 3, critical: 4 };
   const perBin = new Map();
   let marks = 0;
+  function mark(t, x) {
+    if (x.severity === 'info') return;
+    marks++;
+    const b = binOf(t);
+    let g = perBin.get(b);
+    if (!g) { g = { t: t, severity: str(x.severity), texts: [], count: 0 }; perBin.set(b, g); }
+    g.count++;
+    if ((RANK[x.severity] || 0) > (RANK[g.severity] || 0)) g.severity = str(x.severity);
+    if (g.texts.length < 5) g.texts.push(str(x.severity) + ' ' + str(x.tag) + ' at ' + isoOf(t) + ': ' + findingText(x));
+  }
   timeless.forEach(function (f) {
     if (f.t0 === null) return;
     const b0 = binOf(f.t0), b1 = Math.max(b0, binOf(f.t1));
     const share = f.bytes / (b1 - b0 + 1);
     for (let b = b0; b <= b1; b++) bytes[b] += share;
-    f.findings.forEach(function (x) {
-      if (x.severity === 'info') return;
-      marks++;
-      let g = perBin.get(b0);
-      if (!g) { g = { t: f.t0, severity: str(x.severity), texts: [], count: 0 }; perBin.set(b0, g); }
-      g.count++;
-      if ((RANK[x.severity] || 0) > (RANK[g.severity] || 0)) g.severity = str(x.severity);
-      if (g.texts.length < 5) g.texts.push(str(x.severity) + ' ' + str(x.tag) + ' at ' + isoOf(f.t0) + ': ' + findingText(x));
-    });
+    f.findings.forEach(function (x) { mark(f.t0, x); });
+  });
+  // Findings about hosts and the capture, at their own time (a sweep's first attempt) or their
+  // host's first packet.
+  (others || []).forEach(function (x) {
+    const when = findingSpan(x);
+    if (when) mark(when[0], x);
   });
   return { start: model.start, end: model.end, bytes: bytes, marks: Array.from(perBin.values()), markCount: marks };
 }
@@ -624,7 +701,7 @@ const TABLES = {
     { label: 'MAC / vendor', value: function (s) {
       const h = model.hosts.get(s.ip) || {};
       const vendor = note(h, 'vendor').join(', ');
-      return (h.macs || []).join(', ') + (vendor ? ' (' + vendor + ')' : '');
+      return macText(h) + (vendor ? ' (' + vendor + ')' : '');
     } },
     { label: 'Flows', value: function (s) { return s.flows; } },
     { label: 'Bytes', value: function (s) { return s.bytes; } },
@@ -692,13 +769,15 @@ const TABLES = {
     { label: 'Name', value: function (x) { const a = x.attributes || {}; return str(a['http.host'] || a['tls.sni'] || a['server.name']); } },
     { label: 'Request', value: function (x) {
       const a = x.attributes || {};
-      return a['http.method'] ? a['http.method'] + ' ' + str(a['http.uri']) : str(a['tls.versions'] || (a['tls.mid-stream'] ? 'TLS (mid-stream)' : ''));
+      if (a['http.method']) return a['http.method'] + ' ' + str(a['http.uri']);
+      if (a['quic.version']) return 'QUIC ' + str(a['quic.version']);
+      return str(a['tls.versions'] || (a['tls.mid-stream'] ? 'TLS (mid-stream)' : ''));
     } },
     { label: 'Answer', value: function (x) {
       const a = x.attributes || {};
       return a['http.status'] ? a['http.status'] + (a['http.server'] ? ' (' + a['http.server'] + ')' : '') : str(a['tls.version'] || a['tls.cipher']);
     } },
-    { label: 'User agent', value: function (x) { return str((x.attributes || {})['http.user-agent']); } },
+    { label: 'User agent', value: function (x) { const a = x.attributes || {}; return str(a['http.user-agent'] || a['quic.user-agent']); } },
   ], data: webFlow },
 };
 // Each table's sort and filter, as the page last set them.
@@ -715,8 +794,12 @@ function value(name, r, i) {
   }
   return v;
 }
+// What the filter box searches: each cell as shown (a severity as its word, not its sort number).
 function rowText(name, r) {
-  if (r.text === null) r.text = TABLES[name].columns.map(function (_, i) { return value(name, r, i); }).join('\u0001').toLowerCase();
+  if (r.text === null) {
+    r.text = TABLES[name].columns.map(function (c, i) { return typeof c.csv === 'function' ? c.csv(r.row) : value(name, r, i); })
+      .join('\u0001').toLowerCase();
+  }
   return r.text;
 }
 const COLLATE = new Intl.Collator('en', { numeric: true }).compare;
@@ -785,7 +868,7 @@ function hostDetails(ip) {
   }
   row('Address', ip);
   row('Class', str(h.class));
-  row('MAC', (h.macs || []).join(', '));
+  row('MAC', macText(h));
   row('Vendor', note(h, 'vendor').join(', '));
   row('Names', (h.names || []).join(', '));
   row('OS hint', note(h, 'os').join(', '));
@@ -812,9 +895,21 @@ function hostDetails(ip) {
 
 // ---------- search ----------
 // An address, a MAC, a name or a finding tag → the hosts it names, in address order.
+// A MAC address in any usual spelling (aa:bb:…, aa-bb-…, aabb.ccdd.eeff, aabbccddeeff) → its 12
+// hex digits, or null.
+function macDigits(text) {
+  const d = String(text).toLowerCase().replace(/[:.\-]/g, '');
+  return /^[0-9a-f]{12}$/.test(d) ? d : null;
+}
+// An address (any IPv6 spelling), an address prefix (141.142.220, or a CIDR network), a MAC (any
+// spelling; hosts whose own MAC it is come first, and hosts beyond the local network only when no
+// local one has it), a name or a finding tag → the hosts.
 function search(text) {
   const q = text.trim().toLowerCase();
-  const mac = q.replace(/-/g, ':');
+  const wanted = ipOf(q);
+  const mac = macDigits(q);
+  const prefix = /^\d{1,3}(\.\d{1,3}){0,2}\.?$/.test(q) ? q.replace(/\.?$/, '.') : null;
+  const nets = q.indexOf('/') > 0 ? (parseFilter(q).nets || []) : [];
   // Hosts a finding with that tag is about, or on whose flows it is.
   const tagged = new Set();
   model.findings.forEach(function (x) {
@@ -823,15 +918,22 @@ function search(text) {
     if (f) { tagged.add(f.client.ip); tagged.add(f.server.ip); }
     else if (x.subject && x.subject.host !== undefined) tagged.add(x.subject.host);
   });
-  const hits = [];
+  const hits = [], viaMac = [];
   model.hosts.forEach(function (h, ip) {
+    if (mac && (h.macs || []).some(function (m) { return macDigits(m) === mac; })) {
+      (onLan(h) ? hits : viaMac).push(ip);
+      return;
+    }
+    const ipHit = wanted ? (function () { const a = ipOf(ip); return !!a && a.v === wanted.v && a.n === wanted.n; })()
+      : ip.toLowerCase() === q;
     const names = (h.names || []).map(function (n) { return n.toLowerCase(); });
-    const macs = (h.macs || []).map(function (m) { return m.toLowerCase(); });
-    if (ip.toLowerCase() === q || macs.indexOf(mac) >= 0 || tagged.has(ip) ||
-      names.some(function (n) { return n.indexOf(q) >= 0; })) hits.push(ip);
+    if (ipHit || (prefix && ip.startsWith(prefix)) || (nets.length && matches(nets, ip)) || tagged.has(ip) ||
+      (q && names.some(function (n) { return n.indexOf(q) >= 0; }))) hits.push(ip);
   });
-  hits.sort(function (a, b) { return a.localeCompare(b, 'en', { numeric: true }); });
-  return { count: hits.length, hits: hits.slice(0, 50) };
+  const all = hits.length ? hits : viaMac;
+  const byAddress = function (a, b) { return a.localeCompare(b, 'en', { numeric: true }); };
+  all.sort(byAddress);
+  return { count: all.length, hits: all.slice(0, 50) };
 }
 
 // ---------- the page's questions ----------
@@ -844,7 +946,7 @@ function select(m) {
     const rank = function (x) { const r = SEVERITY_ORDER[x.severity]; return r === undefined ? 5 : r; };
     return rank(p) - rank(q);
   }));
-  setRows('web', sel.findings.filter(function (x) { return /^web\.(http|https|tls)$/.test(x.tag); }));
+  setRows('web', sel.findings.filter(function (x) { return /^web\.(http|https|tls|quic)$/.test(x.tag); }));
   setRows('flows', sel.flows.slice().sort(function (p, q) { return (p.t0 || 0) - (q.t0 || 0) || p.id - q.id; }));
   setRows('dns', dnsRows(sel.flows));
   setRows('files', sel.files);
@@ -854,7 +956,7 @@ function select(m) {
   const t2 = performance.now();
   const picture = diagram(m.open, m.width, m.height);
   const t3 = performance.now();
-  const line = timeline(sel.timeless);
+  const line = timeline(sel.timeless, sel.timelessOthers);
   // What each part cost in the worker (milliseconds), for the benchmark.
   const timings = { selection: t1 - t0, tables: t2 - t1, diagram: t3 - t2, timeline: performance.now() - t3 };
   return {

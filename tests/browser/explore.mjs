@@ -183,14 +183,19 @@ try {
   if (args['v6-case']) {
     const url = args['v6-case'];
     result.v6 = await hostsOf(url, '::1');
-    // Name the case, then analyze it again without uploading.
+    // Name the case, then analyze it again without uploading: the page's state (here a From
+    // filter) comes back with it.
+    await page.fill('#from', '::1');
+    await page.waitForFunction(() => location.hash.includes('from='));
+    result.hashBefore = await page.evaluate(() => location.hash);
     await page.getByLabel('Case name').fill('Loopback test case');
     await Promise.all([
       page.waitForResponse((r) => r.url().endsWith('/name') && r.request().method() === 'POST'),
       page.getByRole('button', { name: 'Save name' }).click(),
     ]);
     await page.waitForLoadState('load');
-    result.renamed = { heading: await page.locator('h1').textContent(), evidence: await page.locator('#evidence-name').textContent() };
+    result.renamed = { heading: await page.locator('h1').textContent(), evidence: await page.locator('#evidence-name').textContent(),
+      hash: await page.evaluate(() => location.hash) };
     await Promise.all([
       page.waitForResponse((r) => r.url().endsWith('/rerun') && r.request().method() === 'POST'),
       page.getByRole('button', { name: 'Analyze again with the current pipeline' }).click(),
@@ -198,7 +203,8 @@ try {
     await page.waitForLoadState('load');
     result.rerunStatus = await page.locator('#case-status').textContent();
     await page.waitForFunction(() => document.body.dataset.ready === 'explore');
-    result.rerun = { status: await page.locator('#case-status').textContent(), summary: await summary(), heading: await page.locator('h1').textContent() };
+    result.rerun = { status: await page.locator('#case-status').textContent(), summary: await summary(), heading: await page.locator('h1').textContent(),
+      hash: await page.evaluate(() => location.hash), from: await page.inputValue('#from') };
     await page.goto(args.url);
     result.listed = await page.locator(`tr[data-id="${url.split('/').pop()}"] td:first-child`).textContent();
     step(`renamed and re-ran ${url}: ${JSON.stringify(result.rerun)}`);

@@ -5,7 +5,7 @@
 // (tests/e2e/serve.rs checks it against report.json).
 //
 // node views.mjs --case http://127.0.0.1:PORT/cases/ID --states '["view=all", "view=tag:x"]'
-//   [--searches '["00:13:7f:be:8c:ff"]'] [--filter-findings medium] [--chromium PATH]
+//   [--searches '["00:13:7f:be:8c:ff"]'] [--filter-findings medium] [--report-html 1] [--chromium PATH]
 
 import { openSession } from './session.mjs';
 import { tmpdir } from 'node:os';
@@ -55,6 +55,16 @@ try {
     await page.waitForFunction((b) => document.getElementById('findings-table-count').textContent !== b, before);
     result.filtered = { word: args['filter-findings'], count: await page.locator('#findings-table-count').textContent(),
       severities: await rows('findings-table', 0) };
+  }
+  if (args['report-html']) {
+    // report.html opened from the server (?view): its own script sorts a table when a header is pressed.
+    await page.goto(args.case + '/report/report.html?view');
+    const th = page.locator('#hosts-table thead th[aria-sort], #hosts-table thead th').first();
+    const aria = () => th.getAttribute('aria-sort');
+    result.reportHtml = { before: await aria() };
+    await th.locator('button').click();
+    await page.waitForTimeout(200);
+    result.reportHtml.after = await aria();
   }
 } finally {
   await close();

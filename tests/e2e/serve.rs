@@ -1015,6 +1015,12 @@ fn the_explore_page_works_in_a_real_headless_chromium() {
     );
     assert_eq!(result["rerun"]["status"], "done", "{result}");
     assert_eq!(result["rerun"]["heading"], "Loopback test case", "{result}");
+    // Both came back to the same state of the page (view, filters: the fragment).
+    let before = result["hashBefore"].as_str().unwrap();
+    assert!(before.contains("from="), "{result}");
+    assert_eq!(result["renamed"]["hash"], before, "{result}");
+    assert_eq!(result["rerun"]["hash"], before, "{result}");
+    assert_eq!(result["rerun"]["from"], "::1", "{result}");
     assert!(
         result["rerun"]["summary"]
             .as_str()

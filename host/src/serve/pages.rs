@@ -24,6 +24,21 @@ pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
 pub const FILE_CSP: &str =
     "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'";
 
+/// The html plugin's one script, which report.html carries inline (table sorting, reveal buttons).
+const REPORT_SCRIPT: &str = include_str!("../../../plugins/html/src/report.js");
+
+/// A report.html opened in the browser: the same sandbox, but its own script may run, allowed by its
+/// hash and nothing else (an opaque origin: it reaches neither this server's pages nor its data).
+pub fn report_html_csp() -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let hash =
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(REPORT_SCRIPT));
+    format!(
+        "sandbox allow-scripts; default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+    )
+}
+
 /// Files embedded in the binary, served under `/assets/`.
 const ASSETS: &[(&str, &str, &str)] = &[
     (
@@ -88,7 +103,9 @@ pub fn asset(name: &str) -> Response {
     }
 }
 
-/// Escapes text for HTML content and quoted attribute values.
+/// Escapes text for HTML content and quoted attribute values. Characters that change how the text
+/// around them reads without being seen (bidirectional overrides, zero-width characters) are shown
+/// as escapes, `\u{202e}`: an uploaded `invoice\u{202e}gnp.pcap` must not read as `invoicepcap.png`.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -98,10 +115,20 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            c if is_invisible(c) => out.extend(c.escape_unicode()),
             c => out.push(c),
         }
     }
     out
+}
+
+/// The characters the reports also write as escapes (the plugin SDK's `encoding::is_invisible`; the
+/// host does not link the SDK): zero-width characters, bidirectional marks, embeddings, overrides
+/// and isolates, invisible operators, the byte-order mark, interlinear annotation.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
 }
 
 /// Fills `{{KEY}}` slots in one pass, so a value can never introduce another slot. Values must already
@@ -479,6 +506,31 @@ mod tests {
             &[("A", &escape("<x>{{B}}")), ("B", "b")],
         );
         assert_eq!(out, "<h1>&lt;x&gt;{{B}}</h1>b{{C}}");
+        // A right-to-left override shows as its escape: the name reads as it is.
+        assert_eq!(
+            escape("invoice\u{202e}gnp.pcap\u{200b}"),
+            "invoice\\u{202e}gnp.pcap\\u{200b}"
+        );
+    }
+
+    #[test]
+    fn report_html_may_run_exactly_the_html_plugins_script() {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let csp = report_html_csp();
+        assert!(
+            csp.starts_with("sandbox allow-scripts; default-src 'none'; script-src 'sha256-"),
+            "{csp}"
+        );
+        let hash =
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(REPORT_SCRIPT));
+        assert!(csp.contains(&format!("'sha256-{hash}'")), "{csp}");
+        // No other script: neither inline nor from anywhere, and no way out of the opaque origin.
+        assert!(!csp.contains("allow-same-origin"), "{csp}");
+        assert!(
+            csp.contains(&format!("script-src 'sha256-{hash}';")),
+            "{csp}"
+        );
     }
 
     #[test]

@@ -429,9 +429,16 @@ async fn download(
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
+    // report.html at the report's top is the html plugin's page: its own script may run.
+    let report_root = app.store.report_dir(&id).canonicalize().ok();
+    let csp = if inline && name == "report.html" && file.parent() == report_root.as_deref() {
+        HeaderValue::from_str(&pages::report_html_csp()).ok()
+    } else {
+        None
+    };
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(pages::FILE_CSP),
+        csp.unwrap_or(HeaderValue::from_static(pages::FILE_CSP)),
     );
     response
 }

@@ -113,6 +113,12 @@ pub async fn receive(
 
 /// The uploaded file's name without any folder part or control characters, at most 200 characters.
 pub fn display_name(raw: &str) -> String {
+    // Browsers send `"`, CR and LF of a file name as %22, %0D and %0A (the HTML standard's
+    // multipart/form-data encoding): the evidence keeps its real name.
+    let raw = raw
+        .replace("%22", "\"")
+        .replace("%0D", "\r")
+        .replace("%0A", "\n");
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let clean: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
     let clean = clean.trim();
@@ -134,5 +140,11 @@ mod tests {
         assert_eq!(display_name("a\u{0}b\nc.pcap"), "abc.pcap");
         assert_eq!(display_name(""), "capture");
         assert_eq!(display_name("dir/"), "capture");
+        // As Chromium sends `"><svg onload=alert(2)>.pcap`: the name the file really has.
+        assert_eq!(
+            display_name("%22><svg onload=alert(2)>.pcap"),
+            "\"><svg onload=alert(2)>.pcap"
+        );
+        assert_eq!(display_name("a%0D%0Ab.pcap"), "ab.pcap");
     }
 }

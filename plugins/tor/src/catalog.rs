@@ -97,6 +97,9 @@ pub struct Catalog {
     pub documents: Vec<Document>,
     /// Why a configured source gave nothing, one line per source.
     pub failures: Vec<String>,
+    /// Those of `failures` that only say the source does not exist (a folder `pcapxray tor fetch`
+    /// never filled): not worth a warning while another source gives documents.
+    pub missing: Vec<String>,
     /// Messages for the log.
     pub notes: Vec<Note>,
     /// Documents read in full that end before their `directory-footer` (a truncated file), by name.
@@ -165,9 +168,11 @@ impl Catalog {
                     | CapabilityError::Denied(_)
                     | CapabilityError::NotFound(_)),
                 ) => {
-                    catalog
-                        .failures
-                        .push(format!("{source}: {}: {}", e.kind(), e.message()));
+                    let line = format!("{source}: {}: {}", e.kind(), e.message());
+                    if matches!(e, CapabilityError::NotFound(_)) {
+                        catalog.missing.push(line.clone());
+                    }
+                    catalog.failures.push(line);
                 }
                 // Not a folder (or the listing failed): try it as a file.
                 Err(_) => match files.read_file(source) {

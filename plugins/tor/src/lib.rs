@@ -356,14 +356,27 @@ impl Analyzer for Tor {
 
     fn finish(&mut self, out: &mut Outcome) -> Result<(), PluginError> {
         self.conclude(&WitHost, out);
+        // While other sources give documents, a source that does not exist (the default folder of
+        // `pcapxray tor fetch`, never filled) is a detail; any other failure is worth a warning.
         if let Some(c) = &self.catalog
             && !c.failures.is_empty()
             && !c.is_empty()
         {
-            self.notes.push(Note::Warn(format!(
-                "Some consensus sources gave nothing: {}.",
-                c.failures.join("; ")
-            )));
+            let (missing, failed): (Vec<&String>, Vec<&String>) =
+                c.failures.iter().partition(|f| c.missing.contains(f));
+            let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ");
+            if !failed.is_empty() {
+                self.notes.push(Note::Warn(format!(
+                    "Some consensus sources gave nothing: {}.",
+                    join(&failed)
+                )));
+            }
+            if !missing.is_empty() {
+                self.notes.push(Note::Debug(format!(
+                    "Consensus sources that do not exist: {}.",
+                    join(&missing)
+                )));
+            }
         }
         self.notes.push(Note::Info(format!(
             "Flows to Tor relays: {} on a relay port, {} on another port of a relay's address; flows with Tor-like server names: {}.",

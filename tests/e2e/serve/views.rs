@@ -7,7 +7,13 @@
 
 use super::*;
 
-fn views(url: &str, states: &[&str], searches: &[&str], filter: Option<&str>) -> Value {
+fn views(
+    url: &str,
+    states: &[&str],
+    searches: &[&str],
+    filter: Option<&str>,
+    report_html: bool,
+) -> Value {
     let states = serde_json::to_string(states).unwrap();
     let searches = serde_json::to_string(searches).unwrap();
     let mut args: Vec<&std::ffi::OsStr> = vec![
@@ -21,6 +27,10 @@ fn views(url: &str, states: &[&str], searches: &[&str], filter: Option<&str>) ->
     if let Some(word) = filter {
         args.push("--filter-findings".as_ref());
         args.push(word.as_ref());
+    }
+    if report_html {
+        args.push("--report-html".as_ref());
+        args.push("1".as_ref());
     }
     let r = drive("views.mjs", &args);
     assert!(r["consoleErrors"].as_array().unwrap().is_empty(), "{r}");
@@ -58,7 +68,7 @@ fn host_findings_time_ranges_quic_severity_words_and_search_spellings_show_what_
     assert_eq!(sweep.len(), 1);
     assert_eq!(sweep[0]["subject"]["host"], "192.168.1.71");
     let url = format!("http://{}/cases/{nmap}", server.addr);
-    let r = views(&url, &["view=tag:behaviour.arp-sweep"], &[], None);
+    let r = views(&url, &["view=tag:behaviour.arp-sweep"], &[], None, false);
     let own = &r["states"][0];
     assert_eq!(texts(&own["findingTags"]), ["behaviour.arp-sweep"], "{own}");
     assert!(
@@ -130,6 +140,7 @@ fn host_findings_time_ranges_quic_severity_words_and_search_spellings_show_what_
         ],
         &[gateway_mac, &dotted, &long_fe80, prefix],
         Some("info"),
+        false,
     );
     let (all, ranged) = (&r["states"][0], &r["states"][1]);
     let (_, hosts_all, findings_all) = summary_counts(all["summary"].as_str().unwrap());
@@ -208,7 +219,11 @@ fn host_findings_time_ranges_quic_severity_words_and_search_spellings_show_what_
         .collect();
     assert!(quic.len() >= 4, "{quic:?}");
     let url = format!("http://{}/cases/{mixed}", server.addr);
-    let r = views(&url, &["view=all"], &[], None);
+    let r = views(&url, &["view=all"], &[], None, true);
+    // Its report.html, opened from the server, sorts its tables: its own script runs in the
+    // sandbox (allowed by its hash), and the console shows no refusal.
+    assert_eq!(r["reportHtml"]["before"], Value::Null, "{r}");
+    assert_eq!(r["reportHtml"]["after"], "ascending", "{r}");
     let names: std::collections::BTreeSet<String> =
         texts(&r["states"][0]["webNames"]).into_iter().collect();
     assert!(quic.is_subset(&names), "{quic:?} not all in {names:?}");

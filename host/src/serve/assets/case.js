@@ -8,20 +8,21 @@
   const id = document.body.dataset.case;
   const $ = function (s) { return document.getElementById(s); };
   const base = '/cases/' + encodeURIComponent(id);
-  const { size, count, str, nFlows, isoOf } = window.PcapxrayCommon;
+  const { size, count, str, nFlows, isoOf, visible } = window.PcapxrayCommon;
 
   // ---------- small helpers ----------
+  // Every text goes in through textContent, with invisible characters made visible (see visible).
   function el(tag, props) {
     const e = document.createElement(tag);
     if (props) for (const k in props) {
-      if (k === 'text') e.textContent = props[k];
+      if (k === 'text') e.textContent = visible(props[k]);
       else if (k === 'class') e.className = props[k];
       else e.setAttribute(k, props[k]);
     }
     for (let i = 2; i < arguments.length; i++) {
       const c = arguments[i];
       if (c === null || c === undefined) continue;
-      e.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+      e.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(visible(c)) : c);
     }
     return e;
   }
@@ -32,6 +33,12 @@
     return long ? text.slice(0, 10) + ' ' + text.slice(11, 19) : text.slice(11, 23);
   }
 
+  // Naming the case or analyzing it again comes back to this page by a redirect; the page's state
+  // (view, filters, time range, host) rides along in the fragment, which a redirect keeps.
+  ['name-form', 'rerun-form'].forEach(function (formId) {
+    const form = $(formId);
+    if (form) form.addEventListener('submit', function () { form.action = form.action.split('#')[0] + location.hash; });
+  });
   document.querySelector('form.delete-case').addEventListener('submit', function (e) {
     if (!window.confirm('Delete the case “' + e.target.dataset.name + '” with its capture and reports?')) e.preventDefault();
   });

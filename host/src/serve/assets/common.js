@@ -1,5 +1,5 @@
 // What the case page and its explore worker both need: number and time formats, and IP address and
-// network parsing. Loaded by the page (a script tag) and by the worker (importScripts), so the two
+// network parsing, and text made visible. Loaded by the pages (a script tag) and by the worker (importScripts), so they
 // format and match exactly alike. Pure functions only: no page, no model.
 'use strict';
 (function (scope) {
@@ -81,6 +81,14 @@
     const mask = len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(width - len);
     return { v: ip.v, mask: mask, net: ip.n & mask };
   }
+  // Text as shown to a person: characters that change how the text around them reads without being
+  // seen (bidirectional overrides, zero-width characters) become escapes, \u{202e}, as in the reports:
+  // an uploaded invoice\u{202e}gnp.pcap must not read as invoicepcap.png.
+  const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb]/g;
+  function visible(text) {
+    return String(text).replace(INVISIBLE, function (c) { return '\\u{' + c.charCodeAt(0).toString(16) + '}'; });
+  }
+
   // "a, b/24" → {nets}, or {error} naming the item that is not an address or network.
   function parseFilter(text) {
     const items = text.split(',').map(function (s) { return s.trim(); }).filter(Boolean);
@@ -95,6 +103,6 @@
 
   scope.PcapxrayCommon = {
     size: size, count: count, str: str, nFlows: nFlows, endpoint: endpoint, hasTag: hasTag,
-    usOf: usOf, isoOf: isoOf, parseIp: parseIp, parseNet: parseNet, parseFilter: parseFilter,
+    usOf: usOf, isoOf: isoOf, visible: visible, parseIp: parseIp, parseNet: parseNet, parseFilter: parseFilter,
   };
 })(self);

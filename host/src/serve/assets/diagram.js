@@ -4,6 +4,7 @@
 // overlap are left out, and below Fit none are shown.
 'use strict';
 (function () {
+  const visible = window.PcapxrayCommon.visible;
   const SVG = 'http://www.w3.org/2000/svg';
 
   function svg(tag, attrs) {
@@ -132,7 +133,7 @@
 
   function label(x, y, text, cls) {
     const t = svg('text', { x: x, y: y, 'text-anchor': 'middle', class: cls || '' });
-    t.textContent = text;
+    t.textContent = visible(text);
     return t;
   }
 
@@ -151,7 +152,7 @@
       g.appendChild(svg('rect', { x: f.x, y: f.y, width: f.w, height: f.h, rx: 6 }));
       const head = svg('g', { class: 'frame-head', tabindex: '0', role: 'button', 'data-group': f.key, 'aria-label': 'Close network ' + f.label });
       const t = svg('text', { x: f.x + 6, y: f.y + 13 });
-      t.textContent = '− ' + f.label;
+      t.textContent = '− ' + visible(f.label);
       head.appendChild(t);
       press(head, function () { on.group(f.key); });
       g.appendChild(head);
@@ -166,7 +167,7 @@
       // Conversations with a network of hosts are drawn apart from those between two hosts.
       const line = svg('line', { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: e.group ? 'link' : 'edge', stroke: e.color, 'stroke-width': e.width, 'data-class': e.cls, 'data-a': e.a, 'data-b': e.b });
       const t = svg('title', {});
-      t.textContent = e.title;
+      t.textContent = visible(e.title);
       line.appendChild(t);
       edgeLayer.appendChild(line);
       // A paper clip with the count where files went over the edge.
@@ -175,7 +176,7 @@
         mark.textContent = '\u{1f4ce}' + e.files;
         labels.push({ text: mark, rank: 4, weight: e.files });
         const mt = svg('title', {});
-        mt.textContent = e.title;
+        mt.textContent = visible(e.title);
         mark.appendChild(mt);
         edgeLayer.appendChild(mark);
       }
@@ -201,7 +202,7 @@
         labels.push({ text: sub, rank: 3, weight: node.weight, dx: node.x, dy: node.y });
       }
       const t = svg('title', {});
-      t.textContent = node.title;
+      t.textContent = visible(node.title);
       g.appendChild(t);
       press(g, function () { if (node.group) on.group(node.id); else on.host(node.id); });
       nodeLayer.appendChild(g);

@@ -2,6 +2,7 @@
 // running analyses. Without this script the form still posts and the list is still there.
 'use strict';
 (function () {
+  const visible = window.PcapxrayCommon.visible;
   const form = document.getElementById('upload');
   const input = document.getElementById('capture');
   const drop = document.getElementById('drop');
@@ -108,12 +109,12 @@
       tr.dataset.id = c.id;
       const a = document.createElement('a');
       a.href = '/cases/' + encodeURIComponent(c.id);
-      a.textContent = c.title || c.name;
+      a.textContent = visible(c.title || c.name);
       const first = cell(tr, a);
       if (c.title) {
         const evidence = document.createElement('span');
         evidence.className = 'hint';
-        evidence.textContent = ' ' + c.name;
+        evidence.textContent = ' ' + visible(c.name);
         first.appendChild(evidence);
       }
       cell(tr, size(c.size));
@@ -131,7 +132,7 @@
       button.type = 'submit';
       button.className = 'danger';
       button.textContent = 'Delete';
-      button.setAttribute('aria-label', 'Delete case ' + (c.title || c.name));
+      button.setAttribute('aria-label', 'Delete case ' + visible(c.title || c.name));
       del.appendChild(button);
       cell(tr, del);
       return tr;

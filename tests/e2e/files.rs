@@ -122,6 +122,18 @@ fn every_complete_object_of_the_shared_captures_is_found_with_its_sha256() {
                 });
                 assert_eq!(f["size"], size.to_string(), "{capture}: {name}");
                 assert_eq!(f["complete"], "true", "{capture}: {name}");
+                // An FTP file carries the name and command of its own transfer (a server that
+                // announces one data port for a listing and then an upload must not swap them).
+                if family == "ftp" {
+                    // tshark's export name is the path with `/` written as %2f.
+                    assert_eq!(f["name"], name.replace("%2f", "/"), "{capture}: {f:?}");
+                    let command = o["ftp_command"].as_str().unwrap();
+                    assert_eq!(
+                        f["ftp_command"],
+                        command.split(' ').next().unwrap(),
+                        "{capture}: {f:?}"
+                    );
+                }
                 *checked.entry(family).or_default() += 1;
             } else if let Some(gap) = note.split("HAS GAP: ").nth(1) {
                 // "HAS GAP: 14 of 70 body bytes not captured": the file is reported with those bytes

@@ -1,9 +1,11 @@
 //! FTP: a control session announces where its data connections will go (the server's `227`/`229`
 //! answers to PASV/EPSV, the client's PORT/EPRT) and what each carries (RETR, STOR, STOU, APPE, or a
-//! listing). A transfer command belongs to the endpoint announced last before it, so a data
-//! connection is named by the command that followed its announcement even when other data
-//! connections of the session are missing from the capture. A new TCP flow to an announced endpoint is
-//! that session's data connection; its bytes are hashed as they come, and when it ends it takes its
+//! listing). A transfer command belongs to the announcement its session made last before it, so a
+//! data connection is named by the command that followed its announcement even when other data
+//! connections of the session are missing from the capture. A new TCP flow to an announced endpoint
+//! takes the oldest announcement of that endpoint no connection took yet: a server that announces the
+//! same port for every transfer (a listing, then an upload) gives each connection its own command,
+//! whichever of them ends first. Its bytes are hashed as they come, and when it ends it takes its
 //! command for its name and direction. Listings (LIST, NLST, MLSD) are not files and are dropped.
 
 use crate::Ctx;
@@ -11,17 +13,26 @@ use crate::report::{FileInfo, Found};
 use crate::sink::Sink;
 use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{FlowId, StreamChunk, StreamData, StreamStart, Timestamp};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
+
+/// One announced data endpoint: the session that announced it and the transfer command that
+/// followed (verb, argument), once seen.
+struct Announcement {
+    control: FlowId,
+    command: Option<(String, String)>,
+}
 
 /// Sessions and the data endpoints they announced, shared by all flows.
 #[derive(Default)]
 pub struct Registry {
-    expected: HashMap<(IpAddr, u16), FlowId>,
-    /// The endpoint each control flow announced last.
-    last: HashMap<FlowId, (IpAddr, u16)>,
-    /// Transfer commands (verb, argument) by the data endpoint they use.
-    commands: HashMap<(IpAddr, u16), (String, String)>,
+    next: u64,
+    /// Every announcement not yet ended by its data connection, by number.
+    announced: HashMap<u64, Announcement>,
+    /// Announcements no data connection took yet, oldest first, by endpoint.
+    waiting: HashMap<(IpAddr, u16), VecDeque<u64>>,
+    /// The announcement each control flow made last (the next transfer command is for it).
+    last: HashMap<FlowId, u64>,
 }
 
 const MAX_EXPECTED: usize = 4096;
@@ -30,22 +41,45 @@ impl Registry {
     /// The data connection state for a new flow to an announced endpoint.
     pub fn data_for(&mut self, _flow: FlowId, start: &StreamStart) -> Option<Data> {
         let server = (IpAddr::from(start.server.ip), start.server.port);
-        let control = self.expected.remove(&server)?;
+        let queue = self.waiting.get_mut(&server)?;
+        let id = queue.pop_front()?;
+        if queue.is_empty() {
+            self.waiting.remove(&server);
+        }
+        let control = self.announced.get(&id)?.control;
         Some(Data {
             control,
-            endpoint: server,
+            announcement: id,
             sinks: [Sink::new(""), Sink::new("")],
         })
     }
 
     fn expect(&mut self, endpoint: (IpAddr, u16), control: FlowId) {
-        if self.expected.len() >= MAX_EXPECTED {
-            self.expected.clear();
-            self.commands.clear();
+        if self.announced.len() >= MAX_EXPECTED {
+            self.announced.clear();
+            self.waiting.clear();
             self.last.clear();
         }
-        self.expected.insert(endpoint, control);
-        self.last.insert(control, endpoint);
+        let id = self.next;
+        self.next += 1;
+        self.announced.insert(
+            id,
+            Announcement {
+                control,
+                command: None,
+            },
+        );
+        self.waiting.entry(endpoint).or_default().push_back(id);
+        self.last.insert(control, id);
+    }
+
+    /// A transfer command of a control flow: for the endpoint it announced last.
+    fn command(&mut self, control: FlowId, verb: String, arg: String) {
+        if let Some(id) = self.last.remove(&control)
+            && let Some(a) = self.announced.get_mut(&id)
+        {
+            a.command = Some((verb, arg));
+        }
     }
 }
 
@@ -101,9 +135,7 @@ impl Control {
                     }
                 }
                 "RETR" | "STOR" | "STOU" | "APPE" | "LIST" | "NLST" | "MLSD" => {
-                    if let Some(endpoint) = ctx.ftp.last.remove(&flow) {
-                        ctx.ftp.commands.insert(endpoint, (verb, arg.to_string()));
-                    }
+                    ctx.ftp.command(flow, verb, arg.to_string());
                 }
                 _ => {}
             }
@@ -161,7 +193,8 @@ fn eprt(text: &str) -> Option<(IpAddr, u16)> {
 /// One data connection.
 pub struct Data {
     control: FlowId,
-    endpoint: (IpAddr, u16),
+    /// The announcement it took.
+    announcement: u64,
     /// [to server, to client].
     sinks: [Sink; 2],
 }
@@ -177,7 +210,11 @@ impl Data {
     }
 
     pub fn close(self, flow: FlowId, time: Timestamp, ctx: &mut Ctx) {
-        let command = ctx.ftp.commands.remove(&self.endpoint);
+        let command = ctx
+            .ftp
+            .announced
+            .remove(&self.announcement)
+            .and_then(|a| a.command);
         let listing = command
             .as_ref()
             .is_some_and(|(v, _)| matches!(v.as_str(), "LIST" | "NLST" | "MLSD"));
@@ -212,6 +249,53 @@ impl Data {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_port_announced_twice_gives_each_connection_its_own_command() {
+        // ftp_pasv_stor_html.pcap: PASV (21003), NLST, its data connection; PASV (21003) again,
+        // STOR index.html, its data connection; the listing's connection ends last.
+        let mut r = Registry::default();
+        let ep: (IpAddr, u16) = ("10.0.0.2".parse().unwrap(), 21003);
+        let end = |ip: u32, port| pcapxray_plugin_sdk::Endpoint {
+            ip: pcapxray_plugin_sdk::IpAddress::V4(ip),
+            port,
+            mac: None,
+        };
+        let start = StreamStart {
+            client: end(0x0a00_0001, 40000),
+            server: end(0x0a00_0002, ep.1),
+            ip_protocol: 6,
+        };
+        r.expect(ep, 1);
+        r.command(1, "NLST".into(), String::new());
+        let listing = r.data_for(7, &start).unwrap();
+        r.expect(ep, 1);
+        r.command(1, "STOR".into(), "index.html".into());
+        let upload = r.data_for(8, &start).unwrap();
+        let command = |r: &mut Registry, d: &Data| {
+            r.announced.remove(&d.announcement).and_then(|a| a.command)
+        };
+        assert_eq!(
+            command(&mut r, &upload),
+            Some(("STOR".into(), "index.html".into()))
+        );
+        assert_eq!(
+            command(&mut r, &listing),
+            Some(("NLST".into(), String::new()))
+        );
+        // A connection made before its command still gets it.
+        r.expect(ep, 1);
+        let early = r.data_for(9, &start).unwrap();
+        r.command(1, "RETR".into(), "a.pdf".into());
+        assert_eq!(
+            command(&mut r, &early),
+            Some(("RETR".into(), "a.pdf".into()))
+        );
+        assert!(
+            r.data_for(10, &start).is_none(),
+            "nothing announced is left"
+        );
+    }
 
     #[test]
     fn announced_endpoints_are_read_from_pasv_port_and_eprt() {

@@ -23,7 +23,7 @@ use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     CapabilityError, ConfigError, Finding, Flow, Outcome, PluginError, Severity,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 /// Addresses asked in one reverse DNS call.
@@ -46,8 +46,10 @@ struct Candidate {
     intel: Option<Box<Hit>>,
     plaintext: Option<(&'static str, String)>,
     mid_stream: bool,
-    /// The server never answered.
+    /// The server never answered (or the client sent nothing).
     unanswered: bool,
+    /// Which side is the server was guessed (no TCP handshake seen).
+    guessed: bool,
 }
 
 /// What reverse DNS said about one address.
@@ -101,8 +103,15 @@ pub struct Engine<H: Host> {
     intel: Intel,
     candidates: Vec<Candidate>,
     named: HashMap<IpAddr, Vec<Named>>,
+    /// (client, server) of FTP control connections (TCP to port 21) seen: their other TCP
+    /// connections are data connections (bounded by [`MAX_FTP_PAIRS`]).
+    ftp_pairs: HashSet<(IpAddr, IpAddr)>,
     counts: Counts,
 }
+
+/// FTP control pairs remembered; beyond it, further ones are not (their data connections are judged
+/// like any other connection).
+const MAX_FTP_PAIRS: usize = 4096;
 
 fn config_error(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError {
@@ -240,6 +249,7 @@ impl<H: Host> Engine<H> {
             intel,
             candidates: Vec::new(),
             named: HashMap::new(),
+            ftp_pairs: HashSet::new(),
             counts: Counts::default(),
         })
     }
@@ -340,6 +350,9 @@ impl<H: Host> Engine<H> {
     /// `max_candidates`, decides it now with the names known.
     fn evaluate(&mut self, flow: &Flow, out: &mut Outcome) {
         let conn = Conn::of(flow);
+        if flow.is_tcp() && conn.server_port == 21 && self.ftp_pairs.len() < MAX_FTP_PAIRS {
+            self.ftp_pairs.insert((conn.client, conn.server));
+        }
         let peer = rules::peer(&conn);
         let mut names = match peer {
             Some(Peer {
@@ -348,9 +361,9 @@ impl<H: Host> Engine<H> {
             _ => Vec::new(),
         };
         // Pings and ICMP errors are addressed by number, not looked up by name; an internet client
-        // reaching a local server is not named by anyone's lookup; an attempt nobody answered is not
-        // a session with the peer.
-        let unanswered = rules::unanswered(flow);
+        // reaching a local server is not named by anyone's lookup; an attempt nobody answered, or a
+        // flow whose "client" sent nothing (a lone SYN-ACK or reset), is not a session with the peer.
+        let unanswered = rules::unanswered(flow) || flow.to_server.packets == 0;
         let name_matters = match peer {
             Some(p) => {
                 self.flag_unnamed
@@ -382,7 +395,9 @@ impl<H: Host> Engine<H> {
         }
         let plaintext = self.plaintext(flow, &conn);
         let (notable, mut unregistered, _) = self.port_reasons(&conn, peer);
-        if unanswered {
+        // A TCP flow seen without its handshake has its server guessed (rules::guessed_server): its
+        // "server port" may be the client's ephemeral one.
+        if unanswered || rules::guessed_server(flow) {
             unregistered = None;
         }
         let reason = intel.is_some()
@@ -402,6 +417,7 @@ impl<H: Host> Engine<H> {
             plaintext,
             mid_stream: rules::began_before_capture(flow),
             unanswered,
+            guessed: rules::guessed_server(flow),
         };
         if self.candidates.len() < self.max_candidates {
             self.candidates.push(candidate);
@@ -497,10 +513,22 @@ impl<H: Host> Engine<H> {
         names
     }
 
+    /// True for a TCP connection between the two ends of an FTP control connection (either way)
+    /// on ports other than 21: an FTP data connection, whose high port the control connection
+    /// announced, and whose peer is the control connection's (named or not there).
+    fn ftp_data(&self, conn: &Conn) -> bool {
+        conn.protocol == "tcp"
+            && conn.server_port != 21
+            && (self.ftp_pairs.contains(&(conn.client, conn.server))
+                || self.ftp_pairs.contains(&(conn.server, conn.client)))
+    }
+
     /// Puts the reasons together: the verdict and the flow it is about.
     fn verdict(&self, c: Candidate, unnamed: Option<String>) -> (Conn, Verdict) {
         let (notable, port, service) = self.port_reasons(&c.conn, c.peer);
-        let port = port.filter(|_| !c.unanswered);
+        let ftp_data = self.ftp_data(&c.conn);
+        let port = port.filter(|_| !c.unanswered && !c.guessed && !ftp_data);
+        let unnamed = unnamed.filter(|_| !ftp_data);
         let intel = c
             .intel
             .map(|b| *b)

@@ -243,6 +243,12 @@ pub fn unanswered(flow: &Flow) -> bool {
     flow.to_client.packets == 0
 }
 
+/// True for a TCP flow whose server was decided without a handshake (the first packet's sender, or
+/// the side on the lower, registered port): its server port is a guess, not evidence.
+pub fn guessed_server(flow: &Flow) -> bool {
+    flow.is_tcp() && flow.orientation != pcapxray_plugin_sdk::Orientation::Syn
+}
+
 pub fn began_before_capture(flow: &Flow) -> bool {
     const SYN: u8 = 0x02;
     flow.is_tcp() && (flow.to_server.tcp_flags | flow.to_client.tcp_flags) & SYN == 0

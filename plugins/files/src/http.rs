@@ -163,8 +163,13 @@ impl Direction {
         }
     }
 
-    /// The direction ended: a body open until the close is complete, any other is cut short.
+    /// The direction ended: a body open until the close is complete, any other is cut short. The
+    /// rest of a body whose length was declared (Content-Length) was never seen: it is missing at
+    /// the file's end, not merely absent from the count.
     pub fn end(&mut self) {
+        if let State::Sized(left) = self.state {
+            self.missing(left);
+        }
         let complete = matches!(self.state, State::UntilClose);
         self.close(complete);
         self.state = State::Lost;
@@ -646,8 +651,21 @@ HTTP/1.1 200 OK\r\n\r\nuntil close";
         d.gap(4);
         d.data(b"hij", &mut get);
         d.data(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", &mut get);
+        // A third body cut by the end of the capture: 7 of its 10 declared bytes never came.
+        d.data(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+            &mut get,
+        );
         d.end();
-        assert_eq!(d.bodies.len(), 2);
+        assert_eq!(d.bodies.len(), 3);
+        assert_eq!(
+            (
+                d.bodies[2].out.summary.size,
+                d.bodies[2].out.summary.missing
+            ),
+            (3, 7)
+        );
+        assert!(!d.bodies[2].framed);
         assert_eq!(
             (
                 d.bodies[0].out.summary.size,

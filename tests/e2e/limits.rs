@@ -133,3 +133,57 @@ fn a_granted_file_can_be_read_and_nothing_beside_it() {
     // WASI stays closed even with a grant: the capability is the only door.
     assert!(finding_values(&report, "test.file-read", "wasi")[0].starts_with("refused"));
 }
+
+/// Found in a plugin author's trial: findings about a flow that does not exist, with an empty tag or
+/// one holding white space, and flow lists naming flows that do not exist all reached every report.
+/// The host refuses them with one run note per stage and passes the rest on.
+#[test]
+fn findings_about_flows_that_do_not_exist_or_without_a_proper_tag_are_refused_with_a_run_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = format!(
+        "[[analyzer]]\nplugin = \"{}\"\n\n[[output]]\nplugin = \"json\"\n",
+        built_plugin("pcapxray-test-ghost").display()
+    );
+    let run = run_pipeline(dir.path(), &pipeline, &testdata("http_get_bro_org.pcap"));
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let report = run.report();
+    let tags: Vec<String> = all_findings(&report)
+        .iter()
+        .map(|f| f["tag"].as_str().unwrap().to_string())
+        .collect();
+    assert!(tags.contains(&"ghost.sound".to_string()), "{tags:?}");
+    assert!(
+        !tags
+            .iter()
+            .any(|t| t == "ghost.ghost" || t.is_empty() || t.contains(' ')),
+        "{tags:?}"
+    );
+    // The finding that also listed a flow that does not exist keeps its real flow only.
+    let listed = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["tag"] == "ghost.listed")
+        .expect("the listed finding");
+    let first = report["flows"][0]["id"].as_u64().unwrap();
+    assert_eq!(listed["flows"], serde_json::json!([first]), "{listed}");
+    let note = report["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["key"] == "findings.refused")
+        .unwrap_or_else(|| panic!("no findings.refused note: {}", report["notes"]));
+    assert_eq!(note["stage"], "host");
+    let attrs = &note["attributes"];
+    assert_eq!(attrs["stage"], "pcapxray_test_ghost", "{note}");
+    assert_eq!(attrs["unknown_flow"], "1", "{note}");
+    assert_eq!(attrs["bad_tag"], "2", "{note}");
+    assert_eq!(attrs["dropped_references"], "1", "{note}");
+    assert!(
+        note["message"]
+            .as_str()
+            .unwrap()
+            .contains("the first: flow 987654"),
+        "{note}"
+    );
+}

@@ -31,6 +31,22 @@ pub struct Analyzers {
     /// (flow, stream stage bit) pairs whose stage said it wants no more of the flow's streams
     /// (`outcome.streams-done`); forgotten when the flow is analyzed, after its last chunk.
     stopped: FxHashSet<(u64, u8)>,
+    /// The highest flow id handed to the stages so far: a finding about a higher one (or flow 0)
+    /// names a flow that does not exist.
+    max_flow: u64,
+    /// What the host refused of each stage's findings, said in one run note per stage at the end.
+    refused: BTreeMap<String, Refused>,
+}
+
+/// Findings of one stage the host did not pass on, and references it dropped.
+#[derive(Default)]
+struct Refused {
+    /// Findings about a flow that does not exist (the first such id).
+    unknown_flow: (u64, Option<u64>),
+    /// Findings without a tag, or with white space or control characters in it.
+    bad_tag: (u64, Option<String>),
+    /// Ids of flows that do not exist, taken out of findings' `flows` lists.
+    dropped_references: u64,
 }
 
 impl Analyzers {
@@ -47,6 +63,8 @@ impl Analyzers {
             notes: Vec::new(),
             failures: Vec::new(),
             stopped: FxHashSet::default(),
+            max_flow: 0,
+            refused: BTreeMap::new(),
         }
     }
 
@@ -61,6 +79,7 @@ impl Analyzers {
         prior: Vec<Vec<wit::FindingRecord>>,
     ) -> Vec<wit::Flow> {
         let mut flows: Vec<wit::Flow> = batch.into_iter().map(convert::flow_to_wit).collect();
+        self.max_flow = flows.iter().map(|f| f.id).fold(self.max_flow, u64::max);
         for (flow, records) in flows.iter_mut().zip(prior) {
             for mut record in records {
                 let rejudged = self
@@ -246,6 +265,91 @@ impl Analyzers {
         });
     }
 
+    /// Whether a stage's finding may go on: refused when its tag is empty or holds white space or
+    /// control characters, or when it is about a flow that does not exist; ids of flows that do not
+    /// exist are taken out of its `flows` list. Refusals are counted for [`Analyzers::refusal_notes`].
+    fn admit(&mut self, stage: &str, finding: &mut wit::Finding) -> bool {
+        let max = self.max_flow;
+        let exists = |id: u64| (1..=max).contains(&id);
+        let tag = &finding.tag;
+        let bad_tag = tag.is_empty() || tag.chars().any(|c| c.is_whitespace() || c.is_control());
+        let unknown = match finding.subject {
+            wit::Subject::Flow(id) => (!exists(id)).then_some(id),
+            _ => None,
+        };
+        let before = finding.flows.len();
+        finding.flows.retain(|id| exists(*id));
+        let dropped = (before - finding.flows.len()) as u64;
+        if !bad_tag && unknown.is_none() && dropped == 0 {
+            return true;
+        }
+        let r = self.refused.entry(stage.to_string()).or_default();
+        r.dropped_references += dropped;
+        if bad_tag {
+            r.bad_tag.0 += 1;
+            r.bad_tag
+                .1
+                .get_or_insert_with(|| tag.chars().take(64).collect());
+            return false;
+        }
+        if let Some(id) = unknown {
+            r.unknown_flow.0 += 1;
+            r.unknown_flow.1.get_or_insert(id);
+            return false;
+        }
+        true
+    }
+
+    /// One run note per stage whose findings the host refused (see [`Analyzers::admit`]); call once,
+    /// after `finish`.
+    pub fn refusal_notes(&mut self) {
+        for (stage, r) in std::mem::take(&mut self.refused) {
+            let mut parts = Vec::new();
+            if let (n, Some(id)) = r.unknown_flow {
+                parts.push(format!(
+                    "{n} finding{} about a flow that does not exist (the first: flow {id}; flows are numbered 1 to {})",
+                    if n == 1 { "" } else { "s" },
+                    self.max_flow
+                ));
+            }
+            if let (n, Some(tag)) = &r.bad_tag {
+                parts.push(format!(
+                    "{n} finding{} whose tag is empty or holds white space or control characters (the first: {tag:?})",
+                    if *n == 1 { "" } else { "s" }
+                ));
+            }
+            if r.dropped_references > 0 {
+                parts.push(format!(
+                    "{} reference{} to flows that do not exist taken out of findings' flow lists",
+                    r.dropped_references,
+                    if r.dropped_references == 1 { "" } else { "s" }
+                ));
+            }
+            let message = format!(
+                "stage `{stage}` raised what the reports cannot stand behind, left out: {}",
+                parts.join("; ")
+            );
+            self.services.log.host(Level::Warn, &message);
+            self.host_note(wit::RunNote {
+                key: "findings.refused".into(),
+                level: wit::NoteLevel::Warning,
+                message,
+                attributes: [
+                    ("stage", stage.clone()),
+                    ("unknown_flow", r.unknown_flow.0.to_string()),
+                    ("bad_tag", r.bad_tag.0.to_string()),
+                    ("dropped_references", r.dropped_references.to_string()),
+                ]
+                .into_iter()
+                .map(|(key, value)| wit::Attribute {
+                    key: key.into(),
+                    value,
+                })
+                .collect(),
+            });
+        }
+    }
+
     fn host_note(&mut self, note: wit::RunNote) {
         self.notes.push(wit::NoteRecord {
             stage: "host".into(),
@@ -332,7 +436,10 @@ impl Analyzers {
                 note,
             });
         }
-        for finding in outcome.findings {
+        for mut finding in outcome.findings {
+            if !self.admit(&name, &mut finding) {
+                continue;
+            }
             let record = wit::FindingRecord {
                 stage: name.clone(),
                 finding,

@@ -389,6 +389,7 @@ impl Run {
         let (packets, flows_total) = (read.stats.packets, read.flows_total);
         analyzers
             .finish(&mut |phase| report_progress(opts, total, total, packets, flows_total, &phase));
+        analyzers.refusal_notes();
         let mut lost = Vec::new();
         send_rollups(analyzers, outputs, &self.services, &mut lost);
         lost

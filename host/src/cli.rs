@@ -430,7 +430,7 @@ fn print_summary(s: &RunSummary, verbose: bool) {
         println!("findings  none");
     } else {
         println!(
-            "findings  {} (flow findings rolled up by stage, reason and pair of hosts: {} in all)",
+            "findings  {} as the reports list them ({} findings on flows, listed once per roll-up of the same stage, tag, severity and summary between the same two hosts)",
             s.findings_by_tag.values().sum::<u64>(),
             s.flow_findings
         );

@@ -90,6 +90,31 @@ fn thirty_flagged_connections_between_two_hosts_are_one_finding_with_all_thirty_
         .collect();
     assert_eq!(listed, ids);
     assert_eq!(report["summary"]["findings_by_tag"]["suspicious"], 1);
+    // The findings on flows, counted before roll-up: those on the flows, and the 30 suspicious ones
+    // (raised at the end of the run, so only in the findings list, with their count), in
+    // report.json as in the printed summary.
+    let on_flows: u64 = report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["findings"].as_array().unwrap().len() as u64)
+        .sum::<u64>()
+        + report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rollup"] != true && f["subject"]["flow"].is_u64())
+            .map(|f| f["count"].as_u64().unwrap_or(1))
+            .sum::<u64>();
+    assert!(on_flows >= 30, "{on_flows}");
+    assert_eq!(report["summary"]["flow_findings"], on_flows);
+    assert!(
+        run.stdout.contains(&format!(
+            "as the reports list them ({on_flows} findings on flows"
+        )),
+        "{}",
+        run.stdout
+    );
     assert!(
         f["attributes"]["reason.port"]
             .as_str()

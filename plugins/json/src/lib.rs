@@ -203,6 +203,11 @@ impl Output for Json {
         self.rows.extend(tables::rows_of_records(&findings));
         for f in &findings {
             *self.tags.entry(f.finding.tag.clone()).or_default() += 1;
+            // Flow findings raised after their flows were written (in an analyzer's finish) are
+            // only here, rolled up: the findings on flows count them too.
+            if !f.rollup && matches!(f.finding.subject, Subject::Flow(_)) {
+                self.flow_findings += f.finding.occurrences();
+            }
         }
         let items = findings.iter().map(record_json);
         Ok(vec![self.items_part(Section::Findings, items, 512)?])

@@ -66,11 +66,11 @@ function guarded(f) {
     return f();
   } catch (e) {
     if (isVariant(e) && PLUGIN_ERRORS.includes(e.tag)) throw e;
-    if (e?.stack) console.error(`${e}\n${e.stack}`); // kept in report.json, printed by `run -v`
+    const capability = isVariant(e?.payload); // a refused capability call throws a ComponentError
+    const message = capability ? e.payload.val : String(e);
+    if (e?.stack) console.error(`${message}\n${e.stack}`); // kept in report.json, printed by `run -v`
     const frame = ourFrame(e);
-    const at = frame ? ` (at ${frame})` : "";
-    if (isVariant(e?.payload)) throw { tag: "capability", val: `${e.payload.val}${at}` };
-    throw { tag: "other", val: `${e}${at}` };
+    throw { tag: capability ? "capability" : "other", val: frame ? `${message} (at ${frame})` : message };
   }
 }
 

@@ -469,10 +469,12 @@ fn print_summary(s: &RunSummary, verbose: bool) {
             );
         }
         for st in &s.stages {
-            if let Some(printed) = &st.printed {
-                println!("stage `{}` printed to stderr:", st.stage);
-                for line in printed.lines() {
-                    println!("    {line}");
+            for (stream, printed) in [("stderr", &st.printed), ("stdout", &st.printed_to_stdout)] {
+                if let Some(printed) = printed {
+                    println!("stage `{}` printed to {stream}:", st.stage);
+                    for line in printed.lines() {
+                        println!("    {line}");
+                    }
                 }
             }
         }

@@ -112,6 +112,63 @@ fn summaries(report: &serde_json::Value, tag: &str) -> Vec<String> {
         .collect()
 }
 
+/// Edits `file` of a plugin folder: each anchor (which must be there) gets its replacement.
+fn edit(folder: &Path, file: &str, edits: &[(&str, &str)]) {
+    let path = folder.join(file);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for (anchor, replacement) in edits {
+        assert!(text.contains(anchor), "{anchor:?} is not in {file}");
+        text = text.replacen(anchor, replacement, 1);
+    }
+    std::fs::write(&path, text).unwrap();
+}
+
+/// The 1-based number of the line of `file` that contains `needle`.
+fn line_of(folder: &Path, file: &str, needle: &str) -> usize {
+    let text = std::fs::read_to_string(folder.join(file)).unwrap();
+    text.lines().position(|l| l.contains(needle)).expect(needle) + 1
+}
+
+/// `pcapxray run` (with `-v`) of the built plugin with `config = { port = PORT }` and json.
+fn run_with_port(folder: &Path, port: u16) -> (Output, Option<serde_json::Value>) {
+    let name = folder.file_name().unwrap().to_str().unwrap();
+    let pipeline = folder.join(format!("port-{port}.toml"));
+    std::fs::write(
+        &pipeline,
+        format!(
+            "[[analyzer]]\nplugin = \"{name}.wasm\"\nconfig = {{ port = {port} }}\n[[output]]\nplugin = \"json\"\n"
+        ),
+    )
+    .unwrap();
+    let out_dir = folder.join(format!("report-{port}"));
+    let out = command()
+        .arg("run")
+        .arg(&pipeline)
+        .arg(testdata("http_get_bro_org.pcap"))
+        .arg("-o")
+        .arg(&out_dir)
+        .args(["-q", "-v"])
+        .output()
+        .expect("run pcapxray");
+    let report = std::fs::read_to_string(out_dir.join("report.json"))
+        .ok()
+        .map(|text| serde_json::from_str(&text).unwrap());
+    (out, report)
+}
+
+/// The failure record (`plugins[].error`) of `stage` in a report.
+fn stage_error(report: &serde_json::Value, stage: &str) -> String {
+    report["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["stage"] == stage)
+        .expect("the stage is listed")["error"]
+        .as_str()
+        .expect("the stage's failure record")
+        .to_string()
+}
+
 #[test]
 fn the_rust_template_passes_its_test_builds_and_reports_flows_to_its_port() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,17 +182,48 @@ fn the_rust_template_passes_its_test_builds_and_reports_flows_to_its_port() {
         "cargo test of the template failed:\n{}",
         String::from_utf8_lossy(&tested.stderr)
     );
-    assert!(String::from_utf8_lossy(&tested.stdout).contains("test result: ok. 1 passed"));
+    assert!(String::from_utf8_lossy(&tested.stdout).contains("test result: ok. 2 passed"));
     build(&folder);
     let (out, out_dir) = run_template(&folder, None, false);
     let report = report_of(&out, &out_dir);
     assert_eq!(summaries(&report, "port-watch.port"), [expected_summary()]);
+    // Issue #16: the Rust template took `port = 0`, which the Python and JavaScript ones refuse.
+    assert_eq!(validate_port_0(&folder), PORT_0_REFUSED);
 }
+
+/// What `pcapxray validate` says of the folder's plugin with `config = { port = 0 }`.
+fn validate_port_0(folder: &Path) -> String {
+    let name = folder.file_name().unwrap().to_str().unwrap();
+    let pipeline = folder.join("port-0.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "[[analyzer]]\nplugin = \"{name}.wasm\"\nconfig = {{ port = 0 }}\n[[output]]\nplugin = \"json\"\n"
+        ),
+    )
+    .unwrap();
+    let out = pcapxray(&["validate", pipeline.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    said.lines()
+        .find(|l| l.contains("config.port"))
+        .map(|l| l.split_once("config.port").unwrap().1.to_string())
+        .unwrap_or_else(|| panic!("no config.port error in:\n{said}"))
+}
+
+/// The refusal of `port = 0` after `config.port`, the same in every language.
+const PORT_0_REFUSED: &str = ": must be a port number from 1 to 65535";
 
 #[test]
 fn the_python_template_builds_reports_flows_to_its_port_and_says_it_is_compiling() {
     let dir = tempfile::tempdir().unwrap();
     let folder = new_plugin(dir.path(), "py-port-watch", "python");
+    // Issue #16: the names earlier stages write, for reading `flow.findings`, come with the folder.
+    let names = std::fs::read_to_string(folder.join("NAMES.md")).unwrap();
+    assert!(
+        names.contains("- `dns.queries`: Attribute: the names asked, comma-joined"),
+        "{names}"
+    );
     let wasm = build(&folder);
     // A cache of its own: the first run compiles the 18 MB component and says so, the second loads it.
     let cache = dir.path().join("cache");
@@ -281,8 +369,10 @@ fn a_python_exception_reaches_the_report_and_run_v_with_its_own_message_and_line
         .expect("the stage is listed");
     let error = stage["error"].as_str().expect("the stage's failure record");
     let at = format!("line {line}, in analyze");
+    let first =
+        format!("returned an error from `analyze`: KeyError: 'no-such-key' (at app.py:{line})");
     for wanted in [
-        "trapped in `analyze`",
+        first.as_str(),
         "KeyError: 'no-such-key'",
         at.as_str(),
         "Traceback (most recent call last)",
@@ -299,6 +389,168 @@ fn a_python_exception_reaches_the_report_and_run_v_with_its_own_message_and_line
             && stdout.contains(&at)
             && stdout.contains("    KeyError: 'no-such-key'"),
         "{stdout}"
+    );
+}
+
+/// Issue #16: componentize-py can return nothing but a `PluginError` from an export. A capability's
+/// `Err`, `Err("text")` and a wrong type returned trapped the plugin with a `KeyError` or
+/// `AttributeError` of componentize-py's runtime instead of the message; and `print` (stdout) was
+/// dropped. The template's `guarded` turns each into the export's error, with the line of app.py.
+#[test]
+fn python_template_failures_reach_the_report_with_their_own_message_and_line_and_print_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = new_plugin(dir.path(), "py-guard", "python");
+    edit(
+        &folder,
+        "app.py",
+        &[
+            (
+                "from wit_world.imports import capability, types",
+                "from wit_world.imports import capability, files, types",
+            ),
+            (
+                "        CONFIG.update(table)\n",
+                "        CONFIG.update(table)\n        if CONFIG[\"port\"] == 1:\n            raise Err(\"port 1 is reserved\")\n",
+            ),
+            (
+                "    def analyze(self, flows) -> types.Outcome:\n",
+                "    def analyze(self, flows) -> types.Outcome:\n        print(f\"analyze: {len(flows)} flow(s)\")\n        if CONFIG[\"port\"] == 81:\n            files.read_file(\"ports.txt\")\n",
+            ),
+            ("severity=types.Severity.LOW,", "severity=\"low\","),
+        ],
+    );
+    build(&folder);
+    assert_eq!(validate_port_0(&folder), PORT_0_REFUSED);
+
+    // `Err("text")` in configure: the pipeline is refused with the text and its line.
+    let (out, _) = run_with_port(&folder, 1);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    let wanted = format!(
+        "returned an error from `configure`: port 1 is reserved (at app.py:{})",
+        line_of(&folder, "app.py", "port 1 is reserved")
+    );
+    assert!(said.contains(&wanted), "{wanted:?} missing from:\n{said}");
+
+    // A capability call without the grant: the host's own refusal, and the line of the call.
+    let (out, report) = run_with_port(&folder, 81);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let error = stage_error(&report.unwrap(), "py-guard");
+    let wanted = format!(
+        "returned an error from `analyze`: capability: stage `py-guard` asked to read `ports.txt`, \
+         but the pipeline does not grant it `files` (add it under [analyzer.grants] or \
+         [output.grants] to allow it) (at app.py:{})",
+        line_of(&folder, "app.py", "files.read_file")
+    );
+    assert!(error.contains(&wanted), "{wanted:?} missing from:\n{error}");
+    assert!(!error.contains("PyErr"), "{error}");
+    // What it printed to stdout is kept beside its stderr, in the report and by `run -v`.
+    assert!(
+        error.contains("It printed to stdout:\nanalyze: 1 flow(s)"),
+        "{error}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("stage `py-guard` printed to stdout:\n    analyze: 1 flow(s)"),
+        "{stdout}"
+    );
+
+    // A wrong type returned is named instead of trapping in componentize-py's conversion.
+    let (out, report) = run_with_port(&folder, 80);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let error = stage_error(&report.unwrap(), "py-guard");
+    assert!(
+        error.contains(
+            "returned an error from `analyze`: TypeError: analyze().findings[0].severity is 'low', not a Severity"
+        ),
+        "{error}"
+    );
+}
+
+/// Issue #16: `guarded` turned a componentize-js ComponentError (a refused capability) into
+/// `[object Object]`, and `finish`, `analyzeLink` and `analyzeStream` ran unguarded, so an error there
+/// trapped without its line; `console.log` (stdout) was dropped.
+#[test]
+fn javascript_template_failures_reach_the_report_with_their_own_message_and_line_from_every_export()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let folder = new_plugin(dir.path(), "js-guard", "js");
+    edit(
+        &folder,
+        "app.js",
+        &[
+            (
+                "import { DEFAULTS, configErrors, hits } from \"./detector.js\";\n",
+                "import { DEFAULTS, configErrors, hits } from \"./detector.js\";\nimport { readFile } from \"pcapxray:plugin/files@0.6.0\";\n",
+            ),
+            (
+                "    return guarded(() => outcome(hits(seen(flows), config.port).map(finding)));",
+                "    return guarded(() => {\n      console.log(`analyze: ${flows.length} flow(s)`);\n      if (config.port === 81) readFile(\"ports.txt\");\n      return outcome(hits(seen(flows), config.port).map(finding));\n    });",
+            ),
+            (
+                "  finish() {\n    return guarded(() => outcome());",
+                "  finish() {\n    return guarded(() => outcome(config.totals.list));",
+            ),
+        ],
+    );
+    build(&folder);
+    assert_eq!(validate_port_0(&folder), PORT_0_REFUSED);
+
+    // A capability call without the grant: the host's own refusal, and the line of the call.
+    let (out, report) = run_with_port(&folder, 81);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let error = stage_error(&report.unwrap(), "js-guard");
+    for wanted in [
+        "returned an error from `analyze`: capability: stage `js-guard` asked to read `ports.txt`, \
+         but the pipeline does not grant it `files` (add it under [analyzer.grants] or \
+         [output.grants] to allow it) (at "
+            .to_string(),
+        format!(
+            "@app.js:{}:",
+            line_of(&folder, "app.js", "readFile(\"ports.txt\")")
+        ),
+        "It printed to stdout:\nanalyze: 1 flow(s)".to_string(),
+    ] {
+        assert!(error.contains(&wanted), "{wanted:?} missing from:\n{error}");
+    }
+    assert!(!error.contains("[object Object]"), "{error}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("stage `js-guard` printed to stdout:\n    analyze: 1 flow(s)"),
+        "{stdout}"
+    );
+
+    // An error thrown in `finish`: its message and the line of app.js.
+    let (out, report) = run_with_port(&folder, 80);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let error = stage_error(&report.unwrap(), "js-guard");
+    let wanted = format!(
+        "@app.js:{}:",
+        line_of(&folder, "app.js", "config.totals.list")
+    );
+    assert!(
+        error.contains("returned an error from `finish`: TypeError: ") && error.contains(&wanted),
+        "{wanted:?} missing from:\n{error}"
     );
 }
 
@@ -323,6 +575,12 @@ fn a_python_component_built_against_another_wit_version_is_refused_before_it_is_
     assert!(
         said.contains("was built for WIT package pcapxray:plugin@0.5.0, but this pcapxray speaks pcapxray:plugin@0.6.0")
             && said.contains("rebuild it against this pcapxray's WIT (pcapxray:plugin@0.6.0"),
+        "{said}"
+    );
+    // Issue #16: the hint named only `pcapxray wit --out wit`, but a Rust plugin builds with the
+    // SDK's own copy of the WIT.
+    assert!(
+        said.contains("replace its `pcapxray-sdk/` folder with the one `pcapxray plugin new NAME --dir NEW` writes"),
         "{said}"
     );
     // Refused from its type information: nothing was compiled, nothing cached.

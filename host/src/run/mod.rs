@@ -127,6 +127,8 @@ pub struct StageStats {
     pub peak_memory: usize,
     /// What it printed to stderr, cleaned (shown by `run -v`).
     pub printed: Option<String>,
+    /// What it printed to stdout, cleaned (shown by `run -v`).
+    pub printed_to_stdout: Option<String>,
 }
 
 impl StageStats {
@@ -138,6 +140,7 @@ impl StageStats {
             finish_seconds: stage.busy_finish.as_secs_f64(),
             peak_memory: stage.peak_memory(),
             printed: stage.printed(),
+            printed_to_stdout: stage.printed_to_stdout(),
         }
     }
 }

@@ -255,6 +255,7 @@ fn work_lake(
         finish_seconds: 0.0,
         peak_memory: 0,
         printed: None,
+        printed_to_stdout: None,
     };
     let failures = failure.map(|e| format!("the lake was not written: {e}"));
     (failures.into_iter().collect(), stats)

@@ -5,9 +5,9 @@
 pub mod convert;
 mod packed;
 mod plugin;
+mod printed;
 mod stage;
 mod state;
-mod stderr;
 pub mod wit_shape;
 
 pub use packed::pack as pack_flows;
@@ -15,8 +15,8 @@ pub use plugin::{
     Inspected, LoadedPlugin, PluginLoadError, Runtime, Unlinked, WIT_PACKAGE, WIT_VERSION,
     capabilities_among, hex as hex_digest,
 };
+pub use printed::PRINTED_KEPT;
 pub use stage::{
     Analyzer, AnalyzerStage, Output, OutputStage, Stage, StageError, Stop, StopCause, World,
 };
 pub use state::StageState;
-pub use stderr::STDERR_KEPT;

@@ -15,13 +15,18 @@ pub use crate::bindings::{WIT_PACKAGE, WIT_VERSION};
 /// How often the epoch ticks: the resolution of call time limits.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// How to get this pcapxray's WIT, for the refusal of a plugin built against another. A Rust plugin
+/// builds with the SDK's own copy (`pcapxray-sdk/wit`), whose bindings must match it too.
+const REBUILD: &str = "`pcapxray wit --out wit` writes it; a Rust plugin reads the SDK's copy, so \
+     replace its `pcapxray-sdk/` folder with the one `pcapxray plugin new NAME --dir NEW` writes into NEW";
+
 #[derive(Debug, thiserror::Error)]
 pub enum PluginLoadError {
     #[error("{source_name} is not a WebAssembly component: {reason}")]
     NotAComponent { source_name: String, reason: String },
     #[error(
         "{source_name} was built for WIT package {found}, but this pcapxray speaks {WIT_PACKAGE}@{WIT_VERSION}{differences}; \
-         rebuild it against this pcapxray's WIT ({WIT_PACKAGE}@{WIT_VERSION}; `pcapxray wit --out wit` writes it)"
+         rebuild it against this pcapxray's WIT ({WIT_PACKAGE}@{WIT_VERSION}): {REBUILD}"
     )]
     IncompatibleVersion {
         source_name: String,
@@ -31,7 +36,7 @@ pub enum PluginLoadError {
     },
     #[error(
         "{source_name} was built against a WIT that says {found} but differs from this pcapxray's: {differences}; \
-         rebuild it against this pcapxray's WIT ({WIT_PACKAGE}@{WIT_VERSION}; `pcapxray wit --out wit` writes it)"
+         rebuild it against this pcapxray's WIT ({WIT_PACKAGE}@{WIT_VERSION}): {REBUILD}"
     )]
     Reshaped {
         source_name: String,

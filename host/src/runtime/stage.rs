@@ -349,15 +349,25 @@ impl<W: World> Stage<W> {
         self.store.data().stderr.text()
     }
 
+    /// What the plugin printed to stdout so far, kept and cleaned like [`Stage::printed`].
+    pub fn printed_to_stdout(&self) -> Option<String> {
+        self.store.data().stdout.text()
+    }
+
     /// Why the stage was stopped, followed by everything it printed: a Python traceback or a
-    /// JavaScript stack with the plugin's own message and line. This is the stage's `error` in
-    /// report.json.
+    /// JavaScript stack with the plugin's own message and line, and what it printed to stdout while
+    /// debugging. This is the stage's `error` in report.json.
     pub fn failure_record(&self) -> Option<String> {
-        let failure = self.failure.clone()?;
-        Some(match self.printed() {
-            Some(printed) => format!("{failure}\nIt printed to stderr:\n{printed}"),
-            None => failure,
-        })
+        let mut record = self.failure.clone()?;
+        for (stream, printed) in [
+            ("stderr", self.printed()),
+            ("stdout", self.printed_to_stdout()),
+        ] {
+            if let Some(printed) = printed {
+                record.push_str(&format!("\nIt printed to {stream}:\n{printed}"));
+            }
+        }
+        Some(record)
     }
 
     /// What the model answers from during the next calls: a snapshot of some hosts, or (`None`) the

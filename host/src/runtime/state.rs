@@ -1,6 +1,7 @@
 //! What a plugin's store holds: its WASI context (empty: no files, no network, no environment), its
 //! memory limiter, and the host services it may call, checked against the stage's grants.
 
+use super::printed::PrintLog;
 use crate::bindings::analyzer::pcapxray::plugin::{batch, log, model, types};
 use crate::bindings::wit;
 use crate::caps::{self, Grants, Services, Session};
@@ -14,7 +15,9 @@ pub struct StageState {
     wasi: WasiCtx,
     /// What the plugin printed to stderr (a Rust panic message, a Python traceback), kept to explain
     /// a failure.
-    pub stderr: super::stderr::StderrLog,
+    pub stderr: PrintLog,
+    /// What the plugin printed to stdout (`print`, `console.log`, `println!`), kept like stderr.
+    pub stdout: PrintLog,
     table: ResourceTable,
     pub limits: PeakLimits,
     /// The stage's capabilities: its grants, the run's services, what each capability keeps open.
@@ -86,11 +89,15 @@ impl wasmtime::ResourceLimiter for PeakLimits {
 
 impl StageState {
     pub fn new(stage: &str, grants: Grants, memory_mb: u64, services: Arc<Services>) -> StageState {
-        let stderr = super::stderr::StderrLog::default();
+        let (stderr, stdout) = (PrintLog::new("stderr"), PrintLog::new("stdout"));
         StageState {
             // Deliberately empty: no preopened folders, no environment, no arguments, no network.
-            wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
+            wasi: WasiCtx::builder()
+                .stderr(stderr.clone())
+                .stdout(stdout.clone())
+                .build(),
             stderr,
+            stdout,
             table: ResourceTable::new(),
             limits: PeakLimits {
                 inner: StoreLimitsBuilder::new()

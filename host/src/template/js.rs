@@ -55,17 +55,32 @@ function address(ip) {
 const outcome = (findings = []) => ({ findings, hostFacts: [], notes: [], streamsDone: [] });
 
 /**
- * Runs `f`. A plugin-error it throws (`{ tag, val }`) goes to the host as it is; any other error
- * becomes `other` with its message and the line it came from, which the host puts in the report.
+ * Runs an export's body `f` so that whatever it throws reaches the host as the export's error, with
+ * its message. componentize-js passes on only a thrown plugin-error (`{ tag, val }`); anything else
+ * would trap and lose the message. A capability's refusal (thrown as a ComponentError whose
+ * `payload` is the capability-error) becomes `capability` with the host's own words, any other
+ * error `other` with its message; both name the line of this folder's code it came from.
  */
 function guarded(f) {
   try {
     return f();
   } catch (e) {
-    if (e !== null && typeof e === "object" && "tag" in e && "val" in e) throw e;
-    const where = String(e?.stack ?? "").split("\n")[0];
-    throw { tag: "other", val: where ? `${e} (at ${where})` : String(e) };
+    if (isVariant(e) && PLUGIN_ERRORS.includes(e.tag)) throw e;
+    const capability = isVariant(e?.payload); // a refused capability call throws a ComponentError
+    const message = capability ? e.payload.val : String(e);
+    if (e?.stack) console.error(`${message}\n${e.stack}`); // kept in report.json, printed by `run -v`
+    const frame = ourFrame(e);
+    throw { tag: capability ? "capability" : "other", val: frame ? `${message} (at ${frame})` : message };
   }
+}
+
+const PLUGIN_ERRORS = ["config", "invalid-input", "capability", "other"];
+const isVariant = (v) => v !== null && typeof v === "object" && "tag" in v && "val" in v;
+
+/** The first frame of an error's stack in this folder's code (componentize-js's is initializer.js). */
+function ourFrame(e) {
+  const frames = String(e?.stack ?? "").split("\n");
+  return frames.find((f) => /\.js:\d+/.test(f) && !f.includes("initializer.js"))?.trim();
 }
 
 /** What the detector needs of each flow. */
@@ -91,6 +106,7 @@ function finding([hit, summary]) {
   };
 }
 
+// Every export that returns a result runs its body in `guarded` (`describe` has no error to give).
 export const analyzer = {
   describe() {
     return {
@@ -123,16 +139,16 @@ export const analyzer = {
 
   // Not called: describe() does not ask for link-layer events.
   analyzeLink(_batch) {
-    return outcome();
+    return guarded(() => outcome());
   },
 
   // Not called unless the pipeline sets `streams` for this stage.
   analyzeStream(_batch) {
-    return outcome();
+    return guarded(() => outcome());
   },
 
   finish() {
-    return outcome();
+    return guarded(() => outcome());
   },
 };
 "#;
@@ -230,7 +246,11 @@ A pcapxray analyzer plugin in JavaScript, started with `pcapxray plugin new --la
     pcapxray run pipeline.toml CAPTURE.pcap
 
 `detector.js` decides, `app.js` turns the host's records into its input and its answers into
-findings. `wit/` is the WIT package of the pcapxray that wrote this folder. An error thrown in the
-plugin stops its stage; what it printed is in report.json (`plugins[].error`) and printed by
-`pcapxray run -v`.
+findings. `wit/` is the WIT package of the pcapxray that wrote this folder. `NAMES.md` lists the
+tags and attribute names the built-in stages write, which your plugin reads in `flow.findings`.
+
+Every export in `app.js` that can fail runs its body in `guarded`: an error thrown stops the stage
+with its message and the line in app.js in report.json (`plugins[].error`), a refused capability
+with the host's own words. `pcapxray run -v` prints what the plugin printed (`console.log`
+included).
 "#;

@@ -4,6 +4,7 @@
 //! so it works without a pcapxray checkout and always matches the pcapxray that wrote it.
 
 mod js;
+mod names;
 mod python;
 mod rust;
 
@@ -66,11 +67,15 @@ pub fn create(name: &str, lang: Lang, kind: Kind, dir: &Path) -> Result<String, 
     {
         return Err(TemplateError::NotEmpty(dir.to_path_buf()));
     }
-    let files = match lang {
+    let mut files = match lang {
         Lang::Rust => rust::files(name, kind),
         Lang::Python => python::files(name),
         Lang::Js => js::files(name),
     };
+    // Rust plugins have the names as the SDK's constants; the others get them as a list.
+    if lang != Lang::Rust {
+        files.push(("NAMES.md", names::markdown()));
+    }
     write(dir, &files)?;
     let wrote = |path: PathBuf| {
         move |source| TemplateError::Write {
@@ -178,6 +183,11 @@ mod tests {
             let sdk_wit = at.join(rust::SDK_DIR).join("wit/worlds.wit");
             assert_eq!(sdk_wit.is_file(), lang == Lang::Rust, "{lang:?}");
             assert!(at.join("pipeline.toml").is_file(), "{lang:?}");
+            assert_eq!(
+                at.join("NAMES.md").is_file(),
+                lang != Lang::Rust,
+                "{lang:?}"
+            );
             let test = match lang {
                 Lang::Rust => "src/lib.rs",
                 Lang::Python => "test_detector.py",

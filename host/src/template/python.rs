@@ -31,18 +31,85 @@ This module is the component's face: it turns the host's records into plain valu
 detector.py and the detector's answers into findings. Built by build.sh with componentize-py.
 """
 
+import dataclasses
+import enum
+import functools
 import ipaddress
 import json
+import os
+import sys
+import traceback
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import types
+from wit_world.imports import capability, types
 
 import detector
 
 # componentize-py may create a new `Analyzer` object for every call, so the plugin's state lives in the
 # module, which lasts as long as the instance the host keeps for the stage.
 CONFIG = dict(detector.DEFAULTS)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLUGIN_ERRORS = (types.PluginError_Config, types.PluginError_InvalidInput, types.PluginError_Capability,
+                 types.PluginError_Other)
+CAPABILITY_ERRORS = (capability.CapabilityError_NotGranted, capability.CapabilityError_Denied,
+                     capability.CapabilityError_NotFound, capability.CapabilityError_Timeout,
+                     capability.CapabilityError_Other)
+
+
+def guarded(export):
+    """Makes whatever an export raises reach the host as the export's error, with its message.
+
+    componentize-py can only hand the host `Err(types.PluginError_...)`: anything else raised (an
+    exception, a capability's `Err`, `Err("text")`) or a value of the wrong type returned would trap
+    the plugin and lose the message. Here a capability's error becomes `capability` with the host's
+    own words, anything else `other`, each with the line of this folder's code it came from; the
+    traceback goes to stderr, which the host keeps in report.json (`plugins[].error`) and
+    `pcapxray run -v` prints.
+    """
+
+    @functools.wraps(export)
+    def guarded_export(*args):
+        try:
+            return checked(export(*args), f"{export.__name__}()")
+        except Err as e:
+            if isinstance(e.value, PLUGIN_ERRORS):
+                raise
+            error = plugin_error(e, e.value)
+        except Exception as e:
+            error = plugin_error(e, f"{type(e).__name__}: {e}")
+        finally:
+            sys.stdout.flush()  # `print` is buffered: the host gets what this call printed now
+        raise Err(error)
+
+    return guarded_export
+
+
+def plugin_error(e: Exception, what) -> types.PluginError:
+    traceback.print_exc()
+    ours = [f for f in traceback.extract_tb(e.__traceback__)
+            if f.filename.startswith(HERE + os.sep) and f.name not in ("guarded_export", "checked")]
+    at = f" (at {os.path.relpath(ours[-1].filename, HERE)}:{ours[-1].lineno})" if ours else ""
+    if isinstance(what, CAPABILITY_ERRORS):
+        return types.PluginError_Capability(f"{what.value}{at}")
+    return types.PluginError_Other(f"{what}{at}")
+
+
+def checked(value, path: str):
+    """`value`, after checking that its text, number and enum fields hold what the WIT says
+    (`severity=types.Severity.LOW`, not "low"): componentize-py converts them after the export has
+    returned, where a wrong type can only trap."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            checked(item, f"{path}[{i}]")
+    elif dataclasses.is_dataclass(value):
+        for field in dataclasses.fields(value):
+            got, want = getattr(value, field.name), field.type
+            if isinstance(want, type) and issubclass(want, (str, int, enum.Enum)) and not isinstance(got, want):
+                raise TypeError(f"{path}.{field.name} is {got!r}, not a {want.__name__}")
+            checked(got, f"{path}.{field.name}")
+    return value
 
 
 def address(ip) -> str:
@@ -57,6 +124,7 @@ def outcome(findings=()) -> types.Outcome:
 
 
 class Analyzer(exports.Analyzer):
+    # Not guarded: `describe` returns no result, so it has no error to give.
     def describe(self) -> types.PluginInfo:
         return types.PluginInfo(
             name="{{name}}",
@@ -70,6 +138,7 @@ class Analyzer(exports.Analyzer):
             payload_flows_only=False,
         )
 
+    @guarded
     def configure(self, config: str) -> None:
         table = json.loads(config or "{}")
         errors = detector.config_errors(table)
@@ -77,6 +146,7 @@ class Analyzer(exports.Analyzer):
             raise Err(types.PluginError_Config([types.ConfigError(key=k, message=m) for k, m in errors]))
         CONFIG.update(table)
 
+    @guarded
     def analyze(self, flows) -> types.Outcome:
         seen = [
             detector.Seen(flow.id, address(flow.client.ip), address(flow.server.ip), flow.server.port)
@@ -95,14 +165,17 @@ class Analyzer(exports.Analyzer):
             for hit, summary in detector.hits(seen, CONFIG["port"])
         )
 
+    @guarded
     def analyze_link(self, batch) -> types.Outcome:
         # Not called: describe() does not ask for link-layer events.
         return outcome()
 
+    @guarded
     def analyze_stream(self, batch) -> types.Outcome:
         # Not called unless the pipeline sets `streams` for this stage.
         return outcome()
 
+    @guarded
     def finish(self) -> types.Outcome:
         return outcome()
 "#;
@@ -187,6 +260,11 @@ A pcapxray analyzer plugin in Python, started with `pcapxray plugin new --lang p
 
 `detector.py` decides, `app.py` turns the host's records into its input and its answers into
 findings. `wit/` is the WIT package of the pcapxray that wrote this folder; componentize-py
-generates the `wit_world` module from it. An exception in the plugin stops its stage; the traceback
-is in report.json (`plugins[].error`) and printed by `pcapxray run -v`.
+generates the `wit_world` module from it. `NAMES.md` lists the tags and attribute names the
+built-in stages write, which your plugin reads in `flow.findings`.
+
+Every export in `app.py` that can fail is `@guarded`: an exception stops the stage with its
+message and the line of your code in report.json (`plugins[].error`), a refused capability with
+the host's own words, and the traceback follows. `pcapxray run -v` prints it, and what the plugin
+printed (`print` included).
 "#;

@@ -70,7 +70,7 @@ echo "built $PWD/{{wasm}}"
 const ANALYZER: &str = r#"//! {{name}}: a pcapxray analyzer. It raises a finding for every flow to the configured server port —
 //! replace `analyze` with your own detector.
 
-use pcapxray_plugin_sdk::{Analyzer, Finding, Flow, Outcome, PluginError, Severity};
+use pcapxray_plugin_sdk::{Analyzer, ConfigError, Finding, Flow, Outcome, PluginError, Severity};
 use serde::Deserialize;
 
 /// The stage's `config` table in the pipeline.
@@ -99,7 +99,14 @@ impl Analyzer for Plugin {
     const NEEDS_PAYLOAD: bool = false;
     type Config = Config;
 
+    /// Values serde accepts but the detector cannot use are refused here, naming the key.
     fn new(config: Config) -> Result<Plugin, PluginError> {
+        if config.port == 0 {
+            return Err(PluginError::Config(vec![ConfigError {
+                key: "port".into(),
+                message: "must be a port number from 1 to 65535".into(),
+            }]));
+        }
         Ok(Plugin { config })
     }
 
@@ -139,6 +146,11 @@ mod tests {
         assert_eq!(out.findings.len(), 1);
         assert_eq!(out.findings[0].tag, "{{name}}.port");
         assert_eq!(out.findings[0].get("port"), Some("8080"));
+    }
+
+    #[test]
+    fn port_zero_is_refused() {
+        assert!(matches!(Plugin::new(Config { port: 0 }), Err(PluginError::Config(_))));
     }
 }
 "#;

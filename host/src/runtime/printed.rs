@@ -1,8 +1,9 @@
-//! What a plugin prints to stderr, kept whole up to a bound, so that a Python or JavaScript exception
-//! reaches the investigator with its own message and line. Writing never fails and never traps the
-//! plugin: past the bound the oldest bytes give way (an exception's message is at the end of what was
-//! printed), and the text says how much was cut. Printing is then cleaned of the runtimes'
-//! boilerplate, which tells the investigator nothing about the plugin.
+//! What a plugin prints to stderr and to stdout, each kept whole up to a bound, so that a Python or
+//! JavaScript exception reaches the investigator with its own message and line, and an author's
+//! `print` while debugging is seen. Writing never fails and never traps the plugin: past the bound the
+//! oldest bytes give way (an exception's message is at the end of what was printed), and the text says
+//! how much was cut. Printing is then cleaned of the runtimes' boilerplate, which tells the
+//! investigator nothing about the plugin.
 
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -10,12 +11,14 @@ use std::sync::{Arc, Mutex};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
-/// How much of a plugin's stderr is kept: the last 64 KiB.
-pub const STDERR_KEPT: usize = 64 * 1024;
+/// How much of each of a plugin's output streams is kept: the last 64 KiB.
+pub const PRINTED_KEPT: usize = 64 * 1024;
 
-/// A plugin's stderr: the last [`STDERR_KEPT`] bytes and how many came before them.
-#[derive(Clone, Default)]
-pub struct StderrLog {
+/// One of a plugin's output streams: the last [`PRINTED_KEPT`] bytes and how many came before them.
+#[derive(Clone)]
+pub struct PrintLog {
+    /// `stderr` or `stdout`, for the notice of a cut.
+    stream: &'static str,
     inner: Arc<Mutex<Kept>>,
 }
 
@@ -25,11 +28,18 @@ struct Kept {
     cut: u64,
 }
 
-impl StderrLog {
+impl PrintLog {
+    pub fn new(stream: &'static str) -> PrintLog {
+        PrintLog {
+            stream,
+            inner: Arc::default(),
+        }
+    }
+
     fn push(&self, data: &[u8]) {
         let mut kept = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         kept.bytes.extend(data);
-        let over = kept.bytes.len().saturating_sub(STDERR_KEPT);
+        let over = kept.bytes.len().saturating_sub(PRINTED_KEPT);
         if over > 0 {
             kept.bytes.drain(..over);
             kept.cut += over as u64;
@@ -49,8 +59,9 @@ impl StderrLog {
         Some(match kept.cut {
             0 => cleaned,
             cut => format!(
-                "[the first {cut} bytes of its stderr were cut; the last {} KiB are kept]\n{cleaned}",
-                STDERR_KEPT / 1024
+                "[the first {cut} bytes of its {} were cut; the last {} KiB are kept]\n{cleaned}",
+                self.stream,
+                PRINTED_KEPT / 1024
             ),
         })
     }
@@ -90,7 +101,7 @@ pub fn clean(printed: &str) -> String {
         .join("\n")
 }
 
-impl OutputStream for StderrLog {
+impl OutputStream for PrintLog {
     fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
         self.push(&bytes);
         Ok(())
@@ -101,16 +112,16 @@ impl OutputStream for StderrLog {
     }
 
     fn check_write(&mut self) -> Result<usize, StreamError> {
-        Ok(STDERR_KEPT)
+        Ok(PRINTED_KEPT)
     }
 }
 
 #[wasmtime_wasi::async_trait]
-impl Pollable for StderrLog {
+impl Pollable for PrintLog {
     async fn ready(&mut self) {}
 }
 
-impl tokio::io::AsyncWrite for StderrLog {
+impl tokio::io::AsyncWrite for PrintLog {
     fn poll_write(
         self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
@@ -135,13 +146,13 @@ impl tokio::io::AsyncWrite for StderrLog {
     }
 }
 
-impl IsTerminal for StderrLog {
+impl IsTerminal for PrintLog {
     fn is_terminal(&self) -> bool {
         false
     }
 }
 
-impl StdoutStream for StderrLog {
+impl StdoutStream for PrintLog {
     fn p2_stream(&self) -> Box<dyn OutputStream> {
         Box::new(self.clone())
     }
@@ -157,7 +168,7 @@ mod tests {
 
     #[test]
     fn the_end_of_a_long_stderr_is_kept_and_the_cut_is_said() {
-        let log = StderrLog::default();
+        let log = PrintLog::new("stderr");
         for i in 0..10_000 {
             log.push(format!("line {i:05} of chatter\n").as_bytes());
         }
@@ -173,7 +184,7 @@ mod tests {
             "{}",
             &text[..120]
         );
-        assert!(text.len() <= STDERR_KEPT + 100);
+        assert!(text.len() <= PRINTED_KEPT + 100);
     }
 
     #[test]
@@ -187,7 +198,7 @@ mod tests {
             clean(printed),
             "Traceback (most recent call last):\n  File \"app.py\", line 12, in analyze\nKeyError: 'port'"
         );
-        assert_eq!(StderrLog::default().text(), None);
+        assert_eq!(PrintLog::new("stdout").text(), None);
         // A Rust plugin's own panic stays: its message follows the header.
         let rust = "thread '<unnamed>' panicked at src/lib.rs:9:9:\ndeliberate failure\n";
         assert_eq!(clean(rust), rust.trim_end());

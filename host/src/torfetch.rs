@@ -68,13 +68,13 @@ pub fn fetch(
                     })?;
                     let name = format!("consensus-{}", after.replace([' ', ':'], "-"));
                     let path = dir.join(name);
-                    crate::torimport::write_atomically(&path, text.as_bytes()).map_err(
-                        |error| FetchError::Store {
+                    write_atomically(&path, text.as_bytes()).map_err(|error| {
+                        FetchError::Store {
                             what: "write",
                             path: path.clone(),
                             error,
-                        },
-                    )?;
+                        }
+                    })?;
                     return Ok((path, format!("valid from {after} to {until} UTC")));
                 }
                 None => failures.push(format!(
@@ -97,6 +97,19 @@ fn download(agent: &ureq::Agent, url: &str) -> Result<String, String> {
         .read_to_end(&mut body)
         .map_err(|e| e.to_string())?;
     String::from_utf8(body).map_err(|_| "the answer is not text".to_string())
+}
+
+/// Writes `bytes` beside `path` and renames them into place: a reader sees the old file or the new
+/// one, never a part.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_file_name(format!(
+        ".{}.part",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("consensus")
+    ));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Why a consensus that is not [`complete`] is refused.

@@ -9,7 +9,7 @@
 //! (which member, why). The `tor` analyzer reads that folder, and [`coverage`] says which times the
 //! stored documents cover, so a capture outside them can be pointed out.
 
-use crate::torfetch::{INCOMPLETE, complete, validity};
+use crate::torfetch::{INCOMPLETE, complete, validity, write_atomically};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -213,19 +213,6 @@ fn file_name(valid_after: &str, flavor: &str) -> String {
     } else {
         format!("consensus-{flavor}-{time}")
     }
-}
-
-/// Writes `bytes` beside `path` and renames them into place: a reader sees the old file or the new
-/// one, never a part.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_file_name(format!(
-        ".{}.part",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("consensus")
-    ));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 /// Every consensus in `dir` (by its header; other files are left out), oldest first.

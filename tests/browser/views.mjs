@@ -5,7 +5,7 @@
 // (tests/e2e/serve.rs checks it against report.json).
 //
 // node views.mjs --case http://127.0.0.1:PORT/cases/ID --states '["view=all", "view=tag:x"]'
-//   [--searches '["00:13:7f:be:8c:ff"]'] [--filter-findings medium] [--report-html 1] [--chromium PATH]
+//   [--searches '["00:13:7f:be:8c:ff"]'] [--filter-findings medium] [--report-html 1] [--original 1] [--chromium PATH]
 
 import { openSession } from './session.mjs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,17 @@ async function settled() {
 }
 
 try {
+  if (args.original) {
+    // A case whose analysis failed still offers its evidence: the original capture and its SHA-256.
+    await page.goto(args.case);
+    await page.waitForFunction(() => !document.getElementById('failure').hidden);
+    await page.waitForFunction(() => document.getElementById('original-sha256').textContent !== '–');
+    result.original = {
+      visible: await page.locator('#original').isVisible(),
+      sha256: await page.locator('#original-sha256').textContent(),
+      href: await page.locator('#original-link').getAttribute('href'),
+    };
+  }
   for (const state of JSON.parse(args.states || '[]')) {
     // A fresh load per state, as a link opened in a new tab.
     await page.goto('about:blank');

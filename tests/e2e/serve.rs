@@ -586,6 +586,25 @@ fn a_failed_analysis_ends_with_its_error_instead_of_waiting_forever() {
         page.contains("The analysis failed") && page.contains("no_such_key"),
         "{page}"
     );
+    // In the browser the failed case still offers the original capture with its SHA-256 (there is
+    // no report to take it from: the server's checksum of the stored file).
+    let url = format!("http://{}/cases/{id}", server.addr);
+    let shown = drive(
+        "views.mjs",
+        &[
+            "--case".as_ref(),
+            url.as_ref(),
+            "--original".as_ref(),
+            "1".as_ref(),
+        ],
+    );
+    let want = {
+        use sha2::Digest as _;
+        let bytes = std::fs::read(testdata("http_get_bro_org.pcap")).unwrap();
+        pcapxray_capture::hex(&sha2::Sha256::digest(&bytes))
+    };
+    assert_eq!(shown["original"]["visible"], true, "{shown}");
+    assert_eq!(shown["original"]["sha256"], want.as_str(), "{shown}");
 
     // Mended, the pipeline analyzes the stored capture again: no new upload.
     std::fs::write(&pipeline, WEB_JSON).unwrap();

@@ -169,12 +169,9 @@ pub fn run_into_lake(
     let (capture_info, mut problems) = run.gather_capture(&read);
     problems.extend(lost);
     let (written, host_count) = run.write_outputs(held.outputs, held.folder, capture_info)?;
-    problems.extend(
-        written
-            .failures
-            .iter()
-            .map(|m| format!("{m}; its results are missing from the report")),
-    );
+    problems.extend(written.failures.iter().map(|m| {
+        format!("{m}; what it had not handed over before it stopped is missing from the report")
+    }));
     run.progress_at_end(&read, "done");
     Ok(run.summary(read, written, host_count, problems, started))
 }

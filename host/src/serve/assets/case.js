@@ -43,6 +43,14 @@
     if (!window.confirm('Delete the case “' + e.target.dataset.name + '” with its capture and reports?')) e.preventDefault();
   });
 
+  // The original capture's SHA-256: report.json's, else (a failed analysis, an old report) the
+  // server's checksum file of the stored capture.
+  function originalSha(fromReport) {
+    if (fromReport) { $('original-sha256').textContent = fromReport; return; }
+    fetch(base + '/capture.sha256').then(function (r) { return r.ok ? r.text() : ''; }, function () { return ''; })
+      .then(function (text) { $('original-sha256').textContent = text.split(' ')[0] || 'unknown'; });
+  }
+
   // ---------- progress ----------
   const source = new EventSource('/api/cases/' + encodeURIComponent(id) + '/events');
   let explored = false;
@@ -71,6 +79,7 @@
     if (c.status === 'failed') {
       $('error-text').textContent = c.error || 'The analysis failed without a message.';
       $('failure').hidden = false;
+      originalSha(null);
     }
     if (c.status === 'done' && !explored) {
       explored = true;
@@ -609,7 +618,7 @@
 
   function renderRun(c) {
     const s = c.summary || {};
-    const parts = [el('p', { text: count(s.packets) + ' packets, ' + count(s.flows) + ' flows, ' + count(s.hosts) + ' hosts, ' + count(s.findings) + ' findings; analyzed in ' + (s.seconds || 0).toFixed(2) + ' s.' })];
+    const parts = [el('p', { text: count(s.packets) + ' packets, ' + count(s.flows) + ' flows, ' + count(s.hosts) + ' hosts, ' + count(s.findings) + ' findings as the reports list them (findings repeated between the same two hosts as one roll-up; the view below counts each of them); analyzed in ' + (s.seconds || 0).toFixed(2) + ' s.' })];
     if (s.packet_fates && s.packet_fates.length) {
       parts.push(fateTable(s.packet_fates, s.packets));
     }
@@ -657,7 +666,7 @@
       return;
     }
     knownHosts = new Set(meta.hosts);
-    $('original-sha256').textContent = meta.sha256 || 'not in the report';
+    originalSha(meta.sha256);
     fillViews();
     makeTables();
     const state = readState();

@@ -1107,6 +1107,8 @@ fn a_case_of_fifty_thousand_hosts_is_drawn_by_network_with_legible_labels() {
     assert!((2..=256).contains(&groups), "{result}");
     for labels in [&result["labelsAtFit"], &result["labelsOpened"]] {
         assert_eq!(labels["overlaps"], 0, "{labels}");
+        assert_eq!(labels["touching"], 0, "{labels}");
+        assert_eq!(labels["orphans"], 0, "{labels}");
         assert!(labels["smallestPx"].as_f64().unwrap() >= 10.0, "{labels}");
         assert!(labels["shown"].as_u64().unwrap() >= 10, "{labels}");
     }
@@ -1531,6 +1533,8 @@ fn views_and_tables_of_other_cases(result: &Value) {
     assert_eq!(many["closed"]["frames"], 0, "{many}");
     for labels in [&many["labelsClosed"], &many["labelsOpened"]] {
         assert_eq!(labels["overlaps"], 0, "{labels}");
+        assert_eq!(labels["touching"], 0, "{labels}");
+        assert_eq!(labels["orphans"], 0, "{labels}");
         assert!(labels["smallestPx"].as_f64().unwrap() >= 10.0, "{labels}");
         assert!(labels["shown"].as_u64().unwrap() >= 2, "{labels}");
     }

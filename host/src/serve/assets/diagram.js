@@ -110,13 +110,18 @@
     shapes.forEach(take);
     labels.sort(function (p, q) { return p.rank - q.rank || q.weight - p.weight; });
     // A node's labels are placed inside its group: its position is added to their boxes.
+    // A few pixels of room on either side, so that two kept labels never touch and read as one
+    // ("173.192.0.0/16173.194.0.0/16").
+    const PAD = 4;
     const boxes = labels.map(function (l) {
       const b = l.text.getBBox();
-      return { x: b.x + (l.dx || 0), y: b.y + (l.dy || 0), width: b.width, height: b.height };
+      return { x: b.x + (l.dx || 0) - PAD, y: b.y + (l.dy || 0), width: b.width + 2 * PAD, height: b.height };
     });
     labels.forEach(function (l, i) {
       const b = boxes[i];
-      let ok = b.x >= 0 && b.y >= 0 && b.x + b.width <= w && b.y + b.height <= h;
+      // A network's host count under its name is shown only with the name.
+      if (l.of && l.of.getAttribute('display') === 'none') { l.text.setAttribute('display', 'none'); return; }
+      let ok = b.x + PAD >= 0 && b.y >= 0 && b.x + b.width - PAD <= w && b.y + b.height <= h;
       for (let gx = Math.floor(b.x / CELL); ok && gx <= Math.floor((b.x + b.width) / CELL); gx++) {
         for (let gy = Math.floor(b.y / CELL); ok && gy <= Math.floor((b.y + b.height) / CELL); gy++) {
           ok = !(grid.get(gx + ',' + gy) || []).some(function (o) {
@@ -199,7 +204,7 @@
       if (node.sub) {
         const sub = label(0, r + 26, node.sub, 'sub');
         g.appendChild(sub);
-        labels.push({ text: sub, rank: 3, weight: node.weight, dx: node.x, dy: node.y });
+        labels.push({ text: sub, rank: 3, weight: node.weight, dx: node.x, dy: node.y, of: main });
       }
       const t = svg('title', {});
       t.textContent = visible(node.title);

@@ -62,15 +62,7 @@ fn tor_fetch_stores_the_consensus_under_its_validity_time() {
 fn tor_fetch_refuses_an_answer_that_is_not_a_consensus() {
     let port = serve(b"<html>captive portal</html>".to_vec());
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("http://127.0.0.1:{port}/consensus");
-    let out = pcapxray(&[
-        "tor",
-        "fetch",
-        "--dir",
-        dir.path().to_str().unwrap(),
-        "--from",
-        &url,
-    ]);
+    let out = fetch_from(port, dir.path());
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -87,15 +79,7 @@ fn tor_fetch_refuses_a_truncated_consensus() {
     let consensus = std::fs::read(testdata("tor_cached-consensus_2022-11-19")).unwrap();
     let port = serve(consensus[..100_000].to_vec());
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("http://127.0.0.1:{port}/consensus");
-    let out = pcapxray(&[
-        "tor",
-        "fetch",
-        "--dir",
-        dir.path().to_str().unwrap(),
-        "--from",
-        &url,
-    ]);
+    let out = fetch_from(port, dir.path());
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -103,4 +87,17 @@ fn tor_fetch_refuses_a_truncated_consensus() {
         "{stderr}"
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// `pcapxray tor fetch` into `dir` from the test server on `port`.
+fn fetch_from(port: u16, dir: &std::path::Path) -> std::process::Output {
+    let url = format!("http://127.0.0.1:{port}/consensus");
+    pcapxray(&[
+        "tor",
+        "fetch",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--from",
+        &url,
+    ])
 }

@@ -184,9 +184,21 @@ pub struct Counts {
 /// The whole `devices.txt`.
 /// `counts` says how many hosts were left out of `report.hosts`: those without a MAC address (never
 /// listed) and those past the output's `max_hosts`.
+/// Whether the host has a MAC address, as [`macs_of`] counts them (without making the list: every
+/// host of the capture goes by here).
+pub(crate) fn has_mac(h: &HostInfo) -> bool {
+    !h.macs.is_empty()
+        || h.notes
+            .iter()
+            .any(|n| n.key == names::host::MAC && parse_mac(&n.value).is_some())
+}
+
 /// A host's MAC addresses: those its packets came from, then those a stage published as its `mac`
 /// fact (`devices` does for an address DHCP handed to a client that never sent from it in the capture).
 pub(crate) fn macs_of(h: &HostInfo) -> Vec<u64> {
+    if h.notes.iter().all(|n| n.key != names::host::MAC) {
+        return h.macs.clone();
+    }
     let mut macs = h.macs.clone();
     for n in h.notes.iter().filter(|n| n.key == names::host::MAC) {
         if let Some(mac) = parse_mac(&n.value)
@@ -203,7 +215,7 @@ pub fn render(report: &Report, analysis: &Analysis, counts: Counts) -> String {
     capture_header(&mut out, "devices report", report);
     let with_mac: Vec<&HostInfo> = sorted(&report.hosts)
         .into_iter()
-        .filter(|h| !macs_of(h).is_empty())
+        .filter(|h| has_mac(h))
         .collect();
     let without = report.hosts.len() - with_mac.len() + counts.without_mac as usize;
     let _ = writeln!(

@@ -47,7 +47,7 @@ impl Kept {
         if self.endpoints.contains(&IpAddr::from(h.ip)) {
             self.peers.insert(h.ip.into(), h.clone());
         }
-        if crate::devices::macs_of(h).is_empty() {
+        if !crate::devices::has_mac(h) {
             self.without_mac += 1;
             return;
         }

@@ -3,9 +3,6 @@
 //! author reads them as constants (`pcapxray_plugin_sdk::names`); the others need them as text, and
 //! from the same source, so the list cannot drift from what the stages write.
 
-/// The SDK file the names come from.
-const SOURCE: &str = "src/names.rs";
-
 const HEADING: &str = "# Names the built-in stages write
 
 The finding tags, finding attributes, host-fact keys and run-note keys of pcapxray's built-in
@@ -16,13 +13,25 @@ the pipeline sees that stage's findings on each flow, in `flow.findings[].findin
 (`dns.queries` is comma-joined).
 ";
 
-/// The names list as Markdown: one section per name space, one line per name with its meaning.
+/// The names list as Markdown: one section per name space, one line per name with its meaning;
+/// then the attributes of credential findings (the SDK's `credentials` module).
 pub fn markdown() -> String {
+    let mut text = String::from(HEADING);
+    section(&mut text, "src/names.rs");
+    text.push_str(
+        "\n## credential attributes\n\nFindings `credentials.<protocol>` (one per credential, on the flow that \
+         carried it) and their attributes.\n\n",
+    );
+    section(&mut text, "src/credentials.rs");
+    text
+}
+
+/// The names of one SDK file: a `## module` heading per `pub mod`, a line per `pub const` text.
+fn section(text: &mut String, file: &str) {
     let (_, source) = crate::embedded::SDK
         .iter()
-        .find(|(path, _)| *path == SOURCE)
-        .expect("the SDK has src/names.rs");
-    let mut text = String::from(HEADING);
+        .find(|(path, _)| *path == file)
+        .unwrap_or_else(|| panic!("the SDK has {file}"));
     let mut doc = String::new();
     for line in source.lines().map(str::trim) {
         if let Some(comment) = line.strip_prefix("///") {
@@ -38,7 +47,6 @@ pub fn markdown() -> String {
             doc.clear();
         }
     }
-    text
 }
 
 /// The value of `NAME: &str = "value";`.
@@ -72,5 +80,11 @@ mod tests {
         );
         assert!(text.contains("- `web.http`: Tag: an HTTP flow (attributes in `http`)."));
         assert!(!text.contains("[`") && !text.contains("`]") && !text.contains("super::"));
+        // The credentials analyzer's attributes too.
+        let credentials = text
+            .split("\n## credential attributes\n")
+            .nth(1)
+            .expect("a credentials section");
+        assert!(credentials.contains("- `secret_format`: "), "{credentials}");
     }
 }

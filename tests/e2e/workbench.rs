@@ -157,6 +157,20 @@ fn run_with_port(folder: &Path, port: u16) -> (Output, Option<serde_json::Value>
 }
 
 /// The failure record (`plugins[].error`) of `stage` in a report.
+/// Runs the plugin in `folder` on port `port` (see [`run_with_port`]) expecting its stage `stage` to be
+/// stopped (exit 2): the run's output and the stage's failure record in report.json.
+fn stopped_with_port(folder: &Path, port: u16, stage: &str) -> (Output, String) {
+    let (out, report) = run_with_port(folder, port);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let error = stage_error(&report.expect("report.json"), stage);
+    (out, error)
+}
+
 fn stage_error(report: &serde_json::Value, stage: &str) -> String {
     report["plugins"]
         .as_array()
@@ -433,14 +447,7 @@ fn python_template_failures_reach_the_report_with_their_own_message_and_line_and
     assert!(said.contains(&wanted), "{wanted:?} missing from:\n{said}");
 
     // A capability call without the grant: the host's own refusal, and the line of the call.
-    let (out, report) = run_with_port(&folder, 81);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let error = stage_error(&report.unwrap(), "py-guard");
+    let (out, error) = stopped_with_port(&folder, 81, "py-guard");
     let wanted = format!(
         "returned an error from `analyze`: capability: stage `py-guard` asked to read `ports.txt`, \
          but the pipeline does not grant it `files` (add it under [analyzer.grants] or \
@@ -461,14 +468,7 @@ fn python_template_failures_reach_the_report_with_their_own_message_and_line_and
     );
 
     // A wrong type returned is named instead of trapping in componentize-py's conversion.
-    let (out, report) = run_with_port(&folder, 80);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let error = stage_error(&report.unwrap(), "py-guard");
+    let (_, error) = stopped_with_port(&folder, 80, "py-guard");
     assert!(
         error.contains(
             "returned an error from `analyze`: TypeError: analyze().findings[0].severity is 'low', not a Severity"
@@ -507,14 +507,7 @@ fn javascript_template_failures_reach_the_report_with_their_own_message_and_line
     assert_eq!(validate_port_0(&folder), PORT_0_REFUSED);
 
     // A capability call without the grant: the host's own refusal, and the line of the call.
-    let (out, report) = run_with_port(&folder, 81);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let error = stage_error(&report.unwrap(), "js-guard");
+    let (out, error) = stopped_with_port(&folder, 81, "js-guard");
     for wanted in [
         "returned an error from `analyze`: capability: stage `js-guard` asked to read `ports.txt`, \
          but the pipeline does not grant it `files` (add it under [analyzer.grants] or \
@@ -536,14 +529,7 @@ fn javascript_template_failures_reach_the_report_with_their_own_message_and_line
     );
 
     // An error thrown in `finish`: its message and the line of app.js.
-    let (out, report) = run_with_port(&folder, 80);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let error = stage_error(&report.unwrap(), "js-guard");
+    let (_, error) = stopped_with_port(&folder, 80, "js-guard");
     let wanted = format!(
         "@app.js:{}:",
         line_of(&folder, "app.js", "config.totals.list")

@@ -141,7 +141,7 @@ fn a_granted_file_can_be_read_and_nothing_beside_it() {
 fn findings_about_flows_that_do_not_exist_or_without_a_proper_tag_are_refused_with_a_run_note() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = format!(
-        "[[analyzer]]\nplugin = \"{}\"\n\n[[output]]\nplugin = \"json\"\n",
+        "[[analyzer]]\nplugin = \"{}\"\nstreams = true\n\n[[output]]\nplugin = \"json\"\n",
         built_plugin("pcapxray-test-ghost").display()
     );
     let run = run_pipeline(dir.path(), &pipeline, &testdata("http_get_bro_org.pcap"));
@@ -152,6 +152,8 @@ fn findings_about_flows_that_do_not_exist_or_without_a_proper_tag_are_refused_wi
         .map(|f| f["tag"].as_str().unwrap().to_string())
         .collect();
     assert!(tags.contains(&"ghost.sound".to_string()), "{tags:?}");
+    // A finding raised from a flow's stream, before the flow was analyzed, is sound.
+    assert!(tags.contains(&"ghost.stream".to_string()), "{tags:?}");
     assert!(
         !tags
             .iter()

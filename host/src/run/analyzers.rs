@@ -31,8 +31,8 @@ pub struct Analyzers {
     /// (flow, stream stage bit) pairs whose stage said it wants no more of the flow's streams
     /// (`outcome.streams-done`); forgotten when the flow is analyzed, after its last chunk.
     stopped: FxHashSet<(u64, u8)>,
-    /// The highest flow id handed to the stages so far: a finding about a higher one (or flow 0)
-    /// names a flow that does not exist.
+    /// The highest flow id handed to the stages so far, in a batch of flows or a stream chunk: a
+    /// finding about a higher one (or flow 0) names a flow that does not exist.
     max_flow: u64,
     /// What the host refused of each stage's findings, said in one run note per stage at the end.
     refused: BTreeMap<String, Refused>,
@@ -150,6 +150,8 @@ impl Analyzers {
     /// Hands the stream chunks of a stretch to the stages that asked for them, before the stretch's
     /// flows: each stage gets the chunks whose `stages` bit is its own, in order.
     pub fn streams(&mut self, chunks: &[StreamChunk]) {
+        // A stage may raise a finding on a flow from its stream, before the flow itself comes.
+        self.max_flow = chunks.iter().map(|c| c.flow).fold(self.max_flow, u64::max);
         let wanting: Vec<usize> = self.stream_stages().collect();
         for (bit, i) in wanting.into_iter().enumerate() {
             if !self.stages[i].running() {

@@ -1,10 +1,13 @@
 //! Test plugin: on the first flow it sees, raises one sound finding and four the host must not pass
 //! on as they are (see README.md).
 
-use pcapxray_plugin_sdk::{Analyzer, Finding, Flow, NoConfig, Outcome, PluginError, Severity};
+use pcapxray_plugin_sdk::{
+    Analyzer, Finding, Flow, NoConfig, Outcome, PluginError, Severity, StreamChunk, StreamData,
+};
 
 pub struct Ghost {
     done: bool,
+    streamed: bool,
 }
 
 impl Analyzer for Ghost {
@@ -15,7 +18,10 @@ impl Analyzer for Ghost {
     type Config = NoConfig;
 
     fn new(_: NoConfig) -> Result<Ghost, PluginError> {
-        Ok(Ghost { done: false })
+        Ok(Ghost {
+            done: false,
+            streamed: false,
+        })
     }
 
     fn analyze(&mut self, flows: &[Flow], out: &mut Outcome) -> Result<(), PluginError> {
@@ -38,6 +44,19 @@ impl Analyzer for Ghost {
                 .summary("lists a flow that does not exist")
                 .flows(vec![123_456, id]),
         );
+        Ok(())
+    }
+
+    /// A sound finding raised from a stream, before its flow reaches `analyze` (when the stage reads
+    /// streams): the host must not take it for one about a flow that does not exist.
+    fn stream(&mut self, chunk: &StreamChunk, out: &mut Outcome) -> Result<(), PluginError> {
+        if !self.streamed && matches!(chunk.data, StreamData::Start(_)) {
+            self.streamed = true;
+            out.push(
+                Finding::on_flow(chunk.flow, "ghost.stream", Severity::Low)
+                    .summary("raised from the stream"),
+            );
+        }
         Ok(())
     }
 }

@@ -70,6 +70,7 @@ fn run_one(opts: &BatchOptions, i: usize) -> BatchItem {
         bar: None,
         on_progress: None,
         from_lake: None,
+        cancel: None,
     };
     let result = run_into_lake(run, Some(opts.lake.clone())).map(|s| (s.flows, s.problems));
     if let Some(dir) = scratch {

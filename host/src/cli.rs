@@ -325,6 +325,7 @@ fn run(
         bar: bar.clone(),
         on_progress: None,
         from_lake,
+        cancel: None,
     };
     let result = pcapxray::run::run_into_lake(opts, lake);
     if let Some(bar) = bar {

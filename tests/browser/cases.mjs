@@ -1,6 +1,6 @@
 // Drives a real headless Chromium through the case life cycle of `pcapxray serve` the way a person
 // does: upload with and without JavaScript, watch a queued case, press the Delete buttons on the case
-// page and on the start page, and open a hostile page on another origin whose sandboxed frame (and a
+// page and on the start page, cancel a re-run, a running and a queued analysis, and open a hostile page on another origin whose sandboxed frame (and a
 // plain cross-site form) posts a delete. Prints one JSON line with what it saw; tests/e2e/serve.rs
 // checks it.
 //
@@ -11,6 +11,7 @@
 
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
 
 const args = {};
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
@@ -141,6 +142,61 @@ try {
   result.incompleteAboveExplore = (await top('#incomplete')) < (await top('#explore'));
   step(`A done: ${result.incomplete}`);
 
+  // Cancel, by the button on the case page (which asks first), three ways. A re-run of A: the case
+  // goes back to done with the report it had. A fresh case E while its stage spins (a 20 s call that
+  // must be interrupted): failed, saying so, no report. D while it waits behind E: failed at once.
+  const files = async (id) => {
+    const r = await page.request.get(`${base}/api/cases/${id}`);
+    return r.status() === 200 ? ((await r.json()).files || []).map((f) => f.path) : [];
+  };
+  const cancelOnPage = async () => {
+    page.once('dialog', (d) => d.accept());
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/cancel')),
+      page.getByRole('button', { name: 'Cancel the analysis' }).click(),
+    ]);
+    await page.waitForLoadState('load');
+    return answer.status();
+  };
+  const statusShown = (wanted) => page.waitForFunction(
+    (w) => document.getElementById('case-status').textContent === w, wanted, { timeout: 15_000 });
+  await page.goto(`${base}/cases/${result.a}`);
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/cases/${result.a}/rerun`)),
+    page.getByRole('button', { name: 'Analyze again with the current pipeline' }).click(),
+  ]);
+  await page.waitForLoadState('load');
+  await statusShown('running');
+  let t = Date.now();
+  result.aCancelStatus = await cancelOnPage();
+  await statusShown('done');
+  result.aCancelMs = Date.now() - t;
+  result.aAfterCancel = await api(result.a);
+  result.aFilesAfterCancel = await files(result.a);
+  step(`A's re-run cancelled in ${result.aCancelMs} ms: ${result.aAfterCancel}, ${result.aFilesAfterCancel.length} report files`);
+
+  result.e = await upload(page);
+  await statusShown('running');
+  result.d = await upload(page);
+  await page.waitForFunction(() => document.getElementById('p-phase').textContent.startsWith('queued'));
+  result.dCancelStatus = await cancelOnPage();
+  await statusShown('failed');
+  result.dError = await page.locator('#error-text').textContent();
+  result.dAfterCancel = await api(result.d);
+  await page.goto(`${base}/cases/${result.e}`);
+  await statusShown('running');
+  // Let the spinning stage's call begin (E's first batch), then cancel it.
+  await page.waitForTimeout(1500);
+  t = Date.now();
+  result.eCancelStatus = await cancelOnPage();
+  await statusShown('failed');
+  result.eCancelMs = Date.now() - t;
+  result.eError = await page.locator('#error-text').textContent();
+  result.eAfterCancel = await api(result.e);
+  result.eFiles = await files(result.e);
+  step(`D cancelled while queued: ${result.dError}; E cancelled in ${result.eCancelMs} ms: ${result.eError}`);
+  for (const id of [result.d, result.e]) await page.request.delete(`${base}/api/cases/${id}`);
+
   // Delete A by its button on the start page (the page asks first).
   await page.goto(`${base}/`);
   page.once('dialog', (d) => d.accept());
@@ -153,6 +209,31 @@ try {
   result.aAfterDelete = await api(result.a);
   result.rowsLeft = await page.locator('#cases tbody tr').count();
   step(`A deleted from the start page: ${result.aAfterDelete}`);
+
+  // Two files at once, the upload slowed to 2 KB/s: the first case is listed while the second is
+  // still on its way, not only after the last file. Both are then cancelled (through the API: one
+  // running, one queued) and deleted.
+  const bytes = readFileSync(args.capture);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 2048 });
+  await page.getByLabel('Capture file').setInputFiles(['first.pcap', 'second.pcap'].map((name) => ({ name, mimeType: 'application/octet-stream', buffer: bytes })));
+  await page.getByRole('button', { name: 'Upload and analyze' }).click();
+  await page.waitForFunction(() => document.getElementById('upload-status').textContent.startsWith('Uploading second.pcap'));
+  result.rowsWhileSecond = await page.locator('#cases tbody tr a').allTextContents();
+  await page.waitForFunction(() => document.querySelectorAll('#cases tbody tr').length === 2, null, { timeout: 30_000 });
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  const ids = await page.locator('#cases tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.id));
+  result.multiCancel = [];
+  for (const id of ids) {
+    const r = await page.request.post(`${base}/api/cases/${id}/cancel`);
+    result.multiCancel.push(r.status());
+    // A running analysis ends moments after its cancel is accepted; only then can it be deleted.
+    for (let i = 0; i < 100 && ['running', 'queued'].includes(await api(id)); i++) await page.waitForTimeout(100);
+    result.multiStatus = (result.multiStatus || []).concat([await api(id)]);
+    await page.request.delete(`${base}/api/cases/${id}`);
+  }
+  step(`two files: listed while the second was uploading: ${JSON.stringify(result.rowsWhileSecond)}; cancelled: ${result.multiCancel}`);
 } finally {
   await browser.close();
 }

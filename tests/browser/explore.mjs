@@ -235,6 +235,26 @@ try {
     await page.locator('#diagram g.frame').first().waitFor();
     many.opened = { nodes: await page.locator('#diagram g.node:not(.group)').count(), frames: await page.locator('#diagram g.frame').evaluateAll((fs) => fs.map((f) => f.dataset.group)) };
     many.labelsOpened = await labels(page);
+    // Bottom to top: frames, conversations, hosts, then the labels that are not a host's own (the
+    // open network's header, file marks), so no line is drawn across them.
+    many.layers = await page.locator('#diagram svg > g').evaluateAll((gs) => gs.map((g) => g.getAttribute('class')));
+    many.headsOnTop = await page.locator('#diagram g.marks > g.frame-head').count();
+    // Zoomed in, a From box being typed into that does not yet name an address (the picture stays
+    // the same) keeps the zoom; cleared again, too.
+    const transform = () => page.locator('#diagram .stage').evaluate((s) => s.style.transform);
+    const fitTransform = await transform();
+    await page.locator('#zoom-in').click();
+    many.zoom = { fit: fitTransform, zoomed: await transform() };
+    await page.locator('#from').pressSequentially('20');
+    await page.waitForTimeout(400);
+    await settle();
+    many.zoom.typing = await transform();
+    many.zoom.typingError = await page.locator('#filter-error').textContent();
+    await page.locator('#from').fill('');
+    await page.waitForTimeout(400);
+    await settle();
+    many.zoom.cleared = await transform();
+    await page.locator('#zoom-fit').click();
     await page.locator('#diagram g.frame-head').first().click();
     await page.locator('#diagram g.node.group').first().waitFor();
     many.closed = { nodes: await page.locator('#diagram g.node').count(), frames: await page.locator('#diagram g.frame').count() };

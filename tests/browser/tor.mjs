@@ -32,6 +32,14 @@ try {
   result.after = await page.locator('#tor-coverage').textContent();
   result.rows = await page.locator('#tor-consensuses tbody tr').evaluateAll((rs) => rs.map((r) => Array.from(r.cells).map((c) => c.textContent)));
   step(`added: ${result.after}`);
+  // Post, redirect, get: the result is a page of its own, and reloading it shows the same result
+  // without sending the files again.
+  result.addedUrl = new URL(page.url()).pathname + new URL(page.url()).search;
+  const posts = [];
+  page.on('request', (r) => { if (r.method() === 'POST') posts.push(r.url()); });
+  await page.reload();
+  result.addedAfterReload = await page.locator('#tor-result li').allTextContents();
+  result.postsOnReload = posts.length;
 
   // A capture analyzed afterwards uses them.
   await page.goto(args.url);

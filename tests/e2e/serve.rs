@@ -1161,7 +1161,8 @@ fn drive(script: &str, args: &[&std::ffi::OsStr]) -> Value {
 /// upload form without JavaScript (pages sent `Referrer-Policy: no-referrer`, so Chromium sent
 /// `Origin: null`, which the origin check refuses); a queued case's page stayed blank until the case
 /// started (the status stream sent each state only after the next change); "report incomplete" was
-/// shown only far down the page.
+/// shown only far down the page. Also: an analysis can be cancelled by its button, queued, running
+/// (inside a plugin call) or re-running (which keeps the earlier report).
 #[test]
 fn cases_are_uploaded_and_deleted_by_their_buttons_queued_cases_say_so_and_hostile_sites_are_refused()
  {
@@ -1214,10 +1215,56 @@ fn cases_are_uploaded_and_deleted_by_their_buttons_queued_cases_say_so_and_hosti
         incomplete.contains("This report is incomplete") && incomplete.contains("spin"),
         "{incomplete}"
     );
+    // Cancelled by the button: A's re-run went back to A as it was, report and all, long before its
+    // spinning stage's 20 s limit; E, running, was stopped in its spinning call and has no report; D,
+    // queued behind E, never started.
+    for who in ["a", "d", "e"] {
+        assert_eq!(r[format!("{who}CancelStatus")], 303, "{who}: {r}");
+    }
+    assert_eq!(r["aAfterCancel"], "done", "{r}");
+    let kept: Vec<&str> = r["aFilesAfterCancel"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert!(kept.contains(&"report.json"), "{r}");
+    assert!(r["aCancelMs"].as_u64().unwrap() < 15_000, "{r}");
+    assert_eq!(r["eAfterCancel"], "failed", "{r}");
+    assert!(
+        r["eError"]
+            .as_str()
+            .unwrap()
+            .contains("The analysis was cancelled after"),
+        "{r}"
+    );
+    assert!(r["eFiles"].as_array().unwrap().is_empty(), "{r}");
+    assert!(r["eCancelMs"].as_u64().unwrap() < 15_000, "{r}");
+    assert_eq!(r["dAfterCancel"], "failed", "{r}");
+    assert!(
+        r["dError"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled before it started"),
+        "{r}"
+    );
     // Deleted by the button on the start page.
     assert_eq!(r["aDeleteStatus"], 303, "{r}");
     assert_eq!(r["aAfterDelete"], "HTTP 404", "{r}");
     assert_eq!(r["rowsLeft"], 0, "{r}");
+    // Of two files uploaded at once, the first was listed while the second was still uploading;
+    // both were cancelled through the API (202) and deleted.
+    assert_eq!(
+        r["rowsWhileSecond"],
+        serde_json::json!(["first.pcap"]),
+        "{r}"
+    );
+    assert_eq!(r["multiCancel"], serde_json::json!([202, 202]), "{r}");
+    assert_eq!(
+        r["multiStatus"],
+        serde_json::json!(["failed", "failed"]),
+        "{r}"
+    );
     assert!(server.case_dirs().is_empty(), "{:?}", server.case_dirs());
 }
 
@@ -1524,6 +1571,18 @@ fn views_and_tables_of_other_cases(result: &Value) {
         "{many}"
     );
     assert_eq!(many["opened"]["nodes"], 201, "{many}");
+    // The open network's header lies above the conversations, and a zoom survives typing.
+    assert_eq!(
+        many["layers"],
+        serde_json::json!(["frames", "edges", "nodes", "marks"]),
+        "{many}"
+    );
+    assert_eq!(many["headsOnTop"], 1, "{many}");
+    let zoom = &many["zoom"];
+    assert_ne!(zoom["zoomed"], zoom["fit"], "{zoom}");
+    assert!(!zoom["typingError"].as_str().unwrap().is_empty(), "{zoom}");
+    assert_eq!(zoom["typing"], zoom["zoomed"], "{zoom}");
+    assert_eq!(zoom["cleared"], zoom["zoomed"], "{zoom}");
     assert_eq!(
         many["opened"]["frames"],
         serde_json::json!(["203.0.113.0/24"]),

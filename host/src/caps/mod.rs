@@ -113,6 +113,15 @@ pub struct Services {
     pub out_dir: Option<PathBuf>,
     /// Files the host created for plugins (SQLite databases), for the run summary.
     pub created: Mutex<Vec<PathBuf>>,
+    /// Set when the run is cancelled (the web interface's Cancel button): the read loop stops, and a
+    /// plugin call in progress is interrupted at the next epoch tick.
+    pub cancel: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Services {
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A stage's capability state: its grants, the run's services and what each capability keeps open

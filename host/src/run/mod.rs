@@ -41,6 +41,9 @@ pub struct RunOptions {
     /// Read the flows of a lake's captures, joined across files, instead of `capture`
     /// (`run --from-lake`); `capture` then names the evidence.
     pub from_lake: Option<FromLake>,
+    /// Set from elsewhere to cancel the run: it stops as soon as it can, writes nothing and returns
+    /// [`RunError::Cancelled`] (the report folder is left as it was).
+    pub cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Receives progress updates.
@@ -69,6 +72,9 @@ pub enum RunError {
     /// The capture had packets, but none of them could be analyzed (why, by fate).
     #[error("{capture}: no packet could be analyzed: {fates}")]
     NothingAnalyzed { capture: String, fates: String },
+    /// Cancelled through [`RunOptions::cancel`]; nothing was written.
+    #[error("the analysis was cancelled after {packets} packets; no report was written")]
+    Cancelled { packets: u64 },
     #[error("{0}")]
     Other(String),
 }
@@ -164,7 +170,14 @@ pub fn run_into_lake(
 ) -> Result<RunSummary, RunError> {
     let started = Instant::now();
     let (mut run, mut held) = Run::prepare(opts, lake)?;
-    let read = run.read(held.reader, &mut held.outputs)?;
+    let read = match run.read(held.reader, &mut held.outputs) {
+        Ok(read) => read,
+        Err(e) => {
+            // The output threads end before the staging folder they write into is removed.
+            held.outputs.abandon();
+            return Err(e);
+        }
+    };
     let lost = run.finish_analyzers(&read, &mut held.outputs);
     let (capture_info, mut problems) = run.gather_capture(&read);
     problems.extend(lost);
@@ -240,6 +253,7 @@ impl Run {
             queries: Default::default(),
             out_dir: Some(staging.clone()),
             created: Default::default(),
+            cancel: opts.cancel.clone().unwrap_or_default(),
         });
         let runtime = Runtime::new()
             .map_err(|e| RunError::Other(format!("cannot start the WebAssembly runtime: {e:#}")))?;
@@ -310,8 +324,19 @@ impl Run {
         settings.stream_filters = self.analyzers.stream_filters();
         let (work, reading) = reading::start(reader, settings, clock, link_events)
             .map_err(|e| RunError::Other(format!("cannot start the reading thread: {e}")))?;
-        for w in work {
+        let mut packets = 0;
+        for w in work.iter() {
+            if self.services.cancelled() {
+                break;
+            }
+            packets = w.packets;
             self.take_work(w, outputs);
+        }
+        if self.services.cancelled() {
+            // The reading thread stops at its next hand-over, which fails once `work` is gone.
+            drop(work);
+            let _ = reading.join();
+            return Err(RunError::Cancelled { packets });
         }
         let read = reading
             .join()
@@ -487,6 +512,11 @@ impl Run {
                 .unwrap_or_else(|e| e.into_inner())
                 .drain(..),
         );
+        if self.services.cancelled() {
+            // Cancelled while the stages finished: their calls were interrupted, so what they wrote
+            // is not the report; the staging folder goes, the report folder stays as it was.
+            return Err(RunError::Cancelled { packets });
+        }
         let out_dir = folder.commit(&written.files).map_err(RunError::Folder)?;
         let files = written
             .files

@@ -161,6 +161,15 @@ impl Outputs {
         }
     }
 
+    /// Ends the outputs without a report (the run was cancelled) and waits for their threads, which
+    /// skip what is left in their queues.
+    pub fn abandon(self) {
+        for worker in self.workers {
+            drop(worker.sender);
+            let _ = worker.handle.join();
+        }
+    }
+
     /// Ends the outputs with the report and waits for their files.
     pub fn finish(self, report: wit::Report) -> Written {
         self.send(Message::Finish(Arc::new(report)));
@@ -195,7 +204,7 @@ fn work(
 ) -> (Vec<String>, StageStats) {
     let mut failures = Vec::new();
     for message in rx {
-        if !stage.running() {
+        if !stage.running() || services.cancelled() {
             continue;
         }
         let (result, last) = match &message {

@@ -117,6 +117,8 @@ pub enum StopCause {
     Returned { call: &'static str, error: String },
     /// An earlier failure stopped it.
     Earlier(String),
+    /// The run was cancelled during one of its calls.
+    Cancelled { call: &'static str },
 }
 
 impl Stop {
@@ -149,6 +151,9 @@ impl Stop {
                 format!("{who} returned an error from `{call}`: {error}")
             }
             StopCause::Earlier(message) => message.clone(),
+            StopCause::Cancelled { call } => {
+                format!("{who} was stopped in `{call}`: the run was cancelled")
+            }
         }
     }
 }
@@ -189,7 +194,7 @@ pub(super) fn describe(rt: &Runtime, plugin: &LoadedPlugin) -> wasmtime::Result<
         Limits::default(),
         services,
     );
-    store.set_epoch_deadline(deadline_ticks(5_000));
+    arm(&mut store, 5_000);
     match &plugin.pre {
         PluginPre::Analyzer(pre) => pre
             .instantiate(&mut store)?
@@ -214,12 +219,19 @@ fn new_store(
         StageState::new(stage, grants, limits.memory_mb, services),
     );
     store.limiter(|s| &mut s.limits);
-    // Time spent waiting for DNS or RDAP answers is the network's, not the plugin's: credit it back.
+    // Called at every epoch tick while the plugin runs (the deadline is always the next tick): a
+    // cancelled run interrupts the call at once; otherwise the call's own limit counts down, and time
+    // spent waiting for DNS or RDAP answers is the network's, not the plugin's: it is credited back.
     store.epoch_deadline_callback(|mut ctx| {
-        let credit = std::mem::take(&mut ctx.data_mut().caps.host_time);
-        let ticks = (credit.as_millis() / EPOCH_TICK.as_millis()) as u64;
-        if ticks > 0 {
-            Ok(wasmtime::UpdateDeadline::Continue(ticks))
+        let state = ctx.data_mut();
+        if state.caps.services.cancelled() {
+            return Err(wasmtime::Trap::Interrupt.into());
+        }
+        let credit = std::mem::take(&mut state.caps.host_time);
+        state.ticks_left += (credit.as_millis() / EPOCH_TICK.as_millis()) as u64;
+        state.ticks_left = state.ticks_left.saturating_sub(1);
+        if state.ticks_left > 0 {
+            Ok(wasmtime::UpdateDeadline::Continue(1))
         } else {
             Err(wasmtime::Trap::Interrupt.into())
         }
@@ -227,8 +239,10 @@ fn new_store(
     store
 }
 
-fn deadline_ticks(ms: u64) -> u64 {
-    (ms / EPOCH_TICK.as_millis() as u64).max(1) + 1
+/// Gives the next call `ms` milliseconds (in epoch ticks, one more for the tick in progress).
+fn arm(store: &mut Store<StageState>, ms: u64) {
+    store.data_mut().ticks_left = (ms / EPOCH_TICK.as_millis() as u64).max(1) + 1;
+    store.set_epoch_deadline(1);
 }
 
 impl<W: World> Stage<W> {
@@ -240,7 +254,7 @@ impl<W: World> Stage<W> {
         services: Arc<Services>,
     ) -> Result<Stage<W>, StageError> {
         let mut store = new_store(rt, &spec.name, spec.grants.clone(), spec.limits, services);
-        store.set_epoch_deadline(deadline_ticks(spec.limits.call_timeout_ms));
+        arm(&mut store, spec.limits.call_timeout_ms);
         let who = describe_stage(&spec, &plugin);
         let stop = |cause| StageError::Stopped(Stop { who, cause });
         let instance = match W::instantiate(&plugin.pre, &mut store) {
@@ -287,8 +301,7 @@ impl<W: World> Stage<W> {
                 who,
             }));
         };
-        self.store
-            .set_epoch_deadline(deadline_ticks(self.spec.limits.call_timeout_ms));
+        arm(&mut self.store, self.spec.limits.call_timeout_ms);
         let started = std::time::Instant::now();
         let result = f(&mut self.store, instance);
         self.calls += 1;
@@ -317,10 +330,13 @@ impl<W: World> Stage<W> {
     }
 
     fn trap_cause(&self, call: &'static str, trap: &wasmtime::Error) -> StopCause {
-        if matches!(
+        let interrupted = matches!(
             trap.downcast_ref::<wasmtime::Trap>(),
             Some(wasmtime::Trap::Interrupt)
-        ) {
+        );
+        if interrupted && self.store.data().caps.services.cancelled() {
+            StopCause::Cancelled { call }
+        } else if interrupted {
             StopCause::TimedOut {
                 call,
                 limit_ms: self.spec.limits.call_timeout_ms,

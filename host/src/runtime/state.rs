@@ -31,6 +31,8 @@ pub struct StageState {
     /// The addresses of the host table in order, taken at the first `hosts-after` call of a walk (one
     /// that starts from the beginning), so that each further page is a binary search, not a sort.
     host_order: AddressOrder,
+    /// Epoch ticks left to the call in progress before its time limit (see `runtime::stage::arm`).
+    pub ticks_left: u64,
 }
 
 /// The stage's memory limit, remembering the most linear memory the plugin asked for.
@@ -111,6 +113,7 @@ impl StageState {
             snapshot: None,
             packed: Vec::new(),
             host_order: AddressOrder::default(),
+            ticks_left: 0,
         }
     }
 }

@@ -7,6 +7,7 @@ use super::cases::{CaseId, CaseMeta, Progress, Status, Store, Summary, now};
 use crate::run::{RunOptions, RunSummary};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Semaphore, watch};
 
@@ -17,7 +18,16 @@ pub struct Jobs {
     slots: Arc<Semaphore>,
     /// The folders the pipeline's `tor` stages read, to say when their consensuses miss a capture.
     tor_folders: Vec<PathBuf>,
-    live: Mutex<HashMap<String, Arc<watch::Sender<CaseMeta>>>>,
+    live: Mutex<HashMap<String, Live>>,
+}
+
+/// A queued or running case.
+struct Live {
+    tx: Arc<watch::Sender<CaseMeta>>,
+    /// Set by [`Jobs::cancel`]; the run watches it.
+    cancel: Arc<AtomicBool>,
+    /// A re-run's case as it was before, with its report: what a cancelled re-run goes back to.
+    earlier: Option<CaseMeta>,
 }
 
 impl Jobs {
@@ -36,26 +46,37 @@ impl Jobs {
         })
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<watch::Sender<CaseMeta>>>> {
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Queues the analysis of a freshly uploaded case (its `case.json` says `queued`).
     pub fn enqueue(self: &Arc<Self>, meta: CaseMeta) {
+        self.enqueue_after(meta, None);
+    }
+
+    /// Queues an analysis; `earlier` is the case before a re-run (kept if the re-run is cancelled).
+    fn enqueue_after(self: &Arc<Self>, meta: CaseMeta, earlier: Option<CaseMeta>) {
         let Some(id) = CaseId::parse(&meta.id) else {
             return;
         };
         let (tx, _) = watch::channel(meta);
         let tx = Arc::new(tx);
-        self.live().insert(id.as_str().to_string(), tx.clone());
+        let cancel = Arc::new(AtomicBool::new(false));
+        let live = Live {
+            tx: tx.clone(),
+            cancel: cancel.clone(),
+            earlier,
+        };
+        self.live().insert(id.as_str().to_string(), live);
         let jobs = self.clone();
-        tokio::spawn(async move { jobs.run_case(id, tx).await });
+        tokio::spawn(async move { jobs.run_case(id, tx, cancel).await });
     }
 
     /// The state of a case: live while it is queued or running, else from its folder.
     pub fn current(&self, id: &CaseId) -> Option<CaseMeta> {
-        if let Some(tx) = self.live().get(id.as_str()) {
-            return Some(tx.borrow().clone());
+        if let Some(live) = self.live().get(id.as_str()) {
+            return Some(live.tx.borrow().clone());
         }
         self.store.load(id)
     }
@@ -65,13 +86,13 @@ impl Jobs {
     pub fn snapshot(&self) -> HashMap<String, CaseMeta> {
         self.live()
             .iter()
-            .map(|(id, tx)| (id.clone(), tx.borrow().clone()))
+            .map(|(id, live)| (id.clone(), live.tx.borrow().clone()))
             .collect()
     }
 
     /// Updates of a queued or running case; `None` once it has finished (read `current`).
     pub fn subscribe(&self, id: &CaseId) -> Option<watch::Receiver<CaseMeta>> {
-        self.live().get(id.as_str()).map(|tx| tx.subscribe())
+        self.live().get(id.as_str()).map(|live| live.tx.subscribe())
     }
 
     /// Analyzes a finished case again with the pipeline as it is now (after a failure or a change to
@@ -82,6 +103,7 @@ impl Jobs {
             return Err(ChangeError::Busy);
         }
         let mut meta = self.store.load(id).ok_or(ChangeError::NotFound)?;
+        let earlier = (meta.status == Status::Done).then(|| meta.clone());
         meta.status = Status::Queued;
         meta.started = None;
         meta.finished = None;
@@ -90,8 +112,33 @@ impl Jobs {
         self.store
             .save(&meta)
             .map_err(|e| ChangeError::Io(e.to_string()))?;
-        self.enqueue(meta);
+        self.enqueue_after(meta, earlier);
         Ok(())
+    }
+
+    /// Cancels a queued or running analysis. A queued one leaves the queue at once; a running one
+    /// stops within moments (the run checks between batches, and a plugin call in progress is
+    /// interrupted). Either way no report is written: a re-run goes back to the case as it was with
+    /// its earlier report, anything else ends `failed`, saying it was cancelled.
+    pub fn cancel(&self, id: &CaseId) -> Result<(), ChangeError> {
+        let mut live = self.live();
+        let Some(entry) = live.get(id.as_str()) else {
+            return match self.store.load(id) {
+                Some(_) => Err(ChangeError::NotRunning),
+                None => Err(ChangeError::NotFound),
+            };
+        };
+        entry.cancel.store(true, Ordering::Relaxed);
+        if entry.tx.borrow().status != Status::Queued {
+            // The running job ends the case itself when its run returns.
+            return Ok(());
+        }
+        let entry = live.remove(id.as_str()).expect("looked up above");
+        drop(live);
+        let meta = cancelled(&entry, 0);
+        let saved = self.store.save(&meta);
+        entry.tx.send_replace(meta);
+        saved.map_err(|e| ChangeError::Io(e.to_string()))
     }
 
     /// Opens a lake as a case (`serve --lake`): the case that already reads this lake is analyzed
@@ -108,6 +155,7 @@ impl Jobs {
                 Ok(()) | Err(ChangeError::Busy) => Ok(meta.id),
                 Err(ChangeError::Io(e)) => Err(std::io::Error::other(e)),
                 Err(ChangeError::NotFound) => Err(std::io::Error::other("its case vanished")),
+                Err(ChangeError::NotRunning) => Err(std::io::Error::other("nothing to cancel")),
             };
         }
         let id = CaseId::generate();
@@ -121,12 +169,16 @@ impl Jobs {
 
     /// Names a case (`None` takes the name away), whatever its state.
     pub fn rename(&self, id: &CaseId, title: Option<String>) -> Result<(), ChangeError> {
-        let live = self.live();
-        let mut meta = match live.get(id.as_str()) {
-            Some(tx) => {
-                // The running job saves what its channel holds when it ends.
-                tx.send_modify(|m| m.title = title.clone());
-                tx.borrow().clone()
+        let mut live = self.live();
+        let mut meta = match live.get_mut(id.as_str()) {
+            Some(entry) => {
+                // The running job saves what its channel holds when it ends (and a cancelled
+                // re-run the case as it was, renamed too).
+                entry.tx.send_modify(|m| m.title = title.clone());
+                if let Some(earlier) = &mut entry.earlier {
+                    earlier.title = title.clone();
+                }
+                entry.tx.borrow().clone()
             }
             None => self.store.load(id).ok_or(ChangeError::NotFound)?,
         };
@@ -139,10 +191,11 @@ impl Jobs {
     /// Deletes a case unless it is being analyzed right now. A queued case is taken off the queue.
     pub fn delete(&self, id: &CaseId) -> Result<(), DeleteError> {
         let mut live = self.live();
-        if let Some(tx) = live.get(id.as_str()) {
-            if tx.borrow().status == Status::Running {
+        if let Some(entry) = live.get(id.as_str()) {
+            if entry.tx.borrow().status == Status::Running {
                 return Err(DeleteError::Running);
             }
+            entry.cancel.store(true, Ordering::Relaxed);
             live.remove(id.as_str());
         }
         if self.store.load(id).is_none() {
@@ -153,12 +206,17 @@ impl Jobs {
             .map_err(|e| DeleteError::Io(e.to_string()))
     }
 
-    async fn run_case(self: Arc<Self>, id: CaseId, tx: Arc<watch::Sender<CaseMeta>>) {
+    async fn run_case(
+        self: Arc<Self>,
+        id: CaseId,
+        tx: Arc<watch::Sender<CaseMeta>>,
+        cancel: Arc<AtomicBool>,
+    ) {
         let Ok(_slot) = self.slots.clone().acquire_owned().await else {
             return;
         };
-        // Deleted while it waited?
-        if !self.live().contains_key(id.as_str()) {
+        // Deleted or cancelled while it waited? (The case may be queued again since, by another job.)
+        if cancel.load(Ordering::Relaxed) {
             return;
         }
         tx.send_modify(|m| {
@@ -182,6 +240,7 @@ impl Jobs {
             bar: None,
             on_progress: Some(progress_sink(tx.clone())),
             from_lake: lake.map(|root| crate::run::FromLake { root, sensor: None }),
+            cancel: Some(cancel.clone()),
         };
         let outcome = tokio::task::spawn_blocking(move || crate::run::run(opts)).await;
         let mut meta = tx.borrow().clone();
@@ -201,6 +260,11 @@ impl Jobs {
                 .ok()
                 .flatten();
                 meta.summary = Some(summary);
+            }
+            Ok(Err(crate::run::RunError::Cancelled { packets })) => {
+                if let Some(entry) = self.live().get(id.as_str()) {
+                    meta = cancelled(entry, packets);
+                }
             }
             Ok(Err(e)) => {
                 meta.status = Status::Failed;
@@ -224,12 +288,36 @@ impl Jobs {
     }
 }
 
-/// Why a case could not be re-run or renamed.
+/// What a cancelled case becomes: a re-run goes back to the case as it was before (done, with its
+/// earlier report, which was never replaced); anything else has no report and says why.
+fn cancelled(entry: &Live, packets: u64) -> CaseMeta {
+    if let Some(earlier) = &entry.earlier {
+        return earlier.clone();
+    }
+    let mut meta = entry.tx.borrow().clone();
+    let started = meta.status == Status::Running;
+    meta.status = Status::Failed;
+    meta.finished = Some(now());
+    meta.progress = None;
+    meta.summary = None;
+    meta.error = Some(if started {
+        format!(
+            "The analysis was cancelled after {packets} packets, at the investigator's request; no report was written. Analyze it again to get one."
+        )
+    } else {
+        "The analysis was cancelled before it started, at the investigator's request; no report was written. Analyze it again to get one.".to_string()
+    });
+    meta
+}
+
+/// Why a case could not be re-run, renamed or cancelled.
 #[derive(Debug)]
 pub enum ChangeError {
     NotFound,
     /// Queued or running already.
     Busy,
+    /// Neither queued nor running: nothing to cancel.
+    NotRunning,
     Io(String),
 }
 

@@ -85,7 +85,14 @@ pub(crate) struct App {
     pub jobs: Arc<jobs::Jobs>,
     pub max_upload: u64,
     pub tor: TorFolders,
+    /// What the last few uploads on the Tor relays page gave, by a random key: the form's post is
+    /// answered with a redirect to `/tor?added=KEY`, which shows it (so reloading the page shows the
+    /// result again instead of posting the files again).
+    pub tor_results: std::sync::Mutex<std::collections::VecDeque<(String, TorResults)>>,
 }
+
+/// What one upload on the Tor relays page gave, file by file.
+pub(crate) type TorResults = Vec<Result<crate::torimport::Imported, pages::UploadRefusal>>;
 
 /// Where the Tor relays page keeps consensuses, and what the pipeline reads.
 pub(crate) struct TorFolders {
@@ -158,6 +165,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
             jobs,
             max_upload: opts.max_upload,
             tor,
+            tor_results: Default::default(),
         });
         if !addr.ip().is_loopback() {
             eprintln!("{}", open_listen_warning(addr));

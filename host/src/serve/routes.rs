@@ -9,19 +9,21 @@
 //! | `GET /cases/{id}` | case page: progress, then the explore view |
 //! | `POST /cases/{id}/delete` | delete (form), 303 to `/` |
 //! | `POST /cases/{id}/rerun` | analyze again with the current pipeline (form), 303 to the case |
+//! | `POST /cases/{id}/cancel` | stop a queued or running analysis (form), 303 to the case |
 //! | `POST /cases/{id}/name` | name the case (form field `title`; empty removes it), 303 to the case |
 //! | `GET /cases/{id}/report/{*path}` | a report file (attachment; `?view` to open it, sandboxed) |
 //! | `GET /cases/{id}/pcap?flow=N`, `?host=IP[&time=START/END]` | the packets of a flow or a host, cut from the stored capture |
 //! | `POST /cases/{id}/pcap` | the packets of a set of flows (form field `flows`: ids separated by commas) |
 //! | `GET /cases/{id}/capture`, `…/capture.sha256` | the stored capture under its uploaded name; its SHA-256 (`sha256sum` format) |
 //! | `GET /tor`, `GET /api/tor` | the Tor consensuses held and the times they cover |
-//! | `POST /tor` | add consensuses (multipart fields `consensus`: documents, `.tar`, `.tar.xz`, `.xz`) |
+//! | `POST /tor` | add consensuses (multipart fields `consensus`: documents, `.tar`, `.tar.xz`, `.xz`); HTML: 303 to `/tor?added=KEY`, which shows what each file gave |
 //! | `GET /api/cases`, `GET /api/cases/{id}` | case list; one case with its report files |
 //! | `GET /api/cases/{id}/explore` | what the case page explores, compact (see [`super::explore`]) |
 //! | `GET /api/cases/{id}/explore/details` | the attributes of the flows' findings, read after the first picture |
 //! | `GET /api/cases/{id}/events` | Server-Sent Events: `status` with the case as JSON until it ends |
 //! | `DELETE /api/cases/{id}` | delete |
 //! | `POST /api/cases/{id}/rerun` | analyze again; 202 `{id, url}` |
+//! | `POST /api/cases/{id}/cancel` | stop a queued or running analysis; 202 `{id, url}` (no report is written; a re-run keeps the earlier one) |
 //! | `GET /assets/{name}` | embedded scripts and styles |
 
 use super::App;
@@ -62,6 +64,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases/{id}", get(case_page))
         .route("/cases/{id}/delete", post(delete_form))
         .route("/cases/{id}/rerun", post(rerun_form))
+        .route("/cases/{id}/cancel", post(cancel_form))
         .route("/cases/{id}/name", post(name_form))
         .route("/cases/{id}/report/{*path}", get(download))
         .route("/cases/{id}/extracted/{name}", get(extracted))
@@ -87,6 +90,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/cases/{id}/explore/details", get(explore_details))
         .route("/api/cases/{id}/secrets/{index}", get(reveal_secret))
         .route("/api/cases/{id}/rerun", post(rerun_api))
+        .route("/api/cases/{id}/cancel", post(cancel_api))
         .fallback(|| async {
             pages::message(
                 StatusCode::NOT_FOUND,
@@ -248,10 +252,46 @@ fn change_error(e: ChangeError) -> (StatusCode, String) {
             StatusCode::CONFLICT,
             "This case is queued or being analyzed already.".into(),
         ),
+        ChangeError::NotRunning => (
+            StatusCode::CONFLICT,
+            "This case is neither queued nor being analyzed: there is nothing to cancel.".into(),
+        ),
         ChangeError::Io(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("The case could not be changed: {e}"),
         ),
+    }
+}
+
+async fn cancel(app: Arc<App>, id: String) -> Result<CaseId, (StatusCode, String)> {
+    let id =
+        CaseId::parse(&id).ok_or((StatusCode::NOT_FOUND, "There is no such case.".to_string()))?;
+    let jobs = app.jobs.clone();
+    let which = id.clone();
+    blocking(move || jobs.cancel(&which))
+        .await
+        .map_err(change_error)?;
+    Ok(id)
+}
+
+async fn cancel_form(State(app): AppState, Path(id): Path<String>) -> Response {
+    match cancel(app, id).await {
+        Ok(id) => Redirect::to(&format!("/cases/{}", id.as_str())).into_response(),
+        Err((status, text)) => pages::message(status, "Not cancelled", &text),
+    }
+}
+
+async fn cancel_api(State(app): AppState, Path(id): Path<String>) -> Response {
+    match cancel(app, id).await {
+        Ok(id) => {
+            let url = format!("/cases/{}", id.as_str());
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "id": id.as_str(), "url": url })),
+            )
+                .into_response()
+        }
+        Err((status, text)) => (status, Json(json!({ "error": text }))).into_response(),
     }
 }
 
@@ -877,11 +917,24 @@ async fn capture_sha256(State(app): AppState, Path(id): Path<String>) -> Respons
     }
 }
 
-async fn tor_page(State(app): AppState) -> Response {
+/// How many uploads' results the Tor relays page keeps for its redirect.
+const TOR_RESULTS_KEPT: usize = 16;
+
+async fn tor_page(State(app): AppState, RawQuery(query): RawQuery) -> Response {
     let dir = app.tor.imported.clone();
     let docs = blocking(move || crate::torimport::list(&dir)).await;
     let read = app.tor.read.contains(&app.tor.imported);
-    pages::tor(&docs, &[], read, app.max_upload)
+    let key = query.as_deref().and_then(|q| {
+        q.split('&')
+            .find_map(|pair| pair.strip_prefix("added="))
+            .map(str::to_string)
+    });
+    let kept = app.tor_results.lock().unwrap_or_else(|e| e.into_inner());
+    let results = key
+        .and_then(|key| kept.iter().find(|(k, _)| *k == key))
+        .map(|(_, r)| r.as_slice())
+        .unwrap_or(&[]);
+    pages::tor(&docs, results, read, app.max_upload)
 }
 
 async fn tor_json(State(app): AppState) -> Response {
@@ -924,14 +977,19 @@ async fn tor_upload(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    if html {
+        // Post, redirect, get: the page that shows the result can be reloaded without sending the
+        // files again.
+        let key = CaseId::generate().as_str().to_string();
+        let mut kept = app.tor_results.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() >= TOR_RESULTS_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back((key.clone(), results));
+        return Redirect::to(&format!("/tor?added={key}")).into_response();
+    }
     let dir = app.tor.imported.clone();
     let docs = blocking(move || crate::torimport::list(&dir)).await;
-    if html {
-        let read = app.tor.read.contains(&app.tor.imported);
-        let mut page = pages::tor(&docs, &results, read, app.max_upload);
-        *page.status_mut() = status;
-        return page;
-    }
     let results: Vec<Value> = results
         .iter()
         .map(|r| match r {

@@ -66,6 +66,14 @@ fn consensuses_added_on_the_tor_page_are_used_by_later_analyses_which_say_when_t
         r["notReadBefore"], 0,
         "the built-in pipeline reads the data folder: {r}"
     );
+    // The form's post was answered with a redirect; reloading showed the result again, posting nothing.
+    let url = r["addedUrl"].as_str().unwrap();
+    assert!(
+        url.starts_with("/tor?added=") && url.len() == "/tor?added=".len() + 32,
+        "{r}"
+    );
+    assert_eq!(r["addedAfterReload"], r["added"], "{r}");
+    assert_eq!(r["postsOnReload"], 0, "{r}");
     let added = r["added"].as_array().unwrap();
     assert!(
         added[0].as_str().unwrap().starts_with(

@@ -39,6 +39,9 @@
     const form = $(formId);
     if (form) form.addEventListener('submit', function () { form.action = form.action.split('#')[0] + location.hash; });
   });
+  document.querySelector('form.cancel-case').addEventListener('submit', function (e) {
+    if (!window.confirm('Cancel this analysis? What it has done so far is discarded.')) e.preventDefault();
+  });
   document.querySelector('form.delete-case').addEventListener('submit', function (e) {
     if (!window.confirm('Delete the case “' + e.target.dataset.name + '” with its capture and reports?')) e.preventDefault();
   });
@@ -312,20 +315,32 @@
 
   let lastGraph = null;
   let reportFiles = [];
+  // The picture last drawn by the page itself: the same picture again (a From box being typed into
+  // that does not yet name a network, a time range that keeps the same conversations) is not drawn
+  // again, so the investigator's zoom and pan stay.
+  let drawnKey = null;
   function drawDiagram(view, d) {
     lastGraph = [view, d];
     const canvas = $('diagram');
     const svgName = pluginGraph(view);
     $('plugin-graph-label').hidden = !svgName;
     if (svgName && $('plugin-graph').checked) {
+      drawnKey = null;
       diagram = window.PcapxrayDiagram.picture(canvas, base + '/report/' + svgName + '?view', 'The graph plugin\'s diagram of view ' + view);
       return;
     }
     if (!d.nodes.length) {
+      drawnKey = null;
       canvas.replaceChildren(el('p', { class: 'hint', text: 'No traffic in this view.' }));
       diagram = null;
       return;
     }
+    const key = view + '\n' + JSON.stringify(d);
+    if (diagram && key === drawnKey) {
+      if (selected) diagram.select(selected);
+      return;
+    }
+    drawnKey = key;
     diagram = window.PcapxrayDiagram.draw(canvas, d, {
       host: function (ip) { showHost(ip, true); },
       group: function (key) { toggleGroup(key); },

@@ -151,17 +151,20 @@
     const at = new Map(d.nodes.map(function (n) { return [n.id, n]; }));
     const root = svg('svg', { width: w, height: h, viewBox: '0 0 ' + w + ' ' + h, role: 'presentation' });
     const labels = [];
+    // Layers, bottom to top: open networks' frames, conversations, hosts and networks, then every
+    // label that is not a host's own (frames' headers, file marks), so no line is drawn across one.
     const frameLayer = svg('g', { class: 'frames' });
+    const markLayer = svg('g', { class: 'marks' });
     d.frames.forEach(function (f) {
       const g = svg('g', { class: 'frame', 'data-group': f.key });
       g.appendChild(svg('rect', { x: f.x, y: f.y, width: f.w, height: f.h, rx: 6 }));
+      frameLayer.appendChild(g);
       const head = svg('g', { class: 'frame-head', tabindex: '0', role: 'button', 'data-group': f.key, 'aria-label': 'Close network ' + f.label });
       const t = svg('text', { x: f.x + 6, y: f.y + 13 });
       t.textContent = '− ' + visible(f.label);
       head.appendChild(t);
       press(head, function () { on.group(f.key); });
-      g.appendChild(head);
-      frameLayer.appendChild(g);
+      markLayer.appendChild(head);
       labels.push({ text: t, rank: 0, weight: f.w * f.h });
     });
     root.appendChild(frameLayer);
@@ -183,7 +186,7 @@
         const mt = svg('title', {});
         mt.textContent = visible(e.title);
         mark.appendChild(mt);
-        edgeLayer.appendChild(mark);
+        markLayer.appendChild(mark);
       }
     });
     root.appendChild(edgeLayer);
@@ -214,6 +217,7 @@
       if (!node.group) byId.set(node.id, g);
     });
     root.appendChild(nodeLayer);
+    root.appendChild(markLayer);
     vp.show(root, w, h);
     thinLabels(labels, d.nodes.map(function (n) { return { x: n.x - n.r, y: n.y - n.r, width: 2 * n.r, height: 2 * n.r }; }), w, h);
     return {

@@ -67,7 +67,9 @@
     const failures = [];
     let last = null;
     for (const file of list) {
-      try { last = await upload(file); } catch (message) { failures.push(String(message)); }
+      try { last = await upload(file); } catch (message) { failures.push(String(message)); continue; }
+      // Each case is listed (and followed) as soon as it is in, not after the last file.
+      if (list.length > 1) refresh();
     }
     status.textContent = '';
     if (failures.length) showError(failures.join(' '));

@@ -481,7 +481,8 @@ pub mod files {
     pub const NAME: &str = "name";
     /// Attribute: bytes of the file seen.
     pub const SIZE: &str = "size";
-    /// Attribute: bytes of the file missing from the capture.
+    /// Attribute: bytes of the file missing from the capture; `unknown` when the transfer stopped
+    /// before its end and nothing said how long it was (an SMTP message cut off).
     pub const MISSING: &str = "missing";
     /// Attribute: `true` when every byte was seen.
     pub const COMPLETE: &str = "complete";

@@ -220,7 +220,11 @@ try {
   await page.getByLabel('Capture file').setInputFiles(['first.pcap', 'second.pcap'].map((name) => ({ name, mimeType: 'application/octet-stream', buffer: bytes })));
   await page.getByRole('button', { name: 'Upload and analyze' }).click();
   await page.waitForFunction(() => document.getElementById('upload-status').textContent.startsWith('Uploading second.pcap'));
+  // The list is fetched again as the first is in (a small download, not slowed): it must show before
+  // the second upload (3 s at this rate) is over.
+  await page.waitForFunction(() => document.querySelectorAll('#cases tbody tr').length > 0, null, { timeout: 30_000 });
   result.rowsWhileSecond = await page.locator('#cases tbody tr a').allTextContents();
+  result.statusWhenListed = await page.locator('#upload-status').textContent();
   await page.waitForFunction(() => document.querySelectorAll('#cases tbody tr').length === 2, null, { timeout: 30_000 });
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   const ids = await page.locator('#cases tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.id));

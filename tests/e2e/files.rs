@@ -354,6 +354,28 @@ fn http_bodies_are_decoded_split_ranged_and_checked_against_their_declared_type(
     }
 }
 
+/// A mail cut off by the end of the capture (a record header claims 3.9 GB after 18 packets) has no
+/// length to count the rest against: its missing bytes are unknown, not 0.
+#[test]
+fn a_mail_cut_off_by_the_capture_says_its_missing_bytes_are_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = testdata("corrupt_smtp_bad_record_after_18_packets.pcap");
+    let run = run_pipeline(dir.path(), PIPELINE, &path);
+    // The reading stopped early: the report is complete for the good part and says it is incomplete.
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    let found = files(&run.report());
+    assert_eq!(found.len(), 1, "{found:?}");
+    let mail = &found[0];
+    assert_eq!(mail["tag"], "files.smtp", "{mail:?}");
+    assert_eq!(mail["complete"], "false", "{mail:?}");
+    assert_eq!(mail["missing"], "unknown", "{mail:?}");
+    assert!(
+        mail["summary"].ends_with("incomplete: it stops before its end, at an unknown size"),
+        "{mail:?}"
+    );
+    assert_eq!(mail["size"], "1540", "{mail:?}");
+}
+
 #[test]
 fn a_decompression_bomb_stops_at_the_cap_with_a_note() {
     let dir = tempfile::tempdir().unwrap();

@@ -1259,6 +1259,13 @@ fn cases_are_uploaded_and_deleted_by_their_buttons_queued_cases_say_so_and_hosti
         serde_json::json!(["first.pcap"]),
         "{r}"
     );
+    assert!(
+        r["statusWhenListed"]
+            .as_str()
+            .unwrap()
+            .starts_with("Uploading second.pcap"),
+        "{r}"
+    );
     assert_eq!(r["multiCancel"], serde_json::json!([202, 202]), "{r}");
     assert_eq!(
         r["multiStatus"],

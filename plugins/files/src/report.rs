@@ -159,7 +159,13 @@ pub fn finding(flow: FlowId, start: Option<&StreamStart>, found: Found) -> Findi
         s.size,
         &s.sha256[..16]
     );
-    if !complete {
+    // A transfer that stopped before its end with no length to go by (an SMTP message without its
+    // end-of-data line, a chunked body cut off): how much is missing cannot be known, so the report
+    // does not say 0.
+    let unknown_rest = !info.framed && s.missing == 0;
+    if unknown_rest {
+        summary.push_str(", incomplete: it stops before its end, at an unknown size");
+    } else if !complete {
         summary.push_str(", incomplete");
     }
     if let Some(why) = &why {
@@ -175,7 +181,14 @@ pub fn finding(flow: FlowId, start: Option<&StreamStart>, found: Found) -> Findi
     .attr(names::files::DIRECTION, info.what)
     .attr(names::files::NAME, info.name.clone())
     .attr(names::files::SIZE, s.size.to_string())
-    .attr(names::files::MISSING, s.missing.to_string())
+    .attr(
+        names::files::MISSING,
+        if unknown_rest {
+            "unknown".to_string()
+        } else {
+            s.missing.to_string()
+        },
+    )
     .attr(names::files::COMPLETE, complete.to_string())
     .attr(names::files::MD5, s.md5)
     .attr(names::files::SHA1, s.sha1)

@@ -66,6 +66,11 @@ pub(super) fn read(
     let mut hand = Hand::default();
     let mut position = 0u64;
     for (i, c) in captures.iter().enumerate() {
+        if run.services.cancelled() {
+            return Err(RunError::Cancelled {
+                packets: hand.packets,
+            });
+        }
         for us in [c.first_us, c.last_us].into_iter().flatten() {
             clock.packet(us.max(0) as u64 * 1000);
         }
@@ -199,7 +204,7 @@ impl Hand {
                 flows_total: self.flows,
             };
             run.take_work(work, outputs);
-            if flows.peek().is_none() {
+            if flows.peek().is_none() || run.services.cancelled() {
                 break;
             }
         }

@@ -259,6 +259,10 @@ impl Run {
             .map_err(|e| RunError::Other(format!("cannot start the WebAssembly runtime: {e:#}")))?;
         let stages =
             stages::start_stages(&runtime, &pipeline, &services).map_err(RunError::Pipeline)?;
+        // Compiling the plugins the first time can take a minute: a cancel during it ends the run here.
+        if services.cancelled() {
+            return Err(RunError::Cancelled { packets: 0 });
+        }
         for w in stages::grant_warnings(&pipeline, &stages) {
             services
                 .log

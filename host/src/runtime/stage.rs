@@ -227,8 +227,10 @@ fn new_store(
         if state.caps.services.cancelled() {
             return Err(wasmtime::Trap::Interrupt.into());
         }
-        let credit = std::mem::take(&mut state.caps.host_time);
-        state.ticks_left += (credit.as_millis() / EPOCH_TICK.as_millis()) as u64;
+        // Whole ticks only: the rest of the waiting time stays to be credited at a later tick.
+        let credit = (state.caps.host_time.as_millis() / EPOCH_TICK.as_millis()) as u32;
+        state.caps.host_time -= EPOCH_TICK * credit;
+        state.ticks_left += u64::from(credit);
         state.ticks_left = state.ticks_left.saturating_sub(1);
         if state.ticks_left > 0 {
             Ok(wasmtime::UpdateDeadline::Continue(1))

@@ -69,6 +69,11 @@ struct RdapServer {
 
 impl RdapServer {
     fn start() -> RdapServer {
+        RdapServer::start_slow(std::time::Duration::ZERO)
+    }
+
+    /// Answers each request after `delay`.
+    fn start_slow(delay: std::time::Duration) -> RdapServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -88,6 +93,7 @@ impl RdapServer {
                     }
                 }
                 count.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(delay);
                 let ip = line
                     .split_whitespace()
                     .nth(1)
@@ -203,6 +209,31 @@ fn granted_reverse_dns_and_rdap_name_the_hosts_and_every_query_is_recorded() {
         .unwrap();
     assert_eq!(ptr["answer"], "www.bro.org");
     assert_eq!(ptr["server"], format!("127.0.0.1:{}", dns.port));
+}
+
+/// Time a plugin spends waiting for answers is the network's: a stage whose every RDAP answer takes
+/// longer than its whole call time limit still finishes, and names the owners.
+#[test]
+fn waiting_for_slow_answers_does_not_count_against_the_call_time_limit() {
+    let rdap = RdapServer::start_slow(std::time::Duration::from_millis(600));
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = pipeline(None, Some(rdap.port)).replace(
+        "plugin = \"enrich\"\n",
+        "plugin = \"enrich\"\nlimits = { call_timeout_ms = 400 }\n",
+    );
+    let run = run_pipeline(dir.path(), &pipeline, &testdata("http_get_bro_org.pcap"));
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert_eq!(rdap.requests.load(Ordering::SeqCst), 2);
+    let report = run.report();
+    let notes = &host(&report, "192.150.187.43")["notes"];
+    assert!(
+        notes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["key"] == "whois.org" && n["value"] == "Example Research Network"),
+        "{notes}"
+    );
 }
 
 #[test]

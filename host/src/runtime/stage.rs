@@ -3,7 +3,7 @@
 //! machinery, so only the calls of a stage's world can be made on it; a call that fails says why in a
 //! [`StageError`].
 
-use super::plugin::{EPOCH_TICK, LoadedPlugin, PluginPre, Runtime};
+use super::plugin::{LoadedPlugin, PluginPre, Runtime};
 use super::state::StageState;
 use crate::bindings::{analyzer, output, wit};
 use crate::caps::Services;
@@ -219,20 +219,17 @@ fn new_store(
         StageState::new(stage, grants, limits.memory_mb, services),
     );
     store.limiter(|s| &mut s.limits);
-    // Called at every epoch tick while the plugin runs (the deadline is always the next tick): a
-    // cancelled run interrupts the call at once; otherwise the call's own limit counts down, and time
-    // spent waiting for DNS or RDAP answers is the network's, not the plugin's: it is credited back.
+    // Called at every epoch tick while the plugin runs (the epoch deadline is always the next tick):
+    // a cancelled run interrupts the call at once; otherwise the call is stopped once it passes its
+    // own deadline, which the time spent waiting for DNS or RDAP answers moves later (that time is
+    // the network's, not the plugin's).
     store.epoch_deadline_callback(|mut ctx| {
         let state = ctx.data_mut();
         if state.caps.services.cancelled() {
             return Err(wasmtime::Trap::Interrupt.into());
         }
-        // Whole ticks only: the rest of the waiting time stays to be credited at a later tick.
-        let credit = (state.caps.host_time.as_millis() / EPOCH_TICK.as_millis()) as u32;
-        state.caps.host_time -= EPOCH_TICK * credit;
-        state.ticks_left += u64::from(credit);
-        state.ticks_left = state.ticks_left.saturating_sub(1);
-        if state.ticks_left > 0 {
+        state.deadline += std::mem::take(&mut state.caps.host_time);
+        if std::time::Instant::now() < state.deadline {
             Ok(wasmtime::UpdateDeadline::Continue(1))
         } else {
             Err(wasmtime::Trap::Interrupt.into())
@@ -241,9 +238,11 @@ fn new_store(
     store
 }
 
-/// Gives the next call `ms` milliseconds (in epoch ticks, one more for the tick in progress).
+/// Gives the next call `ms` milliseconds (measured at the runtime's ticks, so up to one tick more).
 fn arm(store: &mut Store<StageState>, ms: u64) {
-    store.data_mut().ticks_left = (ms / EPOCH_TICK.as_millis() as u64).max(1) + 1;
+    let state = store.data_mut();
+    state.deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    state.caps.host_time = std::time::Duration::ZERO;
     store.set_epoch_deadline(1);
 }
 

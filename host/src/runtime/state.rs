@@ -31,8 +31,9 @@ pub struct StageState {
     /// The addresses of the host table in order, taken at the first `hosts-after` call of a walk (one
     /// that starts from the beginning), so that each further page is a binary search, not a sort.
     host_order: AddressOrder,
-    /// Epoch ticks left to the call in progress before its time limit (see `runtime::stage::arm`).
-    pub ticks_left: u64,
+    /// When the call in progress reaches its time limit (see `runtime::stage::arm`); moved later by
+    /// the time the plugin spent waiting on capabilities.
+    pub deadline: std::time::Instant,
 }
 
 /// The stage's memory limit, remembering the most linear memory the plugin asked for.
@@ -113,7 +114,7 @@ impl StageState {
             snapshot: None,
             packed: Vec::new(),
             host_order: AddressOrder::default(),
-            ticks_left: 0,
+            deadline: std::time::Instant::now(),
         }
     }
 }

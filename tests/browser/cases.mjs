@@ -210,18 +210,18 @@ try {
   result.rowsLeft = await page.locator('#cases tbody tr').count();
   step(`A deleted from the start page: ${result.aAfterDelete}`);
 
-  // Two files at once, the upload slowed to 2 KB/s: the first case is listed while the second is
+  // Two files at once, the upload slowed to 1 KB/s: the first case is listed while the second is
   // still on its way, not only after the last file. Both are then cancelled (through the API: one
   // running, one queued) and deleted.
   const bytes = readFileSync(args.capture);
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 2048 });
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 1024 });
   await page.getByLabel('Capture file').setInputFiles(['first.pcap', 'second.pcap'].map((name) => ({ name, mimeType: 'application/octet-stream', buffer: bytes })));
   await page.getByRole('button', { name: 'Upload and analyze' }).click();
   await page.waitForFunction(() => document.getElementById('upload-status').textContent.startsWith('Uploading second.pcap'));
   // The list is fetched again as the first is in (a small download, not slowed): it must show before
-  // the second upload (3 s at this rate) is over.
+  // the second upload (6 s at this rate) is over.
   await page.waitForFunction(() => document.querySelectorAll('#cases tbody tr').length > 0, null, { timeout: 30_000 });
   result.rowsWhileSecond = await page.locator('#cases tbody tr a').allTextContents();
   result.statusWhenListed = await page.locator('#upload-status').textContent();

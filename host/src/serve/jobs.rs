@@ -215,19 +215,24 @@ impl Jobs {
         let Ok(_slot) = self.slots.clone().acquire_owned().await else {
             return;
         };
-        // Deleted or cancelled while it waited? (The case may be queued again since, by another job.)
-        if cancel.load(Ordering::Relaxed) {
-            return;
-        }
-        tx.send_modify(|m| {
-            m.status = Status::Running;
-            m.started = Some(now());
-            m.progress = Some(Progress {
-                bytes_total: m.size,
-                phase: "starting".into(),
-                ..Progress::default()
+        {
+            // Under the lock `cancel` takes: a case is either cancelled while queued (and ended by
+            // `cancel`) or seen running by it (and ended here when its run returns), never both.
+            let _live = self.live();
+            // Deleted or cancelled while it waited? (It may be queued again since, by another job.)
+            if cancel.load(Ordering::Relaxed) {
+                return;
+            }
+            tx.send_modify(|m| {
+                m.status = Status::Running;
+                m.started = Some(now());
+                m.progress = Some(Progress {
+                    bytes_total: m.size,
+                    phase: "starting".into(),
+                    ..Progress::default()
+                });
             });
-        });
+        }
         let _ = self.store.save(&tx.borrow().clone());
         let lake = tx.borrow().lake.clone();
         let capture = lake.clone().unwrap_or_else(|| self.store.capture_path(&id));

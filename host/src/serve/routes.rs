@@ -263,68 +263,71 @@ fn change_error(e: ChangeError) -> (StatusCode, String) {
     }
 }
 
-async fn cancel(app: Arc<App>, id: String) -> Result<CaseId, (StatusCode, String)> {
+/// What the case's Cancel and Analyze-again actions do to its job.
+#[derive(Clone, Copy)]
+enum Action {
+    Cancel,
+    Rerun,
+}
+
+/// Cancels or re-runs a case; the case's id when done.
+async fn act(app: Arc<App>, id: String, action: Action) -> Result<CaseId, (StatusCode, String)> {
     let id =
         CaseId::parse(&id).ok_or((StatusCode::NOT_FOUND, "There is no such case.".to_string()))?;
     let jobs = app.jobs.clone();
     let which = id.clone();
-    blocking(move || jobs.cancel(&which))
-        .await
-        .map_err(change_error)?;
+    blocking(move || match action {
+        Action::Cancel => jobs.cancel(&which),
+        Action::Rerun => jobs.rerun(&which),
+    })
+    .await
+    .map_err(change_error)?;
     Ok(id)
+}
+
+/// The form's answer: back to the case page, or a page saying why not.
+async fn act_form(app: Arc<App>, id: String, action: Action) -> Response {
+    match act(app, id, action).await {
+        Ok(id) => Redirect::to(&format!("/cases/{}", id.as_str())).into_response(),
+        Err((status, text)) => {
+            let title = match action {
+                Action::Cancel => "Not cancelled",
+                Action::Rerun => "Not analyzed again",
+            };
+            pages::message(status, title, &text)
+        }
+    }
+}
+
+/// The API's answer: 202 `{id, url}`, or the error.
+async fn act_api(app: Arc<App>, id: String, action: Action) -> Response {
+    match act(app, id, action).await {
+        Ok(id) => {
+            let url = format!("/cases/{}", id.as_str());
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "id": id.as_str(), "url": url })),
+            )
+                .into_response()
+        }
+        Err((status, text)) => (status, Json(json!({ "error": text }))).into_response(),
+    }
 }
 
 async fn cancel_form(State(app): AppState, Path(id): Path<String>) -> Response {
-    match cancel(app, id).await {
-        Ok(id) => Redirect::to(&format!("/cases/{}", id.as_str())).into_response(),
-        Err((status, text)) => pages::message(status, "Not cancelled", &text),
-    }
+    act_form(app, id, Action::Cancel).await
 }
 
 async fn cancel_api(State(app): AppState, Path(id): Path<String>) -> Response {
-    match cancel(app, id).await {
-        Ok(id) => {
-            let url = format!("/cases/{}", id.as_str());
-            (
-                StatusCode::ACCEPTED,
-                Json(json!({ "id": id.as_str(), "url": url })),
-            )
-                .into_response()
-        }
-        Err((status, text)) => (status, Json(json!({ "error": text }))).into_response(),
-    }
-}
-
-async fn rerun(app: Arc<App>, id: String) -> Result<CaseId, (StatusCode, String)> {
-    let id =
-        CaseId::parse(&id).ok_or((StatusCode::NOT_FOUND, "There is no such case.".to_string()))?;
-    let jobs = app.jobs.clone();
-    let again = id.clone();
-    blocking(move || jobs.rerun(&again))
-        .await
-        .map_err(change_error)?;
-    Ok(id)
+    act_api(app, id, Action::Cancel).await
 }
 
 async fn rerun_form(State(app): AppState, Path(id): Path<String>) -> Response {
-    match rerun(app, id).await {
-        Ok(id) => Redirect::to(&format!("/cases/{}", id.as_str())).into_response(),
-        Err((status, text)) => pages::message(status, "Not analyzed again", &text),
-    }
+    act_form(app, id, Action::Rerun).await
 }
 
 async fn rerun_api(State(app): AppState, Path(id): Path<String>) -> Response {
-    match rerun(app, id).await {
-        Ok(id) => {
-            let url = format!("/cases/{}", id.as_str());
-            (
-                StatusCode::ACCEPTED,
-                Json(json!({ "id": id.as_str(), "url": url })),
-            )
-                .into_response()
-        }
-        Err((status, text)) => (status, Json(json!({ "error": text }))).into_response(),
-    }
+    act_api(app, id, Action::Rerun).await
 }
 
 /// The case-name form.

@@ -325,7 +325,7 @@ fn run(
         bar: bar.clone(),
         on_progress: None,
         from_lake,
-        cancel: None,
+        cancel: Some(cancel_on_ctrl_c()),
     };
     let result = pcapxray::run::run_into_lake(opts, lake);
     if let Some(bar) = bar {
@@ -344,11 +344,44 @@ fn run(
             );
             1
         }
+        Err(e @ RunError::Cancelled { .. }) => {
+            eprintln!("error: {e}; the report folder was left as it was");
+            130
+        }
         Err(e) => {
             eprintln!("error: {e}");
             1
         }
     }
+}
+
+/// Ctrl-C during `run`: the first cancels the run (it stops within moments, a plugin call in
+/// progress included, and writes nothing), a second ends the process at once. Exit code 130.
+fn cancel_on_ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let set = flag.clone();
+    // Without this thread (it could not start) Ctrl-C keeps its default: the process ends at once.
+    let _ = std::thread::Builder::new()
+        .name("ctrl-c".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    return;
+                }
+                set.store(true, std::sync::atomic::Ordering::Relaxed);
+                eprintln!("\nstopping: the run is cancelled and writes nothing (Ctrl-C again to quit at once)");
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            });
+        });
+    flag
 }
 
 fn batch(

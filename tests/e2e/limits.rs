@@ -189,3 +189,56 @@ fn findings_about_flows_that_do_not_exist_or_without_a_proper_tag_are_refused_wi
         "{note}"
     );
 }
+
+/// Ctrl-C during `run` cancels it: it stops within moments although a plugin is inside a 20 s call,
+/// exits 130, says so, and writes no report folder.
+#[test]
+fn ctrl_c_cancels_a_run_inside_a_plugin_call_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("pipeline.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "[[analyzer]]\nplugin = \"{}\"\nlimits = {{ call_timeout_ms = 20000 }}\n\n[[output]]\nplugin = \"json\"\n",
+            built_plugin("pcapxray-test-spin").display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("report");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pcapxray"))
+        .args(["run".as_ref(), pipeline.as_os_str()])
+        .arg(testdata("http_get_bro_org.pcap"))
+        .args(["-o".as_ref(), out.as_os_str(), "-q".as_ref()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Time for the spinning call to begin (the plugins are compiled by earlier tests or in moments).
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let signalled = std::time::Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let waited = signalled.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        waited < std::time::Duration::from_secs(10),
+        "{waited:?}: {stderr}"
+    );
+    assert!(
+        stderr.contains("the analysis was cancelled after")
+            && stderr.contains("the report folder was left as it was"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "a report folder was written");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".report"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -2,6 +2,12 @@
 
 /// Formats a timestamp as ISO 8601 UTC with microseconds: `2017-12-10T19:25:47.946213Z`.
 pub fn iso8601(ts: u64) -> String {
+    // The bytes are ASCII digits and separators.
+    iso8601_bytes(ts).iter().map(|&b| b as char).collect()
+}
+
+/// `iso8601` as its 27 ASCII bytes, for writers that append them to a buffer without a `String`.
+pub fn iso8601_bytes(ts: u64) -> [u8; 27] {
     let secs = ts / 1_000_000_000;
     let micros = (ts % 1_000_000_000) / 1_000;
     let days = (secs / 86_400) as i64;
@@ -33,7 +39,7 @@ pub fn iso8601(ts: u64) -> String {
     ] {
         out[i] = c;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).

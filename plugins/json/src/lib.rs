@@ -4,12 +4,13 @@
 
 use pcapxray_plugin_sdk::{
     Artifact, Finding, FindingRecord, Flow, HostInfo, Output, PluginError, Report, Subject,
-    format_mac,
     tables::{self, Row, Table},
     time::iso8601,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+mod write;
 
 /// The version of report.json's layout, its first key. It changes with every change to the layout
 /// (plugins/json/README.md lists them): 2 has `capture.packet_fates` in place of `decode_errors`,
@@ -140,6 +141,23 @@ impl Json {
         Ok(self.artifact(out))
     }
 
+    /// Like `items_part`, with each item written by `put` (the hand-written writers of `write.rs`).
+    fn items_part_with<T>(
+        &mut self,
+        section: Section,
+        items: &[T],
+        size: usize,
+        mut put: impl FnMut(&mut write::Writer, &T) -> Result<(), PluginError>,
+    ) -> Result<Artifact, PluginError> {
+        let mut out: Vec<u8> = Vec::with_capacity(items.len() * size);
+        self.enter(section, &mut out);
+        for item in items {
+            self.item(&mut out);
+            put(&mut write::Writer(&mut out), item)?;
+        }
+        Ok(self.artifact(out))
+    }
+
     /// The separator before the next array item.
     fn item(&mut self, out: &mut Vec<u8>) {
         let text: &[u8] = match (self.items, self.config.pretty) {
@@ -190,7 +208,7 @@ impl Output for Json {
         if !self.config.flows || flows.is_empty() {
             return Ok(Vec::new());
         }
-        let part = self.items_part(Section::Flows, flows.iter().map(flow_json), 768)?;
+        let part = self.items_part_with(Section::Flows, &flows, 768, |w, f| w.flow(f))?;
         Ok(vec![part])
     }
 
@@ -216,10 +234,11 @@ impl Output for Json {
     /// Hosts are streamed too, into the `hosts` array after the findings.
     fn consume_hosts(&mut self, hosts: Vec<HostInfo>) -> Result<Vec<Artifact>, PluginError> {
         self.hosts += hosts.len();
-        Ok(vec![self.items_part(
+        Ok(vec![self.items_part_with(
             Section::Hosts,
-            hosts.iter().map(host_json),
+            &hosts,
             384,
+            |w, h| w.host(h),
         )?])
     }
 
@@ -257,6 +276,7 @@ fn ts(t: u64) -> Option<String> {
 // The document's parts, serialized straight from the plugin's input (no intermediate `Value` tree:
 // a capture can have hundreds of thousands of hosts and flows).
 
+#[cfg(test)]
 #[derive(Serialize)]
 struct EndpointOut {
     ip: String,
@@ -264,6 +284,7 @@ struct EndpointOut {
     mac: Option<String>,
 }
 
+#[cfg(test)]
 #[derive(Serialize)]
 struct DirectionOut {
     packets: u64,
@@ -294,6 +315,7 @@ fn tunnel_json(t: &pcapxray_plugin_sdk::TunnelLayer) -> TunnelOut {
     }
 }
 
+#[cfg(test)]
 #[derive(Serialize)]
 struct FlowOut<'a> {
     id: u64,
@@ -318,14 +340,16 @@ struct FlowOut<'a> {
     findings: Vec<FindingOut<'a>>,
 }
 
+#[cfg(test)]
 fn endpoint(e: &pcapxray_plugin_sdk::Endpoint) -> EndpointOut {
     EndpointOut {
         ip: e.ip.to_string(),
         port: e.port,
-        mac: e.mac.map(format_mac),
+        mac: e.mac.map(pcapxray_plugin_sdk::format_mac),
     }
 }
 
+#[cfg(test)]
 fn direction(d: &pcapxray_plugin_sdk::Direction) -> DirectionOut {
     DirectionOut {
         packets: d.packets,
@@ -336,6 +360,7 @@ fn direction(d: &pcapxray_plugin_sdk::Direction) -> DirectionOut {
     }
 }
 
+#[cfg(test)]
 fn flow_json(f: &Flow) -> FlowOut<'_> {
     let mut tags: Vec<&str> = Vec::new();
     for r in &f.findings {
@@ -376,6 +401,7 @@ struct NoteOut<'a> {
     observed: Option<String>,
 }
 
+#[cfg(test)]
 #[derive(Serialize)]
 struct HostOut<'a> {
     ip: String,
@@ -392,12 +418,17 @@ struct HostOut<'a> {
     notes: Vec<NoteOut<'a>>,
 }
 
+#[cfg(test)]
 fn host_json(h: &pcapxray_plugin_sdk::HostInfo) -> HostOut<'_> {
     let names = h.names();
     HostOut {
         ip: h.ip.to_string(),
         class: pcapxray_plugin_sdk::net::IpClass::of(h.ip.into()).as_str(),
-        macs: h.macs.iter().map(|m| format_mac(*m)).collect(),
+        macs: h
+            .macs
+            .iter()
+            .map(|m| pcapxray_plugin_sdk::format_mac(*m))
+            .collect(),
         names,
         first_seen: ts(h.first_seen),
         last_seen: ts(h.last_seen),

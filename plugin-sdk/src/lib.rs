@@ -45,6 +45,7 @@
 
 #![deny(missing_docs)]
 
+pub mod collections;
 pub mod credentials;
 pub mod encoding;
 pub mod host;

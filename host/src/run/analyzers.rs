@@ -106,12 +106,19 @@ impl Analyzers {
                 }
             }
         }
+        // The batch as the last stage got it packed: (which flows, with payloads, flow findings
+        // then, the bytes). Stages only add findings to flows, so while none was added the next
+        // stage that picks the same flows gets the same bytes, without packing them again (on a
+        // flood of one-packet flows packing was a tenth of the analyzers' thread).
+        let mut last_packed: Option<(bool, bool, u64, Vec<u8>)> = None;
         for i in 0..self.stages.len() {
             if !self.stages[i].running() {
                 continue;
             }
+            let findings_now = self.flow_findings;
             let stage = &mut self.stages[i];
             let only_payload = stage.plugin.payload_flows_only;
+            let with_payload = stage.plugin.needs_payload;
             let picked: Vec<&wit::Flow> = flows
                 .iter()
                 .filter(|f| !only_payload || carried_payload(f))
@@ -119,7 +126,18 @@ impl Analyzers {
             if picked.is_empty() {
                 continue;
             }
-            let result = stage.analyze(&picked, stage.plugin.needs_payload);
+            let result = stage.analyze(&picked, with_payload, || match &last_packed {
+                Some((o, w, n, bytes))
+                    if (*o, *w, *n) == (only_payload, with_payload, findings_now) =>
+                {
+                    bytes.clone()
+                }
+                _ => {
+                    let bytes = crate::runtime::pack_flows(&picked, with_payload);
+                    last_packed = Some((only_payload, with_payload, findings_now, bytes.clone()));
+                    bytes
+                }
+            });
             drop(picked);
             match result {
                 Ok(outcome) => self.apply(i, outcome, &mut flows, &index),

@@ -416,16 +416,19 @@ impl<W: World> Stage<W> {
 }
 
 impl Stage<Analyzer> {
-    /// Hands a batch to an analyzer, packed when the plugin fetches it that way (`with_payload` says
-    /// whether the packed flows carry their payloads; flows passed as records carry what they hold).
+    /// Hands a batch to an analyzer, packed when the plugin fetches it that way (`packed` gives them
+    /// so, `pack_flows(flows, with_payload)` or the same bytes kept from an earlier stage);
+    /// `with_payload` says whether the flows carry their payloads (flows passed as records carry what
+    /// they hold).
     pub fn analyze(
         &mut self,
         flows: &[&wit::Flow],
         with_payload: bool,
+        packed: impl FnOnce() -> Vec<u8>,
     ) -> Result<wit::Outcome, StageError> {
         let owned: Vec<wit::Flow>;
         let records: &[wit::Flow] = if self.packed() {
-            self.store.data_mut().packed = super::packed::pack(flows, with_payload);
+            self.store.data_mut().packed = packed();
             &[]
         } else {
             owned = flows

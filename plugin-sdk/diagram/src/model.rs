@@ -23,12 +23,12 @@
 
 use super::class::{Class, Prefixes, ViewBits, classify, tag_bits};
 use super::tracked::{FlowLog, Tracked};
+use pcapxray_plugin_sdk::collections::{HashMap, HashMapExt, HashSet};
 use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::tables::Table;
 use pcapxray_plugin_sdk::{FindingRecord, Flow, HostInfo, Report, Severity, Subject};
 use petgraph::graph::{EdgeIndex, Graph, NodeIndex};
-use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 /// How many flows the model remembers for late findings (28 bytes each: 7 MiB at most).

@@ -22,7 +22,7 @@ use layout::core::style::{LineStyleKind, StyleAttr};
 use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
 use layout::topo::layout::VisualGraph;
 use layout::topo::placer::Placer;
-use std::collections::HashMap;
+use pcapxray_plugin_sdk::collections::{HashMap, HashMapExt};
 use std::fmt::Write;
 
 const FONT: &str = "Helvetica, Arial, sans-serif";

@@ -21,10 +21,11 @@
 use super::class::{Class, FIXED_VIEWS, VIEW_SUSPICIOUS, ViewBits};
 use super::model::{Conversation, HostNode, NetGraph};
 use super::text::{IpNet, block_of, clean, registered_domain, top_level_domain};
+use pcapxray_plugin_sdk::collections::{HashMap, HashMapExt, HashSet};
 use pcapxray_plugin_sdk::time::iso8601;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// The default most internet nodes a view draws before grouping them.

@@ -13,6 +13,7 @@
 mod score;
 
 use pcapxray_plugin_sdk::RunNote;
+use pcapxray_plugin_sdk::collections::{HashMap, HashMapExt};
 use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::time::iso8601;
@@ -22,7 +23,6 @@ use pcapxray_plugin_sdk::{
 };
 use score::{Beaconing, Connection};
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// The host fact published on a beaconing client for each server it beacons to, as

@@ -7,8 +7,9 @@
 use crate::count::{Distinct, Sample, most_distinct_in_window};
 use crate::track::SAMPLE;
 use crate::{Behaviour, Config, Evidence};
+use pcapxray_plugin_sdk::collections::{HashMap, HashSet};
 use pcapxray_plugin_sdk::{LinkBatch, format_mac};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 const NS: u64 = 1_000_000_000;

@@ -3,9 +3,9 @@
 //! here decides anything; `detect` does, at the end.
 
 use crate::count::{Distinct, Rate, Sample};
+use pcapxray_plugin_sdk::collections::HashMap;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::{Flow, Protocol};
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// TCP flag bits.

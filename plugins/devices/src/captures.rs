@@ -8,11 +8,12 @@
 use crate::Devices;
 use crate::inventory::tests::facts_of;
 use pcapgen::vendors::{EXCEPTIONS, same_vendor};
+use pcapxray_plugin_sdk::collections::HashMap;
 use pcapxray_plugin_sdk::{
     Direction, EndReason, Finding, Flow, HostInfo, Orientation, Outcome, Protocol, Subject,
     format_mac,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 

@@ -6,8 +6,8 @@
 //! ended up with.
 
 use dhcproto::v4::{Decodable, DhcpOption, HType, Message, MessageType, Opcode, OptionCode};
+use pcapxray_plugin_sdk::collections::HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 /// DHCP clients remembered.

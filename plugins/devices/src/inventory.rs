@@ -8,10 +8,11 @@
 use crate::dhcp::Clients;
 use crate::os::{self, Evidence};
 use crate::oui::{MacKind, Registry};
+use pcapxray_plugin_sdk::collections::{HashMap, HashMapExt, HashSet};
 use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::net::IpClass;
 use pcapxray_plugin_sdk::{Finding, HostInfo, Outcome, Severity, format_mac};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 /// Initial TTLs of common stacks: a packet that still carries one was sent on this link.

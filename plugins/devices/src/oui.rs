@@ -4,7 +4,7 @@
 //! `config/data/oui.tsv` is embedded and parsed on first use; a newer file can be read at start-up
 //! (our TSV format or IEEE's own CSV) and takes precedence.
 
-use std::collections::HashMap;
+use pcapxray_plugin_sdk::collections::HashMap;
 use std::sync::OnceLock;
 
 /// The registry shipped with pcapxray (see `config/data/README.md` for its source and date).

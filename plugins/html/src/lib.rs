@@ -9,6 +9,7 @@ mod page;
 
 use pcapxray_diagram::NetGraph;
 use pcapxray_diagram::text::clean;
+use pcapxray_plugin_sdk::collections::{HashMap, HashMapExt};
 use pcapxray_plugin_sdk::tables::{self, Row, Table};
 use pcapxray_plugin_sdk::time::iso8601;
 use pcapxray_plugin_sdk::{
@@ -16,7 +17,7 @@ use pcapxray_plugin_sdk::{
     Severity, Subject, log,
 };
 use serde::Deserialize;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 
 /// Default of `max_hosts`: hosts listed in the hosts table (those with the most bytes).
 pub const MAX_HOSTS: usize = 5000;

@@ -18,12 +18,12 @@ use crate::rules::{self, Conn, Named, Peer, PortCheck, Side};
 use crate::verdict::{Verdict, Weights};
 use crate::{Config, MAX_CANDIDATES_LIMIT};
 use pcapxray_plugin_sdk::RunNote;
+use pcapxray_plugin_sdk::collections::{HashMap, HashMapExt, HashSet, HashSetExt};
 use pcapxray_plugin_sdk::host::{Host, LogLevel};
 use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     CapabilityError, ConfigError, Finding, Flow, Outcome, PluginError, Severity,
 };
-use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 /// Addresses asked in one reverse DNS call.

@@ -8,7 +8,7 @@
 //! second; a header row is skipped). Lookups cost a hash probe per prefix length in use, or per label
 //! of a name, whatever the size of the lists.
 
-use std::collections::HashMap;
+use pcapxray_plugin_sdk::collections::HashMap;
 use std::net::IpAddr;
 
 /// Where an indicator came from.

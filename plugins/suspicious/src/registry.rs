@@ -9,7 +9,7 @@
 //! transport protocol is empty (they apply to tcp and udp), and rows that say "Unassigned" or
 //! "Reserved", which register nothing.
 
-use std::collections::HashMap;
+use pcapxray_plugin_sdk::collections::HashMap;
 
 /// The shipped registry, in the compact format.
 pub const BUILTIN: &str = include_str!("../../../config/data/ports-iana.tsv");

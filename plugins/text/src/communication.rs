@@ -6,12 +6,12 @@
 
 use crate::clean::{self, line};
 use crate::devices::capture_header;
+use pcapxray_plugin_sdk::collections::{HashMap, HashMapExt};
 use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Finding, FindingRecord, Flow, HostInfo, Protocol, Report, Severity, Subject, format_mac,
     net::{IpClass, well_known_service},
 };
-use std::collections::HashMap;
 use std::fmt::Write;
 use std::net::IpAddr;
 
@@ -241,7 +241,7 @@ impl Communication {
     }
 
     /// The addresses of the listed pairs, whose host details the report needs.
-    pub fn endpoints(&self) -> std::collections::HashSet<IpAddr> {
+    pub fn endpoints(&self) -> pcapxray_plugin_sdk::collections::HashSet<IpAddr> {
         self.pairs.iter().flat_map(|p| [p.a, p.b]).collect()
     }
 

@@ -4,11 +4,12 @@
 //! (whose MAC address is only the next hop's). Written once, at the end, from the report's hosts.
 
 use crate::clean::{self, field, line};
+use pcapxray_plugin_sdk::collections::HashMap;
 use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     FindingRecord, HostInfo, HostNote, Report, Subject, format_mac, net::IpClass, tag_matches,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::IpAddr;
 

@@ -5,8 +5,8 @@
 //! so memory follows the bounds, not the capture's host count.
 
 use pcapxray_plugin_sdk::HostInfo;
+use pcapxray_plugin_sdk::collections::{HashMap, HashMapExt, HashSet};
 use pcapxray_plugin_sdk::net::IpClass;
-use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 /// The hosts kept for the two reports that describe hosts.
@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn keeps_local_hosts_first_and_counts_the_rest() {
-        let mut kept = Kept::new(2, HashSet::from(["8.8.4.4".parse().unwrap()]));
+        let mut kept = Kept::new(2, HashSet::from_iter(["8.8.4.4".parse().unwrap()]));
         for ip in ["8.8.4.4", "8.8.8.8", "10.0.0.1", "10.0.0.2", "10.0.0.3"] {
             kept.offer(&host(ip, &[1]));
         }

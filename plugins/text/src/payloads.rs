@@ -5,9 +5,9 @@
 //! size bound, saying so. Entries are written as flows arrive; nothing is kept per flow.
 
 use crate::clean::{self, line, printable, wrap};
+use pcapxray_plugin_sdk::collections::HashMap;
 use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{Direction, Finding, Flow, tag_matches};
-use std::collections::HashMap;
 use std::fmt::Write;
 
 /// Bytes kept free for the closing note, so the file ends inside its bound.

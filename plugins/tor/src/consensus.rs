@@ -7,7 +7,7 @@
 //! the full one (`r` lines with a descriptor digest) and the microdescriptor one (no digest, `m`
 //! lines). Nothing here calls the host, so it is tested natively.
 
-use std::collections::HashMap;
+use pcapxray_plugin_sdk::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 

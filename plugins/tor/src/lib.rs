@@ -50,13 +50,13 @@ pub mod fuzz {
 
 use catalog::{Catalog, Fit, Note};
 use pcapxray_plugin_sdk::RunNote;
+use pcapxray_plugin_sdk::collections::{HashSet, HashSetExt};
 use pcapxray_plugin_sdk::host::{Host, WitHost};
 use pcapxray_plugin_sdk::names;
 use pcapxray_plugin_sdk::{
     Analyzer, ConfigError, Finding, Flow, Outcome, PluginError, Severity, export_analyzer, log,
 };
 use serde::Deserialize;
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 /// The stage's `config` table.

@@ -8,8 +8,8 @@ use crate::catalog::{Catalog, Fit};
 use crate::consensus::{Consensus, Depth, Flavor};
 use crate::matcher::{self, Hit};
 use crate::tests::flow;
+use pcapxray_plugin_sdk::collections::HashSet;
 use pcapxray_plugin_sdk::testing::FakeHost;
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 

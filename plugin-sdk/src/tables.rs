@@ -193,16 +193,23 @@ impl Row {
 /// The rows of the findings on `flow`, in the findings' order, cleartext logins that a credentials
 /// finding of the same flow repeats left out.
 pub fn rows_of_flow(flow: &Flow) -> Vec<Row> {
+    let rows: Vec<Row> = flow
+        .findings
+        .iter()
+        .filter_map(|r| row(&r.stage, &r.finding, flow.id))
+        .collect();
+    if rows.is_empty() {
+        // Nearly every flow: its addresses and time are not formatted for nothing.
+        return rows;
+    }
     let client = endpoint(&flow.client);
     let server = endpoint(&flow.server);
     let first = match flow.first_seen() {
         0 => String::new(),
         t => crate::time::iso8601(t),
     };
-    let rows: Vec<Row> = flow
-        .findings
-        .iter()
-        .filter_map(|r| row(&r.stage, &r.finding, flow.id))
+    let rows: Vec<Row> = rows
+        .into_iter()
         .map(|mut row| {
             fill(&mut row.client, &client);
             fill(&mut row.server, &server);

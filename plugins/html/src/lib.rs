@@ -230,7 +230,12 @@ impl TopHosts {
 
     fn add(&mut self, host: HostInfo) {
         self.total += 1;
-        self.heap.push(std::cmp::Reverse(Ranked(host)));
+        let host = Ranked(host);
+        // Full, and not above the least kept: it would be pushed only to be popped again.
+        if self.heap.len() >= self.max && self.heap.peek().is_none_or(|least| host <= least.0) {
+            return;
+        }
+        self.heap.push(std::cmp::Reverse(host));
         if self.heap.len() > self.max {
             self.heap.pop();
         }

@@ -74,8 +74,10 @@ pub mod __bindings {
         wit_bindgen::generate!({
             world: "analyzer-plugin",
             path: "wit",
-            // Flows also arrive packed (`batch.flows`), decoded by `crate::packed`.
-            additional_derives: [serde::Deserialize],
+            // Flows also arrive packed (`batch.flows`), decoded by `crate::packed` (by hand; the
+            // derived decoder maps enum cases and checks it in tests, which encode with `Serialize`;
+            // neither costs code in a plugin that does not call it).
+            additional_derives: [serde::Deserialize, serde::Serialize],
             pub_export_macro: true,
             export_macro_name: "__export_analyzer_world",
             default_bindings_module: "::pcapxray_plugin_sdk::__bindings::analyzer_world",

@@ -95,6 +95,7 @@ struct Reader<'a> {
 type Read<T> = Result<T, String>;
 
 impl Reader<'_> {
+    #[inline(always)]
     fn u8(&mut self) -> Read<u8> {
         let (&b, rest) = self.bytes.split_first().ok_or("cut short")?;
         self.bytes = rest;
@@ -110,31 +111,53 @@ impl Reader<'_> {
     }
 
     /// A LEB128 varint of at most `max_bytes` bytes (postcard: 3 for u16, 5 for u32, 10 for u64).
+    /// Most are one byte (counts, ports, lengths, cases), read without the loop.
+    #[inline(always)]
     fn varint(&mut self, max_bytes: usize) -> Read<u64> {
+        match self.bytes.split_first() {
+            Some((&b, rest)) if b < 0x80 => {
+                self.bytes = rest;
+                Ok(b as u64)
+            }
+            _ => self.long_varint(max_bytes),
+        }
+    }
+
+    #[inline(never)]
+    fn long_varint(&mut self, max_bytes: usize) -> Read<u64> {
         let mut value: u64 = 0;
-        for i in 0..max_bytes {
-            let b = self.u8()?;
-            value |= ((b & 0x7f) as u64).checked_shl(7 * i as u32).unwrap_or(0);
+        for (i, &b) in self.bytes.iter().take(max_bytes).enumerate() {
+            // i < 10, so the shift is at most 63 (bits past 64 in a tenth byte are dropped).
+            value |= ((b & 0x7f) as u64) << (7 * i);
             if b & 0x80 == 0 {
+                self.bytes = &self.bytes[i + 1..];
                 return Ok(value);
             }
         }
-        Err("varint too long".into())
+        Err(if self.bytes.len() < max_bytes {
+            "cut short".into()
+        } else {
+            "varint too long".into()
+        })
     }
 
+    #[inline(always)]
     fn u16(&mut self) -> Read<u16> {
         u16::try_from(self.varint(3)?).map_err(|_| "u16 out of range".into())
     }
 
+    #[inline(always)]
     fn u32(&mut self) -> Read<u32> {
         u32::try_from(self.varint(5)?).map_err(|_| "u32 out of range".into())
     }
 
+    #[inline(always)]
     fn u64(&mut self) -> Read<u64> {
         self.varint(10)
     }
 
     /// A list or string length, at most the bytes left (every item takes at least one).
+    #[inline(always)]
     fn len(&mut self) -> Read<usize> {
         let n = self.u32()? as usize;
         if n > self.bytes.len() {

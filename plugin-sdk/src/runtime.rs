@@ -33,6 +33,11 @@ pub trait Analyzer: Sized + 'static {
     /// Looks at a batch of finished flows. Findings and facts go into `out`.
     fn analyze(&mut self, flows: &[Flow], out: &mut Outcome) -> Result<(), PluginError>;
 
+    /// Whether `analyze` looks at its flows. A plugin that does its work in `finish` (from the host
+    /// table, say) sets it false: the SDK then neither fetches nor decodes the batches, and `analyze`
+    /// gets an empty slice (on a flood of one-packet flows decoding them was all such a stage did).
+    const READS_FLOWS: bool = true;
+
     /// Whether the plugin looks only at flows that carried payload in at least one direction. When
     /// true, the host does not hand it the others (unanswered SYNs, empty datagrams), which on a flood
     /// capture are nearly all of them.
@@ -241,7 +246,11 @@ pub mod __private {
     }
 
     pub fn analyzer_analyze<T: Analyzer>(flows: Vec<Flow>) -> Result<Outcome, PluginError> {
-        let flows = flows_of_call(flows)?;
+        let flows = if T::READS_FLOWS {
+            flows_of_call(flows)?
+        } else {
+            Vec::new()
+        };
         with_instance::<T, _>(|p| {
             let mut out = Outcome::default();
             p.analyze(&flows, &mut out)?;

@@ -51,6 +51,9 @@ impl Analyzer for Enrich {
         Ok(Enrich { config })
     }
 
+    /// It asks about the host table at the end; the flows themselves tell it nothing.
+    const READS_FLOWS: bool = false;
+
     fn analyze(&mut self, _flows: &[Flow], _out: &mut Outcome) -> Result<(), PluginError> {
         Ok(())
     }

@@ -157,7 +157,7 @@ impl model::Host for StageState {
         if let Some(snapshot) = &self.snapshot {
             return snapshot
                 .get(&ip)
-                .map(|h| super::convert::host_to_wit(ip, h));
+                .map(|h| super::convert::host_to_wit(ip, &h));
         }
         let hosts = self
             .caps
@@ -173,7 +173,7 @@ impl model::Host for StageState {
             return snapshot
                 .sorted()
                 .into_iter()
-                .map(|(ip, h)| super::convert::host_to_wit(ip, h))
+                .map(|(ip, h)| super::convert::host_to_wit(ip, &h))
                 .collect();
         }
         let hosts = self
@@ -200,7 +200,7 @@ impl model::Host for StageState {
             .unwrap_or_else(|e| e.into_inner());
         if after.is_none() || self.host_order.is_empty() {
             self.host_order = match &snapshot {
-                Some(s) => AddressOrder::from_sorted(s.sorted().into_iter().map(|(ip, _)| ip)),
+                Some(s) => AddressOrder::from_sorted(s.addresses()),
                 None => hosts.order(),
             };
         }
@@ -215,7 +215,7 @@ impl model::Host for StageState {
             .filter_map(|i| {
                 let ip = self.host_order.get(i);
                 let entry = match &snapshot {
-                    Some(s) => s.get(&ip).cloned(),
+                    Some(s) => s.get(&ip),
                     None => hosts.get(&ip),
                 };
                 entry.map(|h| super::convert::host_to_wit(ip, &h))

@@ -78,21 +78,67 @@ impl Slot {
     }
 }
 
-/// Some hosts as they were at one moment of the run.
-#[derive(Default, Debug)]
+/// Some hosts as they were at one moment of the run. Made for every batch of flows the outputs get (two
+/// hosts a flow), so it keeps each host's slot as it was, plus its further MACs and notes only when
+/// it has any: a host with one MAC and no notes costs no allocation until someone asks for it.
+#[derive(Default)]
 pub struct HostSnapshot {
-    hosts: FxHashMap<IpAddr, HostEntry>,
+    hosts: FxHashMap<IpAddr, Kept>,
+}
+
+struct Kept {
+    slot: Slot,
+    more_macs: Vec<u64>,
+    notes: Option<Arc<Vec<HostNote>>>,
+}
+
+impl Kept {
+    fn entry(&self) -> HostEntry {
+        let mut macs = Vec::with_capacity(1 + self.more_macs.len());
+        if self.slot.mac & HAS_MAC != 0 {
+            macs.push(self.slot.mac & !HAS_MAC);
+        }
+        macs.extend_from_slice(&self.more_macs);
+        let slot = &self.slot;
+        HostEntry {
+            macs,
+            first_seen: slot.first_seen,
+            last_seen: slot.last_seen,
+            packets_sent: slot.packets_sent,
+            packets_received: slot.packets_received,
+            bytes_sent: slot.bytes_sent,
+            bytes_received: slot.bytes_received,
+            seen_in_arp: slot.seen_in_arp,
+            notes: self.notes.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for HostSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostSnapshot")
+            .field("hosts", &self.hosts.len())
+            .finish()
+    }
 }
 
 impl HostSnapshot {
-    pub fn get(&self, ip: &IpAddr) -> Option<&HostEntry> {
-        self.hosts.get(ip)
+    /// The host at `ip` as it was, if the snapshot has it.
+    pub fn get(&self, ip: &IpAddr) -> Option<HostEntry> {
+        self.hosts.get(ip).map(Kept::entry)
     }
 
     /// The hosts, sorted by address.
-    pub fn sorted(&self) -> Vec<(IpAddr, &HostEntry)> {
-        let mut v: Vec<_> = self.hosts.iter().map(|(ip, h)| (*ip, h)).collect();
+    pub fn sorted(&self) -> Vec<(IpAddr, HostEntry)> {
+        let mut v: Vec<_> = self.hosts.iter().map(|(ip, h)| (*ip, h.entry())).collect();
         v.sort_by_key(|(ip, _)| *ip);
+        v
+    }
+
+    /// The addresses it has, sorted.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        let mut v: Vec<IpAddr> = self.hosts.keys().copied().collect();
+        v.sort_unstable();
         v
     }
 }
@@ -179,26 +225,22 @@ impl HostTable {
 
     /// A copy of the host at `ip`, if the capture has it.
     pub fn get(&self, ip: &IpAddr) -> Option<HostEntry> {
-        let slot = self.slot(self.index(ip)?);
-        let mut macs = Vec::new();
-        if slot.mac & HAS_MAC != 0 {
-            macs.push(slot.mac & !HAS_MAC);
-        }
-        let mut notes = Arc::default();
-        if slot.extra != 0 {
-            let extra = &self.extras[slot.extra as usize - 1];
-            macs.extend_from_slice(&extra.more_macs);
-            notes = extra.notes.clone();
-        }
-        Some(HostEntry {
-            macs,
-            first_seen: slot.first_seen,
-            last_seen: slot.last_seen,
-            packets_sent: slot.packets_sent,
-            packets_received: slot.packets_received,
-            bytes_sent: slot.bytes_sent,
-            bytes_received: slot.bytes_received,
-            seen_in_arp: slot.seen_in_arp,
+        self.kept(self.index(ip)?).map(|k| k.entry())
+    }
+
+    /// The host of slot `i` as it is now, in the snapshot's form.
+    fn kept(&self, i: u32) -> Option<Kept> {
+        let slot = *self.slot(i);
+        let (more_macs, notes) = match slot.extra {
+            0 => (Vec::new(), None),
+            e => {
+                let extra = &self.extras[e as usize - 1];
+                (extra.more_macs.clone(), Some(extra.notes.clone()))
+            }
+        };
+        Some(Kept {
+            slot,
+            more_macs,
             notes,
         })
     }
@@ -222,10 +264,10 @@ impl HostTable {
     pub fn snapshot(&self, ips: impl IntoIterator<Item = IpAddr>) -> HostSnapshot {
         let mut hosts = FxHashMap::default();
         for ip in ips {
-            if !hosts.contains_key(&ip)
-                && let Some(h) = self.get(&ip)
+            if let std::collections::hash_map::Entry::Vacant(e) = hosts.entry(ip)
+                && let Some(kept) = self.index(&ip).and_then(|i| self.kept(i))
             {
-                hosts.insert(ip, h);
+                e.insert(kept);
             }
         }
         HostSnapshot { hosts }

@@ -48,7 +48,10 @@ pub use model::{
     Conversation, DEFAULT_MAX_HOSTS, HostNode, MAX_CONVERSATIONS, MAX_TRACKED_FLOWS, NetGraph,
     Ports,
 };
-pub use svg::{OPTIMIZE_LIMIT, to_svg, to_svg_linked, to_svg_unplaced};
+pub use svg::{
+    CROSSING_BUDGET, OPTIMIZE_LIMIT, to_svg, to_svg_linked, to_svg_unplaced,
+    views_without_crossing_reduction,
+};
 pub use view::{
     DEFAULT_MAX_INTERNET_NODES, FILES_MARK, FIT_LEVELS, MAX_EDGES, MAX_LAN_NODES, MAX_SVG_PX, View,
     ViewEdge, ViewNode, ViewOptions, available_views, view_bits, view_names,

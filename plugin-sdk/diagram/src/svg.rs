@@ -23,6 +23,7 @@ use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
 use layout::topo::layout::VisualGraph;
 use layout::topo::placer::Placer;
 use pcapxray_plugin_sdk::collections::{HashMap, HashMapExt};
+use std::cell::Cell;
 use std::fmt::Write;
 
 const FONT: &str = "Helvetica, Arial, sans-serif";
@@ -36,6 +37,41 @@ const MARGIN: f64 = 20.0;
 /// Views with more nodes plus edges than this are laid out without layout-rs's edge-crossing
 /// reduction (which takes seconds past it).
 pub const OPTIMIZE_LIMIT: usize = 200;
+
+/// The crossing reduction one plugin instance may do, counted per optimized view as the cube of its
+/// nodes plus edges (its cost grows about so: a view of 40 nodes and 40 edges takes 0.25 s in the
+/// sandbox). The first view drawn is always optimized (under [`OPTIMIZE_LIMIT`]); later ones while
+/// some of this remains. So the forty drill-down diagrams of a flood do not take a quarter of a
+/// second each (a 40,000-packet MAC flood spent 5 s drawing them), and the same capture still gets
+/// the same drawings, unlike a time limit. The views of an ordinary capture stay far below it.
+pub const CROSSING_BUDGET: u64 = 2_000_000;
+
+thread_local! {
+    static CROSSING_LEFT: Cell<u64> = const { Cell::new(CROSSING_BUDGET) };
+    static CROSSING_SKIPPED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether a view of `size` nodes plus edges gets crossing reduction, taking it from the budget.
+fn crossing_reduction(size: usize) -> bool {
+    if size > OPTIMIZE_LIMIT {
+        return false;
+    }
+    let granted = CROSSING_LEFT.with(|left| {
+        let l = left.get();
+        left.set(l.saturating_sub((size as u64).pow(3)));
+        l > 0
+    });
+    if !granted {
+        CROSSING_SKIPPED.with(|n| n.set(n.get() + 1));
+    }
+    granted
+}
+
+/// How many views small enough for crossing reduction were drawn without it because
+/// [`CROSSING_BUDGET`] was spent (for the plugin's log).
+pub fn views_without_crossing_reduction() -> usize {
+    CROSSING_SKIPPED.with(Cell::get)
+}
 
 /// Renders `view` as a standalone SVG document. `title` names the capture; `id_prefix` starts every
 /// `id` in the document (use a different one per diagram when several share an HTML page).
@@ -293,7 +329,7 @@ fn place(view: &View) -> Option<Placed> {
     vg.split_text_edges();
     // Crossing reduction costs most of the time and grows fast: 140 nodes and 234 edges take 3 s
     // natively with it, 40 ms without. Big views go without it.
-    let optimize = view.nodes.len() + view.edges.len() <= OPTIMIZE_LIMIT;
+    let optimize = crossing_reduction(view.nodes.len() + view.edges.len());
     vg.split_long_edges(!optimize);
     let all: Vec<NodeHandle> = vg.iter_nodes().collect();
     for &h in &all {
@@ -647,6 +683,40 @@ mod tests {
         let svg = to_svg(&view, "empty.pcap", "");
         assert!(svg.contains("No conversations"));
         assert!(svg.ends_with("</svg>\n"));
+    }
+
+    /// The crossing-reduction budget: the first view is optimized, views after the budget is spent are
+    /// not (and are counted), and the drawing of a view depends only on the views before it.
+    #[test]
+    fn crossing_reduction_stops_at_its_budget_and_says_how_often() {
+        // Each test runs on its own thread, so the thread's budget is whole here.
+        let mut g = NetGraph::new();
+        let flows: Vec<_> = (0..40u64)
+            .map(|i| {
+                let a = format!("10.0.0.{}", 1 + (i * 7) % 30);
+                let b = format!("10.0.0.{}", 1 + (i * 11 + 3) % 30);
+                flow(i, &a, &b, Protocol::Tcp, 445, &[])
+            })
+            .collect();
+        g.consume(&flows);
+        g.finish(&report(vec![], vec![]));
+        let view = View::build(&g, "all", 0, &ViewOptions::default());
+        let size = (view.nodes.len() + view.edges.len()) as u64;
+        assert!(size <= OPTIMIZE_LIMIT as u64 && size.pow(3) < CROSSING_BUDGET);
+        let first = to_svg(&view, "t", "");
+        assert_eq!(views_without_crossing_reduction(), 0);
+        let optimized = CROSSING_BUDGET.div_ceil(size.pow(3));
+        let mut drawings = vec![first];
+        for _ in 1..optimized + 2 {
+            drawings.push(to_svg(&view, "t", ""));
+        }
+        assert_eq!(views_without_crossing_reduction(), 2);
+        // The optimized drawings are all the same; the plain ones are the same as each other.
+        let (with, without) = drawings.split_at(optimized as usize);
+        assert!(with.iter().all(|d| *d == with[0]));
+        assert!(without.iter().all(|d| *d == without[0]));
+        // Without crossing reduction this meshed view is drawn differently.
+        assert_ne!(with[0], without[0]);
     }
 
     /// Random graphs with cycles, self-loops, parallel edges and odd labels: layout and drawing must

@@ -450,6 +450,12 @@ impl Output for GraphOutput {
         }
         let mut out = vec![classes_artifact(&self.model)];
         out.extend(self.render(&capture_title(&report)));
+        let plain = pcapxray_diagram::views_without_crossing_reduction();
+        if plain > 0 {
+            self.env.log(LogLevel::Info, &format!(
+                "{plain} diagram layouts were made without edge-crossing reduction: the views before them used this run's share of it (pcapxray_diagram::CROSSING_BUDGET); their lines may cross more."
+            ));
+        }
         Ok(out)
     }
 }

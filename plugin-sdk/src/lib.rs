@@ -63,7 +63,7 @@ pub mod testing;
 pub mod time;
 pub mod web;
 
-pub use model::{format_mac, tag_matches};
+pub use model::{format_mac, mac_bytes, tag_matches};
 pub use runtime::{__private, Analyzer, NoConfig, Output};
 pub use seen::Seen;
 

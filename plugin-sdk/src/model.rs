@@ -56,14 +56,17 @@ impl std::hash::Hash for IpAddress {
 
 /// Formats a MAC address held in the low 48 bits of a `u64` as `aa:bb:cc:dd:ee:ff`.
 pub fn format_mac(mac: u64) -> String {
+    // The bytes are ASCII hex digits and colons.
+    mac_bytes(mac).iter().map(|&b| b as char).collect()
+}
+
+/// [`format_mac`] as its 17 ASCII bytes, for writers that append them to a buffer without a `String`.
+pub fn mac_bytes(mac: u64) -> [u8; 17] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(17);
+    let mut out = [b':'; 17];
     for (i, b) in mac.to_be_bytes()[2..].iter().enumerate() {
-        if i > 0 {
-            out.push(':');
-        }
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 15) as usize] as char);
+        out[i * 3] = HEX[(b >> 4) as usize];
+        out[i * 3 + 1] = HEX[(b & 15) as usize];
     }
     out
 }
@@ -396,3 +399,18 @@ names!(crate::TunnelKind { Pppoe => "pppoe", Mpls => "mpls", Gre => "gre", Erspa
 names!(crate::ConnState { S0 => "S0", S1 => "S1", Sf => "SF", Rej => "REJ", S2 => "S2", S3 => "S3", Rsto => "RSTO", Rstr => "RSTR", Rstos0 => "RSTOS0", Rstrh => "RSTRH", Sh => "SH", Shr => "SHR", Oth => "OTH" });
 names!(Severity { Info => "info", Low => "low", Medium => "medium", High => "high" });
 names!(crate::PluginKind { Analyzer => "analyzer", Output => "output" });
+
+#[cfg(test)]
+mod tests {
+    use super::{format_mac, mac_bytes};
+
+    #[test]
+    fn macs_are_lower_case_hex_pairs_from_the_low_48_bits() {
+        assert_eq!(format_mac(0x000c_2901_0a0f), "00:0c:29:01:0a:0f");
+        assert_eq!(format_mac(0xffff_ffff_ffff), "ff:ff:ff:ff:ff:ff");
+        assert_eq!(format_mac(0), "00:00:00:00:00:00");
+        // Bits above the 48 are not part of the address.
+        assert_eq!(format_mac(0xabcd_0000_0000_0001), "00:00:00:00:00:01");
+        assert_eq!(&mac_bytes(0x1234_5678_9abc), b"12:34:56:78:9a:bc");
+    }
+}

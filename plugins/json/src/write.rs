@@ -79,15 +79,9 @@ impl Writer<'_> {
 
     /// A MAC address as a JSON string, `aa:bb:cc:dd:ee:ff`.
     pub fn mac(&mut self, mac: u64) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         self.0.push(b'"');
-        for (i, b) in mac.to_be_bytes()[2..].iter().enumerate() {
-            if i > 0 {
-                self.0.push(b':');
-            }
-            self.0.push(HEX[(b >> 4) as usize]);
-            self.0.push(HEX[(b & 15) as usize]);
-        }
+        self.0
+            .extend_from_slice(&pcapxray_plugin_sdk::mac_bytes(mac));
         self.0.push(b'"');
     }
 

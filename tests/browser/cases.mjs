@@ -223,8 +223,13 @@ try {
   // The list is fetched again as the first is in (a small download, not slowed): it must show before
   // the second upload (6 s at this rate) is over.
   await page.waitForFunction(() => document.querySelectorAll('#cases tbody tr').length > 0, null, { timeout: 30_000 });
-  result.rowsWhileSecond = await page.locator('#cases tbody tr a').allTextContents();
-  result.statusWhenListed = await page.locator('#upload-status').textContent();
+  // Rows and status read in one go: on a busy machine the second upload can end between two reads.
+  const listed = await page.evaluate(() => ({
+    rows: Array.from(document.querySelectorAll('#cases tbody tr a')).map((a) => a.textContent),
+    status: document.getElementById('upload-status').textContent,
+  }));
+  result.rowsWhileSecond = listed.rows;
+  result.statusWhenListed = listed.status;
   await page.waitForFunction(() => document.querySelectorAll('#cases tbody tr').length === 2, null, { timeout: 30_000 });
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   const ids = await page.locator('#cases tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.id));

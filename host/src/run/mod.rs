@@ -359,6 +359,7 @@ impl Run {
     fn take_work(&mut self, w: reading::Work, outputs: &mut Outputs) {
         let services = &self.services;
         let analyzers = &mut self.analyzers;
+        let mut slots = Vec::with_capacity(2 * w.flows.len());
         {
             let mut hosts = services.hosts.lock().unwrap_or_else(|e| e.into_inner());
             for arp in &w.arps {
@@ -371,7 +372,7 @@ impl Run {
                 hosts.add_unflowed(u);
             }
             for flow in &w.flows {
-                hosts.add_flow(flow);
+                slots.extend(hosts.add_flow(flow));
             }
         }
         if !w.link.is_empty() {
@@ -392,7 +393,8 @@ impl Run {
                     open_until: f.open_until,
                 })
                 .collect();
-            outputs.consume(analyzers.analyze(w.flows, w.prior), edges, &services.hosts);
+            let flows = analyzers.analyze(w.flows, w.prior);
+            outputs.consume(flows, edges, &slots, &services.hosts);
             outputs.findings(std::mem::take(&mut analyzers.loose), &services.hosts);
         }
         let total = self.total;

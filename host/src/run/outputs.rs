@@ -7,7 +7,7 @@ use super::StageStats;
 use super::payloads::take_payloads;
 use crate::bindings::wit;
 use crate::caps::{Services, log::Level};
-use crate::flow::{HostSnapshot, HostTable};
+use crate::flow::{HostSlot, HostSnapshot, HostTable};
 use crate::output::ReportWriter;
 use crate::runtime::{OutputStage, StageError, convert};
 use std::path::{Path, PathBuf};
@@ -109,26 +109,22 @@ impl Outputs {
         Ok(())
     }
 
-    /// Hands a batch of annotated flows to the outputs, with `hosts`, their hosts as they are now.
+    /// Hands a batch of annotated flows to the outputs, with their hosts as they are now in `hosts`
+    /// (`slots`: where the table keeps them, as adding the flows to it said).
     pub fn consume(
         &mut self,
         mut flows: Vec<wit::Flow>,
         edges: Vec<crate::lake::FlowEdge>,
+        slots: &[HostSlot],
         hosts: &Mutex<HostTable>,
     ) {
         if self.strip_payloads {
             flows.iter_mut().for_each(|f| drop(take_payloads(f)));
         }
-        let ips = flows.iter().flat_map(|f| {
-            [
-                convert::ip_from_wit(f.client.ip),
-                convert::ip_from_wit(f.server.ip),
-            ]
-        });
         let snapshot = hosts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .snapshot(ips);
+            .snapshot_slots(slots);
         let batch = Batch {
             flows,
             edges,

@@ -188,6 +188,10 @@ impl AddressOrder {
     }
 }
 
+/// A host's address and its place in the table (places never change during a run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostSlot(IpAddr, u32);
+
 #[derive(Default)]
 pub struct HostTable {
     v4: FxHashMap<u32, u32>,
@@ -273,6 +277,20 @@ impl HostTable {
         HostSnapshot { hosts }
     }
 
+    /// The hosts of `slots` (as [`HostTable::add_flow`] returned them) as they are now: the same as
+    /// [`HostTable::snapshot`] of their addresses, without looking the addresses up again.
+    pub fn snapshot_slots(&self, slots: &[HostSlot]) -> HostSnapshot {
+        let mut hosts = FxHashMap::with_capacity_and_hasher(slots.len(), Default::default());
+        for &HostSlot(ip, i) in slots {
+            if let std::collections::hash_map::Entry::Vacant(e) = hosts.entry(ip)
+                && let Some(kept) = self.kept(i)
+            {
+                e.insert(kept);
+            }
+        }
+        HostSnapshot { hosts }
+    }
+
     /// The slot of `ip`, made if new.
     fn entry(&mut self, ip: IpAddr) -> u32 {
         if let Some(i) = self.index(&ip) {
@@ -323,8 +341,9 @@ impl HostTable {
         }
     }
 
-    /// Folds a finished flow into both of its hosts.
-    pub fn add_flow(&mut self, flow: &FinishedFlow) {
+    /// Folds a finished flow into both of its hosts; returns their slots (client, server) for
+    /// [`HostTable::snapshot_slots`].
+    pub fn add_flow(&mut self, flow: &FinishedFlow) -> [HostSlot; 2] {
         let (c, s) = (&flow.to_server, &flow.to_client);
         let first = [c.first_seen, s.first_seen]
             .into_iter()
@@ -333,6 +352,7 @@ impl HostTable {
             .unwrap_or(0);
         let last = c.last_seen.max(s.last_seen);
         let i = self.entry(flow.client.0);
+        let client_slot = HostSlot(flow.client.0, i);
         let client = self.slot_mut(i);
         client.seen(first, last);
         client.packets_sent += c.packets;
@@ -348,6 +368,7 @@ impl HostTable {
         server.packets_received += c.packets;
         server.bytes_received += c.bytes;
         self.add_mac(i, s.mac);
+        [client_slot, HostSlot(flow.server.0, i)]
     }
 
     /// Folds in IP packets that never reached a flow (fragments of a datagram that never completed,

@@ -13,7 +13,7 @@ mod tcp;
 pub use delivery::{
     ChunkData, StreamBudget, StreamChunk, StreamEnd, StreamFilter, StreamStart, StreamStats,
 };
-pub use hosts::{AddressOrder, HostEntry, HostNote, HostSnapshot, HostTable};
+pub use hosts::{AddressOrder, HostEntry, HostNote, HostSlot, HostSnapshot, HostTable};
 pub use state::{ConnState, join_history, state_of_history};
 pub use stream::RECENT_WINDOW;
 pub use table::{

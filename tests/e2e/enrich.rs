@@ -261,3 +261,91 @@ fn without_the_grants_the_same_pipeline_sends_no_query() {
         run.stderr
     );
 }
+
+/// The notes of `report` whose key is `key`.
+fn run_note<'a>(report: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    report["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["key"] == key)
+}
+
+/// More hosts than one batch of lookups (64) and than `max_hosts`: every reverse DNS query is made
+/// before any RDAP query, each capability asks exactly `max_hosts` hosts and says how many more
+/// qualified; with reverse DNS not granted, RDAP still asks its `max_hosts` (the walk of the host
+/// table stops early only when nothing is granted).
+#[test]
+fn more_hosts_than_a_batch_are_asked_in_order_up_to_max_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("many.pcap");
+    pcapgen::behaviours::udp_many_hosts(150)
+        .unwrap()
+        .write_file(&capture)
+        .unwrap();
+    let limited = |p: String| {
+        p.replace(
+            "plugin = \"enrich\"\n",
+            "plugin = \"enrich\"\nconfig = { max_hosts = 100 }\n",
+        )
+    };
+
+    let dns = DnsServer::start(&[]);
+    let rdap = RdapServer::start();
+    let both = dir.path().join("both");
+    std::fs::create_dir(&both).unwrap();
+    let run = run_pipeline(
+        &both,
+        &limited(pipeline(Some(dns.port), Some(rdap.port))),
+        &capture,
+    );
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let report = run.report();
+    assert_eq!(dns.asked.lock().unwrap().len(), 100);
+    assert_eq!(rdap.requests.load(Ordering::SeqCst), 100);
+    let kinds: Vec<&str> = report["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["capability"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 200, "{kinds:?}");
+    assert!(
+        kinds[..100].iter().all(|k| *k == "dns.reverse")
+            && kinds[100..].iter().all(|k| *k == "whois"),
+        "{kinds:?}"
+    );
+    for key in ["enrich.dns", "enrich.whois"] {
+        let note = run_note(&report, key).unwrap_or_else(|| panic!("{key}: {report}"));
+        assert_eq!(note["attributes"]["asked"], "100", "{note}");
+        let limit = run_note(&report, &format!("{key}.limit")).expect("limit note");
+        assert_eq!(limit["attributes"]["qualified"], "150", "{limit}");
+        assert_eq!(limit["attributes"]["max_hosts"], "100", "{limit}");
+    }
+
+    let dns = DnsServer::start(&[]);
+    let rdap = RdapServer::start();
+    let only_rdap = dir.path().join("rdap");
+    std::fs::create_dir(&only_rdap).unwrap();
+    let run = run_pipeline(
+        &only_rdap,
+        &limited(pipeline(None, Some(rdap.port))),
+        &capture,
+    );
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let report = run.report();
+    assert!(dns.asked.lock().unwrap().is_empty());
+    assert_eq!(rdap.requests.load(Ordering::SeqCst), 100);
+    assert!(
+        run.stderr.contains("No reverse DNS lookups"),
+        "{}",
+        run.stderr
+    );
+    assert!(run_note(&report, "enrich.dns").is_none(), "{report}");
+    let note = run_note(&report, "enrich.whois").expect("whois note");
+    assert_eq!(note["attributes"]["asked"], "100", "{note}");
+    assert_eq!(
+        run_note(&report, "enrich.whois.limit").unwrap()["attributes"]["qualified"],
+        "150"
+    );
+}

@@ -37,9 +37,6 @@ pub struct Enrich {
     config: Config,
 }
 
-/// Addresses asked per call: the host runs each batch concurrently.
-const BATCH: usize = 64;
-
 impl Analyzer for Enrich {
     const NAME: &'static str = "enrich";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
@@ -59,109 +56,170 @@ impl Analyzer for Enrich {
     }
 
     /// Asks once, at the end, about the internet hosts the capture touched, up to `max_hosts` per
-    /// capability.
+    /// capability. The first batch of a capability is asked as soon as the walk of the host table
+    /// has it: when no capability is granted the walk stops there instead of reading every host.
     fn finish(&mut self, out: &mut Outcome) -> Result<(), PluginError> {
-        let candidates = self.candidates();
-        if candidates.public.qualified == 0 {
-            return Ok(());
-        }
-        if self.config.reverse_dns {
-            let asked = self.ask("reverse DNS", &candidates.unnamed, |batch| {
-                dns::reverse(batch)
-                    .into_iter()
-                    .map(|r| r.map(|_| ()))
-                    .collect()
-            });
-            summarize(out, names::enrich::NOTE_DNS, "reverse DNS", asked);
-        }
-        if self.config.whois {
-            let asked = self.ask("RDAP", &candidates.public, |batch| {
-                whois::lookup(batch)
-                    .into_iter()
-                    .map(|r| r.map(|_| ()))
-                    .collect()
-            });
-            summarize(out, names::enrich::NOTE_WHOIS, "RDAP", asked);
-        }
-        Ok(())
-    }
-}
-
-/// The first `max_hosts` addresses that qualify for a kind of lookup, and how many qualified in all.
-#[derive(Default)]
-struct Qualified {
-    ips: Vec<IpAddress>,
-    qualified: usize,
-}
-
-impl Qualified {
-    fn offer(&mut self, ip: IpAddress, max: usize) {
-        self.qualified += 1;
-        if self.ips.len() < max {
-            self.ips.push(ip);
-        }
-    }
-}
-
-/// Who may be asked: every internet host (RDAP), and those without a name (reverse DNS).
-struct Candidates {
-    public: Qualified,
-    unnamed: Qualified,
-}
-
-/// How a round of lookups went: (answered, failed, asked, qualified), or None when the capability is
-/// not granted.
-type Tally = Option<(usize, usize, usize, usize)>;
-
-impl Enrich {
-    /// Walks the host table a page at a time: the plugin holds at most `max_hosts` addresses per
-    /// capability, however many hosts the capture has.
-    fn candidates(&self) -> Candidates {
         let max = self.config.max_hosts;
-        let (mut public, mut unnamed) = (Qualified::default(), Qualified::default());
+        let mut dns = Round::new("reverse DNS", self.config.reverse_dns, max);
+        let mut rdap = Round::new("RDAP", self.config.whois, max);
+        let reverse = |batch: &[IpAddress]| -> Vec<Result<(), CapabilityError>> {
+            dns::reverse(batch)
+                .into_iter()
+                .map(|r| r.map(|_| ()))
+                .collect()
+        };
+        let lookup = |batch: &[IpAddress]| -> Vec<Result<(), CapabilityError>> {
+            whois::lookup(batch)
+                .into_iter()
+                .map(|r| r.map(|_| ()))
+                .collect()
+        };
+        let mut public = 0;
         for page in hosts::pages() {
             for h in page
                 .iter()
                 .filter(|h| IpClass::of(h.ip.into()) == IpClass::Public)
             {
-                public.offer(h.ip, max);
+                public += 1;
+                rdap.offer(h.ip);
                 if h.fact(names::host::NAME).is_none() {
-                    unnamed.offer(h.ip, max);
+                    dns.offer(h.ip);
                 }
             }
+            // Queries keep their order (every reverse DNS batch, then every RDAP batch): RDAP's first
+            // batch goes early only when reverse DNS asks nothing.
+            dns.ask_first(&reverse);
+            if dns.silent() {
+                rdap.ask_first(&lookup);
+            }
+            if dns.silent() && rdap.silent() {
+                break;
+            }
         }
-        Candidates { public, unnamed }
+        if public == 0 {
+            return Ok(());
+        }
+        let dns = dns.ask_rest(&reverse);
+        summarize(out, names::enrich::NOTE_DNS, "reverse DNS", dns);
+        let rdap = rdap.ask_rest(&lookup);
+        summarize(out, names::enrich::NOTE_WHOIS, "RDAP", rdap);
+        Ok(())
+    }
+}
+
+/// Addresses asked per call: the host runs each batch concurrently.
+const BATCH: usize = 64;
+
+/// One kind of lookup over the host table: the first `max` addresses that qualify for it, how many
+/// qualified in all, and how the asking went.
+struct Round {
+    what: &'static str,
+    max: usize,
+    ips: Vec<IpAddress>,
+    qualified: usize,
+    state: Asking,
+    answered: usize,
+    failed: usize,
+    /// How many of `ips` were asked.
+    asked: usize,
+}
+
+#[derive(PartialEq)]
+enum Asking {
+    /// Not configured.
+    Off,
+    /// Nothing asked yet.
+    NotYet,
+    /// The capability answered the first batch (each answer succeeded or failed).
+    Granted,
+    /// The pipeline does not grant it.
+    Refused,
+}
+
+/// How a round of lookups went: (answered, failed, asked, qualified), or None when nothing was asked
+/// or the capability is not granted.
+type Tally = Option<(usize, usize, usize, usize)>;
+
+impl Round {
+    fn new(what: &'static str, on: bool, max: usize) -> Round {
+        Round {
+            what,
+            max,
+            ips: Vec::new(),
+            qualified: 0,
+            state: if on { Asking::NotYet } else { Asking::Off },
+            answered: 0,
+            failed: 0,
+            asked: 0,
+        }
     }
 
-    fn ask(
-        &self,
-        what: &str,
-        candidates: &Qualified,
-        lookup: impl Fn(&[IpAddress]) -> Vec<Result<(), CapabilityError>>,
-    ) -> Tally {
-        let (mut answered, mut failed) = (0, 0);
-        let asked = &candidates.ips;
-        for (i, batch) in asked.chunks(BATCH).enumerate() {
-            for result in lookup(batch) {
-                match result {
-                    Ok(()) => answered += 1,
-                    Err(CapabilityError::NotGranted(m)) => {
-                        log::info(&format!("No {what} lookups: {m}."));
-                        return None;
-                    }
-                    Err(_) => failed += 1,
+    fn offer(&mut self, ip: IpAddress) {
+        if matches!(self.state, Asking::Off | Asking::Refused) {
+            return;
+        }
+        self.qualified += 1;
+        if self.ips.len() < self.max {
+            self.ips.push(ip);
+        }
+    }
+
+    /// Asks nothing now or later: not configured, or not granted.
+    fn silent(&self) -> bool {
+        matches!(self.state, Asking::Off | Asking::Refused)
+    }
+
+    /// Asks the first batch once the walk has gathered it whole.
+    fn ask_first(&mut self, lookup: &impl Fn(&[IpAddress]) -> Vec<Result<(), CapabilityError>>) {
+        if self.state == Asking::NotYet
+            && !self.ips.is_empty()
+            && self.ips.len() >= BATCH.min(self.max)
+        {
+            self.ask(lookup);
+        }
+    }
+
+    /// Asks the next batch (the first one decides whether the capability is granted).
+    fn ask(&mut self, lookup: &impl Fn(&[IpAddress]) -> Vec<Result<(), CapabilityError>>) {
+        let end = (self.asked + BATCH).min(self.ips.len());
+        for result in lookup(&self.ips[self.asked..end]) {
+            match result {
+                Ok(()) => self.answered += 1,
+                Err(CapabilityError::NotGranted(m)) => {
+                    log::info(&format!("No {} lookups: {m}.", self.what));
+                    self.state = Asking::Refused;
+                    self.ips = Vec::new();
+                    return;
                 }
-            }
-            // Only worth saying once the capability turned out to be granted.
-            if i == 0 && candidates.qualified > asked.len() {
-                log::warn(&format!(
-                    "{} hosts qualify for {what} lookups; only the first {} are asked (config max_hosts).",
-                    candidates.qualified,
-                    asked.len()
-                ));
+                Err(_) => self.failed += 1,
             }
         }
-        Some((answered, failed, asked.len(), candidates.qualified))
+        self.state = Asking::Granted;
+        self.asked = end;
+    }
+
+    /// Asks what is left once the walk is over (which found internet hosts); says when `max_hosts`
+    /// left hosts out. A configured round with none to ask (every host named, `max_hosts = 0`)
+    /// still tells that it asked none.
+    fn ask_rest(
+        mut self,
+        lookup: &impl Fn(&[IpAddress]) -> Vec<Result<(), CapabilityError>>,
+    ) -> Tally {
+        while !self.silent() && self.asked < self.ips.len() {
+            self.ask(lookup);
+        }
+        if self.silent() {
+            return None;
+        }
+        if self.qualified > self.ips.len() {
+            log::warn(&format!(
+                "{} hosts qualify for {} lookups; only the first {} are asked (config max_hosts).",
+                self.qualified,
+                self.what,
+                self.ips.len()
+            ));
+        }
+        Some((self.answered, self.failed, self.asked, self.qualified))
     }
 }
 

@@ -8,7 +8,8 @@ use crate::lake::LakeOptions;
 use crate::run::{RunOptions, run_into_lake};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// What `pcapxray batch` needs.
@@ -21,6 +22,9 @@ pub struct BatchOptions {
     pub jobs: usize,
     /// Where each capture's report folder goes (`<name>-report`); `None` keeps no report folders.
     pub out: Option<PathBuf>,
+    /// Set from elsewhere (Ctrl-C) to cancel the batch: running captures stop as `run` does on a
+    /// cancel (writing nothing into the lake or their report folders), queued ones never start.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// How one capture of a batch went.
@@ -29,6 +33,16 @@ pub struct BatchItem {
     /// `Ok((flows, problems))`, or why nothing was written.
     pub result: Result<(u64, Vec<String>), crate::run::RunError>,
     pub seconds: f64,
+    /// Not started: the batch was cancelled while it waited (`result` says so too).
+    pub not_started: bool,
+}
+
+impl BatchOptions {
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
 }
 
 /// Runs every capture into the lake; returns one item per capture, in the order given.
@@ -40,7 +54,18 @@ pub fn batch(opts: &BatchOptions) -> Vec<BatchItem> {
         for _ in 0..opts.jobs.clamp(1, opts.captures.len().max(1)) {
             scope.spawn(|| {
                 while let Some(i) = next(&queue) {
-                    let item = run_one(opts, i);
+                    let item = if opts.cancelled() {
+                        BatchItem {
+                            capture: opts.captures[i].clone(),
+                            result: Err(crate::run::RunError::Other(
+                                "not analyzed: the batch was cancelled before it started".into(),
+                            )),
+                            seconds: 0.0,
+                            not_started: true,
+                        }
+                    } else {
+                        run_one(opts, i)
+                    };
                     done.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(item);
                 }
             });
@@ -70,7 +95,7 @@ fn run_one(opts: &BatchOptions, i: usize) -> BatchItem {
         bar: None,
         on_progress: None,
         from_lake: None,
-        cancel: None,
+        cancel: opts.cancel.clone(),
     };
     let result = run_into_lake(run, Some(opts.lake.clone())).map(|s| (s.flows, s.problems));
     if let Some(dir) = scratch {
@@ -80,6 +105,7 @@ fn run_one(opts: &BatchOptions, i: usize) -> BatchItem {
         capture,
         result,
         seconds: started.elapsed().as_secs_f64(),
+        not_started: false,
     }
 }
 

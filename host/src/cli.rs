@@ -325,7 +325,7 @@ fn run(
         bar: bar.clone(),
         on_progress: None,
         from_lake,
-        cancel: Some(cancel_on_ctrl_c()),
+        cancel: Some(cancel_on_ctrl_c("the run is cancelled and writes nothing")),
     };
     let result = pcapxray::run::run_into_lake(opts, lake);
     if let Some(bar) = bar {
@@ -355,9 +355,10 @@ fn run(
     }
 }
 
-/// Ctrl-C during `run`: the first cancels the run (it stops within moments, a plugin call in
-/// progress included, and writes nothing), a second ends the process at once. Exit code 130.
-fn cancel_on_ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+/// Ctrl-C during `run` or `batch`: the first cancels (a run stops within moments, a plugin call in
+/// progress included, and writes nothing; says `message`), a second ends the process at once. Exit
+/// code 130.
+fn cancel_on_ctrl_c(message: &'static str) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let set = flag.clone();
     // Without this thread (it could not start) Ctrl-C keeps its default: the process ends at once.
@@ -375,7 +376,7 @@ fn cancel_on_ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
                     return;
                 }
                 set.store(true, std::sync::atomic::Ordering::Relaxed);
-                eprintln!("\nstopping: the run is cancelled and writes nothing (Ctrl-C again to quit at once)");
+                eprintln!("\nstopping: {message} (Ctrl-C again to quit at once)");
                 if tokio::signal::ctrl_c().await.is_ok() {
                     std::process::exit(130);
                 }
@@ -409,14 +410,27 @@ fn batch(
         lake,
         jobs: usize::from(jobs),
         out,
+        cancel: Some(cancel_on_ctrl_c(
+            "the batch is cancelled: captures being analyzed stop and write nothing, queued ones do not start",
+        )),
     };
     let started = std::time::Instant::now();
     let items = pcapxray::batch::batch(&opts);
     let (mut failed, mut incomplete) = (false, false);
+    let (mut done, mut stopped, mut not_started) = (0, 0, 0);
     for item in &items {
         let name = item.capture.display();
         match &item.result {
+            _ if item.not_started => {
+                println!("{name}: not started: the batch was cancelled");
+                not_started += 1;
+            }
+            Err(e @ pcapxray::run::RunError::Cancelled { .. }) => {
+                println!("{name}: cancelled: {e}; run it again to have it in the lake");
+                stopped += 1;
+            }
             Ok((flows, problems)) => {
+                done += 1;
                 println!("{name}: {flows} flows in {:.2} s", item.seconds);
                 for p in problems {
                     println!("  incomplete: {p}");
@@ -435,6 +449,12 @@ fn batch(
         jobs,
         started.elapsed().as_secs_f64()
     );
+    if stopped + not_started > 0 {
+        eprintln!(
+            "error: the batch was cancelled: {done} captures were analyzed into the lake, {stopped} stopped while being analyzed and {not_started} never started; run the batch again on those to add them"
+        );
+        return 130;
+    }
     if failed {
         1
     } else if incomplete {

@@ -242,3 +242,91 @@ fn ctrl_c_cancels_a_run_inside_a_plugin_call_and_writes_nothing() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Ctrl-C during `batch`: the capture being analyzed stops inside its plugin call and publishes
+/// nothing into the lake, the queued ones never start, every capture's fate is listed, and the batch
+/// exits 130 saying how many of each.
+#[test]
+fn ctrl_c_cancels_a_batch_the_running_capture_publishes_nothing_and_queued_ones_do_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("pipeline.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "[[analyzer]]\nplugin = \"{}\"\nlimits = {{ call_timeout_ms = 20000 }}\n\n[[output]]\nplugin = \"json\"\n",
+            built_plugin("pcapxray-test-spin").display()
+        ),
+    )
+    .unwrap();
+    let lake = dir.path().join("lake");
+    let captures = [
+        "http_get_bro_org.pcap",
+        "icmp_echo_5_pings.pcap",
+        "arp_request_reply_ping.pcap",
+    ]
+    .map(testdata);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pcapxray"))
+        .args(["batch".as_ref(), pipeline.as_os_str()])
+        .args(&captures)
+        .args(["--lake".as_ref(), lake.as_os_str()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first capture is under way once its scratch folder is in the lake's staging folder.
+    let staging = lake.join(".staging");
+    let waiting = std::time::Instant::now();
+    while !staging.exists() && waiting.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        staging.exists(),
+        "the batch never started its first capture"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let signalled = std::time::Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let waited = signalled.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(
+        waited < std::time::Duration::from_secs(10),
+        "{waited:?}: {stderr}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].contains("http_get_bro_org.pcap: cancelled: the analysis was cancelled after"),
+        "{stdout}"
+    );
+    for (line, name) in lines[1..3].iter().zip(&captures[1..]) {
+        let name = name.display().to_string();
+        assert_eq!(
+            *line,
+            format!("{name}: not started: the batch was cancelled"),
+            "{stdout}"
+        );
+    }
+    assert!(
+        stderr.contains("the batch was cancelled: 0 captures were analyzed into the lake, 1 stopped while being analyzed and 2 never started"),
+        "{stderr}"
+    );
+    // Nothing was published and nothing is left in the staging folder.
+    let mut files = Vec::new();
+    let mut todo = vec![lake.clone()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().filter_map(|e| e.ok()) {
+            if e.path().is_dir() {
+                todo.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    assert!(files.is_empty(), "{files:?}");
+}

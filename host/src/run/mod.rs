@@ -280,7 +280,7 @@ impl Run {
             let writer =
                 crate::lake::LakeWriter::new(lake).map_err(|e| RunError::Other(e.to_string()))?;
             outputs
-                .add_lake(writer)
+                .add_lake(writer, services.clone())
                 .map_err(|e| RunError::Other(format!("cannot start the lake's thread: {e}")))?;
         }
         let capture = opts

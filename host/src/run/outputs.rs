@@ -100,11 +100,15 @@ impl Outputs {
     }
 
     /// Adds the lake, which the host writes itself, as one more output with its own thread.
-    pub fn add_lake(&mut self, lake: crate::lake::LakeWriter) -> std::io::Result<()> {
+    pub fn add_lake(
+        &mut self,
+        lake: crate::lake::LakeWriter,
+        services: Arc<Services>,
+    ) -> std::io::Result<()> {
         let (sender, receiver) = sync_channel(2);
         let handle = std::thread::Builder::new()
             .name("output lake".into())
-            .spawn(move || work_lake(lake, receiver))?;
+            .spawn(move || work_lake(lake, receiver, &services))?;
         self.workers.push(Worker { sender, handle });
         Ok(())
     }
@@ -234,6 +238,7 @@ fn work(
 fn work_lake(
     mut lake: crate::lake::LakeWriter,
     rx: Receiver<Message>,
+    services: &Services,
 ) -> (Vec<String>, StageStats) {
     let started = std::time::Instant::now();
     let mut calls = 0;
@@ -244,6 +249,9 @@ fn work_lake(
             Message::Flows(flows, _) => failure = lake.flows(&flows.flows, &flows.edges).err(),
             Message::Findings(findings, _) => lake.findings(findings),
             Message::Hosts(hosts) => lake.hosts(hosts),
+            // A cancelled run publishes nothing: its analyzers were stopped mid-call, so their
+            // findings are not the capture's (dropping the writer removes its staging folder).
+            Message::Finish(_) if services.cancelled() => break,
             Message::Finish(report) => {
                 failure = lake.finish(report).err();
                 break;

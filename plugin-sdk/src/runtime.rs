@@ -135,19 +135,107 @@ pub trait Output: Sized + 'static {
 #[serde(deny_unknown_fields)]
 pub struct NoConfig {}
 
-/// Parses a stage's JSON config, naming the offending key path on error (see [`config_key`]).
+/// Most problems one stage's config reports at once.
+const MAX_CONFIG_ERRORS: usize = 16;
+
+/// Parses a stage's JSON config, naming the offending key path of each error (see [`config_key`]).
+/// Every problem is reported, not only the first: the key of each error is taken out and the table
+/// read again, until it reads or an error cannot be taken out (it is about a whole table or list) or
+/// [`MAX_CONFIG_ERRORS`] are found. A key taken out that its table requires is not reported again as
+/// missing.
 fn parse_config<C: DeserializeOwned>(json: &str) -> Result<C, PluginError> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let key = config_key(e.path());
-        let message = e.into_inner().to_string();
-        // serde_json appends " at line 1 column N" of the JSON text, which means nothing to the user.
-        let message = match message.find(" at line ") {
-            Some(i) => message[..i].to_string(),
-            None => message,
+    let mut value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+        PluginError::Config(vec![ConfigError {
+            key: String::new(),
+            message: without_position(e.to_string()),
+        }])
+    })?;
+    let mut errors = Vec::new();
+    let mut removed: Vec<Vec<PathStep>> = Vec::new();
+    loop {
+        let e = match serde_path_to_error::deserialize::<_, C>(&value) {
+            Ok(config) if errors.is_empty() => return Ok(config),
+            Ok(_) => return Err(PluginError::Config(errors)),
+            Err(e) => e,
         };
-        PluginError::Config(vec![ConfigError { key, message }])
+        let steps = path_steps(e.path());
+        let key = config_key(e.path());
+        let message = without_position(e.into_inner().to_string());
+        if let Some(steps) = &steps
+            && missing_because_removed(steps, &message, &removed)
+        {
+            return Err(PluginError::Config(errors));
+        }
+        errors.push(ConfigError { key, message });
+        match steps {
+            Some(steps) if errors.len() < MAX_CONFIG_ERRORS && remove_key(&mut value, &steps) => {
+                removed.push(steps)
+            }
+            _ => return Err(PluginError::Config(errors)),
+        }
+    }
+}
+
+/// serde_json appends " at line 1 column N" of the JSON text, which means nothing to the user.
+fn without_position(message: String) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    }
+}
+
+/// One step of a key path: a table key or a list index.
+#[derive(Clone, PartialEq, Debug)]
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+/// The steps of `path`, or `None` when a step cannot be followed in the JSON (an enum variant).
+fn path_steps(path: &serde_path_to_error::Path) -> Option<Vec<PathStep>> {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .map(|segment| match segment {
+            Segment::Map { key } => Some(PathStep::Key(key.clone())),
+            Segment::Seq { index } => Some(PathStep::Index(*index)),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        })
+        .collect()
+}
+
+/// Whether `message` is "missing field `name`" for a table at `steps` whose key `name` was taken out.
+fn missing_because_removed(steps: &[PathStep], message: &str, removed: &[Vec<PathStep>]) -> bool {
+    let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    else {
+        return false;
+    };
+    removed.iter().any(|r| {
+        r.len() == steps.len() + 1
+            && r[..steps.len()] == *steps
+            && r.last() == Some(&PathStep::Key(name.to_string()))
     })
+}
+
+/// Takes out the table key at `steps` (the last step must be a key); false when there is none.
+fn remove_key(value: &mut serde_json::Value, steps: &[PathStep]) -> bool {
+    let Some((PathStep::Key(last), parents)) = steps.split_last() else {
+        return false;
+    };
+    let mut at = value;
+    for step in parents {
+        let next = match step {
+            PathStep::Key(k) => at.get_mut(k.as_str()),
+            PathStep::Index(i) => at.get_mut(*i),
+        };
+        match next {
+            Some(v) => at = v,
+            None => return false,
+        }
+    }
+    at.as_object_mut()
+        .is_some_and(|table| table.remove(last.as_str()).is_some())
 }
 
 /// The `config-error.key` of a configuration error: the full path of the offending key inside the
@@ -489,5 +577,54 @@ mod tests {
         assert_eq!(message, "missing field `name`");
         let (key, _) = error("5");
         assert_eq!(key, "", "an error about the whole table has an empty key");
+    }
+
+    fn errors(json: &str) -> Vec<(String, String)> {
+        match parse_config::<Config>(json) {
+            Err(PluginError::Config(errors)) => {
+                errors.into_iter().map(|e| (e.key, e.message)).collect()
+            }
+            other => panic!("{json}: config errors expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_not_only_the_first() {
+        let all = errors(
+            r#"{"colour": 1, "pretty": "yes", "views": [{"name": "a"}, {"name": "b", "nmae": "c"}], "zoom": 2}"#,
+        );
+        let mut keys: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["colour", "pretty", "views[1].nmae", "zoom"],
+            "{all:?}"
+        );
+        let pretty = all.iter().find(|(k, _)| k == "pretty").unwrap();
+        assert_eq!(pretty.1, "invalid type: string \"yes\", expected a boolean");
+        // A required key with a wrong value is reported once, not again as missing once taken out;
+        // the table it is in cannot be read past it, so the search ends there.
+        let all = errors(r#"{"views": [{"name": 5}], "zoom": 2}"#);
+        assert_eq!(
+            all,
+            [(
+                "views[0].name".to_string(),
+                "invalid type: integer `5`, expected a string".to_string()
+            )]
+        );
+        // A problem that cannot be taken out (a list item of the wrong kind) ends the search there.
+        let all = errors(r#"{"colour": 1, "views": [5]}"#);
+        assert_eq!(all.len(), 2, "{all:?}");
+        // A good config still reads.
+        assert!(parse_config::<Config>(r#"{"pretty": true, "views": [{"name": "a"}]}"#).is_ok());
+        // So many problems stop at the bound.
+        let many = (0..40)
+            .map(|i| format!("\"k{i}\": {i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert_eq!(
+            errors(&format!("{{{many}}}")).len(),
+            super::MAX_CONFIG_ERRORS
+        );
     }
 }

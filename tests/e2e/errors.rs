@@ -302,3 +302,32 @@ fn validate_warns_about_grants_a_stage_cannot_use_and_risky_grants() {
     );
     assert_eq!(run.code, 0, "{}", run.all_output());
 }
+
+/// A stage's config with several problems gets all of them at once, each at its own line and column,
+/// so that one edit fixes them all (the Rust SDK reads the table again without each bad key).
+#[test]
+fn validate_lists_every_config_problem_of_a_stage_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    std::fs::write(
+        &file,
+        "[[analyzer]]\nplugin = \"tor\"\nconfig = { nonsense = 1, also_wrong = \"x\" }\n\n\
+         [[analyzer]]\nplugin = \"beacon\"\nconfig = { min_connections = \"ten\", bogus = true }\n\n\
+         [[output]]\nplugin = \"json\"\n",
+    )
+    .unwrap();
+    let out = pcapxray(&["validate", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let problems: Vec<&str> = stderr.lines().filter(|l| l.contains("p.toml:")).collect();
+    assert_eq!(problems.len(), 4, "{stderr}");
+    for (line, expected) in problems.iter().zip([
+        "p.toml:3:12: stage `tor`: config.nonsense: unknown field `nonsense`",
+        "p.toml:3:26: stage `tor`: config.also_wrong: unknown field `also_wrong`",
+        "p.toml:7:12: stage `beacon`: config.min_connections: invalid type: string \"ten\"",
+        "p.toml:7:37: stage `beacon`: config.bogus: unknown field `bogus`",
+    ]) {
+        assert!(line.contains(expected), "{expected:?} in:\n{stderr}");
+    }
+    assert!(stderr.contains("error: 4 problem(s)"), "{stderr}");
+}

@@ -670,8 +670,10 @@ fn send_hosts(hosts: &Mutex<HostTable>, outputs: &mut Outputs) -> usize {
             let table = hosts.lock().unwrap_or_else(|e| e.into_inner());
             (start..end)
                 .filter_map(|i| {
-                    let ip = order.get(i);
-                    table.get(&ip).map(|h| convert::host_to_wit(ip, &h))
+                    let slot = order.slot(i)?;
+                    table
+                        .get_slot(slot)
+                        .map(|h| convert::host_to_wit(order.get(i), h))
                 })
                 .collect()
         };

@@ -122,10 +122,10 @@ pub fn flow_to_wit(f: FinishedFlow) -> wit::Flow {
     }
 }
 
-pub fn host_to_wit(ip: IpAddr, h: &HostEntry) -> wit::HostInfo {
+pub fn host_to_wit(ip: IpAddr, h: HostEntry) -> wit::HostInfo {
     wit::HostInfo {
         ip: ip_to_wit(ip),
-        macs: h.macs.clone(),
+        macs: h.macs,
         first_seen: h.first_seen,
         last_seen: h.last_seen,
         packets_sent: h.packets_sent,

@@ -157,7 +157,7 @@ impl model::Host for StageState {
         if let Some(snapshot) = &self.snapshot {
             return snapshot
                 .get(&ip)
-                .map(|h| super::convert::host_to_wit(ip, &h));
+                .map(|h| super::convert::host_to_wit(ip, h));
         }
         let hosts = self
             .caps
@@ -165,7 +165,7 @@ impl model::Host for StageState {
             .hosts
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        hosts.get(&ip).map(|h| super::convert::host_to_wit(ip, &h))
+        hosts.get(&ip).map(|h| super::convert::host_to_wit(ip, h))
     }
 
     fn all_hosts(&mut self) -> Vec<wit::HostInfo> {
@@ -173,7 +173,7 @@ impl model::Host for StageState {
             return snapshot
                 .sorted()
                 .into_iter()
-                .map(|(ip, h)| super::convert::host_to_wit(ip, &h))
+                .map(|(ip, h)| super::convert::host_to_wit(ip, h))
                 .collect();
         }
         let hosts = self
@@ -185,7 +185,7 @@ impl model::Host for StageState {
         hosts
             .addresses()
             .into_iter()
-            .filter_map(|ip| hosts.get(&ip).map(|h| super::convert::host_to_wit(ip, &h)))
+            .filter_map(|ip| hosts.get(&ip).map(|h| super::convert::host_to_wit(ip, h)))
             .collect()
     }
 
@@ -214,11 +214,12 @@ impl model::Host for StageState {
         let page = (start.min(end)..end)
             .filter_map(|i| {
                 let ip = self.host_order.get(i);
-                let entry = match &snapshot {
-                    Some(s) => s.get(&ip),
-                    None => hosts.get(&ip),
+                let entry = match (&snapshot, self.host_order.slot(i)) {
+                    (Some(s), _) => s.get(&ip),
+                    (None, Some(slot)) => hosts.get_slot(slot),
+                    (None, None) => hosts.get(&ip),
                 };
-                entry.map(|h| super::convert::host_to_wit(ip, &h))
+                entry.map(|h| super::convert::host_to_wit(ip, h))
             })
             .collect();
         if end == self.host_order.len() {

@@ -109,9 +109,15 @@ impl Kept {
             bytes_sent: slot.bytes_sent,
             bytes_received: slot.bytes_received,
             seen_in_arp: slot.seen_in_arp,
-            notes: self.notes.clone().unwrap_or_default(),
+            notes: self.notes.clone().unwrap_or_else(no_notes),
         }
     }
+}
+
+/// The notes of a host without any: one shared empty list, not an allocation per host copied.
+fn no_notes() -> Arc<Vec<HostNote>> {
+    static EMPTY: std::sync::LazyLock<Arc<Vec<HostNote>>> = std::sync::LazyLock::new(Arc::default);
+    EMPTY.clone()
 }
 
 impl std::fmt::Debug for HostSnapshot {
@@ -143,11 +149,15 @@ impl HostSnapshot {
     }
 }
 
-/// Addresses in order (IPv4 before IPv6, as `IpAddr` orders them), 4 or 16 bytes each.
+/// Addresses in order (IPv4 before IPv6, as `IpAddr` orders them), 4 or 16 bytes each; from the
+/// host table, also where the table keeps each (4 bytes more), so that walking it in order looks
+/// nothing up.
 #[derive(Default, Debug)]
 pub struct AddressOrder {
     v4: Vec<u32>,
     v6: Vec<u128>,
+    /// The table slot of each address (IPv4 first), or empty.
+    slots: Vec<u32>,
 }
 
 impl AddressOrder {
@@ -177,6 +187,11 @@ impl AddressOrder {
             Some(v) => IpAddr::V4((*v).into()),
             None => IpAddr::V6(self.v6[i - self.v4.len()].into()),
         }
+    }
+
+    /// The `i`-th address with its place in the table it came from, when it came from one.
+    pub fn slot(&self, i: usize) -> Option<HostSlot> {
+        self.slots.get(i).map(|s| HostSlot(self.get(i), *s))
     }
 
     /// How many addresses are at or before `ip`: the index of the first one after it.
@@ -232,6 +247,11 @@ impl HostTable {
         self.kept(self.index(ip)?).map(|k| k.entry())
     }
 
+    /// A copy of the host at `slot` (from [`AddressOrder::slot`] of this table's order).
+    pub fn get_slot(&self, slot: HostSlot) -> Option<HostEntry> {
+        self.kept(slot.1).map(|k| k.entry())
+    }
+
     /// The host of slot `i` as it is now, in the snapshot's form.
     fn kept(&self, i: u32) -> Option<Kept> {
         let slot = *self.slot(i);
@@ -255,13 +275,18 @@ impl HostTable {
         (0..order.len()).map(|i| order.get(i)).collect()
     }
 
-    /// Every address, sorted, in a compact form (4 bytes an IPv4 address, not 17).
+    /// Every address, sorted, in a compact form (4 bytes an IPv4 address, not 17), with its slot.
     pub fn order(&self) -> AddressOrder {
-        let mut v4: Vec<u32> = self.v4.keys().copied().collect();
+        let mut v4: Vec<(u32, u32)> = self.v4.iter().map(|(a, s)| (*a, *s)).collect();
         v4.sort_unstable();
-        let mut v6: Vec<u128> = self.v6.keys().copied().collect();
+        let mut v6: Vec<(u128, u32)> = self.v6.iter().map(|(a, s)| (*a, *s)).collect();
         v6.sort_unstable();
-        AddressOrder { v4, v6 }
+        let slots = v4.iter().map(|e| e.1).chain(v6.iter().map(|e| e.1)).collect();
+        AddressOrder {
+            v4: v4.into_iter().map(|e| e.0).collect(),
+            v6: v6.into_iter().map(|e| e.0).collect(),
+            slots,
+        }
     }
 
     /// The hosts among `ips` as they are now.

@@ -281,7 +281,11 @@ impl HostTable {
         v4.sort_unstable();
         let mut v6: Vec<(u128, u32)> = self.v6.iter().map(|(a, s)| (*a, *s)).collect();
         v6.sort_unstable();
-        let slots = v4.iter().map(|e| e.1).chain(v6.iter().map(|e| e.1)).collect();
+        let slots = v4
+            .iter()
+            .map(|e| e.1)
+            .chain(v6.iter().map(|e| e.1))
+            .collect();
         AddressOrder {
             v4: v4.into_iter().map(|e| e.0).collect(),
             v6: v6.into_iter().map(|e| e.0).collect(),

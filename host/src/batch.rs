@@ -130,7 +130,8 @@ fn report_dir(opts: &BatchOptions, i: usize) -> (PathBuf, Option<PathBuf>) {
 }
 
 /// The capture files among `paths`: files as given, and the `.pcap`, `.pcapng` and `.cap` files of
-/// folders (not descending further), sorted by name.
+/// folders (not descending further), sorted by name. A folder without any is an error naming it: a
+/// mistyped folder must not make an empty batch that succeeds.
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, crate::lake::LakeError> {
     let mut out = Vec::new();
     for p in paths {
@@ -145,6 +146,16 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, crate::lake::LakeError>
                 .map(|e| e.path())
                 .filter(|f| f.is_file() && is_capture(f))
                 .collect();
+            if found.is_empty() {
+                return Err(crate::lake::LakeError::Io {
+                    what: "find a capture file (.pcap, .pcapng or .cap) in",
+                    path: p.clone(),
+                    error: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "the folder has none (folders are not searched further down)",
+                    ),
+                });
+            }
             found.sort();
             out.extend(found);
         } else {

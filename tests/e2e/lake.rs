@@ -653,3 +653,31 @@ fn a_batch_with_two_jobs_fills_the_lake_exactly_as_one_run_per_capture() {
         .collect();
     assert!(staging.is_empty(), "{staging:?}");
 }
+
+/// A folder without capture files (a mistyped path, the wrong folder) fails the batch naming it,
+/// instead of a batch of nothing that succeeds.
+#[test]
+fn a_batch_over_a_folder_without_captures_fails_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("exports");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::write(empty.join("notes.txt"), "not a capture").unwrap();
+    let lake = dir.path().join("lake");
+    let out = support::pcapxray(&[
+        "batch",
+        "config/pipeline.toml",
+        empty.to_str().unwrap(),
+        "--lake",
+        lake.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot find a capture file (.pcap, .pcapng or .cap) in {}",
+            empty.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!lake.exists());
+}

@@ -60,6 +60,10 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Line 0: about the file as a whole (it could not be read), not a place in it.
+        if self.line == 0 {
+            return write!(f, "{}: {}", self.path.display(), self.message);
+        }
         write!(
             f,
             "{}:{}:{}: {}",
@@ -100,5 +104,20 @@ mod tests {
         assert_eq!(map.line_col(0), (1, 1));
         assert_eq!(map.line_col(6), (2, 1));
         assert_eq!(map.line_col(16), (3, 3));
+    }
+
+    #[test]
+    fn a_problem_with_the_whole_file_names_no_place_in_it() {
+        let at = |line| {
+            super::Diagnostic {
+                path: "p.toml".into(),
+                line,
+                column: 0,
+                message: "cannot read the pipeline file".into(),
+            }
+            .to_string()
+        };
+        assert_eq!(at(0), "p.toml: cannot read the pipeline file");
+        assert_eq!(at(3), "p.toml:3:0: cannot read the pipeline file");
     }
 }

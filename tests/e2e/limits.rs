@@ -190,12 +190,9 @@ fn findings_about_flows_that_do_not_exist_or_without_a_proper_tag_are_refused_wi
     );
 }
 
-/// Ctrl-C during `run` cancels it: it stops within moments although a plugin is inside a 20 s call,
-/// exits 130, says so, and writes no report folder.
-#[test]
-fn ctrl_c_cancels_a_run_inside_a_plugin_call_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let pipeline = dir.path().join("pipeline.toml");
+/// A pipeline whose analyzer spins in every call until its 20 s limit, then `json`.
+fn spin_pipeline(dir: &std::path::Path) -> std::path::PathBuf {
+    let pipeline = dir.join("pipeline.toml");
     std::fs::write(
         &pipeline,
         format!(
@@ -204,6 +201,27 @@ fn ctrl_c_cancels_a_run_inside_a_plugin_call_and_writes_nothing() {
         ),
     )
     .unwrap();
+    pipeline
+}
+
+/// Sends `child` SIGINT (what Ctrl-C sends) and waits for it: its output, and how long it took.
+fn interrupt(child: std::process::Child) -> (std::process::Output, std::time::Duration) {
+    let signalled = std::time::Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    (output, signalled.elapsed())
+}
+
+/// Ctrl-C during `run` cancels it: it stops within moments although a plugin is inside a 20 s call,
+/// exits 130, says so, and writes no report folder.
+#[test]
+fn ctrl_c_cancels_a_run_inside_a_plugin_call_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = spin_pipeline(dir.path());
     let out = dir.path().join("report");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_pcapxray"))
         .args(["run".as_ref(), pipeline.as_os_str()])
@@ -214,14 +232,7 @@ fn ctrl_c_cancels_a_run_inside_a_plugin_call_and_writes_nothing() {
         .unwrap();
     // Time for the spinning call to begin (the plugins are compiled by earlier tests or in moments).
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let signalled = std::time::Instant::now();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let output = child.wait_with_output().unwrap();
-    let waited = signalled.elapsed();
+    let (output, waited) = interrupt(child);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(
@@ -249,15 +260,7 @@ fn ctrl_c_cancels_a_run_inside_a_plugin_call_and_writes_nothing() {
 #[test]
 fn ctrl_c_cancels_a_batch_the_running_capture_publishes_nothing_and_queued_ones_do_not_start() {
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = dir.path().join("pipeline.toml");
-    std::fs::write(
-        &pipeline,
-        format!(
-            "[[analyzer]]\nplugin = \"{}\"\nlimits = {{ call_timeout_ms = 20000 }}\n\n[[output]]\nplugin = \"json\"\n",
-            built_plugin("pcapxray-test-spin").display()
-        ),
-    )
-    .unwrap();
+    let pipeline = spin_pipeline(dir.path());
     let lake = dir.path().join("lake");
     let captures = [
         "http_get_bro_org.pcap",
@@ -284,14 +287,7 @@ fn ctrl_c_cancels_a_batch_the_running_capture_publishes_nothing_and_queued_ones_
         "the batch never started its first capture"
     );
     std::thread::sleep(std::time::Duration::from_secs(1));
-    let signalled = std::time::Instant::now();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let output = child.wait_with_output().unwrap();
-    let waited = signalled.elapsed();
+    let (output, waited) = interrupt(child);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stdout}\n{stderr}");
